@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validat
 
 class Status(StrEnum):
     """How a part ended. ``invalid``: the answer could not be read as the expected type (shape, NaN, ...).
-    ``error``: the student's code raised, timed out or was stopped by the sandbox."""
+    ``error``: the student's code raised, timed out or was stopped by the sandbox. ``pending``: a hidden part
+    that a student-side ``grader check`` does not grade (it is graded after submission)."""
 
     correct = "correct"
     partial = "partial"
@@ -23,6 +24,7 @@ class Status(StrEnum):
     missing = "missing"
     invalid = "invalid"
     error = "error"
+    pending = "pending"
 
 
 class Visibility(StrEnum):
@@ -113,6 +115,8 @@ class Result(_Frozen):
     parts: list[PartResult] = []
     error: str | None = None
     """Why the whole submission could not be graded (every part then scores 0)."""
+    notes: list[str] = []
+    """Remarks on the submission as a whole that cost no points (e.g. answers to parts the sheet does not have)."""
     sandbox_layers: dict[str, bool] = {}
     """For code submissions: which isolation layers were active (``{"bubblewrap": true, ...}``)."""
     grader_version: str = ""

@@ -5,11 +5,47 @@ Layout follows the week-7 sheet (and TensorFlow): images ``(H, W, C)`` or ``(N, 
 ``w_1111`` is ``w[0, 0, 0, 0]``. Cross-correlation, no kernel flip. This package imports only numpy.
 """
 
-from grader.engine.activations import cos, exp, log, relu, sigmoid, sin, tanh
+from grader.engine.activations import absolute, cos, exp, log, maximum, minimum, relu, sigmoid, sin, tanh
+from grader.engine.conv import conv1d, conv2d
+from grader.engine.formula import Formula, FormulaError, NamedGraph, parse_formula, parse_named_graph
+from grader.engine.gradcheck import check_gradients, numerical_gradient
 from grader.engine.graph import Graph, ScheduleCheck
+from grader.engine.linear import dense
+from grader.engine.loss import mse_loss
+from grader.engine.pool import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d, max_pool2d_winners
+from grader.engine.shapes import conv_output_size, pipeline_shapes, pool_output_size, same_padding
+from grader.engine.symmetry import changed_units, equivariance, invariant_shifts, invariant_shifts_all, shift
 from grader.engine.tensor import Tensor, add, div, mul, neg, power, reverse_schedule, square, sub, sum_all
 
 __all__ = [
+    "absolute",
+    "maximum",
+    "minimum",
+    "Formula",
+    "FormulaError",
+    "NamedGraph",
+    "parse_formula",
+    "parse_named_graph",
+    "conv_output_size",
+    "pipeline_shapes",
+    "pool_output_size",
+    "same_padding",
+    "changed_units",
+    "equivariance",
+    "invariant_shifts",
+    "invariant_shifts_all",
+    "shift",
+    "avg_pool1d",
+    "avg_pool2d",
+    "check_gradients",
+    "conv1d",
+    "conv2d",
+    "dense",
+    "max_pool1d",
+    "max_pool2d",
+    "max_pool2d_winners",
+    "mse_loss",
+    "numerical_gradient",
     "Graph",
     "ScheduleCheck",
     "Tensor",

@@ -1,10 +1,10 @@
-"""Elementwise functions with their derivatives: sin, cos, exp, log, tanh, sigmoid, relu."""
+"""Elementwise functions with their derivatives: sin, cos, exp, log, tanh, sigmoid, relu, abs, maximum, minimum."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from grader.engine.tensor import ArrayLike, Tensor, as_tensor
+from grader.engine.tensor import ArrayLike, Tensor, as_tensor, at_index, unbroadcast
 
 
 def sin(x: ArrayLike) -> Tensor:
@@ -34,7 +34,7 @@ def log(x: ArrayLike) -> Tensor:
     t = as_tensor(x, "log: x")
     if np.any(t.value <= 0):
         index = [int(i) for i in np.argwhere(t.value <= 0)[0]]
-        raise ValueError(f"log: x must be > 0 everywhere, got {t.value[tuple(index)]:g} at index {index}")
+        raise ValueError(f"log: x must be > 0 everywhere, got {t.value[tuple(index)]:g}{at_index(index)}")
     return Tensor.from_op(np.log(t.value), "log", (t,), lambda g: (g / t.value,))
 
 
@@ -63,3 +63,49 @@ def relu(x: ArrayLike) -> Tensor:
     t = as_tensor(x, "relu: x")
     positive = t.value > 0
     return Tensor.from_op(np.where(positive, t.value, 0.0), "relu", (t,), lambda g: (g * positive,))
+
+
+def absolute(x: ArrayLike) -> Tensor:
+    """|x|, elementwise. The derivative at exactly 0 is taken as 0 (as for relu)."""
+    t = as_tensor(x, "abs: x")
+    sign = np.sign(t.value)
+    return Tensor.from_op(np.abs(t.value), "abs", (t,), lambda g: (g * sign,))
+
+
+def _select(op: str, x: Tensor, y: Tensor, first_wins: np.ndarray) -> Tensor:
+    """x where ``first_wins`` else y (broadcast shape); the adjoint follows the same choice."""
+    value = np.where(first_wins, x.value, y.value)
+    return Tensor.from_op(
+        value,
+        op,
+        (x, y),
+        lambda g: (
+            unbroadcast(np.where(first_wins, g, 0.0), x.shape),
+            unbroadcast(np.where(first_wins, 0.0, g), y.shape),
+        ),
+    )
+
+
+def _pair(op: str, a: ArrayLike, b: ArrayLike) -> tuple[Tensor, Tensor]:
+    x, y = as_tensor(a, f"{op}: first argument"), as_tensor(b, f"{op}: second argument")
+    try:
+        np.broadcast_shapes(x.shape, y.shape)
+    except ValueError:
+        raise ValueError(f"{op}: argument shapes {x.shape} and {y.shape} do not broadcast together") from None
+    return x, y
+
+
+def maximum(a: ArrayLike, b: ArrayLike) -> Tensor:
+    """The larger of a and b, elementwise with broadcasting (a max node, as in max pooling drawn as a graph).
+
+    The adjoint goes to the argument that won; on a tie (a == b) it all goes to the FIRST argument ``a``,
+    so exactly one input receives it (the convention of a max-pooling winner).
+    """
+    x, y = _pair("maximum", a, b)
+    return _select("maximum", x, y, x.value >= y.value)
+
+
+def minimum(a: ArrayLike, b: ArrayLike) -> Tensor:
+    """The smaller of a and b, elementwise with broadcasting; on a tie the adjoint goes to the FIRST argument."""
+    x, y = _pair("minimum", a, b)
+    return _select("minimum", x, y, x.value <= y.value)

@@ -95,7 +95,9 @@ class Graph:
 
         A schedule may cover only what is needed for some variables (the sheet's ``f6, f3, f2, f1, f5,
         theta`` for theta): then every child of a scheduled node must be scheduled too, before it, and each
-        node in ``wrt`` must appear. With ``wrt`` empty, the schedule must cover the whole graph.
+        node in ``wrt`` must appear. With ``wrt`` empty, the schedule must cover the whole graph except
+        constants (op ``"const"``, e.g. the 2 in ``x2 ** 2``), which carry no adjoint anyone asks for; a
+        schedule may still list them, under the same rule.
         """
         positions: dict[int, int] = {}
         for position, item in enumerate(order):
@@ -106,7 +108,10 @@ class Graph:
             if id(node) in positions:
                 return ScheduleCheck(False, f"{node.label} appears twice")
             positions[id(node)] = position
-        required = [self.node(w) for w in wrt] if wrt else self.nodes
+        try:
+            required = [self.node(w) for w in wrt] if wrt else [n for n in self.nodes if n.op != "const"]
+        except ValueError as exc:
+            return ScheduleCheck(False, str(exc).removeprefix("graph: "))
         missing = [n.label for n in required if id(n) not in positions]
         if missing:
             return ScheduleCheck(False, f"missing node{'s' if len(missing) > 1 else ''}: {', '.join(missing)}")

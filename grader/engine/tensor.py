@@ -28,6 +28,11 @@ def check_finite(value: np.ndarray, name: str) -> None:
         )
 
 
+def at_index(index: Sequence[int]) -> str:
+    """`` at index [i, j]`` for an array entry, or nothing for a scalar (messages read well either way)."""
+    return f" at index {list(index)}" if len(index) else ""
+
+
 def to_array(value: ArrayLike, name: str) -> np.ndarray:
     """``value`` as a finite float64 array; ValueError naming ``name`` when it is not numeric or not finite."""
     if isinstance(value, Tensor):
@@ -65,9 +70,22 @@ class Tensor:
 
     @classmethod
     def from_op(cls, value: np.ndarray, op: str, parents: Sequence[Tensor], vjp: VJP) -> Tensor:
-        """A node made by an op: ``value`` is the forward result, ``vjp`` sends its adjoint to ``parents``."""
+        """A node made by an op: ``value`` is the forward result, ``vjp`` sends its adjoint to ``parents``.
+
+        ValueError naming ``op`` when the result is not finite (e.g. ``1e200 * 1e200`` overflows float64), so
+        no NaN or inf travels silently through a graph.
+        """
         out = cls.__new__(cls)
         out.value = np.asarray(value, dtype=np.float64)
+        if not np.isfinite(out.value).all():
+            bad = np.argwhere(~np.isfinite(out.value))
+            index = [int(i) for i in bad[0]]
+            kind = "NaN" if np.isnan(out.value[tuple(index)]) else "an overflow (inf)"
+            raise ValueError(
+                f"{op}: the result is not finite: {len(bad)} entr{'y' if len(bad) == 1 else 'ies'}"
+                f"{', first' + at_index(index) if index else ''} is {kind}; "
+                "float64 holds magnitudes up to about 1.8e308"
+            )
         out.grad = None
         out.name = None
         out.op = op
@@ -98,7 +116,10 @@ class Tensor:
         return f"Tensor({self.label}, op={self.op}, shape={self.shape})"
 
     def item(self) -> float:
-        return float(self.value)
+        """The value as a Python float; ValueError unless the node holds exactly one number."""
+        if self.value.size != 1:
+            raise ValueError(f"item(): {self.label} has shape {self.shape}, not a single number")
+        return float(self.value.reshape(()))
 
     # ---- autodiff ---------------------------------------------------------------------------------------
     def backward(self, seed: ArrayLike | None = None) -> list[Tensor]:
@@ -115,7 +136,13 @@ class Tensor:
                 )
             seed_array = np.ones_like(self.value)
         else:
-            seed_array = np.broadcast_to(to_array(seed, "seed"), self.shape).astype(np.float64)
+            seed_given = to_array(seed, "seed")
+            try:
+                seed_array = np.broadcast_to(seed_given, self.shape).astype(np.float64)
+            except ValueError:
+                raise ValueError(
+                    f"backward(): seed has shape {seed_given.shape}, which does not fit the output's shape {self.shape}"
+                ) from None
         schedule = reverse_schedule(self)
         for node in schedule:
             node.grad = None
@@ -123,12 +150,18 @@ class Tensor:
         for node in schedule:
             if node._vjp is None or node.grad is None:
                 continue
-            parent_grads = node._vjp(node.grad)
+            with np.errstate(over="ignore", invalid="ignore"):  # non-finite adjoints are reported below
+                parent_grads = node._vjp(node.grad)
             for parent, parent_grad in zip(node.parents, parent_grads, strict=True):
                 if parent_grad is None:
                     continue
                 if parent_grad.shape != parent.shape:
                     raise AssertionError(f"{node.op}: VJP gave shape {parent_grad.shape} for {parent.shape}")
+                if not np.isfinite(parent_grad).all():
+                    raise ValueError(
+                        f"backward: the adjoint that {node.label} ({node.op}) sends to {parent.label} is not "
+                        "finite (overflow); the values in the graph are too large"
+                    )
                 if parent.grad is None:
                     parent.grad = np.array(parent_grad, dtype=np.float64, copy=True)
                 else:
@@ -227,24 +260,30 @@ def _broadcast_pair(op: str, a: ArrayLike, b: ArrayLike) -> tuple[Tensor, Tensor
 def add(a: ArrayLike, b: ArrayLike) -> Tensor:
     """a + b, elementwise with numpy broadcasting."""
     x, y, _ = _broadcast_pair("add", a, b)
+    with np.errstate(over="ignore", invalid="ignore"):  # from_op reports a non-finite result by name
+        value = x.value + y.value
     return Tensor.from_op(
-        x.value + y.value, "add", (x, y), lambda g: (unbroadcast(g, x.shape), unbroadcast(g, y.shape))
+        value, "add", (x, y), lambda g: (unbroadcast(g, x.shape), unbroadcast(g, y.shape))
     )
 
 
 def sub(a: ArrayLike, b: ArrayLike) -> Tensor:
     """a - b, elementwise with numpy broadcasting."""
     x, y, _ = _broadcast_pair("sub", a, b)
+    with np.errstate(over="ignore", invalid="ignore"):
+        value = x.value - y.value
     return Tensor.from_op(
-        x.value - y.value, "sub", (x, y), lambda g: (unbroadcast(g, x.shape), unbroadcast(-g, y.shape))
+        value, "sub", (x, y), lambda g: (unbroadcast(g, x.shape), unbroadcast(-g, y.shape))
     )
 
 
 def mul(a: ArrayLike, b: ArrayLike) -> Tensor:
     """a * b, elementwise with numpy broadcasting."""
     x, y, _ = _broadcast_pair("mul", a, b)
+    with np.errstate(over="ignore", invalid="ignore"):
+        value = x.value * y.value
     return Tensor.from_op(
-        x.value * y.value,
+        value,
         "mul",
         (x, y),
         lambda g: (unbroadcast(g * y.value, x.shape), unbroadcast(g * x.value, y.shape)),
@@ -256,8 +295,9 @@ def div(a: ArrayLike, b: ArrayLike) -> Tensor:
     x, y, _ = _broadcast_pair("div", a, b)
     if np.any(y.value == 0):
         index = [int(i) for i in np.argwhere(y.value == 0)[0]]
-        raise ValueError(f"div: division by zero: the divisor is 0 at index {index} (shape {y.shape})")
-    quotient = x.value / y.value
+        raise ValueError(f"div: division by zero: the divisor is 0{at_index(index)} (shape {y.shape})")
+    with np.errstate(over="ignore", invalid="ignore"):
+        quotient = x.value / y.value
     return Tensor.from_op(
         quotient,
         "div",
@@ -267,28 +307,46 @@ def div(a: ArrayLike, b: ArrayLike) -> Tensor:
 
 
 def power(a: ArrayLike, b: ArrayLike) -> Tensor:
-    """a ** b, elementwise. The exponent's adjoint needs a > 0 where it is used (d/db a^b = a^b ln a)."""
+    """a ** b, elementwise with broadcasting.
+
+    ValueError when a result is not a finite real number (negative base with a fractional exponent, 0 to a
+    negative power, overflow such as ``9 ** 9 ** 9``). In ``backward``, the exponent's adjoint needs a > 0
+    where it is used (d/db a^b = a^b ln a) unless the exponent is a constant, and the base's adjoint must be
+    finite (``x ** 0.5`` at x = 0 has none): otherwise ValueError.
+    """
     x, y, _ = _broadcast_pair("pow", a, b)
     with np.errstate(all="ignore"):
         value = np.power(x.value, y.value)
     if not np.isfinite(value).all():
         index = [int(i) for i in np.argwhere(~np.isfinite(value))[0]]
-        raise ValueError(
-            f"pow: base ** exponent is not a finite real number at index {index} "
-            "(negative base with a fractional exponent, or 0 to a negative power)"
-        )
+        base = float(np.broadcast_to(x.value, value.shape)[tuple(index)])
+        exponent = float(np.broadcast_to(y.value, value.shape)[tuple(index)])
+        if np.isnan(value[tuple(index)]):
+            why = "a negative base needs a whole-number exponent"
+        elif base == 0:
+            why = "0 to a negative power is undefined"
+        else:
+            why = "the result overflows float64 (largest about 1.8e308)"
+        raise ValueError(f"pow: {base:g} ** {exponent:g} is not a finite real number{at_index(index)}: {why}")
     exponent_is_const = y.op == "const"
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         with np.errstate(all="ignore"):
             dx = g * y.value * np.power(x.value, y.value - 1)
-        dx = np.where(y.value == 0, 0.0, dx)  # d/dx x^0 = 0, also at x = 0
+        dx = np.where((y.value == 0) | (g == 0), 0.0, dx)  # d/dx x^0 = 0, also at x = 0
+        if not np.isfinite(dx).all():
+            index = [int(i) for i in np.argwhere(~np.isfinite(dx))[0]]
+            base = float(np.broadcast_to(x.value, dx.shape)[tuple(index)])
+            exponent = float(np.broadcast_to(y.value, dx.shape)[tuple(index)])
+            raise ValueError(
+                f"pow: the derivative of x ** {exponent:g} at x = {base:g} is not finite{at_index(index)}"
+            )
         if exponent_is_const:
             return unbroadcast(dx, x.shape), None
-        with np.errstate(all="ignore"):
-            dy = g * value * np.log(np.where(x.value > 0, x.value, 1.0))
         if np.any((x.value <= 0) & (g != 0)):
             raise ValueError("pow: the derivative with respect to the exponent needs a positive base")
+        with np.errstate(all="ignore"):
+            dy = g * value * np.log(np.where(x.value > 0, x.value, 1.0))
         return unbroadcast(dx, x.shape), unbroadcast(dy, y.shape)
 
     return Tensor.from_op(value, "pow", (x, y), vjp)
@@ -297,7 +355,9 @@ def power(a: ArrayLike, b: ArrayLike) -> Tensor:
 def square(a: ArrayLike) -> Tensor:
     """a ** 2, elementwise (the sheet's f4)."""
     x = as_tensor(a, "square: x")
-    return Tensor.from_op(x.value * x.value, "square", (x,), lambda g: (2.0 * g * x.value,))
+    with np.errstate(over="ignore"):
+        value = x.value * x.value
+    return Tensor.from_op(value, "square", (x,), lambda g: (2.0 * g * x.value,))
 
 
 def neg(a: ArrayLike) -> Tensor:

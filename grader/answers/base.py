@@ -1,0 +1,208 @@
+"""The base of every answer type: AnswerSpec (parse / check / show), AnswerError, CheckContext, verdict helpers.
+
+An answer type is a frozen pydantic model read from a part's ``answer:`` mapping in the YAML spec. Grading one
+part runs the check ladder (PrairieLearn style) and stops at the first rung that fails:
+
+    missing -> type -> shape -> dtype -> finite -> values
+
+``parse`` covers missing/type/dtype (it raises :class:`AnswerError`, a message for the student); ``check``
+covers shape/finite/values and returns a :class:`~grader.result.Verdict`. Verdict feedback never states an
+expected value (it is shown for hidden parts too); where and by how much go into ``details``, which the
+pipeline drops for hidden parts.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from grader.result import Status, Verdict
+
+MAX_TEXT_LENGTH = 10_000
+"""Longest string answer read at all; longer ones are rejected before any parsing."""
+
+
+class AnswerError(ValueError):
+    """Why a student's answer cannot be read, in words the student can act on.
+
+    Example: ``expected a number, got the text 'seven'``. The pipeline turns it into an ``invalid`` verdict.
+    """
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What a check may need besides the answer and the key.
+
+    Attributes:
+        rng: seeded by the pipeline per submission and part. Checks never advance it: a check that needs
+            random points draws them from a copy (:meth:`generator`), so ``check`` stays a pure function of
+            its arguments and every known-mistake check of a part sees the same points as the first check.
+    """
+
+    rng: np.random.Generator
+
+    @classmethod
+    def from_seed(cls, seed: int) -> CheckContext:
+        """A context whose generator is ``np.random.default_rng(seed)``."""
+        return cls(rng=np.random.default_rng(seed))
+
+    def generator(self) -> np.random.Generator:
+        """A copy of ``rng`` in its current state (``rng`` itself is left untouched)."""
+        return copy.deepcopy(self.rng)
+
+
+class AnswerSpec(BaseModel):
+    """Base of the answer types: how a part's answer is written, read and compared with the key.
+
+    Subclasses set ``type`` to a ``Literal`` (the tag of the union in the spec) and implement the methods.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    type: str
+    """The answer type's tag (``number``, ``array``, ...)."""
+
+    def parse(self, raw: Any) -> Any:
+        """The student's raw value (what ``yaml.safe_load``/``json.load`` gave) as this type's answer.
+
+        Raises :class:`AnswerError` when it cannot be read (``None`` counts as a missing answer).
+        """
+        raise NotImplementedError(f"{type(self).__name__}.parse")
+
+    def check(self, actual: Any, expected: Any, ctx: CheckContext) -> Verdict:
+        """Compare a parsed answer with the key's value: a pure function of its arguments.
+
+        Raises a plain ``ValueError`` only for the author's faults (an ``expected`` of the wrong kind).
+        """
+        raise NotImplementedError(f"{type(self).__name__}.check")
+
+    def to_json(self, actual: Any) -> Any:
+        """A parsed answer as JSON data (numbers, strings, lists, mappings) for reports."""
+        raise NotImplementedError(f"{type(self).__name__}.to_json")
+
+    def expected_json(self, expected: Any) -> Any:
+        """The key's value as JSON data for reports (only ever shown for visible parts)."""
+        raise NotImplementedError(f"{type(self).__name__}.expected_json")
+
+    @property
+    def format_hint(self) -> str:
+        """How to write this answer in an answer file (shown in the blank template)."""
+        raise NotImplementedError(f"{type(self).__name__}.format_hint")
+
+    # ---- the whole ladder in one call --------------------------------------------------------------------
+    @staticmethod
+    def is_missing(raw: Any) -> bool:
+        """True for ``None`` (an empty YAML value) and for blank text: the student gave no answer."""
+        return raw is None or (isinstance(raw, str) and not raw.strip())
+
+    def grade(self, raw: Any, expected: Any, ctx: CheckContext) -> tuple[Any, Verdict]:
+        """``(actual, verdict)`` for a raw answer: missing -> parse -> check. ``actual`` is None unless parsed."""
+        if self.is_missing(raw):
+            return None, missing("no answer given")
+        try:
+            actual = self.parse(raw)
+        except AnswerError as exc:
+            return None, invalid(str(exc))
+        return actual, self.check(actual, expected, ctx)
+
+
+class Tolerances(BaseModel):
+    """Numeric tolerances shared by the numeric answer types (numpy ``isclose`` semantics)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    abs_tol: float = Field(default=1e-6, ge=0.0, allow_inf_nan=False)
+    """Absolute tolerance: a value is accepted when ``|actual - expected| <= abs_tol + rel_tol * |expected|``."""
+    rel_tol: float = Field(default=1e-6, ge=0.0, allow_inf_nan=False)
+    """Relative tolerance, scaled by ``|expected|`` (see ``abs_tol``)."""
+
+    def tolerance_for(self, expected: float) -> float:
+        """The largest accepted ``|actual - expected|`` for this expected value."""
+        return self.abs_tol + self.rel_tol * abs(expected)
+
+
+# ---- verdicts ----------------------------------------------------------------------------------------------
+def correct(feedback: str = "") -> Verdict:
+    return Verdict(fraction=1.0, status=Status.correct, feedback=feedback)
+
+
+def invalid(feedback: str, details: Sequence[str] = ()) -> Verdict:
+    """The answer could not be read as this type (wrong type, shape, NaN): 0 points."""
+    return Verdict(fraction=0.0, status=Status.invalid, feedback=feedback, details=list(details))
+
+
+def missing(feedback: str = "no answer given") -> Verdict:
+    return Verdict(fraction=0.0, status=Status.missing, feedback=feedback)
+
+
+def scored(fraction: float, feedback: str = "", details: Sequence[str] = ()) -> Verdict:
+    """A verdict whose status follows the fraction: 1 correct, 0 incorrect, in between partial."""
+    fraction = min(1.0, max(0.0, float(fraction)))
+    if fraction >= 1.0:
+        status = Status.correct
+    elif fraction <= 0.0:
+        status = Status.incorrect
+    else:
+        status = Status.partial
+    return Verdict(fraction=fraction, status=status, feedback=feedback, details=list(details))
+
+
+# ---- reading raw values ------------------------------------------------------------------------------------
+def describe_raw(raw: Any) -> str:
+    """A short student-facing description of a raw value: ``the text 'seven'``, ``true (a boolean)``."""
+    if raw is None:
+        return "nothing (null)"
+    if isinstance(raw, bool):
+        return f"{'true' if raw else 'false'} (a boolean)"
+    if isinstance(raw, str):
+        shown = raw if len(raw) <= 40 else raw[:37] + "..."
+        return f"the text {shown!r}"
+    if isinstance(raw, int):
+        text = str(raw) if raw.bit_length() < 200 else "a huge integer"
+        return f"the whole number {text}"
+    if isinstance(raw, float):
+        return f"the number {raw!r}"
+    if isinstance(raw, dict):
+        return f"a mapping with {len(raw)} key{'s' if len(raw) != 1 else ''}"
+    if isinstance(raw, (list, tuple)):
+        return f"a list of {len(raw)} item{'s' if len(raw) != 1 else ''}"
+    return f"a value of type {type(raw).__name__}"
+
+
+def bounded_text(raw: str, what: str) -> str:
+    """``raw`` stripped; AnswerError when it is longer than :data:`MAX_TEXT_LENGTH` characters."""
+    if len(raw) > MAX_TEXT_LENGTH:
+        raise AnswerError(f"{what} is {len(raw)} characters long; at most {MAX_TEXT_LENGTH} are read")
+    return raw.strip()
+
+
+def format_number(value: float) -> str:
+    """A number for messages: integral values without a decimal point, others with 6 significant digits."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return str(int(value))
+    value = float(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.6g}"
+
+
+def number_to_json(value: float) -> int | float | str:
+    """A float as JSON data: integral values as ints, NaN/inf as the strings ``"nan"``, ``"inf"``, ``"-inf"``."""
+    value = float(value)
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value

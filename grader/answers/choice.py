@@ -1,0 +1,87 @@
+"""The ``choice`` answer type: one of a fixed list of options, matched ignoring case and spacing."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from grader.answers.base import AnswerError, AnswerSpec, CheckContext, bounded_text, correct, describe_raw, scored
+from grader.result import Verdict
+
+
+def normalize(text: str) -> str:
+    """``text`` compared ignoring case and runs of whitespace: ``"  Max  Pooling"`` -> ``"max pooling"``."""
+    return " ".join(text.split()).casefold()
+
+
+class ChoiceAnswer(AnswerSpec):
+    """One option out of ``options``, written as the option's text (case and spacing do not matter).
+
+    The key's value is one of the options (a str).
+    """
+
+    type: Literal["choice"] = "choice"
+    """Tag of this answer type."""
+    options: list[str] = Field(min_length=2)
+    """The options offered, as shown to the student; no two may be equal ignoring case and spacing."""
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _options_are_text(cls, options: Any) -> Any:
+        if isinstance(options, list):
+            for position, option in enumerate(options, start=1):
+                if isinstance(option, bool):
+                    raise ValueError(
+                        f"option {position} was read as the boolean {str(option).lower()} (YAML reads an unquoted "
+                        "yes/no/true/false that way); put it in quotes, e.g. 'yes'"
+                    )
+            return [str(option) if isinstance(option, (int, float)) else option for option in options]
+        return options
+
+    @model_validator(mode="after")
+    def _options_are_distinct(self) -> ChoiceAnswer:
+        seen: dict[str, str] = {}
+        for option in self.options:
+            key = normalize(option)
+            if not key:
+                raise ValueError("an option is empty")
+            if key in seen:
+                raise ValueError(f"options {seen[key]!r} and {option!r} are the same ignoring case and spacing")
+            seen[key] = option
+        return self
+
+    def _listed(self) -> str:
+        return ", ".join(repr(option) for option in self.options)
+
+    def parse(self, raw: Any) -> str:
+        if isinstance(raw, bool):
+            # YAML 1.1 reads a bare yes/no/true/false as a bool; match it against the options as text.
+            candidates = ("yes", "true") if raw else ("no", "false")
+        elif isinstance(raw, (str, int, float)):
+            candidates = (normalize(bounded_text(str(raw), "the answer")),)
+        else:
+            raise AnswerError(f"expected one of {self._listed()}, got {describe_raw(raw)}")
+        for candidate in candidates:
+            for option in self.options:
+                if normalize(option) == candidate:
+                    return option
+        raise AnswerError(f"{describe_raw(raw)} is not one of the options: {self._listed()}")
+
+    def check(self, actual: str, expected: str, ctx: CheckContext) -> Verdict:
+        matches = [option for option in self.options if normalize(option) == normalize(str(expected))]
+        if not matches:
+            raise ValueError(f"choice answer: the key's value {expected!r} is not one of the options {self._listed()}")
+        if actual == matches[0]:
+            return correct()
+        return scored(0.0, f"{actual!r} is not the right option")
+
+    def to_json(self, actual: str) -> str:
+        return actual
+
+    def expected_json(self, expected: str) -> str:
+        return str(expected)
+
+    @property
+    def format_hint(self) -> str:
+        return f"one of {self._listed()}"

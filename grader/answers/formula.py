@@ -1,0 +1,214 @@
+"""The ``formula`` answer type: an expression in named variables, compared with a reference function at random
+points of the variables' domains. Also the sampling and point-wise comparison the ``graph`` type shares."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from grader.answers.base import (
+    AnswerError,
+    AnswerSpec,
+    CheckContext,
+    Tolerances,
+    bounded_text,
+    correct,
+    describe_raw,
+    format_number,
+    number_to_json,
+    scored,
+)
+from grader.answers.references import FunctionReference
+from grader.engine.formula import FUNCTIONS, Formula, FormulaError, parse_formula
+from grader.result import Verdict
+
+MIN_DEFINED_POINTS = 10
+"""Fewest random points at which the reference must be defined; fewer is the exercise author's fault."""
+EXAMPLE_POINTS = 5
+"""How many sample points ``expected_json`` shows."""
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+
+
+def check_variable_names(domains: dict[str, Domain]) -> dict[str, Domain]:
+    """The spec's variable names must be usable in a formula: letters, digits, '_', not a function name."""
+    bad = [name for name in domains if not _NAME.match(name) or name in FUNCTIONS]
+    if bad:
+        raise ValueError(
+            f"variable name(s) {', '.join(repr(b) for b in bad)} cannot appear in a formula: use letters, digits "
+            "and '_', starting with a letter, and not a function name"
+        )
+    return domains
+
+
+class Domain(BaseModel):
+    """Where a variable's random values are drawn: uniformly in ``[low, high]``, or its whole numbers."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    low: float = Field(allow_inf_nan=False)
+    """Smallest value drawn."""
+    high: float = Field(allow_inf_nan=False)
+    """Largest value drawn."""
+    integer: bool = False
+    """Draw only whole numbers in ``[low, high]`` (sizes, strides, paddings)."""
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Domain:
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low}) is larger than high ({self.high})")
+        if self.integer and math.ceil(self.low) > math.floor(self.high):
+            raise ValueError(f"no whole number lies in [{self.low}, {self.high}]")
+        return self
+
+    def sample(self, count: int, rng: np.random.Generator) -> np.ndarray:
+        """``count`` values drawn with ``rng``: a float64 array ``(count,)``."""
+        if self.integer:
+            return rng.integers(math.ceil(self.low), math.floor(self.high) + 1, size=count).astype(np.float64)
+        return rng.uniform(self.low, self.high, size=count)
+
+
+class PointCheck(Tolerances):
+    """Options shared by the answer types checked at random points (``formula`` and ``graph``)."""
+
+    points: int = Field(default=50, ge=MIN_DEFINED_POINTS, le=10_000)
+    """How many random points are drawn from the domains (points where the reference is undefined are skipped)."""
+
+
+def sample_points(domains: Mapping[str, Domain], count: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """``{variable: (count,) array}``, drawn in the domains' order (so a seeded ``rng`` gives the same points)."""
+    return {name: domain.sample(count, rng) for name, domain in domains.items()}
+
+
+def _point_text(values: Mapping[str, np.ndarray], index: int) -> str:
+    return ", ".join(f"{name}={format_number(float(column[index]))}" for name, column in values.items())
+
+
+def compare_at_points(
+    evaluate: Callable[[Mapping[str, np.ndarray]], np.ndarray],
+    reference: FunctionReference,
+    domains: Mapping[str, Domain],
+    options: PointCheck,
+    ctx: CheckContext,
+    what: str,
+) -> Verdict:
+    """Evaluate the student's ``evaluate`` and the reference at the same random points and compare.
+
+    ``what`` names the student's answer in feedback (``your formula``). A point where ``evaluate`` raises
+    FormulaError (division by zero, log of 0) counts as wrong there. ValueError (the author's fault) when the
+    reference is defined at fewer than :data:`MIN_DEFINED_POINTS` of the points.
+    """
+    values = sample_points(domains, options.points, ctx.generator())
+    reference_values = np.broadcast_to(np.asarray(reference(values), dtype=np.float64), (options.points,))
+    defined = np.isfinite(reference_values)
+    if int(defined.sum()) < MIN_DEFINED_POINTS:
+        raise ValueError(
+            f"the reference is defined at only {int(defined.sum())} of {options.points} random points "
+            f"(at least {MIN_DEFINED_POINTS} are needed); narrow the variables' domains "
+            f"({', '.join(domains)}) or draw more points"
+        )
+    values = {name: column[defined] for name, column in values.items()}
+    reference_values = reference_values[defined]
+    count = reference_values.shape[0]
+    errors: dict[int, str] = {}
+    with np.errstate(all="ignore"):  # overflow to inf is judged below, not warned about
+        try:
+            actual = np.broadcast_to(np.asarray(evaluate(values), dtype=np.float64), (count,))
+        except FormulaError:
+            actual = np.full(count, np.nan)
+            for index in range(count):  # one point at a time, to say where it fails
+                point = {name: column[index : index + 1] for name, column in values.items()}
+                try:
+                    actual[index] = np.asarray(evaluate(point), dtype=np.float64).reshape(-1)[0]
+                except FormulaError as exc:
+                    errors[index] = str(exc)
+    finite = np.isfinite(actual)
+    with np.errstate(invalid="ignore"):
+        wrong = ~finite | (np.abs(actual - reference_values) > options.abs_tol + options.rel_tol * np.abs(reference_values))
+    wrong_count = int(np.count_nonzero(wrong))
+    if wrong_count == 0:
+        return correct()
+    first = int(np.argmax(wrong))
+    at = _point_text(values, first)
+    share = f"{what} differs from the reference at {wrong_count} of {count} random points"
+    if first in errors:
+        feedback = f"at {at} {what} cannot be evaluated: {errors[first]}"
+    elif not finite[first]:
+        feedback = f"at {at} {what} gives {format_number(float(actual[first]))}"
+    else:
+        feedback = f"at {at} {what} gives {format_number(float(actual[first]))}, which is not the expected value"
+    details = [
+        f"at {at} {what} gives {format_number(float(actual[first])) if first not in errors else 'an error'}, "
+        f"the reference {format_number(float(reference_values[first]))}",
+        share,
+    ]
+    return scored(0.0, feedback, details)
+
+
+def reference_examples(reference: FunctionReference, domains: Mapping[str, Domain], count: int = EXAMPLE_POINTS) -> list[dict[str, Any]]:
+    """A few points (drawn with a fixed seed) where the reference is defined, with its value there."""
+    candidates = max(50, 10 * count)
+    values = sample_points(domains, candidates, np.random.default_rng(0))
+    results = np.broadcast_to(np.asarray(reference(values), dtype=np.float64), (candidates,))
+    examples = []
+    for index in np.flatnonzero(np.isfinite(results))[:count]:
+        examples.append(
+            {
+                "at": {name: number_to_json(float(column[index])) for name, column in values.items()},
+                "value": number_to_json(float(results[index])),
+            }
+        )
+    return examples
+
+
+class FormulaAnswer(PointCheck, AnswerSpec):
+    """A formula in the given variables, e.g. the conv output size ``(n + 2*p - f)/s + 1``.
+
+    Written as text using numbers, the variables, ``+ - * / **``, parentheses and the functions of
+    :mod:`grader.engine.formula` (``sin``, ``exp``, ``max`` ...). It is right when it agrees with the key's
+    reference within the tolerances at ``points`` random points drawn from the variables' domains (points
+    where the reference is undefined, e.g. a size that is not a whole number, are skipped). The key's value is
+    a :class:`~grader.answers.references.FunctionReference`.
+    """
+
+    type: Literal["formula"] = "formula"
+    """Tag of this answer type."""
+    variables: dict[str, Domain] = Field(min_length=1)
+    """The variables the formula may use, each with the domain its random values are drawn from."""
+
+    @field_validator("variables")
+    @classmethod
+    def _usable_names(cls, variables: dict[str, Domain]) -> dict[str, Domain]:
+        return check_variable_names(variables)
+
+    def parse(self, raw: Any) -> Formula:
+        if raw is None:
+            raise AnswerError("no answer given")
+        if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+            raise AnswerError(f"expected a formula as text, got {describe_raw(raw)}")
+        text = bounded_text(str(raw), "the formula")
+        try:
+            return parse_formula(text, variables=self.variables)
+        except FormulaError as exc:
+            raise AnswerError(f"cannot read the formula: {exc}") from None
+
+    def check(self, actual: Formula, expected: FunctionReference, ctx: CheckContext) -> Verdict:
+        if not isinstance(expected, FunctionReference):
+            raise ValueError(f"formula answer: the key's value is a {type(expected).__name__}, not a FunctionReference")
+        return compare_at_points(actual.evaluate, expected, self.variables, self, ctx, "your formula")
+
+    def to_json(self, actual: Formula) -> str:
+        return actual.text
+
+    def expected_json(self, expected: FunctionReference) -> list[dict[str, Any]]:
+        return reference_examples(expected, self.variables)
+
+    @property
+    def format_hint(self) -> str:
+        names = ", ".join(self.variables)
+        first = next(iter(self.variables))
+        return f"a formula in quotes in the variables {names}, with + - * / ** and parentheses, e.g. \"2*{first} + 1\""

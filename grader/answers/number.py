@@ -1,0 +1,117 @@
+"""The ``number`` answer type: one real number, compared with the key within a tolerance."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import numpy as np
+
+from grader.answers.base import (
+    AnswerError,
+    AnswerSpec,
+    CheckContext,
+    Tolerances,
+    bounded_text,
+    correct,
+    describe_raw,
+    format_number,
+    invalid,
+    number_to_json,
+    scored,
+)
+from grader.engine.formula import FormulaError, parse_formula
+from grader.result import Verdict
+
+CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
+"""Names a constant expression may use."""
+
+
+def evaluate_constant(text: str) -> float:
+    """The value of a constant expression such as ``1/3``, ``2*pi`` or ``cos(0.5)``.
+
+    Uses the engine's safe formula parser (Python's ``ast`` with a whitelist, never ``eval``); the only names
+    allowed are the constants ``pi`` and ``e``. Raises AnswerError with the parser's message otherwise.
+    """
+    try:
+        formula = parse_formula(text, variables=CONSTANTS)
+        value = np.asarray(formula.evaluate(CONSTANTS), dtype=np.float64)
+    except FormulaError as exc:
+        raise AnswerError(f"cannot read {text!r} as a number: {exc}") from None
+    if value.size != 1:
+        raise AnswerError(f"cannot read {text!r} as a number: it gives {value.size} values, expected one")
+    return float(value.reshape(()))
+
+
+def parse_real(raw: Any) -> float:
+    """A raw answer as a Python float (NaN and inf pass through; callers decide). Booleans are not numbers."""
+    if isinstance(raw, bool):
+        raise AnswerError(f"expected a number, got {describe_raw(raw)}")
+    if isinstance(raw, int):
+        try:
+            return float(raw)
+        except OverflowError:
+            raise AnswerError(
+                f"the number has {len(str(abs(raw))) if raw.bit_length() < 14_000 else 'thousands of'} digits; "
+                "it is too large for a floating-point number (at most about 1.8e308)"
+            ) from None
+    if isinstance(raw, float):
+        return raw
+    if isinstance(raw, (np.integer, np.floating)) and not isinstance(raw, np.bool_):
+        return float(raw)
+    if isinstance(raw, str):
+        text = bounded_text(raw, "the answer")
+        if not text:
+            raise AnswerError("expected a number, got empty text")
+        try:
+            return float(text)
+        except ValueError:
+            pass
+        return evaluate_constant(text)
+    raise AnswerError(f"expected a number, got {describe_raw(raw)}")
+
+
+class NumberAnswer(Tolerances, AnswerSpec):
+    """A single real number, e.g. a loss value or one derivative.
+
+    Written as a number (``0.25``) or as text holding a constant expression (``"1/4"``, ``"2*pi"``,
+    ``"cos(0.5)"``). Accepted when ``|actual - expected| <= abs_tol + rel_tol * |expected|`` (numpy ``isclose``
+    semantics). The key's value is a float.
+    """
+
+    type: Literal["number"] = "number"
+    """Tag of this answer type."""
+
+    def parse(self, raw: Any) -> float:
+        if raw is None:
+            raise AnswerError("no answer given")
+        return parse_real(raw)
+
+    def check(self, actual: float, expected: float, ctx: CheckContext) -> Verdict:
+        expected = float(expected)
+        if not math.isfinite(expected):
+            raise ValueError(f"number answer: the key's value is {expected}, not a finite number")
+        if not math.isfinite(actual):
+            return invalid(f"your answer is {format_number(actual)}; give a finite number")
+        difference = abs(actual - expected)
+        tolerance = self.tolerance_for(expected)
+        if difference <= tolerance:
+            return correct()
+        return scored(
+            0.0,
+            f"your value {format_number(actual)} is not within the tolerance of the expected value",
+            [
+                f"yours {format_number(actual)}, expected {format_number(expected)}: "
+                f"difference {difference:.3g} > tolerance {tolerance:.3g}"
+            ],
+        )
+
+    def to_json(self, actual: float) -> int | float | str:
+        return number_to_json(actual)
+
+    def expected_json(self, expected: float) -> int | float | str:
+        return number_to_json(expected)
+
+    @property
+    def format_hint(self) -> str:
+        return "a number, e.g. 0.25 (or an expression in quotes such as \"1/4\" or \"2*pi\")"

@@ -1,0 +1,135 @@
+"""The ``shape`` answer type: the size of a volume such as ``4x4x2``, compared dimension by dimension."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import Field
+
+from grader.answers.base import (
+    AnswerError,
+    AnswerSpec,
+    CheckContext,
+    bounded_text,
+    correct,
+    describe_raw,
+    scored,
+)
+from grader.result import Verdict
+
+MAX_DIMENSIONS = 32
+MAX_SIZE = 10**9
+"""Largest size read for one dimension."""
+_SEPARATOR = re.compile(r"\s*(?:[x×X*,]|\s)\s*")
+_BRACKETS = {"(": ")", "[": "]", "{": "}"}
+
+
+def _size(item: Any, position: int) -> int:
+    """One dimension as a positive int (``2``, ``2.0``, ``"2"``); AnswerError naming the 1-based position."""
+    if isinstance(item, bool):
+        raise AnswerError(f"dimension {position} is {describe_raw(item)}; expected a whole number")
+    if isinstance(item, float) and item.is_integer():
+        item = int(item)
+    if isinstance(item, str) and item.strip().isdigit() and len(item.strip()) <= 12:
+        item = int(item.strip())
+    if not isinstance(item, int):
+        raise AnswerError(f"dimension {position} is {describe_raw(item)}; expected a whole number")
+    if item < 1:
+        raise AnswerError(f"dimension {position} is {item}; sizes are at least 1")
+    if item > MAX_SIZE:
+        raise AnswerError(f"dimension {position} is larger than {MAX_SIZE}")
+    return item
+
+
+def parse_shape(raw: Any) -> tuple[int, ...]:
+    """``"2x2x2"``, ``"2 x 2 x 2"``, ``"2×2×2"``, ``"(2, 2, 2)"``, ``[2, 2, 2]`` or ``4`` as a tuple of sizes."""
+    if isinstance(raw, bool):
+        raise AnswerError(f"expected a shape such as 4x4x2, got {describe_raw(raw)}")
+    if isinstance(raw, int):
+        return (_size(raw, 1),)
+    if isinstance(raw, str):
+        text = bounded_text(raw, "the shape")
+        if text[:1] in _BRACKETS and text[-1:] == _BRACKETS[text[:1]]:
+            text = text[1:-1].strip()
+        if not text:
+            raise AnswerError("expected a shape such as 4x4x2, got empty text")
+        items: list[Any] = [piece for piece in _SEPARATOR.split(text)]
+        if any(not piece for piece in items):
+            raise AnswerError(f"cannot read {raw.strip()!r} as a shape: write the sizes like 4x4x2 or [4, 4, 2]")
+        for position, piece in enumerate(items, start=1):
+            if not piece.isdigit():
+                raise AnswerError(
+                    f"cannot read {raw.strip()!r} as a shape: dimension {position} is {piece!r}, "
+                    "expected a whole number (write the sizes like 4x4x2 or [4, 4, 2])"
+                )
+    elif isinstance(raw, (list, tuple)):
+        items = list(raw)
+        if not items:
+            raise AnswerError("expected a shape such as 4x4x2, got an empty list")
+    else:
+        raise AnswerError(f"expected a shape such as 4x4x2, got {describe_raw(raw)}")
+    if len(items) > MAX_DIMENSIONS:
+        raise AnswerError(f"the shape has {len(items)} dimensions; at most {MAX_DIMENSIONS} are read")
+    return tuple(_size(item, position) for position, item in enumerate(items, start=1))
+
+
+class ShapeAnswer(AnswerSpec):
+    """The size of a volume, e.g. ``4x4x2`` for height x width x depth.
+
+    Written as ``"4x4x2"``, ``"4 x 4 x 2"``, ``"4×4×2"``, ``"(4, 4, 2)"`` or ``[4, 4, 2]``. The key's value is a
+    tuple of ints; the order of the dimensions matters (the prompt says which order).
+    """
+
+    type: Literal["shape"] = "shape"
+    """Tag of this answer type."""
+    axes: list[str] | None = Field(default=None, min_length=1)
+    """Names of the dimensions for feedback, e.g. ``[height, width, depth]`` (default: first, second, ...)."""
+    partial: bool = False
+    """Give partial credit: the fraction of dimensions right (only when the number of dimensions is right)."""
+
+    def parse(self, raw: Any) -> tuple[int, ...]:
+        if raw is None:
+            raise AnswerError("no answer given")
+        return parse_shape(raw)
+
+    def _name(self, axis: int) -> str:
+        if self.axes is not None and axis < len(self.axes):
+            return self.axes[axis]
+        return f"dimension {axis + 1}"
+
+    def check(self, actual: tuple[int, ...], expected: tuple[int, ...], ctx: CheckContext) -> Verdict:
+        expected = tuple(int(n) for n in expected)
+        if self.axes is not None and len(self.axes) != len(expected):
+            raise ValueError(f"shape answer: axes {self.axes} name {len(self.axes)} dimensions, the key has {len(expected)}")
+        if actual == expected:
+            return correct()
+        shown = "x".join(map(str, actual))
+        if len(actual) != len(expected):
+            return scored(
+                0.0,
+                f"your shape {shown} has {len(actual)} dimension{'s' if len(actual) != 1 else ''}; "
+                f"the expected shape has {len(expected)}",
+            )
+        differ = [axis for axis in range(len(expected)) if actual[axis] != expected[axis]]
+        right = len(expected) - len(differ)
+        names = ", ".join(self._name(axis) for axis in differ)
+        details = [f"{self._name(a)}: yours {actual[a]}, expected {expected[a]}" for a in differ]
+        if sorted(actual) == sorted(expected):
+            details.append("your sizes are right but in another order")
+        return scored(
+            right / len(expected) if self.partial else 0.0,
+            f"your shape {shown} differs in {names}",
+            details,
+        )
+
+    def to_json(self, actual: tuple[int, ...]) -> str:
+        return "x".join(map(str, actual))
+
+    def expected_json(self, expected: tuple[int, ...]) -> str:
+        return "x".join(str(int(n)) for n in expected)
+
+    @property
+    def format_hint(self) -> str:
+        order = f" ({' x '.join(self.axes)})" if self.axes else ""
+        return f"sizes separated by x, e.g. \"4x4x2\"{order}"

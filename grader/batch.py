@@ -1,0 +1,646 @@
+"""Batch grading: every submission in a folder, graded in parallel (local processes or Dask), into a gradebook.
+
+The parent process finds the submissions, skips those already graded with the same content and spec, hands the
+rest to workers in chunks and is the single writer of the gradebook: each submission's result is committed in
+its own transaction as soon as it comes back, so a batch killed at any moment loses at most the submissions in
+flight, and the next run grades exactly those. Nothing is held for the whole cohort: at most a few chunks of
+results are in memory at a time.
+
+A submission never stops the batch: a student's fault is already a Result (``grade_file`` never raises for
+it); an exception escaping the grading function (a grader bug) and a worker process that dies (e.g. killed by
+the kernel for memory) become a failed Result with the reason, marked so that the next run grades it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from grader import __version__
+from grader.errors import GraderError
+from grader.gradebook import Gradebook, PreparedRecord, prepare_record
+from grader.result import Result
+
+SUBMISSION_SUFFIXES: tuple[str, ...] = (".yaml", ".yml", ".json", ".py", ".ipynb")
+"""File endings a batch grades; everything else in the folder is ignored."""
+
+DEFAULT_GRADEBOOK = Path("gradebook.sqlite")
+"""Where a batch writes when no gradebook is given: ``gradebook.sqlite`` in the current directory, so the
+course's gradebook sits where the instructor works, outside the folder students' files are copied into."""
+
+CHUNK_SIZE = 16
+"""Submissions per task sent to a worker: large enough to amortize inter-process traffic, small enough that
+results stream into the gradebook and that a dying worker takes few submissions with it."""
+
+IN_FLIGHT_PER_JOB = 4
+"""Chunks queued per worker: keeps workers busy while bounding the results held in memory."""
+
+
+class GradeFn(Protocol):
+    """The grading function: ``grade_file(spec_path, submission_path) -> Result`` (see ``grader.grading``)."""
+
+    def __call__(self, spec_path: Path, submission_path: Path, /) -> Result: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SheetIdentity:
+    """What the parent knows of the sheet: its id and title, and the sha256 of the spec file's bytes."""
+
+    sheet_id: str
+    title: str
+    spec_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionTask:
+    """One submission to grade: ``key`` is the gradebook path (the file's resolved absolute path)."""
+
+    key: str
+    path: Path
+    submission_hash: str
+
+
+@dataclass
+class BatchSummary:
+    """What a batch did. ``graded`` counts submissions graded in this run (including ``failed`` ones);
+    ``skipped`` those left alone because their content and the spec were unchanged; ``failed`` graded results
+    carrying an ``error`` (unreadable submission, or the grader itself failed: ``grader_failures`` of them,
+    listed in ``failures`` as ``(path, message)``). ``elapsed`` is wall-clock seconds; ``rate`` graded per second.
+
+    ``graded_paths`` are the gradebook keys graded in this run, in order; :meth:`results` reads their Results
+    back from the gradebook one at a time (the batch does not keep them in memory).
+    """
+
+    spec_path: Path
+    gradebook_path: Path
+    sheet_id: str
+    spec_hash: str
+    total: int = 0
+    graded: int = 0
+    skipped: int = 0
+    failed: int = 0
+    grader_failures: int = 0
+    elapsed: float = 0.0
+    jobs: int = 1
+    executor: str = "local"
+    graded_paths: list[str] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        """Submissions graded per second of wall-clock time (0 when nothing was graded)."""
+        return self.graded / self.elapsed if self.elapsed > 0 and self.graded else 0.0
+
+    def results(self) -> Iterator[Result]:
+        """The Results graded in this run, read back from the gradebook in grading order."""
+        with Gradebook(self.gradebook_path) as gradebook:
+            for key in self.graded_paths:
+                result = gradebook.result(key, self.sheet_id)
+                if result is not None:
+                    yield result
+
+
+# -- finding submissions ----------------------------------------------------------------------------------------
+
+
+def find_submissions(submissions_dir: Path, *, exclude: Iterable[Path] = ()) -> list[Path]:
+    """Every submission file under ``submissions_dir`` (recursive), sorted by relative path.
+
+    Keeps files ending in one of :data:`SUBMISSION_SUFFIXES`; skips hidden files and anything inside a hidden
+    folder (``.git``, ``.ipynb_checkpoints``), and the files in ``exclude`` (e.g. the gradebook).
+    Raises GraderError when ``submissions_dir`` is not a folder.
+    """
+    if not submissions_dir.is_dir():
+        what = "does not exist" if not submissions_dir.exists() else "is not a folder"
+        raise GraderError(f"submissions folder {submissions_dir}: {what}")
+    excluded = {p.resolve() for p in exclude}
+    found: list[tuple[str, Path]] = []
+    for path in submissions_dir.rglob("*"):
+        relative = path.relative_to(submissions_dir)
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        if path.suffix.lower() not in SUBMISSION_SUFFIXES or not path.is_file():
+            continue
+        if path.resolve() in excluded:
+            continue
+        found.append((relative.as_posix(), path))
+    found.sort(key=lambda item: item[0])
+    return [path for _, path in found]
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 hex digest of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sheet_identity(spec_path: Path) -> SheetIdentity:
+    """Load the sheet once in the parent (so a bad spec stops the batch before anything is graded).
+
+    Raises GraderError (from the spec loader) when the spec is missing or invalid.
+    """
+    from grader.spec import load_sheet  # deferred: the spec package is only needed when a batch starts
+
+    sheet = load_sheet(spec_path)
+    return SheetIdentity(sheet_id=sheet.id, title=sheet.title, spec_hash=sheet.spec_hash)
+
+
+# -- the work done in a worker ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _WorkerSetup:
+    grade_fn: GradeFn
+    spec_path: Path
+    identity: SheetIdentity
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One submission graded by a worker: the rows to insert, and the grader's own failure message if any."""
+
+    record: PreparedRecord
+    grader_failure: str | None
+
+
+_setup: _WorkerSetup | None = None
+
+
+def _init_worker(setup: _WorkerSetup) -> None:
+    global _setup
+    _setup = setup
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
+    """On Linux, have the kernel kill this worker when the batch process dies (even by SIGKILL), so a killed
+    batch leaves no orphaned workers grading for nobody. Elsewhere, a no-op."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def failed_result(identity: SheetIdentity, task: SubmissionTask, message: str) -> Result:
+    """A zero-point Result for a submission the grader itself could not grade, carrying ``message``."""
+    return Result(
+        sheet_id=identity.sheet_id,
+        sheet_title=identity.title,
+        submission=task.path.name,
+        submission_hash=task.submission_hash,
+        spec_hash=identity.spec_hash,
+        error=message,
+        grader_version=__version__,
+    )
+
+
+def grade_one(setup: _WorkerSetup, task: SubmissionTask) -> Outcome:
+    """Grade one submission with ``setup.grade_fn``; an exception escaping it becomes a failed Result."""
+    try:
+        result = setup.grade_fn(setup.spec_path, task.path)
+        if not isinstance(result, Result):
+            raise TypeError(f"the grading function returned {type(result).__name__}, not a Result")
+    except Exception as error:  # noqa: BLE001 -- a grader bug on one submission must not stop the batch
+        where = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
+        place = f" at {Path(where.filename).name}:{where.lineno}" if where else ""
+        message = (
+            f"the grader failed on this submission ({type(error).__name__}: {error}{place}); "
+            "this is a fault of the grader, not of the submission -- it will be graded again on the next run"
+        )
+        return Outcome(prepare_record(failed_result(setup.identity, task, message), task.key, grader_failed=True), message)
+    # The row keeps the hash the batch decided on, so "unchanged" is judged the same way on every run.
+    return Outcome(prepare_record(result, task.key, submission_hash=task.submission_hash), None)
+
+
+def _grade_chunk(tasks: Sequence[SubmissionTask]) -> list[Outcome]:
+    assert _setup is not None, "worker used before _init_worker"
+    return [grade_one(_setup, task) for task in tasks]
+
+
+def _dead_worker_outcome(identity: SheetIdentity, task: SubmissionTask, detail: str) -> Outcome:
+    message = (
+        f"the grading process died while grading this submission ({detail}); "
+        "it will be graded again on the next run"
+    )
+    return Outcome(prepare_record(failed_result(identity, task, message), task.key, grader_failed=True), message)
+
+
+# -- progress ---------------------------------------------------------------------------------------------------
+
+
+class _Progress:
+    """A rich progress bar (done/total, failed, rate) when asked for and stdout is a terminal; else silent."""
+
+    def __init__(self, enabled: bool, total: int, description: str) -> None:
+        self._progress: Any = None
+        self._task: Any = None
+        if not (enabled and total and sys.stdout.isatty()):
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            TextColumn("failed {task.fields[failed]}"),
+            TextColumn("{task.fields[rate]:.0f}/s"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        )
+        self._task = self._progress.add_task(description, total=total, failed=0, rate=0.0)
+        self._started = time.perf_counter()
+
+    def __enter__(self) -> _Progress:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def update(self, done: int, failed: int) -> None:
+        if self._progress is None:
+            return
+        elapsed = time.perf_counter() - self._started
+        self._progress.update(self._task, completed=done, failed=failed, rate=done / elapsed if elapsed else 0.0)
+
+
+# -- the batch --------------------------------------------------------------------------------------------------
+
+
+def _chunks(tasks: Sequence[SubmissionTask], size: int) -> Iterator[list[SubmissionTask]]:
+    for start in range(0, len(tasks), size):
+        yield list(tasks[start : start + size])
+
+
+def _mp_context() -> multiprocessing.context.BaseContext:
+    # fork: workers inherit the loaded modules and the grading function (no pickling, so tests may pass
+    # closures); spawn where fork does not exist.
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+def _run_local(
+    tasks: Sequence[SubmissionTask], setup: _WorkerSetup, jobs: int, chunk_size: int
+) -> Iterator[Outcome]:
+    """Grade ``tasks`` on ``jobs`` local worker processes, yielding outcomes as they complete.
+
+    A worker that dies breaks the pool: the chunks in flight then are graded again, each submission in a
+    fresh process of its own, so the one that kills its process is found and recorded as failed while the
+    others are graded normally.
+    """
+    context = _mp_context()
+    queue = list(_chunks(tasks, chunk_size))
+    queue.reverse()  # pop() from the end keeps the sorted order
+    max_in_flight = max(1, jobs * IN_FLIGHT_PER_JOB)
+    while queue:
+        suspects: list[SubmissionTask] = []
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker, initargs=(setup,))
+        pending: dict[Future[list[Outcome]], list[SubmissionTask]] = {}
+        try:
+            while queue or pending:
+                while queue and len(pending) < max_in_flight:
+                    chunk = queue.pop()
+                    pending[pool.submit(_grade_chunk, chunk)] = chunk
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                broken = False
+                for future in sorted(done, key=lambda f: pending[f][0].key):
+                    chunk = pending.pop(future)
+                    try:
+                        outcomes = future.result()
+                    except BrokenProcessPool:
+                        suspects.extend(chunk)
+                        broken = True
+                        continue
+                    yield from outcomes
+                if broken:
+                    for chunk in pending.values():
+                        suspects.extend(chunk)
+                    pending.clear()
+                    break
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if suspects:
+            yield from _run_isolated(suspects, setup, jobs, context)
+
+
+def _run_isolated(
+    tasks: Sequence[SubmissionTask], setup: _WorkerSetup, jobs: int, context: multiprocessing.context.BaseContext
+) -> Iterator[Outcome]:
+    """Grade each task in a process of its own (up to ``jobs`` at a time): a crash then names its submission."""
+    remaining = list(tasks)
+    remaining.reverse()
+    running: dict[Future[list[Outcome]], tuple[SubmissionTask, ProcessPoolExecutor]] = {}
+    try:
+        while remaining or running:
+            while remaining and len(running) < jobs:
+                task = remaining.pop()
+                pool = ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_init_worker, initargs=(setup,))
+                running[pool.submit(_grade_chunk, [task])] = (task, pool)
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                task, pool = running.pop(future)
+                try:
+                    outcomes = future.result()
+                except BrokenProcessPool as error:
+                    outcomes = [_dead_worker_outcome(setup.identity, task, _death_detail(error))]
+                pool.shutdown(wait=True)
+                yield from outcomes
+    finally:
+        for _, pool in running.values():
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _death_detail(error: BaseException) -> str:
+    cause = error.__cause__
+    text = str(cause) if cause is not None else str(error)
+    return text.strip() or "the process ended abruptly, e.g. killed for using too much memory"
+
+
+def run_batch(
+    spec_path: Path,
+    submissions_dir: Path,
+    *,
+    jobs: int | None = None,
+    gradebook_path: Path | None = None,
+    regrade: bool = False,
+    executor: Literal["local", "dask"] = "local",
+    scheduler: str | None = None,
+    progress: bool = True,
+    grade_fn: GradeFn | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> BatchSummary:
+    """Grade every submission under ``submissions_dir`` against the sheet at ``spec_path`` into a gradebook.
+
+    Args:
+        spec_path: the exercise sheet (YAML); loaded once here so a bad spec fails before grading starts.
+        submissions_dir: searched recursively (see :func:`find_submissions`).
+        jobs: worker processes (local) or the number of workers of a cluster started here (dask without a
+            scheduler); default: every core (``os.cpu_count()``).
+        gradebook_path: the SQLite gradebook; default :data:`DEFAULT_GRADEBOOK` (``./gradebook.sqlite``).
+        regrade: grade every submission even if its content and the spec are unchanged (rows are replaced).
+        executor: ``local`` (processes on this machine) or ``dask`` (a ``distributed`` cluster).
+        scheduler: with ``dask``, the scheduler's address (``tcp://host:8786``); None starts a local cluster.
+        progress: show a progress bar (only when stdout is a terminal).
+        grade_fn: ``(spec_path, submission_path) -> Result``; default ``grader.grading.grade_file``.
+        chunk_size: submissions per task sent to a worker.
+
+    Returns a :class:`BatchSummary`. Raises GraderError for the caller's faults (missing spec or folder, bad
+    arguments, an unreachable scheduler); never for a submission.
+    """
+    if jobs is not None and jobs < 1:
+        raise GraderError(f"jobs: must be at least 1, got {jobs}")
+    if chunk_size < 1:
+        raise GraderError(f"chunk_size: must be at least 1, got {chunk_size}")
+    if executor not in ("local", "dask"):
+        raise GraderError(f"executor: must be 'local' or 'dask', got {executor!r}")
+    if scheduler is not None and executor != "dask":
+        raise GraderError("scheduler: only used with executor='dask'")
+    jobs = jobs or os.cpu_count() or 1
+    if grade_fn is None:
+        from grader.grading import grade_file
+
+        grade_fn = grade_file
+    gradebook_path = gradebook_path if gradebook_path is not None else DEFAULT_GRADEBOOK
+    identity = sheet_identity(spec_path)
+    started = time.perf_counter()
+
+    paths = find_submissions(submissions_dir, exclude=_gradebook_files(gradebook_path))
+    summary = BatchSummary(
+        spec_path=spec_path,
+        gradebook_path=gradebook_path,
+        sheet_id=identity.sheet_id,
+        spec_hash=identity.spec_hash,
+        total=len(paths),
+        jobs=jobs,
+        executor=executor,
+    )
+    with Gradebook(gradebook_path) as gradebook:
+        graded_before = {} if regrade else gradebook.graded_keys(identity.spec_hash)
+        tasks: list[SubmissionTask] = []
+        for path in paths:
+            key = str(path.resolve())
+            submission_hash = file_sha256(path)
+            if graded_before.get(key) == submission_hash:
+                summary.skipped += 1
+            else:
+                tasks.append(SubmissionTask(key=key, path=path, submission_hash=submission_hash))
+        del graded_before
+
+        setup = _WorkerSetup(grade_fn=grade_fn, spec_path=spec_path, identity=identity)
+        if not tasks:
+            outcomes: Iterable[Outcome] = ()
+        elif executor == "local":
+            outcomes = _run_local(tasks, setup, jobs, chunk_size)
+        else:
+            outcomes = _run_dask(tasks, setup, jobs, scheduler, chunk_size)
+
+        with _Progress(progress, len(tasks), f"grading {identity.sheet_id}") as bar:
+            for outcome in outcomes:
+                gradebook.write(outcome.record)
+                summary.graded += 1
+                summary.graded_paths.append(outcome.record.path)
+                if outcome.record.failed:
+                    summary.failed += 1
+                if outcome.grader_failure is not None:
+                    summary.grader_failures += 1
+                    summary.failures.append((outcome.record.path, outcome.grader_failure))
+                bar.update(summary.graded, summary.failed)
+    summary.elapsed = time.perf_counter() - started
+    return summary
+
+
+def _gradebook_files(gradebook_path: Path) -> list[Path]:
+    return [gradebook_path, *(gradebook_path.with_name(gradebook_path.name + s) for s in ("-wal", "-shm", "-journal"))]
+
+
+
+
+# -- Dask -------------------------------------------------------------------------------------------------------
+# Workers may run on other machines without the course's files: each task carries the submission's bytes, the
+# spec's bytes travel once per worker, and the worker writes both to a private temporary folder (keeping the
+# file names, which the Result reports) before calling the same grading function as a local worker.
+
+DASK_WORKER_WAIT_SECONDS = 60.0
+"""How long a batch waits for the first worker to join the scheduler before giving up."""
+
+
+@dataclass(frozen=True, slots=True)
+class _RemoteSetup:
+    grade_fn: GradeFn
+    spec_name: str
+    spec_bytes: bytes
+    identity: SheetIdentity
+
+
+_remote_specs: dict[str, Path] = {}
+_remote_specs_lock = threading.Lock()
+
+
+def _remote_spec_path(remote: _RemoteSetup) -> Path:
+    # A worker runs tasks in threads: the lock keeps it to one copy of the spec per spec hash.
+    with _remote_specs_lock:
+        path = _remote_specs.get(remote.identity.spec_hash)
+        if path is None or not path.is_file():
+            folder = Path(tempfile.mkdtemp(prefix="grader-spec-"))
+            path = folder / remote.spec_name
+            path.write_bytes(remote.spec_bytes)
+            _remote_specs[remote.identity.spec_hash] = path
+        return path
+
+
+def _grade_chunk_remote(remote: _RemoteSetup, items: list[tuple[SubmissionTask, bytes]]) -> list[Outcome]:
+    setup = _WorkerSetup(grade_fn=remote.grade_fn, spec_path=_remote_spec_path(remote), identity=remote.identity)
+    outcomes = []
+    for task, content in items:
+        with tempfile.TemporaryDirectory(prefix="grader-submission-") as folder:
+            local_path = Path(folder) / task.path.name
+            local_path.write_bytes(content)
+            local_task = SubmissionTask(key=task.key, path=local_path, submission_hash=task.submission_hash)
+            outcomes.append(grade_one(setup, local_task))
+    return outcomes
+
+
+def _worker_grader_version() -> str:
+    import grader
+
+    return grader.__version__
+
+
+def _dask_items(tasks: Sequence[SubmissionTask]) -> list[tuple[SubmissionTask, bytes]]:
+    return [(task, task.path.read_bytes()) for task in tasks]
+
+
+def _run_dask(
+    tasks: Sequence[SubmissionTask], setup: _WorkerSetup, jobs: int, scheduler: str | None, chunk_size: int
+) -> Iterator[Outcome]:
+    """Grade ``tasks`` on a Dask ``distributed`` cluster (at ``scheduler``, or a local one with ``jobs``
+    single-threaded worker processes), yielding outcomes as they complete; the caller writes the gradebook.
+
+    A chunk whose worker died (``KilledWorker`` once Dask gave up retrying it) is resubmitted one submission
+    per task; a submission that still kills its worker is recorded as failed.
+    """
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError as error:
+        raise GraderError(
+            "executor 'dask' needs the optional dependency 'distributed': pip install 'grader[dask]'"
+        ) from error
+
+    cluster = None
+    try:
+        if scheduler is None:
+            cluster = LocalCluster(
+                n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None
+            )
+            client = Client(cluster)
+        else:
+            try:
+                client = Client(scheduler, timeout="30s")
+            except (OSError, TimeoutError) as error:
+                raise GraderError(f"scheduler {scheduler}: cannot connect ({error})") from error
+    except GraderError:
+        raise
+    except Exception as error:  # noqa: BLE001 -- distributed raises many types; the user needs one message
+        raise GraderError(f"dask: cannot start or reach the cluster ({type(error).__name__}: {error})") from error
+    try:
+        yield from _dask_grade(client, as_completed, tasks, setup, chunk_size, scheduler)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _dask_grade(
+    client: Any,
+    as_completed: Any,
+    tasks: Sequence[SubmissionTask],
+    setup: _WorkerSetup,
+    chunk_size: int,
+    scheduler: str | None,
+) -> Iterator[Outcome]:
+    from distributed import KilledWorker
+
+    try:
+        client.wait_for_workers(1, timeout=DASK_WORKER_WAIT_SECONDS)
+    except TimeoutError as error:
+        raise GraderError(
+            f"scheduler {scheduler}: no worker joined within {DASK_WORKER_WAIT_SECONDS:.0f} s; "
+            f"start some with 'dask worker {scheduler} --nthreads 1'"
+        ) from error
+    versions = client.run(_worker_grader_version)
+    mismatched = {worker: version for worker, version in versions.items() if version != __version__}
+    if mismatched:
+        listed = ", ".join(f"{worker} has {version}" for worker, version in sorted(mismatched.items()))
+        raise GraderError(f"dask workers run another grader version than this one ({__version__}): {listed}")
+
+    remote = _RemoteSetup(
+        grade_fn=setup.grade_fn,
+        spec_name=setup.spec_path.name,
+        spec_bytes=setup.spec_path.read_bytes(),
+        identity=setup.identity,
+    )
+    [remote_future] = client.scatter([remote], broadcast=True)
+    workers = max(1, len(versions))
+    queue = list(_chunks(tasks, chunk_size))
+    queue.reverse()
+    retry_alone: list[SubmissionTask] = []
+    chunk_of: dict[Any, list[SubmissionTask]] = {}
+
+    def submit(chunk: list[SubmissionTask]) -> Any:
+        future = client.submit(_grade_chunk_remote, remote_future, _dask_items(chunk), pure=False)
+        chunk_of[future] = chunk
+        return future
+
+    completed = as_completed()
+    for _ in range(min(len(queue), workers * IN_FLIGHT_PER_JOB)):
+        completed.add(submit(queue.pop()))
+    for future in completed:
+        chunk = chunk_of.pop(future)
+        try:
+            outcomes = future.result()
+        except KilledWorker as error:
+            if len(chunk) > 1:
+                retry_alone.extend(chunk)
+            else:
+                outcomes = [_dead_worker_outcome(setup.identity, chunk[0], f"Dask: {error}")]
+                yield from outcomes
+        else:
+            yield from outcomes
+        future.release()
+        if retry_alone:
+            completed.add(submit([retry_alone.pop()]))
+        elif queue:
+            completed.add(submit(queue.pop()))

@@ -1,0 +1,358 @@
+"""The ``grader`` command: parses arguments, calls one pipeline function, renders, maps errors to exit codes.
+
+Exit codes: 0 done (whatever the scores), 1 a score below ``--fail-under``, 2 unusable input (a bad spec, a
+missing file, a submission that could not be read), 3 an internal error (a bug: please report it).
+This is the only module that prints or exits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+import yaml
+
+from grader import __version__
+from grader.errors import GraderError, SpecErrors
+from grader.files import write_atomic
+
+app = typer.Typer(
+    name="grader",
+    help="Auto-grader for neural-network courses: exercises in YAML, answers computed by a numpy engine.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class ReportFormat(str, Enum):
+    text = "text"
+    md = "md"
+    json = "json"
+    html = "html"
+    junit = "junit"
+    gradescope = "gradescope"
+
+
+class KeyFormat(str, Enum):
+    yaml = "yaml"
+    json = "json"
+    md = "md"
+
+
+class SheetFormat(str, Enum):
+    md = "md"
+    html = "html"
+
+
+SpecArg = Annotated[Path, typer.Argument(help="The exercise sheet (YAML).", show_default=False)]
+SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Variant seed (default: the sheet's own numbers).")]
+OutOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout.")]
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        write_atomic(output, text)
+        typer.echo(f"wrote {output}", err=True)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(code)
+
+
+def _load(spec: Path):  # noqa: ANN202 -- returns grader.spec.Sheet
+    from grader.spec import load_sheet
+
+    return load_sheet(spec)
+
+
+def _step_summary(markdown: str) -> None:
+    """Append to GitHub Actions' job summary when running there."""
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if path:
+        with open(path, "a", encoding="utf-8") as summary:
+            summary.write(markdown if markdown.endswith("\n") else markdown + "\n")
+
+
+@app.command()
+def validate(paths: Annotated[list[Path], typer.Argument(help="Sheet files or folders of them.", show_default=False)]) -> None:
+    """Check sheets before students see them: schema, every key for several seeds, references and mistakes."""
+    from grader.validate import validate_paths
+
+    results = validate_paths(paths)
+    failed = 0
+    for path, errors in results.items():
+        if errors:
+            failed += 1
+            for error in errors:
+                typer.echo(str(error), err=True)
+        else:
+            typer.echo(f"{path}: ok")
+    if failed:
+        raise _fail(f"{failed} of {len(results)} sheet(s) have errors")
+
+
+@app.command()
+def solve(spec: SpecArg, seed: SeedOpt = None, fmt: Annotated[KeyFormat, typer.Option("--format", "-f")] = KeyFormat.yaml, output: OutOpt = None) -> None:
+    """Print the answer key of a variant (instructors only: it holds every hidden answer)."""
+    from grader.key import compute_key
+
+    key = compute_key(_load(spec), seed)
+    answers = key.as_json()
+    if fmt is KeyFormat.json:
+        text = json.dumps(answers, indent=2)
+    elif fmt is KeyFormat.yaml:
+        text = yaml.safe_dump(answers, sort_keys=False, default_flow_style=None, width=120)
+    else:
+        lines = [f"# Answer key: {key.sheet.title or key.sheet.id}", "", f"Variant: {'the sheet' if seed is None else seed}", ""]
+        for exercise_id, parts in answers.items():
+            lines += [f"## {exercise_id}", ""]
+            lines += [f"- **{part_id}**: `{json.dumps(value)}`" for part_id, value in parts.items()]
+            lines.append("")
+        text = "\n".join(lines)
+    _emit(text, output)
+
+
+@app.command()
+def template(spec: SpecArg, seed: SeedOpt = None, output: OutOpt = None) -> None:
+    """Print a blank answer file for a student, each part's prompt as a comment."""
+    from grader.key import compute_key
+    from grader.student_sheet import answer_template
+
+    _emit(answer_template(compute_key(_load(spec), seed)), output)
+
+
+@app.command()
+def sheet(spec: SpecArg, seed: SeedOpt = None, fmt: Annotated[SheetFormat, typer.Option("--format", "-f")] = SheetFormat.md, output: OutOpt = None) -> None:
+    """Print the exercise sheet a student reads, with the inputs of their variant."""
+    from grader.key import compute_key
+    from grader.student_sheet import sheet_html, sheet_markdown
+
+    key = compute_key(_load(spec), seed)
+    _emit(sheet_html(key) if fmt is SheetFormat.html else sheet_markdown(key), output)
+
+
+def _submission_files(paths: list[Path]) -> list[Path]:
+    from grader.submission.answer_file import ANSWER_SUFFIXES, CODE_SUFFIXES
+
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(
+                p for p in path.rglob("*")
+                if p.is_file() and p.suffix.lower() in ANSWER_SUFFIXES + CODE_SUFFIXES and not p.name.startswith(".")
+            )
+        elif not path.exists():
+            raise GraderError(f"{path}: no such file or folder")
+        else:
+            files.append(path)
+    if not files:
+        raise GraderError(f"no submissions found in {', '.join(map(str, paths))}")
+    return files
+
+
+def _grade_command(spec: Path, submissions: list[Path], fmt: ReportFormat, output: Path | None, fail_under: float | None, mode: str, require_sandbox: bool) -> None:
+    from grader.grading import grade_submission
+    from grader.report import render, render_md, render_md_many, render_text_many
+
+    loaded = _load(spec)
+    files = _submission_files(submissions)
+    results = [grade_submission(loaded, path, mode=mode, require_sandbox=require_sandbox) for path in files]  # type: ignore[arg-type]
+    if len(results) == 1:
+        text = render(results[0], fmt.value)
+        _step_summary(render_md(results[0]))
+    elif fmt is ReportFormat.text:
+        text = render_text_many(results)
+    elif fmt is ReportFormat.md:
+        text = render_md_many(results)
+    elif fmt is ReportFormat.json:
+        text = "[\n" + ",\n".join(render(r, "json").strip() for r in results) + "\n]"
+    else:
+        raise GraderError(f"--format {fmt.value} writes one file per submission: grade them one at a time, or use `grader batch --format {fmt.value} --out-dir DIR`")
+    if len(results) > 1:
+        _step_summary(render_md_many(results))
+    _emit(text, output)
+    if len(results) == 1 and results[0].error:
+        raise typer.Exit(2)
+    if fail_under is not None and any(r.score < fail_under for r in results):
+        raise _fail(f"score below --fail-under {fail_under:g}", 1)
+
+
+FailUnder = Annotated[Optional[float], typer.Option("--fail-under", min=0.0, max=1.0, help="Exit 1 when a score (0..1) is below this.")]
+RequireSandbox = Annotated[bool, typer.Option("--require-sandbox", help="Refuse to run code unless every isolation layer is available.")]
+
+
+@app.command()
+def grade(
+    spec: SpecArg,
+    submissions: Annotated[list[Path], typer.Argument(help="Answer files, code files, or folders of them.", show_default=False)],
+    fmt: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.text,
+    output: OutOpt = None,
+    fail_under: FailUnder = None,
+    require_sandbox: RequireSandbox = False,
+) -> None:
+    """Grade submissions and print the feedback report (several submissions: a summary, then each report)."""
+    _grade_command(spec, submissions, fmt, output, fail_under, "full", require_sandbox)
+
+
+@app.command()
+def check(
+    spec: SpecArg,
+    submission: Annotated[Path, typer.Argument(help="Your answer file or code file.", show_default=False)],
+    fmt: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.text,
+    output: OutOpt = None,
+    fail_under: FailUnder = None,
+) -> None:
+    """The student-side run: visible parts graded, hidden parts listed as graded after submission."""
+    _grade_command(spec, [submission], fmt, output, fail_under, "check", False)
+
+
+@app.command()
+def schema(output: OutOpt = None) -> None:
+    """Print the JSON Schema of exercise sheets (for editor completion and checks)."""
+    from grader.spec.models import SheetSpec
+
+    _emit(json.dumps(SheetSpec.model_json_schema(), indent=2), output)
+
+
+@app.command()
+def ops() -> None:
+    """List the operations a sheet's quantities may use, with their arguments."""
+    from grader.quantities import OPS
+
+    for name in sorted(OPS):
+        typer.echo(f"{OPS[name].signature}\n    {OPS[name].doc}")
+
+
+@app.command()
+def batch(
+    spec: SpecArg,
+    submissions_dir: Annotated[Path, typer.Argument(help="Folder of submissions.", show_default=False)],
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Parallel workers (default: all cores).")] = None,
+    gradebook: Annotated[Optional[Path], typer.Option("--gradebook", help="SQLite gradebook (created on first use).")] = None,
+    regrade: Annotated[bool, typer.Option("--regrade", help="Grade again even when nothing changed.")] = False,
+    executor: Annotated[str, typer.Option("--executor", help="local or dask.")] = "local",
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler address (with --executor dask).")] = None,
+    fmt: Annotated[Optional[ReportFormat], typer.Option("--format", "-f", help="Also write one report per submission.")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Folder for the per-submission reports.")] = None,
+    fail_under: FailUnder = None,
+) -> None:
+    """Grade a whole folder in parallel into a gradebook; unchanged submissions are skipped."""
+    from grader.batch import run_batch
+
+    if executor not in ("local", "dask"):
+        raise GraderError(f"--executor must be 'local' or 'dask', got {executor!r}")
+    summary = run_batch(
+        spec, submissions_dir, jobs=jobs, gradebook_path=gradebook, regrade=regrade,
+        executor=executor, scheduler=scheduler, progress=sys.stderr.isatty(),  # type: ignore[arg-type]
+    )
+    typer.echo(summary.describe() if hasattr(summary, "describe") else str(summary))
+    if fmt is not None:
+        _write_reports(summary.gradebook_path, fmt.value, out_dir or Path("reports"), _load(spec).spec_hash)
+    if fail_under is not None and getattr(summary, "below", None) is not None:
+        if summary.below(fail_under):
+            raise _fail(f"a score is below --fail-under {fail_under:g}", 1)
+
+
+def _write_reports(gradebook_path: Path, fmt: str, out_dir: Path, spec_hash: str) -> None:
+    from grader.gradebook import Gradebook
+    from grader.report import FILE_SUFFIXES, render
+
+    count = 0
+    with Gradebook(gradebook_path) as book:
+        for result in book.results(spec_hash):
+            name = Path(result.submission).stem or result.student_id
+            write_atomic(out_dir / f"{name}{FILE_SUFFIXES[fmt]}", render(result, fmt))
+            count += 1
+    typer.echo(f"wrote {count} {fmt} report(s) to {out_dir}")
+
+
+@app.command()
+def report(
+    spec: SpecArg,
+    gradebook: Annotated[Path, typer.Option("--gradebook", help="The gradebook to read.")],
+    fmt: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.html,
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for the reports.")] = Path("reports"),
+    csv: Annotated[Optional[Path], typer.Option("--csv", help="Also write one CSV row per student here (LMS import).")] = None,
+) -> None:
+    """Render reports from a gradebook without grading again."""
+    from grader.gradebook import Gradebook
+    from grader.report import render_csv
+
+    if not gradebook.exists():
+        raise GraderError(f"{gradebook}: no such gradebook")
+    sheet_hash = _load(spec).spec_hash
+    _write_reports(gradebook, fmt.value, out_dir, sheet_hash)
+    if csv is not None:
+        with Gradebook(gradebook) as book:
+            write_atomic(csv, render_csv(list(book.results(sheet_hash))))
+        typer.echo(f"wrote {csv}")
+
+
+@app.command()
+def stats(
+    spec: SpecArg,
+    gradebook: Annotated[Path, typer.Option("--gradebook", help="The gradebook to read.")],
+    html_out: Annotated[Optional[Path], typer.Option("--html", help="Also write an HTML page with charts here.")] = None,
+) -> None:
+    """Per-part statistics of a cohort: mean, spread, full marks, discrimination, known mistakes."""
+    from grader.gradebook import Gradebook
+    from grader.stats import compute_stats
+    from grader.stats_render import render_stats_html, render_stats_text
+
+    if not gradebook.exists():
+        raise GraderError(f"{gradebook}: no such gradebook")
+    sheet = _load(spec)
+    with Gradebook(gradebook) as book:
+        computed = compute_stats(book, sheet.id)
+    typer.echo(render_stats_text(computed))
+    if html_out is not None:
+        write_atomic(html_out, render_stats_html(computed))
+        typer.echo(f"wrote {html_out}")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"grader {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False) -> None:
+    """Auto-grader for neural-network courses."""
+
+
+def main() -> None:
+    """Entry point: run the app; errors become one message and an exit code, never a traceback."""
+    try:
+        app(standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except SpecErrors as exc:
+        typer.echo(str(exc), err=True)
+        sys.exit(2)
+    except GraderError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except (typer.BadParameter, typer.Abort) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 -- the last line of defence: no traceback for users
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(2)
+        typer.echo(f"internal error: {type(exc).__name__}: {exc} (please report this with the command you ran)", err=True)
+        sys.exit(3)

@@ -1,0 +1,401 @@
+"""Gradebook: a SQLite file holding one row per graded submission and one per (submission, part).
+
+Layout (created on first use, stdlib ``sqlite3`` only):
+
+- ``submissions``: one row per (submission path, sheet id) -- the submission's current grade. Columns: path,
+  sheet id, student id, variant seed, sha256 of the submission and of the spec, points earned/possible, score,
+  error, grader version, ``graded_at`` (UTC ISO 8601) and the full ``Result`` as JSON (``result_json``), so a
+  report can be re-rendered later with ``Result.model_validate_json``.
+- ``parts``: one row per part of each submission row: status, points, fraction and the ids of the known
+  mistakes the part matched (JSON list: the part's own mistake first, then its code cases' mistakes).
+
+Durability: every submission is written in ONE transaction (its old row and part rows deleted, the new ones
+inserted), so a reader or a crash never sees half a submission. The journal is WAL with
+``synchronous=NORMAL``: in WAL mode a commit is safe against the process being killed at any moment (the
+batch's failure case); only a power cut or OS crash may lose the last few commits -- never corrupt the file --
+and a lost commit is harmless here, because the next run sees the submission as not graded and grades it
+again. ``FULL`` would add an fsync per submission (hundreds per second in a batch) for no gain in correctness.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+from grader.errors import GraderError
+from grader.result import PartResult, Result
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS submissions (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL,
+    sheet_id TEXT NOT NULL,
+    submission TEXT NOT NULL,
+    student_id TEXT NOT NULL,
+    seed INTEGER,
+    submission_hash TEXT NOT NULL,
+    spec_hash TEXT NOT NULL,
+    points_earned REAL NOT NULL,
+    points_possible REAL NOT NULL,
+    score REAL NOT NULL,
+    error TEXT,
+    grader_version TEXT NOT NULL,
+    graded_at TEXT NOT NULL,
+    result_json TEXT NOT NULL,
+    grader_failed INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (path, sheet_id)
+);
+CREATE INDEX IF NOT EXISTS submissions_by_sheet ON submissions (sheet_id, path);
+CREATE INDEX IF NOT EXISTS submissions_by_spec ON submissions (spec_hash, path);
+CREATE TABLE IF NOT EXISTS parts (
+    submission_id INTEGER NOT NULL REFERENCES submissions (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    exercise_id TEXT NOT NULL,
+    part_id TEXT NOT NULL,
+    part_key TEXT NOT NULL,
+    status TEXT NOT NULL,
+    points_earned REAL NOT NULL,
+    points_possible REAL NOT NULL,
+    fraction REAL,
+    mistakes TEXT NOT NULL,
+    PRIMARY KEY (submission_id, exercise_id, part_id)
+);
+"""
+
+_SUBMISSION_COLUMNS = (
+    "path",
+    "sheet_id",
+    "submission",
+    "student_id",
+    "seed",
+    "submission_hash",
+    "spec_hash",
+    "points_earned",
+    "points_possible",
+    "score",
+    "error",
+    "grader_version",
+    "graded_at",
+    "result_json",
+    "grader_failed",
+)
+_PART_COLUMNS = (
+    "position",
+    "exercise_id",
+    "part_id",
+    "part_key",
+    "status",
+    "points_earned",
+    "points_possible",
+    "fraction",
+    "mistakes",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedRecord:
+    """A Result turned into the gradebook's row values, ready to insert.
+
+    Built by :func:`prepare_record` (a pure function, so batch workers can build it and the parent only
+    inserts). ``submission_row`` follows ``_SUBMISSION_COLUMNS``; each of ``part_rows`` follows ``_PART_COLUMNS``.
+    """
+
+    path: str
+    sheet_id: str
+    submission_row: tuple[object, ...]
+    part_rows: tuple[tuple[object, ...], ...]
+    failed: bool
+    """True when the Result carries an ``error`` (the submission could not be graded at all)."""
+    grader_failed: bool
+    """True when the grader itself failed (an exception or a dead worker): such rows are graded again by the
+    next batch even when nothing changed, because the fault was not in the submission."""
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionRow:
+    """One row of the ``submissions`` table, without the Result JSON (read it with :meth:`Gradebook.result`)."""
+
+    path: str
+    sheet_id: str
+    submission: str
+    student_id: str
+    seed: int | None
+    submission_hash: str
+    spec_hash: str
+    points_earned: float
+    points_possible: float
+    score: float
+    error: str | None
+    grader_version: str
+    graded_at: str
+    grader_failed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PartRow:
+    """One row of the ``parts`` table joined with its submission's path and totals.
+
+    ``fraction`` is points_earned / points_possible (None when the part is worth 0 points); ``mistakes`` the ids
+    of the known mistakes the part matched, part first, then code cases, without repeats.
+    """
+
+    path: str
+    sheet_id: str
+    spec_hash: str
+    position: int
+    exercise_id: str
+    part_id: str
+    part_key: str
+    status: str
+    points_earned: float
+    points_possible: float
+    fraction: float | None
+    mistakes: tuple[str, ...]
+    submission_points_earned: float
+    submission_points_possible: float
+
+
+def utc_now_iso() -> str:
+    """The current time as UTC ISO 8601 with seconds precision (``2025-03-14T09:26:53+00:00``)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def part_mistakes(part: PartResult) -> tuple[str, ...]:
+    """Ids of the known mistakes a part matched: the part's own first, then its cases', each once."""
+    found: list[str] = []
+    for mistake in [part.mistake, *(case.mistake for case in part.cases)]:
+        if mistake and mistake not in found:
+            found.append(mistake)
+    return tuple(found)
+
+
+def prepare_record(
+    result: Result,
+    submission_path: str,
+    *,
+    graded_at: str | None = None,
+    grader_failed: bool = False,
+    submission_hash: str | None = None,
+) -> PreparedRecord:
+    """Row values for ``result`` graded from ``submission_path`` (the key of the row together with the sheet id).
+
+    ``graded_at`` defaults to now (UTC); ``grader_failed`` marks a Result built because the grader itself failed
+    (see :attr:`PreparedRecord.grader_failed`); ``submission_hash`` overrides the Result's for the row's
+    ``submission_hash`` column (a batch stores the hash it judged "unchanged" by). Pure apart from the clock.
+    """
+    submission_row = (
+        submission_path,
+        result.sheet_id,
+        result.submission,
+        result.student_id,
+        result.seed,
+        submission_hash if submission_hash is not None else result.submission_hash,
+        result.spec_hash,
+        result.points_earned,
+        result.points_possible,
+        result.score,
+        result.error,
+        result.grader_version,
+        graded_at or utc_now_iso(),
+        # Computed fields (totals, part keys) are left out: the models forbid extra fields, and leaving them out
+        # is what lets Result.model_validate_json read the stored text back.
+        result.model_dump_json(exclude_computed_fields=True),
+        int(grader_failed),
+    )
+    part_rows = tuple(
+        (
+            position,
+            part.exercise_id,
+            part.part_id,
+            part.key,
+            part.status.value,
+            part.points_earned,
+            part.points_possible,
+            part.points_earned / part.points_possible if part.points_possible else None,
+            json.dumps(list(part_mistakes(part))),
+        )
+        for position, part in enumerate(result.parts)
+    )
+    return PreparedRecord(
+        path=submission_path,
+        sheet_id=result.sheet_id,
+        submission_row=submission_row,
+        part_rows=part_rows,
+        failed=result.error is not None,
+        grader_failed=grader_failed,
+    )
+
+
+class Gradebook:
+    """The SQLite gradebook at ``path`` (created with its tables on first use).
+
+    One process writes at a time (the batch parent); readers may open the same file concurrently (WAL).
+    Use as a context manager or call :meth:`close`.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if self.path.exists() and self.path.is_dir():
+            raise GraderError(f"gradebook {self.path}: is a directory; give a file name such as gradebook.sqlite")
+        if not self.path.parent.exists():
+            raise GraderError(f"gradebook {self.path}: the folder {self.path.parent} does not exist")
+        try:
+            # isolation_level=None: transactions are opened explicitly (BEGIN IMMEDIATE) so one submission is
+            # exactly one transaction, and reads outside record() do not hold a write lock.
+            self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._conn.executescript(_SCHEMA)
+            self._check_schema_version()
+        except sqlite3.DatabaseError as error:
+            raise GraderError(f"gradebook {self.path}: cannot be opened as a SQLite gradebook ({error})") from error
+
+    def _check_schema_version(self) -> None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None:
+            self._conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+        elif row[0] != str(SCHEMA_VERSION):
+            raise GraderError(
+                f"gradebook {self.path}: schema version {row[0]}, this grader reads version {SCHEMA_VERSION}"
+            )
+
+    # -- context manager ---------------------------------------------------------------------------------------
+
+    def __enter__(self) -> Gradebook:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None  # type: ignore[assignment]
+
+    # -- writing -----------------------------------------------------------------------------------------------
+
+    def record(self, result: Result, submission_path: str, *, grader_failed: bool = False) -> None:
+        """Store ``result`` as the grade of ``submission_path`` for its sheet, replacing any earlier grade.
+
+        One transaction: the old row and its part rows go, the new ones arrive, or nothing changes.
+        """
+        self.write(prepare_record(result, submission_path, grader_failed=grader_failed))
+
+    def write(self, record: PreparedRecord) -> None:
+        """Insert a :class:`PreparedRecord` (see :meth:`record`), in one transaction."""
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("DELETE FROM submissions WHERE path = ? AND sheet_id = ?", (record.path, record.sheet_id))
+            cursor = conn.execute(
+                f"INSERT INTO submissions ({', '.join(_SUBMISSION_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(_SUBMISSION_COLUMNS))})",
+                record.submission_row,
+            )
+            submission_id = cursor.lastrowid
+            conn.executemany(
+                f"INSERT INTO parts (submission_id, {', '.join(_PART_COLUMNS)}) "
+                f"VALUES (?, {', '.join('?' * len(_PART_COLUMNS))})",
+                [(submission_id, *row) for row in record.part_rows],
+            )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # -- reading -----------------------------------------------------------------------------------------------
+
+    def has(self, path: str, submission_hash: str, spec_hash: str) -> bool:
+        """Whether ``path`` is graded with exactly this submission content and this spec (then a batch skips it).
+
+        A row where the grader itself failed does not count: the submission still needs grading.
+        """
+        row = self._conn.execute(
+            "SELECT 1 FROM submissions WHERE path = ? AND submission_hash = ? AND spec_hash = ? "
+            "AND grader_failed = 0 LIMIT 1",
+            (path, submission_hash, spec_hash),
+        ).fetchone()
+        return row is not None
+
+    def graded_keys(self, spec_hash: str) -> dict[str, str]:
+        """``{path: submission_hash}`` of every submission graded against the spec with ``spec_hash``, leaving
+        out rows where the grader itself failed (those are graded again).
+
+        One query instead of one :meth:`has` per file when a batch decides what to skip.
+        """
+        return dict(
+            self._conn.execute(
+                "SELECT path, submission_hash FROM submissions WHERE spec_hash = ? AND grader_failed = 0",
+                (spec_hash,),
+            )
+        )
+
+    def count(self) -> int:
+        """Number of submission rows."""
+        return int(self._conn.execute("SELECT COUNT(*) FROM submissions").fetchone()[0])
+
+    def result(self, path: str, sheet: str) -> Result | None:
+        """The stored Result of ``path`` for ``sheet`` (a sheet id or a spec hash), or None."""
+        row = self._conn.execute(
+            "SELECT result_json FROM submissions WHERE path = ? AND (sheet_id = ? OR spec_hash = ?)",
+            (path, sheet, sheet),
+        ).fetchone()
+        return Result.model_validate_json(row[0]) if row else None
+
+    def results(self, sheet: str) -> Iterator[Result]:
+        """Every stored Result for ``sheet`` -- a sheet id or a spec hash -- ordered by submission path.
+
+        Streams from the database: one Result in memory at a time.
+        """
+        cursor = self._conn.execute(
+            "SELECT result_json FROM submissions WHERE sheet_id = ? OR spec_hash = ? ORDER BY path",
+            (sheet, sheet),
+        )
+        for (result_json,) in cursor:
+            yield Result.model_validate_json(result_json)
+
+    def rows(self, sheet: str | None = None) -> Iterator[SubmissionRow]:
+        """Submission rows (all, or those of ``sheet``: a sheet id or a spec hash), ordered by sheet then path."""
+        columns = ", ".join(c for c in _SUBMISSION_COLUMNS if c != "result_json")
+        if sheet is None:
+            cursor = self._conn.execute(f"SELECT {columns} FROM submissions ORDER BY sheet_id, path")
+        else:
+            cursor = self._conn.execute(
+                f"SELECT {columns} FROM submissions WHERE sheet_id = ? OR spec_hash = ? ORDER BY sheet_id, path",
+                (sheet, sheet),
+            )
+        for row in cursor:
+            yield SubmissionRow(*row[:-1], bool(row[-1]))
+
+    def part_rows(self, sheet: str) -> Iterator[PartRow]:
+        """Part rows of ``sheet`` (a sheet id or a spec hash) with their submission's totals, by path then position."""
+        cursor = self._conn.execute(
+            "SELECT s.path, s.sheet_id, s.spec_hash, p.position, p.exercise_id, p.part_id, p.part_key, p.status, "
+            "p.points_earned, p.points_possible, p.fraction, p.mistakes, s.points_earned, s.points_possible "
+            "FROM parts p JOIN submissions s ON s.id = p.submission_id "
+            "WHERE s.sheet_id = ? OR s.spec_hash = ? ORDER BY s.path, p.position",
+            (sheet, sheet),
+        )
+        for row in cursor:
+            yield PartRow(*row[:11], tuple(json.loads(row[11])), row[12], row[13])  # type: ignore[arg-type]
+
+    def sheet_ids(self) -> list[str]:
+        """The sheet ids that have at least one submission row, sorted."""
+        return [row[0] for row in self._conn.execute("SELECT DISTINCT sheet_id FROM submissions ORDER BY 1")]

@@ -1,0 +1,191 @@
+"""Sheet x submission -> Result. Grading never raises because of a submission: a broken one scores 0 with why."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Literal
+
+from grader import __version__
+from grader.answers import AnswerSpec, CheckContext
+from grader.errors import InputFileError
+from grader.key import AnswerKey, PartKey, answer_key
+from grader.result import PartResult, Result, Status, Verdict, Visibility
+from grader.spec.loader import Sheet, load_sheet
+from grader.spec.models import ExerciseSpec, PartSpec
+from grader.submission.answer_file import ANSWER_SUFFIXES, CODE_SUFFIXES, AnswerFile, file_hash, parse_answer_file, read_bytes
+
+Mode = Literal["full", "check"]
+"""``full``: every part graded (instructor/CI). ``check``: the student-side run; hidden parts are pending."""
+
+
+def check_context(sheet: Sheet, exercise_id: str, part_id: str) -> CheckContext:
+    """The random points of a part's checks: fixed per sheet and part, so every student faces the same test."""
+    digest = hashlib.sha256(f"{sheet.id}:{exercise_id}:{part_id}".encode()).digest()
+    return CheckContext.from_seed(int.from_bytes(digest[:8], "little"))
+
+
+def judge(answer: AnswerSpec, part: PartSpec, raw: Any, key: PartKey, ctx: CheckContext) -> tuple[Any, Verdict]:
+    """The student's parsed answer and its verdict, known mistakes included.
+
+    A wrong answer that matches a known mistake gets that mistake's feedback and credit.
+    """
+    actual, verdict = answer.grade(raw, key.expected, ctx)
+    if verdict.fraction >= 1.0 or actual is None:
+        return actual, verdict
+    for mistake in part.mistakes:
+        if answer.check(actual, key.mistakes[mistake.id], ctx).fraction >= 1.0:
+            return actual, Verdict(
+                fraction=mistake.credit,
+                status=Status.partial if mistake.credit > 0 else Status.incorrect,
+                feedback=mistake.feedback,
+                details=verdict.details,
+                mistake=mistake.id,
+            )
+    return actual, verdict
+
+
+def _title(part: PartSpec) -> str:
+    first = part.prompt.strip().splitlines()[0] if part.prompt.strip() else part.id
+    return first if len(first) <= 120 else first[:117] + "..."
+
+
+def part_result(
+    exercise: ExerciseSpec, part: PartSpec, raw: Any, key: AnswerKey, ctx: CheckContext, mode: Mode = "full"
+) -> PartResult:
+    """Grade one answer-file part. Hidden parts carry no expected value, no details and no feedback text."""
+    hidden = part.visibility is Visibility.hidden
+    common: dict[str, Any] = {
+        "exercise_id": exercise.id,
+        "part_id": part.id,
+        "title": _title(part),
+        "answer_type": part.answer.type,
+        "visibility": part.visibility,
+        "points_possible": part.points,
+    }
+    if hidden and mode == "check":
+        return PartResult(**common, points_earned=0.0, status=Status.pending, feedback="graded after submission")
+    part_key = key.part(exercise.id, part.id)
+    actual, verdict = judge(part.answer, part, raw, part_key, ctx)
+    annotations: dict[str, Any] = {}
+    return PartResult(
+        **common,
+        points_earned=round(verdict.fraction * part.points, 6),
+        status=verdict.status,
+        actual=part.answer.to_json(actual) if actual is not None else None,
+        expected=None if hidden else part.answer.expected_json(part_key.expected),
+        feedback=_hidden_feedback(verdict) if hidden else verdict.feedback,
+        details=[] if hidden else list(verdict.details),
+        mistake=verdict.mistake,
+        annotations=annotations,
+    )
+
+
+def _hidden_feedback(verdict: Verdict) -> str:
+    return "passed" if verdict.status is Status.correct else "not passed"
+
+
+def grade_answer_file(sheet: Sheet, submission: AnswerFile, *, mode: Mode = "full") -> Result:
+    """Grade a parsed answer file against its variant's key (the seed it names, else the sheet's numbers)."""
+    key = answer_key(sheet, submission.seed)
+    parts: list[PartResult] = []
+    known: set[tuple[str, str]] = set()
+    for exercise, part in sheet.parts():
+        if part.answer.type == "code":
+            continue
+        known.add((exercise.id, part.id))
+        raw = submission.answers.get(exercise.id, {}).get(part.id)
+        parts.append(part_result(exercise, part, raw, key, check_context(sheet, exercise.id, part.id), mode))
+    notes = _unknown_answers(submission, known, sheet)
+    return Result(
+        sheet_id=sheet.id,
+        sheet_title=sheet.title,
+        student_id=submission.student,
+        seed=submission.seed,
+        submission=submission.path.name,
+        submission_hash=submission.sha256,
+        spec_hash=sheet.spec_hash,
+        parts=parts,
+        notes=notes,
+        grader_version=__version__,
+    )
+
+
+def _unknown_answers(submission: AnswerFile, known: set[tuple[str, str]], sheet: Sheet) -> list[str]:
+    exercises = {e for e, _ in known}
+    notes = []
+    for exercise_id, answers in submission.answers.items():
+        if exercise_id not in exercises:
+            notes.append(f"answers.{exercise_id}: this sheet has no exercise {exercise_id!r} (ignored; exercises: {', '.join(sorted(exercises))})")
+            continue
+        for part_id in answers:
+            if (exercise_id, part_id) not in known:
+                parts = sorted(p for e, p in known if e == exercise_id)
+                notes.append(f"answers.{exercise_id}.{part_id}: exercise {exercise_id!r} has no part {part_id!r} (ignored; parts: {', '.join(parts)})")
+    return notes
+
+
+def unusable(sheet: Sheet, path: Path, reason: str, *, submission_hash: str = "", mode: Mode = "full") -> Result:
+    """The Result of a submission that could not be read at all: every part 0 points, with the reason."""
+    parts = []
+    for exercise, part in sheet.parts():
+        status = Status.pending if (mode == "check" and part.visibility is Visibility.hidden) else Status.missing
+        parts.append(
+            PartResult(
+                exercise_id=exercise.id,
+                part_id=part.id,
+                title=_title(part),
+                answer_type=part.answer.type,
+                visibility=part.visibility,
+                points_possible=part.points,
+                points_earned=0.0,
+                status=status,
+            )
+        )
+    return Result(
+        sheet_id=sheet.id,
+        sheet_title=sheet.title,
+        submission=path.name,
+        submission_hash=submission_hash,
+        spec_hash=sheet.spec_hash,
+        parts=parts,
+        error=reason,
+        grader_version=__version__,
+    )
+
+
+def grade_submission(sheet: Sheet, path: Path, *, mode: Mode = "full", require_sandbox: bool = False) -> Result:
+    """Grade one handed-in file (answer file, .py or .ipynb). Never raises for the student's faults."""
+    try:
+        data = read_bytes(path)
+    except InputFileError as exc:
+        return unusable(sheet, path, str(exc), mode=mode)
+    suffix = path.suffix.lower()
+    if suffix in ANSWER_SUFFIXES:
+        try:
+            submission = parse_answer_file(path, data)
+        except InputFileError as exc:
+            return unusable(sheet, path, str(exc), submission_hash=file_hash(data), mode=mode)
+        return grade_answer_file(sheet, submission, mode=mode)
+    if suffix in CODE_SUFFIXES:
+        from grader.code_grading import grade_code_file  # the sandbox is only loaded for code
+
+        return grade_code_file(sheet, path, data, mode=mode, require_sandbox=require_sandbox)
+    expected = ", ".join(ANSWER_SUFFIXES + CODE_SUFFIXES)
+    return unusable(sheet, path, f"{path.name}: unsupported file type {suffix or '(none)'}; expected one of {expected}", submission_hash=file_hash(data), mode=mode)
+
+
+def grade_file(spec_path: Path | str, submission_path: Path | str, *, mode: Mode = "full") -> Result:
+    """Load the sheet (cached) and grade one submission file: the function batch workers call."""
+    return grade_submission(_sheet(Path(spec_path)), Path(submission_path), mode=mode)
+
+
+_SHEETS: dict[tuple[Path, int, int], Sheet] = {}
+
+
+def _sheet(path: Path) -> Sheet:
+    stat = path.stat()
+    cache_key = (path.resolve(), stat.st_mtime_ns, stat.st_size)
+    if cache_key not in _SHEETS:
+        _SHEETS[cache_key] = load_sheet(path)
+    return _SHEETS[cache_key]

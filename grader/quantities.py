@@ -1,0 +1,419 @@
+"""The operations a spec may name in ``{op: ...}``: each one a thin call into the engine, with its arguments.
+
+Values flowing between operations are engine Tensors (so ``grad`` can differentiate any quantity with respect
+to any input), Python numbers, tuples, engine Graphs, and the references answer types compare against.
+Arguments named in an op's ``lazy`` set arrive unevaluated (a :class:`Lazy`), so the op can re-evaluate a
+quantity with an input replaced: a shifted image, or arrays of random points for a formula check.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from grader import engine
+from grader.answers.references import FunctionReference, ScheduleReference, TranslationReference
+from grader.engine import structure, symmetry
+from grader.engine.graph import Graph
+from grader.engine.tensor import Tensor
+
+
+class Lazy:
+    """An unevaluated argument: ``value()`` as written, or ``value_with({input: new_value})``."""
+
+    def __init__(self, expression: Any, evaluate: Callable[[Any, Mapping[str, Any]], Any], where: str) -> None:
+        self.expression = expression
+        self._evaluate = evaluate
+        self.where = where
+
+    def value(self) -> Any:
+        return self._evaluate(self.expression, {})
+
+    def value_with(self, overrides: Mapping[str, Any]) -> Any:
+        """The expression's value when each named input takes the given value instead of its own."""
+        return self._evaluate(self.expression, overrides)
+
+
+@dataclass(frozen=True)
+class Op:
+    """One registered operation: its function, the argument names it takes lazily, and its doc line."""
+
+    name: str
+    fn: Callable[..., Any]
+    lazy: frozenset[str]
+    input_refs: frozenset[str]
+    """Arguments that must be a ``$reference`` to an input (not a quantity or a literal)."""
+
+    @property
+    def doc(self) -> str:
+        return (inspect.getdoc(self.fn) or "").split("\n", 1)[0]
+
+    @property
+    def signature(self) -> str:
+        return f"{self.name}{inspect.signature(self.fn)}"
+
+
+OPS: dict[str, Op] = {}
+
+
+def op(name: str, *, lazy: tuple[str, ...] = (), input_refs: tuple[str, ...] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        OPS[name] = Op(name, fn, frozenset(lazy), frozenset(input_refs))
+        return fn
+
+    return register
+
+
+# ---- conversions ---------------------------------------------------------------------------------------------
+def array_of(value: Any) -> np.ndarray:
+    """Any value an op produced as a float64 array."""
+    if isinstance(value, Tensor):
+        return value.value
+    return np.asarray(value, dtype=np.float64)
+
+
+def whole(value: Any, name: str) -> int:
+    """A whole number from a literal or a scalar quantity; ValueError naming ``name`` otherwise."""
+    array = array_of(value)
+    if array.size != 1 or array.ndim > 1:
+        raise ValueError(f"{name} must be a single whole number, got shape {array.shape}")
+    number = float(array.reshape(()))
+    if not number.is_integer():
+        raise ValueError(f"{name} must be a whole number, got {number:g}")
+    return int(number)
+
+
+def _pair_or_int(value: Any, name: str) -> int | tuple[int, int]:
+    if isinstance(value, list | tuple):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be a number or a pair [rows, columns], got {value!r}")
+        return (whole(value[0], name), whole(value[1], name))
+    return whole(value, name)
+
+
+def _elementwise(fn: Callable[..., int], *args: Any) -> Any:
+    """``fn`` on whole numbers, or on arrays of them (e.g. random points of a formula check).
+
+    For arrays, entries where ``fn`` raises ValueError (a size that is not a whole number) become NaN:
+    the formula check skips points where the reference is undefined.
+    """
+    arrays = [array_of(a) for a in args]
+    if all(a.ndim == 0 for a in arrays):
+        return fn(*(whole(a, "argument") for a in arrays))
+    shape = np.broadcast_shapes(*(a.shape for a in arrays))
+    flat = [np.broadcast_to(a, shape).ravel() for a in arrays]
+    out = np.full(flat[0].size, np.nan)
+    for i in range(out.size):
+        try:
+            out[i] = fn(*(whole(a[i], "argument") for a in flat))
+        except ValueError:
+            continue
+    return out.reshape(shape)
+
+
+# ---- engine ops ---------------------------------------------------------------------------------------------
+@op("conv2d")
+def _conv2d(x: Any, w: Any, b: Any = None, stride: Any = 1, padding: Any = 0) -> Tensor:
+    """2-D convolution (cross-correlation) of x (H, W, C) with filters w (f, f, C, K), bias b (K,)."""
+    return engine.conv2d(x, w, b, stride=_pair_or_int(stride, "stride"), padding=_pair_or_int(padding, "padding"))
+
+
+@op("conv1d")
+def _conv1d(x: Any, w: Any, b: Any = None, stride: Any = 1, padding: Any = 0) -> Tensor:
+    """1-D convolution of x (L, C) with filters w (f, C, K), bias b (K,)."""
+    return engine.conv1d(x, w, b, stride=whole(stride, "stride"), padding=whole(padding, "padding"))
+
+
+def _pool(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    def pool(x: Any, size: Any, stride: Any = None) -> Tensor:
+        return fn(x, _pair_or_int(size, "size"), stride=None if stride is None else _pair_or_int(stride, "stride"))
+
+    pool.__doc__ = (fn.__doc__ or "").split("\n", 1)[0]
+    return pool
+
+
+for _name in ("max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d"):
+    op(_name)(_pool(getattr(engine, _name)))
+
+
+@op("max_pool_winners")
+def _max_pool_winners(x: Any, size: Any, stride: Any = None) -> np.ndarray:
+    """1 where an entry of x (H, W, C) wins its max-pooling window (receives the gradient), else 0."""
+    mask = engine.max_pool2d_winners(
+        array_of(x), _pair_or_int(size, "size"), stride=None if stride is None else _pair_or_int(stride, "stride")
+    )
+    return mask.astype(np.float64)
+
+
+def _unary(fn: Callable[[Any], Tensor]) -> Callable[[Any], Tensor]:
+    def unary(x: Any) -> Tensor:
+        return fn(x)
+
+    unary.__doc__ = (fn.__doc__ or "").split("\n", 1)[0]
+    return unary
+
+
+for _name in ("relu", "sigmoid", "tanh", "sin", "cos", "exp", "log", "square", "neg"):
+    op(_name)(_unary(getattr(engine, _name)))
+
+
+def _binary(fn: Callable[[Any, Any], Tensor]) -> Callable[[Any, Any], Tensor]:
+    def binary(a: Any, b: Any) -> Tensor:
+        return fn(a, b)
+
+    binary.__doc__ = (fn.__doc__ or "").split("\n", 1)[0]
+    return binary
+
+
+for _name, _fn in (("add", engine.add), ("sub", engine.sub), ("mul", engine.mul), ("div", engine.div), ("pow", engine.power)):
+    op(_name)(_binary(_fn))
+
+
+@op("sum")
+def _sum(x: Any) -> Tensor:
+    """The sum of every entry of x: a scalar."""
+    return engine.sum_all(x)
+
+
+@op("dense")
+def _dense(h: Any, v: Any, b: Any = None) -> Tensor:
+    """Dense layer contracting all axes of h with the leading axes of v (the sheet's y_o = sum v_ijko h_ijk)."""
+    return engine.dense(h, v, b)
+
+
+@op("mse_loss")
+def _mse_loss(y: Any, target: Any) -> Tensor:
+    """1/2 sum (target - y)^2, a scalar."""
+    return engine.mse_loss(y, target)
+
+
+@op("flip")
+def _flip(x: Any, axes: list[int] | None = None) -> Tensor:
+    """x reversed along axes (default the filter's two spatial axes): the flipped-kernel mistake."""
+    return structure.flip(x, tuple(axes) if axes is not None else (0, 1))
+
+
+@op("index")
+def _index(x: Any, at: list[int | None]) -> Tensor:
+    """x at a 0-based index; null in 'at' keeps a whole axis (the sheet's w_1111 is at [0, 0, 0, 0])."""
+    if not isinstance(at, list):
+        raise ValueError(f"'at' must be a list of positions, got {at!r}")
+    return structure.index(x, [None if i is None else whole(i, "at") for i in at])
+
+
+@op("stack")
+def _stack(items: list[Any], axis: int = -1) -> Tensor:
+    """The items, all of one shape, stacked along a new axis."""
+    if not isinstance(items, list):
+        raise ValueError("'items' must be a list")
+    return structure.stack(items, axis)
+
+
+@op("transpose")
+def _transpose(x: Any, axes: list[int]) -> Tensor:
+    """x with its axes permuted (e.g. [2, 0, 1] for channels first)."""
+    return structure.transpose(x, axes)
+
+
+@op("reshape")
+def _reshape(x: Any, shape: list[int]) -> Tensor:
+    """x with a new shape of the same size, row-major (e.g. an image (6, 6) as (6, 6, 1))."""
+    return structure.reshape(x, shape)
+
+
+@op("pad")
+def _pad(x: Any, width: Any, axes: list[int] | None = None) -> Tensor:
+    """x with width zeros on both sides of its two spatial axes."""
+    return structure.pad(x, whole(width, "width"), tuple(axes) if axes is not None else (0, 1))
+
+
+@op("formula")
+def _formula(text: str, **variables: Any) -> Tensor:
+    """A formula of the named arguments, e.g. {op: formula, text: "(n + p - f)/s + 1", n: $n, ...}."""
+    return engine.parse_formula(text, variables=variables).build(variables)
+
+
+# ---- shapes ---------------------------------------------------------------------------------------------------
+@op("shape_of")
+def _shape_of(x: Any) -> tuple[int, ...]:
+    """The shape of x, e.g. (2, 2, 2)."""
+    return tuple(int(n) for n in array_of(x).shape)
+
+
+@op("conv_output_size")
+def _conv_output_size(n: Any, f: Any, stride: Any = 1, padding: Any = 0) -> Any:
+    """(n + 2p - f)/s + 1, the width of a convolution's output (an error when not whole)."""
+    return _elementwise(engine.conv_output_size, n, f, stride, padding)
+
+
+@op("pool_output_size")
+def _pool_output_size(n: Any, size: Any, stride: Any = None) -> Any:
+    """(n - size)/stride + 1, the width of a pooling layer's output."""
+    return _elementwise(engine.pool_output_size, n, size, size if stride is None else stride)
+
+
+@op("conv_volume")
+def _conv_volume(n: Any, c: Any, f: Any, k: Any, stride: Any = 1, padding: Any = 0) -> tuple[int, ...]:
+    """The volume (n', n', k) after k filters f x f x c with stride and padding on an n x n x c input."""
+    layer = engine.shapes.Conv(f=whole(f, "f"), k=whole(k, "k"), stride=whole(stride, "stride"), padding=whole(padding, "padding"))
+    return engine.pipeline_shapes((whole(n, "n"), whole(n, "n"), whole(c, "c")), [layer])[-1]
+
+
+@op("same_padding")
+def _same_padding(f: Any) -> Any:
+    """The padding p that keeps the width at stride 1: (f - 1)/2 (odd f only)."""
+    return _elementwise(engine.same_padding, f)
+
+
+# ---- derivatives and graphs ----------------------------------------------------------------------------------
+@op("grad", input_refs=("wrt",))
+def _grad(of: Any, wrt: Any) -> np.ndarray:
+    """d(of)/d(wrt) by reverse-mode autodiff: of is a scalar quantity, wrt an input; shaped like wrt."""
+    if not isinstance(of, Tensor) or of.value.size != 1:
+        raise ValueError(f"'of' must be a scalar quantity (a loss), got shape {array_of(of).shape}")
+    of.backward()
+    if wrt.grad is None:
+        raise ValueError(f"'of' does not depend on {wrt.label}")
+    return wrt.grad.copy()
+
+
+@op("graph")
+def _graph(nodes: dict[str, str], inputs: dict[str, Any], output: str | None = None) -> Graph:
+    """A computation graph of named nodes ({f1: x1*theta, ...}) over named inputs ({x1: $x1, ...})."""
+    if not isinstance(nodes, dict) or not isinstance(inputs, dict):
+        raise ValueError("'nodes' and 'inputs' must be mappings of names")
+    named = engine.parse_named_graph(nodes, inputs=list(inputs), output=output)
+    return named.build(inputs)
+
+
+def _graph_arg(graph: Any) -> Graph:
+    if not isinstance(graph, Graph):
+        raise ValueError(f"'graph' must be a quantity made by the graph op, got {type(graph).__name__}")
+    return graph
+
+
+@op("adjoint")
+def _adjoint(graph: Any, node: str) -> np.ndarray:
+    """The adjoint t_node = d(output)/d(node) of a graph (the sheet's t_n), by reverse-mode autodiff.
+
+    With array-valued inputs (random points), each point's adjoint is computed independently.
+    """
+    g = _graph_arg(graph)
+    target = g.node(node)
+    g.output.backward(seed=np.ones_like(g.output.value))
+    return np.array(target.grad, copy=True)
+
+
+@op("graph_output")
+def _graph_output(graph: Any) -> Tensor:
+    """The value of a graph's output node."""
+    return _graph_arg(graph).output
+
+
+@op("children_of")
+def _children_of(graph: Any, node: str) -> frozenset[str]:
+    """Every node computed from node, directly or not (the sheet's AutoDiff step 1)."""
+    g = _graph_arg(graph)
+    return frozenset(child.label for child in g.children_of(node))
+
+
+@op("direct_children")
+def _direct_children(graph: Any, node: str) -> frozenset[str]:
+    """The nodes computed directly from node (the sheet's ch(n))."""
+    return frozenset(child.label for child in _graph_arg(graph).direct_children(node))
+
+
+@op("schedule")
+def _schedule(graph: Any, wrt: list[str] | None = None) -> ScheduleReference:
+    """The valid reverse schedules of a graph (for the variables wrt, or the whole graph)."""
+    g = _graph_arg(graph)
+    for name in wrt or []:
+        g.node(name)
+    return ScheduleReference(graph=g, wrt=tuple(wrt or ()))
+
+
+@op("function", lazy=("of",))
+def _function(of: Lazy, variables: dict[str, str]) -> FunctionReference:
+    """A quantity as a function of some inputs, evaluated at random points: {n: $n, f: $f, ...}.
+
+    The keys are the names a student's formula uses; the values the inputs they stand for.
+    """
+    if not isinstance(variables, dict) or not variables:
+        raise ValueError("'variables' must map the formula's variable names to $inputs")
+    names = {key: _input_name(value, f"variables.{key}") for key, value in variables.items()}
+
+    def fn(points: Mapping[str, np.ndarray]) -> np.ndarray:
+        overrides = {names[key]: np.asarray(points[key], dtype=np.float64) for key in names}
+        return array_of(of.value_with(overrides)).astype(np.float64)
+
+    return FunctionReference(fn=fn)
+
+
+def _input_name(reference: Any, where: str) -> str:
+    """The name of the input a resolved ``$reference`` stands for (inputs are leaves named after themselves)."""
+    if not (isinstance(reference, Tensor) and reference.op == "leaf" and reference.name):
+        raise ValueError(f"{where} must be a $reference to an input, got {reference!r}")
+    return reference.name
+
+
+# ---- translations (the sheet's Exercise 3) -------------------------------------------------------------------
+@op("shift")
+def _shift(x: Any, dy: Any = 0, dx: Any = 0) -> np.ndarray:
+    """x (H, W, C) moved dy rows down and dx columns right (negative: up/left), zero-filled."""
+    return symmetry.shift(array_of(x), whole(dy, "dy"), whole(dx, "dx"))
+
+
+@op("shifted", lazy=("of",), input_refs=("input",))
+def _shifted(of: Lazy, input: Tensor, dy: Any = 0, dx: Any = 0) -> Tensor:
+    """The quantity 'of' recomputed after moving the input image by (dy, dx), zero-filled."""
+    moved = symmetry.shift(input.value, whole(dy, "dy"), whole(dx, "dx"))
+    return of.value_with({input.label: moved})
+
+
+@op("count_changed")
+def _count_changed(before: Any, after: Any, atol: float = 1e-9) -> int:
+    """How many entries differ between two arrays of one shape."""
+    a, b = array_of(before), array_of(after)
+    if a.shape != b.shape:
+        raise ValueError(f"'before' has shape {a.shape} but 'after' has shape {b.shape}")
+    return int(np.count_nonzero(np.abs(a - b) > atol))
+
+
+@op("changed_mask")
+def _changed_mask(before: Any, after: Any, atol: float = 1e-9) -> np.ndarray:
+    """1 where two arrays of one shape differ, else 0."""
+    a, b = array_of(before), array_of(after)
+    if a.shape != b.shape:
+        raise ValueError(f"'before' has shape {a.shape} but 'after' has shape {b.shape}")
+    return (np.abs(a - b) > atol).astype(np.float64)
+
+
+def _layer(of: Lazy, input: Tensor) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda image: array_of(of.value_with({input.label: image}))
+
+
+@op("translation", lazy=("of",), input_refs=("input",))
+def _translation(of: Lazy, input: Tensor, max_shift: int = 2) -> TranslationReference:
+    """For each unit of 'of', the non-zero shifts of the input (|dy|, |dx| <= max_shift) leaving it unchanged."""
+    layer = _layer(of, input)
+    shifts = symmetry.invariant_shifts_all(layer, input.value, whole(max_shift, "max_shift"))
+    units = tuple(shifts)
+    valid = {unit: frozenset(found) for unit, found in shifts.items()}
+    example = {unit: (min(found, key=lambda s: (abs(s[0]) + abs(s[1]), s)) if found else None) for unit, found in shifts.items()}
+    return TranslationReference(
+        units=units,
+        is_invariant=lambda unit, move: tuple(move) in valid.get(tuple(unit), frozenset()),
+        example=example,
+        max_shift=whole(max_shift, "max_shift"),
+    )
+
+
+@op("every_unit_has_invariant_shift", lazy=("of",), input_refs=("input",))
+def _every_unit_invariant(of: Lazy, input: Tensor, max_shift: int = 2) -> bool:
+    """Whether every unit of 'of' keeps its value under some non-zero shift of the input (|dy|,|dx| <= max_shift)."""
+    shifts = symmetry.invariant_shifts_all(_layer(of, input), input.value, whole(max_shift, "max_shift"))
+    return all(shifts.values())

@@ -1,0 +1,398 @@
+"""What every report shows of a Result: status words, points, compact arrays, and the one place that decides
+what a hidden part may show (``view_part``), so that no single renderer can leak a hidden answer on its own."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from grader.result import CaseResult, PartResult, Result, Status, Visibility
+
+Audience = Literal["student", "instructor"]
+AUDIENCES: tuple[Audience, ...] = ("student", "instructor")
+
+STATUS_WORDS: dict[Status, str] = {
+    Status.correct: "correct",
+    Status.partial: "partly correct",
+    Status.incorrect: "incorrect",
+    Status.missing: "missing",
+    Status.invalid: "invalid answer",
+    Status.error: "error",
+    Status.pending: "graded after submission",
+}
+
+# Non-finite numbers cannot live in JSON data, so a Result may carry them as these strings.
+NON_FINITE_STRINGS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf, "infinity": math.inf, "-infinity": -math.inf}
+
+GRID_MAX_SIDE = 12
+"""Arrays whose rows or columns exceed this are summarized, not printed as grids."""
+GRID_MAX_CHANNELS = 6
+LIST_MAX_ITEMS = 16
+
+_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_NON_CHARACTERS = re.compile("[\ud800-\udfff\ufffe\uffff]")
+
+
+def check_audience(audience: str) -> Audience:
+    if audience not in AUDIENCES:
+        raise ValueError(f"audience must be one of {', '.join(AUDIENCES)}; got {audience!r}")
+    return audience  # type: ignore[return-value]
+
+
+def xml_safe(text: str) -> str:
+    """Text with characters illegal in XML 1.0 (NUL, most C0 controls, lone surrogates) replaced by U+FFFD."""
+    return _ILLEGAL_XML.sub("\ufffd", text)
+
+
+def printable(text: str) -> str:
+    """Text with control characters (ESC of ANSI colour codes, NUL, CR ...) shown as ``\\x1b`` escapes;
+    newlines and tabs are kept. Keeps terminal output and Markdown pipe-friendly whatever a student typed."""
+    escaped = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text.replace("\r\n", "\n"))
+    return _NON_CHARACTERS.sub("\ufffd", escaped)
+
+
+def fmt_number(value: float) -> str:
+    """A number as a person writes it: ``3``, ``1.5``, ``0.3333``, ``1.2e-05``, ``nan``."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return str(value)
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.4g}"
+
+
+def fmt_points(earned: float, possible: float) -> str:
+    """``3/4``, ``1.5/2``."""
+    return f"{fmt_number(earned)}/{fmt_number(possible)}"
+
+
+def fmt_percent(score: float) -> str:
+    """A 0..1 score as ``67.5%``."""
+    return f"{fmt_number(round(score * 100, 2))}%"
+
+
+# ---------------------------------------------------------------------------------------------- arrays
+
+
+def as_number(value: Any) -> float | None:
+    """A JSON leaf as a float (``"nan"``/``"inf"`` strings included), or None if it is not a number."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str) and value.strip().lower() in NON_FINITE_STRINGS:
+        return NON_FINITE_STRINGS[value.strip().lower()]
+    return None
+
+
+def array_shape(value: Any) -> tuple[int, ...] | None:
+    """The shape of a rectangular nested list of numbers (``()`` for a number), or None if it is not one."""
+    if as_number(value) is not None:
+        return ()
+    if not isinstance(value, list) or not value:
+        return None
+    shapes = {array_shape(item) for item in value}
+    if len(shapes) != 1:
+        return None
+    (inner,) = shapes
+    return None if inner is None else (len(value), *inner)
+
+
+def flatten(value: Any) -> list[float]:
+    """Leaves of a numeric nested list as floats, row-major."""
+    if isinstance(value, list):
+        return [x for item in value for x in flatten(item)]
+    number = as_number(value)
+    return [math.nan if number is None else number]
+
+
+def channel(value: list[Any], k: int) -> list[list[Any]]:
+    """``value[:, :, k]`` of an ``(H, W, K)`` nested list, as an ``(H, W)`` nested list."""
+    return [[cell[k] for cell in row] for row in value]
+
+
+def channel_label(part: PartResult, k: int, channels: int) -> str:
+    """Title of channel k (0-based) of a 3-D answer. The sheet numbers conv outputs 1-based ("output with filter
+    1"); ``annotations["channel_label"]`` (e.g. ``"output with filter"``) lets the spec choose the words."""
+    words = part.annotations.get("channel_label")
+    if isinstance(words, str) and words.strip():
+        return f"{words.strip()} {k + 1} of {channels} ([:, :, {k}])"
+    return f"channel {k + 1} of {channels} ([:, :, {k}])"
+
+
+def grid_fits(shape: tuple[int, ...]) -> bool:
+    """Whether an array of this shape is printed entry by entry (else summarized)."""
+    if len(shape) == 1:
+        return shape[0] <= LIST_MAX_ITEMS
+    if len(shape) == 2:
+        return shape[0] <= GRID_MAX_SIDE and shape[1] <= GRID_MAX_SIDE
+    if len(shape) == 3:
+        return shape[0] <= GRID_MAX_SIDE and shape[1] <= GRID_MAX_SIDE and shape[2] <= GRID_MAX_CHANNELS
+    return False
+
+
+def summarize_array(value: Any, shape: tuple[int, ...]) -> str:
+    """``array (16, 16, 8): min -1.2, max 3.4, mean 0.51, 2 non-finite``."""
+    numbers = flatten(value)
+    finite = [x for x in numbers if math.isfinite(x)]
+    dims = ", ".join(str(n) for n in shape)
+    text = f"array ({dims}{',' if len(shape) == 1 else ''})"
+    if finite:
+        text += f": min {fmt_number(min(finite))}, max {fmt_number(max(finite))}, mean {fmt_number(sum(finite) / len(finite))}"
+    if len(finite) != len(numbers):
+        text += f", {len(numbers) - len(finite)} non-finite"
+    return text
+
+
+def fmt_cell(value: Any) -> str:
+    number = as_number(value)
+    return fmt_number(number) if number is not None else printable(str(value))
+
+
+def grid_lines(matrix: list[list[Any]], marks: list[list[bool]] | None = None, width: int = 0) -> list[str]:
+    """An ``(H, W)`` nested list as right-aligned columns (at least ``width`` wide); entries marked True get a
+    ``*`` after them (the sheet prints max-pooling winners in bold, which plain text cannot)."""
+    cells = [[fmt_cell(x) for x in row] for row in matrix]
+    if marks is not None:
+        cells = [[c + ("*" if _mark(marks, i, j) else " ") for j, c in enumerate(row)] for i, row in enumerate(cells)]
+    width = max([width, *(len(c) for row in cells for c in row)])
+    return ["  ".join(c.rjust(width) for c in row).rstrip() for row in cells]
+
+
+def _mark(marks: Any, i: int, j: int, k: int | None = None) -> bool:
+    try:
+        value = marks[i][j] if k is None else marks[i][j][k]
+    except (IndexError, TypeError, KeyError):
+        return False
+    return value is True
+
+
+def mask_for(part: PartResult, key: str, shape: tuple[int, ...] | None) -> Any:
+    """``annotations[key]`` when it is a nested list of the given shape (a winners mask), else None."""
+    mask = part.annotations.get(key)
+    if shape is None or mask is None:
+        return None
+    return mask if _bool_shape(mask) == shape else None
+
+
+def _bool_shape(value: Any) -> tuple[int, ...] | None:
+    if isinstance(value, bool):
+        return ()
+    if not isinstance(value, list) or not value:
+        return None
+    shapes = {_bool_shape(item) for item in value}
+    if len(shapes) != 1:
+        return None
+    (inner,) = shapes
+    return None if inner is None else (len(value), *inner)
+
+
+def value_lines(value: Any, part: PartResult, marks_key: str | None = None) -> list[str]:
+    """A JSON value (the student's answer or the key) as plain-text lines: numbers and short lists inline,
+    small 2-D arrays as aligned grids, 3-D ``(H, W, K)`` arrays as K grids (one per channel), big arrays
+    summarized, anything else as compact text."""
+    if value is None:
+        return ["(none)"]
+    shape = array_shape(value)
+    if shape is None:
+        if isinstance(value, str):
+            return printable(value).split("\n") or [""]
+        return [printable(_compact_json(value))]
+    if shape == ():
+        return [fmt_number(as_number(value))]  # type: ignore[arg-type]
+    if not grid_fits(shape):
+        return [summarize_array(value, shape)]
+    marks = mask_for(part, marks_key, shape) if marks_key else None
+    if len(shape) == 1:
+        return ["[" + ", ".join(fmt_number(x) for x in flatten(value)) + "]"]
+    if len(shape) == 2:
+        return grid_lines(value, marks)
+    # One column width for every channel, so the K grids line up under each other.
+    width = max(len(fmt_cell(x)) for x in flatten(value)) + (1 if marks is not None else 0)
+    lines: list[str] = []
+    for k in range(shape[2]):
+        lines.append(channel_label(part, k, shape[2]) + ":")
+        channel_marks = channel(marks, k) if marks is not None else None
+        lines.extend("  " + line for line in grid_lines(channel(value, k), channel_marks, width))
+    return lines
+
+
+def _compact_json(value: Any, limit: int = 200) -> str:
+    import json
+
+    text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def differs(actual: float, expected: float, part: PartResult) -> bool:
+    """Whether one entry of the answer differs from the key. Uses ``annotations["atol"]``/``["rtol"]`` when the
+    pipeline passes the part's tolerance, else a tight default (reports only highlight; they never grade)."""
+    atol = part.annotations.get("atol", 1e-9)
+    rtol = part.annotations.get("rtol", 1e-6)
+    if math.isnan(actual) or math.isnan(expected):
+        return not (math.isnan(actual) and math.isnan(expected))
+    return not math.isclose(actual, expected, rel_tol=float(rtol), abs_tol=float(atol))
+
+
+# ---------------------------------------------------------------------------------------------- what a part shows
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """One visible code case as a report shows it."""
+
+    name: str
+    passed: bool
+    inputs: str
+    feedback: str
+    details: list[str]
+
+
+@dataclass(frozen=True)
+class PartView:
+    """What a report may show of one part for one audience. Built only by ``view_part``.
+
+    For a hidden part, ``expected``, ``details`` and ``annotations`` are always empty, and for students also
+    the answer, the feedback and the cases: a student learns only whether a hidden part passed."""
+
+    part: PartResult
+    hidden: bool
+    status_word: str
+    passed: bool | None
+    """True/False for graded parts; None for pending ones."""
+    points: str
+    show_actual: bool
+    expected: Any
+    details: list[str]
+    feedback: str
+    mistake: str | None
+    cases: list[CaseView] = field(default_factory=list)
+    hidden_cases: str = ""
+    """``hidden cases: 2 of 3 passed`` (counts only), or empty."""
+    annotations: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return self.part.key
+
+    @property
+    def expected_shown(self) -> Any:
+        """The key where it helps: not repeated under a correct answer, never for hidden parts."""
+        return None if self.part.status is Status.correct else self.expected
+
+    @property
+    def actual_marks_key(self) -> str | None:
+        """Which winners mask to draw on the student's answer: their own, or for a correct answer the key's."""
+        if "actual_winners" in self.annotations:
+            return "actual_winners"
+        if self.part.status is Status.correct and "expected_winners" in self.annotations:
+            return "expected_winners"
+        return None
+
+    @property
+    def heading(self) -> str:
+        """``ex3.b  Compute the output of the max-pooling layer`` (hidden: `` (hidden)`` appended)."""
+        title = f"{self.part.key}  {printable(self.part.title)}".rstrip() if self.part.title else self.part.key
+        return f"{title} (hidden)" if self.hidden else title
+
+
+def view_part(part: PartResult, audience: Audience) -> PartView:
+    """The one gate between a PartResult and any report."""
+    hidden = part.visibility is Visibility.hidden
+    passed = None if part.status is Status.pending else part.status is Status.correct
+    if hidden and audience == "student":
+        word = STATUS_WORDS[Status.pending] if passed is None else ("passed" if passed else "not passed")
+        return PartView(
+            part=part, hidden=True, status_word=word, passed=passed,
+            points=fmt_points(part.points_earned, part.points_possible), show_actual=False, expected=None,
+            details=[], feedback="", mistake=None,
+        )
+    # A hidden part's cases are all counted as hidden, whatever their own visibility says.
+    visible_cases = [] if hidden else [c for c in part.cases if c.visibility is Visibility.visible]
+    hidden_cases = part.cases if hidden else [c for c in part.cases if c.visibility is Visibility.hidden]
+    return PartView(
+        part=part,
+        hidden=hidden,
+        status_word=STATUS_WORDS[part.status],
+        passed=passed,
+        points=fmt_points(part.points_earned, part.points_possible),
+        show_actual=True,
+        expected=None if hidden else part.expected,
+        details=[] if hidden else list(part.details),
+        feedback=part.feedback,
+        mistake=part.mistake if audience == "instructor" else None,
+        cases=[_view_case(c) for c in visible_cases],
+        hidden_cases=_hidden_case_counts(hidden_cases),
+        annotations={} if hidden else dict(part.annotations),
+    )
+
+
+def _view_case(case: CaseResult) -> CaseView:
+    return CaseView(
+        name=case.name, passed=case.passed, inputs=case.inputs, feedback=case.feedback, details=list(case.details)
+    )
+
+
+def _hidden_case_counts(cases: Sequence[CaseResult]) -> str:
+    if not cases:
+        return ""
+    passed = sum(1 for c in cases if c.passed)
+    return f"hidden cases: {passed} of {len(cases)} passed"
+
+
+def view_parts(result: Result, audience: Audience) -> list[PartView]:
+    return [view_part(p, audience) for p in result.parts]
+
+
+def headline(result: Result, audience: Audience) -> str:
+    """One sentence on the whole submission. Students are never told "all tests passed": hidden parts may
+    still be pending or, graded, not shown in detail."""
+    if result.error:
+        return "This submission could not be graded: every part scores 0 (see the error above)."
+    if not result.parts:
+        return "Nothing was graded."
+    visible = [p for p in result.parts if p.visibility is Visibility.visible]
+    hidden = [p for p in result.parts if p.visibility is Visibility.hidden]
+    correct_visible = sum(1 for p in visible if p.status is Status.correct)
+    pending = sum(1 for p in hidden if p.status is Status.pending)
+    passed_hidden = sum(1 for p in hidden if p.status is Status.correct)
+    if audience == "instructor" and all(p.status is Status.correct for p in result.parts):
+        return f"All {len(result.parts)} parts correct."
+    if visible and correct_visible == len(visible):
+        sentence = "All visible checks passed."
+    else:
+        sentence = f"Visible checks: {correct_visible} of {len(visible)} correct."
+    if hidden:
+        graded = len(hidden) - pending
+        bits = []
+        if graded:
+            bits.append(f"{passed_hidden} of {graded} passed")
+        if pending:
+            bits.append(f"{pending} graded after submission")
+        sentence += f" Hidden checks: {', '.join(bits)}."
+    return sentence
+
+
+def batch_status(result: Result) -> str:
+    """A few words for one row of a batch table."""
+    if result.error:
+        return "not graded (error)"
+    correct = sum(1 for p in result.parts if p.status is Status.correct)
+    pending = sum(1 for p in result.parts if p.status is Status.pending)
+    text = f"{correct} of {len(result.parts)} parts correct"
+    return f"{text}, {pending} pending" if pending else text
+
+
+def title_of(result: Result) -> str:
+    """``Week 7: convolutional networks -- student s123``."""
+    sheet = printable(result.sheet_title or result.sheet_id)
+    return f"{sheet} -- {printable(result.student_id)}" if result.student_id else sheet

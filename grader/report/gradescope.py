@@ -1,0 +1,109 @@
+"""Gradescope ``results.json`` for one Result, per the autograder specification
+(https://gradescope-autograders.readthedocs.io/en/latest/specs/, "Output format"); validated in the tests
+against ``gradescope.schema.json`` beside this module."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from grader.report.common import (
+    Audience,
+    PartView,
+    check_audience,
+    fmt_percent,
+    fmt_points,
+    headline,
+    value_lines,
+    view_parts,
+    xml_safe,
+)
+from grader.result import Result
+
+SCHEMA_FILE = "gradescope.schema.json"
+
+
+def _test_output(view: PartView) -> str:
+    lines = [f"{view.status_word} ({view.points} points)"]
+    if view.hidden and not view.show_actual:
+        lines.append("A hidden check: only whether it passed is shown.")
+    if view.feedback:
+        lines += ["", view.feedback]
+    if view.details:
+        lines += ["", "Where it differs:", *(f"- {d}" for d in view.details)]
+    if view.mistake:
+        lines.append(f"Known mistake matched: {view.mistake}")
+    if view.show_actual and (view.part.actual is not None or not view.cases):
+        lines += ["", "Your answer:", *("  " + line for line in value_lines(view.part.actual, view.part,
+                                                                              view.actual_marks_key))]
+    if view.expected_shown is not None:
+        lines += ["Expected:", *("  " + line for line in value_lines(view.expected_shown, view.part,
+                                                                       "expected_winners"))]
+    if view.cases or view.hidden_cases:
+        lines.append("")
+        for case in view.cases:
+            said = "; ".join(t for t in [case.feedback, *case.details] if t)
+            lines.append(f"[{'pass' if case.passed else 'FAIL'}] {case.name}"
+                         + (f" ({case.inputs})" if case.inputs else "") + (f": {said}" if said else ""))
+        if view.hidden_cases:
+            lines.append(view.hidden_cases)
+    return xml_safe("\n".join(lines))
+
+
+def to_gradescope_data(result: Result, audience: Audience = "student") -> dict[str, Any]:
+    """The results.json object. Visible parts are ``"visible"`` tests, hidden parts ``"after_published"``
+    ones; a pending part has no ``status`` (Gradescope knows only passed/failed) and says so in its output."""
+    audience = check_audience(audience)
+    views = view_parts(result, audience)
+    numbers: dict[str, int] = {}
+    exercise_numbers: dict[str, int] = {}
+    tests = []
+    for view in views:
+        exercise = view.part.exercise_id
+        exercise_numbers.setdefault(exercise, len(exercise_numbers) + 1)
+        numbers[exercise] = numbers.get(exercise, 0) + 1
+        test: dict[str, Any] = {
+            "score": view.part.points_earned,
+            "max_score": view.part.points_possible,
+        }
+        if view.passed is not None:
+            test["status"] = "passed" if view.passed else "failed"
+        test.update({
+            "name": xml_safe(view.heading),
+            "name_format": "text",
+            "number": f"{exercise_numbers[exercise]}.{numbers[exercise]}",
+            "output": _test_output(view),
+            "output_format": "text",
+            "tags": [xml_safe(exercise), xml_safe(view.part.answer_type)],
+            "visibility": "after_published" if view.hidden else "visible",
+            "extra_data": {"key": xml_safe(view.key), "status": view.part.status.value},
+        })
+        tests.append(test)
+    summary = [f"Total: {fmt_points(result.points_earned, result.points_possible)} points "
+               f"({fmt_percent(result.score)}). {headline(result, audience)}"]
+    if result.error:
+        summary.insert(0, f"This submission could not be graded: {result.error}")
+    data: dict[str, Any] = {
+        "score": result.points_earned,
+        "output": xml_safe("\n\n".join(summary)),
+        "output_format": "text",
+        "test_output_format": "text",
+        "test_name_format": "text",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "extra_data": {
+            "sheet_id": xml_safe(result.sheet_id),
+            "student_id": xml_safe(result.student_id),
+            "seed": result.seed,
+            "submission": xml_safe(result.submission),
+            "points_possible": result.points_possible,
+            "grader_version": xml_safe(result.grader_version),
+        },
+        "tests": tests,
+    }
+    return data
+
+
+def render_gradescope(result: Result, audience: Audience = "student") -> str:
+    """``results.json`` text (indented, ASCII only)."""
+    return json.dumps(to_gradescope_data(result, audience), indent=2, ensure_ascii=True, allow_nan=False) + "\n"

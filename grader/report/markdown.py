@@ -1,0 +1,128 @@
+"""GitHub-flavoured Markdown report of one Result (also appended to GITHUB_STEP_SUMMARY by the CLI)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from grader.report.common import (
+    Audience,
+    PartView,
+    batch_status,
+    check_audience,
+    fmt_percent,
+    fmt_points,
+    headline,
+    printable,
+    title_of,
+    value_lines,
+    view_parts,
+)
+from grader.result import PartResult, Result
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+_BLOCK_START = re.compile(r"^(\s*)([-+#>=]|\d+[.)])")
+
+
+def md_text(text: str) -> str:
+    """Student text safe inside Markdown prose or a table cell: HTML characters as entities, Markdown
+    punctuation backslash-escaped, line breaks as spaces (a table row is one line)."""
+    text = printable(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    # A line starting like a list item, heading or quote would turn into one.
+    return " ".join(_BLOCK_START.sub(r"\1\\\2", line) for line in text.split("\n"))
+
+
+def icon(view: PartView) -> str:
+    """A status glyph for skimming: correct/passed, partly correct, pending, anything else."""
+    if view.passed is None:
+        return "⏳"
+    if view.passed:
+        return "✅"
+    return "🟡" if view.status_word == "partly correct" else "❌"
+
+
+def code_block(lines: list[str]) -> list[str]:
+    """Lines in a fenced block whose fence is longer than any run of backticks inside (so it cannot be closed
+    early by what a student typed)."""
+    longest = max((len(run) for line in lines for run in re.findall(r"`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"{fence}text", *lines, fence]
+
+
+def _value(title: str, value: Any, part: PartResult, marks_key: str | None) -> list[str]:
+    lines = [f"**{title}**", ""]
+    lines += code_block(value_lines(value, part, marks_key))
+    return lines + [""]
+
+
+def part_section(view: PartView) -> list[str]:
+    lines = [f"#### {icon(view)} {md_text(view.heading)}", "", f"**{view.points}** points, {view.status_word}.", ""]
+    if view.feedback:
+        lines += [md_text(view.feedback), ""]
+    if view.details:
+        lines += ["Where it differs:", ""] + [f"- {md_text(d)}" for d in view.details] + [""]
+    if view.mistake:
+        lines += [f"Known mistake matched: `{md_text(view.mistake)}`", ""]
+    marks = False
+    if view.show_actual and (view.part.actual is not None or not view.cases):
+        lines += _value("Your answer", view.part.actual, view.part, view.actual_marks_key)
+        marks |= view.actual_marks_key is not None
+    if view.expected_shown is not None:
+        lines += _value("Expected", view.expected_shown, view.part, "expected_winners")
+        marks |= "expected_winners" in view.annotations
+    if marks:
+        lines += ["`*` marks the winner of each max-pooling window.", ""]
+    if view.cases or view.hidden_cases:
+        lines += ["| case | inputs | result | feedback |", "| --- | --- | --- | --- |"]
+        for case in view.cases:
+            said = "; ".join(md_text(t) for t in [case.feedback, *case.details] if t)
+            lines.append(f"| {md_text(case.name)} | {md_text(case.inputs)} | "
+                         f"{'passed' if case.passed else 'failed'} | {said} |")
+        lines.append("")
+        if view.hidden_cases:
+            lines += [md_text(view.hidden_cases[0].upper() + view.hidden_cases[1:]) + ".", ""]
+    return lines
+
+
+def render_md(result: Result, audience: Audience = "student") -> str:
+    """A summary table (part, points, status) then a section per part."""
+    audience = check_audience(audience)
+    views = view_parts(result, audience)
+    lines = [f"## {md_text(title_of(result))}", ""]
+    facts = [f"sheet `{md_text(result.sheet_id)}`"]
+    if result.submission:
+        facts.append(f"submission `{md_text(result.submission)}`")
+    if result.seed is not None:
+        facts.append(f"variant (seed) {result.seed}")
+    lines += [", ".join(facts), ""]
+    if result.error:
+        lines += ["> [!CAUTION]", "> **This submission could not be graded.**", f"> {md_text(result.error)}", ""]
+    lines += [f"**Total: {fmt_points(result.points_earned, result.points_possible)} points "
+              f"({fmt_percent(result.score)})**. {md_text(headline(result, audience))}", ""]
+    if audience == "instructor" and result.sandbox_layers:
+        layers = ", ".join(f"{md_text(n)} {'on' if on else '**off**'}" for n, on in result.sandbox_layers.items())
+        lines += [f"Sandbox layers: {layers}", ""]
+    if views:
+        lines += ["| part | points | status |", "| --- | ---: | --- |"]
+        for view in views:
+            lines.append(f"| {md_text(view.heading)} | {view.points} | {icon(view)} "
+                         f"{view.status_word} |")
+        lines += ["", "<details open><summary>Details per part</summary>", ""]
+        for view in views:
+            lines += part_section(view)
+        lines += ["</details>", ""]
+    return "\n".join(lines)
+
+
+def render_md_many(results: Sequence[Result], audience: Audience = "student") -> str:
+    """A batch: one table (student, total, score, status), then every report."""
+    audience = check_audience(audience)
+    lines = ["## Batch summary", "", "| student | total | score | status |", "| --- | ---: | ---: | --- |"]
+    for r in results:
+        lines.append(f"| {md_text(r.student_id or r.submission or '?')} | "
+                     f"{fmt_points(r.points_earned, r.points_possible)} | {fmt_percent(r.score)} | "
+                     f"{md_text(batch_status(r))} |")
+    lines.append("")
+    return "\n".join(lines) + "\n" + "\n".join(render_md(r, audience) for r in results)

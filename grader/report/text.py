@@ -1,0 +1,160 @@
+"""Plain-text report of one Result: at most 100 columns, no colours, safe to pipe."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from typing import Any
+
+from grader.report.common import (
+    Audience,
+    PartView,
+    array_shape,
+    batch_status,
+    check_audience,
+    fmt_percent,
+    fmt_points,
+    headline,
+    printable,
+    summarize_array,
+    title_of,
+    value_lines,
+    view_parts,
+)
+from grader.result import PartResult, Result
+
+WIDTH = 100
+
+
+def wrap(text: str, indent: str = "", first: str | None = None, width: int = WIDTH) -> list[str]:
+    """Text (any characters a student typed) as lines of at most ``width`` columns, each starting with indent
+    (the very first with ``first`` if given); existing line breaks are kept, long words are broken."""
+    lines: list[str] = []
+    for paragraph in printable(text).split("\n"):
+        lead = first if first is not None and not lines else indent
+        lines.extend(
+            textwrap.wrap(paragraph, width=width, initial_indent=lead, subsequent_indent=indent,
+                          break_long_words=True, break_on_hyphens=False, replace_whitespace=True)
+            or [lead.rstrip()]
+        )
+    return lines
+
+
+def block(value: Any, part: PartResult, indent: str, marks_key: str | None = None) -> list[str]:
+    """A value as indented lines; a grid too wide for the page is summarized instead."""
+    lines = value_lines(value, part, marks_key)
+    if any(len(indent + line) > WIDTH for line in lines):
+        shape = array_shape(value)
+        if shape:
+            return [indent + summarize_array(value, shape)]
+        return wrap(" ".join(lines), indent)
+    return [indent + line for line in lines]
+
+
+def part_lines(view: PartView) -> list[str]:
+    """One part: status, points, title, then what the audience may see."""
+    lines = wrap(f"[{view.status_word}] {view.heading}   {view.points} points")
+    if view.feedback:
+        lines += wrap(view.feedback, "    ")
+    if view.details:
+        lines.append("  Where it differs:")
+        for detail in view.details:
+            lines += wrap(detail, "      ", first="    - ")
+    if view.mistake:
+        lines += wrap(f"known mistake matched: {view.mistake}", "  ")
+    marks_note = False
+    if view.show_actual and (view.part.actual is not None or not view.cases):
+        lines.append("  Your answer:")
+        lines += block(view.part.actual, view.part, "    ", view.actual_marks_key)
+        marks_note |= view.actual_marks_key is not None
+    if view.expected_shown is not None:
+        lines.append("  Expected:")
+        lines += block(view.expected_shown, view.part, "    ", "expected_winners")
+        marks_note |= "expected_winners" in view.annotations
+    if marks_note:
+        lines.append("  (* marks the winner of each max-pooling window)")
+    if view.cases or view.hidden_cases:
+        lines.append("  Cases:")
+        for case in view.cases:
+            mark = "pass" if case.passed else "FAIL"
+            lines += wrap(f"[{mark}] {case.name}" + (f"  inputs: {case.inputs}" if case.inputs else ""), "    ")
+            if case.feedback:
+                lines += wrap(case.feedback, "           ")
+            for detail in case.details:
+                lines += wrap(detail, "           ")
+        if view.hidden_cases:
+            lines += wrap(view.hidden_cases, "    ")
+    return lines
+
+
+def render_text(result: Result, audience: Audience = "student") -> str:
+    """The report a student reads in a terminal (``grader check``): title, total, error, then each part."""
+    audience = check_audience(audience)
+    lines = wrap(title_of(result))
+    facts = [f"sheet: {result.sheet_id}"]
+    if result.submission:
+        facts.append(f"submission: {result.submission}")
+    if result.seed is not None:
+        facts.append(f"variant (seed): {result.seed}")
+    lines += wrap("   ".join(facts))
+    lines.append("=" * WIDTH)
+    if result.error:
+        lines += wrap("ERROR: this submission could not be graded.")
+        lines += wrap(result.error, "  ")
+        lines.append("-" * WIDTH)
+    lines.append(f"Total: {fmt_points(result.points_earned, result.points_possible)} points "
+                 f"({fmt_percent(result.score)})")
+    lines += wrap(headline(result, audience))
+    if audience == "instructor" and result.sandbox_layers:
+        layers = ", ".join(f"{name} {'on' if on else 'OFF'}" for name, on in result.sandbox_layers.items())
+        lines += wrap(f"sandbox layers: {layers}")
+    for exercise, views in _by_exercise(view_parts(result, audience)).items():
+        lines.append("")
+        lines.append(f"-- {printable(exercise)} " + "-" * max(0, WIDTH - 4 - len(printable(exercise))))
+        for view in views:
+            lines += part_lines(view)
+    lines.append("")
+    lines.append("=" * WIDTH)
+    lines.append(f"Total: {fmt_points(result.points_earned, result.points_possible)} points "
+                 f"({fmt_percent(result.score)})")
+    return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def _by_exercise(views: list[PartView]) -> dict[str, list[PartView]]:
+    grouped: dict[str, list[PartView]] = {}
+    for view in views:
+        grouped.setdefault(view.part.exercise_id, []).append(view)
+    return grouped
+
+
+def summary_table(results: Sequence[Result]) -> list[str]:
+    """Rows ``student  total  score  status`` aligned in columns (each cell cut to fit 100 columns)."""
+    header = ("student", "total", "score", "status")
+    rows = [
+        (
+            printable(r.student_id or r.submission or "?").replace("\n", " "),
+            fmt_points(r.points_earned, r.points_possible),
+            fmt_percent(r.score),
+            batch_status(r),
+        )
+        for r in results
+    ]
+    widths = [min(30, max(len(row[i]) for row in [header, *rows])) for i in range(4)]
+    out = []
+    for row in [header, *rows]:
+        cells = [_cut(cell, widths[i]).ljust(widths[i]) for i, cell in enumerate(row)]
+        out.append(_cut("  ".join(cells).rstrip(), WIDTH))
+    out.insert(1, "  ".join("-" * w for w in widths))
+    return out
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def render_text_many(results: Sequence[Result], audience: Audience = "student") -> str:
+    """A batch: the summary table, then every report."""
+    audience = check_audience(audience)
+    parts = ["\n".join(summary_table(results)) + "\n"]
+    parts += [render_text(r, audience) for r in results]
+    return "\n\n".join(parts)

@@ -1,0 +1,317 @@
+"""Code that runs inside the forked child: lock the process down, import the student's module, call the function.
+
+The child talks to its supervisor (the worker) only through ``result_fd``, in frames of :mod:`wire`. Nothing it
+sends is trusted by the grader; this module only makes honest results easy to send and honest failures easy to
+explain. Standard library and numpy only; relative imports (the worker loads this package without ``grader``).
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import resource
+import signal
+import sys
+import types
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import numpy as np
+
+from . import layers, wire
+
+MAX_MESSAGE_CHARS = 2000
+MAX_FRAMES = 60
+OPEN_FILES = 64
+PROCESSES_PER_UID = 32  # threads count too; fork/clone of processes is denied by seccomp anyway
+
+# Saved before the student's module runs, so monkeypatching numpy or builtins cannot change how results are sent.
+_asarray = np.asarray
+_ndarray = np.ndarray
+_generic = np.generic
+_isinstance = builtins.isinstance
+_len = builtins.len
+_str = builtins.str
+_type = builtins.type
+_to_npy = wire.array_to_npy
+_encode = wire.encode_frame
+_write_all = wire.write_all
+_exit = os._exit
+_streams: list[Any] = []  # the child's own stdout/stderr objects, flushed before "done" even if the student swapped them
+
+
+@dataclass
+class ChildConfig:
+    """Everything the child needs, handed over in memory by fork (never through a file the student could read).
+
+    Attributes:
+        source: the module's source text; filename: the name shown in tracebacks (``conv.py``).
+        function: the name to call; cases: ``(name, kwargs)`` per case; start: index of the first case to run.
+        result_fd: the write end of the result pipe; output_fd: where stdout/stderr go.
+        workdir: the fresh working directory; uid: switch to this uid (None: keep the current one).
+        address_space_bytes, file_size_bytes, cpu_seconds_total: rlimits; max_result_bytes: result cap.
+        seccomp: install the filter; require: refuse to run if a layer cannot be set up.
+        worker_pid: the supervisor, to detect its death right after the parent-death signal is armed.
+    """
+
+    source: str
+    filename: str
+    function: str
+    cases: list[tuple[str, dict[str, Any]]]
+    start: int
+    result_fd: int
+    output_fd: int
+    workdir: str
+    uid: int | None
+    address_space_bytes: int
+    file_size_bytes: int
+    cpu_seconds_total: int
+    max_result_bytes: int
+    seccomp: bool
+    require: bool
+    worker_pid: int
+
+
+def _send(fd: int, header: dict[str, Any], payload: bytes = b"") -> None:
+    _write_all(fd, _encode(header, payload))
+
+
+def _redirect_standard_streams(output_fd: int) -> None:
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(output_fd, 1)
+    os.dup2(output_fd, 2)
+    sys.stdin = open(0, "r", closefd=False)  # noqa: SIM115 -- lives as long as the process
+    sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)  # noqa: SIM115
+    _streams[:] = [sys.stdout, sys.stderr]
+
+
+def _close_other_fds(keep: int) -> None:
+    os.closerange(3, keep)
+    os.closerange(keep + 1, 1 << 16)
+
+
+def _set_rlimits(config: ChildConfig) -> None:
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (config.file_size_bytes, config.file_size_bytes))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (OPEN_FILES, OPEN_FILES))
+    # Soft limit: SIGXCPU (kills: the default action); hard limit one second later: SIGKILL.
+    resource.setrlimit(resource.RLIMIT_CPU, (config.cpu_seconds_total, config.cpu_seconds_total + 1))
+    resource.setrlimit(resource.RLIMIT_AS, (config.address_space_bytes, config.address_space_bytes))
+
+
+def _setup(config: ChildConfig) -> dict[str, bool]:
+    """Lock the process down; returns which layers the child itself set up (rlimits, separate-user, seccomp)."""
+    os.setsid()
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGXCPU):
+        signal.signal(signum, signal.SIG_DFL)
+    _redirect_standard_streams(config.output_fd)
+    _close_other_fds(config.result_fd)
+    os.chdir(config.workdir)
+    os.umask(0o077)
+    active = {"rlimits": False, "separate-user": False, "seccomp": False}
+    _set_rlimits(config)
+    active["rlimits"] = True
+    if config.uid is not None:
+        os.setgroups([])
+        os.setresgid(config.uid, config.uid, config.uid)
+        os.setresuid(config.uid, config.uid, config.uid)
+        resource.setrlimit(resource.RLIMIT_NPROC, (PROCESSES_PER_UID, PROCESSES_PER_UID))
+        active["separate-user"] = True
+    # Armed after the uid switch, which clears it; if the supervisor already died, nobody would stop us: leave.
+    layers.prctl(layers.PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != config.worker_pid:
+        _exit(0)
+    os.environ.clear()
+    os.environ.update({"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": config.workdir})
+    if config.seccomp:
+        try:
+            layers.install_seccomp()
+            active["seccomp"] = True
+        except OSError:
+            if config.require:
+                raise
+    return active
+
+
+def _error_info(error: BaseException, filename: str) -> dict[str, Any]:
+    """Type, message and the student's own frames ``[line, function]`` of ``error`` (frames elsewhere dropped)."""
+    try:
+        message = _str(error)
+    except BaseException:  # noqa: BLE001 -- a student's __str__ may raise anything
+        message = "<the exception's message could not be turned into text>"
+    if _len(message) > MAX_MESSAGE_CHARS:
+        message = message[:MAX_MESSAGE_CHARS] + " [...]"
+    error_type = _type(error)
+    module = getattr(error_type, "__module__", "builtins")
+    type_name = error_type.__qualname__ if module in ("builtins", "submission") else f"{module}.{error_type.__qualname__}"
+    frames: list[list[Any]] = []
+    total = 0
+    traceback = error.__traceback__
+    while traceback is not None:
+        code = traceback.tb_frame.f_code
+        if code.co_filename == filename:
+            total += 1
+            if _len(frames) < MAX_FRAMES:
+                frames.append([traceback.tb_lineno, code.co_name])
+            else:
+                frames[-1] = [traceback.tb_lineno, code.co_name]  # keep the innermost frame
+        traceback = traceback.tb_next
+    info: dict[str, Any] = {"type": type_name[:200], "message": message, "frames": frames, "total_frames": total}
+    if _isinstance(error, SyntaxError):
+        info["syntax"] = {
+            "line": error.lineno if _isinstance(error.lineno, int) else None,
+            "column": error.offset if _isinstance(error.offset, int) else None,
+            "message": _str(error.msg)[:MAX_MESSAGE_CHARS],
+            "file": _str(error.filename)[:200],
+        }
+    return info
+
+
+def _memory_info(error: BaseException, filename: str) -> dict[str, Any]:
+    try:
+        return _error_info(error, filename)
+    except MemoryError:
+        return {"type": "MemoryError", "message": "", "frames": [], "total_frames": 0}
+
+
+def _as_plain_array(value: Any, what: str, max_bytes: int) -> np.ndarray | str:
+    """``value`` as a plain ndarray, or the student-facing reason it cannot be one."""
+    if _isinstance(value, (dict, set, frozenset, str, bytes)) or value is None:
+        return f"{what} is {_describe(value)}; return a numpy array of numbers"
+    try:
+        array = _asarray(value)
+    except BaseException as error:  # noqa: BLE001 -- an __array__ of the student's may raise anything
+        return f"{what} ({_describe(value)}) could not be turned into a numpy array: {_type(error).__name__}"
+    if not _isinstance(array, _ndarray):
+        return f"{what} is {_describe(value)}; return a numpy array of numbers"
+    if array.dtype.kind == "O":
+        return f"{what} is {_describe(value)}, which numpy can only hold as Python objects; return numbers"
+    if array.dtype.kind == "c":
+        return f"{what} has complex numbers (dtype {array.dtype}); return real numbers"
+    if array.dtype.kind not in "biuf" or array.dtype.fields is not None:
+        return f"{what} has dtype {array.dtype}; return an array of numbers"
+    if array.nbytes > max_bytes:
+        return (
+            f"{what} is an array of shape {tuple(array.shape)} ({array.nbytes / 2**20:.1f} MiB), more than the "
+            f"{max_bytes / 2**20:.1f} MiB a result may have"
+        )
+    return array
+
+
+def _describe(value: Any) -> str:
+    kind = _type(value)
+    if value is None:
+        return "None"
+    return f"a {kind.__module__ + '.' if kind.__module__ not in ('builtins', 'submission') else ''}{kind.__qualname__}"
+
+
+def _result_frame(case: int, value: Any, max_bytes: int) -> tuple[dict[str, Any], bytes]:
+    """The ``ok`` frame for ``value`` or a ``bad-result`` frame explaining why it is not acceptable."""
+    if _isinstance(value, dict):
+        if _len(value) > wire.MAX_RESULT_KEYS:
+            return {"kind": "bad-result", "case": case, "message": f"the returned dict has {_len(value)} keys (at most {wire.MAX_RESULT_KEYS})"}, b""
+        keys: list[str] = []
+        blobs: list[bytes] = []
+        total = 0
+        for key, item in value.items():
+            if not _isinstance(key, str) or _len(key) > wire.MAX_KEY_CHARS:
+                return {"kind": "bad-result", "case": case, "message": f"the returned dict has a key {key!r:.60}; keys must be short strings"}, b""
+            array = _as_plain_array(item, f"the returned value for key {key!r}", max_bytes - total)
+            if _isinstance(array, str):
+                return {"kind": "bad-result", "case": case, "message": array}, b""
+            total += array.nbytes
+            keys.append(key)
+            blobs.append(_to_npy(array))
+        table, payload = wire.pack_blobs(blobs)
+        return {"kind": "ok", "case": case, "result": "dict", "keys": keys, "blobs": table}, payload
+    array = _as_plain_array(value, "the returned value", max_bytes)
+    if _isinstance(array, str):
+        return {"kind": "bad-result", "case": case, "message": array}, b""
+    table, payload = wire.pack_blobs([_to_npy(array)])
+    return {"kind": "ok", "case": case, "result": "array", "blobs": table}, payload
+
+
+def _defined_functions(namespace: dict[str, Any]) -> list[str]:
+    return sorted(name for name, value in namespace.items() if _isinstance(value, types.FunctionType) and not name.startswith("_"))[:20]
+
+
+def run_child(config: ChildConfig) -> NoReturn:
+    """The whole life of the child; never returns (it must not fall back into the worker's code)."""
+    fd = config.result_fd
+    try:
+        try:
+            active = _setup(config)
+        except BaseException as error:  # noqa: BLE001 -- report and leave; the student's code never ran
+            _send(fd, {"kind": "setup-failed", "message": f"{_type(error).__name__}: {error}"})
+            _exit(70)
+        _send(fd, {"kind": "ready", "layers": active})
+        _run_student(config)
+    except BaseException:  # noqa: BLE001 -- nothing may escape into the forked worker's stack
+        _exit(71)
+    _exit(0)
+
+
+def _run_student(config: ChildConfig) -> None:
+    fd = config.result_fd
+    try:
+        code = compile(config.source, config.filename, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, MemoryError, RecursionError, OverflowError) as error:
+        _send(fd, {"kind": "import-error", "phase": "compile", "error": _error_info(error, config.filename)})
+        return
+    module = types.ModuleType("submission")
+    module.__file__ = config.filename
+    sys.modules["submission"] = module
+    try:
+        exec(code, module.__dict__)  # noqa: S102 -- the student's module, inside the sandbox
+    except BaseException as error:  # noqa: BLE001 -- SystemExit and KeyboardInterrupt included
+        info = _memory_info(error, config.filename)
+        error.__traceback__ = None
+        del error
+        _send(fd, {"kind": "import-error", "phase": "import", "error": info})
+        return
+    function = module.__dict__.get(config.function)
+    if function is None or not callable(function):
+        _send(
+            fd,
+            {
+                "kind": "missing-function",
+                "found": None if function is None else _describe(function),
+                "defined": _defined_functions(module.__dict__),
+            },
+        )
+        return
+    _send(fd, {"kind": "imported"})
+    for index in range(config.start, _len(config.cases)):
+        _name, kwargs = config.cases[index]
+        _send(fd, {"kind": "start", "case": index})
+        try:
+            value = function(**kwargs)
+        except MemoryError as error:
+            info = _memory_info(error, config.filename)
+            error.__traceback__ = None
+            del error
+            _send(fd, {"kind": "memory", "case": index, "error": info})
+            continue
+        except BaseException as error:  # noqa: BLE001 -- SystemExit and KeyboardInterrupt included
+            info = _memory_info(error, config.filename)
+            error.__traceback__ = None
+            del error
+            _send(fd, {"kind": "exception", "case": index, "error": info})
+            continue
+        try:
+            header, payload = _result_frame(index, value, config.max_result_bytes)
+        except MemoryError:
+            header, payload = {"kind": "bad-result", "case": index, "message": "the result could not be copied: out of memory"}, b""
+        except BaseException as error:  # noqa: BLE001 -- conversion may run the student's __array__ etc.
+            header, payload = {"kind": "bad-result", "case": index, "message": f"the result could not be read: {_type(error).__name__}"}, b""
+        del value
+        _send(fd, header, payload)
+    for stream in _streams:
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001,S110 -- the student may have closed or replaced the streams
+            pass
+    _send(fd, {"kind": "done"})

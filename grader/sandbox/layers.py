@@ -1,0 +1,350 @@
+"""Isolation layers: the seccomp filter (hand-built classic BPF), prctl helpers, the bubblewrap command, probing.
+
+This module runs on both sides of the sandbox (the grader process and the sandboxed worker/child), so it imports
+only the standard library and, like every module the worker loads, only relative imports inside this package.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import os
+import platform
+import shutil
+import struct
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+# Names of the layers a RunReport reports, in the order they are listed to people.
+LAYER_NAMES: tuple[str, ...] = (
+    "child-process",
+    "rlimits",
+    "seccomp",
+    "separate-user",
+    "no-network",
+    "pid-namespace",
+    "read-only-system",
+    "private-filesystem",
+)
+
+# How to get each layer when it is missing (shown in SandboxUnavailable's message and the README section).
+LAYER_HOWTO: dict[str, str] = {
+    "child-process": "always active",
+    "rlimits": "needs Linux (the resource module)",
+    "seccomp": "needs Linux on x86_64 with seccomp filters enabled in the kernel",
+    "separate-user": "run the grader as root (the child then switches to an unused unprivileged uid)",
+    "no-network": "install bubblewrap (`apt-get install -y bubblewrap`); as non-root it also needs user namespaces",
+    "pid-namespace": "install bubblewrap (`apt-get install -y bubblewrap`)",
+    "read-only-system": "install bubblewrap (`apt-get install -y bubblewrap`)",
+    "private-filesystem": "install bubblewrap (`apt-get install -y bubblewrap`)",
+}
+
+BWRAP_LAYERS: tuple[str, ...] = ("no-network", "pid-namespace", "read-only-system", "private-filesystem")
+
+# Where the harness code is mounted inside the bubblewrap sandbox.
+HARNESS_MOUNT = "/opt/grader-sandbox"
+
+# ---------------------------------------------------------------------------------------------------------------
+# prctl / seccomp constants (linux/prctl.h, linux/seccomp.h, linux/audit.h, linux/filter.h)
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_SET_SECCOMP = 22
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+SECCOMP_MODE_FILTER = 2
+
+SECCOMP_RET_KILL_PROCESS = 0x80000000
+SECCOMP_RET_ERRNO = 0x00050000
+SECCOMP_RET_ALLOW = 0x7FFF0000
+AUDIT_ARCH_X86_64 = 0xC000003E
+X32_SYSCALL_BIT = 0x40000000
+CLONE_THREAD = 0x00010000
+
+BPF_LD_W_ABS = 0x20  # BPF_LD | BPF_W | BPF_ABS
+BPF_JEQ_K = 0x15  # BPF_JMP | BPF_JEQ | BPF_K
+BPF_JGE_K = 0x35  # BPF_JMP | BPF_JGE | BPF_K
+BPF_JSET_K = 0x45  # BPF_JMP | BPF_JSET | BPF_K
+BPF_RET_K = 0x06  # BPF_RET | BPF_K
+
+# Offsets inside struct seccomp_data {int nr; u32 arch; u64 ip; u64 args[6];} (little endian: low word first).
+OFFSET_NR = 0
+OFFSET_ARCH = 4
+OFFSET_ARG0_LOW = 16
+
+EPERM = 1
+ENOSYS = 38
+
+# x86_64 syscall numbers denied with EPERM: sockets, new processes, exec, tracing other processes, namespaces,
+# mounts, kernel keyrings/bpf/perf/io_uring (large attack surface a numpy function never needs).
+X86_64_DENIED: dict[str, int] = {
+    "socket": 41,
+    "socketpair": 53,
+    "fork": 57,
+    "vfork": 58,
+    "execve": 59,
+    "execveat": 322,
+    "ptrace": 101,
+    "process_vm_readv": 310,
+    "process_vm_writev": 311,
+    "mount": 165,
+    "umount2": 166,
+    "pivot_root": 155,
+    "chroot": 161,
+    "unshare": 272,
+    "setns": 308,
+    "personality": 135,
+    "kexec_load": 246,
+    "init_module": 175,
+    "finit_module": 313,
+    "delete_module": 176,
+    "add_key": 248,
+    "request_key": 249,
+    "keyctl": 250,
+    "perf_event_open": 298,
+    "bpf": 321,
+    "userfaultfd": 323,
+    "io_uring_setup": 425,
+    "io_uring_enter": 426,
+    "io_uring_register": 427,
+    "tkill": 200,
+    "rt_sigqueueinfo": 129,
+    "rt_tgsigqueueinfo": 297,
+    "pidfd_open": 434,
+    "pidfd_send_signal": 424,
+}
+X86_64_CLONE = 56
+X86_64_CLONE3 = 435
+X86_64_KILL = 62
+X86_64_TGKILL = 234
+
+
+def _insn(code: int, jt: int, jf: int, k: int) -> bytes:
+    """One classic-BPF instruction (struct sock_filter: u16 code, u8 jt, u8 jf, u32 k)."""
+    return struct.pack("HBBI", code, jt, jf, k & 0xFFFFFFFF)
+
+
+def build_seccomp_program(own_pid: int) -> bytes:
+    """The seccomp filter for the student's process, as packed ``struct sock_filter`` instructions.
+
+    Allows everything except: syscalls of another architecture (kill), the x32 ABI, the calls in
+    ``X86_64_DENIED`` (EPERM), ``clone`` without ``CLONE_THREAD`` (EPERM: threads yes, processes no),
+    ``clone3`` (ENOSYS, so the C library falls back to ``clone`` whose flags the filter can read), and ``kill`` /
+    ``tgkill`` aimed at any process but the student's own ``own_pid`` (or its own group, pid 0).
+    """
+    allow = _insn(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW)
+    deny = _insn(BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | EPERM)
+    # Tail blocks, each reached by a forward jump from the dispatch list.
+    clone_block = [
+        _insn(BPF_LD_W_ABS, 0, 0, OFFSET_ARG0_LOW),
+        _insn(BPF_JSET_K, 0, 1, CLONE_THREAD),
+        allow,
+        deny,
+    ]
+    signal_block = [
+        _insn(BPF_LD_W_ABS, 0, 0, OFFSET_ARG0_LOW),
+        _insn(BPF_JEQ_K, 2, 0, own_pid),
+        _insn(BPF_JEQ_K, 1, 0, 0),
+        deny,
+        allow,
+    ]
+    enosys = [_insn(BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | ENOSYS)]
+    denied_numbers = sorted(X86_64_DENIED.values())
+    # Dispatch: one JEQ per denied number jumping to the shared "deny" at the end of the dispatch list.
+    dispatch_count = len(denied_numbers) + 4  # + clone, clone3, kill, tgkill
+    dispatch: list[bytes] = []
+    # Layout after the dispatch list: [allow][deny][clone_block][signal_block][enosys]
+    for index, number in enumerate(denied_numbers):
+        remaining = dispatch_count - index - 1  # instructions after this one in the dispatch list
+        dispatch.append(_insn(BPF_JEQ_K, remaining + 1, 0, number))  # -> deny
+    base = len(denied_numbers)
+    to_clone = lambda i: dispatch_count - i - 1 + 2  # noqa: E731 -- skip allow, deny
+    to_signal = lambda i: dispatch_count - i - 1 + 2 + len(clone_block)  # noqa: E731
+    to_enosys = lambda i: dispatch_count - i - 1 + 2 + len(clone_block) + len(signal_block)  # noqa: E731
+    dispatch.append(_insn(BPF_JEQ_K, to_clone(base), 0, X86_64_CLONE))
+    dispatch.append(_insn(BPF_JEQ_K, to_enosys(base + 1), 0, X86_64_CLONE3))
+    dispatch.append(_insn(BPF_JEQ_K, to_signal(base + 2), 0, X86_64_KILL))
+    dispatch.append(_insn(BPF_JEQ_K, to_signal(base + 3), 0, X86_64_TGKILL))
+    head = [
+        _insn(BPF_LD_W_ABS, 0, 0, OFFSET_ARCH),
+        _insn(BPF_JEQ_K, 1, 0, AUDIT_ARCH_X86_64),
+        _insn(BPF_RET_K, 0, 0, SECCOMP_RET_KILL_PROCESS),
+        _insn(BPF_LD_W_ABS, 0, 0, OFFSET_NR),
+        _insn(BPF_JGE_K, 0, 1, X32_SYSCALL_BIT),
+        deny,
+    ]
+    program = head + dispatch + [allow, deny] + clone_block + signal_block + enosys
+    return b"".join(program)
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def prctl(option: int, arg2: int = 0) -> None:
+    """Call prctl(2); raises OSError on failure."""
+    result = _libc().prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"prctl({option}) failed: {os.strerror(errno)}")
+
+
+def seccomp_supported() -> bool:
+    """True on x86_64 Linux whose kernel offers seccomp filters (the only architecture the filter is built for)."""
+    if platform.machine() != "x86_64" or not sys.platform.startswith("linux"):
+        return False
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return False
+    return "Seccomp:" in status
+
+
+def install_seccomp() -> None:
+    """Set no_new_privs and install the filter of :func:`build_seccomp_program` on the calling thread.
+
+    Must be called while the process has a single thread (filters apply to the calling thread and the threads it
+    creates later). Raises OSError when the kernel refuses.
+    """
+    if not seccomp_supported():
+        raise OSError("seccomp filters need Linux on x86_64")
+    program = build_seccomp_program(os.getpid())
+    buffer = ctypes.create_string_buffer(program, len(program))
+    fprog = _SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p).value)
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+    result = _libc().prctl(
+        ctypes.c_int(PR_SET_SECCOMP), ctypes.c_ulong(SECCOMP_MODE_FILTER), ctypes.byref(fprog), ctypes.c_ulong(0), ctypes.c_ulong(0)
+    )
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"installing the seccomp filter failed: {os.strerror(errno)}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# bubblewrap
+
+
+def _under(path: Path, roots: Sequence[Path]) -> bool:
+    return any(path == root or root in path.parents for root in roots)
+
+
+def python_mounts() -> list[Path]:
+    """Directories the worker's Python needs to see: the interpreter's installation, the venv, numpy's site dir."""
+    import numpy  # the worker needs numpy; the grader process has it already
+
+    candidates = [
+        Path(sys.base_prefix).resolve(),
+        Path(sys.prefix).resolve(),
+        Path(sys.executable).resolve().parent.parent,
+        Path(numpy.__file__).resolve().parent.parent,
+    ]
+    mounts: list[Path] = []
+    for candidate in candidates:
+        if candidate == Path("/usr") or _under(candidate, [Path("/usr")]):
+            continue  # bound as a whole already
+        if not _under(candidate, mounts):
+            mounts = [m for m in mounts if not _under(m, [candidate])] + [candidate]
+    return mounts
+
+
+def bwrap_command(harness_dir: Path, tmpfs_bytes: int) -> list[str]:
+    """The bubblewrap argument list that starts a worker: new net/pid/ipc/uts namespaces, read-only /usr and Python,
+    nothing else of the host (no /home, /work, /etc beyond two files), a private size-capped tmpfs /tmp.
+
+    The caller appends the command to run. ``harness_dir`` (this package's directory) is mounted read-only at
+    ``HARNESS_MOUNT``.
+    """
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise FileNotFoundError("bwrap")
+    args = [
+        bwrap,
+        "--unshare-net",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--new-session",
+        "--hostname",
+        "sandbox",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+    ]
+    if os.geteuid() == 0:
+        # The worker keeps root (in its own namespaces) only to switch each child to a fresh unprivileged uid.
+        args += ["--cap-add", "ALL"]
+    else:
+        args += ["--unshare-user"]
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        host = Path("/") / name
+        if host.is_symlink():
+            args += ["--symlink", os.readlink(host), str(host)]
+        elif host.is_dir():
+            args += ["--ro-bind", str(host), str(host)]
+    for etc_file in ("/etc/ld.so.cache", "/etc/localtime"):
+        args += ["--ro-bind-try", etc_file, etc_file]
+    created: set[Path] = {Path("/")}
+    for mount in python_mounts():
+        # Parents are created world-readable so the unprivileged child can walk to the mount (bwrap would copy
+        # e.g. /root's 0700 otherwise).
+        for parent in reversed(mount.parents):
+            if parent not in created:
+                args += ["--perms", "0755", "--dir", str(parent)]
+                created.add(parent)
+        args += ["--ro-bind", str(mount), str(mount)]
+    args += [
+        "--ro-bind",
+        str(harness_dir),
+        HARNESS_MOUNT,
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--size",
+        str(tmpfs_bytes),
+        "--perms",
+        "0755",
+        "--tmpfs",
+        "/tmp",
+        "--chdir",
+        "/tmp",
+        "--clearenv",
+    ]
+    return args
+
+
+@functools.cache
+def bwrap_works() -> bool:
+    """True when bubblewrap is installed and can create the worker's sandbox on this machine (probed once)."""
+    try:
+        command = bwrap_command(Path(__file__).resolve().parent, 1 << 20) + [sys.executable, "-I", "-c", "import numpy"]
+    except FileNotFoundError:
+        return False
+    try:
+        completed = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=30, env={})
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return completed.returncode == 0
+
+
+def probe_layers() -> dict[str, bool]:
+    """Which isolation layers this machine can give a submission right now (each name of ``LAYER_NAMES``)."""
+    have_bwrap = bwrap_works()
+    layers = {
+        "child-process": True,
+        "rlimits": sys.platform.startswith("linux"),
+        "seccomp": seccomp_supported(),
+        "separate-user": os.geteuid() == 0,
+    }
+    for name in BWRAP_LAYERS:
+        layers[name] = have_bwrap
+    return layers

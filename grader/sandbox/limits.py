@@ -1,0 +1,111 @@
+"""The sandbox's public data: Limits, CaseInput, CaseOutcome, RunReport and the SandboxUnavailable error."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal, get_args
+
+import numpy as np
+
+from grader.errors import GraderError
+
+CaseStatus = Literal[
+    "ok", "exception", "timeout", "memory", "crashed", "bad-result", "not-run", "import-error", "missing-function"
+]
+CASE_STATUSES: tuple[str, ...] = get_args(CaseStatus)
+
+
+class SandboxUsageError(GraderError):
+    """The grader called the sandbox wrongly (missing source file, bad limits, bad case input); never the student."""
+
+
+class SandboxUnavailable(GraderError):
+    """``require_sandbox=True`` and an isolation layer is missing; the message lists them and how to get each."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for one submission's run.
+
+    Attributes:
+        cpu_seconds_per_case: CPU time one call of the student's function may use (importing the module gets the
+            same allowance). Checked every ~20 ms by the supervisor, backed by RLIMIT_CPU for the whole run.
+        wall_seconds_per_case: wall-clock time of one call (and of the import): catches sleeping/blocking code.
+        wall_seconds_total: wall-clock time of the whole submission (import + every case); cases not started in
+            time are reported ``not-run``.
+        memory_bytes: address space the student's code may add to the harness's own (Python + numpy, ~100 MB of
+            virtual memory), enforced with RLIMIT_AS; exceeding it gives ``memory``.
+        file_size_bytes: largest file the code may write (RLIMIT_FSIZE).
+        max_result_bytes: largest result of one case (data bytes of the array, or of all arrays of a dict).
+        max_output_bytes: how much of what the code prints (stdout and stderr together) is kept.
+    """
+
+    cpu_seconds_per_case: float = 2.0
+    wall_seconds_per_case: float = 5.0
+    wall_seconds_total: float = 30.0
+    memory_bytes: int = 1 << 30
+    file_size_bytes: int = 1 << 20
+    max_result_bytes: int = 16 << 20
+    max_output_bytes: int = 64 << 10
+
+    def __post_init__(self) -> None:
+        for name in ("cpu_seconds_per_case", "wall_seconds_per_case", "wall_seconds_total"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
+                raise SandboxUsageError(f"Limits.{name} must be a positive number of seconds, got {value!r}")
+        for name in ("memory_bytes", "file_size_bytes", "max_result_bytes", "max_output_bytes"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise SandboxUsageError(f"Limits.{name} must be a positive whole number of bytes, got {value!r}")
+
+
+@dataclass(frozen=True)
+class CaseInput:
+    """One call of the student's function: ``function(**kwargs)``.
+
+    Attributes:
+        name: shown to the student and used to match outcomes to cases (unique within a run).
+        kwargs: keyword arguments; arrays of bool/int/float dtype (e.g. ``image: (H, W, C)``,
+            ``filters: (f, f, C, K)``) or Python/numpy scalars (passed as Python ``float``/``int``/``bool``).
+    """
+
+    name: str
+    kwargs: Mapping[str, np.ndarray | float | int | bool]
+
+
+@dataclass(frozen=True)
+class CaseOutcome:
+    """What one case produced.
+
+    Attributes:
+        name: the case's name.
+        status: ``ok`` when a valid result came back; otherwise why not.
+        value: only for ``ok``: a plain ndarray (float64, int64 or bool; C-contiguous, not a subclass), or a dict
+            ``str -> ndarray`` for functions returning a mapping. NaN and inf are kept (the grader's check ladder
+            reports them).
+        message: for the student: their exception with only their own traceback lines, or why the case was
+            stopped; empty for ``ok``.
+    """
+
+    name: str
+    status: CaseStatus
+    value: np.ndarray | dict[str, np.ndarray] | None
+    message: str
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """Outcomes of one submission's cases, in the order given, and how it was isolated.
+
+    Attributes:
+        cases: one CaseOutcome per CaseInput, same order.
+        layers: isolation layer name -> whether it was active for this run (see ``grader.sandbox.LAYER_NAMES``).
+        stdout_excerpt: the start of what the code printed (stdout and stderr interleaved), capped at
+            ``Limits.max_output_bytes`` with a note on how much was cut.
+    """
+
+    cases: list[CaseOutcome]
+    layers: dict[str, bool] = field(default_factory=dict)
+    stdout_excerpt: str = ""

@@ -1,0 +1,79 @@
+"""Jupyter notebooks as modules: the code cells, in order, with IPython magics and shell lines removed."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+# Cell magics whose body is still Python: only their first line is dropped. Any other ``%%`` cell (bash, html,
+# writefile, ...) is not Python and is dropped whole.
+PYTHON_BODY_CELL_MAGICS = ("%%time", "%%timeit", "%%capture", "%%prun")
+
+
+class NotebookError(Exception):
+    """The submitted file is not a readable notebook; the message is for the student."""
+
+
+@dataclass(frozen=True)
+class NotebookSource:
+    """A notebook flattened into module source.
+
+    Attributes:
+        source: the code cells joined in order, magics and shell lines replaced by empty lines.
+        line_map: ``line_map[n - 1] = (cell, line)`` for module line ``n``: the 1-based cell number counted over
+            all cells of the notebook (markdown too, as seen from the top) and the 1-based line inside that cell.
+    """
+
+    source: str
+    line_map: list[tuple[int, int]]
+
+    def locate(self, line: int) -> tuple[int, int] | None:
+        """The ``(cell, line)`` of module line ``line`` (1-based), or None outside the notebook's lines."""
+        if 1 <= line <= len(self.line_map):
+            return self.line_map[line - 1]
+        return None
+
+
+def _cell_lines(cell: dict[str, object], index: int, filename: str) -> list[str]:
+    source = cell.get("source", "")
+    if isinstance(source, list) and all(isinstance(part, str) for part in source):
+        text = "".join(source)
+    elif isinstance(source, str):
+        text = source
+    else:
+        raise NotebookError(f"{filename}: cell {index} has a 'source' that is neither text nor a list of lines")
+    return text.splitlines()
+
+
+def notebook_to_source(text: str, filename: str) -> NotebookSource:
+    """Flatten the notebook JSON ``text`` (nbformat 4) into module source; NotebookError if it is not a notebook.
+
+    Lines whose first non-blank character is ``%`` or ``!`` (line magics, shell commands) become empty lines, so
+    an indented ``!pip install`` does not shift the lines after it; cell magics are handled as described in
+    ``PYTHON_BODY_CELL_MAGICS``. Outputs are ignored.
+    """
+    try:
+        document = json.loads(text)
+    except ValueError as error:
+        raise NotebookError(f"{filename} is not a notebook: its JSON does not parse ({error})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("cells"), list):
+        raise NotebookError(f"{filename} is not a notebook: it has no list of 'cells'")
+    lines: list[str] = []
+    line_map: list[tuple[int, int]] = []
+    for index, cell in enumerate(document["cells"], start=1):
+        if not isinstance(cell, dict):
+            raise NotebookError(f"{filename}: cell {index} is not a JSON object")
+        if cell.get("cell_type") != "code":
+            continue
+        cell_lines = _cell_lines(cell, index, filename)
+        first = cell_lines[0].strip() if cell_lines else ""
+        if first.startswith("%%") and not first.split()[0] in PYTHON_BODY_CELL_MAGICS:
+            continue
+        for number, line in enumerate(cell_lines, start=1):
+            stripped = line.lstrip()
+            lines.append("" if stripped.startswith(("%", "!")) else line)
+            line_map.append((index, number))
+        # A blank separator line keeps one cell's unfinished statement from swallowing the next cell's first line.
+        lines.append("")
+        line_map.append((index, len(cell_lines) + 1))
+    return NotebookSource(source="\n".join(lines) + "\n", line_map=line_map)

@@ -1,0 +1,616 @@
+"""Grader side of the sandbox: ``run_cases`` -- a pool of warm workers, requests, and validation of all replies.
+
+Nothing a worker relays from the child is trusted: every field is type-checked, every array goes through
+:func:`wire.npy_to_array`, and every message shown to the student is rebuilt here from checked parts (the
+student's own traceback lines come from the grader's copy of their source).
+"""
+
+from __future__ import annotations
+
+import atexit
+import keyword
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+import tokenize
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grader.errors import GraderError, InputFileError
+
+from . import layers, wire
+from .limits import CaseInput, CaseOutcome, Limits, RunReport, SandboxUnavailable, SandboxUsageError
+from .notebook import NotebookError, NotebookSource, notebook_to_source
+
+HARNESS_DIR = Path(__file__).resolve().parent
+# Loads this directory as the package ``_grader_sandbox`` without running ``grader`` (absent in the sandbox).
+WORKER_BOOT = (
+    "import sys, types\n"
+    "package = types.ModuleType('_grader_sandbox')\n"
+    "package.__path__ = [sys.argv[1]]\n"
+    "sys.modules['_grader_sandbox'] = package\n"
+    "from _grader_sandbox.worker import main\n"
+    "main()\n"
+)
+# One thread per BLAS call: two submissions graded at once on two cores should not fight over threads.
+WORKER_ENV = {
+    "PATH": "/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
+TMPFS_BYTES = 256 << 20
+WORKER_START_SECONDS = 60.0
+REPLY_SLACK_SECONDS = 20.0
+MAX_SOURCE_BYTES = 2 << 20
+RESULT_SLACK_BYTES = 64 << 10
+
+
+class SandboxError(GraderError):
+    """The sandbox itself failed (a bug or a broken machine), not the student's code."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# workers
+
+
+class _Worker:
+    """One warm worker process (inside bubblewrap when ``sandboxed``), used by one run at a time."""
+
+    def __init__(self, sandboxed: bool) -> None:
+        self.sandboxed = sandboxed
+        if sandboxed:
+            command = layers.bwrap_command(HARNESS_DIR, TMPFS_BYTES)
+            for name, value in WORKER_ENV.items():
+                command += ["--setenv", name, value]
+            command += [sys.executable, "-I", "-c", WORKER_BOOT, layers.HARNESS_MOUNT]
+        else:
+            command = [sys.executable, "-I", "-c", WORKER_BOOT, str(HARNESS_DIR)]
+        debug = os.environ.get("GRADER_SANDBOX_DEBUG") == "1"
+        self.process = subprocess.Popen(  # noqa: S603 -- fixed command, no shell
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=None if debug else subprocess.DEVNULL,
+            env=dict(WORKER_ENV),
+            close_fds=True,
+            start_new_session=True,
+            cwd="/",
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self._out_fd = self.process.stdout.fileno()
+        self._parser = wire.FrameParser(1 << 20)
+        try:
+            hello, _ = self._read(time.monotonic() + WORKER_START_SECONDS, 1 << 20)
+        except (EOFError, TimeoutError, wire.WireError) as error:
+            self.close()
+            raise SandboxError(f"the sandbox worker did not start ({error})") from None
+        if hello.get("kind") != "hello":
+            self.close()
+            raise SandboxError("the sandbox worker started but did not greet")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def _read(self, deadline: float, max_payload: int) -> tuple[dict[str, Any], bytes]:
+        self._parser.max_payload_bytes = max_payload
+        while True:
+            for frame in self._parser.feed(b""):
+                return frame
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("the sandbox worker did not answer in time")
+            readable, _, _ = select.select([self._out_fd], [], [], remaining)
+            if not readable:
+                continue
+            data = os.read(self._out_fd, 1 << 20)
+            if not data:
+                raise EOFError("the sandbox worker ended")
+            for frame in self._parser.feed(data):
+                return frame
+
+    def request(self, frame: bytes, deadline: float, max_payload: int) -> tuple[dict[str, Any], bytes]:
+        """Send one request and wait for its reply; EOFError if the worker died, TimeoutError past ``deadline``."""
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(frame)
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise EOFError("the sandbox worker ended") from None
+        return self._read(deadline, max_payload)
+
+    def close(self) -> None:
+        try:
+            if self.process.stdin is not None:
+                self.process.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.process.kill()
+        self.process.wait()
+
+
+class _WorkerPool:
+    """Idle warm workers; each run takes one (starting it when none is idle) and gives it back. Thread-safe; a
+    forked grader process starts afresh (it must not share pipes with its parent's workers)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: list[_Worker] = []
+        self._owner = os.getpid()
+
+    def forget(self) -> None:
+        self._lock = threading.Lock()
+        self._idle = []
+        self._owner = os.getpid()
+
+    def acquire(self, sandboxed: bool) -> _Worker:
+        with self._lock:
+            if self._owner != os.getpid():
+                self.forget()
+            while self._idle:
+                worker = self._idle.pop()
+                if worker.alive() and worker.sandboxed == sandboxed:
+                    return worker
+                worker.close()
+        return _Worker(sandboxed)
+
+    def release(self, worker: _Worker) -> None:
+        with self._lock:
+            if self._owner == os.getpid() and worker.alive():
+                self._idle.append(worker)
+                return
+        worker.close()
+
+    def close_all(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        if self._owner == os.getpid():
+            for worker in idle:
+                worker.close()
+
+
+_POOL = _WorkerPool()
+atexit.register(_POOL.close_all)
+os.register_at_fork(after_in_child=_POOL.forget)
+
+
+def probe_layers() -> dict[str, bool]:
+    """Which isolation layers this machine can give a submission (names in ``grader.sandbox.LAYER_NAMES``)."""
+    return layers.probe_layers()
+
+
+def _missing_layers_message(missing: Sequence[str]) -> str:
+    lines = [f"the sandbox is required but {len(missing)} isolation layer(s) are not available on this machine:"]
+    lines += [f"  {name}: {layers.LAYER_HOWTO[name]}" for name in missing]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# arguments and source
+
+
+@dataclass(frozen=True)
+class _Source:
+    """The module to run: ``text`` shown to the sandbox under ``filename``; ``notebook`` maps lines to cells."""
+
+    text: str
+    filename: str
+    notebook: NotebookSource | None
+
+    def where(self, line: int) -> str:
+        if self.notebook is not None:
+            located = self.notebook.locate(line)
+            if located is not None:
+                return f"{self.filename}, cell {located[0]}, line {located[1]}"
+        return f"{self.filename}, line {line}"
+
+    def line_text(self, line: int) -> str:
+        lines = self.text.splitlines()
+        if 1 <= line <= len(lines):
+            return lines[line - 1].strip()[:200]
+        return ""
+
+
+def _check_arguments(source: Path, function: str, cases: Sequence[CaseInput], limits: Limits) -> list[dict[str, Any]]:
+    """Raise SandboxUsageError/InputFileError for grader misuse; returns each case's kwargs normalized."""
+    if not isinstance(limits, Limits):
+        raise SandboxUsageError(f"limits must be a grader.sandbox.Limits, got {type(limits).__name__}")
+    if not source.is_file():
+        raise InputFileError("the submission file does not exist or is not a file", file=source)
+    if not isinstance(function, str) or not function.isidentifier() or keyword.iskeyword(function):
+        raise SandboxUsageError(f"function must be a Python identifier, got {function!r}")
+    names: set[str] = set()
+    normalized: list[dict[str, Any]] = []
+    for position, case in enumerate(cases):
+        if not isinstance(case, CaseInput):
+            raise SandboxUsageError(f"cases[{position}] must be a CaseInput, got {type(case).__name__}")
+        if case.name in names:
+            raise SandboxUsageError(f"cases[{position}]: the case name {case.name!r} is used twice")
+        names.add(case.name)
+        if not isinstance(case.kwargs, Mapping):
+            raise SandboxUsageError(f"cases[{position}] ({case.name}): kwargs must be a mapping")
+        kwargs: dict[str, Any] = {}
+        for key, value in case.kwargs.items():
+            place = f"cases[{position}] ({case.name}) argument {key!r}"
+            if not isinstance(key, str) or not key.isidentifier() or keyword.iskeyword(key):
+                raise SandboxUsageError(f"{place}: argument names must be Python identifiers")
+            if isinstance(value, np.ndarray):
+                if value.dtype.kind not in "biuf" or value.dtype.fields is not None:
+                    raise SandboxUsageError(f"{place}: arrays must hold bool, int or float numbers, got dtype {value.dtype}")
+                kwargs[key] = np.asarray(value)
+            elif isinstance(value, np.generic) and value.dtype.kind in "biuf":
+                kwargs[key] = value.item()
+            elif isinstance(value, (bool, int, float)):
+                kwargs[key] = value
+            else:
+                raise SandboxUsageError(f"{place}: expected a numpy array or a number, got {type(value).__name__}")
+        normalized.append(kwargs)
+    return normalized
+
+
+def _load_source(path: Path) -> _Source | str:
+    """The submission as module source, or (a string) why it cannot be one: the student's fault, not an error."""
+    filename = path.name
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise InputFileError(f"the submission file cannot be read: {error.strerror}", file=path) from None
+    if len(data) > MAX_SOURCE_BYTES:
+        return f"{filename} is {len(data) / 2**20:.1f} MiB; a submission may be at most {MAX_SOURCE_BYTES / 2**20:.0f} MiB"
+    if path.suffix.lower() == ".ipynb":
+        try:
+            notebook = notebook_to_source(data.decode("utf-8-sig"), filename)
+        except UnicodeDecodeError as error:
+            return f"{filename} is not UTF-8 text (byte {data[error.start]:#04x} at offset {error.start})"
+        except NotebookError as error:
+            return str(error)
+        return _Source(notebook.source, filename, notebook)
+    try:
+        encoding, _ = tokenize.detect_encoding(iter(data.splitlines(keepends=True)).__next__)
+        text = data.decode(encoding)
+    except (SyntaxError, LookupError) as error:
+        return f"{filename}: cannot tell its text encoding ({error})"
+    except UnicodeDecodeError as error:
+        return f"{filename} is not valid {error.encoding} text (byte {data[error.start]:#04x} at offset {error.start})"
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return _Source(text, filename, None)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# run_cases
+
+
+def run_cases(
+    source: Path,
+    function: str,
+    cases: Sequence[CaseInput],
+    *,
+    limits: Limits = Limits(),  # noqa: B008 -- frozen, shared safely
+    require_sandbox: bool = False,
+) -> RunReport:
+    """Import ``source`` (a .py file or a .ipynb notebook) in a sandboxed child and call ``function(**kwargs)`` per
+    case; one outcome per case, in order.
+
+    Never raises because of the student's code. Raises InputFileError when ``source`` is missing,
+    SandboxUsageError for bad ``function``/``cases``/``limits``, SandboxUnavailable when ``require_sandbox`` and a
+    layer of :func:`probe_layers` is missing, SandboxError when the sandbox machinery itself fails.
+    """
+    source = Path(source)
+    normalized = _check_arguments(source, function, cases, limits)
+    probed = layers.probe_layers()
+    if require_sandbox:
+        missing = [name for name in layers.LAYER_NAMES if not probed[name]]
+        if missing:
+            raise SandboxUnavailable(_missing_layers_message(missing))
+    loaded = _load_source(source)
+    if isinstance(loaded, str):
+        return RunReport([CaseOutcome(case.name, "import-error", None, loaded) for case in cases], _no_layers(), "")
+    if not cases:
+        return RunReport([], _no_layers(), "")
+    blobs: list[bytes] = []
+    described = [{"name": case.name, "kwargs": wire.encode_case_kwargs(kwargs, blobs)} for case, kwargs in zip(cases, normalized)]
+    table, payload = wire.pack_blobs(blobs)
+    request = wire.encode_frame(
+        {
+            "kind": "run",
+            "source": loaded.text,
+            "filename": loaded.filename,
+            "function": function,
+            "limits": asdict(limits),
+            "cases": described,
+            "blobs": table,
+            "seccomp": probed["seccomp"],
+            "require": require_sandbox,
+        },
+        payload,
+    )
+    max_reply = len(cases) * (limits.max_result_bytes + RESULT_SLACK_BYTES) + limits.max_output_bytes * 4 + (1 << 20)
+    deadline_seconds = limits.wall_seconds_total + REPLY_SLACK_SECONDS
+    sandboxed = probed["private-filesystem"]
+    reply, reply_payload, sandboxed = _execute(request, sandboxed, deadline_seconds, max_reply, require_sandbox)
+    if reply is None:
+        message = "the sandbox stopped while running this submission (twice); it was not graded -- tell your instructor"
+        return RunReport([CaseOutcome(case.name, "crashed", None, message) for case in cases], _no_layers(), "")
+    return _decode_report(reply, reply_payload, loaded, function, cases, limits, sandboxed, require_sandbox)
+
+
+def _no_layers() -> dict[str, bool]:
+    return {name: name == "child-process" for name in layers.LAYER_NAMES}
+
+
+def _execute(
+    request: bytes, sandboxed: bool, deadline_seconds: float, max_reply: int, require_sandbox: bool
+) -> tuple[dict[str, Any] | None, bytes, bool]:
+    """Send ``request`` to a warm worker; a worker that dies is replaced once (a fresh interpreter). Returns the
+    reply (None when two workers died), its payload and whether the worker ran inside bubblewrap."""
+    for _attempt in range(2):
+        try:
+            worker = _POOL.acquire(sandboxed)
+        except SandboxError:
+            if not sandboxed or require_sandbox:
+                raise
+            sandboxed = False  # bubblewrap probed fine but failed now: run unsandboxed, and say so in layers
+            worker = _POOL.acquire(sandboxed)
+        try:
+            reply, payload = worker.request(request, time.monotonic() + deadline_seconds, max_reply)
+        except EOFError:
+            worker.kill()
+            continue
+        except (TimeoutError, wire.WireError) as error:
+            worker.kill()
+            raise SandboxError(f"the sandbox worker failed: {error}") from None
+        _POOL.release(worker)
+        return reply, payload, sandboxed
+    return None, b"", sandboxed
+
+
+def _decode_report(
+    reply: dict[str, Any],
+    payload: bytes,
+    source: _Source,
+    function: str,
+    cases: Sequence[CaseInput],
+    limits: Limits,
+    sandboxed: bool,
+    require_sandbox: bool,
+) -> RunReport:
+    kind = reply.get("kind")
+    if kind == "setup-failed":
+        message = f"the sandbox could not lock the child process down: {str(reply.get('message'))[:500]}"
+        if require_sandbox:
+            raise SandboxUnavailable(message)
+        raise SandboxError(message)
+    if kind == "worker-error":
+        raise SandboxError(f"the sandbox worker failed internally:\n{str(reply.get('message'))[:3000]}")
+    raw_cases = reply.get("cases")
+    if kind != "report" or not isinstance(raw_cases, list) or len(raw_cases) != len(cases):
+        raise SandboxError("the sandbox worker sent a malformed report")
+    describer = _Describer(source, function, limits)
+    outcomes = [describer.outcome(case.name, raw, payload) for case, raw in zip(cases, raw_cases)]
+    child_layers = reply.get("layers") if isinstance(reply.get("layers"), dict) else {}
+    active = {
+        name: (
+            True
+            if name == "child-process"
+            else sandboxed
+            if name in layers.BWRAP_LAYERS
+            else child_layers.get(name) is True
+        )
+        for name in layers.LAYER_NAMES
+    }
+    output = str(reply.get("output", ""))[: limits.max_output_bytes]
+    dropped = reply.get("output_dropped")
+    if isinstance(dropped, int) and dropped > 0:
+        output += f"\n[... {dropped} more bytes of output not shown]"
+    return RunReport(outcomes, active, output)
+
+
+class _Describer:
+    """Turns the worker's raw per-case records into CaseOutcomes with student-facing messages."""
+
+    def __init__(self, source: _Source, function: str, limits: Limits) -> None:
+        self.source = source
+        self.function = function
+        self.limits = limits
+
+    def outcome(self, name: str, raw: Any, payload: bytes) -> CaseOutcome:
+        if not isinstance(raw, dict):
+            return CaseOutcome(name, "crashed", None, "the sandbox lost this case's result")
+        status = raw.get("status")
+        if status == "ok":
+            try:
+                value = self._value(raw, payload)
+            except wire.WireError as error:
+                return CaseOutcome(name, "bad-result", None, f"{self.function} returned an unusable value: {error}")
+            return CaseOutcome(name, "ok", value, "")
+        if status == "exception":
+            return CaseOutcome(name, "exception", None, self._exception(raw.get("error"), during_call=True))
+        if status == "memory":
+            text = self._exception(raw.get("error"), during_call=True)
+            return CaseOutcome(name, "memory", None, f"ran out of memory (the limit is {_mib(self.limits.memory_bytes)}):\n{text}")
+        if status == "bad-result":
+            return CaseOutcome(name, "bad-result", None, f"{self.function} returned an unusable value: {str(raw.get('message', ''))[:2000]}")
+        if status == "timeout":
+            return CaseOutcome(name, "timeout", None, self._timeout(raw))
+        if status == "crashed":
+            exit_code = raw.get("exit_code")
+            if exit_code == -signal.SIGXCPU or (exit_code == -signal.SIGKILL and raw.get("phase") == "case" and False):
+                return CaseOutcome(name, "timeout", None, self._timeout({"reason": "cpu", "phase": raw.get("phase")}))
+            return CaseOutcome(name, "crashed", None, self._crashed(raw))
+        if status == "import-error":
+            return CaseOutcome(name, "import-error", None, self._import_error(raw))
+        if status == "missing-function":
+            return CaseOutcome(name, "missing-function", None, self._missing_function(raw))
+        if status == "not-run":
+            return CaseOutcome(
+                name, "not-run", None, f"not run: the submission used up its {self.limits.wall_seconds_total:g} s of total time before this case"
+            )
+        return CaseOutcome(name, "crashed", None, "the sandbox lost this case's result")
+
+    def _value(self, raw: dict[str, Any], payload: bytes) -> np.ndarray | dict[str, np.ndarray]:
+        base, length = raw.get("base"), raw.get("length")
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (base, length)) or base + length > len(payload):
+            raise wire.WireError("the result was lost in transfer")
+        blob_payload = payload[base : base + length]
+        table = raw.get("blobs")
+        cap = self.limits.max_result_bytes
+        if raw.get("result") == "array":
+            if not isinstance(table, list) or len(table) != 1:
+                raise wire.WireError("the result is not a single array")
+            return wire.npy_to_array(wire.blob_at(blob_payload, table, 0), max_bytes=cap)
+        if raw.get("result") == "dict":
+            keys = raw.get("keys")
+            if (
+                not isinstance(keys, list)
+                or not isinstance(table, list)
+                or len(keys) != len(table)
+                or len(keys) > wire.MAX_RESULT_KEYS
+                or not all(isinstance(k, str) and len(k) <= wire.MAX_KEY_CHARS for k in keys)
+                or len(set(keys)) != len(keys)
+            ):
+                raise wire.WireError("the returned dict could not be read (its keys must be distinct short strings)")
+            value: dict[str, np.ndarray] = {}
+            for index, key in enumerate(keys):
+                array = wire.npy_to_array(wire.blob_at(blob_payload, table, index), max_bytes=cap)
+                cap -= array.nbytes
+                value[key] = array
+            return value
+        raise wire.WireError("the result has an unknown form")
+
+    def _frames(self, info: dict[str, Any]) -> list[str]:
+        frames = info.get("frames")
+        if not isinstance(frames, list):
+            return []
+        lines: list[str] = []
+        previous: tuple[int, str] | None = None
+        repeats = 0
+
+        def flush_repeats() -> None:
+            if repeats:
+                lines.append(f"  [Previous line repeated {repeats} more times]")
+
+        for frame in frames[:200]:
+            if not (isinstance(frame, list) and len(frame) == 2 and isinstance(frame[0], int) and isinstance(frame[1], str)):
+                continue
+            key = (frame[0], frame[1][:100])
+            if key == previous:
+                repeats += 1
+                continue
+            flush_repeats()
+            repeats = 0
+            previous = key
+            lines.append(f'  File "{self.source.where(key[0])}", in {key[1]}')
+            text = self.source.line_text(key[0])
+            if text:
+                lines.append(f"    {text}")
+        flush_repeats()
+        total = info.get("total_frames")
+        if isinstance(total, int) and total > len(frames):
+            lines.append(f"  [{total - len(frames)} more frames of your code not shown]")
+        return lines
+
+    def _exception(self, info: Any, *, during_call: bool) -> str:
+        if not isinstance(info, dict):
+            return "an exception whose details were lost"
+        type_name = str(info.get("type", "Exception"))[:200]
+        message = str(info.get("message", ""))[:2000]
+        frames = self._frames(info)
+        lines = ["Traceback (most recent call last; your code only):", *frames] if frames else []
+        lines.append(f"{type_name}: {message}" if message else type_name)
+        if type_name == "SystemExit":
+            lines.append(f"(your code called sys.exit() or exit(); {self.function} must return its result instead)")
+        elif during_call and not frames and type_name == "TypeError":
+            lines.append(f"(the grader calls {self.function} with keyword arguments; check the parameter names)")
+        return "\n".join(lines)
+
+    def _import_error(self, raw: dict[str, Any]) -> str:
+        info = raw.get("error")
+        if isinstance(info, dict) and isinstance(info.get("syntax"), dict) and raw.get("phase") == "compile":
+            syntax = info["syntax"]
+            line, column = syntax.get("line"), syntax.get("column")
+            place = self.source.filename
+            if isinstance(line, int):
+                place = self.source.where(line)
+                if isinstance(column, int):
+                    place += f", column {column}"
+            text = f"{str(info.get('type', 'SyntaxError'))[:100]} in {place}: {str(syntax.get('message', ''))[:500]}"
+            if isinstance(line, int) and self.source.line_text(line):
+                raw_line = self.source.text.splitlines()[line - 1]
+                stripped = raw_line.lstrip()
+                text += f"\n    {stripped[:200]}"
+                if isinstance(column, int) and 1 <= column <= len(raw_line) + 1:
+                    text += "\n    " + " " * max(0, column - 1 - (len(raw_line) - len(stripped))) + "^"
+            return text
+        return f"importing {self.source.filename} failed:\n{self._exception(info, during_call=False)}"
+
+    def _missing_function(self, raw: dict[str, Any]) -> str:
+        found = raw.get("found")
+        if isinstance(found, str):
+            return f"{self.source.filename} defines '{self.function}', but it is {found[:100]}, not a function"
+        defined = raw.get("defined")
+        names = [str(name)[:60] for name in defined[:20]] if isinstance(defined, list) else []
+        message = f"{self.source.filename} does not define a function named '{self.function}'"
+        return message + (f" (it defines: {', '.join(names)})" if names else "")
+
+    def _timeout(self, raw: dict[str, Any]) -> str:
+        reason, phase = raw.get("reason"), raw.get("phase")
+        what = f"importing {self.source.filename}" if phase == "import" else f"this call of {self.function}"
+        if reason == "cpu":
+            return f"stopped: {what} used more than {self.limits.cpu_seconds_per_case:g} s of CPU time (is there an endless loop?)"
+        if reason == "wall":
+            return f"stopped: {what} took more than {self.limits.wall_seconds_per_case:g} s (does the code sleep or wait for something?)"
+        return f"stopped: the whole submission may run for {self.limits.wall_seconds_total:g} s and that time ran out during {what}"
+
+    def _crashed(self, raw: dict[str, Any]) -> str:
+        phase = raw.get("phase")
+        what = f"while importing {self.source.filename}" if phase == "import" else f"while running {self.function}"
+        if phase == "between":
+            what = f"between two calls of {self.function} (a background thread?)"
+        if raw.get("reason") == "channel":
+            return (
+                f"the result channel was corrupted {what} ({str(raw.get('message', ''))[:300]}); do not write to files "
+                "or file descriptors your code did not open"
+            )
+        exit_code = raw.get("exit_code")
+        if isinstance(exit_code, int) and exit_code >= 0:
+            return f"the process exited (exit code {exit_code}) {what}, before a result came back; do not call exit() or os._exit()"
+        if isinstance(exit_code, int):
+            number = -exit_code
+            try:
+                signal_name = signal.Signals(number).name
+            except ValueError:
+                signal_name = f"signal {number}"
+            hint = {
+                "SIGSEGV": "; very deep recursion or a crash inside a C extension does this",
+                "SIGKILL": "; it was killed, usually for using too much memory",
+                "SIGSYS": "; it made a system call the sandbox forbids",
+                "SIGABRT": "; Python aborted, often after running out of memory",
+            }.get(signal_name, "")
+            return f"the process crashed ({signal_name}) {what}{hint}"
+        return f"the process ended {what} without a result"
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**30:g} GiB" if size >= 2**30 else f"{size / 2**20:g} MiB"

@@ -1,0 +1,477 @@
+"""The warm sandbox worker: imports numpy once, then forks one locked-down child per submission and supervises it.
+
+Started by :mod:`runner` (inside bubblewrap where available) and driven over its stdin/stdout with :mod:`wire`
+frames: a ``run`` request in, a ``report`` out. The worker enforces the time limits (it watches wall clock and the
+child's CPU time in /proc), collects the child's output (capped) and result frames, restarts a child after a
+case that had to be killed, and kills everything the submission started when it is done. It never runs student
+code itself. Standard library and numpy only; relative imports.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import importlib
+import math
+import os
+import random
+import select
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import child, layers, wire
+
+# Each submission runs as a fresh uid from this range (when the worker is root), so no two submissions share a
+# uid: one cannot signal or read another, RLIMIT_NPROC counts only its own processes, and kill(-1) as that uid
+# sweeps exactly what it left behind. Tests look for survivors in this range.
+UID_BASE = 1_500_000_000
+UID_SPAN = 500_000_000
+
+SETUP_SECONDS = 10.0
+POLL_SECONDS = 0.02
+READ_CHUNK = 1 << 20
+RESULT_SLACK_BYTES = 64 << 10  # .npy headers and dict keys on top of the data cap
+
+# Imported before forking so the child needs no file of the standard library: with a separate uid it may not be
+# allowed to read the Python installation (e.g. under a 0700 home directory).
+PREIMPORTED = (
+    "abc", "array", "bisect", "cmath", "collections", "collections.abc", "contextlib", "copy", "dataclasses",
+    "decimal", "enum", "fractions", "functools", "heapq", "itertools", "json", "math", "numbers", "operator",
+    "pprint", "random", "re", "statistics", "string", "struct", "textwrap", "time", "typing", "warnings",
+    "numpy.linalg", "numpy.fft", "numpy.random", "numpy.lib.stride_tricks",
+)
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (all its threads), 0.0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            data = stat.read()
+    except OSError:
+        return 0.0
+    fields = data[data.rindex(b")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _virtual_memory_bytes() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+class OutputBuffer:
+    """The first ``cap`` bytes of everything the child printed, and how many more bytes were dropped."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.kept = bytearray()
+        self.dropped = 0
+
+    def add(self, data: bytes) -> None:
+        room = self.cap - len(self.kept)
+        if room > 0:
+            self.kept += data[:room]
+        self.dropped += max(0, len(data) - max(room, 0))
+
+
+@dataclass
+class ChildRun:
+    """What one child process left: outcomes per case index, or one outcome for every remaining case."""
+
+    outcomes: dict[int, dict[str, Any]] = field(default_factory=dict)
+    module_outcome: dict[str, Any] | None = None
+    next_start: int = 0
+    layers: dict[str, bool] | None = None
+    setup_failed: str | None = None
+
+
+@dataclass
+class Submission:
+    """One decoded ``run`` request."""
+
+    source: str
+    filename: str
+    function: str
+    cases: list[tuple[str, dict[str, Any]]]
+    limits: dict[str, Any]
+    seccomp: bool
+    require: bool
+
+
+def _set_nonblocking(fd: int) -> None:
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+
+
+def _drain(fd: int) -> tuple[bytes, bool]:
+    """Everything readable now from non-blocking ``fd``; the flag is True at end of file."""
+    chunks: list[bytes] = []
+    while True:
+        try:
+            data = os.read(fd, READ_CHUNK)
+        except BlockingIOError:
+            return b"".join(chunks), False
+        except OSError as error:
+            if error.errno == errno.EINTR:
+                continue
+            return b"".join(chunks), True
+        if not data:
+            return b"".join(chunks), True
+        chunks.append(data)
+        if len(chunks) >= 16:  # let the caller check its clocks between large bursts
+            return b"".join(chunks), False
+
+
+def _kill_group(pid: int) -> None:
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+class Supervisor:
+    """Runs the children of one submission one after another and turns what they send into outcomes."""
+
+    def __init__(self, submission: Submission, response_blobs: list[bytes], output: OutputBuffer) -> None:
+        self.submission = submission
+        self.response_blobs = response_blobs
+        self.response_size = 0
+        self.output = output
+        limits = submission.limits
+        self.cpu_per_case = float(limits["cpu_seconds_per_case"])
+        self.wall_per_case = float(limits["wall_seconds_per_case"])
+        self.max_result_bytes = int(limits["max_result_bytes"])
+
+    def run_child(self, start: int, deadline: float, workdir: str, uid: int | None) -> ChildRun:
+        submission = self.submission
+        limits = submission.limits
+        result_read, result_write = os.pipe()
+        output_read, output_write = os.pipe()
+        remaining = len(submission.cases) - start
+        config = child.ChildConfig(
+            source=submission.source,
+            filename=submission.filename,
+            function=submission.function,
+            cases=submission.cases,
+            start=start,
+            result_fd=result_write,
+            output_fd=output_write,
+            workdir=workdir,
+            uid=uid,
+            address_space_bytes=_virtual_memory_bytes() + int(limits["memory_bytes"]),
+            file_size_bytes=int(limits["file_size_bytes"]),
+            cpu_seconds_total=math.ceil(self.cpu_per_case * (remaining + 1)) + 1,
+            max_result_bytes=self.max_result_bytes,
+            seccomp=submission.seccomp,
+            require=submission.require,
+            worker_pid=os.getpid(),
+        )
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            try:
+                os.close(result_read)
+                os.close(output_read)
+                child.run_child(config)
+            finally:
+                os._exit(72)
+        os.close(result_write)
+        os.close(output_write)
+        _set_nonblocking(result_read)
+        _set_nonblocking(output_read)
+        try:
+            return self._watch(pid, start, deadline, result_read, output_read)
+        finally:
+            _kill_group(pid)
+            self._reap(pid)
+            data, _ = _drain(output_read)
+            self.output.add(data)
+            os.close(result_read)
+            os.close(output_read)
+
+    def _reap(self, pid: int) -> None:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+
+    def _watch(self, pid: int, start: int, deadline: float, result_read: int, output_read: int) -> ChildRun:
+        run = ChildRun(next_start=len(self.submission.cases))
+        parser = wire.FrameParser(self.max_result_bytes + RESULT_SLACK_BYTES)
+        phase = "setup"  # setup -> import -> between -> case -> between ... -> finished
+        current = start  # the case running ("case") or expected next ("between")
+        phase_wall = time.monotonic()
+        phase_cpu = 0.0
+        killed: dict[str, Any] | None = None
+        result_open, output_open = True, True
+        while result_open:
+            now = time.monotonic()
+            wall_limit = SETUP_SECONDS if phase == "setup" else self.wall_per_case
+            wait = max(0.0, min(POLL_SECONDS, phase_wall + wall_limit - now, deadline - now))
+            readable, _, _ = select.select([fd for fd, is_open in ((result_read, True), (output_read, output_open)) if is_open], [], [], wait)
+            if output_read in readable:
+                data, at_end = _drain(output_read)
+                self.output.add(data)
+                output_open = not at_end
+            if result_read in readable:
+                data, at_end = _drain(result_read)
+                try:
+                    for header, payload in parser.feed(data):
+                        phase, current, done = self._on_frame(header, payload, phase, current, run)
+                        phase_wall, phase_cpu = time.monotonic(), _cpu_seconds(pid)
+                        if done:
+                            return run
+                except wire.WireError as error:
+                    return self._protocol_failure(run, phase, current, error)
+                result_open = not at_end
+                if not result_open:
+                    break
+            now = time.monotonic()
+            if phase == "setup":
+                if now - phase_wall > SETUP_SECONDS:
+                    run.setup_failed = f"the sandboxed process did not start within {SETUP_SECONDS:.0f} s"
+                    return run
+                continue
+            cpu_used = _cpu_seconds(pid) - phase_cpu
+            if now >= deadline:
+                killed = {"status": "timeout", "reason": "total", "seconds": self.submission.limits["wall_seconds_total"]}
+            elif cpu_used > self.cpu_per_case:
+                killed = {"status": "timeout", "reason": "cpu", "seconds": self.cpu_per_case}
+            elif now - phase_wall > self.wall_per_case:
+                killed = {"status": "timeout", "reason": "wall", "seconds": self.wall_per_case}
+            if killed is not None:
+                _kill_group(pid)
+                break
+        exit_code = self._exit_code(pid) if killed is None else None
+        return self._ended(run, phase, current, killed, exit_code)
+
+    def _exit_code(self, pid: int) -> int | None:
+        """The child's exit code (negative: killed by that signal), waiting briefly for a child that closed the
+        result pipe but is still running (then it is killed and reported as such)."""
+        give_up = time.monotonic() + 0.5
+        while True:
+            try:
+                waited, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                return None
+            if waited == pid:
+                return os.waitstatus_to_exitcode(status)
+            if time.monotonic() > give_up:
+                _kill_group(pid)
+                _, status = os.waitpid(pid, 0)
+                return os.waitstatus_to_exitcode(status)
+            time.sleep(0.001)
+
+    def _on_frame(self, header: dict[str, Any], payload: bytes, phase: str, current: int, run: ChildRun) -> tuple[str, int, bool]:
+        """Apply one frame from the child; returns the new (phase, current case, finished)."""
+        kind = header.get("kind")
+        case = header.get("case")
+        if phase == "setup":
+            if kind == "ready" and isinstance(header.get("layers"), dict):
+                run.layers = {str(k): v is True for k, v in header["layers"].items()}
+                return "import", current, False
+            if kind == "setup-failed":
+                run.setup_failed = str(header.get("message", ""))[:2000]
+                return phase, current, True
+            raise wire.WireError("the sandboxed process sent an unexpected first message")
+        if phase == "import":
+            if kind == "imported":
+                return "between", current, False
+            if kind == "import-error":
+                run.module_outcome = {"status": "import-error", "error": header.get("error"), "phase": header.get("phase")}
+                return phase, current, True
+            if kind == "missing-function":
+                run.module_outcome = {"status": "missing-function", "found": header.get("found"), "defined": header.get("defined")}
+                return phase, current, True
+        elif phase == "between":
+            if kind == "start" and case == current:
+                return "case", current, False
+            if kind == "done" and current == len(self.submission.cases):
+                return "finished", current, True
+        elif phase == "case" and case == current:
+            if kind == "ok":
+                self.response_blobs.append(payload)
+                run.outcomes[current] = {
+                    "status": "ok",
+                    "result": header.get("result"),
+                    "keys": header.get("keys"),
+                    "blobs": header.get("blobs"),
+                    "base": self.response_size,
+                    "length": len(payload),
+                }
+                self.response_size += len(payload)
+                return "between", current + 1, False
+            if kind in ("exception", "memory"):
+                run.outcomes[current] = {"status": kind, "error": header.get("error")}
+                return "between", current + 1, False
+            if kind == "bad-result":
+                run.outcomes[current] = {"status": "bad-result", "message": str(header.get("message", ""))[:2000]}
+                return "between", current + 1, False
+        raise wire.WireError(f"the result channel carried an unexpected message while in phase '{phase}'")
+
+    def _protocol_failure(self, run: ChildRun, phase: str, current: int, error: wire.WireError) -> ChildRun:
+        failure = {"status": "crashed", "reason": "channel", "message": str(error)}
+        if phase in ("setup", "import"):
+            run.module_outcome = dict(failure, phase="import")
+        elif current < len(self.submission.cases):
+            if isinstance(error, wire.OversizeError):
+                failure = {"status": "bad-result", "message": str(error)}
+            run.outcomes[current] = failure
+            run.next_start = current + 1
+        return run
+
+    def _ended(self, run: ChildRun, phase: str, current: int, killed: dict[str, Any] | None, exit_code: int | None) -> ChildRun:
+        """Outcomes when the child stopped before saying it was done: killed by us, crashed or exited."""
+        ending = killed if killed is not None else {"status": "crashed", "exit_code": exit_code}
+        if killed is not None and killed["reason"] == "total" and phase != "case":
+            run.next_start = len(self.submission.cases)  # the cases not started become "not-run"
+            if phase in ("setup", "import"):
+                run.module_outcome = dict(ending, phase="import")
+            return run
+        if phase == "setup":
+            run.setup_failed = run.setup_failed or f"the sandboxed process ended during setup ({_describe_exit(exit_code)})"
+            return run
+        if phase == "import":
+            run.module_outcome = dict(ending, phase="import")
+            return run
+        if current >= len(self.submission.cases):
+            return run
+        run.outcomes[current] = dict(ending, phase="case" if phase == "case" else "between")
+        run.next_start = current + 1
+        return run
+
+
+def _describe_exit(exit_code: int | None) -> str:
+    if exit_code is None:
+        return "no exit status"
+    if exit_code < 0:
+        try:
+            return f"signal {signal.Signals(-exit_code).name}"
+        except ValueError:
+            return f"signal {-exit_code}"
+    return f"exit code {exit_code}"
+
+
+def _sweep(uid: int | None) -> None:
+    """Kill every process still running as the submission's ``uid`` and reap what was reparented to us."""
+    if uid is not None:
+        helper = os.fork()
+        if helper == 0:
+            try:
+                os.setresgid(uid, uid, uid)
+                os.setresuid(uid, uid, uid)
+                os.kill(-1, signal.SIGKILL)  # every process of this uid but the caller
+            finally:
+                os._exit(0)
+        os.waitpid(helper, 0)
+    give_up = time.monotonic() + 0.2
+    while time.monotonic() < give_up:
+        try:
+            waited, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if waited == 0:
+            time.sleep(0.002)
+
+
+def _remove_tree(path: str) -> None:
+    def make_writable(function: Any, failed: str, _info: Any) -> None:
+        try:
+            os.chmod(os.path.dirname(failed), 0o700)
+            os.chmod(failed, 0o700)
+            function(failed)
+        except OSError:
+            pass
+
+    shutil.rmtree(path, onerror=make_writable)
+
+
+def handle_run(request: dict[str, Any], payload: bytes) -> tuple[dict[str, Any], bytes]:
+    """Run one submission's cases; returns the ``report`` frame (header, payload of result blobs)."""
+    limits = request["limits"]
+    cases = [(str(case["name"]), wire.decode_case_kwargs(case["kwargs"], request["blobs"], payload)) for case in request["cases"]]
+    submission = Submission(
+        source=request["source"],
+        filename=request["filename"],
+        function=request["function"],
+        cases=cases,
+        limits=limits,
+        seccomp=bool(request["seccomp"]),
+        require=bool(request["require"]),
+    )
+    uid = UID_BASE + random.randrange(UID_SPAN) if os.geteuid() == 0 else None
+    workdir = tempfile.mkdtemp(prefix="submission-")
+    if uid is not None:
+        os.chown(workdir, uid, uid)
+    output = OutputBuffer(int(limits["max_output_bytes"]))
+    response_blobs: list[bytes] = []
+    supervisor = Supervisor(submission, response_blobs, output)
+    outcomes: list[dict[str, Any] | None] = [None] * len(cases)
+    active: dict[str, bool] | None = None
+    deadline = time.monotonic() + float(limits["wall_seconds_total"])
+    start = 0
+    try:
+        while start < len(cases) and time.monotonic() < deadline:
+            run = supervisor.run_child(start, deadline, workdir, uid)
+            if run.layers is not None:
+                active = run.layers if active is None else {k: v and run.layers.get(k, False) for k, v in active.items()}
+            if run.setup_failed is not None:
+                return {"kind": "setup-failed", "message": run.setup_failed}, b""
+            for index, outcome in run.outcomes.items():
+                outcomes[index] = outcome
+            if run.module_outcome is not None:
+                for index in range(start, len(cases)):
+                    if outcomes[index] is None:
+                        outcomes[index] = run.module_outcome
+                break
+            start = run.next_start
+    finally:
+        _sweep(uid)
+        _remove_tree(workdir)
+    report = {
+        "kind": "report",
+        "cases": [outcome if outcome is not None else {"status": "not-run"} for outcome in outcomes],
+        "layers": active or {},
+        "output": output.kept.decode("utf-8", errors="backslashreplace"),
+        "output_dropped": output.dropped,
+    }
+    return report, b"".join(response_blobs)
+
+
+def main() -> None:
+    """Serve ``run`` requests on stdin until it closes; replies go to stdout (fds 0/1 are then /dev/null)."""
+    control_in = os.dup(0)
+    control_out = os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+    layers.prctl(layers.PR_SET_PDEATHSIG, signal.SIGKILL)
+    layers.prctl(layers.PR_SET_CHILD_SUBREAPER, 1)
+    for name in PREIMPORTED:
+        importlib.import_module(name)
+    reader = os.fdopen(control_in, "rb", buffering=1 << 16)
+    wire.write_all(control_out, wire.encode_frame({"kind": "hello", "pid": os.getpid(), "uid": os.geteuid()}))
+    while True:
+        try:
+            request, payload = wire.read_frame(reader, max_payload_bytes=1 << 40)
+        except EOFError:
+            return
+        try:
+            header, response_payload = handle_run(request, payload)
+        except Exception:  # noqa: BLE001 -- report the worker's own failure instead of dying silently
+            header, response_payload = {"kind": "worker-error", "message": traceback.format_exc(limit=5)[-3000:]}, b""
+        wire.write_all(control_out, wire.encode_frame(header, response_payload))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

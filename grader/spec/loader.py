@@ -1,0 +1,102 @@
+"""Load an exercise sheet from YAML: validated models plus the line of every field, for errors."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from grader.errors import InputFileError, SpecError, SpecErrors
+from grader.spec.models import ExerciseSpec, PartSpec, SheetSpec
+from grader.spec.yaml_lines import LineMap, Loc, format_path, load_yaml_with_lines, read_text
+
+_CODES = {
+    "missing": "spec-missing",
+    "extra_forbidden": "spec-unknown-field",
+    "union_tag_invalid": "spec-unknown-type",
+    "union_tag_not_found": "spec-missing",
+    "greater_than": "spec-range",
+    "greater_than_equal": "spec-range",
+    "less_than": "spec-range",
+    "less_than_equal": "spec-range",
+    "string_pattern_mismatch": "spec-name",
+    "too_short": "spec-empty",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Sheet:
+    """A validated sheet and where it came from.
+
+    ``spec_hash`` is the sha256 of the file's bytes: a gradebook regrades when it changes. Compared and hashed
+    by identity, so a loaded sheet can key caches (one answer key per sheet and seed).
+    """
+
+    spec: SheetSpec
+    path: Path
+    spec_hash: str
+    lines: LineMap = field(repr=False, compare=False)
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def title(self) -> str:
+        return self.spec.title
+
+    def parts(self) -> list[tuple[ExerciseSpec, PartSpec]]:
+        """Every (exercise, part), in sheet order."""
+        return [(exercise, part) for exercise in self.spec.exercises for part in exercise.parts]
+
+    def part_keys(self) -> list[str]:
+        """``exercise_id.part_id`` for every part, in sheet order."""
+        return [f"{e.id}.{p.id}" for e, p in self.parts()]
+
+    def error(self, message: str, *, code: str, loc: Loc) -> SpecError:
+        """A SpecError placed at ``loc`` (a field path inside this sheet)."""
+        return SpecError(message, code=code, file=self.path, line=self.lines.line(loc), path=format_path(loc))
+
+    def exercise_index(self, exercise_id: str) -> int:
+        return next(i for i, e in enumerate(self.spec.exercises) if e.id == exercise_id)
+
+
+def _spec_errors(exc: ValidationError, path: Path, lines: LineMap) -> SpecErrors:
+    errors = []
+    for error in exc.errors(include_url=False):
+        loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
+        message = error["msg"]
+        if error["type"] == "union_tag_invalid":
+            context = error.get("ctx", {})
+            message = f"unknown answer type {context.get('tag')!r}; expected one of {context.get('expected_tags')}"
+        elif error["type"] == "extra_forbidden":
+            message = f"unknown field {loc[-1]!r}" if loc else message
+        errors.append(
+            SpecError(
+                message,
+                code=_CODES.get(error["type"], "spec-invalid"),
+                file=path,
+                line=lines.line(loc),
+                path=format_path(loc),
+            )
+        )
+    return SpecErrors(errors)
+
+
+_UNION_TAGS: set[str] = set()
+
+
+def load_sheet(path: Path | str) -> Sheet:
+    """Read and validate a sheet; SpecErrors (all schema errors, with lines) or InputFileError when unusable."""
+    path = Path(path)
+    text = read_text(path, "exercise sheet")
+    data, lines = load_yaml_with_lines(text, path)
+    if not isinstance(data, dict):
+        raise InputFileError("an exercise sheet must be a YAML mapping with 'id' and 'exercises'", file=path, line=1)
+    try:
+        spec = SheetSpec.model_validate(data)
+    except ValidationError as exc:
+        raise _spec_errors(exc, path, lines) from None
+    return Sheet(spec=spec, path=path, spec_hash=hashlib.sha256(text.encode()).hexdigest(), lines=lines)

@@ -1,0 +1,236 @@
+"""Cohort statistics of one sheet from the gradebook: per part mean, spread, full marks, discrimination, mistakes.
+
+Definitions (all over the submissions stored for the sheet, one per submission file):
+
+- a part's *score* is its fraction of the part's points (points_earned / points_possible, 0..1);
+- ``mean`` and ``sd`` are the mean and the population standard deviation (ddof=0: the cohort is the whole
+  population described, not a sample) of that fraction;
+- ``full_marks`` is the share of submissions earning all of the part's points;
+- ``discrimination`` is the Pearson correlation between the part's score and the *rest* of the total (the
+  submission's points minus this part's points), so a part is not correlated with itself. It is None when
+  undefined -- fewer than two submissions, or either side constant (``discrimination_note`` says which);
+- mistake counts are the number of submissions whose part matched each known mistake (once per submission,
+  even when several code cases matched it).
+
+A submission that could not be read at all (a Result with ``error`` and no parts) counts in the totals only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from grader.gradebook import Gradebook
+
+FULL_MARKS_TOLERANCE = 1e-9
+"""Points within this of the part's points count as full marks (points are sums of floats)."""
+
+HISTOGRAM_BINS = 10
+"""Bins of the totals histogram over the score 0..1 (the last bin includes 1.0)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MistakeCount:
+    """How many submissions matched one known mistake of a part; ``share`` is count / the part's n."""
+
+    mistake_id: str
+    count: int
+    share: float
+
+
+@dataclass(frozen=True, slots=True)
+class PartStats:
+    """Statistics of one part (see the module docstring for the definitions)."""
+
+    key: str
+    exercise_id: str
+    part_id: str
+    points_possible: float
+    n: int
+    mean: float
+    sd: float
+    full_marks: float
+    discrimination: float | None
+    discrimination_note: str
+    """Empty when ``discrimination`` is defined; otherwise why it is not."""
+    status_counts: dict[str, int]
+    """Submissions per status (``correct``, ``partial``, ``incorrect``, ``missing``, ...)."""
+    mistakes: list[MistakeCount]
+    """Most frequent first; known mistakes that never occurred are listed with 0 when the sheet's mistakes were
+    given to :func:`compute_stats`."""
+
+
+@dataclass(frozen=True, slots=True)
+class HistogramBin:
+    """Submissions whose total score lies in [low, high) (the last bin: [low, high])."""
+
+    low: float
+    high: float
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class TotalStats:
+    """The distribution of total scores (fractions 0..1 of the sheet's points) and of points."""
+
+    n: int
+    unreadable: int
+    """Submissions that could not be graded at all (a Result with ``error``)."""
+    mean: float
+    sd: float
+    median: float
+    minimum: float
+    maximum: float
+    mean_points: float
+    points_possible: float
+    """The most common points_possible (every submission has the same unless the spec changed)."""
+    histogram: list[HistogramBin]
+
+
+@dataclass(frozen=True, slots=True)
+class SheetStats:
+    """Statistics of one sheet's cohort."""
+
+    sheet_id: str
+    sheet_title: str
+    totals: TotalStats
+    parts: list[PartStats]
+    spec_hashes: list[str] = field(default_factory=list)
+    """The spec versions the results were graded against; more than one means some are out of date."""
+
+
+def _pearson(first: np.ndarray, second: np.ndarray) -> tuple[float | None, str]:
+    """Pearson correlation of two (n,) arrays, or None and the reason when undefined."""
+    if first.size < 2:
+        return None, f"undefined: needs at least 2 submissions, has {first.size}"
+    # np.ptp == 0 tests exact constancy; a variance test would let rounding noise pass as variation.
+    if np.ptp(first) == 0:
+        return None, "undefined: every submission scored the same on this part"
+    if np.ptp(second) == 0:
+        return None, "undefined: the rest of the total is the same for every submission"
+    first_dev = first - first.mean()
+    second_dev = second - second.mean()
+    value = float((first_dev @ second_dev) / math.sqrt(float(first_dev @ first_dev) * float(second_dev @ second_dev)))
+    return max(-1.0, min(1.0, value)), ""
+
+
+@dataclass
+class _PartAccumulator:
+    exercise_id: str
+    part_id: str
+    position: int
+    points_possible: float = 0.0
+    fractions: list[float] = field(default_factory=list)
+    rest_points: list[float] = field(default_factory=list)
+    full: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    mistakes: Counter[str] = field(default_factory=Counter)
+
+
+def compute_stats(
+    gradebook: Gradebook, sheet_id: str, *, known_mistakes: Mapping[str, Sequence[str]] | None = None
+) -> SheetStats:
+    """Statistics of every submission stored for ``sheet_id`` (a sheet id or a spec hash) in ``gradebook``.
+
+    ``known_mistakes`` maps a part key (``ex3.b``) to the ids of its known mistakes (see
+    :func:`known_mistakes_of`); they are then listed even when nobody made them, and the parts come in the
+    mapping's order. Raises LookupError when the gradebook holds nothing for ``sheet_id``.
+    """
+    rows = list(gradebook.rows(sheet_id))
+    if not rows:
+        known = ", ".join(gradebook.sheet_ids()) or "none"
+        raise LookupError(f"the gradebook {gradebook.path} has no results for sheet {sheet_id!r} (it has: {known})")
+    first = gradebook.result(rows[0].path, rows[0].sheet_id)
+    sheet_title = first.sheet_title if first is not None else ""
+
+    parts: dict[str, _PartAccumulator] = {}
+    for row in gradebook.part_rows(sheet_id):
+        acc = parts.get(row.part_key)
+        if acc is None:
+            acc = parts[row.part_key] = _PartAccumulator(row.exercise_id, row.part_id, row.position)
+        acc.position = min(acc.position, row.position)
+        acc.points_possible = max(acc.points_possible, row.points_possible)
+        if row.fraction is not None:
+            acc.fractions.append(row.fraction)
+            acc.rest_points.append(row.submission_points_earned - row.points_earned)
+        if row.points_possible > 0 and row.points_earned >= row.points_possible - FULL_MARKS_TOLERANCE:
+            acc.full += 1
+        acc.statuses[row.status] += 1
+        acc.mistakes.update(row.mistakes)
+
+    order = list(known_mistakes) if known_mistakes is not None else []
+    keys = sorted(parts, key=lambda k: (order.index(k) if k in order else len(order), parts[k].position, k))
+    part_stats = [_part_stats(key, parts[key], (known_mistakes or {}).get(key, ())) for key in keys]
+    return SheetStats(
+        sheet_id=rows[0].sheet_id,
+        sheet_title=sheet_title,
+        totals=_total_stats(rows),
+        parts=part_stats,
+        spec_hashes=sorted({row.spec_hash for row in rows}),
+    )
+
+
+def _part_stats(key: str, acc: _PartAccumulator, known: Iterable[str]) -> PartStats:
+    fractions = np.asarray(acc.fractions, dtype=np.float64)
+    rest = np.asarray(acc.rest_points, dtype=np.float64)
+    n = sum(acc.statuses.values())
+    discrimination, note = _pearson(fractions, rest)
+    counts = Counter(acc.mistakes)
+    for mistake_id in known:
+        counts.setdefault(mistake_id, 0)
+    mistakes = [
+        MistakeCount(mistake_id, count, count / n if n else 0.0)
+        for mistake_id, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    ]
+    return PartStats(
+        key=key,
+        exercise_id=acc.exercise_id,
+        part_id=acc.part_id,
+        points_possible=acc.points_possible,
+        n=n,
+        mean=float(fractions.mean()) if fractions.size else 0.0,
+        sd=float(fractions.std()) if fractions.size else 0.0,
+        full_marks=acc.full / n if n else 0.0,
+        discrimination=discrimination,
+        discrimination_note=note,
+        status_counts=dict(sorted(acc.statuses.items())),
+        mistakes=mistakes,
+    )
+
+
+def _total_stats(rows: Sequence) -> TotalStats:  # type: ignore[type-arg]
+    scores = np.asarray([row.score for row in rows], dtype=np.float64)
+    points = np.asarray([row.points_earned for row in rows], dtype=np.float64)
+    possible = Counter(row.points_possible for row in rows).most_common(1)[0][0]
+    edges = np.linspace(0.0, 1.0, HISTOGRAM_BINS + 1)
+    # Rounding before the floor puts 0.6 in [60%, 70%) although 0.6 * 10 may land a hair below 6 in binary
+    # (np.histogram's edges have the same trap); the last bin is closed, so a perfect score lands in it.
+    scaled = np.round(np.clip(scores, 0.0, 1.0) * HISTOGRAM_BINS, 9)
+    indices = np.minimum(np.floor(scaled).astype(int), HISTOGRAM_BINS - 1)
+    counts = np.bincount(indices, minlength=HISTOGRAM_BINS)
+    return TotalStats(
+        n=len(rows),
+        unreadable=sum(1 for row in rows if row.error is not None),
+        mean=float(scores.mean()),
+        sd=float(scores.std()),
+        median=float(np.median(scores)),
+        minimum=float(scores.min()),
+        maximum=float(scores.max()),
+        mean_points=float(points.mean()),
+        points_possible=float(possible),
+        histogram=[
+            HistogramBin(float(edges[i]), float(edges[i + 1]), int(counts[i])) for i in range(HISTOGRAM_BINS)
+        ],
+    )
+
+
+def known_mistakes_of(sheet: object) -> dict[str, list[str]]:
+    """``{part key: [mistake ids]}`` of a loaded sheet (``grader.spec.Sheet``), in sheet order."""
+    return {
+        f"{exercise.id}.{part.id}": [mistake.id for mistake in part.mistakes]
+        for exercise, part in sheet.parts()  # type: ignore[attr-defined]
+    }

@@ -1,0 +1,214 @@
+"""Render cohort statistics (``grader.stats.SheetStats``) as plain text or one self-contained HTML page.
+
+The HTML page has no external assets: inline CSS, an inline SVG histogram of total scores and an inline SVG
+bar chart of the known mistakes (one bar per part and mistake). Every string from the gradebook is escaped.
+Both renderers are pure functions of the statistics.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from grader.stats import PartStats, SheetStats
+
+_BAR_WIDTH = 40
+"""Characters of the longest bar in the text histogram."""
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def _discrimination(part: PartStats) -> str:
+    return f"{part.discrimination:+.2f}" if part.discrimination is not None else "n/a"
+
+
+def _points(value: float) -> str:
+    return f"{value:g}"
+
+
+def render_stats_text(stats: SheetStats) -> str:
+    """A plain-text report: totals, a histogram of total scores, a table of parts and the mistakes per part."""
+    totals = stats.totals
+    title = f"{stats.sheet_id}: {stats.sheet_title}" if stats.sheet_title else stats.sheet_id
+    lines = [
+        f"Statistics of {title} -- {totals.n} submissions"
+        + (f" ({totals.unreadable} could not be graded)" if totals.unreadable else ""),
+    ]
+    if len(stats.spec_hashes) > 1:
+        lines.append(
+            f"warning: graded against {len(stats.spec_hashes)} versions of the spec; regrade for comparable numbers"
+        )
+    lines += [
+        "",
+        f"Total score: mean {_percent(totals.mean)}, sd {_percent(totals.sd)}, median {_percent(totals.median)}, "
+        f"min {_percent(totals.minimum)}, max {_percent(totals.maximum)} "
+        f"(mean {totals.mean_points:.2f} of {_points(totals.points_possible)} points)",
+        "",
+    ]
+    biggest = max((b.count for b in totals.histogram), default=0)
+    for index, bin_ in enumerate(totals.histogram):
+        closing = "]" if index == len(totals.histogram) - 1 else ")"
+        bar = "#" * (round(_BAR_WIDTH * bin_.count / biggest) if biggest else 0)
+        lines.append(f"  [{100 * bin_.low:3.0f}%, {100 * bin_.high:3.0f}%{closing} {bin_.count:6d} {bar}")
+
+    key_width = max([len("part"), *(len(p.key) for p in stats.parts)])
+    lines += [
+        "",
+        f"{'part':<{key_width}}  {'points':>6}  {'n':>6}  {'mean':>6}  {'sd':>6}  {'full':>6}  {'discr.':>6}",
+    ]
+    notes: list[str] = []
+    for part in stats.parts:
+        lines.append(
+            f"{part.key:<{key_width}}  {_points(part.points_possible):>6}  {part.n:>6}  {_percent(part.mean):>6}  "
+            f"{_percent(part.sd):>6}  {_percent(part.full_marks):>6}  {_discrimination(part):>6}"
+        )
+        if part.discrimination_note:
+            notes.append(f"  {part.key}: discrimination {part.discrimination_note}")
+    lines.append(
+        "(mean, sd: of the part's fraction of points; full: share with full marks; "
+        "discr.: correlation with the rest of the total)"
+    )
+    if notes:
+        lines += ["", "Notes:", *notes]
+
+    mistake_lines = [
+        f"  {part.key:<{key_width}}  {mistake.mistake_id}: {mistake.count} ({_percent(mistake.share)})"
+        for part in stats.parts
+        for mistake in part.mistakes
+    ]
+    lines += ["", "Known mistakes (submissions matching each):", *(mistake_lines or ["  none recorded"])]
+    return "\n".join(lines) + "\n"
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;padding:1rem;max-width:60rem;
+line-height:1.4;color:#222;background:#fff}
+h1{font-size:1.4rem}h2{font-size:1.15rem;margin-top:1.8rem}
+.scroll{overflow-x:auto}
+table{border-collapse:collapse;font-variant-numeric:tabular-nums}
+th,td{padding:.3rem .6rem;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}
+th:first-child,td:first-child{text-align:left}
+svg{width:100%;height:auto;max-width:48rem;display:block}
+.note,.warning{font-size:.9rem;color:#555}.warning{color:#a33}
+"""
+
+
+def _histogram_svg(stats: SheetStats) -> str:
+    bins = stats.totals.histogram
+    width, height, left, bottom, top = 600, 260, 44, 40, 16
+    plot_width, plot_height = width - left - 10, height - bottom - top
+    biggest = max((b.count for b in bins), default=0) or 1
+    slot = plot_width / max(len(bins), 1)
+    shapes = [
+        f'<line x1="{left}" y1="{top + plot_height}" x2="{left + plot_width}" y2="{top + plot_height}" stroke="#444"/>',
+        f'<text x="{left - 6}" y="{top + 4}" text-anchor="end" font-size="12">{biggest}</text>',
+        f'<text x="{left - 6}" y="{top + plot_height}" text-anchor="end" font-size="12">0</text>',
+    ]
+    for index, bin_ in enumerate(bins):
+        bar_height = plot_height * bin_.count / biggest
+        x = left + index * slot
+        closing = "]" if index == len(bins) - 1 else ")"
+        label = f"[{100 * bin_.low:.0f}%, {100 * bin_.high:.0f}%{closing}: {bin_.count} submissions"
+        shapes.append(
+            f'<rect x="{x + 2:.1f}" y="{top + plot_height - bar_height:.1f}" width="{slot - 4:.1f}" '
+            f'height="{bar_height:.1f}" fill="#4a7fb5"><title>{escape(label)}</title></rect>'
+        )
+        shapes.append(
+            f'<text x="{x + slot / 2:.1f}" y="{top + plot_height + 16}" text-anchor="middle" font-size="12">'
+            f"{100 * bin_.low:.0f}</text>"
+        )
+    shapes.append(
+        f'<text x="{left + plot_width / 2:.1f}" y="{height - 6}" text-anchor="middle" font-size="12">'
+        "total score (%, bin start)</text>"
+    )
+    return (
+        f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="histogram of total scores" '
+        f'xmlns="http://www.w3.org/2000/svg">{"".join(shapes)}</svg>'
+    )
+
+
+def _mistakes_svg(stats: SheetStats) -> str:
+    bars = [(f"{part.key} · {m.mistake_id}", m.count, m.share) for part in stats.parts for m in part.mistakes]
+    if not bars:
+        return '<p class="note">No known mistakes recorded.</p>'
+    label_width, bar_space, row, width = 300, 260, 24, 640
+    height = row * len(bars) + 10
+    biggest = max(count for _, count, _ in bars) or 1
+    shapes = []
+    for index, (label, count, share) in enumerate(bars):
+        y = 5 + index * row
+        bar_width = bar_space * count / biggest
+        shapes.append(
+            f'<text x="{label_width - 8}" y="{y + 16}" text-anchor="end" font-size="13">{escape(label)}</text>'
+            f'<rect x="{label_width}" y="{y + 3}" width="{bar_width:.1f}" height="{row - 8}" fill="#c2573a">'
+            f"<title>{escape(label)}: {count} ({_percent(share)})</title></rect>"
+            f'<text x="{label_width + bar_width + 6:.1f}" y="{y + 16}" font-size="13">{count} ({_percent(share)})</text>'
+        )
+    return (
+        f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="known mistakes per part" '
+        f'xmlns="http://www.w3.org/2000/svg">{"".join(shapes)}</svg>'
+    )
+
+
+def render_stats_html(stats: SheetStats) -> str:
+    """One self-contained HTML page (inline CSS and SVG, no scripts, no external assets), readable on a phone."""
+    totals = stats.totals
+    title = f"{stats.sheet_id}: {stats.sheet_title}" if stats.sheet_title else stats.sheet_id
+    rows = []
+    for part in stats.parts:
+        discrimination = (
+            f'<abbr title="{escape(part.discrimination_note)}">n/a</abbr>'
+            if part.discrimination is None
+            else escape(_discrimination(part))
+        )
+        statuses = ", ".join(f"{escape(status)} {count}" for status, count in part.status_counts.items())
+        rows.append(
+            f"<tr><td>{escape(part.key)}</td><td>{escape(_points(part.points_possible))}</td><td>{part.n}</td>"
+            f"<td>{_percent(part.mean)}</td><td>{_percent(part.sd)}</td><td>{_percent(part.full_marks)}</td>"
+            f"<td>{discrimination}</td><td>{statuses}</td></tr>"
+        )
+    notes = [
+        f"<li>{escape(part.key)}: discrimination {escape(part.discrimination_note)}</li>"
+        for part in stats.parts
+        if part.discrimination_note
+    ]
+    warning = (
+        f'<p class="warning">Graded against {len(stats.spec_hashes)} versions of the spec; regrade for comparable '
+        "numbers.</p>"
+        if len(stats.spec_hashes) > 1
+        else ""
+    )
+    unreadable = f" ({totals.unreadable} could not be graded)" if totals.unreadable else ""
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Statistics: {escape(title)}</title>
+<style>{_CSS}</style>
+</head>
+<body>
+<h1>Statistics: {escape(title)}</h1>
+<p>{totals.n} submissions{escape(unreadable)}. Total score: mean {_percent(totals.mean)}, sd {_percent(totals.sd)},
+median {_percent(totals.median)}, min {_percent(totals.minimum)}, max {_percent(totals.maximum)}
+(mean {totals.mean_points:.2f} of {escape(_points(totals.points_possible))} points).</p>
+{warning}
+<h2>Total scores</h2>
+{_histogram_svg(stats)}
+<h2>Parts</h2>
+<div class="scroll"><table>
+<thead><tr><th>part</th><th>points</th><th>n</th><th>mean</th><th>sd</th><th>full marks</th><th>discrimination</th>
+<th>statuses</th></tr></thead>
+<tbody>
+{"".join(rows)}
+</tbody>
+</table></div>
+<p class="note">mean, sd: of the part's fraction of its points (sd: population); full marks: share of submissions
+with all the part's points; discrimination: Pearson correlation of the part's score with the rest of the total.</p>
+{"<ul class='note'>" + "".join(notes) + "</ul>" if notes else ""}
+<h2>Known mistakes</h2>
+{_mistakes_svg(stats)}
+</body>
+</html>
+"""

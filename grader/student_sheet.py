@@ -1,0 +1,145 @@
+"""What a student reads and fills in: the exercise sheet of their variant (Markdown/HTML) and a blank answer file."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+
+from grader.key import AnswerKey
+from grader.spec.models import PartSpec
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.4g}"
+
+
+def _grids(value: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """An input as 2-D grids with captions: (H, W) as is; (H, W, C) one grid per channel; (K, f, f) per plane."""
+    if value.ndim <= 1:
+        return [("", value.reshape(1, -1))]
+    if value.ndim == 2:
+        return [("", value)]
+    if value.ndim == 3 and value.shape[0] < value.shape[-1]:
+        return [(f"{i + 1}", value[i]) for i in range(value.shape[0])]
+    if value.ndim == 3:
+        return [(f"channel {c + 1}", value[:, :, c]) for c in range(value.shape[-1])]
+    return []
+
+
+def _markdown_grid(grid: np.ndarray) -> str:
+    header = "| " + " | ".join(" " for _ in range(grid.shape[1])) + " |"
+    rule = "|" + "|".join("---" for _ in range(grid.shape[1])) + "|"
+    rows = ["| " + " | ".join(_number(v) for v in row) + " |" for row in grid]
+    return "\n".join([header, rule, *rows])
+
+
+def _input_markdown(name: str, description: str, value: np.ndarray) -> str:
+    label = description or name
+    if value.ndim == 0:
+        return f"- {label}: **{_number(float(value))}**"
+    grids = _grids(value)
+    if not grids or value.size > 400:
+        return f"- {label}: an array of shape {value.shape} (in your answer-file template's variant data)"
+    parts = [f"**{label}**"]
+    for caption, grid in grids:
+        parts.append(f"\n{_markdown_grid(grid)}\n" + (f"\n*{label.split(' (')[0]} {caption}*\n" if caption else ""))
+    return "\n".join(parts)
+
+
+def _points(part: PartSpec) -> str:
+    return f"{_number(part.points)} point{'s' if part.points != 1 else ''}"
+
+
+def sheet_markdown(key: AnswerKey) -> str:
+    """The sheet for the key's variant, in Markdown: statement, the variant's inputs as tables, prompts, points."""
+    spec = key.sheet.spec
+    variant = "the sheet's own numbers" if key.seed is None else f"variant {key.seed}"
+    lines = [f"# {spec.title or spec.id}", "", f"*{variant}*", ""]
+    for exercise in spec.exercises:
+        lines += [f"## {exercise.title or exercise.id}", ""]
+        if exercise.text:
+            lines += [exercise.text.strip(), ""]
+        shown = [(n, s) for n, s in exercise.inputs.items() if s.show]
+        if shown:
+            for name, input_spec in shown:
+                lines += [_input_markdown(name, input_spec.description, key.inputs[exercise.id][name]), ""]
+        for part in exercise.parts:
+            lines += [f"- **{exercise.id}.{part.id}** ({_points(part)}): {part.prompt.strip()}", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _html_grid(grid: np.ndarray) -> str:
+    rows = "".join("<tr>" + "".join(f"<td>{_number(v)}</td>" for v in row) + "</tr>" for row in grid)
+    return f"<table class='grid'>{rows}</table>"
+
+
+def sheet_html(key: AnswerKey) -> str:
+    """The same sheet as one self-contained HTML page (inline CSS, no scripts)."""
+    spec = key.sheet.spec
+    esc = html.escape
+    variant = "the sheet's own numbers" if key.seed is None else f"variant {key.seed}"
+    body = [f"<h1>{esc(spec.title or spec.id)}</h1>", f"<p><em>{esc(variant)}</em></p>"]
+    for exercise in spec.exercises:
+        body.append(f"<h2>{esc(exercise.title or exercise.id)}</h2>")
+        if exercise.text:
+            body.append(f"<pre class='text'>{esc(exercise.text.strip())}</pre>")
+        for name, input_spec in exercise.inputs.items():
+            if not input_spec.show:
+                continue
+            value = key.inputs[exercise.id][name]
+            label = esc(input_spec.description or name)
+            if value.ndim == 0:
+                body.append(f"<p>{label}: <strong>{_number(float(value))}</strong></p>")
+                continue
+            figures = "".join(
+                f"<figure>{_html_grid(grid)}<figcaption>{label} {esc(caption)}</figcaption></figure>"
+                for caption, grid in _grids(value)
+            )
+            body.append(f"<div class='inputs'>{figures}</div>" if value.size <= 400 else f"<p>{label}: shape {value.shape}</p>")
+        items = "".join(
+            f"<li><strong>{esc(exercise.id)}.{esc(part.id)}</strong> ({esc(_points(part))}): {esc(part.prompt.strip())}</li>"
+            for part in exercise.parts
+        )
+        body.append(f"<ol class='parts'>{items}</ol>")
+    style = (
+        "body{font-family:system-ui,sans-serif;max-width:60rem;margin:auto;padding:1rem;line-height:1.4}"
+        ".grid{border-collapse:collapse;margin:.3rem}.grid td{border:1px solid #999;padding:.2rem .5rem;text-align:center}"
+        "figure{display:inline-block;margin:.5rem}figcaption{font-style:italic;text-align:center}"
+        "pre.text{white-space:pre-wrap;font-family:inherit}.parts li{margin:.4rem 0}"
+    )
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{esc(spec.title or spec.id)}</title><style>{style}</style></head><body>"
+        + "".join(body)
+        + "</body></html>\n"
+    )
+
+
+def _comment(text: str, indent: str) -> list[str]:
+    return [f"{indent}# {line}".rstrip() for line in text.strip().splitlines()]
+
+
+def answer_template(key: AnswerKey) -> str:
+    """A blank answer file: each part's prompt and answer format as comments, the answers left empty."""
+    spec = key.sheet.spec
+    lines = [
+        f"# Answer file for {spec.title or spec.id}",
+        "# Fill in each answer after its colon; leave it empty if you skip a part.",
+        'student: ""  # your student id',
+    ]
+    lines.append(f"seed: {key.seed}  # your variant: keep it as it is" if key.seed is not None else "# seed: N  (only if you were given a variant)")
+    lines.append("answers:")
+    for exercise in spec.exercises:
+        answerable = [p for p in exercise.parts if p.answer.type != "code"]
+        if not answerable:
+            continue
+        lines.append(f"  {exercise.id}:  # {exercise.title}")
+        for part in answerable:
+            lines += _comment(f"{part.prompt.strip()} ({_points(part)})", "    ")
+            lines += _comment(f"format: {part.answer.format_hint}", "    ")
+            lines.append(f"    {part.id}:")
+    return "\n".join(lines) + "\n"
+
+

@@ -1,0 +1,1 @@
+"""What students hand in: answer files (YAML/JSON) and code (.py/.ipynb), read without ever changing them."""

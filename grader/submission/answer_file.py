@@ -1,0 +1,104 @@
+"""Answer files: ``{student, seed?, answers: {exercise_id: {part_id: value}}}`` in YAML or JSON."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from grader.errors import InputFileError
+from grader.spec.yaml_lines import MAX_FILE_BYTES, check_nesting
+
+ANSWER_SUFFIXES = (".yaml", ".yml", ".json")
+CODE_SUFFIXES = (".py", ".ipynb")
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class AnswerFile:
+    """A parsed answer file. ``answers`` maps exercise id -> part id -> the raw value as written."""
+
+    path: Path
+    sha256: str
+    student: str
+    seed: int | None
+    answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def file_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_bytes(path: Path) -> bytes:
+    """The submission's bytes (read once, never written); InputFileError when missing or too large."""
+    try:
+        if path.is_dir():
+            raise InputFileError("expected a file, got a folder", file=path)
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InputFileError(f"the file is {size} bytes; the limit is {MAX_FILE_BYTES}", file=path)
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputFileError("no such file", file=path) from None
+    except OSError as exc:
+        raise InputFileError(f"cannot read the file ({exc.strerror})", file=path) from None
+
+
+def parse_answer_file(path: Path, data: bytes) -> AnswerFile:
+    """Parse an answer file's bytes; InputFileError (with the line where known) when it is unusable."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputFileError(f"not UTF-8 text (byte {exc.start})", file=path) from None
+    check_nesting(text, path)
+    if path.suffix.lower() == ".json":
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputFileError(f"not valid JSON: {exc.msg}", file=path, line=exc.lineno) from None
+        except RecursionError:
+            raise InputFileError("not valid JSON: nested too deeply", file=path) from None
+    else:
+        try:
+            document = yaml.load(text, Loader=_Loader)  # noqa: S506 -- a safe loader
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            raise InputFileError(
+                f"not valid YAML: {exc.problem or exc.context}", file=path, line=mark.line + 1 if mark else None
+            ) from None
+        except (yaml.YAMLError, RecursionError) as exc:
+            raise InputFileError(f"not valid YAML: {exc}", file=path) from None
+    return _answer_file(path, data, document)
+
+
+def _answer_file(path: Path, data: bytes, document: Any) -> AnswerFile:
+    if not isinstance(document, dict):
+        raise InputFileError(
+            "an answer file must be a mapping with 'student' and 'answers' (see `grader template`)", file=path
+        )
+    unknown = sorted(str(k) for k in document if k not in ("student", "seed", "answers"))
+    if unknown:
+        raise InputFileError(f"unknown top-level field(s) {', '.join(unknown)}; expected student, seed, answers", file=path)
+    student = document.get("student")
+    if not isinstance(student, str | int) or isinstance(student, bool) or not str(student).strip():
+        raise InputFileError("'student' must be your student id (text)", file=path, path="student")
+    seed = document.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
+        raise InputFileError(f"'seed' must be a whole number >= 0 (your variant), got {seed!r}", file=path, path="seed")
+    answers = document.get("answers")
+    if answers is None:
+        answers = {}
+    if not isinstance(answers, dict):
+        raise InputFileError("'answers' must map exercise ids to {part id: answer}", file=path, path="answers")
+    for exercise_id, parts in answers.items():
+        if parts is not None and not isinstance(parts, dict):
+            raise InputFileError(
+                f"answers for exercise {exercise_id!r} must map part ids to answers", file=path, path=f"answers.{exercise_id}"
+            )
+    normalized = {str(e): {str(p): v for p, v in (parts or {}).items()} for e, parts in answers.items()}
+    return AnswerFile(path=path, sha256=file_hash(data), student=str(student).strip(), seed=seed, answers=normalized)

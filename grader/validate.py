@@ -1,0 +1,127 @@
+"""``grader validate``: find every author fault in a sheet before a student sees it.
+
+Checks, for the seed-less variant and each of the sheet's validation seeds: the schema; every quantity and
+key can be computed; the reference answer, written as a student would write it, scores full marks; and no
+known mistake scores full marks (it would never be told apart from the right answer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from grader.answers import AnswerError, FormulaAnswer, FunctionReference, GraphAnswer
+from grader.answers.formula import compare_at_points
+from grader.errors import GraderError, SpecError, SpecErrors
+from grader.grading import check_context
+from grader.key import AnswerKey, compute_key
+from grader.spec.loader import Sheet, load_sheet
+from grader.spec.models import PartSpec
+
+_WRITTEN_AS_STUDENT = {"number", "integer", "array", "shape", "boolean", "choice", "set", "schedule", "translation"}
+
+
+def sheet_files(paths: Iterable[Path]) -> list[Path]:
+    """The sheet files named, with folders expanded to their ``*.yaml``/``*.yml`` files (sorted)."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()))
+        else:
+            files.append(path)
+    return files
+
+
+def validate_sheet(path: Path) -> list[GraderError]:
+    """Every fault found in one sheet file (empty when it is fine)."""
+    try:
+        sheet = load_sheet(path)
+    except SpecErrors as exc:
+        return list(exc.errors)
+    except GraderError as exc:
+        return [exc]
+    errors: list[GraderError] = []
+    coinciding: dict[tuple[int, int, int], int] = {}  # mistakes allowed to coincide -> variants where they did
+    seeds = [None, *sheet.spec.validation_seeds]
+    for seed in seeds:
+        try:
+            key = compute_key(sheet, seed)
+        except SpecErrors as exc:
+            errors.extend(e for e in exc.errors if str(e) not in {str(x) for x in errors})
+            continue
+        errors.extend(_check_key(sheet, key, coinciding))
+    for (e_index, p_index, m_index), count in coinciding.items():
+        if count == len(seeds):
+            mistake = sheet.spec.exercises[e_index].parts[p_index].mistakes[m_index]
+            errors.append(
+                _part_error(
+                    sheet, e_index, p_index,
+                    f"known mistake {mistake.id!r} equals the reference answer in every validated variant",
+                    "spec-mistake-full", ("mistakes", m_index),
+                )
+            )
+    return errors
+
+
+def _part_error(sheet: Sheet, e_index: int, p_index: int, message: str, code: str, suffix: tuple[Any, ...] = ()) -> SpecError:
+    return sheet.error(message, code=code, loc=("exercises", e_index, "parts", p_index, *suffix))
+
+
+def _check_key(sheet: Sheet, key: AnswerKey, coinciding: dict[tuple[int, int, int], int]) -> list[SpecError]:
+    errors: list[SpecError] = []
+    variant = "the sheet's own numbers" if key.seed is None else f"seed {key.seed}"
+    for e_index, exercise in enumerate(sheet.spec.exercises):
+        for p_index, part in enumerate(exercise.parts):
+            if part.answer.type == "code":
+                continue
+            part_key = key.part(exercise.id, part.id)
+            ctx = check_context(sheet, exercise.id, part.id)
+            try:
+                full = _scores_full(part, part_key.expected, part_key.expected, ctx)
+            except (AnswerError, ValueError) as exc:
+                errors.append(_part_error(sheet, e_index, p_index, f"{variant}: the reference answer cannot be checked: {exc}", "spec-key-unusable", ("expected",)))
+                continue
+            if full is False:
+                errors.append(_part_error(sheet, e_index, p_index, f"{variant}: the reference answer does not score full marks", "spec-key-not-full", ("expected",)))
+            for m_index, mistake in enumerate(part.mistakes):
+                try:
+                    matches = _scores_full(part, part_key.mistakes[mistake.id], part_key.expected, ctx)
+                except (AnswerError, ValueError):
+                    continue  # a mistake that cannot even be written as an answer cannot score full marks
+                if matches and mistake.may_coincide:
+                    where = (e_index, p_index, m_index)
+                    coinciding[where] = coinciding.get(where, 0) + 1
+                elif matches:
+                    errors.append(
+                        _part_error(
+                            sheet, e_index, p_index,
+                            f"{variant}: known mistake {mistake.id!r} scores full marks (it equals the reference answer)",
+                            "spec-mistake-full", ("mistakes", m_index),
+                        )
+                    )
+    return errors
+
+
+def _scores_full(part: PartSpec, answer_value: Any, expected: Any, ctx: Any) -> bool | None:
+    """Would ``answer_value``, handed in by a student, score full marks against ``expected``?
+
+    None when the answer type has no written form to try (then only the reference is exercised).
+    """
+    answer = part.answer
+    if answer.type in _WRITTEN_AS_STUDENT:
+        raw = answer.expected_json(answer_value)
+        return answer.check(answer.parse(raw), expected, ctx).fraction >= 1.0
+    if isinstance(answer, FormulaAnswer | GraphAnswer) and isinstance(answer_value, FunctionReference):
+        domains = answer.variables if isinstance(answer, FormulaAnswer) else answer.inputs
+        verdict = compare_at_points(answer_value.fn, expected, domains, answer, ctx, "the answer")
+        return verdict.fraction >= 1.0
+    return None
+
+
+def validate_paths(paths: Iterable[Path]) -> dict[Path, list[GraderError]]:
+    """``{sheet file: its faults}`` for every sheet named (folders expanded)."""
+    files = sheet_files(paths)
+    if not files:
+        raise GraderError("no exercise sheets found (expected .yaml/.yml files)")
+    return {path: validate_sheet(path) for path in files}

@@ -1,0 +1,128 @@
+"""Batch grading with a fake grading function: discovery, skipping, regrading, and failures that stay local."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from grader.batch import find_submissions, run_batch
+from grader.errors import GraderError
+from grader.gradebook import Gradebook
+from tests.batch.helpers import fake_grade, make_fake_cohort, write_fake_spec, write_fake_submission
+
+
+def test_find_submissions_is_recursive_sorted_and_skips_hidden_and_foreign_files(tmp_path: Path) -> None:
+    for name in [
+        "b.yaml", "a.json", "sub/c.py", "sub/d.ipynb", "sub/e.yml", "Z.JSON",
+        ".hidden.yaml", ".git/x.json", "sub/.ipynb_checkpoints/d.ipynb", "notes.txt", "gb.sqlite",
+    ]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    (tmp_path / "folder.yaml").mkdir()
+    found = find_submissions(tmp_path, exclude=[tmp_path / "gb.sqlite"])
+    assert [p.relative_to(tmp_path).as_posix() for p in found] == [
+        "Z.JSON", "a.json", "b.yaml", "sub/c.py", "sub/d.ipynb", "sub/e.yml",
+    ]
+    with pytest.raises(GraderError, match="does not exist"):
+        find_submissions(tmp_path / "nowhere")
+
+
+def test_a_batch_grades_everything_once_then_skips_what_did_not_change(tmp_path: Path) -> None:
+    spec = write_fake_spec(tmp_path)
+    folder = tmp_path / "submissions"
+    paths = make_fake_cohort(folder, 40)
+    gradebook_path = tmp_path / "gb.sqlite"
+
+    first = run_batch(spec, folder, jobs=2, gradebook_path=gradebook_path, progress=False, grade_fn=fake_grade)
+    assert (first.total, first.graded, first.skipped, first.failed) == (40, 40, 0, 0)
+    assert first.sheet_id == "fake-sheet" and first.rate > 0
+    assert sorted(first.graded_paths) == sorted(str(p.resolve()) for p in paths)
+    assert sorted(r.student_id for r in first.results()) == [f"s{i:04d}" for i in range(40)]
+
+    again = run_batch(spec, folder, jobs=2, gradebook_path=gradebook_path, progress=False, grade_fn=fake_grade)
+    assert (again.graded, again.skipped) == (0, 40)
+
+    write_fake_submission(paths[7], "s0007", {"ex1.a": 1.0})
+    changed = run_batch(spec, folder, jobs=1, gradebook_path=gradebook_path, progress=False, grade_fn=fake_grade)
+    assert (changed.graded, changed.skipped) == (1, 39)
+    with Gradebook(gradebook_path) as gradebook:
+        assert gradebook.count() == 40
+        assert [p.part_key for p in gradebook.part_rows("fake-sheet") if p.path == str(paths[7].resolve())] == ["ex1.a"]
+
+    forced = run_batch(
+        spec, folder, jobs=2, gradebook_path=gradebook_path, regrade=True, progress=False, grade_fn=fake_grade
+    )
+    assert (forced.graded, forced.skipped) == (40, 0)
+    spec.write_text(spec.read_text() + "# a comment changes the spec's hash\n")
+    new_spec = run_batch(spec, folder, jobs=2, gradebook_path=gradebook_path, progress=False, grade_fn=fake_grade)
+    assert new_spec.graded == 40
+    with Gradebook(gradebook_path) as gradebook:
+        rows = list(gradebook.rows())
+        assert len(rows) == 40 and {r.spec_hash for r in rows} == {new_spec.spec_hash}
+
+
+def test_a_grader_exception_is_recorded_as_failed_and_graded_again_next_time(tmp_path: Path) -> None:
+    spec = write_fake_spec(tmp_path)
+    folder = tmp_path / "submissions"
+    make_fake_cohort(folder, 20)
+    buggy = write_fake_submission(folder / "buggy.json", "bug", {"ex1.a": 1.0}, crash=True)
+    gradebook_path = tmp_path / "gb.sqlite"
+
+    summary = run_batch(spec, folder, jobs=2, gradebook_path=gradebook_path, progress=False, grade_fn=fake_grade)
+    assert (summary.graded, summary.failed, summary.grader_failures) == (21, 1, 1)
+    [(failed_path, message)] = summary.failures
+    assert failed_path == str(buggy.resolve())
+    assert "RuntimeError: fake grader bug on bug" in message and "helpers.py" in message
+    with Gradebook(gradebook_path) as gradebook:
+        stored = gradebook.result(failed_path, "fake-sheet")
+        assert stored is not None and stored.error == message and stored.points_earned == 0
+        assert stored.submission == "buggy.json"
+
+    retry = run_batch(spec, folder, jobs=2, gradebook_path=gradebook_path, progress=False, grade_fn=fake_grade)
+    assert (retry.graded, retry.skipped, retry.grader_failures) == (1, 20, 1)
+
+
+def test_a_worker_that_dies_costs_only_its_own_submission(tmp_path: Path) -> None:
+    spec = write_fake_spec(tmp_path)
+    folder = tmp_path / "submissions"
+    paths = make_fake_cohort(folder, 30)
+    killer = write_fake_submission(folder / "group1" / "s0010-killer.json", "killer", {}, die=True)
+    gradebook_path = tmp_path / "gb.sqlite"
+
+    summary = run_batch(
+        spec, folder, jobs=2, gradebook_path=gradebook_path, progress=False, grade_fn=fake_grade, chunk_size=4
+    )
+    assert (summary.graded, summary.failed) == (31, 1)
+    assert [path for path, _ in summary.failures] == [str(killer.resolve())]
+    assert "process died" in summary.failures[0][1]
+    with Gradebook(gradebook_path) as gradebook:
+        rows = {row.path: row for row in gradebook.rows()}
+        assert len(rows) == 31
+        assert all(rows[str(p.resolve())].error is None for p in paths)
+        stored = [json.loads(p.read_text())["fractions"] for p in paths]
+        assert [rows[str(p.resolve())].points_earned for p in paths] == [
+            pytest.approx(sum({"ex1.a": 2.0, "ex1.b": 1.0, "ex2.a": 3.0}[k] * f for k, f in s.items())) for s in stored
+        ]
+
+
+def test_misuse_is_a_grader_error_naming_the_argument(tmp_path: Path) -> None:
+    spec = write_fake_spec(tmp_path)
+    with pytest.raises(GraderError, match="nowhere"):
+        run_batch(spec, tmp_path / "nowhere", gradebook_path=tmp_path / "gb.sqlite", grade_fn=fake_grade)
+    with pytest.raises(GraderError, match="missing.yaml"):
+        run_batch(tmp_path / "missing.yaml", tmp_path, gradebook_path=tmp_path / "gb.sqlite", grade_fn=fake_grade)
+    with pytest.raises(GraderError, match="jobs"):
+        run_batch(spec, tmp_path, jobs=0, grade_fn=fake_grade)
+    with pytest.raises(GraderError, match="scheduler"):
+        run_batch(spec, tmp_path, scheduler="tcp://localhost:1", grade_fn=fake_grade)
+
+
+def test_an_empty_folder_grades_nothing(tmp_path: Path) -> None:
+    spec = write_fake_spec(tmp_path)
+    (tmp_path / "empty").mkdir()
+    summary = run_batch(
+        spec, tmp_path / "empty", gradebook_path=tmp_path / "gb.sqlite", progress=False, grade_fn=fake_grade
+    )
+    assert (summary.total, summary.graded, summary.rate) == (0, 0, 0.0)
