@@ -28,7 +28,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from a checkout: `grader` and `tests` come from this tree
 
 from grader.engine import Tensor, conv2d, max_pool2d  # noqa: E402
-from tests.engine.naive import conv2d_backward_naive, conv2d_naive, max_pool2d_backward_naive, max_pool2d_naive  # noqa: E402
+from tests.engine.naive import (  # noqa: E402
+    conv2d_backward_naive,
+    conv2d_naive,
+    max_pool2d_backward_naive,
+    max_pool2d_naive,
+)
 
 try:
     import torch

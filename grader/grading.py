@@ -154,7 +154,7 @@ def unusable(sheet: Sheet, path: Path, reason: str, *, submission_hash: str = ""
     )
 
 
-def grade_submission(sheet: Sheet, path: Path, *, mode: Mode = "full", require_sandbox: bool = False) -> Result:
+def grade_submission(sheet: Sheet, path: Path, *, mode: Mode = "full", require_sandbox: bool = False) -> Result:  # noqa: ARG001
     """Grade one handed-in file (answer file, .py or .ipynb). Never raises for the student's faults."""
     try:
         data = read_bytes(path)
@@ -168,9 +168,9 @@ def grade_submission(sheet: Sheet, path: Path, *, mode: Mode = "full", require_s
             return unusable(sheet, path, str(exc), submission_hash=file_hash(data), mode=mode)
         return grade_answer_file(sheet, submission, mode=mode)
     if suffix in CODE_SUFFIXES:
-        from grader.code_grading import grade_code_file  # the sandbox is only loaded for code
-
-        return grade_code_file(sheet, path, data, mode=mode, require_sandbox=require_sandbox)
+        # Code parts (a spec answer type `code`, run in grader.sandbox) are not part of any sheet yet.
+        reason = f"{path.name}: this sheet has no code parts; hand in an answer file ({', '.join(ANSWER_SUFFIXES)})"
+        return unusable(sheet, path, reason, submission_hash=file_hash(data), mode=mode)
     expected = ", ".join(ANSWER_SUFFIXES + CODE_SUFFIXES)
     return unusable(sheet, path, f"{path.name}: unsupported file type {suffix or '(none)'}; expected one of {expected}", submission_hash=file_hash(data), mode=mode)
 

@@ -108,7 +108,14 @@ def _offset_slices(
     """For each window offset (a, b) in row-major order: (a, b, (rows, cols)) selecting, from an input
     ``(N, H, W, C)``, the ``(N, H', W', C)`` entries that sit at that offset of every window."""
     return [
-        (a, b, (slice(a, a + stride[0] * (out[0] - 1) + 1, stride[0]), slice(b, b + stride[1] * (out[1] - 1) + 1, stride[1])))
+        (
+            a,
+            b,
+            (
+                slice(a, a + stride[0] * (out[0] - 1) + 1, stride[0]),
+                slice(b, b + stride[1] * (out[1] - 1) + 1, stride[1]),
+            ),
+        )
         for a in range(size[0])
         for b in range(size[1])
     ]
@@ -158,7 +165,9 @@ def _check_bias(op: str, b: ArrayLike | None, k: int, w_shape: tuple[int, ...]) 
         return None
     bias = _checked(b, f"{op}: b")
     if bias.shape != (k,):
-        raise ValueError(f"{op}: b must have shape ({k},) (one bias per filter; w has shape {w_shape}), got {bias.shape}")
+        raise ValueError(
+            f"{op}: b must have shape ({k},) (one bias per filter; w has shape {w_shape}), got {bias.shape}"
+        )
     return bias
 
 

@@ -23,7 +23,8 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: flo
     """
     if not eps > 0:
         raise ValueError(f"numerical_gradient: eps must be > 0, got {eps!r}")
-    point = np.array(x, dtype=np.float64, copy=True)
+    # C order, so that the flat views below alias the arrays (a transposed input would otherwise give copies).
+    point = np.array(x, dtype=np.float64, order="C", copy=True)
     grad = np.zeros_like(point)
     flat_point, flat_grad = point.reshape(-1), grad.reshape(-1)
     for i in range(flat_point.size):
@@ -63,7 +64,7 @@ def check_gradients(
     Returns:
         name -> :func:`relative_error` between ``.grad`` after ``backward()`` and central differences.
     """
-    arrays = {name: np.array(value, dtype=np.float64, copy=True) for name, value in inputs.items()}
+    arrays = {name: np.array(value, dtype=np.float64, order="C", copy=True) for name, value in inputs.items()}
     leaves = {name: Tensor(array, name=name) for name, array in arrays.items()}
     output = build(**leaves)
     if not isinstance(output, Tensor) or output.value.size != 1:

@@ -58,7 +58,9 @@ def dense(h: ArrayLike, v: ArrayLike, b: ArrayLike | None = None) -> Tensor:
     if b is not None:
         bt = _checked(b, f"{op}: b")
         if bt.shape != (outputs,):
-            raise ValueError(f"{op}: b must have shape ({outputs},) (one bias per output; v has shape {vt.shape}), got {bt.shape}")
+            raise ValueError(
+                f"{op}: b must have shape ({outputs},) (one bias per output; v has shape {vt.shape}), got {bt.shape}"
+            )
     size = int(np.prod(volume, dtype=np.int64))
     h2 = ht.value.reshape(-1, size)  # (N, D); N = 1 without a batch
     v2 = vt.value.reshape(size, outputs)

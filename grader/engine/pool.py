@@ -82,20 +82,36 @@ def _max_pool_arrays(
 
 def _max_pool(op: str, xt: Tensor, x4: np.ndarray, window: tuple[int, int], strides: tuple[int, int],
               out_size: tuple[int, int], out_shape: tuple[int, ...]) -> Tensor:
+    if strides == window:
+        return _max_pool_tiled(op, xt, x4, window, out_size, out_shape)
     best, winner, offsets = _max_pool_arrays(x4, window, strides, out_size)
-
-    tiles = strides == window  # then every input entry lies in exactly one window: assign, do not add
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray]:
         g4 = g.reshape(best.shape)
-        dx = np.empty(x4.shape) if tiles else np.zeros(x4.shape)
-        won = np.empty(best.shape, dtype=bool)
+        dx = np.zeros(x4.shape)
         for flat, (_, _, (rows, cols)) in enumerate(offsets):
-            np.equal(winner, flat, out=won)
-            if tiles:
-                np.multiply(g4, won, out=dx[:, rows, cols, :])
-            else:
-                dx[:, rows, cols, :] += g4 * won
+            dx[:, rows, cols, :] += g4 * (winner == flat)  # overlapping windows: adjoints add up
+        return (dx.reshape(xt.shape),)
+
+    return Tensor.from_op(best.reshape(out_shape), op, (xt,), vjp)
+
+
+def _max_pool_tiled(op: str, xt: Tensor, x4: np.ndarray, window: tuple[int, int], out_size: tuple[int, int],
+                    out_shape: tuple[int, ...]) -> Tensor:
+    """stride == size: the windows tile x exactly, so x4 (N, H, W, C) is viewed as (N, H', fh, W', fw, C) and
+    reduced in one pass (memory traffic, not arithmetic, is what costs here)."""
+    n, _, _, channels = x4.shape
+    tiles = x4.reshape(n, out_size[0], window[0], out_size[1], window[1], channels)
+    best = tiles.max(axis=(2, 4))
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray]:
+        won = tiles == best[:, :, None, :, None, :]
+        if np.count_nonzero(won) != best.size:  # some window holds its maximum twice: apply the tie rule
+            _, winner, offsets = _max_pool_arrays(x4, window, window, out_size)
+            for flat, (a, b, _) in enumerate(offsets):
+                np.equal(winner, flat, out=won[:, :, a, :, b, :])
+        dx = np.empty(x4.shape)
+        np.multiply(won, g.reshape(best.shape)[:, :, None, :, None, :], out=dx.reshape(tiles.shape))
         return (dx.reshape(xt.shape),)
 
     return Tensor.from_op(best.reshape(out_shape), op, (xt,), vjp)

@@ -28,7 +28,7 @@ from grader.report.common import (
     value_lines,
     view_parts,
 )
-from grader.result import PartResult, Result, Status
+from grader.result import PartResult, Result
 
 _CSS = """
 :root { --ok: #1a7f37; --part: #9a6700; --bad: #cf222e; --muted: #59636e; --pending: #0969da; --line: #d0d7de; }
@@ -195,13 +195,13 @@ def _heatmaps(view: PartView) -> str | None:
         legend.append("bold underlined: max-pooling winner")
     if actual_shape is not None and expected_shape is not None and actual_shape != expected_shape:
         legend.append(f"shape {actual_shape} but expected {expected_shape}")
-    body = "".join(groups) + f'<p class="legend">{esc("; ".join(legend))}.</p>'
-    leftovers = []
+    maps = "".join(groups) + f'<p class="legend">{esc("; ".join(legend))}.</p>'
+    # An answer that cannot be drawn is printed in its place: the student's first, then the key.
     if view.show_actual and actual_shape not in drawable:
-        leftovers.append(_pre("Your answer", actual, view.part, view.actual_marks_key))
+        maps = _pre("Your answer", actual, view.part, view.actual_marks_key) + maps
     if expected is not None and expected_shape not in drawable:
-        leftovers.append(_pre("Expected", expected, view.part, "expected_winners"))
-    return body + "".join(leftovers)
+        maps += _pre("Expected", expected, view.part, "expected_winners")
+    return maps
 
 
 def _pre(label: str, value: Any, part: PartResult, marks_key: str | None) -> str:

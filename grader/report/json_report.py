@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from grader.report.common import Audience, check_audience
-from grader.result import CaseResult, PartResult, Result, Visibility
+from grader.result import CaseResult, Result, Visibility
 
 FORMAT_NAME = "grader-result"
 FORMAT_VERSION = 1

@@ -12,13 +12,12 @@ from grader.report.common import (
     fmt_number,
     fmt_percent,
     fmt_points,
-    headline,
     value_lines,
     view_parts,
     xml_safe,
 )
 from grader.report.text import render_text
-from grader.result import Result, Status
+from grader.result import Result
 
 DEFAULT_TIMESTAMP = "1970-01-01T00:00:00"
 """The schema requires a timestamp; a Result carries no time, so reports stay pure and reproducible with this

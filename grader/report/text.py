@@ -53,9 +53,13 @@ def block(value: Any, part: PartResult, indent: str, marks_key: str | None = Non
 
 def part_lines(view: PartView) -> list[str]:
     """One part: status, points, title, then what the audience may see."""
-    lines = wrap(f"[{view.status_word}] {view.heading}   {view.points} points")
+    # Status, key and points first on one line, so a long prompt never pushes the points out of sight.
+    hidden = " (hidden)" if view.hidden else ""
+    lines = wrap(f"[{view.status_word}] {printable(view.key)}{hidden}   {view.points} points")
+    if view.part.title:
+        lines += wrap(view.part.title, "    ")
     if view.feedback:
-        lines += wrap(view.feedback, "    ")
+        lines += wrap(view.feedback, "     ", first="  -> ")
     if view.details:
         lines.append("  Where it differs:")
         for detail in view.details:
@@ -139,7 +143,8 @@ def summary_table(results: Sequence[Result]) -> list[str]:
         )
         for r in results
     ]
-    widths = [min(30, max(len(row[i]) for row in [header, *rows])) for i in range(4)]
+    widths = [min(30, max(len(row[i]) for row in [header, *rows])) for i in range(3)]
+    widths.append(max(len(row[3]) for row in [header, *rows]))  # the status is never cut short
     out = []
     for row in [header, *rows]:
         cells = [_cut(cell, widths[i]).ljust(widths[i]) for i, cell in enumerate(row)]

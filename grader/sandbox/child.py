@@ -40,6 +40,32 @@ _exit = os._exit
 _streams: list[Any] = []  # the child's own stdout/stderr objects, flushed before "done" even if the student swapped them
 
 
+class _ModuleGuard:
+    """Undoes the student's reassignments in the modules the harness itself uses (builtins, numpy, json, ...).
+
+    The harness runs between the student's calls (sending frames, converting results); patched ``isinstance`` or
+    ``numpy.ascontiguousarray`` must not break it. Names the student added are kept; only replaced ones return.
+    """
+
+    def __init__(self, modules: list[types.ModuleType]) -> None:
+        self._saved = [(module.__dict__, dict(module.__dict__)) for module in modules]
+
+    def restore(self) -> None:
+        for namespace, saved in self._saved:
+            for key, value in saved.items():
+                if namespace.get(key) is not value:
+                    namespace[key] = value
+
+
+def _guard() -> _ModuleGuard:
+    import io
+    import json
+    import json.encoder
+    import struct
+
+    return _ModuleGuard([builtins, np, np.lib.format, json, json.encoder, io, os, struct, wire, types])
+
+
 @dataclass
 class ChildConfig:
     """Everything the child needs, handed over in memory by fork (never through a file the student could read).
@@ -256,6 +282,7 @@ def run_child(config: ChildConfig) -> NoReturn:
 
 def _run_student(config: ChildConfig) -> None:
     fd = config.result_fd
+    guard = _guard()
     try:
         code = compile(config.source, config.filename, "exec", dont_inherit=True)
     except (SyntaxError, ValueError, MemoryError, RecursionError, OverflowError) as error:
@@ -267,11 +294,13 @@ def _run_student(config: ChildConfig) -> None:
     try:
         exec(code, module.__dict__)  # noqa: S102 -- the student's module, inside the sandbox
     except BaseException as error:  # noqa: BLE001 -- SystemExit and KeyboardInterrupt included
+        guard.restore()
         info = _memory_info(error, config.filename)
         error.__traceback__ = None
         del error
         _send(fd, {"kind": "import-error", "phase": "import", "error": info})
         return
+    guard.restore()
     function = module.__dict__.get(config.function)
     if function is None or not callable(function):
         _send(
@@ -290,23 +319,27 @@ def _run_student(config: ChildConfig) -> None:
         try:
             value = function(**kwargs)
         except MemoryError as error:
+            guard.restore()
             info = _memory_info(error, config.filename)
             error.__traceback__ = None
             del error
             _send(fd, {"kind": "memory", "case": index, "error": info})
             continue
         except BaseException as error:  # noqa: BLE001 -- SystemExit and KeyboardInterrupt included
+            guard.restore()
             info = _memory_info(error, config.filename)
             error.__traceback__ = None
             del error
             _send(fd, {"kind": "exception", "case": index, "error": info})
             continue
+        guard.restore()
         try:
             header, payload = _result_frame(index, value, config.max_result_bytes)
         except MemoryError:
             header, payload = {"kind": "bad-result", "case": index, "message": "the result could not be copied: out of memory"}, b""
         except BaseException as error:  # noqa: BLE001 -- conversion may run the student's __array__ etc.
             header, payload = {"kind": "bad-result", "case": index, "message": f"the result could not be read: {_type(error).__name__}"}, b""
+        guard.restore()  # converting may have run the student's code again (__array__, __len__, ...)
         del value
         _send(fd, header, payload)
     for stream in _streams:

@@ -218,12 +218,14 @@ class _Source:
     filename: str
     notebook: NotebookSource | None
 
-    def where(self, line: int) -> str:
+    def where(self, line: int, *, quoted: bool = False) -> str:
+        """``conv.py, line 7`` (``"conv.py", line 7`` when ``quoted``, as in tracebacks); notebooks add the cell."""
+        name = f'"{self.filename}"' if quoted else self.filename
         if self.notebook is not None:
             located = self.notebook.locate(line)
             if located is not None:
-                return f"{self.filename}, cell {located[0]}, line {located[1]}"
-        return f"{self.filename}, line {line}"
+                return f"{name}, cell {located[0]}, line {located[1]}"
+        return f"{name}, line {line}"
 
     def line_text(self, line: int) -> str:
         lines = self.text.splitlines()
@@ -456,7 +458,7 @@ class _Describer:
             return CaseOutcome(name, "timeout", None, self._timeout(raw))
         if status == "crashed":
             exit_code = raw.get("exit_code")
-            if exit_code == -signal.SIGXCPU or (exit_code == -signal.SIGKILL and raw.get("phase") == "case" and False):
+            if exit_code == -signal.SIGXCPU:  # RLIMIT_CPU, the backstop of the per-case CPU watch
                 return CaseOutcome(name, "timeout", None, self._timeout({"reason": "cpu", "phase": raw.get("phase")}))
             return CaseOutcome(name, "crashed", None, self._crashed(raw))
         if status == "import-error":
@@ -521,7 +523,7 @@ class _Describer:
             flush_repeats()
             repeats = 0
             previous = key
-            lines.append(f'  File "{self.source.where(key[0])}", in {key[1]}')
+            lines.append(f"  File {self.source.where(key[0], quoted=True)}, in {key[1]}")
             text = self.source.line_text(key[0])
             if text:
                 lines.append(f"    {text}")

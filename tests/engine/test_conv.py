@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -85,7 +86,8 @@ def test_conv2d_gradients_match_central_differences(case: dict) -> None:
 
 @st.composite
 def conv1d_cases(draw: st.DrawFn) -> dict:
-    f, s, p, out_len = draw(st.integers(1, 4)), draw(st.integers(1, 3)), draw(st.integers(0, 2)), draw(st.integers(1, 4))
+    f, s, p = draw(st.integers(1, 4)), draw(st.integers(1, 3)), draw(st.integers(0, 2))
+    out_len = draw(st.integers(1, 4))
     length = (out_len - 1) * s + f - 2 * p
     if length < 1:
         length, p = length + 2 * p, 0
@@ -179,7 +181,7 @@ W3 = np.zeros((3, 3, 3, 2))
         (lambda: conv1d(np.zeros((6, 1)), np.zeros((3, 1, 1)), stride=(1, 1)), ["conv1d: stride", "int"]),
     ],
 )
-def test_bad_arguments_raise_a_value_error_naming_them(call, fragments: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_bad_arguments_raise_a_value_error_naming_them(call: Callable[[], object], fragments: list[str]) -> None:
     with pytest.raises(ValueError) as info:
         call()
     message = str(info.value)

@@ -30,7 +30,8 @@ def test_relative_error_is_absolute_below_one_and_relative_above() -> None:
 
 def test_check_gradients_passes_a_correct_graph() -> None:
     rng = np.random.default_rng(0)
-    errors = check_gradients(lambda a, b: (sin(a * b) + a * a).sum(), {"a": rng.standard_normal(4), "b": rng.standard_normal(4)})
+    inputs = {"a": rng.standard_normal(4), "b": rng.standard_normal(4)}
+    errors = check_gradients(lambda a, b: (sin(a * b) + a * a).sum(), inputs)
     assert set(errors) == {"a", "b"}
     assert max(errors.values()) < 1e-8
 
@@ -48,3 +49,10 @@ def test_check_gradients_needs_a_scalar_output() -> None:
         check_gradients(lambda x: x * 2.0, {"x": np.ones(3)})
     with pytest.raises(ValueError, match="eps must be > 0"):
         numerical_gradient(lambda p: 0.0, np.ones(2), eps=0.0)
+
+
+def test_numerical_gradient_of_a_transposed_array() -> None:
+    # A non-contiguous input must still be perturbed entry by entry (regression: a flat copy was perturbed).
+    x = np.arange(6.0).reshape(2, 3).T
+    weights = np.arange(1.0, 7.0).reshape(3, 2)
+    np.testing.assert_allclose(numerical_gradient(lambda p: float(np.sum(p * weights)), x), weights, atol=1e-8)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -77,7 +79,7 @@ def test_mse_loss_gradient_is_y_minus_target() -> None:
         (lambda: mse_loss(np.zeros(2), np.array([0.0, np.inf])), ["mse_loss: target", "non-finite"]),
     ],
 )
-def test_bad_arguments_raise_a_value_error_naming_them(call, fragments: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_bad_arguments_raise_a_value_error_naming_them(call: Callable[[], object], fragments: list[str]) -> None:
     with pytest.raises(ValueError) as info:
         call()
     for fragment in fragments:

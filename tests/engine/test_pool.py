@@ -3,6 +3,8 @@ max-pool tie rule, overlapping windows, winners, and bad inputs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -102,7 +104,9 @@ def test_pool1d_forward_and_gradients(size: int, stride: int | None, out_len: in
         out = pool(x, size, stride=stride)
         np.testing.assert_allclose(out.value, naive(x, size, stride), rtol=1e-12)
         probe = rng.standard_normal(out.shape)
-        errors = check_gradients(lambda x, pool=pool, probe=probe: (pool(x, size, stride=stride) * probe).sum(), {"x": x})
+        errors = check_gradients(
+            lambda x, pool=pool, probe=probe: (pool(x, size, stride=stride) * probe).sum(), {"x": x}
+        )
         assert errors["x"] < TOLERANCE, (pool.__name__, errors)
 
 
@@ -173,7 +177,7 @@ def test_winners_mark_nothing_outside_every_window() -> None:
         (lambda: max_pool2d(np.full((2, 2, 1), np.inf), 2), ["max_pool2d: x", "non-finite", "[0, 0, 0]"]),
     ],
 )
-def test_bad_arguments_raise_a_value_error_naming_them(call, fragments: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_bad_arguments_raise_a_value_error_naming_them(call: Callable[[], object], fragments: list[str]) -> None:
     with pytest.raises(ValueError) as info:
         call()
     for fragment in fragments:

@@ -1,0 +1,59 @@
+"""Batch grading on a Dask distributed cluster (a LocalCluster of two worker processes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grader.batch import run_batch
+from grader.errors import GraderError
+from grader.gradebook import Gradebook
+from tests.batch.helpers import fake_grade, make_fake_cohort, write_fake_spec, write_fake_submission
+
+distributed = pytest.importorskip("distributed", reason="the optional dependency 'distributed' is not installed")
+
+
+@pytest.fixture(scope="module")
+def cluster():  # type: ignore[no-untyped-def]
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as local_cluster:
+        yield local_cluster
+
+
+@pytest.mark.slow
+def test_a_cohort_graded_on_a_cluster_lands_in_the_gradebook_exactly_once(cluster, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    spec = write_fake_spec(tmp_path)
+    folder = tmp_path / "submissions"
+    paths = make_fake_cohort(folder, 50)
+    write_fake_submission(folder / "zz-buggy.json", "bug", {}, crash=True)
+    gradebook_path = tmp_path / "gb.sqlite"
+
+    summary = run_batch(
+        spec, folder, executor="dask", scheduler=cluster.scheduler_address, gradebook_path=gradebook_path,
+        progress=False, grade_fn=fake_grade, chunk_size=4,
+    )
+    assert (summary.graded, summary.failed, summary.grader_failures) == (51, 1, 1)
+    with Gradebook(gradebook_path) as gradebook:
+        rows = {row.path: row for row in gradebook.rows()}
+        assert sorted(rows) == sorted(str(p.resolve()) for p in [*paths, folder / "zz-buggy.json"])
+        for path in paths:
+            stored = gradebook.result(str(path.resolve()), "fake-sheet")
+            assert stored == fake_grade(spec, path)  # the worker saw the same bytes and the same file name
+
+    again = run_batch(
+        spec, folder, executor="dask", scheduler=cluster.scheduler_address, gradebook_path=gradebook_path,
+        progress=False, grade_fn=fake_grade,
+    )
+    assert (again.graded, again.skipped) == (1, 50)  # only the grader failure is tried again
+
+
+def test_an_unreachable_scheduler_is_a_grader_error_naming_it(tmp_path: Path) -> None:
+    spec = write_fake_spec(tmp_path)
+    make_fake_cohort(tmp_path / "s", 1)
+    with pytest.raises(GraderError, match="tcp://127.0.0.1:9"):
+        run_batch(
+            spec, tmp_path / "s", executor="dask", scheduler="tcp://127.0.0.1:9", gradebook_path=tmp_path / "gb.sqlite",
+            progress=False, grade_fn=fake_grade,
+        )

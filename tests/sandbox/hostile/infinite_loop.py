@@ -1,0 +1,6 @@
+"""Hostile: spins forever -> timeout (CPU)."""
+
+
+def solve(x):
+    while True:
+        pass

@@ -1,0 +1,173 @@
+"""The hostile corpus: each file in tests/sandbox/hostile/ attacks the sandbox and must get the outcome in TABLE."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader.sandbox import CaseInput, RunReport, probe_layers, run_cases
+
+from .conftest import FAST_LIMITS, HOSTILE_DIR, assert_grader_fine, survivors
+
+SECRET = "grader-secret-5e0c41b7"
+X_VALUES = (np.arange(4.0), np.ones(3))
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a hostile file must get: a status from ``statuses`` and ``fragment`` in every case's message."""
+
+    statuses: tuple[str, ...]
+    fragment: str = ""
+    cases: int = 2
+    check: Callable[[RunReport], None] | None = None
+    needs: tuple[str, ...] = field(default=())  # layers without which the expectation does not hold
+
+
+def _values(report: RunReport) -> list[np.ndarray]:
+    return [case.value for case in report.cases]  # type: ignore[misc]
+
+
+def _doubled(report: RunReport) -> None:
+    for value, x in zip(_values(report), X_VALUES):
+        assert type(value) is np.ndarray and value.dtype == np.float64
+        np.testing.assert_array_equal(value, 2 * x)
+
+
+def _plus_one_not_fake(report: RunReport) -> None:
+    for value, x in zip(_values(report), X_VALUES):
+        np.testing.assert_array_equal(value, x + 1)
+        assert not np.any(value == 42)
+    assert '"score": 1.0' in report.stdout_excerpt  # printed, shown, never parsed
+
+
+def _tripled_plain(report: RunReport) -> None:
+    for value, x in zip(_values(report), X_VALUES):
+        assert type(value) is np.ndarray
+        np.testing.assert_array_equal(value, 3 * x)
+
+
+def _nan_kept(report: RunReport) -> None:
+    for value in _values(report):
+        assert value[0] == np.inf and np.isnan(value[1:]).all()
+
+
+def _no_secret_environ(report: RunReport) -> None:
+    for case in report.cases:
+        if case.status == "ok":
+            seen = bytes(np.asarray(case.value, dtype=np.uint8))
+            assert SECRET.encode() not in seen
+            assert b"PATH" in seen  # it did read its own (clean) environment
+
+
+def _nothing_written(report: RunReport) -> None:
+    outside = Path("/tmp/grader-sandbox-test-outside")
+    assert (outside / "existing.txt").read_text() == "original\n"
+    assert not (outside / "created.txt").exists()
+    for value in _values(report):
+        assert int(value) == 0
+
+
+def _output_capped(report: RunReport) -> None:
+    _same_x(report)
+    assert len(report.stdout_excerpt) < FAST_LIMITS.max_output_bytes + 200
+    assert "more bytes of output not shown" in report.stdout_excerpt
+
+
+def _same_x(report: RunReport) -> None:
+    for value, x in zip(_values(report), X_VALUES):
+        np.testing.assert_array_equal(value, x)
+
+
+TABLE: dict[str, Expected] = {
+    "infinite_loop.py": Expected(("timeout",), "CPU time", cases=1),
+    "sleep_forever.py": Expected(("timeout",), "took more than", cases=1),
+    "import_time_loop.py": Expected(("timeout",), "importing import_time_loop.py"),
+    "memory_bomb.py": Expected(("memory",), "ran out of memory"),
+    "memory_bomb_list.py": Expected(("memory",), "MemoryError", cases=1),
+    "fork_bomb.py": Expected(("exception",), "PermissionError", needs=("seccomp",)),
+    "subprocess_spawn.py": Expected(("exception",), "PermissionError", needs=("seccomp",)),
+    "daemon_process.py": Expected(("exception",), "PermissionError", needs=("seccomp",)),
+    "daemon_thread.py": Expected(("ok",), check=_doubled),
+    "exit_zero.py": Expected(("exception",), "SystemExit"),
+    "os_exit_zero.py": Expected(("crashed",), "exit code 0"),
+    "fake_result_stdout.py": Expected(("ok",), check=_plus_one_not_fake),
+    "corrupt_channel.py": Expected(("crashed",), "result channel"),
+    "read_answer_key.py": Expected(("exception",), "FileNotFoundError", needs=("private-filesystem",)),
+    "proc_environ.py": Expected(("ok",), check=_no_secret_environ),
+    "write_outside.py": Expected(("ok",), check=_nothing_written, needs=("private-filesystem",)),
+    "monkeypatch_numpy.py": Expected(("ok",), check=_doubled),
+    "return_nan.py": Expected(("ok",), check=_nan_kept),
+    "always_equal.py": Expected(("bad-result",), "AlwaysEqual"),
+    "ndarray_subclass.py": Expected(("ok",), check=_tripled_plain),
+    "huge_array.py": Expected(("bad-result",), "MiB"),
+    "endless_print.py": Expected(("ok",), check=_output_capped),
+    "network.py": Expected(("exception",), "PermissionError", needs=("seccomp",)),
+    "deep_recursion.py": Expected(("exception",), "RecursionError"),
+    "deep_recursion_unlimited.py": Expected(("timeout", "memory", "crashed", "exception"), cases=1),
+    "attack_worker.py": Expected(("exception",), "4 attacks refused"),
+    "big_file.py": Expected(("exception",), "File too large"),
+}
+
+
+def test_every_hostile_file_has_an_expectation() -> None:
+    assert sorted(p.name for p in HOSTILE_DIR.glob("*.py")) == sorted(TABLE)
+
+
+@pytest.fixture(scope="module")
+def secret_holder() -> object:
+    """A process of the grader's user whose environment holds a secret, like a grader started with credentials."""
+    os.environ["GRADER_SECRET"] = SECRET
+    holder = subprocess.Popen(["sleep", "120"], env={"GRADER_SECRET": SECRET, "PATH": "/usr/bin:/bin"})
+    yield holder
+    holder.kill()
+    holder.wait()
+    del os.environ["GRADER_SECRET"]
+
+
+@pytest.mark.parametrize("name", sorted(TABLE))
+def test_hostile_submission(name: str, secret_holder: object, exercise_dir: Path, outside_dir: Path, correct_submission: Path) -> None:
+    expected = TABLE[name]
+    active = probe_layers()
+    missing = [layer for layer in expected.needs if not active[layer]]
+    if missing:
+        pytest.skip(f"needs the isolation layers {missing}, not available on this machine")
+    cases = [CaseInput(f"case{i}", {"x": X_VALUES[i]}) for i in range(expected.cases)]
+    cwd = os.getcwd()
+
+    report = run_cases(HOSTILE_DIR / name, "solve", cases, limits=FAST_LIMITS)
+
+    assert [case.name for case in report.cases] == [case.name for case in cases]
+    for case in report.cases:
+        assert case.status in expected.statuses, f"{name}: {case.status}: {case.message}"
+        assert expected.fragment in case.message, f"{name}: {case.message!r}"
+        assert (case.value is not None) == (case.status == "ok")
+        assert "_grader_sandbox" not in case.message and "child.py" not in case.message
+    if expected.check is not None:
+        expected.check(report)
+    assert all(report.layers[layer] for layer in expected.needs)
+    assert survivors() == []
+    assert os.getcwd() == cwd
+    assert_grader_fine(correct_submission)
+
+
+def test_network_is_unreachable_without_seccomp_when_namespaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With seccomp off, the network namespace alone must still stop the connection."""
+    if not probe_layers()["no-network"]:
+        pytest.skip("no network namespace (bubblewrap) on this machine")
+    import grader.sandbox.layers as layers_module
+
+    probed = dict(layers_module.probe_layers(), seccomp=False)
+    monkeypatch.setattr(layers_module, "probe_layers", lambda: probed)
+    report = run_cases(HOSTILE_DIR / "network.py", "solve", [CaseInput("net", {"x": X_VALUES[0]})], limits=FAST_LIMITS)
+    assert report.layers["seccomp"] is False and report.layers["no-network"] is True
+    outcome = report.cases[0]
+    assert outcome.status == "exception"
+    assert "Network is unreachable" in outcome.message or "OSError" in outcome.message, outcome.message
+    assert survivors() == []
