@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,8 +20,12 @@ Mode = Literal["full", "check"]
 """``full``: every part graded (instructor/CI). ``check``: the student-side run; hidden parts are pending."""
 
 
+@lru_cache(maxsize=4096)
 def check_context(sheet: Sheet, exercise_id: str, part_id: str) -> CheckContext:
-    """The random points of a part's checks: fixed per sheet and part, so every student faces the same test."""
+    """The random points of a part's checks: fixed per sheet and part, so every student faces the same test.
+
+    Cached: checks draw from a copy of the context's generator and never advance it.
+    """
     digest = hashlib.sha256(f"{sheet.id}:{exercise_id}:{part_id}".encode()).digest()
     return CheckContext.from_seed(int.from_bytes(digest[:8], "little"))
 

@@ -1,0 +1,344 @@
+"""run_cases on ordinary submissions: correct, raising, broken, notebooks, dict results, limits, layers, threads."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import grader.sandbox.layers as layers_module
+import grader.sandbox.runner as runner_module
+from grader.errors import GraderError, InputFileError
+from grader.sandbox import (
+    LAYER_NAMES,
+    CaseInput,
+    Limits,
+    SandboxUnavailable,
+    SandboxUsageError,
+    probe_layers,
+    run_cases,
+)
+
+from .conftest import FAST_LIMITS, assert_grader_fine, conv2d_loops, survivors
+
+
+def _conv_cases(count: int, seed: int = 0) -> list[CaseInput]:
+    rng = np.random.default_rng(seed)
+    return [
+        CaseInput(f"conv{i}", {"image": rng.normal(size=(6, 7, 2)), "filters": rng.normal(size=(3, 3, 2, 4))})
+        for i in range(count)
+    ]
+
+
+def test_correct_conv2d_matches_the_loop_oracle(correct_submission: Path) -> None:
+    cases = _conv_cases(4)
+    report = run_cases(correct_submission, "conv2d", cases)
+    assert [c.name for c in report.cases] == [c.name for c in cases]
+    for case, outcome in zip(cases, report.cases):
+        assert outcome.status == "ok" and outcome.message == ""
+        assert type(outcome.value) is np.ndarray and outcome.value.dtype == np.float64
+        assert outcome.value.shape == (4, 5, 4)
+        np.testing.assert_allclose(outcome.value, conv2d_loops(case.kwargs["image"], case.kwargs["filters"]), atol=1e-12)
+    assert report.layers["child-process"] is True
+    assert set(report.layers) == set(LAYER_NAMES)
+
+
+def test_layers_reported_match_the_probe(correct_submission: Path) -> None:
+    report = run_cases(correct_submission, "conv2d", _conv_cases(1))
+    assert report.layers == probe_layers()
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    height=st.integers(3, 9),
+    width=st.integers(3, 9),
+    channels=st.integers(1, 3),
+    kernels=st.integers(1, 3),
+    size=st.integers(1, 3),
+    seed=st.integers(0, 2**16),
+)
+def test_correct_conv2d_on_random_shapes(
+    correct_submission: Path, height: int, width: int, channels: int, kernels: int, size: int, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    image, filters = rng.normal(size=(height, width, channels)), rng.normal(size=(size, size, channels, kernels))
+    report = run_cases(correct_submission, "conv2d", [CaseInput("random", {"image": image, "filters": filters})])
+    np.testing.assert_allclose(report.cases[0].value, conv2d_loops(image, filters), atol=1e-12)
+
+
+def test_exception_shows_only_the_students_lines(write_submission) -> None:
+    path = write_submission(
+        "broken.py",
+        "import numpy as np\n\n\ndef helper(a):\n    return a @ np.ones((5, 5))\n\n\ndef conv2d(image, filters):\n    return helper(image)\n",
+    )
+    report = run_cases(path, "conv2d", _conv_cases(2))
+    for outcome in report.cases:
+        assert outcome.status == "exception" and outcome.value is None
+        message = outcome.message
+        assert 'File "broken.py", line 9, in conv2d' in message
+        assert "    return helper(image)" in message
+        assert 'File "broken.py", line 5, in helper' in message
+        assert message.rstrip().splitlines()[-1].startswith("ValueError: matmul")
+        for internal in ("child.py", "worker.py", "_grader_sandbox", "grader/sandbox", "numpy/", "site-packages"):
+            assert internal not in message
+
+
+def test_wrong_parameter_names_get_a_hint(write_submission) -> None:
+    path = write_submission("names.py", "def conv2d(img, w):\n    return img\n")
+    outcome = run_cases(path, "conv2d", _conv_cases(1)).cases[0]
+    assert outcome.status == "exception"
+    assert "unexpected keyword argument 'image'" in outcome.message
+    assert "keyword arguments" in outcome.message
+
+
+def test_syntax_error_gives_line_and_column(write_submission) -> None:
+    path = write_submission("syntax.py", "import numpy as np\n\ndef conv2d(image, filters)\n    return image\n")
+    report = run_cases(path, "conv2d", _conv_cases(3))
+    for outcome in report.cases:
+        assert outcome.status == "import-error"
+        assert outcome.message.startswith("SyntaxError in syntax.py, line 3, column 27:"), outcome.message
+        assert "def conv2d(image, filters)" in outcome.message
+        assert outcome.message.splitlines()[-1].strip() == "^"
+
+
+def test_import_error_and_exception_at_import(write_submission) -> None:
+    path = write_submission("imports.py", "import numpy as np\nimport scipy_does_not_exist\n\ndef conv2d(image, filters):\n    return image\n")
+    outcome = run_cases(path, "conv2d", _conv_cases(1)).cases[0]
+    assert outcome.status == "import-error"
+    assert "importing imports.py failed" in outcome.message
+    assert 'File "imports.py", line 2, in <module>' in outcome.message
+    assert "ModuleNotFoundError: No module named 'scipy_does_not_exist'" in outcome.message
+
+
+def test_missing_function_lists_what_is_defined(write_submission) -> None:
+    path = write_submission("other.py", "def convolve(image, filters):\n    return image\n\ndef _private():\n    pass\n\nconv2d_result = 3\n")
+    report = run_cases(path, "conv2d", _conv_cases(2))
+    for outcome in report.cases:
+        assert outcome.status == "missing-function"
+        assert outcome.message == "other.py does not define a function named 'conv2d' (it defines: convolve)"
+    not_callable = write_submission("value.py", "conv2d = 3\n")
+    outcome = run_cases(not_callable, "conv2d", _conv_cases(1)).cases[0]
+    assert outcome.status == "missing-function" and "it is a int, not a function" in outcome.message
+
+
+def _notebook(cells: list[tuple[str, str]]) -> str:
+    return json.dumps(
+        {
+            "nbformat": 4,
+            "nbformat_minor": 5,
+            "metadata": {},
+            "cells": [
+                {"cell_type": kind, "metadata": {}, "source": text.splitlines(keepends=True), **({"outputs": [{"output_type": "stream", "name": "stdout", "text": ["ignored"]}], "execution_count": 1} if kind == "code" else {})}
+                for kind, text in cells
+            ],
+        }
+    )
+
+
+def test_notebook_submission_runs_code_cells_without_magics(write_submission) -> None:
+    path = write_submission(
+        "homework.ipynb",
+        _notebook(
+            [
+                ("markdown", "# Week 7\nImplement conv2d."),
+                ("code", "%matplotlib inline\n!pip install numpy\nimport numpy as np"),
+                ("code", "%%bash\necho this is not python\nrm -rf /"),
+                ("code", "%%time\nSCALE = 2.0"),
+                ("code", "def conv2d(image, filters):\n    f, _, C, K = filters.shape\n    H, W, _ = image.shape\n"
+                 "    out = np.zeros((H - f + 1, W - f + 1, K))\n    for x in range(f):\n        for y in range(f):\n"
+                 "            out += np.tensordot(image[x:x + H - f + 1, y:y + W - f + 1], filters[x, y], axes=([2], [0]))\n"
+                 "    return out * SCALE / 2.0"),
+            ]
+        ),
+    )
+    cases = _conv_cases(2)
+    report = run_cases(path, "conv2d", cases)
+    for case, outcome in zip(cases, report.cases):
+        assert outcome.status == "ok", outcome.message
+        np.testing.assert_allclose(outcome.value, conv2d_loops(case.kwargs["image"], case.kwargs["filters"]), atol=1e-12)
+    assert "ignored" not in report.stdout_excerpt
+
+
+def test_notebook_errors_point_at_cell_and_line(write_submission) -> None:
+    path = write_submission(
+        "broken.ipynb",
+        _notebook([("markdown", "intro"), ("code", "import numpy as np"), ("code", "def conv2d(image, filters):\n    x = 1\n    return image / undefined_name")]),
+    )
+    outcome = run_cases(path, "conv2d", _conv_cases(1)).cases[0]
+    assert outcome.status == "exception"
+    assert 'File "broken.ipynb", cell 3, line 3, in conv2d' in outcome.message
+    assert "NameError: name 'undefined_name' is not defined" in outcome.message
+    syntax = write_submission("syntax.ipynb", _notebook([("code", "import numpy as np"), ("code", "def conv2d(image, filters):\n    return (image")]))
+    outcome = run_cases(syntax, "conv2d", _conv_cases(1)).cases[0]
+    assert outcome.status == "import-error" and "syntax.ipynb, cell 2, line 2" in outcome.message
+
+
+def test_unreadable_notebook_is_an_import_error(write_submission) -> None:
+    path = write_submission("bad.ipynb", "{not json")
+    outcome = run_cases(path, "conv2d", _conv_cases(1)).cases[0]
+    assert outcome.status == "import-error" and "bad.ipynb is not a notebook" in outcome.message
+
+
+def test_dict_results_scalars_and_dtypes(write_submission) -> None:
+    path = write_submission(
+        "grads.py",
+        "import numpy as np\n\n"
+        "def grads(x, stride, scale, flag):\n"
+        "    assert type(stride) is int and type(scale) is float and type(flag) is bool\n"
+        "    return {'dx': x * scale, 'count': np.array([stride, stride], dtype=np.int32), 'mask': x > 0,\n"
+        "            'small': x.astype(np.float32)}\n",
+    )
+    x = np.array([[-1.0, 2.0], [3.0, -4.0]])
+    report = run_cases(path, "grads", [CaseInput("g", {"x": x, "stride": np.int64(2), "scale": 0.5, "flag": True})])
+    outcome = report.cases[0]
+    assert outcome.status == "ok", outcome.message
+    assert isinstance(outcome.value, dict) and sorted(outcome.value) == ["count", "dx", "mask", "small"]
+    np.testing.assert_array_equal(outcome.value["dx"], x * 0.5)
+    assert outcome.value["count"].dtype == np.int64 and outcome.value["count"].tolist() == [2, 2]
+    assert outcome.value["mask"].dtype == np.bool_
+    assert outcome.value["small"].dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    ("returned", "fragment"),
+    [
+        ("None", "is None"),
+        ("'text'", "a str"),
+        ("np.array([1 + 2j])", "complex"),
+        ("np.array(['a'])", "dtype <U1"),
+        ("[np.ones(2), np.ones(3)]", "could not be turned into a numpy array"),
+        ("{1: np.ones(2)}", "keys must be short strings"),
+    ],
+)
+def test_unusable_return_values_are_bad_results(write_submission, returned: str, fragment: str) -> None:
+    path = write_submission("ret.py", f"import numpy as np\n\ndef solve(x):\n    return {returned}\n")
+    outcome = run_cases(path, "solve", [CaseInput("r", {"x": np.ones(2)})]).cases[0]
+    assert outcome.status == "bad-result" and fragment in outcome.message, outcome.message
+
+
+def test_lists_and_python_numbers_are_accepted(write_submission) -> None:
+    path = write_submission("ret.py", "def solve(x):\n    return [[1, 2], [3, 4]] if x.size > 1 else 2.5\n")
+    report = run_cases(path, "solve", [CaseInput("list", {"x": np.ones(2)}), CaseInput("scalar", {"x": np.ones(1)})])
+    assert report.cases[0].value.tolist() == [[1, 2], [3, 4]] and report.cases[0].value.dtype == np.int64
+    assert report.cases[1].value.shape == () and float(report.cases[1].value) == 2.5
+
+
+def test_a_timeout_does_not_stop_the_following_cases(write_submission) -> None:
+    path = write_submission("slow.py", "def solve(x):\n    while x[0] > 0:\n        pass\n    return x + 1\n")
+    cases = [CaseInput("fast1", {"x": np.zeros(2)}), CaseInput("loops", {"x": np.ones(2)}), CaseInput("fast2", {"x": -np.ones(2)})]
+    report = run_cases(path, "solve", cases, limits=FAST_LIMITS)
+    assert [c.status for c in report.cases] == ["ok", "timeout", "ok"]
+    np.testing.assert_array_equal(report.cases[2].value, np.zeros(2))
+    assert survivors() == []
+
+
+def test_total_time_budget_leaves_later_cases_not_run(write_submission) -> None:
+    path = write_submission("sleepy.py", "import time\n\ndef solve(x):\n    time.sleep(0.4)\n    return x\n")
+    limits = Limits(cpu_seconds_per_case=1.0, wall_seconds_per_case=2.0, wall_seconds_total=1.0)
+    report = run_cases(path, "solve", [CaseInput(f"c{i}", {"x": np.ones(1)}) for i in range(6)], limits=limits)
+    statuses = [c.status for c in report.cases]
+    assert statuses[0] == "ok" and statuses[-1] == "not-run"
+    assert "not-run" in statuses and set(statuses) <= {"ok", "timeout", "not-run"}
+    assert "1 s of total time" in report.cases[-1].message
+
+
+def test_printed_output_is_kept_in_the_excerpt(write_submission) -> None:
+    path = write_submission("chatty.py", "import sys\nprint('importing')\n\ndef solve(x):\n    print('shape', x.shape)\n    print('warn', file=sys.stderr)\n    return x\n")
+    report = run_cases(path, "solve", [CaseInput("a", {"x": np.ones(2)})])
+    assert report.cases[0].status == "ok"
+    assert "importing" in report.stdout_excerpt and "shape (2,)" in report.stdout_excerpt and "warn" in report.stdout_excerpt
+
+
+def test_grader_misuse_raises_grader_errors(correct_submission: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputFileError, match="does not exist"):
+        run_cases(tmp_path / "absent.py", "conv2d", _conv_cases(1))
+    with pytest.raises(SandboxUsageError, match="identifier"):
+        run_cases(correct_submission, "conv 2d", _conv_cases(1))
+    with pytest.raises(SandboxUsageError, match="used twice"):
+        run_cases(correct_submission, "conv2d", _conv_cases(1) + _conv_cases(1))
+    with pytest.raises(SandboxUsageError, match="dtype object"):
+        run_cases(correct_submission, "conv2d", [CaseInput("o", {"image": np.array([None])})])
+    with pytest.raises(SandboxUsageError, match="cpu_seconds_per_case"):
+        Limits(cpu_seconds_per_case=0)
+    assert issubclass(SandboxUsageError, GraderError) and issubclass(SandboxUnavailable, GraderError)
+    assert run_cases(correct_submission, "conv2d", []).cases == []
+
+
+def test_require_sandbox_names_the_missing_layers(correct_submission: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if all(probe_layers().values()):
+        report = run_cases(correct_submission, "conv2d", _conv_cases(1), require_sandbox=True)
+        assert all(report.layers.values()) and report.cases[0].status == "ok"
+    probed = dict(layers_module.probe_layers(), **{"no-network": False, "seccomp": False})
+    monkeypatch.setattr(layers_module, "probe_layers", lambda: probed)
+    with pytest.raises(SandboxUnavailable) as raised:
+        run_cases(correct_submission, "conv2d", _conv_cases(1), require_sandbox=True)
+    message = str(raised.value)
+    assert "no-network" in message and "seccomp" in message and "apt-get install -y bubblewrap" in message
+    assert "private-filesystem" not in message or not probed["private-filesystem"]
+
+
+def test_without_bubblewrap_the_plain_worker_still_isolates(correct_submission: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Force the fallback (no bubblewrap): rlimits, seccomp and the separate uid still hold, and layers say so."""
+    probed = dict(layers_module.probe_layers(), **{name: False for name in layers_module.BWRAP_LAYERS})
+    monkeypatch.setattr(layers_module, "probe_layers", lambda: probed)
+    cases = _conv_cases(2)
+    report = run_cases(correct_submission, "conv2d", cases)
+    assert all(c.status == "ok" for c in report.cases)
+    assert not any(report.layers[name] for name in layers_module.BWRAP_LAYERS)
+    assert report.layers["seccomp"] == probed["seccomp"] and report.layers["separate-user"] == probed["separate-user"]
+    hostile = Path(__file__).parent / "hostile"
+    fork = run_cases(hostile / "fork_bomb.py", "solve", [CaseInput("f", {"x": np.ones(1)})], limits=FAST_LIMITS)
+    assert fork.cases[0].status in ("exception", "crashed")
+    memory = run_cases(hostile / "memory_bomb.py", "solve", [CaseInput("m", {"x": np.ones(1)})], limits=FAST_LIMITS)
+    assert memory.cases[0].status == "memory"
+    secret = tmp_path / "private"
+    secret.mkdir(mode=0o700)
+    (secret / "key.txt").write_text("secret")
+    reader = tmp_path / "reader.py"
+    reader.write_text(f"def solve(x):\n    return len(open({str(secret / 'key.txt')!r}).read())\n")
+    outcome = run_cases(reader, "solve", [CaseInput("r", {"x": np.ones(1)})], limits=FAST_LIMITS).cases[0]
+    if probed["separate-user"]:
+        assert outcome.status == "exception" and "PermissionError" in outcome.message
+    assert not list(Path("/tmp").glob("submission-*")), "the plain worker must remove its working directories"
+    assert survivors() == []
+
+
+def test_two_threads_grade_at_once(correct_submission: Path, write_submission) -> None:
+    broken = write_submission("raises.py", "def conv2d(image, filters):\n    raise ValueError('nope')\n")
+    results: dict[str, list[str]] = {}
+    errors: list[BaseException] = []
+
+    def grade(label: str, path: Path) -> None:
+        try:
+            for _ in range(5):
+                report = run_cases(path, "conv2d", _conv_cases(3))
+                results.setdefault(label, []).extend(c.status for c in report.cases)
+        except BaseException as error:  # noqa: BLE001 -- surfaced by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=grade, args=("good", correct_submission)), threading.Thread(target=grade, args=("bad", broken))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert results["good"] == ["ok"] * 15 and results["bad"] == ["exception"] * 15
+
+
+def test_a_dead_worker_is_replaced(correct_submission: Path) -> None:
+    run_cases(correct_submission, "conv2d", _conv_cases(1))
+    idle = list(runner_module._POOL._idle)
+    assert idle, "a warm worker should be kept after a run"
+    for worker in idle:
+        os.killpg(worker.process.pid, signal.SIGKILL)
+        worker.process.wait()
+    report = run_cases(correct_submission, "conv2d", _conv_cases(2))
+    assert [c.status for c in report.cases] == ["ok", "ok"]
+    assert_grader_fine(correct_submission)
