@@ -495,6 +495,8 @@ def _gradebook_files(gradebook_path: Path) -> list[Path]:
 
 DASK_WORKER_WAIT_SECONDS = 60.0
 """How long a batch waits for the first worker to join the scheduler before giving up."""
+DASK_CONNECT_SECONDS = 30.0
+"""How long a batch tries to reach the scheduler before giving up."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -568,9 +570,12 @@ def _run_dask(
             client = Client(cluster)
         else:
             try:
-                client = Client(scheduler, timeout="30s")
+                client = Client(scheduler, timeout=f"{DASK_CONNECT_SECONDS}s")
             except (OSError, TimeoutError) as error:
-                raise GraderError(f"scheduler {scheduler}: cannot connect ({error})") from error
+                raise GraderError(
+                    f"scheduler {scheduler}: cannot connect within {DASK_CONNECT_SECONDS:.0f} s ({error}); "
+                    f"is 'dask scheduler' running there?"
+                ) from error
     except GraderError:
         raise
     except Exception as error:  # noqa: BLE001 -- distributed raises many types; the user needs one message

@@ -2,7 +2,7 @@
 
 Run: python scripts/make_conv1d_samples.py. Right answers come from the engine through the real CLI (never typed
 in); only the formula is written as a student would. tests/test_samples.py grades each file and checks the
-promise in its name; tests/test_conv1d_sheet.py checks the files are what this script writes.
+promise in its name; tests/test_cli.py checks the files are what this script writes.
 """
 
 from __future__ import annotations

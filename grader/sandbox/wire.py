@@ -122,9 +122,9 @@ class FrameParser:
 
 
 def array_to_npy(array: np.ndarray) -> bytes:
-    """``array`` as .npy bytes (a plain C-contiguous copy; never pickled)."""
+    """``array`` as .npy bytes (any memory layout, shape kept, 0-d included; never pickled)."""
     buffer = io.BytesIO()
-    np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    np.lib.format.write_array(buffer, array, allow_pickle=False)
     return buffer.getvalue()
 
 

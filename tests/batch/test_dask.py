@@ -49,7 +49,8 @@ def test_a_cohort_graded_on_a_cluster_lands_in_the_gradebook_exactly_once(cluste
     assert (again.graded, again.skipped) == (1, 50)  # only the grader failure is tried again
 
 
-def test_an_unreachable_scheduler_is_a_grader_error_naming_it(tmp_path: Path) -> None:
+def test_an_unreachable_scheduler_is_a_grader_error_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("grader.batch.DASK_CONNECT_SECONDS", 1.0)
     spec = write_fake_spec(tmp_path)
     make_fake_cohort(tmp_path / "s", 1)
     with pytest.raises(GraderError, match="tcp://127.0.0.1:9"):
