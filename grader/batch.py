@@ -103,6 +103,27 @@ class BatchSummary:
         """Submissions graded per second of wall-clock time (0 when nothing was graded)."""
         return self.graded / self.elapsed if self.elapsed > 0 and self.graded else 0.0
 
+    def describe(self) -> str:
+        """A few lines for people: counts, speed, where the gradebook is, and the grader's own failures."""
+        lines = [
+            f"{self.sheet_id}: {self.total} submission{'s' if self.total != 1 else ''} found; "
+            f"graded {self.graded} ({self.failed} could not be graded), skipped {self.skipped} unchanged; "
+            f"{self.elapsed:.1f} s, {self.rate:.0f}/s on {self.jobs} {self.executor} worker{'s' if self.jobs != 1 else ''}",
+            f"gradebook: {self.gradebook_path}",
+        ]
+        if self.failures:
+            lines.append(f"the grader itself failed on {len(self.failures)} (graded again on the next run):")
+            lines += [f"  {path}: {message}" for path, message in self.failures[:20]]
+            if len(self.failures) > 20:
+                lines.append(f"  ... and {len(self.failures) - 20} more")
+        return "\n".join(lines)
+
+    def below(self, threshold: float) -> bool:
+        """Whether any submission of this sheet in the gradebook (graded now or skipped as unchanged) has a
+        score (0..1) below ``threshold``."""
+        with Gradebook(self.gradebook_path) as gradebook:
+            return any(row.score < threshold for row in gradebook.rows(self.spec_hash))
+
     def results(self) -> Iterator[Result]:
         """The Results graded in this run, read back from the gradebook in grading order."""
         with Gradebook(self.gradebook_path) as gradebook:
@@ -251,13 +272,15 @@ def _dead_worker_outcome(identity: SheetIdentity, task: SubmissionTask, detail: 
 
 
 class _Progress:
-    """A rich progress bar (done/total, failed, rate) when asked for and stdout is a terminal; else silent."""
+    """A rich progress bar (done/total, failed, rate) on stderr when asked for and stderr is a terminal (stdout
+    stays clean for the summary); else silent."""
 
     def __init__(self, enabled: bool, total: int, description: str) -> None:
         self._progress: Any = None
         self._task: Any = None
-        if not (enabled and total and sys.stdout.isatty()):
+        if not (enabled and total and sys.stderr.isatty()):
             return
+        from rich.console import Console
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -277,6 +300,7 @@ class _Progress:
             TextColumn("{task.fields[rate]:.0f}/s"),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
+            console=Console(stderr=True),
         )
         self._task = self._progress.add_task(description, total=total, failed=0, rate=0.0)
         self._started = time.perf_counter()
@@ -413,7 +437,7 @@ def run_batch(
         regrade: grade every submission even if its content and the spec are unchanged (rows are replaced).
         executor: ``local`` (processes on this machine) or ``dask`` (a ``distributed`` cluster).
         scheduler: with ``dask``, the scheduler's address (``tcp://host:8786``); None starts a local cluster.
-        progress: show a progress bar (only when stdout is a terminal).
+        progress: show a progress bar on stderr (only when stderr is a terminal).
         grade_fn: ``(spec_path, submission_path) -> Result``; default ``grader.grading.grade_file``.
         chunk_size: submissions per task sent to a worker.
 

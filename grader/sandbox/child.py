@@ -66,6 +66,21 @@ def _guard() -> _ModuleGuard:
     return _ModuleGuard([builtins, np, np.lib.format, json, json.encoder, io, os, struct, wire, types])
 
 
+_prepared_guard: _ModuleGuard | None = None
+
+
+def prepare() -> None:
+    """Work done once in the worker so that each forked child starts faster: load libc for prctl, snapshot the
+    guarded modules, and freeze the garbage collector's view of the heap (fewer copy-on-write page faults)."""
+    global _prepared_guard
+    import gc
+
+    layers._libc()
+    _prepared_guard = _guard()
+    gc.collect()
+    gc.freeze()
+
+
 @dataclass
 class ChildConfig:
     """Everything the child needs, handed over in memory by fork (never through a file the student could read).
@@ -108,7 +123,7 @@ def _redirect_standard_streams(output_fd: int) -> None:
     os.close(devnull)
     os.dup2(output_fd, 1)
     os.dup2(output_fd, 2)
-    sys.stdin = open(0, "r", closefd=False)  # noqa: SIM115 -- lives as long as the process
+    sys.stdin = open(0, closefd=False)  # noqa: SIM115 -- lives as long as the process
     sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)  # noqa: SIM115
     _streams[:] = [sys.stdout, sys.stderr]
@@ -282,7 +297,7 @@ def run_child(config: ChildConfig) -> NoReturn:
 
 def _run_student(config: ChildConfig) -> None:
     fd = config.result_fd
-    guard = _guard()
+    guard = _prepared_guard or _guard()
     try:
         code = compile(config.source, config.filename, "exec", dont_inherit=True)
     except (SyntaxError, ValueError, MemoryError, RecursionError, OverflowError) as error:

@@ -185,7 +185,12 @@ class _SockFprog(ctypes.Structure):
 
 @functools.cache
 def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    # Not ctypes.util.find_library: it may run ldconfig/gcc in a subprocess, which is slow (and, after seccomp,
+    # impossible). The worker calls this once before forking so children inherit the loaded library.
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
 
 def prctl(option: int, arg2: int = 0) -> None:

@@ -67,7 +67,7 @@ def notebook_to_source(text: str, filename: str) -> NotebookSource:
             continue
         cell_lines = _cell_lines(cell, index, filename)
         first = cell_lines[0].strip() if cell_lines else ""
-        if first.startswith("%%") and not first.split()[0] in PYTHON_BODY_CELL_MAGICS:
+        if first.startswith("%%") and first.split()[0] not in PYTHON_BODY_CELL_MAGICS:
             continue
         for number, line in enumerate(cell_lines, start=1):
             stripped = line.lstrip()

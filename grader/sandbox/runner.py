@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import keyword
 import os
+import queue
 import select
 import signal
 import subprocess
@@ -150,19 +151,52 @@ class _Worker:
         self.process.wait()
 
 
+class _Spawner:
+    """Starts workers from one long-lived daemon thread.
+
+    A worker dies with the *thread* that started it (bubblewrap's --die-with-parent and the worker's own
+    PR_SET_PDEATHSIG follow the parent thread), so workers started from a short-lived thread of a batch grader's
+    pool would die with it; this thread lives as long as the grader process.
+    """
+
+    def __init__(self) -> None:
+        self._requests: queue.SimpleQueue[tuple[bool, queue.SimpleQueue[_Worker | BaseException]]] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def spawn(self, sandboxed: bool) -> _Worker:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._serve, name="grader-sandbox-spawner", daemon=True)
+                self._thread.start()
+        reply: queue.SimpleQueue[_Worker | BaseException] = queue.SimpleQueue()
+        self._requests.put((sandboxed, reply))
+        result = reply.get()
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def _serve(self) -> None:
+        while True:
+            sandboxed, reply = self._requests.get()
+            try:
+                reply.put(_Worker(sandboxed))
+            except BaseException as error:  # noqa: BLE001 -- handed to the waiting caller
+                reply.put(error)
+
+
 class _WorkerPool:
     """Idle warm workers; each run takes one (starting it when none is idle) and gives it back. Thread-safe; a
     forked grader process starts afresh (it must not share pipes with its parent's workers)."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._idle: list[_Worker] = []
-        self._owner = os.getpid()
+        self.forget()
 
     def forget(self) -> None:
         self._lock = threading.Lock()
-        self._idle = []
+        self._idle: list[_Worker] = []
         self._owner = os.getpid()
+        self._spawner = _Spawner()
 
     def acquire(self, sandboxed: bool) -> _Worker:
         with self._lock:
@@ -173,7 +207,7 @@ class _WorkerPool:
                 if worker.alive() and worker.sandboxed == sandboxed:
                     return worker
                 worker.close()
-        return _Worker(sandboxed)
+        return self._spawner.spawn(sandboxed)
 
     def release(self, worker: _Worker) -> None:
         with self._lock:

@@ -459,6 +459,7 @@ def main() -> None:
     layers.prctl(layers.PR_SET_CHILD_SUBREAPER, 1)
     for name in PREIMPORTED:
         importlib.import_module(name)
+    child.prepare()
     reader = os.fdopen(control_in, "rb", buffering=1 << 16)
     wire.write_all(control_out, wire.encode_frame({"kind": "hello", "pid": os.getpid(), "uid": os.geteuid()}))
     while True:

@@ -126,3 +126,21 @@ def test_an_empty_folder_grades_nothing(tmp_path: Path) -> None:
         spec, tmp_path / "empty", gradebook_path=tmp_path / "gb.sqlite", progress=False, grade_fn=fake_grade
     )
     assert (summary.total, summary.graded, summary.rate) == (0, 0, 0.0)
+
+
+def test_the_summary_describes_itself_and_knows_scores_below_a_threshold(tmp_path: Path) -> None:
+    spec = write_fake_spec(tmp_path)
+    folder = tmp_path / "submissions"
+    write_fake_submission(folder / "a.json", "a", {"ex1.a": 1.0, "ex1.b": 1.0})
+    write_fake_submission(folder / "b.json", "b", {"ex1.a": 1.0, "ex1.b": 0.0})  # 2 of 3 points
+    write_fake_submission(folder / "c.json", "c", {}, crash=True)
+    summary = run_batch(spec, folder, jobs=1, gradebook_path=tmp_path / "gb.sqlite", progress=False, grade_fn=fake_grade)
+    text = summary.describe()
+    assert "3 submissions found; graded 3 (1 could not be graded), skipped 0" in text
+    assert "the grader itself failed on 1" in text and "c.json" in text and str(tmp_path / "gb.sqlite") in text
+    assert summary.below(0.01) and not summary.below(0.0)  # the failed one scores 0
+    write_fake_submission(folder / "c.json", "c", {"ex1.a": 1.0})
+    rerun = run_batch(spec, folder, jobs=1, gradebook_path=tmp_path / "gb.sqlite", progress=False, grade_fn=fake_grade)
+    assert (rerun.graded, rerun.skipped) == (1, 2)
+    # Scores now 1, 2/3 and 1; the skipped submissions count too.
+    assert rerun.below(0.7) and not rerun.below(0.6)

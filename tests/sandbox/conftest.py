@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -88,7 +88,7 @@ def correct_submission(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def write_submission(tmp_path: Path):
+def write_submission(tmp_path: Path) -> Callable[[str, str], Path]:
     """Write a submission file named ``name`` with ``text``; returns its path."""
 
     def write(name: str, text: str) -> Path:

@@ -230,6 +230,7 @@ def test_lists_and_python_numbers_are_accepted(write_submission) -> None:
     assert report.cases[1].value.shape == () and float(report.cases[1].value) == 2.5
 
 
+@pytest.mark.slow
 def test_a_timeout_does_not_stop_the_following_cases(write_submission) -> None:
     path = write_submission("slow.py", "def solve(x):\n    while x[0] > 0:\n        pass\n    return x + 1\n")
     cases = [CaseInput("fast1", {"x": np.zeros(2)}), CaseInput("loops", {"x": np.ones(2)}), CaseInput("fast2", {"x": -np.ones(2)})]
@@ -239,6 +240,7 @@ def test_a_timeout_does_not_stop_the_following_cases(write_submission) -> None:
     assert survivors() == []
 
 
+@pytest.mark.slow
 def test_total_time_budget_leaves_later_cases_not_run(write_submission) -> None:
     path = write_submission("sleepy.py", "import time\n\ndef solve(x):\n    time.sleep(0.4)\n    return x\n")
     limits = Limits(cpu_seconds_per_case=1.0, wall_seconds_per_case=2.0, wall_seconds_total=1.0)

@@ -1,0 +1,140 @@
+"""The sandbox's parts on their own: wire validation, notebooks, the seccomp program, workers across threads/forks."""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import struct
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import grader.sandbox.runner as runner_module
+from grader.sandbox import CaseInput, run_cases
+from grader.sandbox import layers, wire
+from grader.sandbox.notebook import NotebookError, notebook_to_source
+
+from .conftest import CONV2D_SOURCE, survivors
+
+NUMERIC_DTYPES = st.sampled_from(["bool", "int8", "uint8", "int16", "int32", "int64", "uint32", "float16", "float32", "float64", ">f8", "<i4", ">u2"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(dtype=NUMERIC_DTYPES.map(np.dtype), shape=hnp.array_shapes(min_dims=0, max_dims=4, max_side=5)), st.booleans())
+def test_npy_round_trip_gives_plain_native_arrays(array: np.ndarray, fortran: bool) -> None:
+    if fortran:
+        array = np.asfortranarray(array)
+    loaded = wire.npy_to_array(wire.array_to_npy(array), max_bytes=1 << 20)
+    assert type(loaded) is np.ndarray and loaded.shape == array.shape
+    assert loaded.dtype in (np.float64, np.int64, np.bool_) and loaded.dtype.isnative
+    assert loaded.flags.c_contiguous and loaded.flags.writeable
+    np.testing.assert_array_equal(loaded, array.astype(loaded.dtype))
+
+
+@pytest.mark.parametrize(
+    ("array", "fragment"),
+    [
+        (np.array(["a", "b"]), "dtype <U1"),
+        (np.array([1 + 2j]), "dtype complex128"),
+        (np.zeros(2, dtype=[("a", "f8"), ("b", "i4")]), "dtype"),
+        (np.array(["2020-01-01"], dtype="datetime64[D]"), "dtype datetime64"),
+        (np.zeros(1000), "more than the cap"),
+    ],
+)
+def test_npy_validation_refuses_what_is_not_plain_numbers(array: np.ndarray, fragment: str) -> None:
+    with pytest.raises(wire.WireError, match=fragment):
+        wire.npy_to_array(wire.array_to_npy(array), max_bytes=4000)
+
+
+def test_npy_validation_refuses_pickles_and_broken_blobs() -> None:
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([object()], dtype=object), allow_pickle=True)
+    with pytest.raises(wire.WireError, match="dtype object"):
+        wire.npy_to_array(buffer.getvalue(), max_bytes=1 << 20)
+    good = wire.array_to_npy(np.arange(10.0))
+    for broken in (good[:-8], good + b"extra", b"not an npy file at all", good[:20]):
+        with pytest.raises(wire.WireError):
+            wire.npy_to_array(broken, max_bytes=1 << 20)
+
+
+def test_frame_parser_handles_split_frames_and_refuses_oversized_ones() -> None:
+    frames = wire.encode_frame({"kind": "a", "n": float("nan")}, b"xyz") + wire.encode_frame({"kind": "b"})
+    parser = wire.FrameParser(max_payload_bytes=10)
+    received = [frame for byte in frames for frame in parser.feed(bytes([byte]))]
+    assert [header["kind"] for header, _ in received] == ["a", "b"] and received[0][1] == b"xyz"
+    assert parser.buffered == 0
+    with pytest.raises(wire.OversizeError):
+        list(wire.FrameParser(max_payload_bytes=2).feed(frames))
+    with pytest.raises(wire.WireError, match="not a frame"):
+        list(wire.FrameParser(max_payload_bytes=10).feed(b"XXXX" + frames[4:]))
+    with pytest.raises(wire.WireError, match="blob"):
+        wire.blob_at(b"abc", [[2, 5]], 0)
+
+
+def test_notebook_line_map_points_at_cells() -> None:
+    notebook = (
+        '{"cells": [{"cell_type": "markdown", "source": "# title"},'
+        ' {"cell_type": "code", "source": ["import numpy as np\\n", "  !ls\\n", "x = 1"]},'
+        ' {"cell_type": "code", "source": "%%writefile a.txt\\nnot python"},'
+        ' {"cell_type": "code", "source": "%%time\\ny = 2"}]}'
+    )
+    flattened = notebook_to_source(notebook, "hw.ipynb")
+    lines = flattened.source.splitlines()
+    assert lines[0] == "import numpy as np" and lines[1] == "" and lines[2] == "x = 1"
+    assert "not python" not in flattened.source and "y = 2" in flattened.source
+    assert flattened.locate(1) == (2, 1) and flattened.locate(3) == (2, 3)
+    assert flattened.locate(lines.index("y = 2") + 1) == (4, 2)
+    assert flattened.locate(10_000) is None
+    compile(flattened.source, "hw.ipynb", "exec")
+    for broken, fragment in (("[]", "no list of 'cells'"), ("{", "does not parse"), ('{"cells": [{"cell_type": "code", "source": 3}]}', "cell 1")):
+        with pytest.raises(NotebookError, match=fragment):
+            notebook_to_source(broken, "hw.ipynb")
+
+
+def test_seccomp_program_jumps_stay_inside_the_program() -> None:
+    program = layers.build_seccomp_program(own_pid=1234)
+    assert len(program) % 8 == 0
+    instructions = [struct.unpack("HBBI", program[i : i + 8]) for i in range(0, len(program), 8)]
+    assert len(instructions) < 256
+    for position, (code, jt, jf, _k) in enumerate(instructions):
+        if code & 0x07 == 0x05:  # BPF_JMP: both branches must land on an instruction
+            assert position + 1 + max(jt, jf) < len(instructions)
+    assert instructions[-1][0] == layers.BPF_RET_K  # falls off nowhere
+    denied = {k for code, _jt, _jf, k in instructions if code == layers.BPF_JEQ_K}
+    assert {59, 57, 58, 41, 322, 101} <= denied  # execve, fork, vfork, socket, execveat, ptrace
+
+
+def test_workers_outlive_the_thread_that_first_needed_them(tmp_path: Path) -> None:
+    submission = tmp_path / "conv.py"
+    submission.write_text(CONV2D_SOURCE)
+    case = [CaseInput("c", {"image": np.ones((4, 4, 1)), "filters": np.ones((3, 3, 1, 1))})]
+    thread = threading.Thread(target=run_cases, args=(submission, "conv2d", case))
+    thread.start()
+    thread.join()
+    idle_before = {worker.process.pid for worker in runner_module._POOL._idle}
+    assert idle_before and all(worker.alive() for worker in runner_module._POOL._idle)
+    report = run_cases(submission, "conv2d", case)
+    assert report.cases[0].status == "ok" and float(report.cases[0].value[0, 0, 0]) == 9.0
+    assert {worker.process.pid for worker in runner_module._POOL._idle} & idle_before
+
+
+def _grade_in_forked_process(path: str) -> str:
+    report = run_cases(Path(path), "conv2d", [CaseInput("c", {"image": np.ones((4, 4, 1)), "filters": np.ones((3, 3, 1, 1))})])
+    return report.cases[0].status
+
+
+def test_forked_grader_processes_get_their_own_workers(tmp_path: Path) -> None:
+    submission = tmp_path / "conv.py"
+    submission.write_text(CONV2D_SOURCE)
+    assert _grade_in_forked_process(str(submission)) == "ok"  # the parent has a warm worker now
+    parent_idle = list(runner_module._POOL._idle)
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        assert pool.map(_grade_in_forked_process, [str(submission)] * 4) == ["ok"] * 4
+    assert all(worker.alive() for worker in parent_idle)
+    assert _grade_in_forked_process(str(submission)) == "ok"
+    assert survivors() == []

@@ -1,0 +1,214 @@
+"""Broken sheets: ``grader validate`` exits 2 and names the file, the line, the field and a stable code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from grader.cli import app
+
+runner = CliRunner()
+
+BASE = """\
+id: broken
+validation_seeds: [1]
+exercises:
+  - id: e
+    inputs:
+      a: {value: 2, random: {low: 1, high: 5}}
+      img: {value: [[[1], [2], [3]], [[4], [5], [6]], [[7], [8], [9]]]}
+      w: {random: {dist: normal, shape: [2, 2, 2, 1]}}
+    quantities:
+      double: {op: mul, a: $a, b: 2}
+    parts:
+      - id: p
+        prompt: "Twice a."
+        points: 1
+        answer: {type: number}
+        expected: $double
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "sheet.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def line_of(text: str, needle: str, occurrence: int = 1) -> int:
+    """1-based line of the ``occurrence``-th line containing ``needle``."""
+    hits = [i + 1 for i, line in enumerate(text.splitlines()) if needle in line]
+    assert len(hits) >= occurrence, f"{needle!r} not in the sheet"
+    return hits[occurrence - 1]
+
+
+def validate(path: Path) -> list[str]:
+    """The error lines ``grader validate`` prints; asserts exit 2 and no traceback."""
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1] == "1 of 1 sheet(s) have errors"
+    return lines[:-1]
+
+
+ERROR_LINE = re.compile(r"^(?P<file>.+?):(?P<line>\d+) (?P<path>\S+): (?P<message>.+) \[(?P<code>spec-[a-z-]+)\]$")
+
+
+def assert_error(lines: list[str], path: Path, *, line: int, code: str, field: str | None = None, message: str = "") -> str:
+    parsed = [ERROR_LINE.match(text) for text in lines]
+    matching = [m for m in parsed if m and m["code"] == code]
+    assert matching, f"no [{code}] error in {lines}"
+    found = matching[0]
+    assert found["file"] == str(path)
+    assert int(found["line"]) == line, f"line {found['line']} != {line}: {found.string}"
+    if field is not None:
+        assert found["path"] == field, found.string
+    assert message.lower() in found["message"].lower(), found.string
+    return found.string
+
+
+def test_the_base_sheet_is_valid(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["validate", str(write(tmp_path, BASE))])
+    assert result.exit_code == 0, result.output
+
+
+def test_unknown_field(tmp_path: Path) -> None:
+    text = BASE.replace('        points: 1\n', '        points: 1\n        colour: red\n')
+    path = write(tmp_path, text)
+    assert_error(validate(path), path, line=line_of(text, "colour:"), code="spec-unknown-field",
+                 field="exercises[0].parts[0].colour", message="colour")
+
+
+def test_unknown_answer_type(tmp_path: Path) -> None:
+    text = BASE.replace("answer: {type: number}", "answer: {type: numbr}")
+    path = write(tmp_path, text)
+    assert_error(validate(path), path, line=line_of(text, "numbr"), code="spec-unknown-type", message="numbr")
+
+
+def test_negative_points(tmp_path: Path) -> None:
+    text = BASE.replace("points: 1", "points: -1")
+    path = write(tmp_path, text)
+    assert_error(validate(path), path, line=line_of(text, "points: -1"), code="spec-range", field="exercises[0].parts[0].points")
+
+
+def test_unknown_op(tmp_path: Path) -> None:
+    text = BASE.replace("double: {op: mul,", "double: {op: frobnicate,")
+    path = write(tmp_path, text)
+    assert_error(validate(path), path, line=line_of(text, "frobnicate"), code="spec-unknown-op", message="frobnicate")
+
+
+def test_unknown_reference(tmp_path: Path) -> None:
+    text = BASE.replace("expected: $double", "expected: $tripple")
+    path = write(tmp_path, text)
+    assert_error(validate(path), path, line=line_of(text, "$tripple"), code="spec-unknown-ref",
+                 field="exercises[0].parts[0].expected", message="$tripple")
+
+
+def test_cycle_between_quantities(tmp_path: Path) -> None:
+    text = BASE.replace(
+        "      double: {op: mul, a: $a, b: 2}\n",
+        "      double: {op: mul, a: $a, b: $half}\n      half: {op: neg, x: $double}\n",
+    )
+    path = write(tmp_path, text)
+    found = assert_error(validate(path), path, line=line_of(text, "double: {op"), code="spec-cycle",
+                         field="exercises[0].quantities.double")
+    assert "double -> half -> double" in found
+
+
+def test_op_failing_names_the_shapes(tmp_path: Path) -> None:
+    text = BASE.replace(
+        "      double: {op: mul, a: $a, b: 2}\n",
+        "      double: {op: mul, a: $a, b: 2}\n      conv: {op: conv2d, x: $img, w: $w}\n",
+    ).replace("expected: $double", "expected: {op: sum, x: $conv}")
+    path = write(tmp_path, text)
+    found = assert_error(validate(path), path, line=line_of(text, "conv: {op: conv2d"), code="spec-op-failed", message="conv2d")
+    assert "(3, 3, 1)" in found and "(2, 2, 2, 1)" in found
+
+
+def test_mistake_equal_to_the_reference(tmp_path: Path) -> None:
+    text = BASE + (
+        "        mistakes:\n"
+        "          - id: same-thing\n"
+        "            expected: {op: add, a: $a, b: $a}\n"
+        "            feedback: Never shown.\n"
+    )
+    path = write(tmp_path, text)
+    assert_error(validate(path), path, line=line_of(text, "- id: same-thing"), code="spec-mistake-full", message="same-thing")
+
+
+def test_key_of_the_wrong_kind_for_the_answer_type(tmp_path: Path) -> None:
+    text = BASE.replace("answer: {type: number}", "answer: {type: shape}")
+    path = write(tmp_path, text)
+    assert_error(validate(path), path, line=line_of(text, "expected: $double"), code="spec-answer-type", message="shape")
+
+
+def test_bad_yaml_syntax_names_the_line(tmp_path: Path) -> None:
+    text = BASE.replace("points: 1", "points: [1, 2")
+    path = write(tmp_path, text)
+    lines = validate(path)
+    assert len(lines) == 1
+    match = re.match(rf"^{re.escape(str(path))}:(\d+): not valid YAML", lines[0])
+    assert match, lines
+    assert line_of(text, "points: [1") <= int(match[1]) <= line_of(text, "points: [1") + 2
+
+
+def test_duplicate_keys_are_refused(tmp_path: Path) -> None:
+    text = BASE.replace("        points: 1\n", "        points: 1\n        points: 2\n")
+    path = write(tmp_path, text)
+    lines = validate(path)
+    assert lines == [f"{path}:{line_of(text, 'points: 2')} exercises[0].parts[0]: duplicate key 'points'"]
+
+
+def test_yaml_aliases_are_refused(tmp_path: Path) -> None:
+    text = BASE.replace("      a: {value: 2, random", "      a: &two {value: 2, random").replace(
+        "      img:", "      b: *two\n      img:"
+    )
+    path = write(tmp_path, text)
+    lines = validate(path)
+    assert lines == [f"{path}:{line_of(text, 'b: *two')}: YAML aliases (*name) are not allowed here"]
+
+
+def test_every_schema_error_is_listed_in_one_run(tmp_path: Path) -> None:
+    text = BASE.replace("points: 1", "points: -1").replace('        prompt: "Twice a."\n', '        prompt: "Twice a."\n        colour: red\n')
+    text = text.replace("answer: {type: number}", "answer: {type: number, abs_tol: -1}")
+    path = write(tmp_path, text)
+    lines = validate(path)
+    assert_error(lines, path, line=line_of(text, "colour"), code="spec-unknown-field")
+    assert_error(lines, path, line=line_of(text, "points: -1"), code="spec-range", field="exercises[0].parts[0].points")
+    assert len(lines) == 3, lines
+
+
+def test_every_key_error_is_listed_in_one_run(tmp_path: Path) -> None:
+    text = BASE.replace("double: {op: mul,", "double: {op: frobnicate,") + (
+        "      - id: q\n"
+        "        prompt: Something else.\n"
+        "        points: 1\n"
+        "        answer: {type: number}\n"
+        "        expected: $nowhere\n"
+    )
+    path = write(tmp_path, text)
+    lines = validate(path)
+    assert_error(lines, path, line=line_of(text, "frobnicate"), code="spec-unknown-op")
+    assert_error(lines, path, line=line_of(text, "$nowhere"), code="spec-unknown-ref", field="exercises[0].parts[1].expected")
+    assert len(lines) == 2, lines
+
+
+def test_several_sheets_each_with_their_errors(tmp_path: Path) -> None:
+    good = write(tmp_path, BASE, "good.yaml")
+    bad = write(tmp_path, BASE.replace("points: 1", "points: 0"), "bad.yaml")
+    result = runner.invoke(app, ["validate", str(tmp_path)])
+    assert result.exit_code == 2
+    assert f"{good}: ok" in result.stdout
+    assert f"{bad}:" in result.stderr and "[spec-range]" in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "1 of 2 sheet(s) have errors"
+
+
+@pytest.mark.parametrize("content", ["", "just a string\n", "- 1\n- 2\n"])
+def test_not_a_sheet_at_all(tmp_path: Path, content: str) -> None:
+    path = write(tmp_path, content)
+    lines = validate(path)
+    assert len(lines) == 1 and lines[0].startswith(f"{path}")

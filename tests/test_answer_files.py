@@ -1,0 +1,159 @@
+"""Hostile and malformed answer files: each is graded to a Result with a clear error or invalid parts, never a hang."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from grader.grading import grade_submission
+from grader.result import Result, Status
+from grader.spec import load_sheet
+from grader.spec.loader import Sheet
+from grader.spec.yaml_lines import MAX_FILE_BYTES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def sheet() -> Sheet:
+    return load_sheet(ROOT / "exercises" / "week7.yaml")
+
+
+def grade(sheet: Sheet, path: Path, content: str | bytes) -> Result:
+    if isinstance(content, str):
+        path.write_text(content, encoding="utf-8")
+    else:
+        path.write_bytes(content)
+    result = grade_submission(sheet, path)
+    assert result.score < 1.0
+    return result
+
+
+def part(result: Result, exercise_id: str, part_id: str):  # noqa: ANN201 -- a PartResult
+    return next(p for p in result.parts if (p.exercise_id, p.part_id) == (exercise_id, part_id))
+
+
+def assert_error(result: Result, path: Path, *words: str) -> None:
+    assert result.error, "expected the submission to be refused"
+    assert path.name in result.error and "\n" not in result.error
+    for word in words:
+        assert word.lower() in result.error.lower(), result.error
+    assert all(p.points_earned == 0 for p in result.parts)
+    assert all(p.status is Status.missing for p in result.parts)
+
+
+def bomb(levels: int = 8, width: int = 9) -> list[str]:
+    """Anchor definitions a: [1 x9], b: [*a x9], ... : the last one stands for width**levels entries."""
+    lines, previous = [], None
+    for name in "abcdefghij"[:levels]:
+        body = ", ".join(["1"] * width) if previous is None else ", ".join([f"*{previous}"] * width)
+        lines.append(f"{name}: &{name} [{body}]")
+        previous = name
+    return lines
+
+
+def test_a_file_over_the_size_limit_is_refused_unread(sheet: Sheet, tmp_path: Path) -> None:
+    path = tmp_path / "huge.yaml"
+    result = grade(sheet, path, "student: s\nanswers: {}\n# " + "x" * (5 << 20) + "\n")
+    assert_error(result, path, "bytes", str(MAX_FILE_BYTES))
+
+
+def test_a_million_entry_array_under_the_cap_is_graded_invalid(sheet: Sheet, tmp_path: Path) -> None:
+    path = tmp_path / "million.json"
+    text = json.dumps({"student": "s", "answers": {"ex3": {"b_pool": [0] * 1_000_000}}}, separators=(",", ":"))
+    assert len(text) < MAX_FILE_BYTES
+    result = grade(sheet, path, text)
+    assert result.error is None
+    pooled = part(result, "ex3", "b_pool")
+    assert pooled.status is Status.invalid and "(2, 2, 2)" in pooled.feedback
+
+
+def test_a_long_yaml_flow_list_is_graded_invalid(sheet: Sheet, tmp_path: Path) -> None:
+    path = tmp_path / "long.yaml"
+    result = grade(sheet, path, "student: s\nanswers:\n  ex3:\n    b_pool: [" + ",".join(["0"] * 100_000) + "]\n")
+    assert result.error is None and part(result, "ex3", "b_pool").status is Status.invalid
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_deeply_nested_lists_are_refused_with_the_line(sheet: Sheet, tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"deep{suffix}"
+    if suffix == ".json":
+        content = '{"student": "s", "answers": {"ex3": {"b_pool": ' + "[" * 10_000 + "]" * 10_000 + "}}}"
+    else:
+        content = "student: s\nanswers:\n  ex3:\n    b_pool: " + "[" * 10_000 + "]" * 10_000 + "\n"
+    result = grade(sheet, path, content)
+    assert_error(result, path, "nested")
+
+
+def test_binary_garbage_is_not_utf8(sheet: Sheet, tmp_path: Path) -> None:
+    path = tmp_path / "garbage.yaml"
+    result = grade(sheet, path, bytes(range(128, 256)) * 64)
+    assert_error(result, path, "UTF-8")
+
+
+@pytest.mark.parametrize("content", ["", "\n\n# only a comment\n"], ids=["empty", "comment-only"])
+def test_an_empty_file_is_refused(sheet: Sheet, tmp_path: Path, content: str) -> None:
+    path = tmp_path / "empty.yaml"
+    result = grade(sheet, path, content)
+    assert_error(result, path, "mapping")
+
+
+def test_a_billion_laughs_outside_the_answers_is_refused(sheet: Sheet, tmp_path: Path) -> None:
+    path = tmp_path / "laughs.yaml"
+    result = grade(sheet, path, "\n".join([*bomb(), "student: s", "answers:", "  ex3:", "    b_pool: *h", ""]))
+    assert_error(result, path, "unknown top-level field")
+
+
+@pytest.mark.parametrize(
+    ("exercise_id", "part_id"),
+    [("ex3", "b_pool"), ("ex1", "c_winners"), ("ex1", "a"), ("ex2", "a_volume"), ("ex4", "children"),
+     ("ex4", "schedule"), ("ex4", "b_graph"), ("ex2", "a_formula"), ("ex3", "d_shifts")],
+)
+def test_a_billion_laughs_inside_an_answer_is_invalid_not_a_hang(sheet: Sheet, tmp_path: Path, exercise_id: str, part_id: str) -> None:
+    """9**9 entries by aliases: expanding them would take minutes and gigabytes; the answer is refused."""
+    anchors = ["    " + line for line in bomb()]
+    text = "\n".join(["student: s", "answers:", "  ex9:", *anchors, f"  {exercise_id}:", f"    {part_id}: [{', '.join(['*h'] * 9)}]", ""])
+    path = tmp_path / "laughs.yaml"
+    result = grade(sheet, path, text)
+    assert result.error is None
+    graded = part(result, exercise_id, part_id)
+    assert graded.status is Status.invalid and graded.feedback
+    assert any("ex9" in note for note in result.notes)
+
+
+def test_student_missing(sheet: Sheet, tmp_path: Path) -> None:
+    path = tmp_path / "anonymous.yaml"
+    assert_error(grade(sheet, path, "answers:\n  ex3:\n    c_count: 3\n"), path, "student")
+
+
+@pytest.mark.parametrize("seed", ["-1", "'seventeen'", "1.5", "true", "[1]"])
+def test_a_bad_seed_is_refused(sheet: Sheet, tmp_path: Path, seed: str) -> None:
+    path = tmp_path / "seed.yaml"
+    assert_error(grade(sheet, path, f"student: s\nseed: {seed}\nanswers: {{}}\n"), path, "seed")
+
+
+@pytest.mark.parametrize("answers", ["[1, 2]", "'all of them'", "7"])
+def test_answers_not_a_mapping(sheet: Sheet, tmp_path: Path, answers: str) -> None:
+    path = tmp_path / "answers.yaml"
+    assert_error(grade(sheet, path, f"student: s\nanswers: {answers}\n"), path, "answers")
+
+
+def test_an_exercise_not_a_mapping(sheet: Sheet, tmp_path: Path) -> None:
+    path = tmp_path / "exercise.yaml"
+    assert_error(grade(sheet, path, "student: s\nanswers:\n  ex3: [1, 2]\n"), path, "ex3")
+
+
+def test_a_folder_named_like_an_answer_file(sheet: Sheet, tmp_path: Path) -> None:
+    path = tmp_path / "folder.yaml"
+    path.mkdir()
+    result = grade_submission(sheet, path)
+    assert_error(result, path, "folder")
+
+
+def test_malformed_json_names_the_line(sheet: Sheet, tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    result = grade(sheet, path, '{"student": "s",\n "answers": {"ex3": {"c_count": 3,}}}\n')
+    assert_error(result, path, "JSON")
+    assert f"{path.name}:2" in result.error

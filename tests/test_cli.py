@@ -1,0 +1,293 @@
+"""The ``grader`` command end to end: every subcommand on the real sheets, and errors as one clear line."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from grader.cli import app
+from grader.key import compute_key
+from grader.spec import load_sheet
+
+ROOT = Path(__file__).resolve().parents[1]
+WEEK7 = ROOT / "exercises" / "week7.yaml"
+CONV1D = ROOT / "exercises" / "conv1d_avgpool.yaml"
+SAMPLES = ROOT / "submissions" / "week7"
+GRADER = [sys.executable, "-m", "grader"]
+
+runner = CliRunner()
+
+# The sheet's printed Exercise 3 numbers (typed here only to check that the engine reproduces them).
+SHEET_MAP_1 = [[3, 3, 5, 1], [7, 4, 4, 5], [2, 7, 5, 3], [4, 3, 2, 4]]
+SHEET_MAP_2 = [[2, 5, 2, 4], [8, 9, 5, 7], [7, 3, 4, 6], [5, 2, 5, 3]]
+SHEET_POOLED_1 = [[7, 5], [7, 5]]  # the bold maxima of "output with filter 1"
+SHEET_POOLED_2 = [[9, 7], [7, 6]]
+SHEET_SHIFTED_MAP_1 = [[3, 5, 1, 3], [4, 4, 5, 1], [7, 5, 3, 2], [3, 2, 4, 1]]
+SHEET_SHIFTED_MAP_2 = [[5, 2, 4, 1], [9, 5, 7, 2], [3, 4, 6, 1], [2, 5, 3, 0]]
+SHEET_CHANGED_UNITS = 3
+
+
+def invoke(*args: str) -> Any:
+    result = runner.invoke(app, list(args))
+    assert "Traceback" not in result.output
+    return result
+
+
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """The installed program as a user runs it (``python -m grader``), for exit codes and error messages."""
+    return subprocess.run([*GRADER, *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def key_json() -> dict[str, dict[str, Any]]:
+    result = invoke("solve", str(WEEK7), "--format", "json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_validate_every_sheet_in_exercises() -> None:
+    result = invoke("validate", str(ROOT / "exercises"))
+    assert result.exit_code == 0, result.output
+    assert f"{WEEK7}: ok" in result.stdout and f"{CONV1D}: ok" in result.stdout
+
+
+def test_solve_reproduces_the_printed_exercise_3(key_json: dict[str, dict[str, Any]]) -> None:
+    ex3 = key_json["ex3"]
+    conv = np.asarray(ex3["b_conv"])
+    assert conv.shape == (4, 4, 2)
+    np.testing.assert_array_equal(conv[:, :, 0], SHEET_MAP_1)
+    np.testing.assert_array_equal(conv[:, :, 1], SHEET_MAP_2)
+    pooled = np.asarray(ex3["b_pool"])
+    assert pooled.shape == (2, 2, 2)
+    np.testing.assert_array_equal(pooled[:, :, 0], SHEET_POOLED_1)
+    np.testing.assert_array_equal(pooled[:, :, 1], SHEET_POOLED_2)
+    shifted = np.asarray(ex3["c_conv"])
+    np.testing.assert_array_equal(shifted[:, :, 0], SHEET_SHIFTED_MAP_1)
+    np.testing.assert_array_equal(shifted[:, :, 1], SHEET_SHIFTED_MAP_2)
+    assert ex3["c_count"] == SHEET_CHANGED_UNITS
+    assert ex3["d_exists"] is True
+
+
+def _conv_size(n: int, f: int, s: int, p: int) -> int:
+    size = (n + 2 * p - f) / s + 1
+    assert size.is_integer()
+    return int(size)
+
+
+def test_solve_volume_sizes_follow_the_formula(key_json: dict[str, dict[str, Any]]) -> None:
+    ex2 = key_json["ex2"]
+    assert ex2["a_set_a"] == _conv_size(32, 5, 1, 0) == 28
+    assert ex2["a_set_b"] == _conv_size(32, 5, 1, 2) == 32
+    assert ex2["a_set_c"] == _conv_size(7, 3, 2, 0) == 3
+    assert ex2["a_set_d"] == _conv_size(227, 11, 4, 0) == 55
+    assert ex2["b_check_p"] == (3 - 1) // 2
+    assert ex2["b_check_size"] == _conv_size(4, 3, 1, 1) == 4
+    volume = ex2["a_volume"]
+    assert [int(v) for v in (volume.split("x") if isinstance(volume, str) else volume)] == [28, 28, 6]
+
+
+def test_solve_adjoints_equal_the_closed_forms(key_json: dict[str, dict[str, Any]]) -> None:
+    inputs = compute_key(load_sheet(WEEK7)).inputs["ex4"]
+    x1, x2, theta = (float(inputs[name]) for name in ("x1", "x2", "theta"))
+    c = math.cos(theta * x1 + x2)
+    closed = {
+        "t_f6": 1.0, "t_f3": 1.0, "t_f5": 1.0, "t_f2": c, "t_f1": c, "t_f4": theta,
+        "t_theta": x1 * c + x2**2, "t_x1": theta * c, "t_x2": c + 2 * theta * x2,
+    }
+    for part_id, value in closed.items():
+        assert key_json["ex4"][part_id] == pytest.approx(value, rel=1e-12, abs=1e-12), part_id
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "md"])
+def test_solve_other_formats(fmt: str, key_json: dict[str, dict[str, Any]]) -> None:
+    result = invoke("solve", str(WEEK7), "--format", fmt)
+    assert result.exit_code == 0, result.output
+    if fmt == "yaml":
+        assert yaml.safe_load(result.stdout) == key_json
+    else:
+        assert "## ex3" in result.stdout and "**c_count**: `3`" in result.stdout
+
+
+def test_template_lists_every_part_and_filled_with_the_key_scores_full(tmp_path: Path) -> None:
+    sheet = load_sheet(WEEK7)
+    result = invoke("template", str(WEEK7))
+    assert result.exit_code == 0, result.output
+    document = yaml.safe_load(result.stdout)
+    for exercise, part in sheet.parts():
+        assert part.id in document["answers"][exercise.id]
+        assert f"# {part.prompt.strip().splitlines()[0]}" in result.stdout
+    key = compute_key(sheet)
+    plain = set()
+    document["student"] = "s-template"
+    for exercise, part in sheet.parts():
+        value = key.answer_json(exercise.id, part.id)
+        if value is not None:
+            document["answers"][exercise.id][part.id] = value
+            plain.add((exercise.id, part.id))
+    assert len(plain) > 20
+    filled = tmp_path / "filled.yaml"
+    filled.write_text(yaml.safe_dump(document), encoding="utf-8")
+    graded = invoke("grade", str(WEEK7), str(filled), "--format", "json")
+    assert graded.exit_code == 0, graded.output
+    parts = json.loads(graded.stdout)["result"]["parts"]
+    statuses = {(p["exercise_id"], p["part_id"]): p["status"] for p in parts}
+    assert {k: statuses[k] for k in plain} == {k: "correct" for k in plain}
+    assert all(statuses[k] == "missing" for k in statuses.keys() - plain)
+
+
+def test_sheet_markdown_shows_the_image_as_a_table() -> None:
+    result = invoke("sheet", str(WEEK7), "--format", "md")
+    assert result.exit_code == 0, result.output
+    assert "| 0 | 1 | 2 | 0 | 3 | 0 |" in result.stdout
+    assert "| 0 | 4 | 1 | 1 | 2 | 0 |" in result.stdout
+
+
+def test_sheet_html_is_one_self_contained_page() -> None:
+    result = invoke("sheet", str(WEEK7), "--format", "html")
+    assert result.exit_code == 0, result.output
+    page = result.stdout.lower()
+    assert page.lstrip().startswith("<!doctype html") and page.rstrip().endswith("</html>")
+    assert "http" not in page and "<script" not in page
+    assert "translation equivariance" in page
+
+
+def test_schema_is_a_json_schema_that_accepts_the_sheets() -> None:
+    result = invoke("schema")
+    assert result.exit_code == 0, result.output
+    schema = json.loads(result.stdout)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    for sheet in (WEEK7, CONV1D):
+        errors = list(validator.iter_errors(yaml.safe_load(sheet.read_text(encoding="utf-8"))))
+        assert not errors, [e.message for e in errors[:3]]
+    assert list(validator.iter_errors({"id": "x", "exercises": [], "bogus": 1}))
+
+
+def test_ops_lists_conv2d() -> None:
+    result = invoke("ops")
+    assert result.exit_code == 0
+    assert any(line.startswith("conv2d(") for line in result.stdout.splitlines())
+
+
+def test_check_on_a_correct_sample_leaves_hidden_parts_pending() -> None:
+    result = invoke("check", str(WEEK7), str(SAMPLES / "correct.yaml"))
+    assert result.exit_code == 0, result.output
+    assert "all visible checks passed" in result.stdout.lower()
+    assert "all tests passed" not in result.stdout.lower()
+    as_json = invoke("check", str(WEEK7), str(SAMPLES / "correct.yaml"), "--format", "json")
+    parts = json.loads(as_json.stdout)["result"]["parts"]
+    hidden = [p for p in parts if p["visibility"] == "hidden"]
+    assert hidden and all(p["status"] == "pending" for p in hidden)
+    assert all(p["status"] == "correct" for p in parts if p["visibility"] == "visible")
+
+
+def test_fail_under_exits_1_for_a_lower_score() -> None:
+    result = invoke("grade", str(WEEK7), str(SAMPLES / "partly-correct.yaml"), "--fail-under", "0.99")
+    assert result.exit_code == 1
+    assert "fail-under" in result.stderr
+    assert invoke("grade", str(WEEK7), str(SAMPLES / "correct.yaml"), "--fail-under", "0.99").exit_code == 0
+
+
+def test_output_file_is_written_and_replaced(tmp_path: Path) -> None:
+    out = tmp_path / "key.json"
+    out.write_text("old contents that are longer than nothing " * 1000, encoding="utf-8")
+    before = out.stat().st_ino
+    result = invoke("solve", str(WEEK7), "--format", "json", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert json.loads(out.read_text(encoding="utf-8"))["ex2"]["a_set_a"] == 28
+    # Replaced by a rename (a new inode), never truncated and rewritten in place; no temporary left behind.
+    assert out.stat().st_ino != before
+    assert [p.name for p in tmp_path.iterdir()] == ["key.json"]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["grade", "missing-sheet.yaml", "submissions/week7/correct.yaml"], "missing-sheet.yaml"),
+        (["grade", "exercises/week7.yaml", "submissions/week7/no-such-file.yaml"], "no-such-file.yaml"),
+        (["grade", "exercises", "submissions/week7/correct.yaml"], "exercises"),
+        (["solve", "missing-sheet.yaml"], "missing-sheet.yaml"),
+    ],
+    ids=["missing-spec", "missing-submission", "spec-is-a-folder", "solve-missing-spec"],
+)
+def test_unusable_arguments_exit_2_with_one_line(args: list[str], needle: str) -> None:
+    result = run(*args)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], result.stderr
+
+
+def test_unsupported_suffix_is_refused_naming_the_file(tmp_path: Path) -> None:
+    text_file = tmp_path / "answers.txt"
+    text_file.write_text("student: s\n", encoding="utf-8")
+    result = invoke("grade", str(WEEK7), str(text_file), "--format", "json")
+    assert result.exit_code == 2
+    error = json.loads(result.stdout)["result"]["error"]
+    assert "answers.txt" in error and ".txt" in error and "\n" not in error
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["grade", "exercises/week7.yaml", "submissions/week7/unusable-malformed-yaml.yaml"], 2),
+        (["grade", "exercises/week7.yaml", "submissions/week7/partly-correct.yaml", "--fail-under", "0.99"], 1),
+        (["grade", "exercises/week7.yaml", "pyproject.toml"], 2),
+        (["validate", "tests/spec/test_spec_errors.py"], 2),
+    ],
+    ids=["unusable-submission", "fail-under", "unsupported-suffix", "validate-finds-errors"],
+)
+def test_the_installed_program_keeps_exit_codes(args: list[str], code: int) -> None:
+    assert run(*args).returncode == code
+
+
+def test_python_dash_m_grader_help() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ("grade", "check", "validate", "solve", "template", "sheet", "schema", "ops"):
+        assert command in result.stdout
+
+
+def _conv1d_samples_module() -> Any:
+    spec = importlib.util.spec_from_file_location("make_conv1d_samples", ROOT / "scripts" / "make_conv1d_samples.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_conv1d_samples_are_what_the_engine_solves() -> None:
+    """The committed samples equal a fresh `grader solve --format json` (+ the written formula)."""
+    documents = _conv1d_samples_module().documents()
+    folder = ROOT / "submissions" / "conv1d_avgpool"
+    assert sorted(documents) == sorted(p.name for p in folder.iterdir())
+    for name, document in documents.items():
+        assert yaml.safe_load((folder / name).read_text(encoding="utf-8")) == document, name
+
+
+def test_conv1d_correct_and_mistake_files(tmp_path: Path) -> None:
+    module = _conv1d_samples_module()
+    answers = module.right_answers(module.solve())
+    correct = tmp_path / "correct.json"
+    correct.write_text(json.dumps({"student": "s", "answers": answers}), encoding="utf-8")
+    graded = json.loads(invoke("grade", str(CONV1D), str(correct), "--format", "json").stdout)["result"]
+    assert graded["score"] == 1.0
+    answers["conv"]["pooled"] = np.asarray(answers["conv"]["conv_out"]).reshape(3, 2, 2).max(axis=1).tolist()
+    mistake = tmp_path / "max-pool.json"
+    mistake.write_text(json.dumps({"student": "s", "answers": answers}), encoding="utf-8")
+    graded = json.loads(invoke("grade", str(CONV1D), str(mistake), "--format", "json").stdout)["result"]
+    pooled = next(p for p in graded["parts"] if p["part_id"] == "pooled")
+    assert pooled["mistake"] == "max-pooling" and "average" in pooled["feedback"]
+    assert 0 < graded["score"] < 1
