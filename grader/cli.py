@@ -246,7 +246,7 @@ def batch(
     fail_under: FailUnder = None,
 ) -> None:
     """Grade a whole folder in parallel into a gradebook; unchanged submissions are skipped."""
-    from grader.batch import run_batch
+    from grader.batch import DEFAULT_GRADEBOOK, run_batch
 
     if executor not in ("local", "dask"):
         raise GraderError(f"--executor must be 'local' or 'dask', got {executor!r}")
@@ -254,12 +254,11 @@ def batch(
         spec, submissions_dir, jobs=jobs, gradebook_path=gradebook, regrade=regrade,
         executor=executor, scheduler=scheduler, progress=sys.stderr.isatty(),  # type: ignore[arg-type]
     )
-    typer.echo(summary.describe() if hasattr(summary, "describe") else str(summary))
+    typer.echo(summary.describe())
     if fmt is not None:
-        _write_reports(summary.gradebook_path, fmt.value, out_dir or Path("reports"), _load(spec).spec_hash)
-    if fail_under is not None and getattr(summary, "below", None) is not None:
-        if summary.below(fail_under):
-            raise _fail(f"a score is below --fail-under {fail_under:g}", 1)
+        _write_reports(gradebook or DEFAULT_GRADEBOOK, fmt.value, out_dir or Path("reports"), _load(spec).spec_hash)
+    if fail_under is not None and summary.below(fail_under):
+        raise _fail(f"a score is below --fail-under {fail_under:g}", 1)
 
 
 def _write_reports(gradebook_path: Path, fmt: str, out_dir: Path, spec_hash: str) -> None:
@@ -305,14 +304,14 @@ def stats(
 ) -> None:
     """Per-part statistics of a cohort: mean, spread, full marks, discrimination, known mistakes."""
     from grader.gradebook import Gradebook
-    from grader.stats import compute_stats
+    from grader.stats import compute_stats, known_mistakes_of
     from grader.stats_render import render_stats_html, render_stats_text
 
     if not gradebook.exists():
         raise GraderError(f"{gradebook}: no such gradebook")
     sheet = _load(spec)
     with Gradebook(gradebook) as book:
-        computed = compute_stats(book, sheet.id)
+        computed = compute_stats(book, sheet.id, known_mistakes=known_mistakes_of(sheet))
     typer.echo(render_stats_text(computed))
     if html_out is not None:
         write_atomic(html_out, render_stats_html(computed))
