@@ -284,6 +284,8 @@ def bwrap_command(harness_dir: Path, tmpfs_bytes: int) -> list[str]:
         "/usr",
         "/usr",
     ]
+    # The private /tmp comes first: mounts below it (a Python or checkout under /tmp) are bound on top of it.
+    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(tmpfs_bytes), "--perms", "0755", "--tmpfs", "/tmp"]
     if os.geteuid() == 0:
         # The worker keeps root (in its own namespaces) only to switch each child to a fresh unprivileged uid.
         args += ["--cap-add", "ALL"]
@@ -297,7 +299,7 @@ def bwrap_command(harness_dir: Path, tmpfs_bytes: int) -> list[str]:
             args += ["--ro-bind", str(host), str(host)]
     for etc_file in ("/etc/ld.so.cache", "/etc/localtime"):
         args += ["--ro-bind-try", etc_file, etc_file]
-    created: set[Path] = {Path("/")}
+    created: set[Path] = {Path("/"), Path("/tmp")}
     for mount in python_mounts():
         # Parents are created world-readable so the unprivileged child can walk to the mount (bwrap would copy
         # e.g. /root's 0700 otherwise).
@@ -306,24 +308,7 @@ def bwrap_command(harness_dir: Path, tmpfs_bytes: int) -> list[str]:
                 args += ["--perms", "0755", "--dir", str(parent)]
                 created.add(parent)
         args += ["--ro-bind", str(mount), str(mount)]
-    args += [
-        "--ro-bind",
-        str(harness_dir),
-        HARNESS_MOUNT,
-        "--proc",
-        "/proc",
-        "--dev",
-        "/dev",
-        "--size",
-        str(tmpfs_bytes),
-        "--perms",
-        "0755",
-        "--tmpfs",
-        "/tmp",
-        "--chdir",
-        "/tmp",
-        "--clearenv",
-    ]
+    args += ["--ro-bind", str(harness_dir), HARNESS_MOUNT, "--chdir", "/tmp", "--clearenv"]
     return args
 
 
