@@ -78,7 +78,7 @@ def part_result(
         points_earned=round(verdict.fraction * part.points, 6),
         status=verdict.status,
         actual=part.answer.to_json(actual) if actual is not None else None,
-        expected=None if hidden else part.answer.expected_json(part_key.expected),
+        expected=None if hidden else key.expected_json(exercise.id, part.id),
         feedback=_hidden_feedback(verdict) if hidden else verdict.feedback,
         details=[] if hidden else list(verdict.details),
         mistake=verdict.mistake,

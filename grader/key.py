@@ -119,7 +119,7 @@ class _Env:
         for arg, raw in call.args.items():
             arg_loc = (*loc, arg)
             if arg in operation.lazy:
-                args[arg] = Lazy(raw, lambda expr, overrides, l=arg_loc: self.ev.evaluate(expr, l, overrides), str(arg_loc))
+                args[arg] = Lazy(raw, lambda expr, overrides, l=arg_loc: self.ev.evaluate(expr, l, overrides))
             elif arg in operation.input_refs:
                 if not (isinstance(raw, str) and raw.startswith("$") and raw[1:] in self.inputs):
                     raise self.error(f"{call.op}: '{arg}' must be a $reference to an input, got {raw!r}", "spec-bad-arg", arg_loc)
@@ -162,6 +162,14 @@ class AnswerKey:
     parts: dict[tuple[str, str], PartKey]
     inputs: dict[str, dict[str, np.ndarray]]
     """exercise id -> input name -> value (as drawn for this variant)."""
+    _shown: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def expected_json(self, exercise_id: str, part_id: str) -> Any:
+        """The part's key as report data, computed once per key (every submission of a variant shows it)."""
+        where = (exercise_id, part_id)
+        if where not in self._shown:
+            self._shown[where] = self._part_spec(exercise_id, part_id).answer.expected_json(self.part(*where).expected)
+        return self._shown[where]
 
     def part(self, exercise_id: str, part_id: str) -> PartKey:
         return self.parts[(exercise_id, part_id)]
@@ -189,7 +197,7 @@ class AnswerKey:
         for exercise, part in self.sheet.parts():
             if part.answer.type == "code":
                 continue
-            out.setdefault(exercise.id, {})[part.id] = part.answer.expected_json(self.part(exercise.id, part.id).expected)
+            out.setdefault(exercise.id, {})[part.id] = self.expected_json(exercise.id, part.id)
         return out
 
 
@@ -312,7 +320,3 @@ def answer_key(sheet: Sheet, seed: int | None = None) -> AnswerKey:
     """:func:`compute_key`, cached per (sheet, seed): a batch computes each variant's key once."""
     return _cached_key(sheet, seed)
 
-
-def input_values(key: AnswerKey) -> dict[str, dict[str, Any]]:
-    """The variant's inputs as JSON data (nested lists), for sheets and templates."""
-    return {ex: {name: array_of(v).tolist() for name, v in values.items()} for ex, values in key.inputs.items()}

@@ -26,10 +26,9 @@ from grader.engine.tensor import Tensor
 class Lazy:
     """An unevaluated argument: ``value()`` as written, or ``value_with({input: new_value})``."""
 
-    def __init__(self, expression: Any, evaluate: Callable[[Any, Mapping[str, Any]], Any], where: str) -> None:
+    def __init__(self, expression: Any, evaluate: Callable[[Any, Mapping[str, Any]], Any]) -> None:
         self.expression = expression
         self._evaluate = evaluate
-        self.where = where
 
     def value(self) -> Any:
         return self._evaluate(self.expression, {})

@@ -5,7 +5,7 @@ pipeline calls ``parse(raw)`` (AnswerError: the student's answer is unreadable),
 ctx)`` (a Verdict), ``to_json``/``expected_json`` (report data) and ``format_hint`` (answer-file template).
 """
 
-from typing import Annotated, Union
+from typing import Annotated, Union, get_args
 
 from pydantic import Field
 
@@ -42,20 +42,7 @@ AnswerSpecUnion = Annotated[
 """Any answer type, chosen by its ``type`` tag."""
 
 ANSWER_TYPES: dict[str, type[AnswerSpec]] = {
-    cls.model_fields["type"].default: cls
-    for cls in (
-        NumberAnswer,
-        IntegerAnswer,
-        ArrayAnswer,
-        ShapeAnswer,
-        BooleanAnswer,
-        ChoiceAnswer,
-        SetAnswer,
-        ScheduleAnswer,
-        FormulaAnswer,
-        TranslationAnswer,
-        GraphAnswer,
-    )
+    cls.model_fields["type"].default: cls for cls in get_args(get_args(AnswerSpecUnion)[0])
 }
 """Tag -> answer type class."""
 

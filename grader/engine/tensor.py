@@ -399,7 +399,3 @@ def reverse_schedule(output: Tensor) -> list[Tensor]:
     order.reverse()
     return order
 
-
-def leaves(nodes: Iterable[Tensor]) -> list[Tensor]:
-    """The nodes among ``nodes`` that no op produced (inputs and constants)."""
-    return [n for n in nodes if not n.parents]

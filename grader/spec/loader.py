@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from grader.answers import ANSWER_TYPES
 from grader.errors import InputFileError, SpecError, SpecErrors
 from grader.spec.models import ExerciseSpec, PartSpec, SheetSpec
 from grader.spec.yaml_lines import LineMap, Loc, format_path, load_yaml_with_lines, read_text
@@ -24,6 +25,9 @@ _CODES = {
     "string_pattern_mismatch": "spec-name",
     "too_short": "spec-empty",
 }
+
+_UNION_TAGS = frozenset(ANSWER_TYPES)
+"""pydantic puts the chosen answer type's tag in an error's loc (``answer.number.abs_tol``); the YAML has no such level."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,7 +70,10 @@ class Sheet:
 def _spec_errors(exc: ValidationError, path: Path, lines: LineMap) -> SpecErrors:
     errors = []
     for error in exc.errors(include_url=False):
-        loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
+        raw_loc = error["loc"]
+        loc = tuple(
+            item for i, item in enumerate(raw_loc) if not (i and raw_loc[i - 1] == "answer" and item in _UNION_TAGS)
+        )
         message = error["msg"]
         if error["type"] == "union_tag_invalid":
             context = error.get("ctx", {})
@@ -83,9 +90,6 @@ def _spec_errors(exc: ValidationError, path: Path, lines: LineMap) -> SpecErrors
             )
         )
     return SpecErrors(errors)
-
-
-_UNION_TAGS: set[str] = set()
 
 
 def load_sheet(path: Path | str) -> Sheet:
