@@ -255,6 +255,10 @@ def batch(
         executor=executor, scheduler=scheduler, progress=sys.stderr.isatty(),  # type: ignore[arg-type]
     )
     typer.echo(summary.describe())
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        from grader.report import render_md_summary
+
+        _step_summary(f"## grader batch\n\n```\n{summary.describe()}\n```\n\n" + render_md_summary(summary.results()))
     if fmt is not None:
         _write_reports(gradebook or DEFAULT_GRADEBOOK, fmt.value, out_dir or Path("reports"), _load(spec).spec_hash)
     if fail_under is not None and summary.below(fail_under):

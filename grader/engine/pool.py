@@ -93,7 +93,7 @@ def _max_pool(op: str, xt: Tensor, x4: np.ndarray, window: tuple[int, int], stri
             dx[:, rows, cols, :] += g4 * (winner == flat)  # overlapping windows: adjoints add up
         return (dx.reshape(xt.shape),)
 
-    return Tensor.from_op(best.reshape(out_shape), op, (xt,), vjp)
+    return Tensor.from_op(best.reshape(out_shape), op, (xt,), vjp, fresh_grads=True)
 
 
 def _max_pool_tiled(op: str, xt: Tensor, x4: np.ndarray, window: tuple[int, int], out_size: tuple[int, int],
@@ -102,7 +102,13 @@ def _max_pool_tiled(op: str, xt: Tensor, x4: np.ndarray, window: tuple[int, int]
     reduced in one pass (memory traffic, not arithmetic, is what costs here)."""
     n, _, _, channels = x4.shape
     tiles = x4.reshape(n, out_size[0], window[0], out_size[1], window[1], channels)
-    best = tiles.max(axis=(2, 4))
+    # One in-place np.maximum per window offset: about 3x faster than tiles.max(axis=(2, 4)), a reduction
+    # over two non-adjacent short axes that numpy runs slowly.
+    best = tiles[:, :, 0, :, 0, :].copy()
+    for a in range(window[0]):
+        for b in range(window[1]):
+            if a or b:
+                np.maximum(best, tiles[:, :, a, :, b, :], out=best)
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray]:
         won = tiles == best[:, :, None, :, None, :]
@@ -114,7 +120,7 @@ def _max_pool_tiled(op: str, xt: Tensor, x4: np.ndarray, window: tuple[int, int]
         np.multiply(won, g.reshape(best.shape)[:, :, None, :, None, :], out=dx.reshape(tiles.shape))
         return (dx.reshape(xt.shape),)
 
-    return Tensor.from_op(best.reshape(out_shape), op, (xt,), vjp)
+    return Tensor.from_op(best.reshape(out_shape), op, (xt,), vjp, fresh_grads=True)
 
 
 def _avg_pool(op: str, xt: Tensor, x4: np.ndarray, window: tuple[int, int], strides: tuple[int, int],
@@ -139,7 +145,7 @@ def _avg_pool(op: str, xt: Tensor, x4: np.ndarray, window: tuple[int, int], stri
                 dx[:, rows, cols, :] += share
         return (dx.reshape(xt.shape),)
 
-    return Tensor.from_op(total.reshape(out_shape), op, (xt,), vjp)
+    return Tensor.from_op(total.reshape(out_shape), op, (xt,), vjp, fresh_grads=True)
 
 
 def max_pool2d(x: ArrayLike, size: IntOrPair, *, stride: IntOrPair | None = None) -> Tensor:

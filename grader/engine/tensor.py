@@ -57,7 +57,7 @@ class Tensor:
         parents: the nodes this one was computed from, in argument order.
     """
 
-    __slots__ = ("value", "grad", "name", "op", "parents", "_vjp", "__weakref__")
+    __slots__ = ("value", "grad", "name", "op", "parents", "_vjp", "_fresh_grads", "__weakref__")
     __array_priority__ = 1000  # so that ndarray + Tensor defers to Tensor.__radd__
 
     def __init__(self, array: ArrayLike, name: str | None = None) -> None:
@@ -67,10 +67,18 @@ class Tensor:
         self.op = "leaf"
         self.parents: tuple[Tensor, ...] = ()
         self._vjp: VJP | None = None
+        self._fresh_grads = False
 
     @classmethod
-    def from_op(cls, value: np.ndarray, op: str, parents: Sequence[Tensor], vjp: VJP) -> Tensor:
+    def from_op(
+        cls, value: np.ndarray, op: str, parents: Sequence[Tensor], vjp: VJP, *, fresh_grads: bool = False
+    ) -> Tensor:
         """A node made by an op: ``value`` is the forward result, ``vjp`` sends its adjoint to ``parents``.
+
+        ``fresh_grads=True`` promises that every array ``vjp`` returns is newly allocated on each call and kept
+        by nobody else (not ``g`` or a view of it, not a stored array), so ``backward`` may adopt it as a
+        parent's ``.grad`` instead of copying it. Leave it False when unsure: a broken promise lets one
+        node's later ``+=`` change another node's gradient.
 
         ValueError naming ``op`` when the result is not finite (e.g. ``1e200 * 1e200`` overflows float64), so
         no NaN or inf travels silently through a graph.
@@ -91,6 +99,7 @@ class Tensor:
         out.op = op
         out.parents = tuple(parents)
         out._vjp = vjp
+        out._fresh_grads = fresh_grads
         return out
 
     # ---- inspection -------------------------------------------------------------------------------------
@@ -134,10 +143,11 @@ class Tensor:
                     f"backward() without a seed needs a scalar output, got shape {self.shape}; "
                     "reduce it (e.g. with .sum()) or pass seed= with that shape"
                 )
-            seed_array = np.ones_like(self.value)
+            seed_array = np.ones_like(self.value)  # fresh: adopted below without a copy
         else:
             seed_given = to_array(seed, "seed")
             try:
+                # astype copies, so the caller's seed is never the array that later += writes into
                 seed_array = np.broadcast_to(seed_given, self.shape).astype(np.float64)
             except ValueError:
                 raise ValueError(
@@ -146,7 +156,7 @@ class Tensor:
         schedule = reverse_schedule(self)
         for node in schedule:
             node.grad = None
-        self.grad = seed_array.copy()
+        self.grad = seed_array
         for node in schedule:
             if node._vjp is None or node.grad is None:
                 continue
@@ -163,7 +173,11 @@ class Tensor:
                         "finite (overflow); the values in the graph are too large"
                     )
                 if parent.grad is None:
-                    parent.grad = np.array(parent_grad, dtype=np.float64, copy=True)
+                    # A parent's first adjoint is later updated in place (+=), so it must be an array that
+                    # no one else holds: a VJP's result is often g itself or a view of it (add, reshape),
+                    # which would tie this node's .grad to another's. Copy unless the op vouches for it.
+                    adopt = node._fresh_grads and parent_grad.dtype == np.float64 and parent_grad.flags.writeable
+                    parent.grad = parent_grad if adopt else np.array(parent_grad, dtype=np.float64, copy=True)
                 else:
                     parent.grad += parent_grad
         for node in schedule:
@@ -230,6 +244,7 @@ def _constant(value: ArrayLike, name: str) -> Tensor:
     leaf.op = "const"
     leaf.parents = ()
     leaf._vjp = None
+    leaf._fresh_grads = False
     return leaf
 
 

@@ -15,7 +15,7 @@ from grader.report.gradescope import render_gradescope
 from grader.report.html import render_html
 from grader.report.json_report import parse_json_report, redact_for_student, render_json
 from grader.report.junit import render_junit
-from grader.report.markdown import render_md, render_md_many
+from grader.report.markdown import render_md, render_md_many, render_md_summary
 from grader.report.text import render_text, render_text_many
 from grader.result import Result
 
@@ -60,6 +60,7 @@ __all__ = [
     "render_junit",
     "render_md",
     "render_md_many",
+    "render_md_summary",
     "render_text",
     "render_text_many",
 ]

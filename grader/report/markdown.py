@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from grader.report.common import (
@@ -116,13 +116,17 @@ def render_md(result: Result, audience: Audience = "student") -> str:
     return "\n".join(lines)
 
 
-def render_md_many(results: Sequence[Result], audience: Audience = "student") -> str:
-    """A batch: one table (student, total, score, status), then every report."""
-    audience = check_audience(audience)
-    lines = ["## Batch summary", "", "| student | total | score | status |", "| --- | ---: | ---: | --- |"]
+def render_md_summary(results: Iterable[Result]) -> str:
+    """A batch's table: one row per submission (student, file, total, score, status), no per-part detail."""
+    lines = ["## Batch summary", "", "| student | submission | total | score | status |", "| --- | --- | ---: | ---: | --- |"]
     for r in results:
-        lines.append(f"| {md_text(r.student_id or r.submission or '?')} | "
+        lines.append(f"| {md_text(r.student_id or '?')} | {md_text(r.submission or '?')} | "
                      f"{fmt_points(r.points_earned, r.points_possible)} | {fmt_percent(r.score)} | "
                      f"{md_text(batch_status(r))} |")
-    lines.append("")
-    return "\n".join(lines) + "\n" + "\n".join(render_md(r, audience) for r in results)
+    return "\n".join(lines) + "\n"
+
+
+def render_md_many(results: Sequence[Result], audience: Audience = "student") -> str:
+    """A batch: the summary table, then every report."""
+    audience = check_audience(audience)
+    return render_md_summary(results) + "\n" + "\n".join(render_md(r, audience) for r in results)

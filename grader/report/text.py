@@ -132,19 +132,21 @@ def _by_exercise(views: list[PartView]) -> dict[str, list[PartView]]:
 
 
 def summary_table(results: Sequence[Result]) -> list[str]:
-    """Rows ``student  total  score  status`` aligned in columns (each cell cut to fit 100 columns)."""
-    header = ("student", "total", "score", "status")
+    """Rows ``student  submission  total  score  status`` aligned in columns (cells cut to fit 100 columns)."""
+    header = ("student", "submission", "total", "score", "status")
     rows = [
         (
-            printable(r.student_id or r.submission or "?").replace("\n", " "),
+            printable(r.student_id or "?").replace("\n", " "),
+            printable(r.submission or "?").replace("\n", " "),
             fmt_points(r.points_earned, r.points_possible),
             fmt_percent(r.score),
             batch_status(r),
         )
         for r in results
     ]
-    widths = [min(30, max(len(row[i]) for row in [header, *rows])) for i in range(3)]
-    widths.append(max(len(row[3]) for row in [header, *rows]))  # the status is never cut short
+    limits = (16, 32, 9, 7)
+    widths = [min(limit, max(len(row[i]) for row in [header, *rows])) for i, limit in enumerate(limits)]
+    widths.append(max(len(row[4]) for row in [header, *rows]))  # the status is never cut short
     out = []
     for row in [header, *rows]:
         cells = [_cut(cell, widths[i]).ljust(widths[i]) for i, cell in enumerate(row)]
