@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--speedup-size", type=int, default=1000)
     parser.add_argument("--variants", type=int, default=50, help="variants the cohort draws from (see make_cohort)")
-    parser.add_argument("--code-n", type=int, default=20, help="code submissions to time (when samples exist)")
+    parser.add_argument("--code-n", type=int, default=100, help="correct code submissions to time")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="grader-batch-bench-") as temp:
@@ -152,10 +152,17 @@ def main(argv: list[str] | None = None) -> int:
             f"target peak < 300 MB:                 {max(r['tree_peak_mb'] for r in results.values()):.0f} MB"
         )
 
-        samples = sorted(CODE_SAMPLES.glob("*.py")) + sorted(CODE_SAMPLES.glob("*.ipynb")) if CODE_SAMPLES.is_dir() else []
-        if samples:
-            code = _make_cohort(workdir / "cohort-code", args.code_n, args.variants, code_fraction=1.0)
-            print(_line(f"\ncode submissions n={args.code_n} jobs={args.jobs}", _run("batch", code, args.jobs, workdir)))
+        correct = CODE_SAMPLES / "correct.py"
+        if correct.is_file():
+            # The rate that matters for a course: correct code, every case run (a timeout sample would only time
+            # the sandbox's limits). Each copy declares its own student id.
+            code = workdir / "cohort-code" / "submissions"
+            code.mkdir(parents=True, exist_ok=True)
+            source = correct.read_text(encoding="utf-8")
+            for index in range(args.code_n):
+                (code / f"s{index:05d}.py").write_text(source.replace('"s-code-correct"', f'"s{index:05d}"'), encoding="utf-8")
+            for jobs in sorted({1, args.jobs}):
+                print(_line(f"\ncorrect code submissions n={args.code_n} jobs={jobs}", _run("batch", code, jobs, workdir)))
         else:
             print(f"\ncode submissions: no samples in {CODE_SAMPLES.relative_to(REPO)}; not timed")
     return 0

@@ -20,6 +20,7 @@ import yaml
 from grader import __version__
 from grader.errors import GraderError, SpecErrors
 from grader.files import write_atomic
+from grader.result import Result, Status
 
 app = typer.Typer(
     name="grader",
@@ -182,11 +183,17 @@ def _grade_command(spec: Path, submissions: list[Path], fmt: ReportFormat, outpu
     _emit(text, output)
     if len(results) == 1 and results[0].error:
         raise typer.Exit(2)
-    if fail_under is not None and any(r.score < fail_under for r in results):
+    if fail_under is not None and any(_graded_score(r) < fail_under for r in results):
         raise _fail(f"score below --fail-under {fail_under:g}", 1)
 
 
-FailUnder = Annotated[Optional[float], typer.Option("--fail-under", min=0.0, max=1.0, help="Exit 1 when a score (0..1) is below this.")]
+def _graded_score(result: Result) -> float:
+    """The score over the parts that were graded: ``check`` leaves hidden parts pending, and they don't count."""
+    possible = sum(p.points_possible for p in result.parts if p.status is not Status.pending)
+    return result.points_earned / possible if possible else 0.0
+
+
+FailUnder = Annotated[Optional[float], typer.Option("--fail-under", min=0.0, max=1.0, help="Exit 1 when a score (0..1 of the graded parts' points) is below this.")]
 RequireSandbox = Annotated[bool, typer.Option("--require-sandbox", help="Refuse to run code unless every isolation layer is available.")]
 
 
@@ -269,13 +276,30 @@ def _write_reports(gradebook_path: Path, fmt: str, out_dir: Path, spec_hash: str
     from grader.gradebook import Gradebook
     from grader.report import FILE_SUFFIXES, render
 
-    count = 0
+    used: set[str] = set()
     with Gradebook(gradebook_path) as book:
         for result in book.results(spec_hash):
-            name = Path(result.submission).stem or result.student_id
+            name = _report_name(result.student_id, Path(result.submission).stem, used)
             write_atomic(out_dir / f"{name}{FILE_SUFFIXES[fmt]}", render(result, fmt))
-            count += 1
-    typer.echo(f"wrote {count} {fmt} report(s) to {out_dir}")
+    typer.echo(f"wrote {len(used)} {fmt} report(s) to {out_dir}")
+
+
+def _safe_name(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text).strip(".") or "submission"
+
+
+def _report_name(student_id: str, stem: str, used: set[str]) -> str:
+    """A file name per report that no other report of the batch has: ``stem``, else ``student--stem``, else numbered.
+
+    Students often hand in files of one name (``alice/answers.yaml``, ``bob/answers.yaml``).
+    """
+    base = _safe_name(stem)
+    name = base if base not in used else f"{_safe_name(student_id)}--{base}"
+    candidate, number = name, 2
+    while candidate in used:
+        candidate, number = f"{name}-{number}", number + 1
+    used.add(candidate)
+    return candidate
 
 
 @app.command()

@@ -50,7 +50,7 @@ def judge(answer: AnswerSpec, part: PartSpec, raw: Any, key: PartKey, ctx: Check
     return actual, verdict
 
 
-def _title(part: PartSpec) -> str:
+def title_of(part: PartSpec) -> str:
     first = part.prompt.strip().splitlines()[0] if part.prompt.strip() else part.id
     return first if len(first) <= 120 else first[:117] + "..."
 
@@ -63,7 +63,7 @@ def part_result(
     common: dict[str, Any] = {
         "exercise_id": exercise.id,
         "part_id": part.id,
-        "title": _title(part),
+        "title": title_of(part),
         "answer_type": part.answer.type,
         "visibility": part.visibility,
         "points_possible": part.points,
@@ -139,7 +139,7 @@ def unusable(sheet: Sheet, path: Path, reason: str, *, submission_hash: str = ""
             PartResult(
                 exercise_id=exercise.id,
                 part_id=part.id,
-                title=_title(part),
+                title=title_of(part),
                 answer_type=part.answer.type,
                 visibility=part.visibility,
                 points_possible=part.points,
@@ -159,7 +159,7 @@ def unusable(sheet: Sheet, path: Path, reason: str, *, submission_hash: str = ""
     )
 
 
-def grade_submission(sheet: Sheet, path: Path, *, mode: Mode = "full", require_sandbox: bool = False) -> Result:  # noqa: ARG001
+def grade_submission(sheet: Sheet, path: Path, *, mode: Mode = "full", require_sandbox: bool = False) -> Result:
     """Grade one handed-in file (answer file, .py or .ipynb). Never raises for the student's faults."""
     try:
         data = read_bytes(path)
@@ -173,9 +173,9 @@ def grade_submission(sheet: Sheet, path: Path, *, mode: Mode = "full", require_s
             return unusable(sheet, path, str(exc), submission_hash=file_hash(data), mode=mode)
         return grade_answer_file(sheet, submission, mode=mode)
     if suffix in CODE_SUFFIXES:
-        # Code parts (a spec answer type `code`, run in grader.sandbox) are not part of any sheet yet.
-        reason = f"{path.name}: this sheet has no code parts; hand in an answer file ({', '.join(ANSWER_SUFFIXES)})"
-        return unusable(sheet, path, reason, submission_hash=file_hash(data), mode=mode)
+        from grader.code_grading import grade_code_file  # the sandbox is loaded only for code
+
+        return grade_code_file(sheet, path, data, mode=mode, require_sandbox=require_sandbox)
     expected = ", ".join(ANSWER_SUFFIXES + CODE_SUFFIXES)
     return unusable(sheet, path, f"{path.name}: unsupported file type {suffix or '(none)'}; expected one of {expected}", submission_hash=file_hash(data), mode=mode)
 

@@ -51,7 +51,7 @@ def draw_input(spec: InputSpec, seed: int | None, rng: np.random.Generator) -> n
     return np.asarray(value, dtype=np.float64)
 
 
-class _Evaluator:
+class Evaluator:
     """Evaluates one exercise's quantities for one variant, memoized; re-evaluates with inputs overridden."""
 
     def __init__(self, sheet: Sheet, exercise_index: int, inputs: Mapping[str, np.ndarray]) -> None:
@@ -66,11 +66,12 @@ class _Evaluator:
 
 
 class _Env:
-    def __init__(self, evaluator: _Evaluator, overrides: dict[str, Any]) -> None:
+    def __init__(self, evaluator: Evaluator, overrides: dict[str, Any]) -> None:
         self.ev = evaluator
-        self.inputs: dict[str, Tensor] = {}
-        for name, value in evaluator.inputs.items():
-            self.inputs[name] = Tensor(overrides.get(name, value), name=name)
+        # Overrides replace inputs (a shifted image, random points) or add new ones (a code case's arguments,
+        # which shadow quantities of the same name).
+        values = {**evaluator.inputs, **overrides}
+        self.inputs: dict[str, Tensor] = {name: Tensor(value, name=name) for name, value in values.items()}
         self.memo: dict[str, Any] = {}
         self.active: list[str] = []
 
@@ -256,7 +257,7 @@ def _convert(part: PartSpec, value: Any, where: str) -> Any:
     return value
 
 
-def _exercise_inputs(exercise: ExerciseSpec, seed: int | None) -> dict[str, np.ndarray]:
+def exercise_inputs(exercise: ExerciseSpec, seed: int | None) -> dict[str, np.ndarray]:
     rng = variant_rng(0 if seed is None else seed, exercise.id)
     return {name: draw_input(spec, seed, rng) for name, spec in exercise.inputs.items()}
 
@@ -270,9 +271,9 @@ def compute_key(sheet: Sheet, seed: int | None = None) -> AnswerKey:
     inputs: dict[str, dict[str, np.ndarray]] = {}
     errors: list[SpecError] = []
     for e_index, exercise in enumerate(sheet.spec.exercises):
-        values = _exercise_inputs(exercise, seed)
+        values = exercise_inputs(exercise, seed)
         inputs[exercise.id] = values
-        evaluator = _Evaluator(sheet, e_index, values)
+        evaluator = Evaluator(sheet, e_index, values)
         for p_index, part in enumerate(exercise.parts):
             if part.answer.type == "code":
                 parts[(exercise.id, part.id)] = PartKey(exercise.id, part.id, expected=None)
@@ -303,7 +304,7 @@ def _unique_errors(errors: list[SpecError]) -> list[SpecError]:
     return unique
 
 
-def _key_value(evaluator: _Evaluator, part: PartSpec, expression: Any, loc: Loc, what: str) -> Any:
+def _key_value(evaluator: Evaluator, part: PartSpec, expression: Any, loc: Loc, what: str) -> Any:
     value = evaluator.evaluate(expression, loc)
     try:
         return _convert(part, value, what)

@@ -318,6 +318,17 @@ def _adjoint(graph: Any, node: str) -> np.ndarray:
     return np.array(target.grad, copy=True)
 
 
+@op("adjoints")
+def _adjoints(graph: Any, nodes: list[str]) -> dict[str, np.ndarray]:
+    """{node: t_node} for the named nodes of a graph: every adjoint at once (one backward pass)."""
+    g = _graph_arg(graph)
+    if not isinstance(nodes, list) or not nodes:
+        raise ValueError("'nodes' must be a list of node names")
+    targets = [g.node(name) for name in nodes]
+    g.output.backward(seed=np.ones_like(g.output.value))
+    return {name: np.array(t.grad, copy=True) for name, t in zip(nodes, targets, strict=True)}
+
+
 @op("graph_output")
 def _graph_output(graph: Any) -> Tensor:
     """The value of a graph's output node."""

@@ -28,6 +28,8 @@ class Status(StrEnum):
 
 
 class Visibility(StrEnum):
+    """``visible``: students see the expected answer and where theirs differs; ``hidden``: only pass/fail."""
+
     visible = "visible"
     hidden = "hidden"
 

@@ -7,7 +7,7 @@ import html
 import numpy as np
 
 from grader.key import AnswerKey
-from grader.spec.models import PartSpec
+from grader.spec.models import ExerciseSpec, PartSpec, SheetSpec
 
 
 def _number(value: float) -> str:
@@ -121,6 +121,10 @@ def _comment(text: str, indent: str) -> list[str]:
     return [f"{indent}# {line}".rstrip() for line in text.strip().splitlines()]
 
 
+def spec_parts(spec: SheetSpec) -> list[tuple[ExerciseSpec, PartSpec]]:
+    return [(exercise, part) for exercise in spec.exercises for part in exercise.parts]
+
+
 def answer_template(key: AnswerKey) -> str:
     """A blank answer file: each part's prompt and answer format as comments, the answers left empty."""
     spec = key.sheet.spec
@@ -130,6 +134,10 @@ def answer_template(key: AnswerKey) -> str:
         'student: ""  # your student id',
     ]
     lines.append(f"seed: {key.seed}  # your variant: keep it as it is" if key.seed is not None else "# seed: N  (only if you were given a variant)")
+    code = [(e, p) for e, p in spec_parts(spec) if p.answer.type == "code"]
+    if code:
+        lines.append("# Code parts are handed in as one .py or .ipynb file (put STUDENT = \"your id\" in it), defining:")
+        lines += [f"#   {p.answer.function}()  ({e.id}.{p.id}, {_points(p)})" for e, p in code]  # type: ignore[attr-defined]
     lines.append("answers:")
     for exercise in spec.exercises:
         answerable = [p for p in exercise.parts if p.answer.type != "code"]

@@ -13,6 +13,7 @@ from typing import Any
 
 from grader.answers import AnswerError, FormulaAnswer, FunctionReference, GraphAnswer
 from grader.answers.formula import compare_at_points
+from grader.code_key import code_part_key
 from grader.errors import GraderError, SpecError, SpecErrors
 from grader.grading import check_context
 from grader.key import AnswerKey, compute_key
@@ -51,6 +52,7 @@ def validate_sheet(path: Path) -> list[GraderError]:
             errors.extend(e for e in exc.errors if str(e) not in {str(x) for x in errors})
             continue
         errors.extend(_check_key(sheet, key, coinciding))
+    errors.extend(_check_code_parts(sheet))
     for (e_index, p_index, m_index), count in coinciding.items():
         if count == len(seeds):
             mistake = sheet.spec.exercises[e_index].parts[p_index].mistakes[m_index]
@@ -61,6 +63,32 @@ def validate_sheet(path: Path) -> list[GraderError]:
                     "spec-mistake-full", ("mistakes", m_index),
                 )
             )
+    return errors
+
+
+def _check_code_parts(sheet: Sheet) -> list[GraderError]:
+    """Every code part's cases can be built, and each known mistake differs from the key in some case."""
+    errors: list[GraderError] = []
+    for e_index, exercise in enumerate(sheet.spec.exercises):
+        for p_index, part in enumerate(exercise.parts):
+            if part.answer.type != "code":
+                continue
+            try:
+                key = code_part_key(sheet, exercise.id, part.id)
+            except SpecError as exc:
+                errors.append(exc)
+                continue
+            ctx = check_context(sheet, exercise.id, part.id)
+            values = [c for c in key.cases if c.kind == "value"]
+            for m_index, mistake in enumerate(part.mistakes):
+                if all(part.answer.check(c.mistakes[mistake.id], c.expected, ctx).fraction >= 1.0 for c in values):
+                    errors.append(
+                        _part_error(
+                            sheet, e_index, p_index,
+                            f"known mistake {mistake.id!r} gives the right output in every case: add a case where it differs",
+                            "spec-mistake-full", ("mistakes", m_index),
+                        )
+                    )
     return errors
 
 

@@ -23,6 +23,7 @@ WORKFLOWS = ROOT / "docs" / "workflows"
 STUDENT = WORKFLOWS / "student.yml"
 INSTRUCTOR = WORKFLOWS / "instructor.yml"
 SAMPLES = ROOT / "submissions" / "week7"
+ANSWER_SUFFIXES = (".yaml", ".yml", ".json")
 
 _INSTALLED = Path(sys.executable).parent / "grader"
 GRADER: list[str] = [str(_INSTALLED)] if _INSTALLED.exists() else [sys.executable, "-m", "grader"]
@@ -315,7 +316,10 @@ def _instructor_checkout(workflow: dict[str, Any], tmp_path: Path, with_submissi
     checkout.mkdir()
     copy_into(checkout, env["EXERCISES"], ROOT / env["EXERCISES"])
     if with_submissions:
-        copy_into(checkout, env["SUBMISSIONS"], ROOT / env["SUBMISSIONS"])
+        # The answer files only: the code samples run in the sandbox (timeouts included) and belong to its tests.
+        for path in sorted((ROOT / env["SUBMISSIONS"]).rglob("*")):
+            if path.is_file() and path.suffix in ANSWER_SUFFIXES:
+                copy_into(checkout, str(Path(env["SUBMISSIONS"]) / path.relative_to(ROOT / env["SUBMISSIONS"])), path)
     return checkout, tmp_path / "step-summary.md"
 
 
@@ -375,8 +379,9 @@ def test_instructor_workflow_grades_a_cohort_into_a_gradebook(instructor: dict[s
     env = workflow_env(instructor, "grade")
     submissions = [
         path for path in (checkout / env["SUBMISSIONS"]).rglob("*")
-        if path.is_file() and path.suffix in (".yaml", ".yml", ".json", ".py", ".ipynb")
+        if path.is_file() and path.suffix in ANSWER_SUFFIXES
     ]
+    assert len(submissions) > 10
     assert f"{len(submissions)} submissions found" in ran[0].process.stdout
     out = checkout / env["OUT"]
     reports = sorted((out / "reports").glob("*.html"))
@@ -387,3 +392,22 @@ def test_instructor_workflow_grades_a_cohort_into_a_gradebook(instructor: dict[s
     assert all(0 <= float(row["score"]) <= 1 for row in rows)
     stats_html = (out / "stats.html").read_text(encoding="utf-8")
     assert "<svg" in stats_html
+
+    # The batch puts the cohort's table on the job's summary page.
+    markdown = summary.read_text(encoding="utf-8")
+    assert "| student | submission | total | score | status |" in markdown
+    for path in submissions:
+        assert f"| {path.name} |".replace("_", "\\_") in markdown, f"{path.name} is not in the step summary"
+
+
+def test_instructor_workflow_keeps_one_report_per_student_when_file_names_repeat(
+    instructor: dict[str, Any], tmp_path: Path,
+) -> None:
+    checkout, summary = _instructor_checkout(instructor, tmp_path, with_submissions=False)
+    env = workflow_env(instructor, "grade")
+    for student, sample in (("alice", "correct.yaml"), ("bob", "partly-correct.yaml")):
+        copy_into(checkout, f"{env['SUBMISSIONS']}/{student}/answers.yaml", SAMPLES / sample)
+    ran = run_job(instructor, "grade", checkout, summary)
+    assert all(r.process.returncode == 0 for r in ran), describe(ran)
+    reports = sorted((checkout / env["OUT"] / "reports").glob("*.html"))
+    assert len(reports) == 2, [report.name for report in reports]

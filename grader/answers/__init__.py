@@ -13,6 +13,7 @@ from grader.answers.array import ArrayAnswer
 from grader.answers.base import AnswerError, AnswerSpec, CheckContext, Tolerances
 from grader.answers.boolean import BooleanAnswer
 from grader.answers.choice import ChoiceAnswer
+from grader.answers.code import CodeAnswer
 from grader.answers.formula import Domain, FormulaAnswer
 from grader.answers.graph_answer import GraphAnswer
 from grader.answers.integer import IntegerAnswer
@@ -36,6 +37,7 @@ AnswerSpecUnion = Annotated[
         FormulaAnswer,
         TranslationAnswer,
         GraphAnswer,
+        CodeAnswer,
     ],
     Field(discriminator="type"),
 ]
@@ -47,6 +49,7 @@ ANSWER_TYPES: dict[str, type[AnswerSpec]] = {
 """Tag -> answer type class."""
 
 __all__ = [
+    "CodeAnswer",
     "ANSWER_TYPES",
     "AnswerError",
     "AnswerSpec",

@@ -99,7 +99,8 @@ def _max_pool(op: str, xt: Tensor, x4: np.ndarray, window: tuple[int, int], stri
 def _max_pool_tiled(op: str, xt: Tensor, x4: np.ndarray, window: tuple[int, int], out_size: tuple[int, int],
                     out_shape: tuple[int, ...]) -> Tensor:
     """stride == size: the windows tile x exactly, so x4 (N, H, W, C) is viewed as (N, H', fh, W', fw, C) and
-    reduced in one pass (memory traffic, not arithmetic, is what costs here)."""
+    reduced without copying x (memory traffic, not arithmetic, is what costs here). The VJP finds the winners
+    again from x and the stored maxima, so the forward pass keeps no winner array."""
     n, _, _, channels = x4.shape
     tiles = x4.reshape(n, out_size[0], window[0], out_size[1], window[1], channels)
     # One in-place np.maximum per window offset: about 3x faster than tiles.max(axis=(2, 4)), a reduction

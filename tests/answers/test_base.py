@@ -36,6 +36,7 @@ SPECS_YAML = """
 - {type: formula, variables: {n: {low: 4, high: 32, integer: true}}}
 - {type: translation}
 - {type: graph, inputs: {x1: {low: -1, high: 1}}, allowed: [add, mul]}
+- {type: code, function: conv2d, cases: [{name: given, inputs: {image: $x}}]}
 """
 
 

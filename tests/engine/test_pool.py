@@ -182,3 +182,50 @@ def test_bad_arguments_raise_a_value_error_naming_them(call: Callable[[], object
         call()
     for fragment in fragments:
         assert fragment in str(info.value), f"{fragment!r} not in {str(info.value)!r}"
+
+
+@pytest.mark.parametrize(
+    ("pool", "x_shape"),
+    [
+        (lambda x: max_pool2d(x, 2), (4, 4, 2)),  # windows tile x
+        (lambda x: max_pool2d(x, 2, stride=1), (2, 4, 4, 2)),  # overlapping windows
+        (lambda x: avg_pool2d(x, 2), (4, 4, 2)),
+        (lambda x: max_pool1d(x, 2), (6, 2)),
+        (lambda x: avg_pool1d(x, 2, stride=1), (2, 6, 2)),
+    ],
+)
+def test_pool_vjps_return_new_arrays_as_their_fresh_grads_promise(
+    pool: Callable[[Tensor], Tensor], x_shape: tuple[int, ...]
+) -> None:
+    # backward adopts these results as .grad without a copy (Tensor.from_op(fresh_grads=True)), which is safe
+    # only if each call allocates anew and holds on to nothing: check g, x, the output and a second call.
+    rng = np.random.default_rng(3)
+    x = Tensor(rng.standard_normal(x_shape))
+    out = pool(x)
+    parent = out.parents[0]
+    assert out._fresh_grads
+    g = rng.standard_normal(out.shape)
+    (first,), (second,) = out._vjp(g), out._vjp(g)  # type: ignore[misc]
+    assert first.shape == parent.shape and first.dtype == np.float64 and first.flags.writeable
+    for other in (g, second, parent.value, out.value):
+        assert not np.shares_memory(first, other)
+
+
+def test_adopted_pool_gradient_accumulates_with_other_uses_of_x() -> None:
+    # x feeds two max pools and a product: its first adjoint is adopted from a pool's VJP without a copy and
+    # the others are added to it in place; a second backward must start again from zero.
+    rng = np.random.default_rng(5)
+    values = rng.permutation(2 * 4 * 4 * 3).reshape(2, 4, 4, 3) * 0.5
+    x = Tensor(values)
+    probe_a, probe_b = rng.standard_normal((2, 2, 2, 3)), rng.standard_normal((2, 2, 2, 3))
+    pooled_a, pooled_b = max_pool2d(x, 2), max_pool2d(x, 2)
+    out = (pooled_a * probe_a).sum() + (x * 3.0).sum() + (pooled_b * probe_b).sum()
+    expected = (
+        max_pool2d_backward_naive(values, probe_a, 2) + 3.0 + max_pool2d_backward_naive(values, probe_b, 2)
+    )
+    schedule = out.backward()
+    np.testing.assert_allclose(x.grad, expected)
+    others = [node.grad for node in schedule if node is not x]
+    assert not any(np.shares_memory(x.grad, other) for other in others)
+    out.backward()
+    np.testing.assert_allclose(x.grad, expected)

@@ -209,3 +209,28 @@ def test_seed_of_the_wrong_shape_and_overflowing_adjoints_are_reported() -> None
     out = scaled * scaled  # 1e200: every value is finite, but d(out)/d(tiny) = 2e100 * 1e300 is not
     with pytest.raises(ValueError, match=r"adjoint that scaled \(mul\) sends to tiny is not finite"):
         out.backward()
+
+
+def test_adjoints_never_share_memory_even_when_vjps_pass_g_through() -> None:
+    # add's VJP hands g itself to both parents, so each first adjoint must be copied: otherwise the later
+    # `+=` into one node's .grad would also change another's (and the caller's seed).
+    rng = np.random.default_rng(7)
+    a = Tensor(rng.standard_normal((3, 4)), name="a")
+    b = (a + 1.0).named("b")  # db/da = 1
+    c = (b + b).named("c")  # dc/db = 2
+    d = (c + a).named("d")  # a reached along two paths: through b twice, and directly
+    out = (d * 2.0).named("out")
+    seed = rng.standard_normal((3, 4))
+    seed_before = seed.copy()
+    schedule = out.backward(seed)
+    np.testing.assert_array_equal(seed, seed_before)
+    np.testing.assert_allclose(d.grad, 2 * seed)
+    np.testing.assert_allclose(c.grad, 2 * seed)
+    np.testing.assert_allclose(b.grad, 4 * seed)
+    np.testing.assert_allclose(a.grad, 6 * seed)  # out = 2(2(a + 1) + a) = 6a + 4
+    grads = [node.grad for node in schedule] + [seed]
+    for i, first in enumerate(grads):
+        for second in grads[i + 1 :]:
+            assert not np.shares_memory(first, second)
+    out.backward(seed)  # a second pass starts from scratch and gives the same adjoints
+    np.testing.assert_allclose(a.grad, 6 * seed)

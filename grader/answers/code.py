@@ -1,0 +1,200 @@
+"""The ``code`` answer type: a function the student writes, run in the sandbox on cases, each compared with the key.
+
+A code part names the function and its cases: literal cases (inputs from the exercise), random cases drawn
+per sheet (sizes may vary, e.g. random n, f, s, p for a convolution), and property checks (the function is
+equivariant to shifts; its pooled output keeps the values the engine says a shift leaves unchanged). The key
+computes the part's ``expected`` expression for each case with the function's arguments bound to the case's
+inputs; the student's outputs are compared with the same check ladder as answer files.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from grader.answers.array import ArrayAnswer
+from grader.answers.base import AnswerError, AnswerSpec, CheckContext, Tolerances, correct, invalid, scored
+from grader.result import Verdict, Visibility
+
+Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
+CaseName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$", max_length=64)]
+
+
+class _Options(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+
+class CodeCase(_Options):
+    """One call of the student's function with inputs from the exercise."""
+
+    name: CaseName
+    """Shown to the student (for visible cases) and in reports."""
+    inputs: dict[str, Any]
+    """Argument name -> ``$input``/``$quantity``, an ``{op: ...}`` call, or a literal."""
+    visibility: Visibility = Visibility.visible
+    """``hidden``: the student sees only whether the case passed."""
+
+
+class DimRange(_Options):
+    """A whole number drawn uniformly from low..high (inclusive) for each random case."""
+
+    low: int
+    """Smallest value."""
+    high: int
+    """Largest value (inclusive)."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DimRange:
+        if self.high < self.low:
+            raise ValueError(f"high ({self.high}) must be >= low ({self.low})")
+        return self
+
+
+class RandomArray(_Options):
+    """An array argument of a random case; its shape may use dims (``[n, n, c]``, ``["m + f - 1", c]``)."""
+
+    shape: list[int | str]
+    """Sizes: numbers, dim names, or small formulas of dims (``"m + f - 1"``)."""
+    dist: Literal["integers", "normal", "uniform"] = "integers"
+    """``integers``: whole numbers low..high; ``normal``: mean/std; ``uniform``: [low, high)."""
+    low: float = -3
+    """Smallest value (integers, uniform)."""
+    high: float = 3
+    """Largest value (integers: inclusive; uniform: exclusive)."""
+    mean: float = 0.0
+    """Mean (normal)."""
+    std: float = Field(1.0, gt=0)
+    """Standard deviation (normal)."""
+
+
+class RandomCases(_Options):
+    """Cases drawn from the sheet's seed (the same for every student), redrawn until the key is defined."""
+
+    count: int = Field(ge=1, le=100)
+    """How many random cases."""
+    visibility: Visibility = Visibility.hidden
+    """Random cases are hidden by default: students see only pass/fail counts."""
+    dims: dict[Name, DimRange] = {}
+    """Whole numbers drawn per case, usable in shapes and as arguments."""
+    args: dict[Name, RandomArray | Name | float | int]
+    """Argument -> a random array, the name of a dim, or a literal number."""
+
+
+class PropertyCheck(_Options):
+    """A relation the student's function must satisfy, checked on its own outputs.
+
+    ``equivariance``: calling it on the input shifted by ``shift`` gives the output shifted by the same amount,
+    at every cell where the engine's reference function has that property (away from the border).
+    ``pool_invariance``: for each output unit the engine finds a shift (|dy|, |dx| <= ``max_shift``) leaving
+    the reference's value unchanged; the student's output must keep those values too.
+    """
+
+    kind: Literal["equivariance", "pool_invariance"]
+    """Which relation is checked."""
+    case: CaseName
+    """The literal case whose inputs are shifted."""
+    input: Name
+    """The argument that is shifted (an image (H, W) or (H, W, C))."""
+    shift: tuple[int, int] = (1, 1)
+    """(dy, dx) for ``equivariance``: rows down, columns right."""
+    max_shift: int = Field(1, ge=1, le=4)
+    """Largest |dy|, |dx| tried for ``pool_invariance``."""
+    visibility: Visibility = Visibility.visible
+    """``hidden``: the student sees only whether the check passed."""
+
+
+class CodeAnswer(Tolerances, AnswerSpec):
+    """A function the student writes, graded case by case in the sandbox (never in the grader's process)."""
+
+    type: Literal["code"] = "code"
+    """Tag of this answer type."""
+    function: Name
+    """The function's name in the student's module."""
+    cases: list[CodeCase] = Field(min_length=1)
+    """Calls with inputs from the exercise (the sheet's own numbers)."""
+    random_cases: RandomCases | None = None
+    """Calls with inputs drawn from the sheet's seed (the same for every student)."""
+    properties: list[PropertyCheck] = []
+    """Relations checked on the student's own outputs (equivariance, pooling invariance)."""
+    output: Literal["array", "mapping"] = "array"
+    """``array``: the function returns an array or a number; ``mapping``: a dict of names to numbers/arrays."""
+    seconds_per_case: float = Field(2.0, gt=0, le=60)
+    """CPU and wall time each call may take."""
+
+    @model_validator(mode="after")
+    def _cases(self) -> CodeAnswer:
+        names = [c.name for c in self.cases]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"case names must be unique, repeated: {', '.join(repeated)}")
+        for check in self.properties:
+            if check.case not in names:
+                raise ValueError(f"property {check.kind}: no case named {check.case!r} (cases: {', '.join(names)})")
+        return self
+
+    # ---- the answer-file interface: code parts are handed in as code, never in an answer file ------------------
+    def parse(self, raw: Any) -> Any:
+        raise AnswerError(f"this part is answered with code: hand in a .py or .ipynb file defining {self.function}()")
+
+    @property
+    def format_hint(self) -> str:
+        return f"Python code defining {self.function}(); handed in as a .py or .ipynb file"
+
+    # ---- one case --------------------------------------------------------------------------------------------
+    def _array(self) -> ArrayAnswer:
+        return ArrayAnswer(abs_tol=self.abs_tol, rel_tol=self.rel_tol)
+
+    def check(self, actual: Any, expected: Any, ctx: CheckContext) -> Verdict:
+        """One case's output against the key's value for that case (an array, a number, or a mapping of them)."""
+        if self.output == "mapping":
+            return self._check_mapping(actual, expected, ctx)
+        if isinstance(actual, dict):
+            return invalid(f"{self.function}() returned a dict; it should return an array or a number")
+        return self._array().check(np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64), ctx)
+
+    def _check_mapping(self, actual: Any, expected: dict[str, Any], ctx: CheckContext) -> Verdict:
+        if not isinstance(actual, dict):
+            return invalid(f"{self.function}() should return a dict of names to values, got an array")
+        missing = [k for k in expected if k not in actual]
+        extra = [k for k in actual if k not in expected]
+        if missing:
+            return invalid(f"the dict has no entry for {', '.join(missing)}" + (f"; unexpected: {', '.join(extra)}" if extra else ""))
+        wrong: list[str] = []
+        details: list[str] = []
+        for name, value in expected.items():
+            verdict = self._array().check(np.asarray(actual[name], dtype=np.float64), np.asarray(value, dtype=np.float64), ctx)
+            if verdict.fraction < 1.0:
+                wrong.append(name)
+                details += [f"{name}: {verdict.feedback}"] + [f"{name}: {d}" for d in verdict.details]
+        if not wrong:
+            return correct()
+        return scored(0.0, f"wrong value{'s' if len(wrong) > 1 else ''} for {', '.join(wrong)}", details)
+
+    def to_json(self, actual: Any) -> Any:
+        if isinstance(actual, dict):
+            return {k: self._array().to_json(np.asarray(v, dtype=np.float64)) for k, v in actual.items()}
+        return self._array().to_json(np.asarray(actual, dtype=np.float64))
+
+    def expected_json(self, expected: Any) -> Any:
+        return self.to_json(expected)
+
+
+def shapes_text(kwargs: dict[str, Any]) -> str:
+    """``image (6, 6, 1), filters (3, 3, 1, 2), stride 1`` -- what a visible case is called with."""
+    parts = []
+    for name, value in kwargs.items():
+        array = np.asarray(value)
+        parts.append(f"{name} {tuple(array.shape)}" if array.ndim else f"{name} {array.item():g}")
+    return ", ".join(parts)
+
+
+_STUDENT = re.compile(r"""^STUDENT\s*=\s*(['"])([^'"\n]{1,64})\1\s*(#.*)?$""", re.MULTILINE)
+
+
+def declared_student(source: str) -> str | None:
+    """The student id a code file declares as ``STUDENT = "s123"`` at the top level (read as text, never run)."""
+    match = _STUDENT.search(source)
+    return match.group(2).strip() if match else None

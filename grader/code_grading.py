@@ -1,0 +1,191 @@
+"""Grade a code submission (.py or .ipynb): each code part's function runs in the sandbox, case by case.
+
+The student's outputs come back as plain arrays and are checked here, in the grader's process, with the
+same ladder as answer files. A part's score is the share of its cases passed; when every failing case matches
+a known mistake, the student gets that mistake's feedback (and credit, if any).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grader import __version__
+from grader.answers.code import CodeAnswer, declared_student, shapes_text
+from grader.code_key import CodeCaseKey, code_part_key
+from grader.engine import symmetry
+from grader.grading import Mode, check_context, title_of, unusable
+from grader.result import CaseResult, PartResult, Result, Status, Verdict, Visibility
+from grader.sandbox import CaseInput, CaseOutcome, Limits, run_cases
+from grader.spec.loader import Sheet
+from grader.spec.models import ExerciseSpec, PartSpec
+from grader.submission.answer_file import file_hash
+
+_STOPPED = {
+    "exception": "your function raised an exception",
+    "timeout": "your function ran out of time",
+    "memory": "your function used too much memory",
+    "crashed": "your code stopped the process before returning",
+    "bad-result": "your function returned something that is not numbers",
+    "not-run": "not run: the time for the whole submission was used up",
+    "import-error": "your file could not be imported",
+    "missing-function": "the function is not defined in your file",
+}
+
+
+def student_of(path: Path, data: bytes) -> str:
+    """``STUDENT = "..."`` declared in the code (read as text; for notebooks in any cell), else the file name."""
+    text = data.decode("utf-8", errors="replace")
+    if path.suffix.lower() == ".ipynb":
+        try:
+            cells = json.loads(text).get("cells", [])
+            text = "\n".join("".join(c.get("source", "")) for c in cells if isinstance(c, dict) and c.get("cell_type") == "code")
+        except (ValueError, AttributeError):
+            pass
+    return declared_student(text) or path.stem
+
+
+def _case_verdict(answer: CodeAnswer, case: CodeCaseKey, outcome: CaseOutcome, outputs: dict[str, Any], ctx: Any) -> Verdict:
+    if outcome.status != "ok":
+        reason = _STOPPED.get(outcome.status, outcome.status)
+        return Verdict(fraction=0.0, status=Status.error, feedback=reason, details=[outcome.message] if outcome.message else [])
+    if case.kind == "value":
+        return answer.check(outcome.value, case.expected, ctx)
+    base = outputs.get(case.base)
+    if base is None:
+        return Verdict(fraction=0.0, status=Status.error, feedback=f"not checked: case {case.base} gave no output to compare with")
+    before = np.asarray(base, dtype=np.float64)
+    after = np.asarray(outcome.value, dtype=np.float64)
+    reference_shape = np.shape(case.expected)
+    if before.shape != reference_shape or after.shape != reference_shape:
+        return Verdict(
+            fraction=0.0, status=Status.invalid,
+            feedback=f"not checked: the outputs have shapes {before.shape} and {after.shape}, expected {reference_shape}",
+        )
+    tolerance = answer.abs_tol + answer.rel_tol * np.abs(after)
+    if case.kind == "equivariance":
+        dy, dx = case.shift
+        assert case.mask is not None
+        differs = (np.abs(symmetry.shift(before, dy, dx) - after) > tolerance) & case.mask
+        if differs.any():
+            where = [int(i) for i in np.argwhere(differs)[0]]
+            return Verdict(
+                fraction=0.0, status=Status.incorrect,
+                feedback=f"not equivariant: shifting the input by ({dy}, {dx}) should shift the output the same way away from the border",
+                details=[f"{int(differs.sum())} output cells break it, first at {where}"],
+            )
+        return Verdict(fraction=1.0, status=Status.correct)
+    changed = [u for u in case.units if abs(after[u] - before[u]) > answer.abs_tol + answer.rel_tol * abs(before[u])]
+    if changed:
+        return Verdict(
+            fraction=0.0, status=Status.incorrect,
+            feedback=f"shifting the input by {case.shift} changes output units that max pooling keeps unchanged",
+            details=[f"changed units: {', '.join(str(list(u)) for u in changed[:5])}"],
+        )
+    return Verdict(fraction=1.0, status=Status.correct)
+
+
+def _mistake(part: PartSpec, answer: CodeAnswer, failed: list[CodeCaseKey], outputs: dict[str, Any], ctx: Any) -> Any:
+    """The known mistake every failed value case matches (all of them ran and returned), if any."""
+    value_failed = [c for c in failed if c.kind == "value"]
+    if not value_failed or any(c.name not in outputs for c in value_failed):
+        return None
+    for mistake in part.mistakes:
+        if all(answer.check(outputs[c.name], c.mistakes[mistake.id], ctx).fraction >= 1.0 for c in value_failed):
+            return mistake
+    return None
+
+
+def grade_code_part(
+    sheet: Sheet, exercise: ExerciseSpec, part: PartSpec, path: Path, *, mode: Mode, require_sandbox: bool
+) -> tuple[PartResult, dict[str, bool]]:
+    """Run one code part's cases in the sandbox and grade them; also return the isolation layers used."""
+    answer: CodeAnswer = part.answer  # type: ignore[assignment]
+    common: dict[str, Any] = {
+        "exercise_id": exercise.id, "part_id": part.id, "title": title_of(part), "answer_type": "code",
+        "visibility": part.visibility, "points_possible": part.points,
+    }
+    if part.visibility is Visibility.hidden and mode == "check":
+        return PartResult(**common, points_earned=0.0, status=Status.pending, feedback="graded after submission"), {}
+    key = code_part_key(sheet, exercise.id, part.id)
+    seconds = answer.seconds_per_case
+    limits = Limits(
+        cpu_seconds_per_case=seconds, wall_seconds_per_case=2 * seconds + 1,
+        wall_seconds_total=min(120.0, 10 + len(key.cases) * seconds),
+    )
+    report = run_cases(
+        path, answer.function, [CaseInput(c.name, c.kwargs) for c in key.cases],
+        limits=limits, require_sandbox=require_sandbox,
+    )
+    outcomes = {o.name: o for o in report.cases}
+    outputs = {name: o.value for name, o in outcomes.items() if o.status == "ok"}
+    ctx = check_context(sheet, exercise.id, part.id)
+    verdicts = {c.name: _case_verdict(answer, c, outcomes[c.name], outputs, ctx) for c in key.cases}
+    passed = [c for c in key.cases if verdicts[c.name].fraction >= 1.0]
+    failed = [c for c in key.cases if verdicts[c.name].fraction < 1.0]
+    fraction = len(passed) / len(key.cases)
+    mistake = _mistake(part, answer, failed, outputs, ctx) if failed else None
+    hidden_part = part.visibility is Visibility.hidden
+    cases = [_case_result(c, verdicts[c.name], hidden_part) for c in key.cases]
+    if not failed:
+        status, feedback = Status.correct, ""
+    elif mistake is not None:
+        fraction = max(fraction, mistake.credit)
+        status, feedback = (Status.partial if fraction > 0 else Status.incorrect), mistake.feedback
+    else:
+        first = verdicts[failed[0].name]
+        status = Status.partial if passed else (Status.error if all(verdicts[c.name].status is Status.error for c in failed) else Status.incorrect)
+        feedback = f"{len(failed)} of {len(key.cases)} cases failed; first: {failed[0].name}: {first.feedback}"
+    return (
+        PartResult(
+            **common,
+            points_earned=round(fraction * part.points, 6),
+            status=status,
+            feedback=("passed" if not failed else "not passed") if hidden_part else feedback,
+            mistake=mistake.id if mistake is not None else None,
+            cases=cases,
+        ),
+        report.layers,
+    )
+
+
+def _case_result(case: CodeCaseKey, verdict: Verdict, hidden_part: bool) -> CaseResult:
+    hidden = hidden_part or case.visibility is Visibility.hidden
+    return CaseResult(
+        name=case.name,
+        visibility=Visibility.hidden if hidden else Visibility.visible,
+        passed=verdict.fraction >= 1.0,
+        fraction=verdict.fraction,
+        inputs="" if hidden else shapes_text(case.kwargs),
+        feedback="" if hidden else verdict.feedback,
+        details=[] if hidden else list(verdict.details),
+        mistake=None,
+    )
+
+
+def grade_code_file(sheet: Sheet, path: Path, data: bytes, *, mode: Mode = "full", require_sandbox: bool = False) -> Result:
+    """Grade every code part of ``sheet`` on one .py/.ipynb file (answer-file parts are graded from answer files)."""
+    parts = [(e, p) for e, p in sheet.parts() if p.answer.type == "code"]
+    digest = file_hash(data)
+    if not parts:
+        return unusable(sheet, path, f"{path.name}: this sheet has no code parts; hand in an answer file", submission_hash=digest, mode=mode)
+    results: list[PartResult] = []
+    layers: dict[str, bool] = {}
+    for exercise, part in parts:
+        result, used = grade_code_part(sheet, exercise, part, path, mode=mode, require_sandbox=require_sandbox)
+        results.append(result)
+        layers = layers or used
+    return Result(
+        sheet_id=sheet.id,
+        sheet_title=sheet.title,
+        student_id=student_of(path, data),
+        submission=path.name,
+        submission_hash=digest,
+        spec_hash=sheet.spec_hash,
+        parts=results,
+        sandbox_layers=layers,
+        grader_version=__version__,
+    )

@@ -1,0 +1,240 @@
+"""The key of a code part: every case's arguments and the engine's value for them (and each known mistake's).
+
+Literal cases take their inputs from the exercise's seed-less variant; random cases are drawn from the
+sheet's own seed (the same hidden cases for every student) and redrawn until the key is defined there (a
+random n, f, s, p whose output size is not whole is redrawn); property checks derive shifted cases from a
+literal case and record which output cells or units the student's outputs must relate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Literal
+
+import numpy as np
+
+from grader.answers.code import CodeAnswer, PropertyCheck, RandomArray, RandomCases
+from grader.engine import symmetry
+from grader.engine.formula import FormulaError, parse_formula
+from grader.errors import SpecError
+from grader.key import Evaluator, exercise_inputs
+from grader.quantities import array_of
+from grader.result import Visibility
+from grader.spec.loader import Sheet
+from grader.spec.models import PartSpec
+from grader.spec.yaml_lines import Loc
+
+MAX_DRAWS = 200
+"""Attempts to draw one random case whose key is defined before it is the author's fault."""
+
+
+@dataclass(frozen=True)
+class CodeCaseKey:
+    """One call of the student's function and what to compare its output with.
+
+    ``kind``: ``value`` compares the output with ``expected``; ``equivariance`` compares it, shifted back by
+    ``shift``, with the output of case ``base`` at the cells of ``mask``; ``invariance`` compares it with the
+    output of ``base`` at ``units``.
+    """
+
+    name: str
+    visibility: Visibility
+    kwargs: dict[str, Any]
+    expected: Any
+    mistakes: dict[str, Any] = field(default_factory=dict)
+    kind: Literal["value", "equivariance", "invariance"] = "value"
+    base: str = ""
+    shift: tuple[int, int] = (0, 0)
+    mask: np.ndarray | None = None
+    units: tuple[tuple[int, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class CodeKey:
+    """Every case of one code part, in the order they are run."""
+
+    cases: tuple[CodeCaseKey, ...]
+
+    def case(self, name: str) -> CodeCaseKey:
+        return next(c for c in self.cases if c.name == name)
+
+
+def _rng(sheet: Sheet, exercise_id: str, part_id: str) -> np.random.Generator:
+    digest = hashlib.sha256(f"code:{sheet.id}:{exercise_id}:{part_id}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def _argument(value: Any) -> Any:
+    """A case argument as the sandbox passes it: whole numbers as int, other scalars as float, arrays as arrays."""
+    array = array_of(value)
+    if array.ndim == 0:
+        number = float(array)
+        return int(number) if number.is_integer() else number
+    return array.copy()
+
+
+class _PartKeyBuilder:
+    def __init__(self, sheet: Sheet, e_index: int, p_index: int) -> None:
+        self.sheet = sheet
+        self.exercise = sheet.spec.exercises[e_index]
+        self.part: PartSpec = self.exercise.parts[p_index]
+        self.answer: CodeAnswer = self.part.answer  # type: ignore[assignment]
+        self.loc: Loc = ("parts", p_index)
+        self.evaluator = Evaluator(sheet, e_index, exercise_inputs(self.exercise, None))
+
+    def error(self, message: str, code: str, *loc: Any) -> SpecError:
+        return self.sheet.error(message, code=code, loc=(*self.evaluator.base, *self.loc, *loc))
+
+    def values(self, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """The expected output and every mistake's output for one call."""
+        expected = self._value(self.part.expected, kwargs, ("expected",))
+        mistakes = {
+            m.id: self._value(m.expected, kwargs, ("mistakes", i, "expected")) for i, m in enumerate(self.part.mistakes)
+        }
+        return expected, mistakes
+
+    def _value(self, expression: Any, kwargs: dict[str, Any], loc: Loc) -> Any:
+        value = self.evaluator.evaluate(expression, (*self.loc, *loc), kwargs)
+        if self.answer.output == "mapping":
+            if not isinstance(value, dict):
+                raise self.error("a code part with output 'mapping' needs an expected value that is a mapping", "spec-answer-type", *loc)
+            return {str(k): array_of(v).copy() for k, v in value.items()}
+        if isinstance(value, dict):
+            raise self.error("this expected value is a mapping: set the answer's output to 'mapping'", "spec-answer-type", *loc)
+        return array_of(value).copy()
+
+    def literal_cases(self) -> list[CodeCaseKey]:
+        cases = []
+        for index, case in enumerate(self.answer.cases):
+            loc = (*self.loc, "answer", "cases", index, "inputs")
+            kwargs = {name: _argument(self.evaluator.evaluate(raw, (*loc, name))) for name, raw in case.inputs.items()}
+            expected, mistakes = self.values(kwargs)
+            cases.append(CodeCaseKey(case.name, case.visibility, kwargs, expected, mistakes))
+        return cases
+
+    def random_cases(self, spec: RandomCases) -> list[CodeCaseKey]:
+        rng = _rng(self.sheet, self.exercise.id, self.part.id)
+        cases = []
+        for number in range(1, spec.count + 1):
+            last_error: SpecError | None = None
+            for _ in range(MAX_DRAWS):
+                kwargs = self._draw(spec, rng)
+                try:
+                    expected, mistakes = self.values(kwargs)
+                except SpecError as exc:  # e.g. a drawn size that is not whole: draw again
+                    last_error = exc
+                    continue
+                cases.append(CodeCaseKey(f"random-{number}", spec.visibility, kwargs, expected, mistakes))
+                break
+            else:
+                raise self.error(
+                    f"no random case with a defined key in {MAX_DRAWS} draws (last: {last_error.message if last_error else '?'}); "
+                    "narrow the dims", "spec-random-cases", "answer", "random_cases",
+                )
+        return cases
+
+    def _draw(self, spec: RandomCases, rng: np.random.Generator) -> dict[str, Any]:
+        dims = {name: int(rng.integers(r.low, r.high + 1)) for name, r in spec.dims.items()}
+        kwargs: dict[str, Any] = {}
+        for name, arg in spec.args.items():
+            if isinstance(arg, RandomArray):
+                kwargs[name] = self._array(arg, dims, rng, name)
+            elif isinstance(arg, str):
+                if arg not in dims:
+                    raise self.error(f"argument {name!r} names the dim {arg!r}, which is not in dims", "spec-unknown-ref", "answer", "random_cases", "args", name)
+                kwargs[name] = dims[arg]
+            else:
+                kwargs[name] = arg
+        return {name: _argument(value) for name, value in kwargs.items()}
+
+    def _array(self, arg: RandomArray, dims: dict[str, int], rng: np.random.Generator, name: str) -> np.ndarray:
+        shape = []
+        for n in arg.shape:
+            if isinstance(n, str):
+                try:
+                    size = float(parse_formula(n, variables=dims).evaluate(dims))
+                except FormulaError as exc:
+                    raise self.error(f"the shape of {name!r}: {exc}", "spec-bad-arg", "answer", "random_cases", "args", name) from None
+                shape.append(max(int(round(size)), 0))
+            else:
+                shape.append(n)
+        if arg.dist == "integers":
+            return rng.integers(int(np.ceil(arg.low)), int(np.floor(arg.high)) + 1, size=shape).astype(np.float64)
+        if arg.dist == "normal":
+            return rng.normal(arg.mean, arg.std, size=shape)
+        return rng.uniform(arg.low, arg.high, size=shape)
+
+    def property_cases(self, literal: list[CodeCaseKey]) -> list[CodeCaseKey]:
+        cases = []
+        for index, check in enumerate(self.answer.properties):
+            base = next(c for c in literal if c.name == check.case)
+            if check.input not in base.kwargs or np.asarray(base.kwargs[check.input]).ndim < 2:
+                raise self.error(f"{check.kind}: case {check.case!r} has no image argument {check.input!r}", "spec-bad-arg", "answer", "properties", index)
+            if check.kind == "equivariance":
+                cases.append(self._equivariance(check, base, index))
+            else:
+                cases += self._invariance(check, base, index)
+        return cases
+
+    def _shifted_call(self, base: CodeCaseKey, check: PropertyCheck, shift: tuple[int, int]) -> tuple[dict[str, Any], Any]:
+        kwargs = dict(base.kwargs)
+        kwargs[check.input] = symmetry.shift(np.asarray(base.kwargs[check.input], dtype=np.float64), *shift)
+        expected, _ = self.values(kwargs)
+        return kwargs, expected
+
+    def _equivariance(self, check: PropertyCheck, base: CodeCaseKey, index: int) -> CodeCaseKey:
+        shift = tuple(check.shift)
+        kwargs, expected = self._shifted_call(base, check, shift)  # type: ignore[arg-type]
+        reference = np.asarray(base.expected, dtype=np.float64)
+        if reference.ndim < 2 or np.asarray(expected).shape != reference.shape:
+            raise self.error("equivariance needs an output image of the same shape for the shifted input", "spec-bad-arg", "answer", "properties", index)
+        mask = np.isclose(symmetry.shift(reference, *shift), expected)  # cells where the reference is equivariant
+        interior = np.zeros_like(mask)
+        dy, dx = shift
+        interior[max(dy, 0): mask.shape[0] + min(dy, 0), max(dx, 0): mask.shape[1] + min(dx, 0)] = True
+        mask &= interior
+        if not mask.any():
+            raise self.error("equivariance: no output cell keeps its value under this shift; choose a smaller shift", "spec-bad-arg", "answer", "properties", index)
+        return CodeCaseKey(
+            f"{base.name}-shifted-{dy}-{dx}", check.visibility, kwargs, expected, {},
+            kind="equivariance", base=base.name, shift=(dy, dx), mask=mask,
+        )
+
+    def _invariance(self, check: PropertyCheck, base: CodeCaseKey, index: int) -> list[CodeCaseKey]:
+        image = np.asarray(base.kwargs[check.input], dtype=np.float64)
+
+        def layer(x: np.ndarray) -> np.ndarray:
+            return np.asarray(self.values({**base.kwargs, check.input: x})[0], dtype=np.float64)
+
+        shifts = symmetry.invariant_shifts_all(layer, image, check.max_shift)
+        by_shift: dict[tuple[int, int], list[tuple[int, ...]]] = {}
+        for unit, found in shifts.items():
+            if found:
+                by_shift.setdefault(min(found, key=lambda s: (abs(s[0]) + abs(s[1]), s)), []).append(unit)
+        if not by_shift:
+            raise self.error("pool_invariance: no output unit keeps its value under any shift in range", "spec-bad-arg", "answer", "properties", index)
+        cases = []
+        for shift, units in sorted(by_shift.items()):
+            kwargs, expected = self._shifted_call(base, check, shift)
+            cases.append(
+                CodeCaseKey(
+                    f"{base.name}-shifted-{shift[0]}-{shift[1]}", check.visibility, kwargs, expected, {},
+                    kind="invariance", base=base.name, shift=shift, units=tuple(units),
+                )
+            )
+        return cases
+
+    def build(self) -> CodeKey:
+        literal = self.literal_cases()
+        randoms = self.random_cases(self.answer.random_cases) if self.answer.random_cases else []
+        return CodeKey(tuple(literal + randoms + self.property_cases(literal)))
+
+
+@lru_cache(maxsize=64)
+def code_part_key(sheet: Sheet, exercise_id: str, part_id: str) -> CodeKey:
+    """The key of one code part (cached per loaded sheet). SpecError when it cannot be computed."""
+    e_index = sheet.exercise_index(exercise_id)
+    p_index = next(i for i, p in enumerate(sheet.spec.exercises[e_index].parts) if p.id == part_id)
+    return _PartKeyBuilder(sheet, e_index, p_index).build()

@@ -1,0 +1,130 @@
+"""Code parts in a sheet: keys for literal, random and property cases; validation; grading through the sandbox."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader import engine
+from grader.code_key import code_part_key
+from grader.grading import grade_submission
+from grader.spec import load_sheet
+from grader.validate import validate_sheet
+
+ROOT = Path(__file__).resolve().parents[1]
+WEEK7 = ROOT / "exercises" / "week7.yaml"
+
+
+def write_sheet(tmp_path: Path, part: str) -> Path:
+    text = textwrap.dedent(
+        """\
+        id: code-test
+        exercises:
+          - id: e
+            inputs:
+              image: {value: [[1, 2, 0], [0, 1, 3], [2, 2, 1]]}
+            quantities:
+              x: {op: reshape, x: $image, shape: [3, 3, 1]}
+            parts:
+        """
+    ) + textwrap.indent(textwrap.dedent(part), "      ")
+    path = tmp_path / "sheet.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+RELU_PART = """\
+- id: relu
+  prompt: Write relu(x).
+  points: 2
+  answer:
+    type: code
+    function: relu
+    cases:
+      - {name: given, inputs: {x: $x}}
+    random_cases:
+      count: 3
+      dims: {n: {low: 1, high: 4}}
+      args: {x: {shape: [n, "n + 1"], dist: normal}}
+  expected: {op: relu, x: $x}
+  mistakes:
+    - id: identity
+      expected: $x
+      feedback: relu sets negative entries to 0.
+"""
+
+
+def test_week7_code_keys_are_the_engine_on_each_case() -> None:
+    sheet = load_sheet(WEEK7)
+    key = code_part_key(sheet, "ex3", "code_conv2d")
+    for case in key.cases:
+        kwargs = case.kwargs
+        expected = engine.conv2d(kwargs["image"], kwargs["filters"], stride=kwargs["stride"], padding=kwargs["padding"]).value
+        np.testing.assert_array_equal(case.expected, expected)
+    random = [c for c in key.cases if c.name.startswith("random-")]
+    assert len(random) == 6 and all(c.visibility == "hidden" for c in random)
+    assert len({(c.kwargs["image"].shape, c.kwargs["filters"].shape, c.kwargs["stride"], c.kwargs["padding"]) for c in random}) > 1
+    equivariance = [c for c in key.cases if c.kind == "equivariance"]
+    assert equivariance and equivariance[0].mask is not None and 0 < equivariance[0].mask.sum() < equivariance[0].mask.size
+
+
+def test_random_shapes_may_be_formulas_of_dims(tmp_path: Path) -> None:
+    sheet = load_sheet(write_sheet(tmp_path, RELU_PART))
+    key = code_part_key(sheet, "e", "relu")
+    for case in key.cases[1:]:
+        rows, cols = case.kwargs["x"].shape
+        assert cols == rows + 1
+        np.testing.assert_array_equal(case.expected, np.maximum(case.kwargs["x"], 0))
+    assert validate_sheet(sheet.path) == []
+
+
+def test_validate_finds_a_mistake_that_never_differs(tmp_path: Path) -> None:
+    part = RELU_PART.replace("expected: $x\n      feedback", "expected: {op: relu, x: $x}\n      feedback")
+    errors = validate_sheet(write_sheet(tmp_path, part))
+    assert len(errors) == 1 and "spec-mistake-full" in str(errors[0]) and "identity" in str(errors[0])
+
+
+def test_validate_finds_random_cases_that_never_have_a_key(tmp_path: Path) -> None:
+    part = """\
+    - id: pool
+      prompt: Write pool(x).
+      points: 1
+      answer:
+        type: code
+        function: pool
+        cases: [{name: given, inputs: {x: $x}}]
+        random_cases:
+          count: 1
+          dims: {n: {low: 5, high: 5}}
+          args: {x: {shape: [n, n, 1]}}
+      expected: {op: max_pool2d, x: $x, size: 3}
+    """
+    errors = validate_sheet(write_sheet(tmp_path, part))
+    assert errors and "spec-random-cases" in str(errors[0]) and "not a whole number" in str(errors[0])
+
+
+def test_a_relu_submission_is_graded_case_by_case(tmp_path: Path) -> None:
+    sheet = load_sheet(write_sheet(tmp_path, RELU_PART))
+    right = tmp_path / "right.py"
+    right.write_text("import numpy as np\nSTUDENT = 's1'\ndef relu(x):\n    return np.maximum(x, 0)\n", encoding="utf-8")
+    identity = tmp_path / "identity.py"
+    identity.write_text("def relu(x):\n    return x\n", encoding="utf-8")
+    result = grade_submission(sheet, right)
+    assert result.student_id == "s1" and result.score == 1.0
+    (part,) = result.parts
+    assert [c.passed for c in part.cases] == [True] * 4
+    wrong = grade_submission(sheet, identity).parts[0]
+    assert wrong.mistake == "identity" and wrong.feedback == "relu sets negative entries to 0."
+    assert wrong.points_earned < 2
+
+
+@pytest.mark.parametrize("returned", ["None", "'text'", "{'a': 1}", "[[1, 2]]"])
+def test_unusable_return_values_fail_their_cases(tmp_path: Path, returned: str) -> None:
+    sheet = load_sheet(write_sheet(tmp_path, RELU_PART))
+    code = tmp_path / "odd.py"
+    code.write_text(f"def relu(x):\n    return {returned}\n", encoding="utf-8")
+    part = grade_submission(sheet, code).parts[0]
+    assert part.points_earned == 0 and not any(c.passed for c in part.cases)
