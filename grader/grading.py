@@ -7,8 +7,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from grader import __version__
-from grader.answers import AnswerSpec, CheckContext
+from grader.answers import AnswerSpec, CheckContext, Tolerances
+from grader.engine import max_pool2d_winners
 from grader.errors import InputFileError
 from grader.key import AnswerKey, PartKey, answer_key
 from grader.result import PartResult, Result, Status, Verdict, Visibility
@@ -72,7 +75,7 @@ def part_result(
         return PartResult(**common, points_earned=0.0, status=Status.pending, feedback="graded after submission")
     part_key = key.part(exercise.id, part.id)
     actual, verdict = judge(part.answer, part, raw, part_key, ctx)
-    annotations: dict[str, Any] = {}
+    annotations = {} if hidden else _annotations(part, actual, key.expected_json(exercise.id, part.id))
     return PartResult(
         **common,
         points_earned=round(verdict.fraction * part.points, 6),
@@ -84,6 +87,23 @@ def part_result(
         mistake=verdict.mistake,
         annotations=annotations,
     )
+
+
+def _annotations(part: PartSpec, actual: Any, expected: Any) -> dict[str, Any]:
+    """Drawing hints for reports: tolerances, what the channels are called, max-pooling winners of both arrays."""
+    notes: dict[str, Any] = {}
+    if isinstance(part.answer, Tolerances):
+        notes.update(atol=part.answer.abs_tol, rtol=part.answer.rel_tol)
+    if part.report.channel_label:
+        notes["channel_label"] = part.report.channel_label
+    window = part.report.pool_winners
+    if window is not None and expected is not None:
+        key = np.asarray(expected, dtype=np.float64)
+        notes["expected_winners"] = max_pool2d_winners(key, window.size, stride=window.stride).tolist()
+        answer = np.asarray(actual, dtype=np.float64) if isinstance(actual, np.ndarray) else None
+        if answer is not None and answer.shape == key.shape and np.isfinite(answer).all():
+            notes["actual_winners"] = max_pool2d_winners(answer, window.size, stride=window.stride).tolist()
+    return notes
 
 
 def _hidden_feedback(verdict: Verdict) -> str:

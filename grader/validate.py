@@ -11,9 +11,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from grader.answers import AnswerError, FormulaAnswer, FunctionReference, GraphAnswer
 from grader.answers.formula import compare_at_points
 from grader.code_key import code_part_key
+from grader.engine import max_pool2d_winners
 from grader.errors import GraderError, SpecError, SpecErrors
 from grader.grading import check_context
 from grader.key import AnswerKey, compute_key
@@ -110,6 +113,12 @@ def _check_key(sheet: Sheet, key: AnswerKey, coinciding: dict[tuple[int, int, in
             except (AnswerError, ValueError) as exc:
                 errors.append(_part_error(sheet, e_index, p_index, f"{variant}: the reference answer cannot be checked: {exc}", "spec-key-unusable", ("expected",)))
                 continue
+            window = part.report.pool_winners
+            if window is not None:
+                try:
+                    max_pool2d_winners(np.asarray(part_key.expected, dtype=np.float64), window.size, stride=window.stride)
+                except ValueError as exc:
+                    errors.append(_part_error(sheet, e_index, p_index, f"{variant}: report.pool_winners: {exc}", "spec-report", ("report",)))
             if full is False:
                 errors.append(_part_error(sheet, e_index, p_index, f"{variant}: the reference answer does not score full marks", "spec-key-not-full", ("expected",)))
             for m_index, mistake in enumerate(part.mistakes):

@@ -105,6 +105,24 @@ class MistakeSpec(_Strict):
     symmetric): ``validate`` then only requires it to differ from the reference in at least one variant."""
 
 
+class PoolWindow(_Strict):
+    """A max-pooling window: size x size, moved by stride (default: size)."""
+
+    size: int = Field(ge=1)
+    """Window width and height."""
+    stride: int | None = Field(None, ge=1)
+    """Step between windows (default: the window size)."""
+
+
+class ReportOptions(_Strict):
+    """How reports draw this part's arrays (no effect on grading)."""
+
+    pool_winners: PoolWindow | None = None
+    """Mark the entries that win their max-pooling window, as the printed sheet shows them in bold."""
+    channel_label: str = ""
+    """What the slices of the last axis are called, e.g. ``output with filter`` (then 1, 2, ...)."""
+
+
 class PartSpec(_Strict):
     """One gradable item."""
 
@@ -121,6 +139,8 @@ class PartSpec(_Strict):
     mistakes: list[MistakeSpec] = []
     note: str = ""
     """For instructors only (e.g. where the printed solution disagrees with the engine)."""
+    report: ReportOptions = ReportOptions()
+    """How reports draw this part's arrays."""
 
     @model_validator(mode="after")
     def _expected_needed(self) -> PartSpec:
