@@ -12,7 +12,7 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 import yaml
@@ -21,6 +21,9 @@ from grader import __version__
 from grader.errors import GraderError, SpecErrors
 from grader.files import write_atomic
 from grader.result import Result, Status
+
+if TYPE_CHECKING:  # the spec models load only for commands that need them (keeps `grader --help` fast)
+    from grader.spec import Sheet
 
 app = typer.Typer(
     name="grader",
@@ -69,7 +72,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _load(spec: Path):  # noqa: ANN202 -- returns grader.spec.Sheet
+def _load(spec: Path) -> Sheet:
     from grader.spec import load_sheet
 
     return load_sheet(spec)

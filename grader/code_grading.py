@@ -1,4 +1,4 @@
-"""Grade a code submission (.py or .ipynb): each code part's function runs in the sandbox, case by case.
+"""Grade a code submission (.py or .ipynb): every code part's function runs in one sandbox run, case by case.
 
 The student's outputs come back as plain arrays and are checked here, in the grader's process, with the
 same ladder as answer files. A part's score is the share of its cases passed; when every failing case matches
@@ -8,6 +8,7 @@ a known mistake, the student gets that mistake's feedback (and credit, if any).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from grader import __version__
 from grader.answers.code import CodeAnswer, declared_student, shapes_text
-from grader.code_key import CodeCaseKey, code_part_key
+from grader.code_key import CodeCaseKey, CodeKey, code_part_key
 from grader.engine import symmetry
 from grader.grading import Mode, check_context, title_of, unusable
 from grader.result import CaseResult, PartResult, Result, Status, Verdict, Visibility
@@ -99,28 +100,62 @@ def _mistake(part: PartSpec, answer: CodeAnswer, failed: list[CodeCaseKey], outp
     return None
 
 
+# One submission's whole run may take at most this long, however many code parts its sheet has.
+MAX_RUN_SECONDS = 300.0
+
+
+def _part_limits(answer: CodeAnswer, key: CodeKey) -> Limits:
+    """The limits one code part's cases get when run on their own."""
+    seconds = answer.seconds_per_case
+    return Limits(
+        cpu_seconds_per_case=seconds, wall_seconds_per_case=2 * seconds + 1,
+        wall_seconds_total=min(120.0, 10 + len(key.cases) * seconds),
+    )
+
+
+def _part_cases(prefix: str, answer: CodeAnswer, key: CodeKey) -> list[CaseInput]:
+    """The part's cases for the sandbox, named ``prefix + case name``, each calling the part's function within the
+    part's own per-call limits."""
+    limits = _part_limits(answer, key)
+    return [
+        CaseInput(
+            prefix + c.name, c.kwargs, function=answer.function,
+            cpu_seconds=limits.cpu_seconds_per_case, wall_seconds=limits.wall_seconds_per_case,
+        )
+        for c in key.cases
+    ]
+
+
+def _common(exercise: ExerciseSpec, part: PartSpec) -> dict[str, Any]:
+    return {
+        "exercise_id": exercise.id, "part_id": part.id, "title": title_of(part), "answer_type": "code",
+        "visibility": part.visibility, "points_possible": part.points,
+    }
+
+
+def _pending(exercise: ExerciseSpec, part: PartSpec, mode: Mode) -> PartResult | None:
+    """The ``pending`` result of a hidden part in check mode (its cases do not run), else None."""
+    if part.visibility is Visibility.hidden and mode == "check":
+        return PartResult(**_common(exercise, part), points_earned=0.0, status=Status.pending, feedback="graded after submission")
+    return None
+
+
 def grade_code_part(
     sheet: Sheet, exercise: ExerciseSpec, part: PartSpec, path: Path, *, mode: Mode, require_sandbox: bool
 ) -> tuple[PartResult, dict[str, bool]]:
     """Run one code part's cases in the sandbox and grade them; also return the isolation layers used."""
+    pending = _pending(exercise, part, mode)
+    if pending is not None:
+        return pending, {}
     answer: CodeAnswer = part.answer  # type: ignore[assignment]
-    common: dict[str, Any] = {
-        "exercise_id": exercise.id, "part_id": part.id, "title": title_of(part), "answer_type": "code",
-        "visibility": part.visibility, "points_possible": part.points,
-    }
-    if part.visibility is Visibility.hidden and mode == "check":
-        return PartResult(**common, points_earned=0.0, status=Status.pending, feedback="graded after submission"), {}
     key = code_part_key(sheet, exercise.id, part.id)
-    seconds = answer.seconds_per_case
-    limits = Limits(
-        cpu_seconds_per_case=seconds, wall_seconds_per_case=2 * seconds + 1,
-        wall_seconds_total=min(120.0, 10 + len(key.cases) * seconds),
-    )
-    report = run_cases(
-        path, answer.function, [CaseInput(c.name, c.kwargs) for c in key.cases],
-        limits=limits, require_sandbox=require_sandbox,
-    )
-    outcomes = {o.name: o for o in report.cases}
+    report = run_cases(path, answer.function, _part_cases("", answer, key), limits=_part_limits(answer, key), require_sandbox=require_sandbox)
+    return _graded_part(sheet, exercise, part, key, {o.name: o for o in report.cases}), report.layers
+
+
+def _graded_part(sheet: Sheet, exercise: ExerciseSpec, part: PartSpec, key: CodeKey, outcomes: dict[str, CaseOutcome]) -> PartResult:
+    """Grade one code part from its cases' sandbox ``outcomes`` (by case name, without any prefix)."""
+    answer: CodeAnswer = part.answer  # type: ignore[assignment]
     outputs = {name: o.value for name, o in outcomes.items() if o.status == "ok"}
     ctx = check_context(sheet, exercise.id, part.id)
     verdicts = {c.name: _case_verdict(answer, c, outcomes[c.name], outputs, ctx) for c in key.cases}
@@ -139,17 +174,58 @@ def grade_code_part(
         first = verdicts[failed[0].name]
         status = Status.partial if passed else (Status.error if all(verdicts[c.name].status is Status.error for c in failed) else Status.incorrect)
         feedback = f"{len(failed)} of {len(key.cases)} cases failed; first: {failed[0].name}: {first.feedback}"
-    return (
-        PartResult(
-            **common,
-            points_earned=round(fraction * part.points, 6),
-            status=status,
-            feedback=("passed" if not failed else "not passed") if hidden_part else feedback,
-            mistake=mistake.id if mistake is not None else None,
-            cases=cases,
-        ),
-        report.layers,
+    return PartResult(
+        **_common(exercise, part),
+        points_earned=round(fraction * part.points, 6),
+        status=status,
+        feedback=("passed" if not failed else "not passed") if hidden_part else feedback,
+        mistake=mistake.id if mistake is not None else None,
+        cases=cases,
     )
+
+
+def _grade_code_parts(
+    sheet: Sheet, parts: list[tuple[ExerciseSpec, PartSpec]], path: Path, *, mode: Mode, require_sandbox: bool
+) -> tuple[list[PartResult], dict[str, bool]]:
+    """Grade every code part in ``parts`` with ONE sandbox run (one import of the module for all their functions);
+    also return the isolation layers used ({} when no part ran).
+
+    Each case keeps its part's per-call limits; the run's total time is what the parts would have had one by one
+    (at most MAX_RUN_SECONDS). Case names are prefixed ``exercise.part/`` to stay unique across parts.
+    """
+    runnable: list[tuple[ExerciseSpec, PartSpec, CodeKey, str]] = []
+    cases: list[CaseInput] = []
+    total_seconds = 0.0
+    for exercise, part in parts:
+        if _pending(exercise, part, mode) is not None:
+            continue
+        answer: CodeAnswer = part.answer  # type: ignore[assignment]
+        key = code_part_key(sheet, exercise.id, part.id)
+        prefix = f"{exercise.id}.{part.id}/"
+        runnable.append((exercise, part, key, prefix))
+        cases += _part_cases(prefix, answer, key)
+        total_seconds += _part_limits(answer, key).wall_seconds_total
+    outcomes: dict[str, CaseOutcome] = {}
+    layers: dict[str, bool] = {}
+    if runnable:
+        slowest = max(p.answer.seconds_per_case for _, p, _, _ in runnable)  # type: ignore[union-attr]
+        limits = Limits(
+            cpu_seconds_per_case=slowest, wall_seconds_per_case=2 * slowest + 1,
+            wall_seconds_total=min(MAX_RUN_SECONDS, total_seconds),
+        )
+        first: CodeAnswer = runnable[0][1].answer  # type: ignore[assignment]
+        report = run_cases(path, first.function, cases, limits=limits, require_sandbox=require_sandbox)
+        outcomes = {o.name: o for o in report.cases}
+        layers = report.layers
+    graded: dict[tuple[str, str], PartResult] = {}
+    for exercise, part, key, prefix in runnable:
+        own = {c.name: replace(outcomes[prefix + c.name], name=c.name) for c in key.cases}
+        graded[(exercise.id, part.id)] = _graded_part(sheet, exercise, part, key, own)
+    results: list[PartResult] = []
+    for exercise, part in parts:
+        pending = _pending(exercise, part, mode)
+        results.append(pending if pending is not None else graded[(exercise.id, part.id)])
+    return results, layers
 
 
 def _case_result(case: CodeCaseKey, verdict: Verdict, hidden_part: bool) -> CaseResult:
@@ -172,12 +248,7 @@ def grade_code_file(sheet: Sheet, path: Path, data: bytes, *, mode: Mode = "full
     digest = file_hash(data)
     if not parts:
         return unusable(sheet, path, f"{path.name}: this sheet has no code parts; hand in an answer file", submission_hash=digest, mode=mode)
-    results: list[PartResult] = []
-    layers: dict[str, bool] = {}
-    for exercise, part in parts:
-        result, used = grade_code_part(sheet, exercise, part, path, mode=mode, require_sandbox=require_sandbox)
-        results.append(result)
-        layers = layers or used
+    results, layers = _grade_code_parts(sheet, parts, path, mode=mode, require_sandbox=require_sandbox)
     return Result(
         sheet_id=sheet.id,
         sheet_title=sheet.title,

@@ -18,7 +18,7 @@ import numpy as np
 from grader.answers.references import FunctionReference, ScheduleReference, TranslationReference
 from grader.engine.tensor import Tensor
 from grader.errors import SpecError, SpecErrors
-from grader.quantities import OPS, Lazy, array_of
+from grader.quantities import OPS, Lazy
 from grader.spec.loader import Sheet
 from grader.spec.models import Call, ExerciseSpec, InputSpec, PartSpec
 from grader.spec.yaml_lines import Loc

@@ -7,7 +7,7 @@ Each op builds its output node and the closure that sends the gradient back to i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np

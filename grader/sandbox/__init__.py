@@ -1,7 +1,7 @@
-"""Sandbox for students' Python: run their function on cases in an isolated, resource-limited child process.
+"""Sandbox for students' Python: run their functions on cases in an isolated, resource-limited child process.
 
 Public API: ``run_cases``, ``probe_layers``, ``Limits``, ``CaseInput``, ``CaseOutcome``, ``RunReport``,
-``SandboxUnavailable`` (see README-section.md in this folder for what the layers protect against).
+``SandboxUnavailable`` (the README's sandbox section says what the layers protect against).
 """
 
 from .layers import LAYER_NAMES

@@ -1,4 +1,4 @@
-"""Code that runs inside the forked child: lock the process down, import the student's module, call the function.
+"""Code that runs inside the forked child: lock the process down, import the student's module, call its functions.
 
 The child talks to its supervisor (the worker) only through ``result_fd``, in frames of :mod:`wire`. Nothing it
 sends is trusted by the grader; this module only makes honest results easy to send and honest failures easy to
@@ -87,7 +87,8 @@ class ChildConfig:
 
     Attributes:
         source: the module's source text; filename: the name shown in tracebacks (``conv.py``).
-        function: the name to call; cases: ``(name, kwargs)`` per case; start: index of the first case to run.
+        cases: ``(name, function, kwargs)`` per case, ``function`` the module-level name that case calls;
+            start: index of the first case to run.
         result_fd: the write end of the result pipe; output_fd: where stdout/stderr go.
         workdir: the fresh working directory; uid: switch to this uid (None: keep the current one).
         address_space_bytes, file_size_bytes, cpu_seconds_total: rlimits; max_result_bytes: result cap.
@@ -97,8 +98,7 @@ class ChildConfig:
 
     source: str
     filename: str
-    function: str
-    cases: list[tuple[str, dict[str, Any]]]
+    cases: list[tuple[str, str, dict[str, Any]]]
     start: int
     result_fd: int
     output_fd: int
@@ -316,20 +316,25 @@ def _run_student(config: ChildConfig) -> None:
         _send(fd, {"kind": "import-error", "phase": "import", "error": info})
         return
     guard.restore()
-    function = module.__dict__.get(config.function)
-    if function is None or not callable(function):
-        _send(
-            fd,
-            {
-                "kind": "missing-function",
-                "found": None if function is None else _describe(function),
-                "defined": _defined_functions(module.__dict__),
-            },
-        )
-        return
+    # Every function is looked up once, right after the import and before any call, so what a case finds does not
+    # depend on what earlier calls did to the module (nor on where a restarted child begins).
+    functions: dict[str, Any] = {}
+    missing: dict[str, dict[str, Any]] = {}
+    for _name, function_name, _kwargs in config.cases[config.start :]:
+        if function_name in functions or function_name in missing:
+            continue
+        found = module.__dict__.get(function_name)
+        if found is None or not callable(found):
+            missing[function_name] = {"found": None if found is None else _describe(found), "defined": _defined_functions(module.__dict__)}
+        else:
+            functions[function_name] = found
     _send(fd, {"kind": "imported"})
     for index in range(config.start, _len(config.cases)):
-        _name, kwargs = config.cases[index]
+        _name, function_name, kwargs = config.cases[index]
+        if function_name in missing:
+            _send(fd, dict(missing[function_name], kind="missing-function", case=index))
+            continue
+        function = functions[function_name]
         _send(fd, {"kind": "start", "case": index})
         try:
             value = function(**kwargs)

@@ -31,8 +31,10 @@ class Limits:
 
     Attributes:
         cpu_seconds_per_case: CPU time one call of the student's function may use (importing the module gets the
-            same allowance). Checked every ~20 ms by the supervisor, backed by RLIMIT_CPU for the whole run.
-        wall_seconds_per_case: wall-clock time of one call (and of the import): catches sleeping/blocking code.
+            same allowance); a CaseInput may set its own. Checked every ~20 ms by the supervisor, backed by
+            RLIMIT_CPU for the whole run.
+        wall_seconds_per_case: wall-clock time of one call (and of the import): catches sleeping/blocking code; a
+            CaseInput may set its own.
         wall_seconds_total: wall-clock time of the whole submission (import + every case); cases not started in
             time are reported ``not-run``.
         memory_bytes: address space the student's code may add to the harness's own (Python + numpy, ~100 MB of
@@ -63,16 +65,23 @@ class Limits:
 
 @dataclass(frozen=True)
 class CaseInput:
-    """One call of the student's function: ``function(**kwargs)``.
+    """One call of a function of the student's module: ``function(**kwargs)``.
 
     Attributes:
         name: shown to the student and used to match outcomes to cases (unique within a run).
         kwargs: keyword arguments; arrays of bool/int/float dtype (e.g. ``image: (H, W, C)``,
             ``filters: (f, f, C, K)``) or Python/numpy scalars (passed as Python ``float``/``int``/``bool``).
+        function: the module-level function this case calls; None: the ``function`` given to ``run_cases``.
+            One run may call several functions: the module is imported once for all of them.
+        cpu_seconds, wall_seconds: this case's own per-call limits; None: ``Limits.cpu_seconds_per_case`` /
+            ``Limits.wall_seconds_per_case``.
     """
 
     name: str
     kwargs: Mapping[str, np.ndarray | float | int | bool]
+    function: str | None = None
+    cpu_seconds: float | None = None
+    wall_seconds: float | None = None
 
 
 @dataclass(frozen=True)

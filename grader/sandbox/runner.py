@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import keyword
+import math
 import os
 import queue
 import select
@@ -268,22 +269,49 @@ class _Source:
         return ""
 
 
-def _check_arguments(source: Path, function: str, cases: Sequence[CaseInput], limits: Limits) -> list[dict[str, Any]]:
-    """Raise SandboxUsageError/InputFileError for grader misuse; returns each case's kwargs normalized."""
+@dataclass(frozen=True)
+class _Case:
+    """A checked CaseInput: its function resolved, kwargs normalized and its per-call limits (seconds) filled in."""
+
+    name: str
+    function: str
+    kwargs: dict[str, Any]
+    cpu_seconds: float
+    wall_seconds: float
+
+
+def _is_identifier(name: Any) -> bool:
+    return isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)
+
+
+def _case_seconds(value: Any, default: float, place: str) -> float:
+    if value is None:
+        return float(default)
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
+        raise SandboxUsageError(f"{place} must be None or a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def _check_arguments(source: Path, function: str, cases: Sequence[CaseInput], limits: Limits) -> list[_Case]:
+    """Raise SandboxUsageError/InputFileError for grader misuse; returns the cases checked and normalized."""
     if not isinstance(limits, Limits):
         raise SandboxUsageError(f"limits must be a grader.sandbox.Limits, got {type(limits).__name__}")
     if not source.is_file():
         raise InputFileError("the submission file does not exist or is not a file", file=source)
-    if not isinstance(function, str) or not function.isidentifier() or keyword.iskeyword(function):
+    if not _is_identifier(function):
         raise SandboxUsageError(f"function must be a Python identifier, got {function!r}")
     names: set[str] = set()
-    normalized: list[dict[str, Any]] = []
+    normalized: list[_Case] = []
     for position, case in enumerate(cases):
         if not isinstance(case, CaseInput):
             raise SandboxUsageError(f"cases[{position}] must be a CaseInput, got {type(case).__name__}")
         if case.name in names:
             raise SandboxUsageError(f"cases[{position}]: the case name {case.name!r} is used twice")
         names.add(case.name)
+        if case.function is not None and not _is_identifier(case.function):
+            raise SandboxUsageError(f"cases[{position}] ({case.name}): function must be None or a Python identifier, got {case.function!r}")
+        cpu_seconds = _case_seconds(case.cpu_seconds, limits.cpu_seconds_per_case, f"cases[{position}] ({case.name}) cpu_seconds")
+        wall_seconds = _case_seconds(case.wall_seconds, limits.wall_seconds_per_case, f"cases[{position}] ({case.name}) wall_seconds")
         if not isinstance(case.kwargs, Mapping):
             raise SandboxUsageError(f"cases[{position}] ({case.name}): kwargs must be a mapping")
         kwargs: dict[str, Any] = {}
@@ -301,7 +329,7 @@ def _check_arguments(source: Path, function: str, cases: Sequence[CaseInput], li
                 kwargs[key] = value
             else:
                 raise SandboxUsageError(f"{place}: expected a numpy array or a number, got {type(value).__name__}")
-        normalized.append(kwargs)
+        normalized.append(_Case(case.name, case.function or function, kwargs, cpu_seconds, wall_seconds))
     return normalized
 
 
@@ -347,7 +375,10 @@ def run_cases(
     require_sandbox: bool = False,
 ) -> RunReport:
     """Import ``source`` (a .py file or a .ipynb notebook) in a sandboxed child and call ``function(**kwargs)`` per
-    case; one outcome per case, in order.
+    case (the case's own ``CaseInput.function`` when it names one); one outcome per case, in order.
+
+    The module is imported once for all cases, whichever functions they call; a function the module lacks makes
+    only its own cases ``missing-function``.
 
     Never raises because of the student's code. Raises InputFileError when ``source`` is missing,
     SandboxUsageError for bad ``function``/``cases``/``limits``, SandboxUnavailable when ``require_sandbox`` and a
@@ -366,14 +397,22 @@ def run_cases(
     if not cases:
         return RunReport([], _no_layers(), "")
     blobs: list[bytes] = []
-    described = [{"name": case.name, "kwargs": wire.encode_case_kwargs(kwargs, blobs)} for case, kwargs in zip(cases, normalized)]
+    described = [
+        {
+            "name": case.name,
+            "function": case.function,
+            "cpu_seconds": case.cpu_seconds,
+            "wall_seconds": case.wall_seconds,
+            "kwargs": wire.encode_case_kwargs(case.kwargs, blobs),
+        }
+        for case in normalized
+    ]
     table, payload = wire.pack_blobs(blobs)
     request = wire.encode_frame(
         {
             "kind": "run",
             "source": loaded.text,
             "filename": loaded.filename,
-            "function": function,
             "limits": asdict(limits),
             "cases": described,
             "blobs": table,
@@ -389,7 +428,7 @@ def run_cases(
     if reply is None:
         message = "the sandbox stopped while running this submission (twice); it was not graded -- tell your instructor"
         return RunReport([CaseOutcome(case.name, "crashed", None, message) for case in cases], _no_layers(), "")
-    return _decode_report(reply, reply_payload, loaded, function, cases, limits, sandboxed, require_sandbox)
+    return _decode_report(reply, reply_payload, loaded, normalized, limits, sandboxed, require_sandbox)
 
 
 def _no_layers() -> dict[str, bool]:
@@ -426,8 +465,7 @@ def _decode_report(
     reply: dict[str, Any],
     payload: bytes,
     source: _Source,
-    function: str,
-    cases: Sequence[CaseInput],
+    cases: Sequence[_Case],
     limits: Limits,
     sandboxed: bool,
     require_sandbox: bool,
@@ -443,8 +481,11 @@ def _decode_report(
     raw_cases = reply.get("cases")
     if kind != "report" or not isinstance(raw_cases, list) or len(raw_cases) != len(cases):
         raise SandboxError("the sandbox worker sent a malformed report")
-    describer = _Describer(source, function, limits)
-    outcomes = [describer.outcome(case.name, raw, payload) for case, raw in zip(cases, raw_cases)]
+    describer = _Describer(source, limits)
+    outcomes = [
+        describer.outcome(case, cases[index - 1].function if index else None, raw, payload)
+        for index, (case, raw) in enumerate(zip(cases, raw_cases))
+    ]
     child_layers = reply.get("layers") if isinstance(reply.get("layers"), dict) else {}
     active = {
         name: (
@@ -464,14 +505,16 @@ def _decode_report(
 
 
 class _Describer:
-    """Turns the worker's raw per-case records into CaseOutcomes with student-facing messages."""
+    """Turns the worker's raw per-case records into CaseOutcomes with student-facing messages (naming the function
+    of the case at hand)."""
 
-    def __init__(self, source: _Source, function: str, limits: Limits) -> None:
+    def __init__(self, source: _Source, limits: Limits) -> None:
         self.source = source
-        self.function = function
         self.limits = limits
 
-    def outcome(self, name: str, raw: Any, payload: bytes) -> CaseOutcome:
+    def outcome(self, case: _Case, previous_function: str | None, raw: Any, payload: bytes) -> CaseOutcome:
+        """``case``'s outcome from ``raw``; ``previous_function`` is what the case before it called (None: first)."""
+        name, function = case.name, case.function
         if not isinstance(raw, dict):
             return CaseOutcome(name, "crashed", None, "the sandbox lost this case's result")
         status = raw.get("status")
@@ -479,26 +522,26 @@ class _Describer:
             try:
                 value = self._value(raw, payload)
             except wire.WireError as error:
-                return CaseOutcome(name, "bad-result", None, f"{self.function} returned an unusable value: {error}")
+                return CaseOutcome(name, "bad-result", None, f"{function} returned an unusable value: {error}")
             return CaseOutcome(name, "ok", value, "")
         if status == "exception":
-            return CaseOutcome(name, "exception", None, self._exception(raw.get("error"), during_call=True))
+            return CaseOutcome(name, "exception", None, self._exception(raw.get("error"), function, during_call=True))
         if status == "memory":
-            text = self._exception(raw.get("error"), during_call=True)
+            text = self._exception(raw.get("error"), function, during_call=True)
             return CaseOutcome(name, "memory", None, f"ran out of memory (the limit is {_mib(self.limits.memory_bytes)}):\n{text}")
         if status == "bad-result":
-            return CaseOutcome(name, "bad-result", None, f"{self.function} returned an unusable value: {str(raw.get('message', ''))[:2000]}")
+            return CaseOutcome(name, "bad-result", None, f"{function} returned an unusable value: {str(raw.get('message', ''))[:2000]}")
         if status == "timeout":
-            return CaseOutcome(name, "timeout", None, self._timeout(raw))
+            return CaseOutcome(name, "timeout", None, self._timeout(raw, case))
         if status == "crashed":
             exit_code = raw.get("exit_code")
             if exit_code == -signal.SIGXCPU:  # RLIMIT_CPU, the backstop of the per-case CPU watch
-                return CaseOutcome(name, "timeout", None, self._timeout({"reason": "cpu", "phase": raw.get("phase")}))
-            return CaseOutcome(name, "crashed", None, self._crashed(raw))
+                return CaseOutcome(name, "timeout", None, self._timeout({"reason": "cpu", "phase": raw.get("phase")}, case))
+            return CaseOutcome(name, "crashed", None, self._crashed(raw, function, previous_function))
         if status == "import-error":
-            return CaseOutcome(name, "import-error", None, self._import_error(raw))
+            return CaseOutcome(name, "import-error", None, self._import_error(raw, function))
         if status == "missing-function":
-            return CaseOutcome(name, "missing-function", None, self._missing_function(raw))
+            return CaseOutcome(name, "missing-function", None, self._missing_function(raw, function))
         if status == "not-run":
             return CaseOutcome(
                 name, "not-run", None, f"not run: the submission used up its {self.limits.wall_seconds_total:g} s of total time before this case"
@@ -567,7 +610,7 @@ class _Describer:
             lines.append(f"  [{total - len(frames)} more frames of your code not shown]")
         return lines
 
-    def _exception(self, info: Any, *, during_call: bool) -> str:
+    def _exception(self, info: Any, function: str, *, during_call: bool) -> str:
         if not isinstance(info, dict):
             return "an exception whose details were lost"
         type_name = str(info.get("type", "Exception"))[:200]
@@ -576,12 +619,12 @@ class _Describer:
         lines = ["Traceback (most recent call last; your code only):", *frames] if frames else []
         lines.append(f"{type_name}: {message}" if message else type_name)
         if type_name == "SystemExit":
-            lines.append(f"(your code called sys.exit() or exit(); {self.function} must return its result instead)")
+            lines.append(f"(your code called sys.exit() or exit(); {function} must return its result instead)")
         elif during_call and not frames and type_name == "TypeError":
-            lines.append(f"(the grader calls {self.function} with keyword arguments; check the parameter names)")
+            lines.append(f"(the grader calls {function} with keyword arguments; check the parameter names)")
         return "\n".join(lines)
 
-    def _import_error(self, raw: dict[str, Any]) -> str:
+    def _import_error(self, raw: dict[str, Any], function: str) -> str:
         info = raw.get("error")
         if isinstance(info, dict) and isinstance(info.get("syntax"), dict) and raw.get("phase") == "compile":
             syntax = info["syntax"]
@@ -599,31 +642,36 @@ class _Describer:
                 if isinstance(column, int) and 1 <= column <= len(raw_line) + 1:
                     text += "\n    " + " " * max(0, column - 1 - (len(raw_line) - len(stripped))) + "^"
             return text
-        return f"importing {self.source.filename} failed:\n{self._exception(info, during_call=False)}"
+        return f"importing {self.source.filename} failed:\n{self._exception(info, function, during_call=False)}"
 
-    def _missing_function(self, raw: dict[str, Any]) -> str:
+    def _missing_function(self, raw: dict[str, Any], function: str) -> str:
         found = raw.get("found")
         if isinstance(found, str):
-            return f"{self.source.filename} defines '{self.function}', but it is {found[:100]}, not a function"
+            return f"{self.source.filename} defines '{function}', but it is {found[:100]}, not a function"
         defined = raw.get("defined")
         names = [str(name)[:60] for name in defined[:20]] if isinstance(defined, list) else []
-        message = f"{self.source.filename} does not define a function named '{self.function}'"
+        message = f"{self.source.filename} does not define a function named '{function}'"
         return message + (f" (it defines: {', '.join(names)})" if names else "")
 
-    def _timeout(self, raw: dict[str, Any]) -> str:
+    def _timeout(self, raw: dict[str, Any], case: _Case) -> str:
         reason, phase = raw.get("reason"), raw.get("phase")
-        what = f"importing {self.source.filename}" if phase == "import" else f"this call of {self.function}"
+        in_call = phase not in ("import", "between")
+        what = f"importing {self.source.filename}" if phase == "import" else f"this call of {case.function}"
+        # A call has the case's own limits; the import and the time between calls have the run's.
+        cpu_seconds = case.cpu_seconds if in_call else self.limits.cpu_seconds_per_case
+        wall_seconds = case.wall_seconds if in_call else self.limits.wall_seconds_per_case
         if reason == "cpu":
-            return f"stopped: {what} used more than {self.limits.cpu_seconds_per_case:g} s of CPU time (is there an endless loop?)"
+            return f"stopped: {what} used more than {cpu_seconds:g} s of CPU time (is there an endless loop?)"
         if reason == "wall":
-            return f"stopped: {what} took more than {self.limits.wall_seconds_per_case:g} s (does the code sleep or wait for something?)"
+            return f"stopped: {what} took more than {wall_seconds:g} s (does the code sleep or wait for something?)"
         return f"stopped: the whole submission may run for {self.limits.wall_seconds_total:g} s and that time ran out during {what}"
 
-    def _crashed(self, raw: dict[str, Any]) -> str:
+    def _crashed(self, raw: dict[str, Any], function: str, previous_function: str | None) -> str:
         phase = raw.get("phase")
-        what = f"while importing {self.source.filename}" if phase == "import" else f"while running {self.function}"
+        what = f"while importing {self.source.filename}" if phase == "import" else f"while running {function}"
         if phase == "between":
-            what = f"between two calls of {self.function} (a background thread?)"
+            calls = f"two calls of {function}" if previous_function in (None, function) else f"a call of {previous_function} and one of {function}"
+            what = f"between {calls} (a background thread?)"
         if raw.get("reason") == "channel":
             return (
                 f"the result channel was corrupted {what} ({str(raw.get('message', ''))[:300]}); do not write to files "

@@ -96,13 +96,23 @@ class ChildRun:
 
 
 @dataclass
+class Case:
+    """One decoded case: call ``function(**kwargs)`` within ``cpu_seconds`` of CPU and ``wall_seconds`` of wall time."""
+
+    name: str
+    function: str
+    kwargs: dict[str, Any]
+    cpu_seconds: float
+    wall_seconds: float
+
+
+@dataclass
 class Submission:
     """One decoded ``run`` request."""
 
     source: str
     filename: str
-    function: str
-    cases: list[tuple[str, dict[str, Any]]]
+    cases: list[Case]
     limits: dict[str, Any]
     seccomp: bool
     require: bool
@@ -148,6 +158,7 @@ class Supervisor:
         self.response_size = 0
         self.output = output
         limits = submission.limits
+        # The import and the time between calls get the run's per-case limits; each call its case's own.
         self.cpu_per_case = float(limits["cpu_seconds_per_case"])
         self.wall_per_case = float(limits["wall_seconds_per_case"])
         self.max_result_bytes = int(limits["max_result_bytes"])
@@ -157,12 +168,11 @@ class Supervisor:
         limits = submission.limits
         result_read, result_write = os.pipe()
         output_read, output_write = os.pipe()
-        remaining = len(submission.cases) - start
+        cpu_remaining = self.cpu_per_case + sum(case.cpu_seconds for case in submission.cases[start:])
         config = child.ChildConfig(
             source=submission.source,
             filename=submission.filename,
-            function=submission.function,
-            cases=submission.cases,
+            cases=[(case.name, case.function, case.kwargs) for case in submission.cases],
             start=start,
             result_fd=result_write,
             output_fd=output_write,
@@ -170,7 +180,7 @@ class Supervisor:
             uid=uid,
             address_space_bytes=_virtual_memory_bytes() + int(limits["memory_bytes"]),
             file_size_bytes=int(limits["file_size_bytes"]),
-            cpu_seconds_total=math.ceil(self.cpu_per_case * (remaining + 1)) + 1,
+            cpu_seconds_total=math.ceil(cpu_remaining) + 1,
             max_result_bytes=self.max_result_bytes,
             seccomp=submission.seccomp,
             require=submission.require,
@@ -215,7 +225,7 @@ class Supervisor:
         result_open, output_open = True, True
         while result_open:
             now = time.monotonic()
-            wall_limit = SETUP_SECONDS if phase == "setup" else self.wall_per_case
+            cpu_limit, wall_limit = self._phase_limits(phase, current)
             wait = max(0.0, min(POLL_SECONDS, phase_wall + wall_limit - now, deadline - now))
             readable, _, _ = select.select([fd for fd, is_open in ((result_read, True), (output_read, output_open)) if is_open], [], [], wait)
             if output_read in readable:
@@ -244,15 +254,24 @@ class Supervisor:
             cpu_used = _cpu_seconds(pid) - phase_cpu
             if now >= deadline:
                 killed = {"status": "timeout", "reason": "total", "seconds": self.submission.limits["wall_seconds_total"]}
-            elif cpu_used > self.cpu_per_case:
-                killed = {"status": "timeout", "reason": "cpu", "seconds": self.cpu_per_case}
-            elif now - phase_wall > self.wall_per_case:
-                killed = {"status": "timeout", "reason": "wall", "seconds": self.wall_per_case}
+            elif cpu_used > cpu_limit:
+                killed = {"status": "timeout", "reason": "cpu", "seconds": cpu_limit}
+            elif now - phase_wall > wall_limit:
+                killed = {"status": "timeout", "reason": "wall", "seconds": wall_limit}
             if killed is not None:
                 _kill_group(pid)
                 break
         exit_code = self._exit_code(pid) if killed is None else None
         return self._ended(run, phase, current, killed, exit_code)
+
+    def _phase_limits(self, phase: str, current: int) -> tuple[float, float]:
+        """(CPU seconds, wall seconds) the child may spend in ``phase``: a call has its case's own limits."""
+        if phase == "setup":
+            return self.cpu_per_case, SETUP_SECONDS
+        if phase == "case":
+            case = self.submission.cases[current]
+            return case.cpu_seconds, case.wall_seconds
+        return self.cpu_per_case, self.wall_per_case
 
     def _exit_code(self, pid: int) -> int | None:
         """The child's exit code (negative: killed by that signal), waiting briefly for a child that closed the
@@ -289,12 +308,12 @@ class Supervisor:
             if kind == "import-error":
                 run.module_outcome = {"status": "import-error", "error": header.get("error"), "phase": header.get("phase")}
                 return phase, current, True
-            if kind == "missing-function":
-                run.module_outcome = {"status": "missing-function", "found": header.get("found"), "defined": header.get("defined")}
-                return phase, current, True
         elif phase == "between":
             if kind == "start" and case == current:
                 return "case", current, False
+            if kind == "missing-function" and case == current:
+                run.outcomes[current] = {"status": "missing-function", "found": header.get("found"), "defined": header.get("defined")}
+                return "between", current + 1, False
             if kind == "done" and current == len(self.submission.cases):
                 return "finished", current, True
         elif phase == "case" and case == current:
@@ -398,11 +417,19 @@ def _remove_tree(path: str) -> None:
 def handle_run(request: dict[str, Any], payload: bytes) -> tuple[dict[str, Any], bytes]:
     """Run one submission's cases; returns the ``report`` frame (header, payload of result blobs)."""
     limits = request["limits"]
-    cases = [(str(case["name"]), wire.decode_case_kwargs(case["kwargs"], request["blobs"], payload)) for case in request["cases"]]
+    cases = [
+        Case(
+            name=str(case["name"]),
+            function=str(case["function"]),
+            kwargs=wire.decode_case_kwargs(case["kwargs"], request["blobs"], payload),
+            cpu_seconds=float(case["cpu_seconds"]),
+            wall_seconds=float(case["wall_seconds"]),
+        )
+        for case in request["cases"]
+    ]
     submission = Submission(
         source=request["source"],
         filename=request["filename"],
-        function=request["function"],
         cases=cases,
         limits=limits,
         seccomp=bool(request["seccomp"]),

@@ -1,0 +1,205 @@
+"""One run calling several functions of the student's module: one import, per-function outcomes and messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import grader.code_grading as code_grading
+from grader.code_grading import grade_code_file
+from grader.sandbox import CaseInput, Limits, SandboxUsageError, run_cases
+from grader.spec.loader import load_sheet
+
+from .conftest import CONV2D_SOURCE, FAST_LIMITS, conv2d_loops, survivors
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# conv2d from the shared correct submission, plus functions that each misbehave in their own way.
+SEVERAL_SOURCE = CONV2D_SOURCE + '''
+import sys
+
+print("importing the module")
+
+
+def double(x):
+    return 2 * x
+
+
+def pick(x, index):
+    return x[index]
+
+
+def quits(x):
+    sys.exit(3)
+
+
+def as_text(x):
+    return "not numbers"
+
+
+def spin(x):
+    while x[0] > 0:
+        pass
+    return x
+
+
+def forget_double(x):
+    global double
+    del double
+    return x
+
+
+not_a_function = 3
+'''
+
+
+def _image_filters(seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {"image": rng.normal(size=(5, 6, 2)), "filters": rng.normal(size=(3, 3, 2, 3))}
+
+
+@pytest.fixture
+def several(write_submission) -> Path:
+    return write_submission("several.py", SEVERAL_SOURCE)
+
+
+def test_two_functions_in_one_run_with_one_import(several: Path) -> None:
+    x = np.arange(4.0)
+    cases = [
+        CaseInput("conv-a", _image_filters(1)),  # positional, function=None: run_cases' function
+        CaseInput("double-a", {"x": x}, function="double"),
+        CaseInput("conv-b", _image_filters(2), function="conv2d"),
+        CaseInput("double-b", {"x": -x}, "double"),
+    ]
+    report = run_cases(several, "conv2d", cases)
+    assert [c.name for c in report.cases] == ["conv-a", "double-a", "conv-b", "double-b"]
+    assert [c.status for c in report.cases] == ["ok"] * 4, [c.message for c in report.cases]
+    for case, outcome in zip(cases, report.cases):
+        if case.function == "double":
+            np.testing.assert_array_equal(outcome.value, 2 * case.kwargs["x"])
+        else:
+            np.testing.assert_allclose(outcome.value, conv2d_loops(case.kwargs["image"], case.kwargs["filters"]), atol=1e-12)
+    assert report.stdout_excerpt.count("importing the module") == 1  # one child imported it, for both functions
+
+
+def test_a_missing_function_fails_only_its_own_cases(several: Path) -> None:
+    x = np.ones(3)
+    cases = [
+        CaseInput("absent-1", {"x": x}, function="relu"),
+        CaseInput("double-1", {"x": x}, function="double"),
+        CaseInput("absent-2", {"x": x}, function="relu"),
+        CaseInput("value", {"x": x}, function="not_a_function"),
+        CaseInput("double-2", {"x": 3 * x}, function="double"),
+    ]
+    report = run_cases(several, "double", cases)
+    assert [c.status for c in report.cases] == ["missing-function", "ok", "missing-function", "missing-function", "ok"]
+    for outcome in report.cases[0], report.cases[2]:
+        assert outcome.message.startswith("several.py does not define a function named 'relu' (it defines: ")
+        assert "conv2d" in outcome.message and "double" in outcome.message
+    assert report.cases[3].message == "several.py defines 'not_a_function', but it is a int, not a function"
+    np.testing.assert_array_equal(report.cases[4].value, 6 * x)
+
+
+def test_functions_are_looked_up_before_any_call(several: Path) -> None:
+    """A call that deletes another function from the module does not change what later cases call."""
+    x = np.ones(2)
+    cases = [CaseInput("forget", {"x": x}, function="forget_double"), CaseInput("double", {"x": x}, function="double")]
+    report = run_cases(several, "double", cases)
+    assert [c.status for c in report.cases] == ["ok", "ok"], [c.message for c in report.cases]
+    np.testing.assert_array_equal(report.cases[1].value, 2 * x)
+
+
+def test_messages_name_the_function_of_each_case(several: Path) -> None:
+    x = np.ones(2)
+    cases = [
+        CaseInput("quits", {"x": x}, function="quits"),
+        CaseInput("names", {"y": x}, function="pick"),  # pick(x, index) called with y=...
+        CaseInput("text", {"x": x}, function="as_text"),
+        CaseInput("double", {"x": x}, function="double"),
+    ]
+    report = run_cases(several, "conv2d", cases)
+    quits, names, text, double = report.cases
+    assert quits.status == "exception" and "quits must return its result instead" in quits.message
+    assert names.status == "exception" and "the grader calls pick with keyword arguments" in names.message
+    assert text.status == "bad-result" and text.message.startswith("as_text returned an unusable value")
+    assert double.status == "ok"
+    assert not any("conv2d" in outcome.message for outcome in report.cases)
+
+
+def test_an_import_error_applies_to_every_function(write_submission) -> None:
+    path = write_submission("broken.py", "import numpy as np\n\ndef double(x):\n    return 2 * x\n\nraise RuntimeError('at import')\n")
+    cases = [CaseInput("a", {"x": np.ones(1)}, function="double"), CaseInput("b", {"x": np.ones(1)}, function="relu")]
+    report = run_cases(path, "double", cases)
+    assert [c.status for c in report.cases] == ["import-error", "import-error"]
+    assert all("RuntimeError: at import" in c.message for c in report.cases)
+
+
+@pytest.mark.slow
+def test_a_timeout_in_one_function_does_not_stop_the_others(several: Path) -> None:
+    cases = [
+        CaseInput("double-1", {"x": np.ones(2)}, function="double"),
+        CaseInput("spins", {"x": np.ones(2)}, function="spin"),
+        CaseInput("double-2", {"x": np.full(2, 5.0)}, function="double"),
+        CaseInput("relu", {"x": np.ones(2)}, function="relu"),
+        CaseInput("returns", {"x": -np.ones(2)}, function="spin"),
+    ]
+    report = run_cases(several, "double", cases, limits=FAST_LIMITS)
+    assert [c.status for c in report.cases] == ["ok", "timeout", "ok", "missing-function", "ok"]
+    assert report.cases[1].message.startswith("stopped: this call of spin used more than 0.5 s of CPU time")
+    np.testing.assert_array_equal(report.cases[2].value, np.full(2, 10.0))
+    assert "'relu'" in report.cases[3].message
+    assert report.stdout_excerpt.count("importing the module") == 2  # the child was restarted once, after the timeout
+    assert survivors() == []
+
+
+@pytest.mark.slow
+def test_each_case_may_have_its_own_time_limits(several: Path) -> None:
+    limits = Limits(cpu_seconds_per_case=3.0, wall_seconds_per_case=5.0, wall_seconds_total=20.0)
+    cases = [
+        CaseInput("short", {"x": np.ones(1)}, function="spin", cpu_seconds=0.3, wall_seconds=1.0),
+        CaseInput("double", {"x": np.ones(1)}, function="double", cpu_seconds=0.3),
+    ]
+    report = run_cases(several, "double", cases, limits=limits)
+    assert [c.status for c in report.cases] == ["timeout", "ok"]
+    assert "used more than 0.3 s of CPU time" in report.cases[0].message
+
+
+def test_case_functions_and_limits_are_checked(several: Path) -> None:
+    x = {"x": np.ones(1)}
+    with pytest.raises(SandboxUsageError, match=r"cases\[1\] \(b\): function must be None or a Python identifier"):
+        run_cases(several, "double", [CaseInput("a", x), CaseInput("b", x, function="not valid")])
+    with pytest.raises(SandboxUsageError, match="identifier"):
+        run_cases(several, "double", [CaseInput("a", x, function="class")])
+    with pytest.raises(SandboxUsageError, match=r"cases\[0\] \(a\) cpu_seconds must be None or a positive number"):
+        run_cases(several, "double", [CaseInput("a", x, function="double", cpu_seconds=0)])
+    with pytest.raises(SandboxUsageError, match="wall_seconds"):
+        run_cases(several, "double", [CaseInput("a", x, wall_seconds=float("nan"))])
+
+
+@pytest.mark.parametrize("mode", ["full", "check"])
+def test_a_code_submission_is_one_sandbox_run(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """grade_code_file runs every (non-pending) code part of week 7 in one run_cases call, each part's cases calling
+    its own function with its own per-call limits."""
+    sheet = load_sheet(ROOT / "exercises" / "week7.yaml")
+    calls: list[list[CaseInput]] = []
+
+    def counting_run_cases(*args: object, **kwargs: object):  # noqa: ANN202 -- forwards to run_cases
+        calls.append(list(args[2]))  # type: ignore[call-overload]
+        return run_cases(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(code_grading, "run_cases", counting_run_cases)
+    path = ROOT / "submissions" / "week7" / "code" / "correct.py"
+    result = grade_code_file(sheet, path, path.read_bytes(), mode=mode)  # type: ignore[arg-type]
+    assert len(calls) == 1
+    code_parts = [(e, p) for e, p in sheet.parts() if p.answer.type == "code"]
+    run_parts = {name.split("/", 1)[0] for name in (c.name for c in calls[0])}
+    expected_parts = {f"{e.id}.{p.id}" for e, p in code_parts if not (mode == "check" and p.visibility.value == "hidden")}
+    assert run_parts == expected_parts and len(expected_parts) >= 2
+    for case in calls[0]:
+        part = next(p for e, p in code_parts if case.name.startswith(f"{e.id}.{p.id}/"))
+        assert case.function == part.answer.function and case.cpu_seconds == part.answer.seconds_per_case
+    statuses = {p.key: p.status.value for p in result.parts}
+    assert set(statuses) == {f"{e.id}.{p.id}" for e, p in code_parts}
+    assert all(s == ("pending" if key not in expected_parts else "correct") for key, s in statuses.items()), statuses
