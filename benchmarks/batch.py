@@ -90,15 +90,49 @@ def _make_cohort(out: Path, n: int, variants: int, code_fraction: float = 0.0) -
     return out / "submissions"
 
 
-def _run(mode: str, folder: Path, jobs: int, workdir: Path) -> dict[str, float]:
+def _run(mode: str, folder: Path, jobs: int, workdir: Path, sheet: Path = SHEET) -> dict[str, float]:
     gradebook = workdir / f"gradebook-{mode}-{folder.parent.name}-{jobs}.sqlite"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{gradebook}{suffix}").unlink(missing_ok=True)
     completed = subprocess.run(
-        [sys.executable, "-c", _RUNNER, str(REPO), mode, str(SHEET), str(folder), str(gradebook), str(jobs)],
+        [sys.executable, "-c", _RUNNER, str(REPO), mode, str(sheet), str(folder), str(gradebook), str(jobs)],
         check=True, capture_output=True, text=True,
     )
     return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+SANDBOX_SHEET = """\
+id: sandbox-workload
+exercises:
+  - id: conv
+    inputs:
+      image: {random: {dist: normal, shape: [8, 8, 3]}}
+      filters: {random: {dist: normal, shape: [3, 3, 3, 4]}}
+    parts:
+      - id: conv2d
+        prompt: conv2d(image, filters), stride 1, no padding
+        points: 1
+        answer:
+          type: code
+          function: conv2d
+          cases: [{name: given, inputs: {image: $image, filters: $filters}}]
+          random_cases:
+            count: 9
+            args: {image: {shape: [8, 8, 3], dist: normal}, filters: {shape: [3, 3, 3, 4], dist: normal}}
+        expected: {op: conv2d, x: $image, w: $filters}
+"""
+
+
+def _sandbox_workload(out: Path, n: int) -> tuple[Path, Path]:
+    from sandbox import STUDENT_CONV2D  # benchmarks/sandbox.py: the same student code
+
+    folder = out / "submissions"
+    folder.mkdir(parents=True, exist_ok=True)
+    sheet = out / "sheet.yaml"
+    sheet.write_text(SANDBOX_SHEET, encoding="utf-8")
+    for index in range(n):
+        (folder / f"s{index:05d}.py").write_text(f'STUDENT = "s{index:05d}"\n' + STUDENT_CONV2D, encoding="utf-8")
+    return sheet, folder
 
 
 def _line(label: str, result: dict[str, float]) -> str:
@@ -163,6 +197,10 @@ def main(argv: list[str] | None = None) -> int:
                 (code / f"s{index:05d}.py").write_text(source.replace('"s-code-correct"', f'"s{index:05d}"'), encoding="utf-8")
             for jobs in sorted({1, args.jobs}):
                 print(_line(f"\ncorrect code submissions n={args.code_n} jobs={jobs}", _run("batch", code, jobs, workdir)))
+            # The sandbox benchmark's own workload (one conv2d, 10 cases of (8, 8, 3) x (3, 3, 3, 4)) through the
+            # whole batch: key, sandbox, checks, gradebook -- comparable with benchmarks/sandbox.py's figure.
+            sheet, workload = _sandbox_workload(workdir / "cohort-sandbox", args.code_n)
+            print(_line(f"sandbox workload n={args.code_n} jobs={args.jobs}", _run("batch", workload, args.jobs, workdir, sheet)))
         else:
             print(f"\ncode submissions: no samples in {CODE_SAMPLES.relative_to(REPO)}; not timed")
     return 0
