@@ -20,9 +20,8 @@ import yaml
 from grader import __version__
 from grader.errors import GraderError, SpecErrors
 from grader.files import write_atomic
-from grader.result import Result, Status
-
-if TYPE_CHECKING:  # the spec models load only for commands that need them (keeps `grader --help` fast)
+if TYPE_CHECKING:  # pydantic models load only for commands that need them (keeps `grader --help` fast)
+    from grader.result import Result
     from grader.spec import Sheet
 
 app = typer.Typer(
@@ -192,6 +191,8 @@ def _grade_command(spec: Path, submissions: list[Path], fmt: ReportFormat, outpu
 
 def _graded_score(result: Result) -> float:
     """The score over the parts that were graded: ``check`` leaves hidden parts pending, and they don't count."""
+    from grader.result import Status
+
     possible = sum(p.points_possible for p in result.parts if p.status is not Status.pending)
     return result.points_earned / possible if possible else 0.0
 
