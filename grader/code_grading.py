@@ -140,19 +140,6 @@ def _pending(exercise: ExerciseSpec, part: PartSpec, mode: Mode) -> PartResult |
     return None
 
 
-def grade_code_part(
-    sheet: Sheet, exercise: ExerciseSpec, part: PartSpec, path: Path, *, mode: Mode, require_sandbox: bool
-) -> tuple[PartResult, dict[str, bool]]:
-    """Run one code part's cases in the sandbox and grade them; also return the isolation layers used."""
-    pending = _pending(exercise, part, mode)
-    if pending is not None:
-        return pending, {}
-    answer: CodeAnswer = part.answer  # type: ignore[assignment]
-    key = code_part_key(sheet, exercise.id, part.id)
-    report = run_cases(path, answer.function, _part_cases("", answer, key), limits=_part_limits(answer, key), require_sandbox=require_sandbox)
-    return _graded_part(sheet, exercise, part, key, {o.name: o for o in report.cases}), report.layers
-
-
 def _graded_part(sheet: Sheet, exercise: ExerciseSpec, part: PartSpec, key: CodeKey, outcomes: dict[str, CaseOutcome]) -> PartResult:
     """Grade one code part from its cases' sandbox ``outcomes`` (by case name, without any prefix)."""
     answer: CodeAnswer = part.answer  # type: ignore[assignment]
