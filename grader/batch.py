@@ -22,7 +22,7 @@ import threading
 import time
 import traceback
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +32,7 @@ from grader import __version__
 from grader.errors import GraderError
 from grader.gradebook import Gradebook, PreparedRecord, prepare_record
 from grader.result import Result
+from grader.submission.answer_file import CODE_SUFFIXES
 
 SUBMISSION_SUFFIXES: tuple[str, ...] = (".yaml", ".yml", ".json", ".py", ".ipynb")
 """File endings a batch grades; everything else in the folder is ignored."""
@@ -255,9 +256,25 @@ def grade_one(setup: _WorkerSetup, task: SubmissionTask) -> Outcome:
     return Outcome(prepare_record(result, task.key, submission_hash=task.submission_hash), None)
 
 
+CODE_THREADS = 2
+"""Code submissions a worker grades at once. Most of their time is spent waiting for the sandbox child, so a
+second one in flight keeps the cores busy (each thread has its own warm sandbox worker)."""
+
+_code_pool: ThreadPoolExecutor | None = None
+
+
 def _grade_chunk(tasks: Sequence[SubmissionTask]) -> list[Outcome]:
+    """Grade a chunk in order; its code submissions two at a time, its answer files one after the other."""
+    global _code_pool
     assert _setup is not None, "worker used before _init_worker"
-    return [grade_one(_setup, task) for task in tasks]
+    setup = _setup
+    code = [task for task in tasks if task.path.suffix.lower() in CODE_SUFFIXES]
+    if len(code) < 2:
+        return [grade_one(setup, task) for task in tasks]
+    if _code_pool is None:
+        _code_pool = ThreadPoolExecutor(CODE_THREADS, thread_name_prefix="grader-code")
+    running = {task.key: _code_pool.submit(grade_one, setup, task) for task in code}
+    return [running[task.key].result() if task.key in running else grade_one(setup, task) for task in tasks]
 
 
 def _dead_worker_outcome(identity: SheetIdentity, task: SubmissionTask, detail: str) -> Outcome:
