@@ -8,6 +8,8 @@ explain. Standard library and numpy only; relative imports (the worker loads thi
 from __future__ import annotations
 
 import builtins
+import itertools
+import operator
 import os
 import resource
 import signal
@@ -33,37 +35,53 @@ _isinstance = builtins.isinstance
 _len = builtins.len
 _str = builtins.str
 _type = builtins.type
-_to_npy = wire.array_to_npy
+_to_blob = wire.array_to_blob
 _encode = wire.encode_frame
 _write_all = wire.write_all
 _exit = os._exit
+_all = builtins.all
+_map = builtins.map
+_zip = builtins.zip
+_is = operator.is_
+_repeat = itertools.repeat
+_MISSING = object()
 _streams: list[Any] = []  # the child's own stdout/stderr objects, flushed before "done" even if the student swapped them
 
 
 class _ModuleGuard:
     """Undoes the student's reassignments in the modules the harness itself uses (builtins, numpy, json, ...).
 
-    The harness runs between the student's calls (sending frames, converting results); patched ``isinstance`` or
-    ``numpy.ascontiguousarray`` must not break it. Names the student added are kept; only replaced ones return.
+    The harness runs between the student's calls (sending frames, converting results); a patched ``isinstance`` or
+    ``json.dumps`` must not break it. Names the student added are kept; replaced and deleted ones return.
     """
 
     def __init__(self, modules: list[types.ModuleType]) -> None:
-        self._saved = [(module.__dict__, dict(module.__dict__)) for module in modules]
+        self._saved = [
+            (module.__dict__, tuple(module.__dict__), tuple(module.__dict__.values())) for module in modules
+        ]
 
     def restore(self) -> None:
-        for namespace, saved in self._saved:
-            for key, value in saved.items():
-                if namespace.get(key) is not value:
+        # Runs a few times per case: the check that nothing changed is a C-level pass over each namespace (with
+        # functions saved before the student ran); only a namespace that changed is walked in Python.
+        for namespace, keys, values in self._saved:
+            if _all(_map(_is, _map(namespace.get, keys, _repeat(_MISSING)), values)):
+                continue
+            for key, value in _zip(keys, values):
+                if namespace.get(key, _MISSING) is not value:
                     namespace[key] = value
 
 
 def _guard() -> _ModuleGuard:
+    """The guard of the modules whose globals the harness reads after the student's code ran: builtins, json
+    (``json.dumps`` looks up its encoder module's globals on every call), io, struct, types and wire. What the harness
+    calls from numpy and os it captured at import (``_asarray``, ``wire._os_write``, ...), so those two large
+    namespaces are not walked: every object a check touches is a copy-on-write page fault in the forked child."""
     import io
     import json
     import json.encoder
     import struct
 
-    return _ModuleGuard([builtins, np, np.lib.format, json, json.encoder, io, os, struct, wire, types])
+    return _ModuleGuard([builtins, json, json.encoder, io, struct, wire, types])
 
 
 _prepared_guard: _ModuleGuard | None = None
@@ -265,13 +283,13 @@ def _result_frame(case: int, value: Any, max_bytes: int) -> tuple[dict[str, Any]
                 return {"kind": "bad-result", "case": case, "message": array}, b""
             total += array.nbytes
             keys.append(key)
-            blobs.append(_to_npy(array))
+            blobs.append(_to_blob(array))
         table, payload = wire.pack_blobs(blobs)
         return {"kind": "ok", "case": case, "result": "dict", "keys": keys, "blobs": table}, payload
     array = _as_plain_array(value, "the returned value", max_bytes)
     if _isinstance(array, str):
         return {"kind": "bad-result", "case": case, "message": array}, b""
-    table, payload = wire.pack_blobs([_to_npy(array)])
+    table, payload = wire.pack_blobs([_to_blob(array)])
     return {"kind": "ok", "case": case, "result": "array", "blobs": table}, payload
 
 
@@ -353,13 +371,17 @@ def _run_student(config: ChildConfig) -> None:
             _send(fd, {"kind": "exception", "case": index, "error": info})
             continue
         guard.restore()
+        # Converting (and later freeing) an exact ndarray of numbers runs no code of the student's; a subclass, a
+        # list, a dict or an array of objects may (__array__, __len__, __del__, ...).
+        plain = _type(value) is _ndarray and value.dtype.kind in "biuf"
         try:
             header, payload = _result_frame(index, value, config.max_result_bytes)
         except MemoryError:
             header, payload = {"kind": "bad-result", "case": index, "message": "the result could not be copied: out of memory"}, b""
         except BaseException as error:  # noqa: BLE001 -- conversion may run the student's __array__ etc.
             header, payload = {"kind": "bad-result", "case": index, "message": f"the result could not be read: {_type(error).__name__}"}, b""
-        guard.restore()  # converting may have run the student's code again (__array__, __len__, ...)
+        if not plain:
+            guard.restore()  # converting may have run the student's code again (__array__, __len__, ...)
         del value
         _send(fd, header, payload)
     for stream in _streams:

@@ -1,7 +1,7 @@
 """Grader side of the sandbox: ``run_cases`` -- a pool of warm workers, requests, and validation of all replies.
 
 Nothing a worker relays from the child is trusted: every field is type-checked, every array goes through
-:func:`wire.npy_to_array`, and every message shown to the student is rebuilt here from checked parts (the
+:func:`wire.blob_to_array`, and every message shown to the student is rebuilt here from checked parts (the
 student's own traceback lines come from the grader's copy of their source).
 """
 
@@ -558,7 +558,7 @@ class _Describer:
         if raw.get("result") == "array":
             if not isinstance(table, list) or len(table) != 1:
                 raise wire.WireError("the result is not a single array")
-            return wire.npy_to_array(wire.blob_at(blob_payload, table, 0), max_bytes=cap)
+            return wire.blob_to_array(wire.blob_at(blob_payload, table, 0), max_bytes=cap)
         if raw.get("result") == "dict":
             keys = raw.get("keys")
             if (
@@ -572,7 +572,7 @@ class _Describer:
                 raise wire.WireError("the returned dict could not be read (its keys must be distinct short strings)")
             value: dict[str, np.ndarray] = {}
             for index, key in enumerate(keys):
-                array = wire.npy_to_array(wire.blob_at(blob_payload, table, index), max_bytes=cap)
+                array = wire.blob_to_array(wire.blob_at(blob_payload, table, index), max_bytes=cap)
                 cap -= array.nbytes
                 value[key] = array
             return value

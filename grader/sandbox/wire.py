@@ -1,8 +1,8 @@
-"""Wire format between the grader, the sandbox worker and the child: length-prefixed frames of JSON + .npy bytes.
+"""Wire format between the grader, the sandbox worker and the child: length-prefixed frames of JSON + array blobs.
 
 A frame is ``MAGIC | u32 header length | u64 payload length | header (UTF-8 JSON object) | payload``. Arrays travel
-as concatenated ``.npy`` blobs (``numpy.lib.format``), read back with ``allow_pickle=False``; the header says where
-each blob starts and ends. Runs on both sides of the sandbox: standard library and numpy only, relative imports.
+as concatenated array blobs (:func:`array_to_blob`: a fixed binary header with dtype code and shape, then the raw
+data; never pickled); the header says where each blob starts and ends. Runs on both sides of the sandbox: standard library and numpy only, relative imports.
 """
 
 from __future__ import annotations
@@ -24,6 +24,11 @@ MAX_RESULT_KEYS = 64
 MAX_KEY_CHARS = 100
 
 
+# Captured at import: the sandboxed child sends its frames with these after the student's code ran, and the student
+# may have reassigned ``os.write`` (the child's guard restores only this module's and json's globals, see child.py).
+_os_write = os.write
+
+
 class WireError(Exception):
     """A frame or array that breaks the wire format (too big, malformed, wrong dtype); the message is for people."""
 
@@ -42,7 +47,7 @@ def write_all(fd: int, data: bytes) -> None:
     """Write every byte of ``data`` to the (blocking) file descriptor ``fd``."""
     view = memoryview(data)
     while view:
-        written = os.write(fd, view)
+        written = _os_write(fd, view)
         view = view[written:]
 
 
@@ -121,11 +126,33 @@ class FrameParser:
 # arrays
 
 
-def array_to_npy(array: np.ndarray) -> bytes:
-    """``array`` as .npy bytes (any memory layout, shape kept, 0-d included; never pickled)."""
-    buffer = io.BytesIO()
-    np.lib.format.write_array(buffer, array, allow_pickle=False)
-    return buffer.getvalue()
+ARRAY_MAGIC = b"GA"
+ARRAY_PREFIX = struct.Struct("<2sBB")  # magic, dtype code, number of dimensions; then one u64 per dimension
+ARRAY_DIM = struct.Struct("<Q")
+MAX_DIMS = 32
+ARRAY_DTYPES: tuple[np.dtype, ...] = tuple(
+    np.dtype(code) for code in ("|b1", "<i1", "<i2", "<i4", "<i8", "<u1", "<u2", "<u4", "<u8", "<f2", "<f4", "<f8")
+)
+"""The dtypes an array blob may carry (their index is its dtype code): bool, little-endian integers and floats."""
+_DTYPE_CODES = {dtype: code for code, dtype in enumerate(ARRAY_DTYPES)}
+_FLOAT64 = ARRAY_DTYPES[-1]
+
+
+def array_to_blob(array: np.ndarray) -> bytes:
+    """``array`` (bool, integer or float; any shape, 0-d included, any memory layout or byte order) as an array blob:
+    ``ARRAY_PREFIX`` (magic, dtype code, ndim), one little-endian u64 per dimension, then the data in C order.
+
+    Floats wider than 64 bits are sent as float64. Raises WireError for any other dtype. Unlike ``.npy`` the header
+    is fixed binary, so reading it needs no parser (``numpy.lib.format`` parses a Python literal per array).
+    """
+    dtype = array.dtype
+    if dtype.kind not in "biuf" or dtype.fields is not None or dtype.subdtype is not None:
+        raise WireError(f"an array of dtype {dtype} cannot be sent; only bool, integer and float arrays can")
+    wire_dtype = _FLOAT64 if dtype.kind == "f" and dtype.itemsize > 8 else dtype.newbyteorder("<")
+    code = _DTYPE_CODES[wire_dtype]
+    shape = array.shape
+    header = ARRAY_PREFIX.pack(ARRAY_MAGIC, code, len(shape)) + b"".join(ARRAY_DIM.pack(dim) for dim in shape)
+    return header + array.astype(wire_dtype, copy=False).tobytes(order="C")
 
 
 def pack_blobs(blobs: Sequence[bytes]) -> tuple[list[list[int]], bytes]:
@@ -155,51 +182,44 @@ def blob_at(payload: bytes, table: Any, index: Any) -> bytes:
     return payload[entry[0] : entry[0] + entry[1]]
 
 
-def npy_to_array(blob: bytes, *, max_bytes: int) -> np.ndarray:
-    """Validate and load one .npy blob sent by untrusted code.
+def blob_to_array(blob: bytes, *, max_bytes: int) -> np.ndarray:
+    """Validate and load one array blob (see :func:`array_to_blob`) sent by untrusted code.
 
-    Accepts only bool, integer and float dtypes (no object, structured, complex, string or datetime data), reads
-    the header first and refuses arrays whose data exceeds ``max_bytes``. Returns a plain, native-endian, writable
-    ndarray: float64 for any float input, int64 for integers (float64 when unsigned values exceed int64), bool kept.
+    Checks the magic, the dtype code, the number of dimensions and that the data is exactly as long as the shape
+    says, and refuses arrays whose data exceeds ``max_bytes`` before copying anything. Returns a plain,
+    native-endian, C-contiguous, writable ndarray: float64 for any float input, int64 for integers (float64 when
+    unsigned values exceed int64), bool kept.
     """
-    stream = io.BytesIO(blob)
-    try:
-        version = np.lib.format.read_magic(stream)
-        if version == (1, 0):
-            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(stream, max_header_size=10000)
-        elif version == (2, 0):
-            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(stream, max_header_size=10000)
-        else:
-            raise WireError(f"unsupported .npy version {version}")
-    except WireError:
-        raise
-    except Exception as error:  # numpy raises ValueError/SyntaxError/... on malformed headers
-        raise WireError(f"the result is not a valid .npy array ({type(error).__name__})") from None
-    if dtype.kind not in "biuf" or dtype.fields is not None or dtype.subdtype is not None:
-        raise WireError(f"the result has dtype {dtype}; only bool, integer and float arrays are accepted")
+    if len(blob) < ARRAY_PREFIX.size:
+        raise WireError("the result is not a valid array blob (too short)")
+    magic, code, ndim = ARRAY_PREFIX.unpack_from(blob)
+    if magic != ARRAY_MAGIC:
+        raise WireError("the result is not a valid array blob (bad magic)")
+    if code >= len(ARRAY_DTYPES):
+        raise WireError(f"the result has an unknown dtype code {code}; only bool, integer and float arrays are accepted")
+    if ndim > MAX_DIMS:
+        raise WireError(f"the result has {ndim} dimensions, more than {MAX_DIMS}")
+    offset = ARRAY_PREFIX.size + ndim * ARRAY_DIM.size
+    if len(blob) < offset:
+        raise WireError("the result is not a valid array blob (its shape is cut off)")
+    shape = tuple(ARRAY_DIM.unpack_from(blob, ARRAY_PREFIX.size + i * ARRAY_DIM.size)[0] for i in range(ndim))
+    dtype = ARRAY_DTYPES[code]
     count = 1
     for dim in shape:
-        count *= int(dim)
+        count *= dim
     data_bytes = count * dtype.itemsize
     if data_bytes > max_bytes:
         raise WireError(f"the result holds {data_bytes} bytes, more than the cap of {max_bytes} bytes")
-    if len(blob) - stream.tell() != data_bytes:
-        raise WireError("the result's .npy data has the wrong length for its shape")
-    stream.seek(0)
-    try:
-        array = np.lib.format.read_array(stream, allow_pickle=False)
-    except Exception as error:
-        raise WireError(f"the result could not be read as an array ({type(error).__name__})") from None
-    array = np.asarray(array)
-    if fortran_order:
-        array = np.ascontiguousarray(array)
-    if array.dtype.kind == "f":
-        return np.array(array, dtype=np.float64, copy=True)
-    if array.dtype.kind == "b":
-        return np.array(array, dtype=np.bool_, copy=True)
-    if array.dtype.kind == "u" and array.size and int(array.max()) > np.iinfo(np.int64).max:
-        return np.array(array, dtype=np.float64, copy=True)
-    return np.array(array, dtype=np.int64, copy=True)
+    if len(blob) - offset != data_bytes:
+        raise WireError("the result's data has the wrong length for its shape")
+    array = np.frombuffer(blob, dtype=dtype, count=count, offset=offset).reshape(shape) if count else np.empty(shape, dtype)
+    if dtype.kind == "f":
+        return array.astype(np.float64)
+    if dtype.kind == "b":
+        return array.astype(np.bool_)
+    if dtype.kind == "u" and array.size and int(array.max()) > np.iinfo(np.int64).max:
+        return array.astype(np.float64)
+    return array.astype(np.int64)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -215,7 +235,7 @@ def encode_case_kwargs(kwargs: dict[str, Any], blobs: list[bytes]) -> list[dict[
     for key, value in kwargs.items():
         if isinstance(value, np.ndarray):
             described.append({"key": key, "kind": "array", "blob": len(blobs)})
-            blobs.append(array_to_npy(value))
+            blobs.append(array_to_blob(value))
         elif isinstance(value, bool):
             described.append({"key": key, "kind": "bool", "value": value})
         elif isinstance(value, int):
@@ -231,7 +251,8 @@ def decode_case_kwargs(described: list[dict[str, Any]], table: Any, payload: byt
     for item in described:
         kind = item["kind"]
         if kind == "array":
-            kwargs[item["key"]] = np.lib.format.read_array(io.BytesIO(blob_at(payload, table, item["blob"])), allow_pickle=False)
+            blob = blob_at(payload, table, item["blob"])
+            kwargs[item["key"]] = blob_to_array(blob, max_bytes=len(blob))
         elif kind == "bool":
             kwargs[item["key"]] = bool(item["value"])
         elif kind == "int":
