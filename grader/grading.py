@@ -210,7 +210,7 @@ _SHEETS: dict[tuple[Path, int, int], Sheet] = {}
 
 def _sheet(path: Path) -> Sheet:
     stat = path.stat()
-    cache_key = (path.resolve(), stat.st_mtime_ns, stat.st_size)
+    cache_key = (path.absolute(), stat.st_mtime_ns, stat.st_size)
     if cache_key not in _SHEETS:
         _SHEETS[cache_key] = load_sheet(path)
     return _SHEETS[cache_key]

@@ -9,6 +9,7 @@ inputs; the student's outputs are compared with the same check ladder as answer 
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Annotated, Any, Literal
 
@@ -144,8 +145,13 @@ class CodeAnswer(Tolerances, AnswerSpec):
         return f"Python code defining {self.function}(); handed in as a .py or .ipynb file"
 
     # ---- one case --------------------------------------------------------------------------------------------
-    def _array(self) -> ArrayAnswer:
+    @functools.cached_property
+    def _array_answer(self) -> ArrayAnswer:
+        """The array check with this part's tolerances (built once: every case of every submission uses it)."""
         return ArrayAnswer(abs_tol=self.abs_tol, rel_tol=self.rel_tol)
+
+    def _array(self) -> ArrayAnswer:
+        return self._array_answer
 
     def check(self, actual: Any, expected: Any, ctx: CheckContext) -> Verdict:
         """One case's output against the key's value for that case (an array, a number, or a mapping of them)."""

@@ -88,12 +88,13 @@ _prepared_guard: _ModuleGuard | None = None
 
 
 def prepare() -> None:
-    """Work done once in the worker so that each forked child starts faster: load libc for prctl, snapshot the
-    guarded modules, and freeze the garbage collector's view of the heap (fewer copy-on-write page faults)."""
+    """Work done once in the worker so that each forked child starts faster: load libc for prctl, build the seccomp
+    filter, snapshot the guarded modules, and freeze the garbage collector's view of the heap (fewer copy-on-write page faults)."""
     global _prepared_guard
     import gc
 
     layers._libc()
+    layers.build_seccomp_program(0)  # builds (and caches) everything of the filter but the child's own pid
     _prepared_guard = _guard()
     gc.collect()
     gc.freeze()

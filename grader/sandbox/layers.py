@@ -133,7 +133,17 @@ def build_seccomp_program(own_pid: int) -> bytes:
     ``X86_64_DENIED`` (EPERM), ``clone`` without ``CLONE_THREAD`` (EPERM: threads yes, processes no),
     ``clone3`` (ENOSYS, so the C library falls back to ``clone`` whose flags the filter can read), and ``kill`` /
     ``tgkill`` aimed at any process but the student's own ``own_pid`` (or its own group, pid 0).
+
+    The instructions around ``own_pid`` are built once per process (the worker builds them before it forks), so a
+    child only packs its pid in between.
     """
+    before, after = _program_around_pid()
+    return before + struct.pack("I", own_pid & 0xFFFFFFFF) + after
+
+
+@functools.cache
+def _program_around_pid() -> tuple[bytes, bytes]:
+    """The filter of :func:`build_seccomp_program` as the bytes before and after its own-pid field."""
     allow = _insn(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW)
     deny = _insn(BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | EPERM)
     # Tail blocks, each reached by a forward jump from the dispatch list.
@@ -145,7 +155,7 @@ def build_seccomp_program(own_pid: int) -> bytes:
     ]
     signal_block = [
         _insn(BPF_LD_W_ABS, 0, 0, OFFSET_ARG0_LOW),
-        _insn(BPF_JEQ_K, 2, 0, own_pid),
+        _insn(BPF_JEQ_K, 2, 0, 0),  # own pid: filled in by build_seccomp_program
         _insn(BPF_JEQ_K, 1, 0, 0),
         deny,
         allow,
@@ -176,7 +186,9 @@ def build_seccomp_program(own_pid: int) -> bytes:
         deny,
     ]
     program = head + dispatch + [allow, deny] + clone_block + signal_block + enosys
-    return b"".join(program)
+    pid_at = 8 * (len(head) + len(dispatch) + 2 + len(clone_block) + 1) + 4  # the k field of the own-pid JEQ
+    packed = b"".join(program)
+    return packed[:pid_at], packed[pid_at + 4 :]
 
 
 class _SockFprog(ctypes.Structure):
@@ -201,8 +213,11 @@ def prctl(option: int, arg2: int = 0) -> None:
         raise OSError(errno, f"prctl({option}) failed: {os.strerror(errno)}")
 
 
+@functools.cache
 def seccomp_supported() -> bool:
-    """True on x86_64 Linux whose kernel offers seccomp filters (the only architecture the filter is built for)."""
+    """True on x86_64 Linux whose kernel offers seccomp filters (the only architecture the filter is built for).
+
+    Asked once per process (the kernel does not change under it): every ``run_cases`` probes the layers."""
     if platform.machine() != "x86_64" or not sys.platform.startswith("linux"):
         return False
     try:

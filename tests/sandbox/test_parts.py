@@ -122,6 +122,13 @@ def test_seccomp_program_jumps_stay_inside_the_program() -> None:
     assert instructions[-1][0] == layers.BPF_RET_K  # falls off nowhere
     denied = {k for code, _jt, _jf, k in instructions if code == layers.BPF_JEQ_K}
     assert {59, 57, 58, 41, 322, 101} <= denied  # execve, fork, vfork, socket, execveat, ptrace
+    # The own pid (packed into a prebuilt program) is the operand of the JEQ right after kill's argument is loaded.
+    other = layers.build_seccomp_program(own_pid=98765)
+    differing = [i for i in range(0, len(program), 8) if program[i : i + 8] != other[i : i + 8]]
+    assert len(other) == len(program) and len(differing) == 1
+    position = differing[0] // 8
+    assert instructions[position] == (layers.BPF_JEQ_K, 2, 0, 1234)
+    assert instructions[position - 1] == (layers.BPF_LD_W_ABS, 0, 0, layers.OFFSET_ARG0_LOW)
 
 
 def test_workers_outlive_the_thread_that_first_needed_them(tmp_path: Path) -> None:
