@@ -172,3 +172,37 @@ def test_network_is_unreachable_without_seccomp_when_namespaced(monkeypatch: pyt
     assert outcome.status == "exception"
     assert "Network is unreachable" in outcome.message or "OSError" in outcome.message, outcome.message
     assert survivors() == []
+
+
+DAEMON_SOURCE = """\
+import os, time
+
+
+def solve(x):
+    ready_read, ready_write = os.pipe()
+    if os.fork() == 0:  # a daemon in a session of its own, out of reach of the process-group kill
+        os.setsid()
+        if os.fork() == 0:
+            os.write(ready_write, b"up")
+            time.sleep(1000)
+        os._exit(0)
+    os.read(ready_read, 2)  # return only once the daemon runs
+    return x
+"""
+
+
+def test_a_daemon_started_without_seccomp_is_swept(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """With seccomp off the student can fork: the worker must then sweep their uid (with seccomp on it skips the
+    sweep, since no process can have been started), leaving no process behind."""
+    import grader.sandbox.layers as layers_module
+
+    if not probe_layers()["separate-user"]:
+        pytest.skip("the sweep by uid needs the grader to run as root (a fresh uid per submission)")
+    probed = dict(layers_module.probe_layers(), seccomp=False)
+    monkeypatch.setattr(layers_module, "probe_layers", lambda: probed)
+    submission = tmp_path / "daemon.py"
+    submission.write_text(DAEMON_SOURCE)
+    report = run_cases(submission, "solve", [CaseInput("daemon", {"x": X_VALUES[0]})], limits=FAST_LIMITS)
+    assert report.layers["seccomp"] is False
+    assert report.cases[0].status == "ok", report.cases[0].message  # forking worked: only the sweep stops the daemon
+    assert survivors() == []
