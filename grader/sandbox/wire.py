@@ -182,14 +182,14 @@ def blob_at(payload: bytes, table: Any, index: Any) -> bytes:
     return payload[entry[0] : entry[0] + entry[1]]
 
 
-def blob_to_array(blob: bytes, *, max_bytes: int) -> np.ndarray:
-    """Validate and load one array blob (see :func:`array_to_blob`) sent by untrusted code.
+MAX_DIM = (1 << 31) - 1
+"""Largest size of one axis a blob may declare (also for arrays with a zero-sized axis, which hold no data)."""
 
-    Checks the magic, the dtype code, the number of dimensions and that the data is exactly as long as the shape
-    says, and refuses arrays whose data exceeds ``max_bytes`` before copying anything. Returns a plain,
-    native-endian, C-contiguous, writable ndarray: float64 for any float input, int64 for integers (float64 when
-    unsigned values exceed int64), bool kept.
-    """
+
+def _read_blob(blob: bytes, max_bytes: int) -> np.ndarray:
+    """The array a blob declares, in its wire dtype (a read-only view of ``blob``); WireError for anything that
+    breaks the format: magic, dtype code, number and size of dimensions, data longer than ``max_bytes`` or not
+    exactly as long as the shape says. Nothing is copied before every check passed."""
     if len(blob) < ARRAY_PREFIX.size:
         raise WireError("the result is not a valid array blob (too short)")
     magic, code, ndim = ARRAY_PREFIX.unpack_from(blob)
@@ -203,6 +203,8 @@ def blob_to_array(blob: bytes, *, max_bytes: int) -> np.ndarray:
     if len(blob) < offset:
         raise WireError("the result is not a valid array blob (its shape is cut off)")
     shape = tuple(ARRAY_DIM.unpack_from(blob, ARRAY_PREFIX.size + i * ARRAY_DIM.size)[0] for i in range(ndim))
+    if any(dim > MAX_DIM for dim in shape):
+        raise WireError(f"the result has an axis longer than {MAX_DIM}")
     dtype = ARRAY_DTYPES[code]
     count = 1
     for dim in shape:
@@ -212,14 +214,34 @@ def blob_to_array(blob: bytes, *, max_bytes: int) -> np.ndarray:
         raise WireError(f"the result holds {data_bytes} bytes, more than the cap of {max_bytes} bytes")
     if len(blob) - offset != data_bytes:
         raise WireError("the result's data has the wrong length for its shape")
-    array = np.frombuffer(blob, dtype=dtype, count=count, offset=offset).reshape(shape) if count else np.empty(shape, dtype)
-    if dtype.kind == "f":
+    try:
+        return np.frombuffer(blob, dtype=dtype, count=count, offset=offset).reshape(shape) if count else np.empty(shape, dtype)
+    except (ValueError, MemoryError) as error:  # e.g. numpy's own limits on an empty array's shape
+        raise WireError(f"the result's shape {shape} cannot be an array ({error})") from None
+
+
+def blob_to_array(blob: bytes, *, max_bytes: int) -> np.ndarray:
+    """Validate and load one array blob (see :func:`array_to_blob`) sent by untrusted code: a result.
+
+    Returns a plain, native-endian, C-contiguous, writable ndarray: float64 for any float input, int64 for integers
+    (float64 when unsigned values exceed int64), bool kept. WireError when the blob is malformed or over the cap.
+    """
+    array = _read_blob(blob, max_bytes)
+    kind = array.dtype.kind
+    if kind == "f":
         return array.astype(np.float64)
-    if dtype.kind == "b":
+    if kind == "b":
         return array.astype(np.bool_)
-    if dtype.kind == "u" and array.size and int(array.max()) > np.iinfo(np.int64).max:
+    if kind == "u" and array.size and int(array.max()) > np.iinfo(np.int64).max:
         return array.astype(np.float64)
     return array.astype(np.int64)
+
+
+def blob_to_input(blob: bytes) -> np.ndarray:
+    """Load one array blob of the grader's request (a case's argument): its dtype kept (uint8 stays uint8, float32
+    stays float32), native byte order, C-contiguous and writable (the student's function may modify it)."""
+    array = _read_blob(blob, len(blob))
+    return array.astype(array.dtype.newbyteorder("="))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -229,7 +251,8 @@ def blob_to_array(blob: bytes, *, max_bytes: int) -> np.ndarray:
 def encode_case_kwargs(kwargs: dict[str, Any], blobs: list[bytes]) -> list[dict[str, Any]]:
     """JSON descriptions of one case's keyword arguments; arrays are appended to ``blobs`` and referenced by index.
 
-    Python scalars keep their type (``bool``, ``int``, ``float``) so the student's function receives exactly them.
+    Python scalars keep their type (``bool``, ``int``, ``float``) and arrays their dtype (floats wider than 64 bits
+    become float64), so the student's function receives exactly them (:func:`decode_case_kwargs`).
     """
     described: list[dict[str, Any]] = []
     for key, value in kwargs.items():
@@ -251,8 +274,7 @@ def decode_case_kwargs(described: list[dict[str, Any]], table: Any, payload: byt
     for item in described:
         kind = item["kind"]
         if kind == "array":
-            blob = blob_at(payload, table, item["blob"])
-            kwargs[item["key"]] = blob_to_array(blob, max_bytes=len(blob))
+            kwargs[item["key"]] = blob_to_input(blob_at(payload, table, item["blob"]))
         elif kind == "bool":
             kwargs[item["key"]] = bool(item["value"])
         elif kind == "int":

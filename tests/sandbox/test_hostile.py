@@ -100,6 +100,7 @@ TABLE: dict[str, Expected] = {
     "os_exit_zero.py": Expected(("crashed",), "exit code 0"),
     "fake_result_stdout.py": Expected(("ok",), check=_plus_one_not_fake),
     "corrupt_channel.py": Expected(("crashed",), "result channel"),
+    "forged_empty_blob.py": Expected(("bad-result",), "axis longer", cases=1),
     "read_answer_key.py": Expected(("exception",), "FileNotFoundError", needs=("private-filesystem",)),
     "proc_environ.py": Expected(("ok",), check=_no_secret_environ),
     "write_outside.py": Expected(("ok",), check=_nothing_written, needs=("private-filesystem",)),

@@ -37,6 +37,20 @@ def test_array_blob_round_trip_gives_plain_native_arrays(array: np.ndarray, fort
     np.testing.assert_array_equal(loaded, array.astype(loaded.dtype))
 
 
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(dtype=NUMERIC_DTYPES.map(np.dtype), shape=hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=5)))
+def test_case_inputs_reach_the_child_with_their_dtype(array: np.ndarray) -> None:
+    blobs: list[bytes] = []
+    described = wire.encode_case_kwargs({"x": array, "n": 3, "flag": True, "scale": 0.5}, blobs)
+    table, payload = wire.pack_blobs(blobs)
+    decoded = wire.decode_case_kwargs(described, table, payload)
+    sent = array.astype(np.float64) if array.dtype.kind == "f" and array.dtype.itemsize > 8 else array
+    assert decoded["x"].dtype == sent.dtype.newbyteorder("=") and decoded["x"].shape == array.shape
+    assert decoded["x"].flags.writeable and decoded["x"].flags.c_contiguous
+    np.testing.assert_array_equal(decoded["x"], sent)
+    assert decoded["n"] == 3 and type(decoded["n"]) is int and decoded["flag"] is True and decoded["scale"] == 0.5
+
+
 def test_array_blob_keeps_uint64_beyond_int64_as_float() -> None:
     loaded = wire.blob_to_array(wire.array_to_blob(np.array([2**64 - 1, 0], dtype=np.uint64)), max_bytes=1 << 20)
     assert loaded.dtype == np.float64 and loaded[0] == float(2**64 - 1)
@@ -69,7 +83,10 @@ def test_array_blob_reader_refuses_hostile_blobs() -> None:
         "wrong length": good[:-8],
         "wrong length ": good + b"extra",
         "more than the cap": _blob(f8, (2**20, 2**20), b""),  # a huge declared shape is refused before any copy
-        "more than the cap ": _blob(f8, (2**63, 2**63, 2**63), b""),
+        "more than the cap ": _blob(f8, (2**31 - 1, 2**31 - 1, 2**31 - 1), b""),
+        "axis longer": _blob(f8, (0, 2**63), b""),  # no data, but no array either
+        "axis longer ": _blob(f8, (0, 2**31), b""),
+        "cannot be an array": _blob(f8, (0,) + (2**31 - 1,) * 8, b""),  # each axis allowed, numpy refuses the shape
     }
     for fragment, blob in hostile.items():
         with pytest.raises(wire.WireError, match=fragment.strip()):
