@@ -35,10 +35,12 @@ SHEET = REPO / "exercises" / "week7.yaml"
 CODE_SAMPLES = REPO / "submissions" / "week7" / "code"
 
 _RUNNER = r"""
-import json, os, resource, sys, threading, time
+import json, resource, sys, threading, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
+sys.path.insert(0, sys.argv[1] + "/benchmarks")
 from grader.batch import run_batch
+from sandbox import machine_cpu_seconds as machine_cpu
 from grader.grading import grade_file
 
 mode, spec, folder, gradebook, jobs = sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]), Path(sys.argv[5]), int(sys.argv[6])
@@ -60,14 +62,6 @@ def sample():
                 pass
         peak[0] = max(peak[0], total)
         time.sleep(0.02)
-
-def machine_cpu():
-    try:
-        with open("/proc/stat") as stat:
-            fields = [int(v) for v in stat.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 sampler = threading.Thread(target=sample, daemon=True)
 sampler.start()

@@ -2,7 +2,8 @@
 
 A frame is ``MAGIC | u32 header length | u64 payload length | header (UTF-8 JSON object) | payload``. Arrays travel
 as concatenated array blobs (:func:`array_to_blob`: a fixed binary header with dtype code and shape, then the raw
-data; never pickled); the header says where each blob starts and ends. Runs on both sides of the sandbox: standard library and numpy only, relative imports.
+data; never pickled); the header says where each blob starts and ends. Runs on both sides of the sandbox: standard
+library and numpy only, relative imports.
 """
 
 from __future__ import annotations
