@@ -363,6 +363,12 @@ def _run_local(
     others are graded normally.
     """
     context = _mp_context()
+    if context.get_start_method() == "fork" and any(task.path.suffix.lower() in CODE_SUFFIXES for task in tasks):
+        # Probe the sandbox's layers (bubblewrap starts a Python to test itself) once here: forked workers
+        # inherit the cached answer instead of each probing again.
+        from grader.sandbox import probe_layers
+
+        probe_layers()
     queue = list(_chunks(tasks, chunk_size))
     queue.reverse()  # pop() from the end keeps the sorted order
     max_in_flight = max(1, jobs * IN_FLIGHT_PER_JOB)

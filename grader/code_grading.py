@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from grader.code_key import CodeCaseKey, CodeKey, code_part_key
 from grader.engine import symmetry
 from grader.grading import Mode, check_context, title_of, unusable
 from grader.result import CaseResult, PartResult, Result, Status, Verdict, Visibility
-from grader.sandbox import CaseInput, CaseOutcome, Limits, run_cases
+from grader.sandbox import CaseInput, CaseOutcome, Limits, PreparedCases, prepare_cases, run_prepared
 from grader.spec.loader import Sheet
 from grader.spec.models import ExerciseSpec, PartSpec
 from grader.submission.answer_file import file_hash
@@ -171,41 +172,48 @@ def _graded_part(sheet: Sheet, exercise: ExerciseSpec, part: PartSpec, key: Code
     )
 
 
-def _grade_code_parts(
-    sheet: Sheet, parts: list[tuple[ExerciseSpec, PartSpec]], path: Path, *, mode: Mode, require_sandbox: bool
-) -> tuple[list[PartResult], dict[str, bool]]:
-    """Grade every code part in ``parts`` with ONE sandbox run (one import of the module for all their functions);
-    also return the isolation layers used ({} when no part ran).
+@lru_cache(maxsize=64)
+def _prepared_run(sheet: Sheet, part_ids: tuple[tuple[str, str], ...]) -> PreparedCases:
+    """The sandbox cases of one run of these code parts (``(exercise id, part id)`` each), checked and encoded once
+    per loaded sheet: every submission of a batch runs the same cases.
 
     Each case keeps its part's per-call limits; the run's total time is what the parts would have had one by one
     (at most MAX_RUN_SECONDS). Case names are prefixed ``exercise.part/`` to stay unique across parts.
     """
-    runnable: list[tuple[ExerciseSpec, PartSpec, CodeKey, str]] = []
+    specs = {(exercise.id, part.id): part for exercise, part in sheet.parts()}
     cases: list[CaseInput] = []
     total_seconds = 0.0
-    for exercise, part in parts:
-        if _pending(exercise, part, mode) is not None:
-            continue
-        answer: CodeAnswer = part.answer  # type: ignore[assignment]
-        key = code_part_key(sheet, exercise.id, part.id)
-        prefix = f"{exercise.id}.{part.id}/"
-        runnable.append((exercise, part, key, prefix))
-        cases += _part_cases(prefix, answer, key)
+    for exercise_id, part_id in part_ids:
+        answer: CodeAnswer = specs[(exercise_id, part_id)].answer  # type: ignore[assignment]
+        key = code_part_key(sheet, exercise_id, part_id)
+        cases += _part_cases(f"{exercise_id}.{part_id}/", answer, key)
         total_seconds += _part_limits(answer, key).wall_seconds_total
+    answers: list[CodeAnswer] = [specs[ids].answer for ids in part_ids]  # type: ignore[misc]
+    slowest = max(answer.seconds_per_case for answer in answers)
+    limits = Limits(
+        cpu_seconds_per_case=slowest, wall_seconds_per_case=2 * slowest + 1,
+        wall_seconds_total=min(MAX_RUN_SECONDS, total_seconds),
+    )
+    return prepare_cases(answers[0].function, cases, limits=limits)
+
+
+def _grade_code_parts(
+    sheet: Sheet, parts: list[tuple[ExerciseSpec, PartSpec]], path: Path, *, mode: Mode, require_sandbox: bool
+) -> tuple[list[PartResult], dict[str, bool]]:
+    """Grade every code part in ``parts`` with ONE sandbox run (one import of the module for all their functions);
+    also return the isolation layers used ({} when no part ran). Hidden parts in check mode do not run."""
+    runnable = [(exercise, part) for exercise, part in parts if _pending(exercise, part, mode) is None]
     outcomes: dict[str, CaseOutcome] = {}
     layers: dict[str, bool] = {}
     if runnable:
-        slowest = max(p.answer.seconds_per_case for _, p, _, _ in runnable)  # type: ignore[union-attr]
-        limits = Limits(
-            cpu_seconds_per_case=slowest, wall_seconds_per_case=2 * slowest + 1,
-            wall_seconds_total=min(MAX_RUN_SECONDS, total_seconds),
-        )
-        first: CodeAnswer = runnable[0][1].answer  # type: ignore[assignment]
-        report = run_cases(path, first.function, cases, limits=limits, require_sandbox=require_sandbox)
+        prepared = _prepared_run(sheet, tuple((exercise.id, part.id) for exercise, part in runnable))
+        report = run_prepared(path, prepared, require_sandbox=require_sandbox)
         outcomes = {o.name: o for o in report.cases}
         layers = report.layers
     graded: dict[tuple[str, str], PartResult] = {}
-    for exercise, part, key, prefix in runnable:
+    for exercise, part in runnable:
+        key = code_part_key(sheet, exercise.id, part.id)
+        prefix = f"{exercise.id}.{part.id}/"
         own = {c.name: replace(outcomes[prefix + c.name], name=c.name) for c in key.cases}
         graded[(exercise.id, part.id)] = _graded_part(sheet, exercise, part, key, own)
     results: list[PartResult] = []

@@ -292,12 +292,10 @@ def _case_seconds(value: Any, default: float, place: str) -> float:
     return float(value)
 
 
-def _check_arguments(source: Path, function: str, cases: Sequence[CaseInput], limits: Limits) -> list[_Case]:
-    """Raise SandboxUsageError/InputFileError for grader misuse; returns the cases checked and normalized."""
+def _check_cases(function: str, cases: Sequence[CaseInput], limits: Limits) -> list[_Case]:
+    """Raise SandboxUsageError for grader misuse; returns the cases checked and normalized."""
     if not isinstance(limits, Limits):
         raise SandboxUsageError(f"limits must be a grader.sandbox.Limits, got {type(limits).__name__}")
-    if not source.is_file():
-        raise InputFileError("the submission file does not exist or is not a file", file=source)
     if not _is_identifier(function):
         raise SandboxUsageError(f"function must be a Python identifier, got {function!r}")
     names: set[str] = set()
@@ -366,6 +364,46 @@ def _load_source(path: Path) -> _Source | str:
 # run_cases
 
 
+@dataclass(frozen=True)
+class PreparedCases:
+    """Cases checked and encoded once by :func:`prepare_cases`, to run against many submissions with
+    :func:`run_prepared`: a batch grades every student's file on the same cases, so validating them and encoding
+    their arrays is done once, not per submission.
+
+    Attributes:
+        function: the function a case calls when it names none. limits: the run's limits.
+        cases: the checked cases, in order. described: their JSON descriptions for the worker (arrays referenced
+            by index into ``table``, the ``[offset, length]`` of each array blob in ``payload``).
+        limits_described: ``limits`` as the worker reads them.
+    """
+
+    function: str
+    limits: Limits
+    cases: tuple[_Case, ...]
+    described: list[dict[str, Any]]
+    table: list[list[int]]
+    payload: bytes
+    limits_described: dict[str, Any]
+
+
+def prepare_cases(function: str, cases: Sequence[CaseInput], *, limits: Limits = Limits()) -> PreparedCases:  # noqa: B008
+    """Check ``cases`` (SandboxUsageError for bad ``function``/``cases``/``limits``) and encode them for the worker."""
+    normalized = _check_cases(function, cases, limits)
+    blobs: list[bytes] = []
+    described = [
+        {
+            "name": case.name,
+            "function": case.function,
+            "cpu_seconds": case.cpu_seconds,
+            "wall_seconds": case.wall_seconds,
+            "kwargs": wire.encode_case_kwargs(case.kwargs, blobs),
+        }
+        for case in normalized
+    ]
+    table, payload = wire.pack_blobs(blobs)
+    return PreparedCases(function, limits, tuple(normalized), described, table, payload, asdict(limits))
+
+
 def run_cases(
     source: Path,
     function: str,
@@ -384,8 +422,15 @@ def run_cases(
     SandboxUsageError for bad ``function``/``cases``/``limits``, SandboxUnavailable when ``require_sandbox`` and a
     layer of :func:`probe_layers` is missing, SandboxError when the sandbox machinery itself fails.
     """
+    return run_prepared(source, prepare_cases(function, cases, limits=limits), require_sandbox=require_sandbox)
+
+
+def run_prepared(source: Path, prepared: PreparedCases, *, require_sandbox: bool = False) -> RunReport:
+    """:func:`run_cases` on cases prepared once with :func:`prepare_cases` (same outcomes, same errors)."""
     source = Path(source)
-    normalized = _check_arguments(source, function, cases, limits)
+    if not source.is_file():
+        raise InputFileError("the submission file does not exist or is not a file", file=source)
+    limits = prepared.limits
     probed = layers.probe_layers()
     if require_sandbox:
         missing = [name for name in layers.LAYER_NAMES if not probed[name]]
@@ -393,42 +438,31 @@ def run_cases(
             raise SandboxUnavailable(_missing_layers_message(missing))
     loaded = _load_source(source)
     if isinstance(loaded, str):
-        return RunReport([CaseOutcome(case.name, "import-error", None, loaded) for case in cases], _no_layers(), "")
-    if not cases:
+        return RunReport([CaseOutcome(case.name, "import-error", None, loaded) for case in prepared.cases], _no_layers(), "")
+    if not prepared.cases:
         return RunReport([], _no_layers(), "")
-    blobs: list[bytes] = []
-    described = [
-        {
-            "name": case.name,
-            "function": case.function,
-            "cpu_seconds": case.cpu_seconds,
-            "wall_seconds": case.wall_seconds,
-            "kwargs": wire.encode_case_kwargs(case.kwargs, blobs),
-        }
-        for case in normalized
-    ]
-    table, payload = wire.pack_blobs(blobs)
     request = wire.encode_frame(
         {
             "kind": "run",
             "source": loaded.text,
             "filename": loaded.filename,
-            "limits": asdict(limits),
-            "cases": described,
-            "blobs": table,
+            "limits": prepared.limits_described,
+            "cases": prepared.described,
+            "blobs": prepared.table,
             "seccomp": probed["seccomp"],
             "require": require_sandbox,
         },
-        payload,
+        prepared.payload,
     )
-    max_reply = len(cases) * (limits.max_result_bytes + RESULT_SLACK_BYTES) + limits.max_output_bytes * 4 + (1 << 20)
+    count = len(prepared.cases)
+    max_reply = count * (limits.max_result_bytes + RESULT_SLACK_BYTES) + limits.max_output_bytes * 4 + (1 << 20)
     deadline_seconds = limits.wall_seconds_total + REPLY_SLACK_SECONDS
     sandboxed = probed["private-filesystem"]
     reply, reply_payload, sandboxed = _execute(request, sandboxed, deadline_seconds, max_reply, require_sandbox)
     if reply is None:
         message = "the sandbox stopped while running this submission (twice); it was not graded -- tell your instructor"
-        return RunReport([CaseOutcome(case.name, "crashed", None, message) for case in cases], _no_layers(), "")
-    return _decode_report(reply, reply_payload, loaded, normalized, limits, sandboxed, require_sandbox)
+        return RunReport([CaseOutcome(case.name, "crashed", None, message) for case in prepared.cases], _no_layers(), "")
+    return _decode_report(reply, reply_payload, loaded, prepared.cases, limits, sandboxed, require_sandbox)
 
 
 def _no_layers() -> dict[str, bool]:

@@ -344,3 +344,28 @@ def test_a_dead_worker_is_replaced(correct_submission: Path) -> None:
     report = run_cases(correct_submission, "conv2d", _conv_cases(2))
     assert [c.status for c in report.cases] == ["ok", "ok"]
     assert_grader_fine(correct_submission)
+
+
+def test_cases_prepared_once_run_like_run_cases(tmp_path: Path) -> None:
+    """prepare_cases + run_prepared (what a batch does for every student) gives exactly run_cases' outcomes, and
+    a prepared set of cases can be run on any number of submissions."""
+    from grader.sandbox import prepare_cases, run_prepared
+
+    from .conftest import CONV2D_SOURCE
+
+    rng = np.random.default_rng(3)
+    cases = [CaseInput(f"c{i}", {"image": rng.normal(size=(5, 5, 2)), "filters": rng.normal(size=(3, 3, 2, 2))}) for i in range(3)]
+    prepared = prepare_cases("conv2d", cases, limits=FAST_LIMITS)
+    right, wrong = tmp_path / "right.py", tmp_path / "wrong.py"
+    right.write_text(CONV2D_SOURCE)
+    wrong.write_text("def conv2d(image, filters):\n    raise ValueError('not yet')\n")
+    for submission in (right, wrong, right):
+        once = run_prepared(submission, prepared)
+        direct = run_cases(submission, "conv2d", cases, limits=FAST_LIMITS)
+        assert [(o.name, o.status, o.message) for o in once.cases] == [(o.name, o.status, o.message) for o in direct.cases]
+    for outcome, case in zip(run_prepared(right, prepared).cases, cases):
+        np.testing.assert_allclose(outcome.value, conv2d_loops(case.kwargs["image"], case.kwargs["filters"]))  # type: ignore[arg-type]
+    with pytest.raises(InputFileError):
+        run_prepared(tmp_path / "missing.py", prepared)
+    with pytest.raises(SandboxUsageError):
+        prepare_cases("not a name", cases)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 import grader.code_grading as code_grading
 from grader.code_grading import grade_code_file
-from grader.sandbox import CaseInput, Limits, SandboxUsageError, run_cases
+from grader.sandbox import CaseInput, Limits, PreparedCases, RunReport, SandboxUsageError, run_cases, run_prepared
 from grader.spec.loader import load_sheet
 
 from .conftest import CONV2D_SOURCE, FAST_LIMITS, conv2d_loops, survivors
@@ -180,19 +181,23 @@ def test_case_functions_and_limits_are_checked(several: Path) -> None:
 
 @pytest.mark.parametrize("mode", ["full", "check"])
 def test_a_code_submission_is_one_sandbox_run(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """grade_code_file runs every (non-pending) code part of week 7 in one run_cases call, each part's cases calling
-    its own function with its own per-call limits."""
+    """grade_code_file runs every (non-pending) code part of week 7 in one sandbox run, each part's cases calling
+    its own function with its own per-call limits; the cases are prepared once per sheet, not per submission."""
     sheet = load_sheet(ROOT / "exercises" / "week7.yaml")
-    calls: list[list[CaseInput]] = []
+    calls: list[list[Any]] = []
+    prepared_runs: set[int] = set()
 
-    def counting_run_cases(*args: object, **kwargs: object):  # noqa: ANN202 -- forwards to run_cases
-        calls.append(list(args[2]))  # type: ignore[call-overload]
-        return run_cases(*args, **kwargs)  # type: ignore[arg-type]
+    def counting_run_prepared(source: Path, prepared: PreparedCases, **kwargs: Any) -> RunReport:
+        calls.append(list(prepared.cases))
+        prepared_runs.add(id(prepared))
+        return run_prepared(source, prepared, **kwargs)
 
-    monkeypatch.setattr(code_grading, "run_cases", counting_run_cases)
+    monkeypatch.setattr(code_grading, "run_prepared", counting_run_prepared)
     path = ROOT / "submissions" / "week7" / "code" / "correct.py"
     result = grade_code_file(sheet, path, path.read_bytes(), mode=mode)  # type: ignore[arg-type]
-    assert len(calls) == 1
+    grade_code_file(sheet, path, path.read_bytes(), mode=mode)  # type: ignore[arg-type]
+    assert len(calls) == 2 and len(prepared_runs) == 1
+    calls.pop()
     code_parts = [(e, p) for e, p in sheet.parts() if p.answer.type == "code"]
     run_parts = {name.split("/", 1)[0] for name in (c.name for c in calls[0])}
     expected_parts = {f"{e.id}.{p.id}" for e, p in code_parts if not (mode == "check" and p.visibility.value == "hidden")}
