@@ -181,14 +181,13 @@ def _prepared_run(sheet: Sheet, part_ids: tuple[tuple[str, str], ...]) -> Prepar
     (at most MAX_RUN_SECONDS). Case names are prefixed ``exercise.part/`` to stay unique across parts.
     """
     specs = {(exercise.id, part.id): part for exercise, part in sheet.parts()}
+    answers: list[CodeAnswer] = [specs[ids].answer for ids in part_ids]  # type: ignore[misc]
     cases: list[CaseInput] = []
     total_seconds = 0.0
-    for exercise_id, part_id in part_ids:
-        answer: CodeAnswer = specs[(exercise_id, part_id)].answer  # type: ignore[assignment]
+    for (exercise_id, part_id), answer in zip(part_ids, answers, strict=True):
         key = code_part_key(sheet, exercise_id, part_id)
         cases += _part_cases(f"{exercise_id}.{part_id}/", answer, key)
         total_seconds += _part_limits(answer, key).wall_seconds_total
-    answers: list[CodeAnswer] = [specs[ids].answer for ids in part_ids]  # type: ignore[misc]
     slowest = max(answer.seconds_per_case for answer in answers)
     limits = Limits(
         cpu_seconds_per_case=slowest, wall_seconds_per_case=2 * slowest + 1,

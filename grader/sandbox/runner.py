@@ -371,13 +371,12 @@ class PreparedCases:
     their arrays is done once, not per submission.
 
     Attributes:
-        function: the function a case calls when it names none. limits: the run's limits.
-        cases: the checked cases, in order. described: their JSON descriptions for the worker (arrays referenced
+        limits: the run's limits.
+        cases: the checked cases, in order (each with its function resolved). described: their JSON descriptions for the worker (arrays referenced
             by index into ``table``, the ``[offset, length]`` of each array blob in ``payload``).
         limits_described: ``limits`` as the worker reads them.
     """
 
-    function: str
     limits: Limits
     cases: tuple[_Case, ...]
     described: list[dict[str, Any]]
@@ -387,7 +386,8 @@ class PreparedCases:
 
 
 def prepare_cases(function: str, cases: Sequence[CaseInput], *, limits: Limits = Limits()) -> PreparedCases:  # noqa: B008
-    """Check ``cases`` (SandboxUsageError for bad ``function``/``cases``/``limits``) and encode them for the worker."""
+    """Check ``cases`` (SandboxUsageError for bad ``function``/``cases``/``limits``) and encode them for the worker;
+    ``function`` is what a case calls when it names none."""
     normalized = _check_cases(function, cases, limits)
     blobs: list[bytes] = []
     described = [
@@ -401,7 +401,7 @@ def prepare_cases(function: str, cases: Sequence[CaseInput], *, limits: Limits =
         for case in normalized
     ]
     table, payload = wire.pack_blobs(blobs)
-    return PreparedCases(function, limits, tuple(normalized), described, table, payload, asdict(limits))
+    return PreparedCases(limits, tuple(normalized), described, table, payload, asdict(limits))
 
 
 def run_cases(
