@@ -19,7 +19,7 @@ from grader import __version__
 from grader.answers.code import CodeAnswer, declared_student, shapes_text
 from grader.code_key import CodeCaseKey, CodeKey, code_part_key
 from grader.engine import symmetry
-from grader.grading import Mode, check_context, title_of, unusable
+from grader.grading import Mode, check_context, part_fields, pending_part, unusable
 from grader.result import CaseResult, PartResult, Result, Status, Verdict, Visibility
 from grader.sandbox import CaseInput, CaseOutcome, Limits, PreparedCases, prepare_cases, run_prepared
 from grader.spec.loader import Sheet
@@ -127,20 +127,6 @@ def _part_cases(prefix: str, answer: CodeAnswer, key: CodeKey) -> list[CaseInput
     ]
 
 
-def _common(exercise: ExerciseSpec, part: PartSpec) -> dict[str, Any]:
-    return {
-        "exercise_id": exercise.id, "part_id": part.id, "title": title_of(part), "answer_type": "code",
-        "visibility": part.visibility, "points_possible": part.points,
-    }
-
-
-def _pending(exercise: ExerciseSpec, part: PartSpec, mode: Mode) -> PartResult | None:
-    """The ``pending`` result of a hidden part in check mode (its cases do not run), else None."""
-    if part.visibility is Visibility.hidden and mode == "check":
-        return PartResult(**_common(exercise, part), points_earned=0.0, status=Status.pending, feedback="graded after submission")
-    return None
-
-
 def _graded_part(sheet: Sheet, exercise: ExerciseSpec, part: PartSpec, key: CodeKey, outcomes: dict[str, CaseOutcome]) -> PartResult:
     """Grade one code part from its cases' sandbox ``outcomes`` (by case name, without any prefix)."""
     answer: CodeAnswer = part.answer  # type: ignore[assignment]
@@ -163,7 +149,7 @@ def _graded_part(sheet: Sheet, exercise: ExerciseSpec, part: PartSpec, key: Code
         status = Status.partial if passed else (Status.error if all(verdicts[c.name].status is Status.error for c in failed) else Status.incorrect)
         feedback = f"{len(failed)} of {len(key.cases)} cases failed; first: {failed[0].name}: {first.feedback}"
     return PartResult(
-        **_common(exercise, part),
+        **part_fields(exercise, part),
         points_earned=round(fraction * part.points, 6),
         status=status,
         feedback=("passed" if not failed else "not passed") if hidden_part else feedback,
@@ -201,7 +187,7 @@ def _grade_code_parts(
 ) -> tuple[list[PartResult], dict[str, bool]]:
     """Grade every code part in ``parts`` with ONE sandbox run (one import of the module for all their functions);
     also return the isolation layers used ({} when no part ran). Hidden parts in check mode do not run."""
-    runnable = [(exercise, part) for exercise, part in parts if _pending(exercise, part, mode) is None]
+    runnable = [(exercise, part) for exercise, part in parts if pending_part(exercise, part, mode) is None]
     outcomes: dict[str, CaseOutcome] = {}
     layers: dict[str, bool] = {}
     if runnable:
@@ -217,7 +203,7 @@ def _grade_code_parts(
         graded[(exercise.id, part.id)] = _graded_part(sheet, exercise, part, key, own)
     results: list[PartResult] = []
     for exercise, part in parts:
-        pending = _pending(exercise, part, mode)
+        pending = pending_part(exercise, part, mode)
         results.append(pending if pending is not None else graded[(exercise.id, part.id)])
     return results, layers
 

@@ -58,12 +58,10 @@ def title_of(part: PartSpec) -> str:
     return first if len(first) <= 120 else first[:117] + "..."
 
 
-def part_result(
-    exercise: ExerciseSpec, part: PartSpec, raw: Any, key: AnswerKey, ctx: CheckContext, mode: Mode = "full"
-) -> PartResult:
-    """Grade one answer-file part. Hidden parts carry no expected value, no details and no feedback text."""
-    hidden = part.visibility is Visibility.hidden
-    common: dict[str, Any] = {
+def part_fields(exercise: ExerciseSpec, part: PartSpec) -> dict[str, Any]:
+    """The fields every PartResult of this part carries, whatever the submission: ids, title, answer type,
+    visibility and points possible."""
+    return {
         "exercise_id": exercise.id,
         "part_id": part.id,
         "title": title_of(part),
@@ -71,8 +69,24 @@ def part_result(
         "visibility": part.visibility,
         "points_possible": part.points,
     }
-    if hidden and mode == "check":
-        return PartResult(**common, points_earned=0.0, status=Status.pending, feedback="graded after submission")
+
+
+def pending_part(exercise: ExerciseSpec, part: PartSpec, mode: Mode) -> PartResult | None:
+    """The ``pending`` result of a hidden part in check mode (it is graded after submission), else None."""
+    if part.visibility is Visibility.hidden and mode == "check":
+        return PartResult(**part_fields(exercise, part), points_earned=0.0, status=Status.pending, feedback="graded after submission")
+    return None
+
+
+def part_result(
+    exercise: ExerciseSpec, part: PartSpec, raw: Any, key: AnswerKey, ctx: CheckContext, mode: Mode = "full"
+) -> PartResult:
+    """Grade one answer-file part. Hidden parts carry no expected value, no details and no feedback text."""
+    hidden = part.visibility is Visibility.hidden
+    pending = pending_part(exercise, part, mode)
+    if pending is not None:
+        return pending
+    common = part_fields(exercise, part)
     part_key = key.part(exercise.id, part.id)
     actual, verdict = judge(part.answer, part, raw, part_key, ctx)
     annotations = {} if hidden else _annotations(part, actual, key.expected_json(exercise.id, part.id))
@@ -155,18 +169,7 @@ def unusable(sheet: Sheet, path: Path, reason: str, *, submission_hash: str = ""
     parts = []
     for exercise, part in sheet.parts():
         status = Status.pending if (mode == "check" and part.visibility is Visibility.hidden) else Status.missing
-        parts.append(
-            PartResult(
-                exercise_id=exercise.id,
-                part_id=part.id,
-                title=title_of(part),
-                answer_type=part.answer.type,
-                visibility=part.visibility,
-                points_possible=part.points,
-                points_earned=0.0,
-                status=status,
-            )
-        )
+        parts.append(PartResult(**part_fields(exercise, part), points_earned=0.0, status=status))
     return Result(
         sheet_id=sheet.id,
         sheet_title=sheet.title,
