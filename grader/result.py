@@ -46,7 +46,7 @@ class Verdict(_Frozen):
     status: Status
     feedback: str = ""
     """One or two sentences for the student: what is wrong and, where known, why."""
-    details: list[str] = []
+    details: list[str] = Field(default_factory=list)
     """Where the answer differs (``max abs error 3.1e-2 at [0, 1, 2]; 5 of 16 entries differ``)."""
     mistake: str | None = None
     """Id of the known mistake the answer matched, if any."""
@@ -62,7 +62,7 @@ class CaseResult(_Frozen):
     inputs: str = ""
     """Shapes of the inputs (``image (6, 6, 1), filters (3, 3, 1, 2)``); empty for hidden cases."""
     feedback: str = ""
-    details: list[str] = []
+    details: list[str] = Field(default_factory=list)
     mistake: str | None = None
 
 
@@ -83,10 +83,10 @@ class PartResult(_Frozen):
     expected: Any = None
     """The key as JSON data; always None for hidden parts."""
     feedback: str = ""
-    details: list[str] = []
+    details: list[str] = Field(default_factory=list)
     mistake: str | None = None
-    cases: list[CaseResult] = []
-    annotations: dict[str, Any] = {}
+    cases: list[CaseResult] = Field(default_factory=list)
+    annotations: dict[str, Any] = Field(default_factory=dict)
     """Extra JSON data for rich reports, e.g. ``{"expected_winners": [[...]]}`` (max-pool winners mask)."""
 
     @model_validator(mode="after")
@@ -114,12 +114,12 @@ class Result(_Frozen):
     """File name of the submission as handed in (no directories)."""
     submission_hash: str = ""
     spec_hash: str = ""
-    parts: list[PartResult] = []
+    parts: list[PartResult] = Field(default_factory=list)
     error: str | None = None
     """Why the whole submission could not be graded (every part then scores 0)."""
-    notes: list[str] = []
+    notes: list[str] = Field(default_factory=list)
     """Remarks on the submission as a whole that cost no points (e.g. answers to parts the sheet does not have)."""
-    sandbox_layers: dict[str, bool] = {}
+    sandbox_layers: dict[str, bool] = Field(default_factory=dict)
     """For code submissions: which isolation layers were active (``{"bubblewrap": true, ...}``)."""
     grader_version: str = ""
 
