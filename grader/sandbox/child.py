@@ -49,7 +49,7 @@ _streams: list[Any] = []  # the child's own stdout/stderr objects, flushed befor
 
 
 class _ModuleGuard:
-    """Undoes the student's reassignments in the modules the harness itself uses (builtins, numpy, json, ...).
+    """Undoes the student's reassignments in the modules whose globals the harness reads (builtins, json, ...).
 
     The harness runs between the student's calls (sending frames, converting results); a patched ``isinstance`` or
     ``json.dumps`` must not break it. Names the student added are kept; replaced and deleted ones return.
@@ -89,7 +89,8 @@ _prepared_guard: _ModuleGuard | None = None
 
 def prepare() -> None:
     """Work done once in the worker so that each forked child starts faster: load libc for prctl, build the seccomp
-    filter, snapshot the guarded modules, and freeze the garbage collector's view of the heap (fewer copy-on-write page faults)."""
+    filter, snapshot the guarded modules, and freeze the garbage collector's view of the heap (fewer copy-on-write
+    page faults)."""
     global _prepared_guard
     import gc
 
