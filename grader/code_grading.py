@@ -15,11 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from grader import __version__
 from grader.answers.code import CodeAnswer, declared_student, shapes_text
 from grader.code_key import CodeCaseKey, CodeKey, code_part_key
 from grader.engine import symmetry
-from grader.grading import Mode, check_context, part_fields, pending_part, unusable
+from grader.grading import Mode, check_context, part_fields, pending_part, sheet_result, unusable
 from grader.result import CaseResult, PartResult, Result, Status, Verdict, Visibility
 from grader.sandbox import CaseInput, CaseOutcome, Limits, PreparedCases, prepare_cases, run_prepared
 from grader.spec.loader import Sheet
@@ -229,14 +228,6 @@ def grade_code_file(sheet: Sheet, path: Path, data: bytes, *, mode: Mode = "full
     if not parts:
         return unusable(sheet, path, f"{path.name}: this sheet has no code parts; hand in an answer file", submission_hash=digest, mode=mode)
     results, layers = _grade_code_parts(sheet, parts, path, mode=mode, require_sandbox=require_sandbox)
-    return Result(
-        sheet_id=sheet.id,
-        sheet_title=sheet.title,
-        student_id=student_of(path, data),
-        submission=path.name,
-        submission_hash=digest,
-        spec_hash=sheet.spec_hash,
-        parts=results,
-        sandbox_layers=layers,
-        grader_version=__version__,
+    return sheet_result(
+        sheet, path, student_id=student_of(path, data), submission_hash=digest, parts=results, sandbox_layers=layers
     )

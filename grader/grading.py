@@ -136,17 +136,22 @@ def grade_answer_file(sheet: Sheet, submission: AnswerFile, *, mode: Mode = "ful
         raw = submission.answers.get(exercise.id, {}).get(part.id)
         parts.append(part_result(exercise, part, raw, key, check_context(sheet, exercise.id, part.id), mode))
     notes = _unknown_answers(submission, known, sheet)
+    return sheet_result(
+        sheet, submission.path, student_id=submission.student, seed=submission.seed,
+        submission_hash=submission.sha256, parts=parts, notes=notes,
+    )
+
+
+def sheet_result(sheet: Sheet, path: Path, **fields: Any) -> Result:
+    """A Result of ``sheet`` for the submission file at ``path``: the sheet's id, title and spec hash and this
+    grader's version filled in; ``fields`` give the rest (parts, submission_hash, student_id, error, ...)."""
     return Result(
         sheet_id=sheet.id,
         sheet_title=sheet.title,
-        student_id=submission.student,
-        seed=submission.seed,
-        submission=submission.path.name,
-        submission_hash=submission.sha256,
         spec_hash=sheet.spec_hash,
-        parts=parts,
-        notes=notes,
+        submission=path.name,
         grader_version=__version__,
+        **fields,
     )
 
 
@@ -170,16 +175,7 @@ def unusable(sheet: Sheet, path: Path, reason: str, *, submission_hash: str = ""
     for exercise, part in sheet.parts():
         status = Status.pending if (mode == "check" and part.visibility is Visibility.hidden) else Status.missing
         parts.append(PartResult(**part_fields(exercise, part), points_earned=0.0, status=status))
-    return Result(
-        sheet_id=sheet.id,
-        sheet_title=sheet.title,
-        submission=path.name,
-        submission_hash=submission_hash,
-        spec_hash=sheet.spec_hash,
-        parts=parts,
-        error=reason,
-        grader_version=__version__,
-    )
+    return sheet_result(sheet, path, submission_hash=submission_hash, parts=parts, error=reason)
 
 
 def grade_submission(sheet: Sheet, path: Path, *, mode: Mode = "full", require_sandbox: bool = False) -> Result:

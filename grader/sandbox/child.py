@@ -358,19 +358,13 @@ def _run_student(config: ChildConfig) -> None:
         _send(fd, {"kind": "start", "case": index})
         try:
             value = function(**kwargs)
-        except MemoryError as error:
-            guard.restore()
-            info = _memory_info(error, config.filename)
-            error.__traceback__ = None
-            del error
-            _send(fd, {"kind": "memory", "case": index, "error": info})
-            continue
         except BaseException as error:  # noqa: BLE001 -- SystemExit and KeyboardInterrupt included
             guard.restore()
+            kind = "memory" if _isinstance(error, MemoryError) else "exception"
             info = _memory_info(error, config.filename)
             error.__traceback__ = None
             del error
-            _send(fd, {"kind": "exception", "case": index, "error": info})
+            _send(fd, {"kind": kind, "case": index, "error": info})
             continue
         guard.restore()
         # Converting (and later freeing) an exact ndarray of numbers runs no code of the student's; a subclass, a
