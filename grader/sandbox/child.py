@@ -49,16 +49,18 @@ _streams: list[Any] = []  # the child's own stdout/stderr objects, flushed befor
 
 
 class _ModuleGuard:
-    """Undoes the student's reassignments in the modules whose globals the harness reads (builtins, json, ...).
+    """Undoes the student's reassignments of the module globals the harness reads (in builtins, json, ...).
 
     The harness runs between the student's calls (sending frames, converting results); a patched ``isinstance`` or
-    ``json.dumps`` must not break it. Names the student added are kept; replaced and deleted ones return.
+    ``json.dumps`` must not break it. Only the ``names`` the harness's own code can look up are watched: those the
+    student replaced or deleted return; everything else stays as the student's code left it.
     """
 
-    def __init__(self, modules: list[types.ModuleType]) -> None:
-        self._saved = [
-            (module.__dict__, tuple(module.__dict__), tuple(module.__dict__.values())) for module in modules
-        ]
+    def __init__(self, modules: list[types.ModuleType], names: frozenset[str]) -> None:
+        self._saved = []
+        for module in modules:
+            watched = {key: value for key, value in module.__dict__.items() if key in names}
+            self._saved.append((module.__dict__, tuple(watched), tuple(watched.values())))
 
     def restore(self) -> None:
         # Runs a few times per case: the check that nothing changed is a C-level pass over each namespace (with
@@ -71,34 +73,105 @@ class _ModuleGuard:
                     namespace[key] = value
 
 
+def _code_names(modules: list[types.ModuleType]) -> frozenset[str]:
+    """Every name the code of ``modules`` can look up: ``co_names`` of their functions and methods, nested code
+    included (global, builtin and attribute names alike; a superset of what the harness reads from a namespace)."""
+    names: set[str] = set()
+    pending: list[types.CodeType] = []
+    for module in modules:
+        for value in vars(module).values():
+            members = vars(value).values() if isinstance(value, type) and value.__module__ == module.__name__ else [value]
+            for member in members:
+                function = getattr(member, "__func__", member)  # classmethod/staticmethod
+                if isinstance(function, types.FunctionType) and function.__module__ == module.__name__:
+                    pending.append(function.__code__)
+    while pending:
+        code = pending.pop()
+        names.update(code.co_names)
+        pending.extend(const for const in code.co_consts if isinstance(const, types.CodeType))
+    return frozenset(names)
+
+
 def _guard() -> _ModuleGuard:
-    """The guard of the modules whose globals the harness reads after the student's code ran: builtins, json
-    (``json.dumps`` looks up its encoder module's globals on every call), io, struct, types and wire. What the harness
-    calls from numpy and os it captured at import (``_asarray``, ``wire._os_write``, ...), so those two large
-    namespaces are not walked: every object a check touches is a copy-on-write page fault in the forked child."""
+    """The guard of the module globals the harness reads after the student's code ran: in builtins, json (``json.dumps``
+    looks up its encoder module's globals on every call), json.encoder, io, struct, types and wire, the names the
+    code of this module, wire, json and json.encoder can look up. What the harness calls from numpy and os it
+    captured at import (``_asarray``, ``wire._os_write``, ...). Every object a check touches costs a copy-on-write
+    page fault in the forked child, so it watches about 100 entries rather than these namespaces' 350."""
     import io
     import json
     import json.encoder
     import struct
 
-    return _ModuleGuard([builtins, json, json.encoder, io, struct, wire, types])
+    names = _code_names([sys.modules[__name__], wire, json, json.encoder])
+    return _ModuleGuard([builtins, json, json.encoder, io, struct, wire, types], names)
 
 
-_prepared_guard: _ModuleGuard | None = None
+def environment(workdir: str) -> dict[str, str]:
+    """The whole environment of the student's code: nothing of the grader's; HOME is the working directory."""
+    return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir}
 
 
-def prepare() -> None:
-    """Work done once in the worker so that each forked child starts faster: load libc for prctl, build the seccomp
-    filter, snapshot the guarded modules, and freeze the garbage collector's view of the heap (fewer copy-on-write
-    page faults)."""
-    global _prepared_guard
+# Left at (or reset to) their default action for the student's code: SIGXCPU ends a run over its CPU limit.
+DEFAULT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGXCPU)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What :func:`prepare` set up in the worker for its children: their working directory (also HOME), the text
+    streams they use as stdin/stdout/stderr, and the guard of the modules the harness reads."""
+
+    workdir: str
+    streams: tuple[Any, Any, Any]
+    guard: _ModuleGuard
+
+
+_prepared: _Prepared | None = None
+
+
+def prepare(workdir: str) -> None:
+    """Set up, once in the worker, what every child it forks inherits, so that a child creates and touches fewer
+    objects: in a forked child each page first written is copied (a fault of about 3.5 us here), and objects the
+    child creates land on such pages. Done here rather than in each child:
+
+    - the signals of :data:`DEFAULT_SIGNALS` get their default action (the worker does not need them either);
+    - the environment becomes :func:`environment` of ``workdir``, the working directory of every child of this
+      worker (the worker creates it afresh for each submission);
+    - the text streams a child uses on fds 0-2 are created (see :func:`_open_standard_streams`);
+    - libc's prctl and the seccomp filter are set up (the child only writes its pid into the filter);
+    - the guarded modules are snapshotted, and the garbage collector's view of the heap is frozen.
+    """
+    global _prepared
     import gc
 
-    layers._libc()
-    layers.build_seccomp_program(0)  # builds (and caches) everything of the filter but the child's own pid
-    _prepared_guard = _guard()
+    for signum in DEFAULT_SIGNALS:
+        signal.signal(signum, signal.SIG_DFL)
+    os.environ.clear()
+    os.environ.update(environment(workdir))
+    layers.prepare_seccomp()
+    _prepared = _Prepared(workdir, _open_standard_streams(), _guard())
     gc.collect()
     gc.freeze()
+
+
+def _open_standard_streams() -> tuple[Any, Any, Any]:
+    """Text streams on fds 0, 1 and 2 as the child uses them (UTF-8, line-buffered output), opened while fds 1 and 2
+    are a pipe, as they are in the child (the streams note whether their file is seekable when opened)."""
+    saved = (os.dup(1), os.dup(2))
+    read_end, write_end = os.pipe()
+    try:
+        os.dup2(write_end, 1)
+        os.dup2(write_end, 2)
+        return (
+            open(0, closefd=False),  # noqa: SIM115 -- lives as long as the process
+            open(1, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False),  # noqa: SIM115
+            open(2, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False),  # noqa: SIM115
+        )
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, read_end, write_end):
+            os.close(fd)
 
 
 @dataclass
@@ -137,16 +210,14 @@ def _send(fd: int, header: dict[str, Any], payload: bytes = b"") -> None:
     _write_all(fd, _encode(header, payload))
 
 
-def _redirect_standard_streams(output_fd: int) -> None:
+def _redirect_standard_streams(output_fd: int, streams: tuple[Any, Any, Any]) -> None:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
     os.dup2(output_fd, 1)
     os.dup2(output_fd, 2)
-    sys.stdin = open(0, closefd=False)  # noqa: SIM115 -- lives as long as the process
-    sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)  # noqa: SIM115
-    sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)  # noqa: SIM115
-    _streams[:] = [sys.stdout, sys.stderr]
+    sys.stdin, sys.stdout, sys.stderr = streams
+    _streams[:] = streams[1:]
 
 
 def _close_other_fds(keep: int) -> None:
@@ -165,10 +236,11 @@ def _set_rlimits(config: ChildConfig) -> None:
 
 def _setup(config: ChildConfig) -> dict[str, bool]:
     """Lock the process down; returns which layers the child itself set up (rlimits, separate-user, seccomp)."""
+    prepared = _prepared
+    if prepared is None or prepared.workdir != config.workdir:
+        raise RuntimeError("the worker did not prepare the child's working directory")
     os.setsid()
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGXCPU):
-        signal.signal(signum, signal.SIG_DFL)
-    _redirect_standard_streams(config.output_fd)
+    _redirect_standard_streams(config.output_fd, prepared.streams)
     _close_other_fds(config.result_fd)
     os.chdir(config.workdir)
     os.umask(0o077)
@@ -185,8 +257,6 @@ def _setup(config: ChildConfig) -> dict[str, bool]:
     layers.prctl(layers.PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != config.worker_pid:
         _exit(0)
-    os.environ.clear()
-    os.environ.update({"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": config.workdir})
     if config.seccomp:
         try:
             layers.install_seccomp()
@@ -317,7 +387,8 @@ def run_child(config: ChildConfig) -> NoReturn:
 
 def _run_student(config: ChildConfig) -> None:
     fd = config.result_fd
-    guard = _prepared_guard or _guard()
+    assert _prepared is not None  # checked by _setup
+    guard = _prepared.guard
     try:
         code = compile(config.source, config.filename, "exec", dont_inherit=True)
     except (SyntaxError, ValueError, MemoryError, RecursionError, OverflowError) as error:

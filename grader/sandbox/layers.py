@@ -17,6 +17,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 # Names of the layers a RunReport reports, in the order they are listed to people.
 LAYER_NAMES: tuple[str, ...] = (
@@ -205,10 +206,19 @@ def _libc() -> ctypes.CDLL:
         return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
 
-def prctl(option: int, arg2: int = 0) -> None:
-    """Call prctl(2); raises OSError on failure."""
-    result = _libc().prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))
-    if result != 0:
+@functools.cache
+def _prctl_function() -> Any:
+    """libc's prctl as a function object of its own (indexing, unlike attribute access, does not share it), with its
+    argument types set once: calls then build no ctypes objects (in a forked child, each costs page faults)."""
+    function = _libc()["prctl"]
+    function.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p, ctypes.c_ulong, ctypes.c_ulong]
+    function.restype = ctypes.c_int
+    return function
+
+
+def prctl(option: int, arg2: int = 0, arg3: int | None = None) -> None:
+    """Call prctl(2) (``arg3`` an address, or None); raises OSError on failure."""
+    if _prctl_function()(option, arg2, arg3, 0, 0) != 0:
         errno = ctypes.get_errno()
         raise OSError(errno, f"prctl({option}) failed: {os.strerror(errno)}")
 
@@ -227,24 +237,49 @@ def seccomp_supported() -> bool:
     return "Seccomp:" in status
 
 
+class _SeccompFilter:
+    """The filter of :func:`build_seccomp_program` in memory the kernel can read (a ctypes buffer and the
+    ``struct sock_fprog`` pointing at it), built once per process: installing it then writes one pid into the buffer
+    and makes two system calls."""
+
+    def __init__(self) -> None:
+        before, after = _program_around_pid()
+        self._pid_at = len(before)
+        program = before + bytes(4) + after
+        self._buffer = ctypes.create_string_buffer(program, len(program))
+        self._fprog = _SockFprog(len(program) // 8, ctypes.addressof(self._buffer))
+        self._fprog_address = ctypes.addressof(self._fprog)
+
+    def install(self, own_pid: int) -> None:
+        struct.pack_into("I", self._buffer, self._pid_at, own_pid & 0xFFFFFFFF)
+        prctl(PR_SET_NO_NEW_PRIVS, 1)
+        if _prctl_function()(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, self._fprog_address, 0, 0) != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"installing the seccomp filter failed: {os.strerror(errno)}")
+
+
+@functools.cache
+def _seccomp_filter() -> _SeccompFilter:
+    return _SeccompFilter()
+
+
+def prepare_seccomp() -> None:
+    """Build everything :func:`install_seccomp` needs (the worker calls this once, before it forks children)."""
+    _prctl_function()
+    if seccomp_supported():
+        _seccomp_filter()
+
+
 def install_seccomp() -> None:
-    """Set no_new_privs and install the filter of :func:`build_seccomp_program` on the calling thread.
+    """Set no_new_privs and install the filter of :func:`build_seccomp_program` (for this process's pid) on the
+    calling thread.
 
     Must be called while the process has a single thread (filters apply to the calling thread and the threads it
     creates later). Raises OSError when the kernel refuses.
     """
     if not seccomp_supported():
         raise OSError("seccomp filters need Linux on x86_64")
-    program = build_seccomp_program(os.getpid())
-    buffer = ctypes.create_string_buffer(program, len(program))
-    fprog = _SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p).value)
-    prctl(PR_SET_NO_NEW_PRIVS, 1)
-    result = _libc().prctl(
-        ctypes.c_int(PR_SET_SECCOMP), ctypes.c_ulong(SECCOMP_MODE_FILTER), ctypes.byref(fprog), ctypes.c_ulong(0), ctypes.c_ulong(0)
-    )
-    if result != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"installing the seccomp filter failed: {os.strerror(errno)}")
+    _seccomp_filter().install(os.getpid())
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -177,3 +177,76 @@ def test_forked_grader_processes_get_their_own_workers(tmp_path: Path) -> None:
     assert all(worker.alive() for worker in parent_idle)
     assert _grade_in_forked_process(str(submission)) == "ok"
     assert survivors() == []
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.text(max_size=8), JSON_VALUES, max_size=5))
+def test_frame_headers_are_the_json_that_json_dumps_writes(header: dict) -> None:
+    import json
+
+    assert wire._encode_header(header) == json.dumps(header, separators=(",", ":"))
+    frames = list(wire.FrameParser(1 << 20).feed(wire.encode_frame(header, b"xyz")))
+    assert len(frames) == 1 and frames[0][1] == b"xyz"
+    assert json.dumps(frames[0][0]) == json.dumps(header)  # NaN-safe equality
+
+
+FORK_CHECK = """
+import os, sys, threading, time
+sys.path.insert(0, sys.argv[1])
+from grader.sandbox import worker
+
+os_forks = []
+real_fork = os.fork
+os.fork = lambda: (os_forks.append(1), real_fork())[1]
+
+
+def exit_code_of_child() -> int:
+    pid = worker.fork()
+    if pid == 0:
+        os._exit(7)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+assert exit_code_of_child() == 7
+print("single thread:", "os.fork" if os_forks else "libc fork")
+threading.Thread(target=time.sleep, args=(2,), daemon=True).start()
+assert exit_code_of_child() == 7
+print(len(os_forks))
+"""
+
+
+def test_the_worker_forks_with_libc_only_while_it_has_one_thread() -> None:
+    import subprocess
+    import sys
+
+    from grader.sandbox import worker
+
+    root = str(Path(__file__).resolve().parents[2])
+    # The worker's environment: one BLAS thread (numpy's OpenBLAS would otherwise start a thread per core).
+    output = subprocess.run(
+        [sys.executable, "-c", FORK_CHECK, root], capture_output=True, text=True, timeout=60, check=True, env=runner_module.WORKER_ENV
+    ).stdout
+    libc = worker._libc_fork() is not None
+    assert output.splitlines()[0] == f"single thread: {'libc fork' if libc else 'os.fork'}"
+    # With a second thread, os.fork is used whatever the interpreter.
+    assert output.splitlines()[-1] == ("1" if libc else "2")
+
+
+def test_a_stale_working_directory_is_moved_aside(tmp_path: Path) -> None:
+    from grader.sandbox import worker
+
+    workdir = tmp_path / "submission"
+    workdir.mkdir()
+    (workdir / "left.txt").write_text("from the previous submission")
+    worker._make_workdir(str(workdir), None)
+    assert workdir.is_dir() and list(workdir.iterdir()) == []
+    assert oct(workdir.stat().st_mode & 0o777) == oct(0o700)
+    (stale,) = [path for path in tmp_path.iterdir() if path != workdir]
+    assert stale.name.startswith("submission.stale.") and (stale / "left.txt").exists()

@@ -308,7 +308,7 @@ def test_without_bubblewrap_the_plain_worker_still_isolates(correct_submission: 
     outcome = run_cases(reader, "solve", [CaseInput("r", {"x": np.ones(1)})], limits=FAST_LIMITS).cases[0]
     if probed["separate-user"]:
         assert outcome.status == "exception" and "PermissionError" in outcome.message
-    assert not list(Path("/tmp").glob("submission-*")), "the plain worker must remove its working directories"
+    assert not list(Path("/tmp").glob("grader-worker-*/submission*")), "the plain worker must remove its working directories"
     assert survivors() == []
 
 
@@ -369,3 +369,32 @@ def test_cases_prepared_once_run_like_run_cases(tmp_path: Path) -> None:
         run_prepared(tmp_path / "missing.py", prepared)
     with pytest.raises(SandboxUsageError):
         prepare_cases("not a name", cases)
+
+
+HOME_CHECK = '''\
+import os
+import random
+
+import numpy as np
+
+
+def solve(x):
+    home = os.environ["HOME"]
+    assert sorted(os.environ) == ["HOME", "LANG", "PATH"], sorted(os.environ)
+    assert os.getcwd() == home and os.listdir(home) == [], (os.getcwd(), home, os.listdir(home))
+    with open(os.path.join(home, "left-behind.txt"), "w") as note:
+        note.write("a file for the next submission to find")
+    return np.array([random.random()])
+'''
+
+
+def test_every_submission_gets_a_fresh_home_and_its_own_random_state(write_submission) -> None:
+    """The child's environment is PATH, LANG and HOME, its working directory; what one submission leaves there is
+    gone for the next; and ``random`` is reseeded in every child (as ``os.fork`` would), not inherited."""
+    submission = write_submission("home.py", HOME_CHECK)
+    draws = []
+    for _ in range(3):
+        outcome = run_cases(submission, "solve", [CaseInput("c", {"x": np.ones(1)})], limits=FAST_LIMITS).cases[0]
+        assert outcome.status == "ok", outcome.message
+        draws.append(float(outcome.value[0]))
+    assert len(set(draws)) == 3
