@@ -19,8 +19,10 @@ import sys
 import threading
 import time
 import tokenize
+import uuid
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,12 @@ WORKER_START_SECONDS = 60.0
 REPLY_SLACK_SECONDS = 20.0
 MAX_SOURCE_BYTES = 2 << 20
 RESULT_SLACK_BYTES = 64 << 10
+CASES_KEPT = 2
+"""Prepared runs whose decoded cases a worker keeps (the worker's ``CASES_KEPT`` must be the same): a batch grades
+every submission on one prepared run, so each worker receives its cases once. Few, because everything the worker
+holds makes each of its forks a little dearer."""
+CASES_KEPT_MAX_BYTES = 8 << 20
+"""Larger case payloads are sent with every request and never kept by a worker."""
 
 
 class SandboxError(GraderError):
@@ -91,6 +99,8 @@ class _Worker:
         assert self.process.stdin is not None and self.process.stdout is not None
         self._out_fd = self.process.stdout.fileno()
         self._parser = wire.FrameParser(1 << 20)
+        # Tokens of the prepared runs this worker keeps, oldest first (it evicts in the same order).
+        self.kept_cases: OrderedDict[str, None] = OrderedDict()
         try:
             hello, _ = self._read(time.monotonic() + WORKER_START_SECONDS, 1 << 20)
         except (EOFError, TimeoutError, wire.WireError) as error:
@@ -375,6 +385,8 @@ class PreparedCases:
         cases: the checked cases, in order (each with its function resolved). described: their JSON descriptions for the worker (arrays referenced
             by index into ``table``, the ``[offset, length]`` of each array blob in ``payload``).
         limits_described: ``limits`` as the worker reads them.
+        token: names this preparation to the workers, which keep the decoded cases of the last few
+            (:data:`CASES_KEPT`): a request then carries only the token and the submission.
     """
 
     limits: Limits
@@ -383,6 +395,11 @@ class PreparedCases:
     table: list[list[int]]
     payload: bytes
     limits_described: dict[str, Any]
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def keepable(self) -> bool:
+        """Whether a worker may keep these cases between requests (see :data:`CASES_KEPT_MAX_BYTES`)."""
+        return len(self.payload) <= CASES_KEPT_MAX_BYTES
 
 
 def prepare_cases(function: str, cases: Sequence[CaseInput], *, limits: Limits = Limits()) -> PreparedCases:  # noqa: B008
@@ -441,24 +458,19 @@ def run_prepared(source: Path, prepared: PreparedCases, *, require_sandbox: bool
         return RunReport([CaseOutcome(case.name, "import-error", None, loaded) for case in prepared.cases], _no_layers(), "")
     if not prepared.cases:
         return RunReport([], _no_layers(), "")
-    request = wire.encode_frame(
-        {
-            "kind": "run",
-            "source": loaded.text,
-            "filename": loaded.filename,
-            "limits": prepared.limits_described,
-            "cases": prepared.described,
-            "blobs": prepared.table,
-            "seccomp": probed["seccomp"],
-            "require": require_sandbox,
-        },
-        prepared.payload,
-    )
+    request = {
+        "kind": "run",
+        "source": loaded.text,
+        "filename": loaded.filename,
+        "limits": prepared.limits_described,
+        "seccomp": probed["seccomp"],
+        "require": require_sandbox,
+    }
     count = len(prepared.cases)
     max_reply = count * (limits.max_result_bytes + RESULT_SLACK_BYTES) + limits.max_output_bytes * 4 + (1 << 20)
     deadline_seconds = limits.wall_seconds_total + REPLY_SLACK_SECONDS
     sandboxed = probed["private-filesystem"]
-    reply, reply_payload, sandboxed = _execute(request, sandboxed, deadline_seconds, max_reply, require_sandbox)
+    reply, reply_payload, sandboxed = _execute(request, prepared, sandboxed, deadline_seconds, max_reply, require_sandbox)
     if reply is None:
         message = "the sandbox stopped while running this submission (twice); it was not graded -- tell your instructor"
         return RunReport([CaseOutcome(case.name, "crashed", None, message) for case in prepared.cases], _no_layers(), "")
@@ -469,11 +481,29 @@ def _no_layers() -> dict[str, bool]:
     return {name: name == "child-process" for name in layers.LAYER_NAMES}
 
 
+def _request_frame(worker: _Worker, request: dict[str, Any], prepared: PreparedCases, send_cases: bool) -> bytes:
+    """The ``run`` frame for ``worker``: with the cases when asked to (or when the worker does not keep them), else
+    only the token of cases the worker kept. Records what the worker keeps, as the worker does."""
+    if not prepared.keepable():
+        return wire.encode_frame({**request, "cases": prepared.described, "blobs": prepared.table}, prepared.payload)
+    kept = worker.kept_cases
+    if prepared.token in kept and not send_cases:
+        kept.move_to_end(prepared.token)
+        return wire.encode_frame({**request, "cases_token": prepared.token})
+    kept[prepared.token] = None
+    kept.move_to_end(prepared.token)
+    while len(kept) > CASES_KEPT:
+        kept.popitem(last=False)
+    frame = {**request, "cases_token": prepared.token, "cases": prepared.described, "blobs": prepared.table}
+    return wire.encode_frame(frame, prepared.payload)
+
+
 def _execute(
-    request: bytes, sandboxed: bool, deadline_seconds: float, max_reply: int, require_sandbox: bool
+    request: dict[str, Any], prepared: PreparedCases, sandboxed: bool, deadline_seconds: float, max_reply: int, require_sandbox: bool
 ) -> tuple[dict[str, Any] | None, bytes, bool]:
-    """Send ``request`` to a warm worker; a worker that dies is replaced once (a fresh interpreter). Returns the
-    reply (None when two workers died), its payload and whether the worker ran inside bubblewrap."""
+    """Send ``request`` (with ``prepared``'s cases, or their token to a worker that kept them) to a warm worker; a
+    worker that dies is replaced once (a fresh interpreter). Returns the reply (None when two workers died), its
+    payload and whether the worker ran inside bubblewrap."""
     for _attempt in range(2):
         try:
             worker = _POOL.acquire(sandboxed)
@@ -483,7 +513,10 @@ def _execute(
             sandboxed = False  # bubblewrap probed fine but failed now: run unsandboxed, and say so in layers
             worker = _POOL.acquire(sandboxed)
         try:
-            reply, payload = worker.request(request, time.monotonic() + deadline_seconds, max_reply)
+            deadline = time.monotonic() + deadline_seconds
+            reply, payload = worker.request(_request_frame(worker, request, prepared, False), deadline, max_reply)
+            if reply.get("kind") == "need-cases":  # the worker no longer has them: send them after all
+                reply, payload = worker.request(_request_frame(worker, request, prepared, True), deadline, max_reply)
         except EOFError:
             worker.kill()
             continue

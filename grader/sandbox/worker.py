@@ -471,6 +471,38 @@ def _remove_tree(path: str) -> None:
     shutil.rmtree(path, onerror=make_writable)
 
 
+CASES_KEPT = 2
+"""Prepared runs whose decoded cases are kept, newest last (the runner's ``CASES_KEPT`` must be the same)."""
+_kept_cases: dict[str, list[Case]] = {}
+
+
+def _cases_of(request: dict[str, Any], payload: bytes) -> list[Case] | None:
+    """The request's cases: decoded from it, or those kept under its ``cases_token`` (None: not kept here).
+
+    Children get them by fork, each its own copy-on-write copy: a student's function may modify its arguments
+    without changing what the next submission receives."""
+    token = request.get("cases_token")
+    if "cases" not in request:
+        cases = _kept_cases.pop(token, None) if isinstance(token, str) else None
+    else:
+        cases = [
+            Case(
+                name=str(case["name"]),
+                function=str(case["function"]),
+                kwargs=wire.decode_case_kwargs(case["kwargs"], request["blobs"], payload),
+                cpu_seconds=float(case["cpu_seconds"]),
+                wall_seconds=float(case["wall_seconds"]),
+            )
+            for case in request["cases"]
+        ]
+    if cases is not None and isinstance(token, str):
+        _kept_cases.pop(token, None)
+        _kept_cases[token] = cases  # newest last
+        while len(_kept_cases) > CASES_KEPT:
+            del _kept_cases[next(iter(_kept_cases))]
+    return cases
+
+
 def _make_workdir(workdir: str, uid: int | None) -> None:
     """Create ``workdir`` afresh (mode 0700, owned by ``uid``). What a previous submission left there and could not
     be removed is moved aside first, so no submission ever sees another's files."""
@@ -487,16 +519,9 @@ def handle_run(request: dict[str, Any], payload: bytes, workdir: str) -> tuple[d
     """Run one submission's cases in a fresh ``workdir`` (the one :func:`child.prepare` was given; removed
     afterwards); returns the ``report`` frame (header, payload of result blobs)."""
     limits = request["limits"]
-    cases = [
-        Case(
-            name=str(case["name"]),
-            function=str(case["function"]),
-            kwargs=wire.decode_case_kwargs(case["kwargs"], request["blobs"], payload),
-            cpu_seconds=float(case["cpu_seconds"]),
-            wall_seconds=float(case["wall_seconds"]),
-        )
-        for case in request["cases"]
-    ]
+    cases = _cases_of(request, payload)
+    if cases is None:
+        return {"kind": "need-cases"}, b""
     submission = Submission(
         source=request["source"],
         filename=request["filename"],

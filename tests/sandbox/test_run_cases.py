@@ -398,3 +398,56 @@ def test_every_submission_gets_a_fresh_home_and_its_own_random_state(write_submi
         assert outcome.status == "ok", outcome.message
         draws.append(float(outcome.value[0]))
     assert len(set(draws)) == 3
+
+
+MUTATES_ITS_INPUT = '''\
+def solve(x):
+    before = x.copy()
+    x[...] = 99.0
+    return before
+'''
+
+
+def test_a_worker_keeps_prepared_cases_but_every_submission_gets_them_unchanged(
+    write_submission, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the first request a worker keeps the decoded cases and gets only their token; a student's function that
+    overwrites its argument in place changes nothing the next submission (or the next case) receives. A worker that
+    lost the cases asks for them, and cases too large to keep are sent every time."""
+    from grader.sandbox import prepare_cases, run_prepared
+
+    submission = write_submission("mutates.py", MUTATES_ITS_INPUT)
+    xs = [np.arange(4.0), np.full(4, 7.0)]
+    prepared = prepare_cases("solve", [CaseInput(f"c{i}", {"x": x}) for i, x in enumerate(xs)], limits=FAST_LIMITS)
+    sent: list[bytes] = []
+    real_request = runner_module._Worker.request
+
+    def recording_request(worker, frame: bytes, deadline: float, max_payload: int):  # noqa: ANN001
+        sent.append(frame)
+        return real_request(worker, frame, deadline, max_payload)
+
+    monkeypatch.setattr(runner_module._Worker, "request", recording_request)
+
+    def run_and_check() -> None:
+        for outcome, x in zip(run_prepared(submission, prepared).cases, xs):
+            assert outcome.status == "ok", outcome.message
+            np.testing.assert_array_equal(outcome.value, x)
+
+    for _ in range(3):
+        run_and_check()
+    with_cases = [frame for frame in sent if b'"cases":' in frame]
+    assert len(with_cases) <= len(sent) - 2, "later requests to a worker carry only the token"
+    # The runner believes every idle worker keeps another preparation's cases: each asks for them once.
+    other = prepare_cases("solve", [CaseInput("c0", {"x": xs[0]}), CaseInput("c1", {"x": xs[1]})], limits=FAST_LIMITS)
+    for worker in runner_module._POOL._idle:
+        worker.kept_cases[other.token] = None
+    sent.clear()
+    for outcome, x in zip(run_prepared(submission, other).cases, xs):
+        assert outcome.status == "ok" and np.array_equal(outcome.value, x), outcome.message
+    assert [b'"cases":' in frame for frame in sent] == [False, True]
+    # Too large to keep: sent with every request, never by token.
+    monkeypatch.setattr(runner_module, "CASES_KEPT_MAX_BYTES", 0)
+    sent.clear()
+    for _ in range(2):
+        run_and_check()
+    assert all(b'"cases":' in frame and b"cases_token" not in frame for frame in sent)
