@@ -73,10 +73,15 @@ class _ModuleGuard:
                     namespace[key] = value
 
 
+# Looked up in builtins by the interpreter's own C code (``import`` statements, ``class`` statements), so in no
+# code's co_names.
+_C_LEVEL_BUILTINS = frozenset({"__import__", "__build_class__"})
+
+
 def _code_names(modules: list[types.ModuleType]) -> frozenset[str]:
     """Every name the code of ``modules`` can look up: ``co_names`` of their functions and methods, nested code
-    included (global, builtin and attribute names alike; a superset of what the harness reads from a namespace)."""
-    names: set[str] = set()
+    included (global, builtin and attribute names alike), plus :data:`_C_LEVEL_BUILTINS`."""
+    names: set[str] = set(_C_LEVEL_BUILTINS)
     pending: list[types.CodeType] = []
     for module in modules:
         for value in vars(module).values():
@@ -93,18 +98,28 @@ def _code_names(modules: list[types.ModuleType]) -> frozenset[str]:
 
 
 def _guard() -> _ModuleGuard:
-    """The guard of the module globals the harness reads after the student's code ran: in builtins, json (``json.dumps``
-    looks up its encoder module's globals on every call), json.encoder, io, struct, types and wire, the names the
-    code of this module, wire, json and json.encoder can look up. What the harness calls from numpy and os it
-    captured at import (``_asarray``, ``wire._os_write``, ...). Every object a check touches costs a copy-on-write
-    page fault in the forked child, so it watches about 100 entries rather than these namespaces' 350."""
+    """The guard of the module globals the harness can read after the student's code ran.
+
+    Watched: in builtins, json, json.encoder, io, struct, types and wire, the names that the code of this module,
+    wire, json and json.encoder (``json.dumps``, should frames ever be encoded without the C encoder) and numpy's
+    dtype printing (``f"{array.dtype}"`` in messages runs Python code of numpy) can look up. The rest of numpy and
+    os the harness captured at import (``_asarray``, ``wire._os_write``, ...). Every object a check touches costs a
+    copy-on-write page fault in the forked child, so it watches about 100 entries rather than these namespaces' 350.
+    """
+    import importlib
     import io
     import json
     import json.encoder
     import struct
 
-    names = _code_names([sys.modules[__name__], wire, json, json.encoder])
-    return _ModuleGuard([builtins, json, json.encoder, io, struct, wire, types], names)
+    scanned = [sys.modules[__name__], wire, json, json.encoder]
+    for name in ("numpy._core._dtype", "numpy.core._dtype"):  # numpy 2, numpy 1
+        try:
+            scanned.append(importlib.import_module(name))
+            break
+        except ImportError:
+            continue
+    return _ModuleGuard([builtins, json, json.encoder, io, struct, wire, types], _code_names(scanned))
 
 
 def environment(workdir: str) -> dict[str, str]:

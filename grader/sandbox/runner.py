@@ -20,7 +20,6 @@ import threading
 import time
 import tokenize
 import uuid
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -57,10 +56,6 @@ WORKER_START_SECONDS = 60.0
 REPLY_SLACK_SECONDS = 20.0
 MAX_SOURCE_BYTES = 2 << 20
 RESULT_SLACK_BYTES = 64 << 10
-CASES_KEPT = 2
-"""Prepared runs whose decoded cases a worker keeps (the worker's ``CASES_KEPT`` must be the same): a batch grades
-every submission on one prepared run, so each worker receives its cases once. Few, because everything the worker
-holds makes each of its forks a little dearer."""
 CASES_KEPT_MAX_BYTES = 8 << 20
 """Larger case payloads are sent with every request and never kept by a worker."""
 
@@ -99,8 +94,8 @@ class _Worker:
         assert self.process.stdin is not None and self.process.stdout is not None
         self._out_fd = self.process.stdout.fileno()
         self._parser = wire.FrameParser(1 << 20)
-        # Tokens of the prepared runs this worker keeps, oldest first (it evicts in the same order).
-        self.kept_cases: OrderedDict[str, None] = OrderedDict()
+        # The token of the prepared run whose cases this worker keeps (the last one it was sent with a token).
+        self.kept_token: str | None = None
         try:
             hello, _ = self._read(time.monotonic() + WORKER_START_SECONDS, 1 << 20)
         except (EOFError, TimeoutError, wire.WireError) as error:
@@ -385,8 +380,9 @@ class PreparedCases:
         cases: the checked cases, in order (each with its function resolved). described: their JSON descriptions for the worker (arrays referenced
             by index into ``table``, the ``[offset, length]`` of each array blob in ``payload``).
         limits_described: ``limits`` as the worker reads them.
-        token: names this preparation to the workers, which keep the decoded cases of the last few
-            (:data:`CASES_KEPT`): a request then carries only the token and the submission.
+        token: names this preparation to the workers, each of which keeps the decoded cases of the last one it
+            ran with a token: a request then carries only the token and the submission. (Only the last one: a
+            child can read all of its worker's memory, so it must not find another run's cases there.)
     """
 
     limits: Limits
@@ -395,7 +391,8 @@ class PreparedCases:
     table: list[list[int]]
     payload: bytes
     limits_described: dict[str, Any]
-    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # Not an init field: dataclasses.replace(prepared, ...) gives other cases, which must get a token of their own.
+    token: str = field(init=False, default_factory=lambda: uuid.uuid4().hex)
 
     def keepable(self) -> bool:
         """Whether a worker may keep these cases between requests (see :data:`CASES_KEPT_MAX_BYTES`)."""
@@ -482,18 +479,14 @@ def _no_layers() -> dict[str, bool]:
 
 
 def _request_frame(worker: _Worker, request: dict[str, Any], prepared: PreparedCases, send_cases: bool) -> bytes:
-    """The ``run`` frame for ``worker``: with the cases when asked to (or when the worker does not keep them), else
-    only the token of cases the worker kept. Records what the worker keeps, as the worker does."""
+    """The ``run`` frame for ``worker``: only the token of the cases when the worker keeps them (and they are not
+    asked for), else with the cases. Records what the worker keeps afterwards, as the worker does."""
     if not prepared.keepable():
+        worker.kept_token = None
         return wire.encode_frame({**request, "cases": prepared.described, "blobs": prepared.table}, prepared.payload)
-    kept = worker.kept_cases
-    if prepared.token in kept and not send_cases:
-        kept.move_to_end(prepared.token)
+    if worker.kept_token == prepared.token and not send_cases:
         return wire.encode_frame({**request, "cases_token": prepared.token})
-    kept[prepared.token] = None
-    kept.move_to_end(prepared.token)
-    while len(kept) > CASES_KEPT:
-        kept.popitem(last=False)
+    worker.kept_token = prepared.token
     frame = {**request, "cases_token": prepared.token, "cases": prepared.described, "blobs": prepared.table}
     return wire.encode_frame(frame, prepared.payload)
 

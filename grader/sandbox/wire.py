@@ -25,8 +25,8 @@ MAX_RESULT_KEYS = 64
 MAX_KEY_CHARS = 100
 
 
-# Captured at import: the sandboxed child sends its frames with these after the student's code ran, and the student
-# may have reassigned ``os.write`` (the child's guard restores only this module's and json's globals, see child.py).
+# Captured at import: the sandboxed child sends its frames with it after the student's code ran, and the student may
+# have reassigned ``os.write`` (the child's guard does not watch os, see child.py).
 _os_write = os.write
 
 

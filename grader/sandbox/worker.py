@@ -20,6 +20,7 @@ import random
 import select
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -189,9 +190,10 @@ def fork() -> int:
     hooks of ``threading`` and ``random``): about 270 extra page faults, each a copied page (~1 ms of the child's
     CPU). None of it is needed when the worker has a single thread, as it always has: no lock can be held by another
     thread, no other thread state exists, and the worker installs no Python signal handlers (``child.prepare`` resets
-    them), so no signal can be pending for Python. Then libc's fork is called directly, with the GIL held, and the
-    child only reseeds ``random`` (as ``os.fork``'s hook would). Anywhere else (more than one thread, another Python,
-    another system) this is ``os.fork``.
+    them), so no signal can be pending for Python. Then libc's fork is called directly, with the GIL held. Anywhere
+    else (more than one thread, another Python, another system) this is ``os.fork``. The caller's child must call
+    :func:`_reseed_after_libc_fork` first thing, inside the ``try`` that ends it with ``os._exit``. (A test pins the
+    after-fork hooks the worker's modules register: a new one must be looked at before it is skipped.)
     """
     libc_fork = _libc_fork()
     if libc_fork is None or len(os.listdir("/proc/self/task")) != 1:
@@ -200,9 +202,13 @@ def fork() -> int:
     if pid < 0:
         number = ctypes.get_errno()
         raise OSError(number, f"fork failed: {os.strerror(number)}")
-    if pid == 0:
-        random.seed()
     return pid
+
+
+def _reseed_after_libc_fork() -> None:
+    """In a child of :func:`fork`: what ``os.fork``'s hook of ``random`` does (the child must not draw the
+    worker's next numbers). Harmless after ``os.fork``."""
+    random.seed()
 
 
 class Supervisor:
@@ -245,6 +251,7 @@ class Supervisor:
         pid = fork()
         if pid == 0:  # the child: never returns
             try:
+                _reseed_after_libc_fork()
                 os.close(result_read)
                 os.close(output_read)
                 child.run_child(config)
@@ -460,6 +467,9 @@ def _sweep(uid: int | None) -> None:
 
 
 def _remove_tree(path: str) -> None:
+    """Remove what a submission left at ``path``, whatever its permissions and depth; never raises (what cannot be
+    removed is moved aside by :func:`_make_workdir` before the next submission)."""
+
     def make_writable(function: Any, failed: str, _info: Any) -> None:
         try:
             os.chmod(os.path.dirname(failed), 0o700)
@@ -468,22 +478,27 @@ def _remove_tree(path: str) -> None:
         except OSError:
             pass
 
-    shutil.rmtree(path, onerror=make_writable)
-
-
-CASES_KEPT = 2
-"""Prepared runs whose decoded cases are kept, newest last (the runner's ``CASES_KEPT`` must be the same)."""
-_kept_cases: dict[str, list[Case]] = {}
+    try:
+        shutil.rmtree(path, onerror=make_writable)
+    except RecursionError:  # directories nested deeper than Python's recursion limit
+        try:
+            subprocess.run(["rm", "-rf", "--", path], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60, check=False)
+        except (OSError, subprocess.SubprocessError):
+            pass
+    except OSError:
+        pass
 
 
 def _cases_of(request: dict[str, Any], payload: bytes) -> list[Case] | None:
-    """The request's cases: decoded from it, or those kept under its ``cases_token`` (None: not kept here).
+    """The request's cases: decoded from it, or those this worker kept under its ``cases_token`` (None: not kept).
 
-    Children get them by fork, each its own copy-on-write copy: a student's function may modify its arguments
-    without changing what the next submission receives."""
+    Only the cases of the current request are ever kept: children inherit the worker's memory, so a child must
+    not find another run's cases there (another sheet's, or hidden parts'). Each child gets its own copy-on-write
+    copy of them: a function that overwrites its arguments changes nothing the next submission receives."""
+    global _kept_cases
     token = request.get("cases_token")
     if "cases" not in request:
-        cases = _kept_cases.pop(token, None) if isinstance(token, str) else None
+        cases = _kept_cases[1] if _kept_cases is not None and _kept_cases[0] == token else None
     else:
         cases = [
             Case(
@@ -495,12 +510,12 @@ def _cases_of(request: dict[str, Any], payload: bytes) -> list[Case] | None:
             )
             for case in request["cases"]
         ]
-    if cases is not None and isinstance(token, str):
-        _kept_cases.pop(token, None)
-        _kept_cases[token] = cases  # newest last
-        while len(_kept_cases) > CASES_KEPT:
-            del _kept_cases[next(iter(_kept_cases))]
+    _kept_cases = (token, cases) if cases is not None and isinstance(token, str) else None
     return cases
+
+
+_kept_cases: tuple[str, list[Case]] | None = None
+"""(token, cases) of the last request, when it named its cases with a token."""
 
 
 def _make_workdir(workdir: str, uid: int | None) -> None:

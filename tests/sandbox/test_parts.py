@@ -250,3 +250,42 @@ def test_a_stale_working_directory_is_moved_aside(tmp_path: Path) -> None:
     assert oct(workdir.stat().st_mode & 0o777) == oct(0o700)
     (stale,) = [path for path in tmp_path.iterdir() if path != workdir]
     assert stale.name.startswith("submission.stale.") and (stale / "left.txt").exists()
+
+
+HOOKS_CHECK = """
+import importlib, os, sys, types
+hooks = []
+real_register = os.register_at_fork
+
+
+def record(**kwargs):
+    hooks.append(kwargs)
+    real_register(**kwargs)
+
+
+os.register_at_fork = record
+package = types.ModuleType("_grader_sandbox")  # loaded as the worker loads itself (runner.WORKER_BOOT)
+package.__path__ = [sys.argv[1]]
+sys.modules["_grader_sandbox"] = package
+from _grader_sandbox import child, worker
+for name in worker.PREIMPORTED:
+    importlib.import_module(name)
+child._guard()
+for hook in hooks:
+    if "after_in_child" in hook:
+        function = hook["after_in_child"]
+        print(f"{getattr(function, '__module__', '?')}.{getattr(function, '__qualname__', '?')}")
+"""
+
+
+def test_the_after_fork_hooks_a_libc_fork_skips_are_known() -> None:
+    """worker.fork skips os.fork's after-fork work; the child redoes what matters (random's reseed). This pins the
+    hooks the worker's modules register, so that a new one is looked at before it is silently skipped."""
+    import subprocess
+    import sys
+
+    harness = str(Path(runner_module.__file__).resolve().parent)
+    output = subprocess.run(
+        [sys.executable, "-I", "-c", HOOKS_CHECK, harness], capture_output=True, text=True, timeout=60, check=True, env=runner_module.WORKER_ENV
+    ).stdout
+    assert sorted(output.split()) == ["random.Random.seed", "threading._after_fork"]

@@ -440,7 +440,7 @@ def test_a_worker_keeps_prepared_cases_but_every_submission_gets_them_unchanged(
     # The runner believes every idle worker keeps another preparation's cases: each asks for them once.
     other = prepare_cases("solve", [CaseInput("c0", {"x": xs[0]}), CaseInput("c1", {"x": xs[1]})], limits=FAST_LIMITS)
     for worker in runner_module._POOL._idle:
-        worker.kept_cases[other.token] = None
+        worker.kept_token = other.token
     sent.clear()
     for outcome, x in zip(run_prepared(submission, other).cases, xs):
         assert outcome.status == "ok" and np.array_equal(outcome.value, x), outcome.message
@@ -451,3 +451,83 @@ def test_a_worker_keeps_prepared_cases_but_every_submission_gets_them_unchanged(
     for _ in range(2):
         run_and_check()
     assert all(b'"cases":' in frame and b"cases_token" not in frame for frame in sent)
+
+
+PEEKS_AT_THE_WORKER = '''\
+import sys
+
+import numpy as np
+
+
+def solve(x):
+    worker = sys.modules.get("_grader_sandbox.worker") or sys.modules.get("grader.sandbox.worker")
+    kept = getattr(worker, "_kept_cases", None)
+    seen = [] if kept is None else [float(v) for case in kept[1] for v in np.ravel(case.kwargs.get("x", []))]
+    return np.array(seen + [-1.0])
+'''
+
+
+def test_a_child_finds_no_other_runs_cases_in_its_worker(write_submission) -> None:
+    """Children inherit their worker's memory: the cases it keeps must be only the current run's."""
+    from grader.sandbox import prepare_cases, run_prepared
+
+    secret = prepare_cases("solve", [CaseInput("hidden", {"x": np.array([31337.0, 4242.0])})], limits=FAST_LIMITS)
+    mine = prepare_cases("solve", [CaseInput("mine", {"x": np.array([1.0])})], limits=FAST_LIMITS)
+    benign = write_submission("benign.py", "def solve(x):\n    return x\n")
+    peek = write_submission("peek.py", PEEKS_AT_THE_WORKER)
+    for _ in range(3):  # each idle worker has run the secret cases last
+        assert run_prepared(benign, secret).cases[0].status == "ok"
+    for _ in range(3):
+        outcome = run_prepared(peek, mine).cases[0]
+        assert outcome.status == "ok", outcome.message
+        assert 31337.0 not in outcome.value and 4242.0 not in outcome.value
+        assert list(outcome.value) in ([1.0, -1.0], [-1.0])
+
+
+def test_a_replaced_preparation_is_a_new_one(write_submission) -> None:
+    from dataclasses import replace
+
+    from grader.sandbox import prepare_cases, run_prepared
+
+    first = prepare_cases("solve", [CaseInput("c", {"x": np.array([1.0])})], limits=FAST_LIMITS)
+    other = prepare_cases("solve", [CaseInput("c", {"x": np.array([100.0])})], limits=FAST_LIMITS)
+    swapped = replace(first, described=other.described, table=other.table, payload=other.payload)
+    assert swapped.token != first.token
+    doubles = write_submission("double.py", "def solve(x):\n    return 2 * x\n")
+    assert run_prepared(doubles, first).cases[0].value.tolist() == [2.0]
+    assert run_prepared(doubles, swapped).cases[0].value.tolist() == [200.0]
+
+
+@pytest.mark.parametrize(
+    ("patch", "returned", "fragment"),
+    [
+        ("builtins.__import__ = None", "np.array([1j])", "complex numbers (dtype complex128)"),
+        ("builtins.issubclass = None", "np.array(['a'])", "dtype <U1"),
+    ],
+)
+def test_patching_what_the_harness_needs_does_not_change_its_messages(write_submission, patch: str, returned: str, fragment: str) -> None:
+    source = f"import builtins\n\nimport numpy as np\n\n\ndef solve(x):\n    {patch}\n    return {returned}\n"
+    outcome = run_cases(write_submission("patches.py", source), "solve", [CaseInput("c", {"x": np.ones(1)})], limits=FAST_LIMITS).cases[0]
+    assert outcome.status == "bad-result" and fragment in outcome.message, outcome.message
+
+
+DEEP_TREE = '''\
+import os
+
+
+def solve(x):
+    for _ in range(1100):
+        os.mkdir("d")
+        os.chdir("d")
+    return x
+'''
+
+
+def test_a_tree_deeper_than_the_recursion_limit_is_removed(write_submission) -> None:
+    """What a submission leaves in its folder is removed however deep it nests; the next one starts empty."""
+    deep = write_submission("deep.py", DEEP_TREE)
+    home = write_submission("home.py", HOME_CHECK)
+    for _ in range(2):
+        assert run_cases(deep, "solve", [CaseInput("c", {"x": np.ones(1)})], limits=FAST_LIMITS).cases[0].status == "ok"
+        outcome = run_cases(home, "solve", [CaseInput("c", {"x": np.ones(1)})], limits=FAST_LIMITS).cases[0]
+        assert outcome.status == "ok", outcome.message
