@@ -9,10 +9,8 @@ code itself. Standard library and numpy only; relative imports.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import fcntl
-import functools
 import importlib
 import math
 import os
@@ -26,10 +24,10 @@ import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
-from collections.abc import Callable
 from typing import Any
 
 from . import child, layers, wire
+from .zygote import Case, Zygote, ZygoteGone, cases_from
 
 # Each submission runs as a fresh uid from this range (when the worker is root), so no two submissions share a
 # uid: one cannot signal or read another, RLIMIT_NPROC counts only its own processes, and kill(-1) as that uid
@@ -80,14 +78,6 @@ def _proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def _virtual_memory_bytes() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmSize:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
 class OutputBuffer:
     """The first ``cap`` bytes of everything the child printed, and how many more bytes were dropped."""
 
@@ -115,23 +105,15 @@ class ChildRun:
 
 
 @dataclass
-class Case:
-    """One decoded case: call ``function(**kwargs)`` within ``cpu_seconds`` of CPU and ``wall_seconds`` of wall time."""
-
-    name: str
-    function: str
-    kwargs: dict[str, Any]
-    cpu_seconds: float
-    wall_seconds: float
-
-
-@dataclass
 class Submission:
-    """One decoded ``run`` request."""
+    """One decoded ``run`` request. ``cases`` carry only their names and limits (the zygote decodes the arguments);
+    ``cases_sent`` is what the zygote needs to get them: (token or None, the request's ``cases`` and ``blobs``
+    fields, their payload)."""
 
     source: str
     filename: str
     cases: list[Case]
+    cases_sent: tuple[str | None, dict[str, Any], bytes]
     limits: dict[str, Any]
     seccomp: bool
     require: bool
@@ -168,54 +150,12 @@ def _kill_group(pid: int) -> None:
             pass
 
 
-@functools.cache
-def _libc_fork() -> Callable[[], int] | None:
-    """libc's fork(), to be called with the GIL held (``ctypes.PyDLL``), where that is known to be safe: CPython
-    3.11 on Linux (the version this was checked against; others use ``os.fork``)."""
-    if sys.implementation.name != "cpython" or sys.version_info[:2] != (3, 11) or not sys.platform.startswith("linux"):
-        return None
-    try:
-        function = ctypes.PyDLL("libc.so.6", use_errno=True)["fork"]
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = []
-    function.restype = ctypes.c_int
-    return function
-
-
-def fork() -> int:
-    """Fork the worker (0 in the child, the child's pid in the worker), as cheaply as is safe.
-
-    ``os.fork`` runs the interpreter's after-fork work in the child (re-creating the GIL and runtime locks, then the
-    hooks of ``threading`` and ``random``): about 270 extra page faults, each a copied page (~1 ms of the child's
-    CPU). None of it is needed when the worker has a single thread, as it always has: no lock can be held by another
-    thread, no other thread state exists, and the worker installs no Python signal handlers (``child.prepare`` resets
-    them), so no signal can be pending for Python. Then libc's fork is called directly, with the GIL held. Anywhere
-    else (more than one thread, another Python, another system) this is ``os.fork``. The caller's child must call
-    :func:`_reseed_after_libc_fork` first thing, inside the ``try`` that ends it with ``os._exit``. (A test pins the
-    after-fork hooks the worker's modules register: a new one must be looked at before it is skipped.)
-    """
-    libc_fork = _libc_fork()
-    if libc_fork is None or len(os.listdir("/proc/self/task")) != 1:
-        return os.fork()
-    pid = libc_fork()
-    if pid < 0:
-        number = ctypes.get_errno()
-        raise OSError(number, f"fork failed: {os.strerror(number)}")
-    return pid
-
-
-def _reseed_after_libc_fork() -> None:
-    """In a child of :func:`fork`: what ``os.fork``'s hook of ``random`` does (the child must not draw the
-    worker's next numbers). Harmless after ``os.fork``."""
-    random.seed()
-
-
 class Supervisor:
     """Runs the children of one submission one after another and turns what they send into outcomes."""
 
-    def __init__(self, submission: Submission, response_blobs: list[bytes], output: OutputBuffer) -> None:
+    def __init__(self, submission: Submission, response_blobs: list[bytes], output: OutputBuffer, zygote: Zygote) -> None:
         self.submission = submission
+        self.zygote = zygote
         self.response_blobs = response_blobs
         self.response_size = 0
         self.output = output
@@ -230,52 +170,45 @@ class Supervisor:
         limits = submission.limits
         result_read, result_write = os.pipe()
         output_read, output_write = os.pipe()
+        source_read, source_write = os.pipe()
         cpu_remaining = self.cpu_per_case + sum(case.cpu_seconds for case in submission.cases[start:])
-        config = child.ChildConfig(
-            source=submission.source,
-            filename=submission.filename,
-            cases=[(case.name, case.function, case.kwargs) for case in submission.cases],
-            start=start,
-            result_fd=result_write,
-            output_fd=output_write,
-            workdir=workdir,
-            uid=uid,
-            address_space_bytes=_virtual_memory_bytes() + int(limits["memory_bytes"]),
-            file_size_bytes=int(limits["file_size_bytes"]),
-            cpu_seconds_total=math.ceil(cpu_remaining) + 1,
-            max_result_bytes=self.max_result_bytes,
-            seccomp=submission.seccomp,
-            require=submission.require,
-            worker_pid=os.getpid(),
-        )
-        pid = fork()
-        if pid == 0:  # the child: never returns
-            try:
-                _reseed_after_libc_fork()
-                os.close(result_read)
-                os.close(output_read)
-                child.run_child(config)
-            finally:
-                os._exit(72)
-        os.close(result_write)
-        os.close(output_write)
-        _set_nonblocking(result_read)
-        _set_nonblocking(output_read)
+        request = {
+            "kind": "spawn",
+            "start": start,
+            "workdir": workdir,
+            "uid": uid,
+            "memory_bytes": int(limits["memory_bytes"]),
+            "file_size_bytes": int(limits["file_size_bytes"]),
+            "cpu_seconds_total": math.ceil(cpu_remaining) + 1,
+            "max_result_bytes": self.max_result_bytes,
+            "seccomp": submission.seccomp,
+            "require": submission.require,
+        }
         try:
+            pid = self.zygote.spawn(request, submission.cases_sent, [result_write, output_write, source_read])
+        finally:
+            for fd in (result_write, output_write, source_read):
+                os.close(fd)
+        try:
+            # The source goes straight to the child, never through the zygote's memory.
+            source_frame = wire.encode_frame({"filename": submission.filename}, submission.source.encode("utf-8", errors="surrogatepass"))
+            try:
+                wire.write_all(source_write, source_frame)
+            except OSError:
+                pass  # the child died before reading it: _watch reports how it ended
+            finally:
+                os.close(source_write)
+            _set_nonblocking(result_read)
+            _set_nonblocking(output_read)
             return self._watch(pid, start, deadline, result_read, output_read)
         finally:
             _kill_group(pid)
-            self._reap(pid)
+            self.zygote.wait_exit(pid, None)
+            self.zygote.release(pid)
             data, _ = _drain(output_read)
             self.output.add(data)
             os.close(result_read)
             os.close(output_read)
-
-    def _reap(self, pid: int) -> None:
-        try:
-            os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass
 
     def _watch(self, pid: int, start: int, deadline: float, result_read: int, output_read: int) -> ChildRun:
         run = ChildRun(next_start=len(self.submission.cases))
@@ -339,19 +272,11 @@ class Supervisor:
     def _exit_code(self, pid: int) -> int | None:
         """The child's exit code (negative: killed by that signal), waiting briefly for a child that closed the
         result pipe but is still running (then it is killed and reported as such)."""
-        give_up = time.monotonic() + 0.5
-        while True:
-            try:
-                waited, status = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                return None
-            if waited == pid:
-                return os.waitstatus_to_exitcode(status)
-            if time.monotonic() > give_up:
-                _kill_group(pid)
-                _, status = os.waitpid(pid, 0)
-                return os.waitstatus_to_exitcode(status)
-            time.sleep(0.001)
+        ended, code = self.zygote.wait_exit(pid, 0.5)
+        if not ended:
+            _kill_group(pid)
+            _, code = self.zygote.wait_exit(pid, None)
+        return code
 
     def _on_frame(self, header: dict[str, Any], payload: bytes, phase: str, current: int, run: ChildRun) -> tuple[str, int, bool]:
         """Apply one frame from the child; returns the new (phase, current case, finished)."""
@@ -443,9 +368,10 @@ def _describe_exit(exit_code: int | None) -> str:
     return f"exit code {exit_code}"
 
 
-def _sweep(uid: int | None) -> None:
-    """Kill every process still running as the submission's ``uid`` (None: it could not start any) and reap what
-    was reparented to us."""
+def _sweep(uid: int | None, zygote_pid: int) -> None:
+    """After children that could create processes (no seccomp filter): kill every process still running as the
+    submission's ``uid`` (None: no uid of its own, nothing to kill by uid) and reap what was reparented to this
+    worker (its subreaper), leaving the zygote alone."""
     if uid is not None:
         helper = os.fork()
         if helper == 0:
@@ -456,14 +382,22 @@ def _sweep(uid: int | None) -> None:
             finally:
                 os._exit(0)
         os.waitpid(helper, 0)
+    children_file = f"/proc/self/task/{os.getpid()}/children"
     give_up = time.monotonic() + 0.2
     while time.monotonic() < give_up:
         try:
             waited, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             return
-        if waited == 0:
-            time.sleep(0.002)
+        if waited != 0:
+            continue
+        try:
+            with open(children_file) as children:
+                if children.read().split() in ([], [str(zygote_pid)]):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.002)
 
 
 def _remove_tree(path: str) -> None:
@@ -489,33 +423,25 @@ def _remove_tree(path: str) -> None:
         pass
 
 
-def _cases_of(request: dict[str, Any], payload: bytes) -> list[Case] | None:
-    """The request's cases: decoded from it, or those this worker kept under its ``cases_token`` (None: not kept).
+_current_cases: tuple[str, list[Case], dict[str, Any], bytes] | None = None
+"""(token, cases, their ``cases``/``blobs`` fields, payload) of the last request that named its cases by token."""
 
-    Only the cases of the current request are ever kept: children inherit the worker's memory, so a child must
-    not find another run's cases there (another sheet's, or hidden parts'). Each child gets its own copy-on-write
-    copy of them: a function that overwrites its arguments changes nothing the next submission receives."""
-    global _kept_cases
+
+def _cases_of(request: dict[str, Any], payload: bytes) -> tuple[list[Case], tuple[str | None, dict[str, Any], bytes]] | None:
+    """The request's cases (names and limits) and what the zygote needs to decode them: from the request, or kept
+    from the last one under the same ``cases_token`` (None: not kept here, the grader must send them)."""
+    global _current_cases
     token = request.get("cases_token")
-    if "cases" not in request:
-        cases = _kept_cases[1] if _kept_cases is not None and _kept_cases[0] == token else None
-    else:
-        cases = [
-            Case(
-                name=str(case["name"]),
-                function=str(case["function"]),
-                kwargs=wire.decode_case_kwargs(case["kwargs"], request["blobs"], payload),
-                cpu_seconds=float(case["cpu_seconds"]),
-                wall_seconds=float(case["wall_seconds"]),
-            )
-            for case in request["cases"]
-        ]
-    _kept_cases = (token, cases) if cases is not None and isinstance(token, str) else None
-    return cases
-
-
-_kept_cases: tuple[str, list[Case]] | None = None
-"""(token, cases) of the last request, when it named its cases with a token."""
+    token = token if isinstance(token, str) else None
+    if "cases" in request:
+        cases = cases_from(request["cases"])
+        fields = {"cases": request["cases"], "blobs": request["blobs"]}
+        _current_cases = (token, cases, fields, payload) if token is not None else None
+        return cases, (token, fields, payload)
+    if token is None or _current_cases is None or _current_cases[0] != token:
+        _current_cases = None
+        return None
+    return _current_cases[1], (token, _current_cases[2], _current_cases[3])
 
 
 def _make_workdir(workdir: str, uid: int | None) -> None:
@@ -530,17 +456,19 @@ def _make_workdir(workdir: str, uid: int | None) -> None:
         os.chown(workdir, uid, uid)
 
 
-def handle_run(request: dict[str, Any], payload: bytes, workdir: str) -> tuple[dict[str, Any], bytes]:
+def handle_run(request: dict[str, Any], payload: bytes, workdir: str, zygote: Zygote) -> tuple[dict[str, Any], bytes]:
     """Run one submission's cases in a fresh ``workdir`` (the one :func:`child.prepare` was given; removed
     afterwards); returns the ``report`` frame (header, payload of result blobs)."""
     limits = request["limits"]
-    cases = _cases_of(request, payload)
-    if cases is None:
+    found = _cases_of(request, payload)
+    if found is None:
         return {"kind": "need-cases"}, b""
+    cases, cases_sent = found
     submission = Submission(
         source=request["source"],
         filename=request["filename"],
         cases=cases,
+        cases_sent=cases_sent,
         limits=limits,
         seccomp=bool(request["seccomp"]),
         require=bool(request["require"]),
@@ -549,7 +477,7 @@ def handle_run(request: dict[str, Any], payload: bytes, workdir: str) -> tuple[d
     _make_workdir(workdir, uid)
     output = OutputBuffer(int(limits["max_output_bytes"]))
     response_blobs: list[bytes] = []
-    supervisor = Supervisor(submission, response_blobs, output)
+    supervisor = Supervisor(submission, response_blobs, output, zygote)
     outcomes: list[dict[str, Any] | None] = [None] * len(cases)
     active: dict[str, bool] | None = None
     deadline = time.monotonic() + float(limits["wall_seconds_total"])
@@ -575,7 +503,8 @@ def handle_run(request: dict[str, Any], payload: bytes, workdir: str) -> tuple[d
     finally:
         # Children that could not fork left only threads, which died with them: then there is nothing to sweep,
         # and the sweep's own fork (the costliest step of a short run) is saved.
-        _sweep(uid if could_fork else None)
+        if could_fork:
+            _sweep(uid, zygote.pid)
         _remove_tree(workdir)
     report = {
         "kind": "report",
@@ -605,6 +534,11 @@ def main() -> None:
     os.chmod(base, 0o711)  # the child's uid must pass through to its working directory, not list what is here
     workdir = os.path.join(base, "submission")
     child.prepare(workdir)
+    # Children are forked by the zygote, started now, before any student's data enters this process.
+    zygote = Zygote.start(close_in_zygote=[control_in, control_out])
+    # This process holds every submission's source, output and results: not readable through /proc/PID/mem by a
+    # child of the same uid (with a uid of their own, children cannot anyway).
+    layers.prctl(layers.PR_SET_DUMPABLE, 0)
     reader = os.fdopen(control_in, "rb", buffering=1 << 16)
     wire.write_all(control_out, wire.encode_frame({"kind": "hello", "pid": os.getpid(), "uid": os.geteuid()}))
     try:
@@ -614,11 +548,14 @@ def main() -> None:
             except EOFError:
                 return
             try:
-                header, response_payload = handle_run(request, payload, workdir)
+                header, response_payload = handle_run(request, payload, workdir, zygote)
+            except ZygoteGone:  # nothing can run here any more: end, so the grader runs the submission on a new worker
+                return
             except Exception:  # noqa: BLE001 -- report the worker's own failure instead of dying silently
                 header, response_payload = {"kind": "worker-error", "message": traceback.format_exc(limit=5)[-3000:]}, b""
             wire.write_all(control_out, wire.encode_frame(header, response_payload))
     finally:
+        zygote.sock.close()
         _remove_tree(base)
 
 

@@ -200,7 +200,7 @@ def test_frame_headers_are_the_json_that_json_dumps_writes(header: dict) -> None
 FORK_CHECK = """
 import os, sys, threading, time
 sys.path.insert(0, sys.argv[1])
-from grader.sandbox import worker
+from grader.sandbox import zygote
 
 os_forks = []
 real_fork = os.fork
@@ -208,7 +208,7 @@ os.fork = lambda: (os_forks.append(1), real_fork())[1]
 
 
 def exit_code_of_child() -> int:
-    pid = worker.fork()
+    pid = zygote.fork()
     if pid == 0:
         os._exit(7)
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
@@ -222,18 +222,18 @@ print(len(os_forks))
 """
 
 
-def test_the_worker_forks_with_libc_only_while_it_has_one_thread() -> None:
+def test_the_zygote_forks_with_libc_only_while_it_has_one_thread() -> None:
     import subprocess
     import sys
 
-    from grader.sandbox import worker
+    from grader.sandbox import zygote
 
     root = str(Path(__file__).resolve().parents[2])
     # The worker's environment: one BLAS thread (numpy's OpenBLAS would otherwise start a thread per core).
     output = subprocess.run(
         [sys.executable, "-c", FORK_CHECK, root], capture_output=True, text=True, timeout=60, check=True, env=runner_module.WORKER_ENV
     ).stdout
-    libc = worker._libc_fork() is not None
+    libc = zygote._libc_fork() is not None
     assert output.splitlines()[0] == f"single thread: {'libc fork' if libc else 'os.fork'}"
     # With a second thread, os.fork is used whatever the interpreter.
     assert output.splitlines()[-1] == ("1" if libc else "2")
@@ -279,7 +279,7 @@ for hook in hooks:
 
 
 def test_the_after_fork_hooks_a_libc_fork_skips_are_known() -> None:
-    """worker.fork skips os.fork's after-fork work; the child redoes what matters (random's reseed). This pins the
+    """zygote.fork skips os.fork's after-fork work; the child redoes what matters (random's reseed). This pins the
     hooks the worker's modules register, so that a new one is looked at before it is silently skipped."""
     import subprocess
     import sys

@@ -531,3 +531,83 @@ def test_a_tree_deeper_than_the_recursion_limit_is_removed(write_submission) -> 
         assert run_cases(deep, "solve", [CaseInput("c", {"x": np.ones(1)})], limits=FAST_LIMITS).cases[0].status == "ok"
         outcome = run_cases(home, "solve", [CaseInput("c", {"x": np.ones(1)})], limits=FAST_LIMITS).cases[0]
         assert outcome.status == "ok", outcome.message
+
+
+SCANS_ITS_MEMORY = '''\
+import ctypes
+import re
+
+import numpy as np
+
+
+def solve(x):
+    """Everything of the other submission this process can find in its own memory, freed blocks included."""
+    pattern = re.compile(rb"OTHER-STUDENT-(SOURCE|OUTPUT)-[0-9a-f]{12}|\\\\x11\\\\x22\\\\x33\\\\x44\\\\x55\\\\x66\\\\x77\\\\x08")
+    found = set()
+    with open("/proc/self/maps") as maps:
+        regions = [line.split() for line in maps]
+    for fields in regions:
+        if "rw" not in fields[1]:
+            continue
+        start, end = (int(value, 16) for value in fields[0].split("-"))
+        if end - start > (256 << 20):
+            continue
+        try:
+            data = ctypes.string_at(start, end - start)
+        except Exception:
+            continue
+        found.update(match.group() for match in pattern.finditer(data))
+    print("FOUND", sorted(found))
+    return np.array([len(found)])
+'''
+
+
+def test_a_submission_finds_nothing_of_earlier_ones_in_its_memory(write_submission) -> None:
+    """Children are forked by a zygote that never holds a student's data: a later submission cannot read an earlier
+    one's source, printed output or results from the memory it inherits (before, the worker's freed blocks had them)."""
+    import secrets
+
+    marker = secrets.token_hex(6)
+    result_bytes = bytes([0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x08])
+    victim = write_submission(
+        "victim.py",
+        f"# OTHER-STUDENT-SOURCE-{marker}\nimport numpy as np\n\n\ndef solve(x):\n"
+        f"    print('OTHER-STUDENT-OUTPUT-{marker}')\n    return np.frombuffer({result_bytes!r} * 512, dtype=np.int64)\n",
+    )
+    scanner = write_submission("scanner.py", SCANS_ITS_MEMORY)
+    case = [CaseInput("c", {"x": np.ones(1)})]
+    for _ in range(4):
+        report = run_cases(victim, "solve", case, limits=FAST_LIMITS)
+        assert report.cases[0].status == "ok" and f"OTHER-STUDENT-OUTPUT-{marker}" in report.stdout_excerpt
+    for _ in range(3):
+        report = run_cases(scanner, "solve", case, limits=Limits(cpu_seconds_per_case=10.0, wall_seconds_per_case=20.0))
+        assert report.cases[0].status == "ok", report.cases[0].message
+        assert "FOUND []" in report.stdout_excerpt, report.stdout_excerpt
+
+
+def _zygotes() -> list[int]:
+    """Pids of the sandbox workers' zygotes (a worker process whose parent is a worker process)."""
+    workers: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes()
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if b"_grader_sandbox" in command and not command.startswith(b"/usr/bin/bwrap"):
+            workers[int(entry.name)] = parent
+    return [pid for pid, parent in workers.items() if parent in workers]
+
+
+def test_a_worker_whose_zygote_died_is_replaced(correct_submission: Path) -> None:
+    cases = [CaseInput("c", {"image": np.ones((4, 4, 1)), "filters": np.ones((3, 3, 1, 1))})]
+    assert run_cases(correct_submission, "conv2d", cases).cases[0].status == "ok"
+    zygotes = _zygotes()
+    assert zygotes, "every warm worker has a zygote"
+    for pid in zygotes:
+        os.kill(pid, signal.SIGKILL)
+    for _ in range(3):
+        assert run_cases(correct_submission, "conv2d", cases).cases[0].status == "ok"
+    assert survivors() == []

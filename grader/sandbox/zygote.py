@@ -1,0 +1,375 @@
+"""The zygote: the one process that forks the sandboxed children, and that never holds anything of a student.
+
+A child can read all the memory it inherited, freed blocks included (``ctypes.string_at`` over ``/proc/self/maps``).
+Children forked from the worker itself therefore found there what the worker had handled for earlier submissions:
+other students' source code, printed output and results. So the worker (the supervisor, :mod:`worker`) starts this
+process once, right after its own preparation and before it reads any request, and asks it for every child:
+
+- a spawn request carries the run's limits and cases (the sheet's inputs, never a student's data) and three pipe
+  ends passed over a Unix socket: the child's result and output pipes and the pipe of its source;
+- the zygote forks the child, which first reads the student's file name and source from that pipe (only the worker
+  writes it), then runs :func:`child.run_child`;
+- the zygote reaps its children and reports each exit status to the worker.
+
+A child thus inherits the harness, numpy and the current run's cases, and nothing of any other submission. As a
+bonus, the worker no longer shares its memory with a child while it supervises: before, each page it wrote was a
+copy-on-write fault (~350 per submission); the zygote writes almost nothing between forks.
+
+Standard library and numpy only; relative imports.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+import random
+import select
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import child, layers, wire
+
+MAX_SOURCE_FRAME_BYTES = 64 << 20
+"""Largest source frame a child reads (the grader sends at most a few MiB)."""
+POLL_SECONDS = 0.005
+"""How often children are polled for their exit where pidfd_open (Linux 5.3) is missing."""
+
+
+@dataclass
+class Case:
+    """One case: call ``function(**kwargs)`` within ``cpu_seconds`` of CPU and ``wall_seconds`` of wall time. The
+    worker keeps them without ``kwargs`` (it needs only the limits); the zygote decodes the arguments."""
+
+    name: str
+    function: str
+    kwargs: dict[str, Any]
+    cpu_seconds: float
+    wall_seconds: float
+
+
+def cases_from(described: list[dict[str, Any]], table: Any = None, payload: bytes | None = None) -> list[Case]:
+    """The cases of a request's ``cases`` list; their arguments decoded only when ``payload`` is given."""
+    return [
+        Case(
+            name=str(case["name"]),
+            function=str(case["function"]),
+            kwargs={} if payload is None else wire.decode_case_kwargs(case["kwargs"], table, payload),
+            cpu_seconds=float(case["cpu_seconds"]),
+            wall_seconds=float(case["wall_seconds"]),
+        )
+        for case in described
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# forking
+
+
+@functools.cache
+def _libc_fork() -> Callable[[], int] | None:
+    """libc's fork(), to be called with the GIL held (``ctypes.PyDLL``), where that is known to be safe: CPython
+    3.11 on Linux (the version this was checked against; others use ``os.fork``)."""
+    if sys.implementation.name != "cpython" or sys.version_info[:2] != (3, 11) or not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = ctypes.PyDLL("libc.so.6", use_errno=True)["fork"]
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = []
+    function.restype = ctypes.c_int
+    return function
+
+
+def fork() -> int:
+    """Fork this process (0 in the child, the child's pid here), as cheaply as is safe.
+
+    ``os.fork`` runs the interpreter's after-fork work in the child (re-creating the GIL and runtime locks, then the
+    hooks of ``threading`` and ``random``): about 270 extra page faults, each a copied page (~1 ms of the child's
+    CPU). None of it is needed in a process with a single thread, as the zygote always is: no lock can be held by
+    another thread, no other thread state exists, and no Python signal handler is installed (``child.prepare``
+    resets them), so no signal can be pending for Python. Then libc's fork is called directly, with the GIL held.
+    Anywhere else (more than one thread, another Python, another system) this is ``os.fork``. The child must call
+    :func:`reseed_after_fork` first thing, inside the ``try`` that ends it with ``os._exit``. (A test pins the
+    after-fork hooks the harness's modules register: a new one must be looked at before it is skipped.)
+    """
+    libc_fork = _libc_fork()
+    if libc_fork is None or len(os.listdir("/proc/self/task")) != 1:
+        return os.fork()
+    pid = libc_fork()
+    if pid < 0:
+        number = ctypes.get_errno()
+        raise OSError(number, f"fork failed: {os.strerror(number)}")
+    return pid
+
+
+def reseed_after_fork() -> None:
+    """In a child of :func:`fork`: what ``os.fork``'s hook of ``random`` does (the child must not draw numbers
+    another child drew). Harmless after ``os.fork``."""
+    random.seed()
+
+
+_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+
+
+def _virtual_memory_bytes() -> int:
+    """This process's address space in bytes (the first field of /proc/self/statm, in pages)."""
+    fd = os.open("/proc/self/statm", os.O_RDONLY)
+    try:
+        return int(os.read(fd, 64).split()[0]) * _PAGE_BYTES
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the zygote process
+
+
+_kept_cases: tuple[str, list[Case]] | None = None
+"""(token, decoded cases) of the last spawn request that named its cases with a token."""
+
+
+def _cases_of(request: dict[str, Any], payload: bytes) -> list[Case] | None:
+    """The request's cases: decoded from it, or those kept under its ``cases_token`` (None: not kept here).
+
+    Only the current run's cases are kept: a child must not find another run's (another sheet's, or hidden parts')
+    in the memory it inherits. Each child gets its own copy-on-write copy of them: a function that overwrites its
+    arguments changes nothing the next submission receives."""
+    global _kept_cases
+    token = request.get("cases_token")
+    if "cases" not in request:
+        cases = _kept_cases[1] if _kept_cases is not None and _kept_cases[0] == token else None
+    else:
+        cases = cases_from(request["cases"], request["blobs"], payload)
+    _kept_cases = (token, cases) if cases is not None and isinstance(token, str) else None
+    return cases
+
+
+def _read_source(fd: int) -> tuple[str, str]:
+    """(file name, source text) from the worker's source frame on ``fd``, read to its end."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        data = os.read(fd, 1 << 16)
+        if not data:
+            break
+        size += len(data)
+        if size > MAX_SOURCE_FRAME_BYTES:
+            raise OSError("the source frame is too large")
+        chunks.append(data)
+    frames = list(wire.FrameParser(MAX_SOURCE_FRAME_BYTES).feed(b"".join(chunks)))
+    if len(frames) != 1:
+        raise OSError("the source frame is incomplete")
+    header, payload = frames[0]
+    return str(header["filename"]), payload.decode("utf-8", errors="surrogatepass")
+
+
+def _spawn(request: dict[str, Any], payload: bytes, fds: list[int]) -> dict[str, Any]:
+    """Fork one child for ``request`` with pipe ends ``fds`` (result write, output write, source read); closes them
+    here. Returns the reply for the worker."""
+    try:
+        cases = _cases_of(request, payload)
+        if cases is None:
+            return {"kind": "need-cases"}
+        if len(fds) != 3:
+            return {"kind": "spawn-failed", "message": f"expected 3 pipe ends, got {len(fds)}"}
+        result_fd, output_fd, source_fd = fds
+        address_space = _virtual_memory_bytes() + int(request["memory_bytes"])
+        zygote_pid = os.getpid()
+        pid = fork()
+        if pid == 0:  # the child: never returns
+            try:
+                reseed_after_fork()
+                filename, source = _read_source(source_fd)
+                os.close(source_fd)
+                config = child.ChildConfig(
+                    source=source,
+                    filename=filename,
+                    cases=[(case.name, case.function, case.kwargs) for case in cases],
+                    start=int(request["start"]),
+                    result_fd=result_fd,
+                    output_fd=output_fd,
+                    workdir=str(request["workdir"]),
+                    uid=request["uid"],
+                    address_space_bytes=address_space,
+                    file_size_bytes=int(request["file_size_bytes"]),
+                    cpu_seconds_total=int(request["cpu_seconds_total"]),
+                    max_result_bytes=int(request["max_result_bytes"]),
+                    seccomp=bool(request["seccomp"]),
+                    require=bool(request["require"]),
+                    worker_pid=zygote_pid,
+                )
+                child.run_child(config)
+            finally:
+                os._exit(72)
+        return {"kind": "spawned", "pid": pid}
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def _receive(sock: socket.socket) -> tuple[dict[str, Any], bytes, list[int]] | None:
+    """One spawn request and the fds that came with it; None when the worker closed the socket. The worker sends
+    the next request only after the reply to this one, so nothing of the next is read here."""
+    data, fds, _flags, _address = socket.recv_fds(sock, 1 << 16, 3)
+    if not data:
+        for fd in fds:
+            os.close(fd)
+        return None
+    buffer = bytearray(data)
+    while len(buffer) < wire.PREFIX.size:
+        more = sock.recv(1 << 16)
+        if not more:
+            return None
+        buffer += more
+    _magic, header_length, payload_length = wire.PREFIX.unpack(bytes(buffer[: wire.PREFIX.size]))
+    total = wire.PREFIX.size + header_length + payload_length
+    while len(buffer) < total:
+        more = sock.recv(min(1 << 20, total - len(buffer)))
+        if not more:
+            return None
+        buffer += more
+    ((header, payload),) = wire.FrameParser(payload_length).feed(bytes(buffer))
+    return header, payload, fds
+
+
+def _exit_code(pid: int, flags: int) -> int | None:
+    """The exit code of child ``pid`` (negative: killed by that signal) once it ended; None while it runs."""
+    try:
+        waited, status = os.waitpid(pid, flags)
+    except ChildProcessError:
+        return None
+    return os.waitstatus_to_exitcode(status) if waited == pid else None
+
+
+def serve(sock: socket.socket, worker_pid: int) -> None:
+    """The zygote's loop: spawn children on request, report each one's exit; returns when the worker is gone."""
+    layers.prctl(layers.PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != worker_pid:
+        return
+    pidfd_open = getattr(os, "pidfd_open", None)
+    children: dict[int, int] = {}  # pidfd (or, without pidfds, the pid itself) -> pid
+    while True:
+        timeout = POLL_SECONDS if children and pidfd_open is None else None
+        watched = [sock.fileno(), *children] if pidfd_open is not None else [sock.fileno()]
+        readable, _, _ = select.select(watched, [], [], timeout)
+        for handle, pid in list(children.items()):
+            if pidfd_open is not None and handle not in readable:
+                continue
+            code = _exit_code(pid, 0 if pidfd_open is not None else os.WNOHANG)
+            if code is None and pidfd_open is None:
+                continue
+            del children[handle]
+            if pidfd_open is not None:
+                os.close(handle)
+            wire.write_all(sock.fileno(), wire.encode_frame({"kind": "exited", "pid": pid, "code": code}))
+        if sock.fileno() not in readable:
+            continue
+        received = _receive(sock)
+        if received is None:
+            return
+        reply = _spawn(*received)
+        if reply["kind"] == "spawned":
+            pid = reply["pid"]
+            children[pidfd_open(pid) if pidfd_open is not None else pid] = pid
+        wire.write_all(sock.fileno(), wire.encode_frame(reply))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the worker's side
+
+
+class ZygoteGone(Exception):
+    """The zygote died or broke the protocol: the worker cannot run children any more."""
+
+
+class Zygote:
+    """The worker's handle on its zygote: spawn children, learn how they ended."""
+
+    def __init__(self, sock: socket.socket, pid: int) -> None:
+        self.sock = sock
+        self.pid = pid
+        self.kept_token: str | None = None  # the token of the cases the zygote keeps
+        self._parser = wire.FrameParser(1 << 20)
+        self._exited: dict[int, int | None] = {}
+        self._replies: list[dict[str, Any]] = []
+
+    @classmethod
+    def start(cls, close_in_zygote: list[int]) -> Zygote:
+        """Fork the zygote from this (prepared, single-threaded) worker; it closes ``close_in_zygote`` (the worker's
+        channel to the grader)."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        worker_pid = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                ours.close()
+                for fd in close_in_zygote:
+                    os.close(fd)
+                serve(theirs, worker_pid)
+            finally:
+                os._exit(0)
+        theirs.close()
+        return cls(ours, pid)
+
+    def _read(self, timeout: float | None) -> bool:
+        """Read what the zygote sent (waiting up to ``timeout`` seconds, None: until something comes): exit reports
+        are recorded, replies queued. False on timeout."""
+        readable, _, _ = select.select([self.sock], [], [], timeout)
+        if not readable:
+            return False
+        data = self.sock.recv(1 << 16)
+        if not data:
+            raise ZygoteGone("the zygote ended")
+        try:
+            for header, _payload in self._parser.feed(data):
+                if header.get("kind") == "exited" and isinstance(header.get("pid"), int):
+                    code = header.get("code")
+                    self._exited[header["pid"]] = code if isinstance(code, int) else None
+                else:
+                    self._replies.append(header)
+        except wire.WireError as error:
+            raise ZygoteGone(f"the zygote broke the protocol: {error}") from None
+        return True
+
+    def spawn(self, request: dict[str, Any], cases: tuple[str | None, dict[str, Any], bytes], fds: list[int]) -> int:
+        """Fork a child for ``request`` (everything of :func:`_spawn` but the cases); ``cases`` is (token, the
+        request's ``cases`` and ``blobs`` fields, payload), sent only when the zygote does not keep them."""
+        token, described, payload = cases
+        send_cases = token is None or token != self.kept_token
+        while True:
+            header = dict(request, cases_token=token, **(described if send_cases else {}))
+            frame = wire.encode_frame(header, payload if send_cases else b"")
+            try:
+                sent = socket.send_fds(self.sock, [frame], fds)
+                self.sock.sendall(frame[sent:])
+            except OSError as error:
+                raise ZygoteGone(f"the zygote ended ({error})") from None
+            self.kept_token = token
+            while not self._replies:
+                self._read(None)
+            reply = self._replies.pop(0)
+            if reply.get("kind") == "need-cases" and send_cases:
+                raise ZygoteGone("the zygote did not take the cases")
+            if reply.get("kind") == "need-cases":
+                send_cases = True
+                continue
+            if reply.get("kind") == "spawned" and isinstance(reply.get("pid"), int):
+                return reply["pid"]
+            raise ZygoteGone(f"the zygote could not fork: {str(reply.get('message', reply))[:500]}")
+
+    def wait_exit(self, pid: int, timeout: float | None) -> tuple[bool, int | None]:
+        """(whether child ``pid`` has ended, its exit code: negative for a signal, None if unknown), waiting up to
+        ``timeout`` seconds (None: until it ends)."""
+        while pid not in self._exited:
+            if not self._read(timeout):
+                return False, None
+        return True, self._exited[pid]
+
+    def release(self, pid: int) -> None:
+        """Forget child ``pid`` (after it ended and its exit was read)."""
+        self._exited.pop(pid, None)
