@@ -186,6 +186,10 @@ class Supervisor:
         }
         try:
             pid = self.zygote.spawn(request, submission.cases_sent, [result_write, output_write, source_read])
+        except BaseException:
+            for fd in (result_read, output_read, source_write):
+                os.close(fd)
+            raise
         finally:
             for fd in (result_write, output_write, source_read):
                 os.close(fd)
@@ -534,11 +538,12 @@ def main() -> None:
     os.chmod(base, 0o711)  # the child's uid must pass through to its working directory, not list what is here
     workdir = os.path.join(base, "submission")
     child.prepare(workdir)
+    # This process will hold every submission's source, output and results, and the zygote hands children their
+    # pipes: neither may be read or written through /proc/PID/mem by a child of the same uid (a child with a uid of
+    # its own cannot anyway). Set before the zygote is forked, which inherits it; children read their own memory.
+    layers.prctl(layers.PR_SET_DUMPABLE, 0)
     # Children are forked by the zygote, started now, before any student's data enters this process.
     zygote = Zygote.start(close_in_zygote=[control_in, control_out])
-    # This process holds every submission's source, output and results: not readable through /proc/PID/mem by a
-    # child of the same uid (with a uid of their own, children cannot anyway).
-    layers.prctl(layers.PR_SET_DUMPABLE, 0)
     reader = os.fdopen(control_in, "rb", buffering=1 << 16)
     wire.write_all(control_out, wire.encode_frame({"kind": "hello", "pid": os.getpid(), "uid": os.geteuid()}))
     try:

@@ -28,6 +28,7 @@ import select
 import signal
 import socket
 import sys
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -272,7 +273,10 @@ def serve(sock: socket.socket, worker_pid: int) -> None:
         received = _receive(sock)
         if received is None:
             return
-        reply = _spawn(*received)
+        try:
+            reply = _spawn(*received)
+        except Exception:  # noqa: BLE001 -- tell the worker why instead of dying
+            reply = {"kind": "spawn-failed", "message": traceback.format_exc(limit=5)[-3000:]}
         if reply["kind"] == "spawned":
             pid = reply["pid"]
             children[pidfd_open(pid) if pidfd_open is not None else pid] = pid
@@ -322,7 +326,10 @@ class Zygote:
         readable, _, _ = select.select([self.sock], [], [], timeout)
         if not readable:
             return False
-        data = self.sock.recv(1 << 16)
+        try:
+            data = self.sock.recv(1 << 16)
+        except OSError as error:  # e.g. reset: it died with our request unread
+            raise ZygoteGone(f"the zygote ended ({error})") from None
         if not data:
             raise ZygoteGone("the zygote ended")
         try:
@@ -360,7 +367,8 @@ class Zygote:
                 continue
             if reply.get("kind") == "spawned" and isinstance(reply.get("pid"), int):
                 return reply["pid"]
-            raise ZygoteGone(f"the zygote could not fork: {str(reply.get('message', reply))[:500]}")
+            # The zygote is fine but could not start this child (e.g. fork failed): the worker reports it.
+            raise RuntimeError(f"the zygote could not start a child: {str(reply.get('message', reply))[:3000]}")
 
     def wait_exit(self, pid: int, timeout: float | None) -> tuple[bool, int | None]:
         """(whether child ``pid`` has ended, its exit code: negative for a signal, None if unknown), waiting up to
