@@ -8,6 +8,9 @@ student's own traceback lines come from the grader's copy of their source).
 from __future__ import annotations
 
 import atexit
+import functools
+import hashlib
+import json
 import keyword
 import math
 import os
@@ -19,9 +22,8 @@ import sys
 import threading
 import time
 import tokenize
-import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +58,6 @@ WORKER_START_SECONDS = 60.0
 REPLY_SLACK_SECONDS = 20.0
 MAX_SOURCE_BYTES = 2 << 20
 RESULT_SLACK_BYTES = 64 << 10
-CASES_KEPT_MAX_BYTES = 8 << 20
-"""Larger case payloads are sent with every request and never kept by a worker."""
 
 
 class SandboxError(GraderError):
@@ -380,9 +380,8 @@ class PreparedCases:
         cases: the checked cases, in order (each with its function resolved). described: their JSON descriptions for the worker (arrays referenced
             by index into ``table``, the ``[offset, length]`` of each array blob in ``payload``).
         limits_described: ``limits`` as the worker reads them.
-        token: names this preparation to the workers, each of which keeps the decoded cases of the last one it
-            ran with a token: a request then carries only the token and the submission. (Only the last one: a
-            child can read all of its worker's memory, so it must not find another run's cases there.)
+        token: names these cases to the workers; each keeps the cases of the last run it served (in a zygote of that
+            run, see zygote.RunZygote), so a batch sends them once per worker and then only the token.
     """
 
     limits: Limits
@@ -391,12 +390,14 @@ class PreparedCases:
     table: list[list[int]]
     payload: bytes
     limits_described: dict[str, Any]
-    # Not an init field: dataclasses.replace(prepared, ...) gives other cases, which must get a token of their own.
-    token: str = field(init=False, default_factory=lambda: uuid.uuid4().hex)
 
-    def keepable(self) -> bool:
-        """Whether a worker may keep these cases between requests (see :data:`CASES_KEPT_MAX_BYTES`)."""
-        return len(self.payload) <= CASES_KEPT_MAX_BYTES
+    @functools.cached_property
+    def token(self) -> str:
+        """What names these cases to a worker: the sha256 of their descriptions and arrays (a copy made with
+        ``dataclasses.replace`` gets its own)."""
+        digest = hashlib.sha256(json.dumps([self.described, self.table], sort_keys=True).encode())
+        digest.update(self.payload)
+        return digest.hexdigest()
 
 
 def prepare_cases(function: str, cases: Sequence[CaseInput], *, limits: Limits = Limits()) -> PreparedCases:  # noqa: B008
@@ -480,10 +481,7 @@ def _no_layers() -> dict[str, bool]:
 
 def _request_frame(worker: _Worker, request: dict[str, Any], prepared: PreparedCases, send_cases: bool) -> bytes:
     """The ``run`` frame for ``worker``: only the token of the cases when the worker keeps them (and they are not
-    asked for), else with the cases. Records what the worker keeps afterwards, as the worker does."""
-    if not prepared.keepable():
-        worker.kept_token = None
-        return wire.encode_frame({**request, "cases": prepared.described, "blobs": prepared.table}, prepared.payload)
+    asked for), else with the cases. Records that the worker keeps them afterwards, as the worker does."""
     if worker.kept_token == prepared.token and not send_cases:
         return wire.encode_frame({**request, "cases_token": prepared.token})
     worker.kept_token = prepared.token

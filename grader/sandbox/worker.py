@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import child, layers, wire
-from .zygote import Case, Zygote, ZygoteGone, cases_from
+from .zygote import Case, RunZygote, Zygote, ZygoteGone
 
 # Each submission runs as a fresh uid from this range (when the worker is root), so no two submissions share a
 # uid: one cannot signal or read another, RLIMIT_NPROC counts only its own processes, and kill(-1) as that uid
@@ -106,14 +106,12 @@ class ChildRun:
 
 @dataclass
 class Submission:
-    """One decoded ``run`` request. ``cases`` carry only their names and limits (the zygote decodes the arguments);
-    ``cases_sent`` is what the zygote needs to get them: (token or None, the request's ``cases`` and ``blobs``
-    fields, their payload)."""
+    """One decoded ``run`` request. ``cases`` carry only their names and limits (the run zygote decodes the
+    arguments)."""
 
     source: str
     filename: str
     cases: list[Case]
-    cases_sent: tuple[str | None, dict[str, Any], bytes]
     limits: dict[str, Any]
     seccomp: bool
     require: bool
@@ -153,7 +151,7 @@ def _kill_group(pid: int) -> None:
 class Supervisor:
     """Runs the children of one submission one after another and turns what they send into outcomes."""
 
-    def __init__(self, submission: Submission, response_blobs: list[bytes], output: OutputBuffer, zygote: Zygote) -> None:
+    def __init__(self, submission: Submission, response_blobs: list[bytes], output: OutputBuffer, zygote: RunZygote) -> None:
         self.submission = submission
         self.zygote = zygote
         self.response_blobs = response_blobs
@@ -185,7 +183,7 @@ class Supervisor:
             "require": submission.require,
         }
         try:
-            pid = self.zygote.spawn(request, submission.cases_sent, [result_write, output_write, source_read])
+            pid = self.zygote.spawn(request, [result_write, output_write, source_read])
         except BaseException:
             for fd in (result_read, output_read, source_write):
                 os.close(fd)
@@ -427,27 +425,6 @@ def _remove_tree(path: str) -> None:
         pass
 
 
-_current_cases: tuple[str, list[Case], dict[str, Any], bytes] | None = None
-"""(token, cases, their ``cases``/``blobs`` fields, payload) of the last request that named its cases by token."""
-
-
-def _cases_of(request: dict[str, Any], payload: bytes) -> tuple[list[Case], tuple[str | None, dict[str, Any], bytes]] | None:
-    """The request's cases (names and limits) and what the zygote needs to decode them: from the request, or kept
-    from the last one under the same ``cases_token`` (None: not kept here, the grader must send them)."""
-    global _current_cases
-    token = request.get("cases_token")
-    token = token if isinstance(token, str) else None
-    if "cases" in request:
-        cases = cases_from(request["cases"])
-        fields = {"cases": request["cases"], "blobs": request["blobs"]}
-        _current_cases = (token, cases, fields, payload) if token is not None else None
-        return cases, (token, fields, payload)
-    if token is None or _current_cases is None or _current_cases[0] != token:
-        _current_cases = None
-        return None
-    return _current_cases[1], (token, _current_cases[2], _current_cases[3])
-
-
 def _make_workdir(workdir: str, uid: int | None) -> None:
     """Create ``workdir`` afresh (mode 0700, owned by ``uid``). What a previous submission left there and could not
     be removed is moved aside first, so no submission ever sees another's files."""
@@ -464,15 +441,16 @@ def handle_run(request: dict[str, Any], payload: bytes, workdir: str, zygote: Zy
     """Run one submission's cases in a fresh ``workdir`` (the one :func:`child.prepare` was given; removed
     afterwards); returns the ``report`` frame (header, payload of result blobs)."""
     limits = request["limits"]
-    found = _cases_of(request, payload)
-    if found is None:
+    token = request.get("cases_token")
+    fields = {"cases": request["cases"], "blobs": request["blobs"]} if "cases" in request else None
+    run_zygote = zygote.run_for(token if isinstance(token, str) else None, fields, payload)
+    if run_zygote is None:
         return {"kind": "need-cases"}, b""
-    cases, cases_sent = found
+    cases = run_zygote.cases
     submission = Submission(
         source=request["source"],
         filename=request["filename"],
         cases=cases,
-        cases_sent=cases_sent,
         limits=limits,
         seccomp=bool(request["seccomp"]),
         require=bool(request["require"]),
@@ -481,7 +459,7 @@ def handle_run(request: dict[str, Any], payload: bytes, workdir: str, zygote: Zy
     _make_workdir(workdir, uid)
     output = OutputBuffer(int(limits["max_output_bytes"]))
     response_blobs: list[bytes] = []
-    supervisor = Supervisor(submission, response_blobs, output, zygote)
+    supervisor = Supervisor(submission, response_blobs, output, run_zygote)
     outcomes: list[dict[str, Any] | None] = [None] * len(cases)
     active: dict[str, bool] | None = None
     deadline = time.monotonic() + float(limits["wall_seconds_total"])
@@ -560,7 +538,7 @@ def main() -> None:
                 header, response_payload = {"kind": "worker-error", "message": traceback.format_exc(limit=5)[-3000:]}, b""
             wire.write_all(control_out, wire.encode_frame(header, response_payload))
     finally:
-        zygote.sock.close()
+        zygote.close()
         _remove_tree(base)
 
 

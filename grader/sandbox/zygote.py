@@ -130,24 +130,8 @@ def _virtual_memory_bytes() -> int:
 # the zygote process
 
 
-_kept_cases: tuple[str, list[Case]] | None = None
-"""(token, decoded cases) of the last spawn request that named its cases with a token."""
-
-
-def _cases_of(request: dict[str, Any], payload: bytes) -> list[Case] | None:
-    """The request's cases: decoded from it, or those kept under its ``cases_token`` (None: not kept here).
-
-    Only the current run's cases are kept: a child must not find another run's (another sheet's, or hidden parts')
-    in the memory it inherits. Each child gets its own copy-on-write copy of them: a function that overwrites its
-    arguments changes nothing the next submission receives."""
-    global _kept_cases
-    token = request.get("cases_token")
-    if "cases" not in request:
-        cases = _kept_cases[1] if _kept_cases is not None and _kept_cases[0] == token else None
-    else:
-        cases = cases_from(request["cases"], request["blobs"], payload)
-    _kept_cases = (token, cases) if cases is not None and isinstance(token, str) else None
-    return cases
+_run_cases: list[Case] = []
+"""The decoded cases of this run zygote's run (set once, when it starts)."""
 
 
 def _read_source(fd: int) -> tuple[str, str]:
@@ -169,13 +153,11 @@ def _read_source(fd: int) -> tuple[str, str]:
     return str(header["filename"]), payload.decode("utf-8", errors="surrogatepass")
 
 
-def _spawn(request: dict[str, Any], payload: bytes, fds: list[int]) -> dict[str, Any]:
+def _spawn(request: dict[str, Any], _payload: bytes, fds: list[int]) -> dict[str, Any]:
     """Fork one child for ``request`` with pipe ends ``fds`` (result write, output write, source read); closes them
     here. Returns the reply for the worker."""
+    cases = _run_cases
     try:
-        cases = _cases_of(request, payload)
-        if cases is None:
-            return {"kind": "need-cases"}
         if len(fds) != 3:
             return {"kind": "spawn-failed", "message": f"expected 3 pipe ends, got {len(fds)}"}
         result_fd, output_fd, source_fd = fds
@@ -213,10 +195,13 @@ def _spawn(request: dict[str, Any], payload: bytes, fds: list[int]) -> dict[str,
             os.close(fd)
 
 
-def _receive(sock: socket.socket) -> tuple[dict[str, Any], bytes, list[int]] | None:
-    """One spawn request and the fds that came with it; None when the worker closed the socket. The worker sends
-    the next request only after the reply to this one, so nothing of the next is read here."""
-    data, fds, _flags, _address = socket.recv_fds(sock, 1 << 16, 3)
+def _receive(sock: socket.socket, max_fds: int) -> tuple[dict[str, Any], bytes, list[int]] | None:
+    """One request and the fds that came with it; None when the worker closed the socket. The worker sends the next
+    request only after the reply to this one, so nothing of the next is read here."""
+    if max_fds:
+        data, fds, _flags, _address = socket.recv_fds(sock, 1 << 16, max_fds)
+    else:
+        data, fds = sock.recv(1 << 16), []
     if not data:
         for fd in fds:
             os.close(fd)
@@ -248,10 +233,53 @@ def _exit_code(pid: int, flags: int) -> int | None:
 
 
 def serve(sock: socket.socket, worker_pid: int) -> None:
-    """The zygote's loop: spawn children on request, report each one's exit; returns when the worker is gone."""
+    """The zygote's loop: on each ``start-run`` request, fork a run zygote serving the socket that came with it;
+    returns when the worker is gone. It never receives cases or anything of a student."""
     layers.prctl(layers.PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != worker_pid:
         return
+    while True:
+        received = _receive(sock, 1)
+        while True:  # reap the run zygotes that ended (each ends when the worker closes its socket)
+            try:
+                if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                    break
+            except ChildProcessError:
+                break
+        if received is None:
+            return
+        _header, _payload, fds = received
+        if len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
+            wire.write_all(sock.fileno(), wire.encode_frame({"kind": "start-failed", "message": "expected one socket"}))
+            continue
+        zygote_pid = os.getpid()
+        pid = os.fork()  # rare (once per run a worker serves), so os.fork's own after-fork work is kept
+        if pid == 0:
+            try:
+                sock.close()
+                serve_run(socket.socket(fileno=fds[0]), zygote_pid)
+            finally:
+                os._exit(0)
+        os.close(fds[0])
+        wire.write_all(sock.fileno(), wire.encode_frame({"kind": "started", "pid": pid}))
+
+
+def serve_run(sock: socket.socket, zygote_pid: int) -> None:
+    """A run zygote's loop: receive the run's cases once, then fork a child per spawn request and report each
+    one's exit; returns when the worker closes the socket (its children have all ended by then)."""
+    global _run_cases
+    layers.prctl(layers.PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != zygote_pid:
+        return
+    received = _receive(sock, 0)
+    if received is None:
+        return
+    header, payload, _fds = received
+    _run_cases = cases_from(header["cases"], header["blobs"], payload)
+    del header, payload, received
+    wire.write_all(sock.fileno(), wire.encode_frame({"kind": "ready"}))
     pidfd_open = getattr(os, "pidfd_open", None)
     children: dict[int, int] = {}  # pidfd (or, without pidfds, the pid itself) -> pid
     while True:
@@ -270,7 +298,7 @@ def serve(sock: socket.socket, worker_pid: int) -> None:
             wire.write_all(sock.fileno(), wire.encode_frame({"kind": "exited", "pid": pid, "code": code}))
         if sock.fileno() not in readable:
             continue
-        received = _receive(sock)
+        received = _receive(sock, 3)
         if received is None:
             return
         try:
@@ -291,16 +319,99 @@ class ZygoteGone(Exception):
     """The zygote died or broke the protocol: the worker cannot run children any more."""
 
 
+class _Channel:
+    """A socket to a zygote process: frames out (with fds), frames in (exit reports recorded, replies queued)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._parser = wire.FrameParser(1 << 20)
+        self.exited: dict[int, int | None] = {}
+        self._replies: list[dict[str, Any]] = []
+
+    def send(self, header: dict[str, Any], payload: bytes = b"", fds: list[int] | None = None) -> None:
+        frame = wire.encode_frame(header, payload)
+        try:
+            sent = socket.send_fds(self.sock, [frame], fds) if fds else 0
+            self.sock.sendall(frame[sent:])
+        except OSError as error:
+            raise ZygoteGone(f"the zygote ended ({error})") from None
+
+    def read(self, timeout: float | None) -> bool:
+        """Read what came (waiting up to ``timeout`` seconds, None: until something comes); False on timeout."""
+        readable, _, _ = select.select([self.sock], [], [], timeout)
+        if not readable:
+            return False
+        try:
+            data = self.sock.recv(1 << 16)
+        except OSError as error:  # e.g. reset: it died with our request unread
+            raise ZygoteGone(f"the zygote ended ({error})") from None
+        if not data:
+            raise ZygoteGone("the zygote ended")
+        try:
+            for header, _payload in self._parser.feed(data):
+                if header.get("kind") == "exited" and isinstance(header.get("pid"), int):
+                    code = header.get("code")
+                    self.exited[header["pid"]] = code if isinstance(code, int) else None
+                else:
+                    self._replies.append(header)
+        except wire.WireError as error:
+            raise ZygoteGone(f"the zygote broke the protocol: {error}") from None
+        return True
+
+    def reply(self) -> dict[str, Any]:
+        while not self._replies:
+            self.read(None)
+        return self._replies.pop(0)
+
+
+class RunZygote:
+    """The worker's handle on the zygote of one run (one set of cases): spawn children, learn how they ended.
+
+    Every run gets its own: it decodes the run's cases once and is ended when the worker moves to other cases, so
+    a child never finds another run's cases (another sheet's, hidden parts') in the memory it inherits, not even
+    in freed blocks. Each child gets its own copy-on-write copy of them: a function that overwrites its arguments
+    changes nothing the next submission receives.
+    """
+
+    def __init__(self, channel: _Channel, token: str | None, cases: list[Case]) -> None:
+        self._channel = channel
+        self.token = token
+        self.cases = cases  # names and limits only
+
+    def spawn(self, request: dict[str, Any], fds: list[int]) -> int:
+        """Fork a child for ``request`` (see :func:`_spawn`) with pipe ends ``fds`` (result write, output write,
+        source read); returns its pid."""
+        self._channel.send(request, b"", fds)
+        reply = self._channel.reply()
+        if reply.get("kind") == "spawned" and isinstance(reply.get("pid"), int):
+            return reply["pid"]
+        # The run zygote is fine but could not start this child (e.g. fork failed): the worker reports it.
+        raise RuntimeError(f"the zygote could not start a child: {str(reply.get('message', reply))[:3000]}")
+
+    def wait_exit(self, pid: int, timeout: float | None) -> tuple[bool, int | None]:
+        """(whether child ``pid`` has ended, its exit code: negative for a signal, None if unknown), waiting up to
+        ``timeout`` seconds (None: until it ends)."""
+        while pid not in self._channel.exited:
+            if not self._channel.read(timeout):
+                return False, None
+        return True, self._channel.exited[pid]
+
+    def release(self, pid: int) -> None:
+        """Forget child ``pid`` (after it ended and its exit was read)."""
+        self._channel.exited.pop(pid, None)
+
+    def close(self) -> None:
+        """End the run zygote (its children have all ended: the worker waits for each one's exit)."""
+        self._channel.sock.close()
+
+
 class Zygote:
-    """The worker's handle on its zygote: spawn children, learn how they ended."""
+    """The worker's handle on its zygote, which starts a :class:`RunZygote` for each run's cases."""
 
     def __init__(self, sock: socket.socket, pid: int) -> None:
-        self.sock = sock
+        self._channel = _Channel(sock)
         self.pid = pid
-        self.kept_token: str | None = None  # the token of the cases the zygote keeps
-        self._parser = wire.FrameParser(1 << 20)
-        self._exited: dict[int, int | None] = {}
-        self._replies: list[dict[str, Any]] = []
+        self.run: RunZygote | None = None
 
     @classmethod
     def start(cls, close_in_zygote: list[int]) -> Zygote:
@@ -320,64 +431,36 @@ class Zygote:
         theirs.close()
         return cls(ours, pid)
 
-    def _read(self, timeout: float | None) -> bool:
-        """Read what the zygote sent (waiting up to ``timeout`` seconds, None: until something comes): exit reports
-        are recorded, replies queued. False on timeout."""
-        readable, _, _ = select.select([self.sock], [], [], timeout)
-        if not readable:
-            return False
+    def run_for(self, token: str | None, fields: dict[str, Any] | None, payload: bytes) -> RunZygote | None:
+        """The run zygote for the cases named ``token``: the current one if it has them, else a new one started with
+        ``fields`` (the request's ``cases`` and ``blobs``) and ``payload``, ending the current one. None when the
+        cases are neither kept nor given (the grader must send them). A request without a token gets a run zygote
+        of its own."""
+        if token is not None and self.run is not None and self.run.token == token:
+            return self.run
+        if fields is None:
+            return None
+        if self.run is not None:
+            self.run.close()
+            self.run = None
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            data = self.sock.recv(1 << 16)
-        except OSError as error:  # e.g. reset: it died with our request unread
-            raise ZygoteGone(f"the zygote ended ({error})") from None
-        if not data:
-            raise ZygoteGone("the zygote ended")
-        try:
-            for header, _payload in self._parser.feed(data):
-                if header.get("kind") == "exited" and isinstance(header.get("pid"), int):
-                    code = header.get("code")
-                    self._exited[header["pid"]] = code if isinstance(code, int) else None
-                else:
-                    self._replies.append(header)
-        except wire.WireError as error:
-            raise ZygoteGone(f"the zygote broke the protocol: {error}") from None
-        return True
+            self._channel.send({"kind": "start-run"}, b"", [theirs.fileno()])
+        finally:
+            theirs.close()
+        reply = self._channel.reply()
+        if reply.get("kind") != "started":
+            ours.close()
+            raise ZygoteGone(f"the zygote could not start a run: {str(reply.get('message', reply))[:500]}")
+        channel = _Channel(ours)
+        channel.send({"kind": "cases", **fields}, payload)
+        if channel.reply().get("kind") != "ready":
+            ours.close()
+            raise ZygoteGone("the run zygote did not take the cases")
+        self.run = RunZygote(channel, token, cases_from(fields["cases"]))
+        return self.run
 
-    def spawn(self, request: dict[str, Any], cases: tuple[str | None, dict[str, Any], bytes], fds: list[int]) -> int:
-        """Fork a child for ``request`` (everything of :func:`_spawn` but the cases); ``cases`` is (token, the
-        request's ``cases`` and ``blobs`` fields, payload), sent only when the zygote does not keep them."""
-        token, described, payload = cases
-        send_cases = token is None or token != self.kept_token
-        while True:
-            header = dict(request, cases_token=token, **(described if send_cases else {}))
-            frame = wire.encode_frame(header, payload if send_cases else b"")
-            try:
-                sent = socket.send_fds(self.sock, [frame], fds)
-                self.sock.sendall(frame[sent:])
-            except OSError as error:
-                raise ZygoteGone(f"the zygote ended ({error})") from None
-            self.kept_token = token
-            while not self._replies:
-                self._read(None)
-            reply = self._replies.pop(0)
-            if reply.get("kind") == "need-cases" and send_cases:
-                raise ZygoteGone("the zygote did not take the cases")
-            if reply.get("kind") == "need-cases":
-                send_cases = True
-                continue
-            if reply.get("kind") == "spawned" and isinstance(reply.get("pid"), int):
-                return reply["pid"]
-            # The zygote is fine but could not start this child (e.g. fork failed): the worker reports it.
-            raise RuntimeError(f"the zygote could not start a child: {str(reply.get('message', reply))[:3000]}")
-
-    def wait_exit(self, pid: int, timeout: float | None) -> tuple[bool, int | None]:
-        """(whether child ``pid`` has ended, its exit code: negative for a signal, None if unknown), waiting up to
-        ``timeout`` seconds (None: until it ends)."""
-        while pid not in self._exited:
-            if not self._read(timeout):
-                return False, None
-        return True, self._exited[pid]
-
-    def release(self, pid: int) -> None:
-        """Forget child ``pid`` (after it ended and its exit was read)."""
-        self._exited.pop(pid, None)
+    def close(self) -> None:
+        if self.run is not None:
+            self.run.close()
+        self._channel.sock.close()

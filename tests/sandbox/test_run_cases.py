@@ -413,7 +413,7 @@ def test_a_worker_keeps_prepared_cases_but_every_submission_gets_them_unchanged(
 ) -> None:
     """After the first request a worker keeps the decoded cases and gets only their token; a student's function that
     overwrites its argument in place changes nothing the next submission (or the next case) receives. A worker that
-    lost the cases asks for them, and cases too large to keep are sent every time."""
+    does not have the cases asks for them."""
     from grader.sandbox import prepare_cases, run_prepared
 
     submission = write_submission("mutates.py", MUTATES_ITS_INPUT)
@@ -438,19 +438,16 @@ def test_a_worker_keeps_prepared_cases_but_every_submission_gets_them_unchanged(
     with_cases = [frame for frame in sent if b'"cases":' in frame]
     assert len(with_cases) <= len(sent) - 2, "later requests to a worker carry only the token"
     # The runner believes every idle worker keeps another preparation's cases: each asks for them once.
-    other = prepare_cases("solve", [CaseInput("c0", {"x": xs[0]}), CaseInput("c1", {"x": xs[1]})], limits=FAST_LIMITS)
+    other = prepare_cases("solve", [CaseInput("d0", {"x": xs[0]}), CaseInput("d1", {"x": xs[1]})], limits=FAST_LIMITS)
     for worker in runner_module._POOL._idle:
         worker.kept_token = other.token
     sent.clear()
     for outcome, x in zip(run_prepared(submission, other).cases, xs):
         assert outcome.status == "ok" and np.array_equal(outcome.value, x), outcome.message
     assert [b'"cases":' in frame for frame in sent] == [False, True]
-    # Too large to keep: sent with every request, never by token.
-    monkeypatch.setattr(runner_module, "CASES_KEPT_MAX_BYTES", 0)
-    sent.clear()
-    for _ in range(2):
-        run_and_check()
-    assert all(b'"cases":' in frame and b"cases_token" not in frame for frame in sent)
+    # Cases are named by their content: preparing the same cases again needs no new transfer.
+    again = prepare_cases("solve", [CaseInput(f"c{i}", {"x": x}) for i, x in enumerate(xs)], limits=FAST_LIMITS)
+    assert again.token == prepared.token != other.token
 
 
 PEEKS_AT_THE_WORKER = '''\
@@ -611,3 +608,27 @@ def test_a_worker_whose_zygote_died_is_replaced(correct_submission: Path) -> Non
     for _ in range(3):
         assert run_cases(correct_submission, "conv2d", cases).cases[0].status == "ok"
     assert survivors() == []
+
+
+def test_a_submission_finds_nothing_of_other_runs_cases_in_its_memory(write_submission) -> None:
+    """Each run's cases live in a zygote of that run, ended when the worker serves other cases: a submission on
+    one run cannot find another run's case names or inputs (another sheet's, hidden parts') in its memory, not even
+    in freed blocks."""
+    import secrets
+
+    marker = secrets.token_hex(6)
+    hidden_input = np.frombuffer(f"HIDINPUT{marker[:8]}".encode() * 64, dtype=np.int64)
+    benign = write_submission("benign.py", "import numpy as np\n\n\ndef solve(x):\n    return np.zeros(1)\n")
+    scanner = write_submission(
+        "scanner.py",
+        # A pattern that does not contain the marker itself (the scanner's own source is in its memory).
+        SCANS_ITS_MEMORY.replace("OTHER-STUDENT-(SOURCE|OUTPUT)-[0-9a-f]{12}", "HIDDEN-CASE-[0-9a-f]{12}|HIDINPUT[0-9a-f]{8}"),
+    )
+    for _ in range(4):
+        outcome = run_cases(benign, "solve", [CaseInput(f"HIDDEN-CASE-{marker}", {"x": hidden_input})], limits=FAST_LIMITS).cases[0]
+        assert outcome.status == "ok", outcome.message
+    limits = Limits(cpu_seconds_per_case=10.0, wall_seconds_per_case=20.0)
+    for _ in range(3):
+        report = run_cases(scanner, "solve", [CaseInput("public", {"x": np.ones(1)})], limits=limits)
+        assert report.cases[0].status == "ok", report.cases[0].message
+        assert "FOUND []" in report.stdout_excerpt, report.stdout_excerpt
