@@ -8,14 +8,13 @@ a known mistake, the student gets that mistake's feedback (and credit, if any).
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from grader.answers.code import CodeAnswer, declared_student, shapes_text
+from grader.answers.code import CodeAnswer, declared_student
 from grader.code_key import CodeCaseKey, CodeKey, code_part_key
 from grader.engine import symmetry
 from grader.grading import Mode, check_context, part_fields, pending_part, sheet_result, unusable
@@ -198,7 +197,7 @@ def _grade_code_parts(
     for exercise, part in runnable:
         key = code_part_key(sheet, exercise.id, part.id)
         prefix = f"{exercise.id}.{part.id}/"
-        own = {c.name: replace(outcomes[prefix + c.name], name=c.name) for c in key.cases}
+        own = {c.name: outcomes[prefix + c.name] for c in key.cases}  # by the part's own case names
         graded[(exercise.id, part.id)] = _graded_part(sheet, exercise, part, key, own)
     results: list[PartResult] = []
     for exercise, part in parts:
@@ -214,7 +213,7 @@ def _case_result(case: CodeCaseKey, verdict: Verdict, hidden_part: bool) -> Case
         visibility=Visibility.hidden if hidden else Visibility.visible,
         passed=verdict.fraction >= 1.0,
         fraction=verdict.fraction,
-        inputs="" if hidden else shapes_text(case.kwargs),
+        inputs="" if hidden else case.inputs_text,
         feedback="" if hidden else verdict.feedback,
         details=[] if hidden else list(verdict.details),
         mistake=None,

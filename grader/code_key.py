@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, Literal
 
 import numpy as np
 
-from grader.answers.code import CodeAnswer, PropertyCheck, RandomArray, RandomCases
+from grader.answers.code import CodeAnswer, PropertyCheck, RandomArray, RandomCases, shapes_text
 from grader.engine import symmetry
 from grader.engine.formula import FormulaError, parse_formula
 from grader.errors import SpecError
@@ -49,6 +49,12 @@ class CodeCaseKey:
     shift: tuple[int, int] = (0, 0)
     mask: np.ndarray | None = None
     units: tuple[tuple[int, ...], ...] = ()
+
+    @cached_property
+    def inputs_text(self) -> str:
+        """What the case calls the function with, for feedback (:func:`shapes_text`); worked out once per key, not
+        for every submission."""
+        return shapes_text(self.kwargs)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,12 @@
-"""The warm sandbox worker: imports numpy once, then forks one locked-down child per submission and supervises it.
+"""The warm sandbox worker: imports numpy once, then runs one locked-down child per submission and supervises it.
 
 Started by :mod:`runner` (inside bubblewrap where available) and driven over its stdin/stdout with :mod:`wire`
-frames: a ``run`` request in, a ``report`` out. The worker enforces the time limits (it watches wall clock and the
-child's CPU time in /proc), collects the child's output (capped) and result frames, restarts a child after a
-case that had to be killed, and kills everything the submission started when it is done. It never runs student
-code itself. Standard library and numpy only; relative imports.
+frames: a ``run`` request in, a ``report`` out. The children are forked by a zygote of the run (:mod:`zygote`),
+never by this process, which holds every submission's data; the worker hands each child its source through a pipe.
+The worker enforces the time limits (it watches wall clock and the child's CPU clock), collects the child's output
+(capped) and result frames, restarts a child after a case that had to be killed, and kills everything the
+submission started when it is done. It never runs student code itself. Standard library and numpy only; relative
+imports.
 """
 
 from __future__ import annotations

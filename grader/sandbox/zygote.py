@@ -1,19 +1,22 @@
-"""The zygote: the one process that forks the sandboxed children, and that never holds anything of a student.
+"""Zygotes: the processes that fork the sandboxed children, and that never hold anything of a student.
 
 A child can read all the memory it inherited, freed blocks included (``ctypes.string_at`` over ``/proc/self/maps``).
 Children forked from the worker itself therefore found there what the worker had handled for earlier submissions:
-other students' source code, printed output and results. So the worker (the supervisor, :mod:`worker`) starts this
-process once, right after its own preparation and before it reads any request, and asks it for every child:
+other students' source code, printed output and results. So the worker (the supervisor, :mod:`worker`) starts a
+zygote once, right after its own preparation and before it reads any request:
 
-- a spawn request carries the run's limits and cases (the sheet's inputs, never a student's data) and three pipe
-  ends passed over a Unix socket: the child's result and output pipes and the pipe of its source;
-- the zygote forks the child, which first reads the student's file name and source from that pipe (only the worker
-  writes it), then runs :func:`child.run_child`;
-- the zygote reaps its children and reports each exit status to the worker.
+- for each run (one set of cases, named by their content) the zygote forks a *run zygote*, which receives the
+  run's cases straight from the worker over its own socket and decodes them once; the worker ends it when it
+  serves other cases, so no child finds another run's cases either;
+- for each child the worker sends the run zygote a spawn request (the limits, and three pipe ends passed over the
+  socket: the child's result and output pipes and the pipe of its source);
+- the run zygote forks the child, which first reads the student's file name and source from that pipe (only the
+  worker writes it), then runs :func:`child.run_child`; the run zygote reaps its children and reports each exit
+  status to the worker.
 
-A child thus inherits the harness, numpy and the current run's cases, and nothing of any other submission. As a
+A child thus inherits the harness, numpy and its run's cases, and nothing of any other submission or run. As a
 bonus, the worker no longer shares its memory with a child while it supervises: before, each page it wrote was a
-copy-on-write fault (~350 per submission); the zygote writes almost nothing between forks.
+copy-on-write fault (~350 per submission); a run zygote writes little between forks (~170 faults).
 
 Standard library and numpy only; relative imports.
 """
@@ -44,7 +47,7 @@ POLL_SECONDS = 0.005
 @dataclass
 class Case:
     """One case: call ``function(**kwargs)`` within ``cpu_seconds`` of CPU and ``wall_seconds`` of wall time. The
-    worker keeps them without ``kwargs`` (it needs only the limits); the zygote decodes the arguments."""
+    worker keeps them without ``kwargs`` (it needs only the limits); a run zygote decodes the arguments."""
 
     name: str
     function: str
@@ -91,7 +94,7 @@ def fork() -> int:
 
     ``os.fork`` runs the interpreter's after-fork work in the child (re-creating the GIL and runtime locks, then the
     hooks of ``threading`` and ``random``): about 270 extra page faults, each a copied page (~1 ms of the child's
-    CPU). None of it is needed in a process with a single thread, as the zygote always is: no lock can be held by
+    CPU). None of it is needed in a process with a single thread, as a run zygote always is: no lock can be held by
     another thread, no other thread state exists, and no Python signal handler is installed (``child.prepare``
     resets them), so no signal can be pending for Python. Then libc's fork is called directly, with the GIL held.
     Anywhere else (more than one thread, another Python, another system) this is ``os.fork``. The child must call
@@ -127,7 +130,7 @@ def _virtual_memory_bytes() -> int:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# the zygote process
+# the zygote processes
 
 
 _run_cases: list[Case] = []
@@ -386,7 +389,7 @@ class RunZygote:
         if reply.get("kind") == "spawned" and isinstance(reply.get("pid"), int):
             return reply["pid"]
         # The run zygote is fine but could not start this child (e.g. fork failed): the worker reports it.
-        raise RuntimeError(f"the zygote could not start a child: {str(reply.get('message', reply))[:3000]}")
+        raise RuntimeError(f"the run zygote could not start a child: {str(reply.get('message', reply))[:3000]}")
 
     def wait_exit(self, pid: int, timeout: float | None) -> tuple[bool, int | None]:
         """(whether child ``pid`` has ended, its exit code: negative for a signal, None if unknown), waiting up to

@@ -144,3 +144,26 @@ def test_the_summary_describes_itself_and_knows_scores_below_a_threshold(tmp_pat
     assert (rerun.graded, rerun.skipped) == (1, 2)
     # Scores now 1, 2/3 and 1; the skipped submissions count too.
     assert rerun.below(0.7) and not rerun.below(0.6)
+
+
+def test_gradebook_keys_are_resolved_paths_without_resolving_every_file(tmp_path: Path) -> None:
+    """A file's key is its resolved absolute path (a symbolic link's, its target's); folders behind links are not
+    entered, as before the discovery stopped resolving each file."""
+    from grader.batch import _discover
+
+    outside = tmp_path / "outside"
+    (outside / "deep").mkdir(parents=True)
+    (outside / "target.json").write_text("x")
+    (outside / "deep" / "hidden-by-link.json").write_text("x")
+    folder = tmp_path / "subs"
+    (folder / "week" / "a").mkdir(parents=True)
+    (folder / "week" / "a" / "plain.yaml").write_text("x")
+    (folder / "linked.json").symlink_to(outside / "target.json")
+    (folder / "linked-folder").symlink_to(outside / "deep", target_is_directory=True)
+    (tmp_path / "alias").symlink_to(folder, target_is_directory=True)
+    discovered = _discover(tmp_path / "alias", [])
+    assert [(path.relative_to(tmp_path / "alias").as_posix(), key) for path, key in discovered] == [
+        ("linked.json", str((outside / "target.json").resolve())),
+        ("week/a/plain.yaml", str((folder / "week" / "a" / "plain.yaml").resolve())),
+    ]
+    assert all(key == str(path.resolve()) for path, key in discovered)
