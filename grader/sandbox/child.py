@@ -104,7 +104,7 @@ def _guard() -> _ModuleGuard:
     wire, json and json.encoder (``json.dumps``, should frames ever be encoded without the C encoder) and numpy's
     dtype printing (``f"{array.dtype}"`` in messages runs Python code of numpy) can look up. The rest of numpy and
     os the harness captured at import (``_asarray``, ``wire._os_write``, ...). Every object a check touches costs a
-    copy-on-write page fault in the forked child, so it watches about 100 entries rather than these namespaces' 350.
+    copy-on-write page fault in the forked child, so it watches about 120 entries rather than these namespaces' 350.
     """
     import importlib
     import io
@@ -133,7 +133,7 @@ DEFAULT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGXCPU)
 
 @dataclass(frozen=True)
 class _Prepared:
-    """What :func:`prepare` set up in the worker for its children: their working directory (also HOME), the text
+    """What :func:`prepare` set up for the worker's children: their working directory (also HOME), the text
     streams they use as stdin/stdout/stderr, and the guard of the modules the harness reads."""
 
     workdir: str
@@ -145,8 +145,8 @@ _prepared: _Prepared | None = None
 
 
 def prepare(workdir: str) -> None:
-    """Set up, once in the worker, what every child it forks inherits, so that a child creates and touches fewer
-    objects: in a forked child each page first written is copied (a fault of about 3.5 us here), and objects the
+    """Set up, once in the worker (before it starts its zygote), what every child inherits, so that a child creates
+    and touches fewer objects: in a forked child each page first written is copied (a fault of about 3.5 us here), and objects the
     child creates land on such pages. Done here rather than in each child:
 
     - the signals of :data:`DEFAULT_SIGNALS` get their default action (the worker does not need them either);
