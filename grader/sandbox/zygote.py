@@ -135,6 +135,9 @@ def _virtual_memory_bytes() -> int:
 
 _run_cases: list[Case] = []
 """The decoded cases of this run zygote's run (set once, when it starts)."""
+_run_address_space = 0
+"""This run zygote's address space in bytes once its cases are decoded: what a child starts with, on top of which
+it gets its memory limit (measured once, not for every child)."""
 
 
 def _read_source(fd: int) -> tuple[str, str]:
@@ -156,7 +159,7 @@ def _read_source(fd: int) -> tuple[str, str]:
     return str(header["filename"]), payload.decode("utf-8", errors="surrogatepass")
 
 
-def _spawn(request: dict[str, Any], _payload: bytes, fds: list[int]) -> dict[str, Any]:
+def _spawn(request: dict[str, Any], fds: list[int]) -> dict[str, Any]:
     """Fork one child for ``request`` with pipe ends ``fds`` (result write, output write, source read); closes them
     here. Returns the reply for the worker."""
     cases = _run_cases
@@ -164,7 +167,7 @@ def _spawn(request: dict[str, Any], _payload: bytes, fds: list[int]) -> dict[str
         if len(fds) != 3:
             return {"kind": "spawn-failed", "message": f"expected 3 pipe ends, got {len(fds)}"}
         result_fd, output_fd, source_fd = fds
-        address_space = _virtual_memory_bytes() + int(request["memory_bytes"])
+        address_space = _run_address_space + int(request["memory_bytes"])
         zygote_pid = os.getpid()
         pid = fork()
         if pid == 0:  # the child: never returns
@@ -272,7 +275,7 @@ def serve(sock: socket.socket, worker_pid: int) -> None:
 def serve_run(sock: socket.socket, zygote_pid: int) -> None:
     """A run zygote's loop: receive the run's cases once, then fork a child per spawn request and report each
     one's exit; returns when the worker closes the socket (its children have all ended by then)."""
-    global _run_cases
+    global _run_cases, _run_address_space
     layers.prctl(layers.PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != zygote_pid:
         return
@@ -282,6 +285,7 @@ def serve_run(sock: socket.socket, zygote_pid: int) -> None:
     header, payload, _fds = received
     _run_cases = cases_from(header["cases"], header["blobs"], payload)
     del header, payload, received
+    _run_address_space = _virtual_memory_bytes()
     wire.write_all(sock.fileno(), wire.encode_frame({"kind": "ready"}))
     pidfd_open = getattr(os, "pidfd_open", None)
     children: dict[int, int] = {}  # pidfd (or, without pidfds, the pid itself) -> pid
@@ -304,8 +308,9 @@ def serve_run(sock: socket.socket, zygote_pid: int) -> None:
         received = _receive(sock, 3)
         if received is None:
             return
+        request, _no_payload, fds = received
         try:
-            reply = _spawn(*received)
+            reply = _spawn(request, fds)
         except Exception:  # noqa: BLE001 -- tell the worker why instead of dying
             reply = {"kind": "spawn-failed", "message": traceback.format_exc(limit=5)[-3000:]}
         if reply["kind"] == "spawned":
