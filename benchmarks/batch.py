@@ -35,7 +35,7 @@ SHEET = REPO / "exercises" / "week7.yaml"
 CODE_SAMPLES = REPO / "submissions" / "week7" / "code"
 sys.path.insert(1, str(REPO))
 
-from grader.batch import CODE_THREADS  # noqa: E402 -- after the path is set
+from grader.batch import code_threads_per_job  # noqa: E402 -- after the path is set
 
 _RUNNER = r"""
 import json, resource, sys, threading, time
@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(_line(f"correct code n={args.code_n} jobs={jobs}", code_rates[jobs]))
             print(
                 f"code speed-up {args.jobs} jobs vs 1:        {code_rates[args.jobs]['rate'] / code_rates[1]['rate']:.2f}x "
-                f"(each job grades {CODE_THREADS} code submissions at a time, so 1 job already uses {CODE_THREADS} cores)"
+                f"(code submissions in flight per job: {code_threads_per_job(1)} with 1 job, {code_threads_per_job(args.jobs)} with {args.jobs})"
             )
             _compare_with_sandbox(workdir, args.sandbox_n, args.jobs, args.rounds)
         else:

@@ -205,9 +205,13 @@ def sheet_identity(spec_path: Path) -> SheetIdentity:
 
 @dataclass(frozen=True, slots=True)
 class _WorkerSetup:
+    """What every local worker process needs; ``code_threads``: code submissions it grades at once (see
+    :func:`code_threads_per_job`)."""
+
     grade_fn: GradeFn
     spec_path: Path
     identity: SheetIdentity
+    code_threads: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,23 +278,33 @@ def grade_one(setup: _WorkerSetup, task: SubmissionTask) -> Outcome:
     return Outcome(prepare_record(result, task.key, submission_hash=task.submission_hash), None)
 
 
-CODE_THREADS = 2
-"""Code submissions a worker grades at once. Most of their time is spent waiting for the sandbox child, so a
-second one in flight keeps the cores busy (each thread has its own warm sandbox worker)."""
+def code_threads_per_job(jobs: int, cores: int | None = None) -> int:
+    """Code submissions each of ``jobs`` worker processes grades at once: enough that the workers together keep one
+    submission in flight per core (``cores``, default ``os.cpu_count()``), and no more.
+
+    Each thread has its own warm sandbox worker, and a code submission spends most of its time there, so with fewer
+    jobs than cores a worker needs several in flight to use the cores. More than one per core only adds processes
+    competing for them: on 2 cores with 2 jobs, two threads per job graded benchmarks/batch.py's sandbox workload
+    about 6% slower than one, each submission costing 0.5-0.8 ms more CPU.
+    """
+    available = cores if cores is not None else (os.cpu_count() or 1)
+    return max(1, -(-available // max(1, jobs)))
+
 
 _code_pool: ThreadPoolExecutor | None = None
 
 
 def _grade_chunk(tasks: Sequence[SubmissionTask]) -> list[Outcome]:
-    """Grade a chunk in order; its code submissions two at a time, its answer files one after the other."""
+    """Grade a chunk in order; its code submissions ``code_threads`` at a time, its answer files one after the
+    other."""
     global _code_pool
     assert _setup is not None, "worker used before _init_worker"
     setup = _setup
     code = [task for task in tasks if task.path.suffix.lower() in CODE_SUFFIXES]
-    if len(code) < 2:
+    if len(code) < 2 or setup.code_threads < 2:
         return [grade_one(setup, task) for task in tasks]
     if _code_pool is None:
-        _code_pool = ThreadPoolExecutor(CODE_THREADS, thread_name_prefix="grader-code")
+        _code_pool = ThreadPoolExecutor(setup.code_threads, thread_name_prefix="grader-code")
     running = {task.key: _code_pool.submit(grade_one, setup, task) for task in code}
     return [running[task.key].result() if task.key in running else grade_one(setup, task) for task in tasks]
 
@@ -523,7 +537,7 @@ def run_batch(
                 tasks.append(SubmissionTask(key=key, path=path, submission_hash=submission_hash))
         del graded_before
 
-        setup = _WorkerSetup(grade_fn=grade_fn, spec_path=spec_path, identity=identity)
+        setup = _WorkerSetup(grade_fn=grade_fn, spec_path=spec_path, identity=identity, code_threads=code_threads_per_job(jobs))
         if not tasks:
             outcomes: Iterable[Outcome] = ()
         elif executor == "local":

@@ -235,13 +235,16 @@ class Supervisor:
             if result_read in readable:
                 data, at_end = _drain(result_read)
                 try:
+                    frames = 0
                     for header, payload in parser.feed(data):
                         phase, current, done = self._on_frame(header, payload, phase, current, run)
-                        phase_wall, phase_cpu = time.monotonic(), _cpu_seconds(pid)
                         if done:
                             return run
+                        frames += 1
                 except wire.WireError as error:
                     return self._protocol_failure(run, phase, current, error)
+                if frames:  # the frames of one read were sent together (a case's end with the next one's start)
+                    phase_wall, phase_cpu = time.monotonic(), _cpu_seconds(pid)
                 result_open = not at_end
                 if not result_open:
                     break

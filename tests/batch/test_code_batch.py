@@ -1,11 +1,15 @@
-"""Code submissions through the batch: graded two at a time per worker, each exactly as ``grade_file`` grades it."""
+"""Code submissions through the batch: graded several at a time per worker when there are more cores than workers,
+each exactly as ``grade_file`` grades it."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
-from grader.batch import run_batch
+import pytest
+
+from grader.batch import code_threads_per_job, run_batch
 from grader.gradebook import Gradebook
 from grader.grading import grade_file
 
@@ -14,7 +18,17 @@ SHEET = ROOT / "exercises" / "week7.yaml"
 CODE = ROOT / "submissions" / "week7" / "code"
 
 
-def test_code_submissions_in_a_batch_match_grading_them_one_by_one(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("jobs", "cores", "expected"),
+    [(1, 1, 1), (1, 2, 2), (2, 2, 1), (3, 2, 1), (3, 8, 3), (2, 7, 4), (64, 8, 1)],
+)
+def test_workers_together_keep_one_code_submission_in_flight_per_core(jobs: int, cores: int, expected: int) -> None:
+    assert code_threads_per_job(jobs, cores) == expected
+
+
+@pytest.mark.parametrize("cores", [1, 4], ids=["one-at-a-time", "four-at-a-time"])
+def test_code_submissions_in_a_batch_match_grading_them_one_by_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cores: int) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)  # one job: its code threads are the cores
     folder = tmp_path / "code"
     names = ["correct.py", "correct.ipynb", "mistake-flipped-kernel.py", "error-crash.py", "mistake-average-pooling.py"]
     folder.mkdir()

@@ -156,6 +156,29 @@ def test_a_timeout_in_one_function_does_not_stop_the_others(several: Path) -> No
 
 
 @pytest.mark.slow
+def test_what_a_case_returned_is_kept_when_the_next_one_hangs(several: Path) -> None:
+    """A finished case's frame travels with the next case's start (large ones at once): whatever its kind and size,
+    it is reported, and the time limit that follows is charged to the case that hangs."""
+    large = np.arange(300_000.0)  # 2.4 MB of result: written on its own, not held for the next frame
+    cases = [
+        CaseInput("small", {"x": np.ones(2)}, function="double"),
+        CaseInput("large", {"x": large}, function="double"),
+        CaseInput("spins-after-large", {"x": np.ones(2)}, function="spin"),
+        CaseInput("quits", {"x": np.ones(2)}, function="quits"),
+        CaseInput("absent", {"x": np.ones(2)}, function="relu"),
+        CaseInput("spins-after-missing", {"x": np.ones(2)}, function="spin"),
+        CaseInput("last", {"x": np.full(2, 4.0)}, function="double"),
+    ]
+    report = run_cases(several, "double", cases, limits=FAST_LIMITS)
+    statuses = [c.status for c in report.cases]
+    assert statuses == ["ok", "ok", "timeout", "exception", "missing-function", "timeout", "ok"], [c.message for c in report.cases]
+    np.testing.assert_array_equal(report.cases[1].value, 2 * large)
+    assert "spin" in report.cases[2].message and "spin" in report.cases[5].message
+    np.testing.assert_array_equal(report.cases[6].value, np.full(2, 8.0))
+    assert survivors() == []
+
+
+@pytest.mark.slow
 def test_each_case_may_have_its_own_time_limits(several: Path) -> None:
     limits = Limits(cpu_seconds_per_case=3.0, wall_seconds_per_case=5.0, wall_seconds_total=20.0)
     cases = [
