@@ -70,6 +70,8 @@ def parse_json_report(text: str) -> Result:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise ValueError(f"not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except RecursionError:
+        raise ValueError("not a grader report: its JSON nests too deeply") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
         raise ValueError(f'not a grader report: expected "format": "{FORMAT_NAME}" at the top level')
     if data.get("version") != FORMAT_VERSION:

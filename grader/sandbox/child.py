@@ -345,10 +345,11 @@ def _as_plain_array(value: Any, what: str, max_bytes: int) -> np.ndarray | str:
         return f"{what} has complex numbers (dtype {array.dtype}); return real numbers"
     if array.dtype.kind not in "biuf" or array.dtype.fields is not None:
         return f"{what} has dtype {array.dtype}; return an array of numbers"
-    if array.nbytes > max_bytes:
+    held = wire.held_bytes(array.dtype.kind, array.size)
+    if held > max_bytes:
         return (
-            f"{what} is an array of shape {tuple(array.shape)} ({array.nbytes / 2**20:.1f} MiB), more than the "
-            f"{max_bytes / 2**20:.1f} MiB a result may have"
+            f"{what} is an array of shape {tuple(array.shape)} ({held / 2**20:.1f} MiB as 64-bit numbers), more than "
+            f"the {max_bytes / 2**20:.1f} MiB a result may have"
         )
     return array
 
@@ -374,7 +375,7 @@ def _result_frame(case: int, value: Any, max_bytes: int) -> tuple[dict[str, Any]
             array = _as_plain_array(item, f"the returned value for key {key!r}", max_bytes - total)
             if _isinstance(array, str):
                 return {"kind": "bad-result", "case": case, "message": array}, b""
-            total += array.nbytes
+            total += wire.held_bytes(array.dtype.kind, array.size)
             keys.append(key)
             blobs.append(_to_blob(array))
         table, payload = wire.pack_blobs(blobs)

@@ -79,7 +79,9 @@ EPERM = 1
 ENOSYS = 38
 
 # x86_64 syscall numbers denied with EPERM: sockets, new processes, exec, tracing other processes, namespaces,
-# mounts, kernel keyrings/bpf/perf/io_uring (large attack surface a numpy function never needs).
+# mounts, kernel keyrings/bpf/perf/io_uring (large attack surface a numpy function never needs), and System V IPC
+# and POSIX message queues: their objects outlive the process in the worker's IPC namespace, where a later
+# submission could read them, and their memory is counted by no limit of the child's.
 X86_64_DENIED: dict[str, int] = {
     "socket": 41,
     "socketpair": 53,
@@ -115,6 +117,24 @@ X86_64_DENIED: dict[str, int] = {
     "rt_tgsigqueueinfo": 297,
     "pidfd_open": 434,
     "pidfd_send_signal": 424,
+    "shmget": 29,
+    "shmat": 30,
+    "shmctl": 31,
+    "shmdt": 67,
+    "semget": 64,
+    "semop": 65,
+    "semctl": 66,
+    "semtimedop": 220,
+    "msgget": 68,
+    "msgsnd": 69,
+    "msgrcv": 70,
+    "msgctl": 71,
+    "mq_open": 240,
+    "mq_unlink": 241,
+    "mq_timedsend": 242,
+    "mq_timedreceive": 243,
+    "mq_notify": 244,
+    "mq_getsetattr": 245,
 }
 X86_64_CLONE = 56
 X86_64_CLONE3 = 435

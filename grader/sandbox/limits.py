@@ -40,7 +40,10 @@ class Limits:
         memory_bytes: address space the student's code may add to the harness's own (Python + numpy, ~100 MB of
             virtual memory), enforced with RLIMIT_AS; exceeding it gives ``memory``.
         file_size_bytes: largest file the code may write (RLIMIT_FSIZE).
-        max_result_bytes: largest result of one case (data bytes of the array, or of all arrays of a dict).
+        max_result_bytes: largest result of one case, as the grader holds it (8 bytes per number, 1 per bool;
+            all arrays of a dict together).
+        max_total_result_bytes: largest total of all the cases' results of one run, counted the same way; results
+            beyond it are refused (``bad-result``), so one submission cannot fill the grader's memory.
         max_output_bytes: how much of what the code prints (stdout and stderr together) is kept.
     """
 
@@ -50,6 +53,7 @@ class Limits:
     memory_bytes: int = 1 << 30
     file_size_bytes: int = 1 << 20
     max_result_bytes: int = 16 << 20
+    max_total_result_bytes: int = 64 << 20
     max_output_bytes: int = 64 << 10
 
     def __post_init__(self) -> None:
@@ -57,7 +61,7 @@ class Limits:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
                 raise SandboxUsageError(f"Limits.{name} must be a positive number of seconds, got {value!r}")
-        for name in ("memory_bytes", "file_size_bytes", "max_result_bytes", "max_output_bytes"):
+        for name in ("memory_bytes", "file_size_bytes", "max_result_bytes", "max_total_result_bytes", "max_output_bytes"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise SandboxUsageError(f"Limits.{name} must be a positive whole number of bytes, got {value!r}")

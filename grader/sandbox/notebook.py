@@ -56,6 +56,8 @@ def notebook_to_source(text: str, filename: str) -> NotebookSource:
         document = json.loads(text)
     except ValueError as error:
         raise NotebookError(f"{filename} is not a notebook: its JSON does not parse ({error})") from None
+    except RecursionError:
+        raise NotebookError(f"{filename} is not a notebook: its JSON nests too deeply") from None
     if not isinstance(document, dict) or not isinstance(document.get("cells"), list):
         raise NotebookError(f"{filename} is not a notebook: it has no list of 'cells'")
     lines: list[str] = []

@@ -57,6 +57,9 @@ TMPFS_BYTES = 256 << 20
 WORKER_START_SECONDS = 60.0
 REPLY_SLACK_SECONDS = 20.0
 MAX_SOURCE_BYTES = 2 << 20
+REPORT_CASE_BYTES = 128 << 10
+"""Room in the worker's report for one case's record (a traceback of at most 60 frames, names of 100 characters and
+a message of 2000, JSON-escaped), which the worker bounds to that."""
 RESULT_SLACK_BYTES = 64 << 10
 
 
@@ -108,8 +111,9 @@ class _Worker:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def _read(self, deadline: float, max_payload: int) -> tuple[dict[str, Any], bytes]:
+    def _read(self, deadline: float, max_payload: int, max_header: int = wire.MAX_HEADER_BYTES) -> tuple[dict[str, Any], bytes]:
         self._parser.max_payload_bytes = max_payload
+        self._parser.max_header_bytes = max_header
         while True:
             for frame in self._parser.feed(b""):
                 return frame
@@ -125,15 +129,16 @@ class _Worker:
             for frame in self._parser.feed(data):
                 return frame
 
-    def request(self, frame: bytes, deadline: float, max_payload: int) -> tuple[dict[str, Any], bytes]:
-        """Send one request and wait for its reply; EOFError if the worker died, TimeoutError past ``deadline``."""
+    def request(self, frame: bytes, deadline: float, max_payload: int, max_header: int) -> tuple[dict[str, Any], bytes]:
+        """Send one request and wait for its reply (its header at most ``max_header`` bytes, its payload at most
+        ``max_payload``); EOFError if the worker died, TimeoutError past ``deadline``."""
         assert self.process.stdin is not None
         try:
             self.process.stdin.write(frame)
             self.process.stdin.flush()
         except (BrokenPipeError, OSError):
             raise EOFError("the sandbox worker ended") from None
-        return self._read(deadline, max_payload)
+        return self._read(deadline, max_payload, max_header)
 
     def close(self) -> None:
         try:
@@ -267,10 +272,14 @@ class _Source:
                 return f"{name}, cell {located[0]}, line {located[1]}"
         return f"{name}, line {line}"
 
+    @functools.cached_property
+    def lines(self) -> list[str]:
+        """``text`` split into lines once (a traceback of 200 frames looks up 200 lines)."""
+        return self.text.splitlines()
+
     def line_text(self, line: int) -> str:
-        lines = self.text.splitlines()
-        if 1 <= line <= len(lines):
-            return lines[line - 1].strip()[:200]
+        if 1 <= line <= len(self.lines):
+            return self.lines[line - 1].strip()[:200]
         return ""
 
 
@@ -456,9 +465,11 @@ def run_prepared(source: Path, prepared: PreparedCases, *, require_sandbox: bool
         return RunReport([CaseOutcome(case.name, "import-error", None, loaded) for case in prepared.cases], _no_layers(), "")
     if not prepared.cases:
         return RunReport([], _no_layers(), "")
+    # The source travels as the frame's payload (the header is JSON, where escaping could make it 6 times larger).
+    source = loaded.text.encode("utf-8", errors="surrogatepass")
     request = {
         "kind": "run",
-        "source": loaded.text,
+        "source_bytes": len(source),
         "filename": loaded.filename,
         "limits": prepared.limits_described,
         "seccomp": probed["seccomp"],
@@ -466,9 +477,11 @@ def run_prepared(source: Path, prepared: PreparedCases, *, require_sandbox: bool
     }
     count = len(prepared.cases)
     max_reply = count * (limits.max_result_bytes + RESULT_SLACK_BYTES) + limits.max_output_bytes * 4 + (1 << 20)
+    # The report's header: each case's record (bounded by the worker) and the output, JSON-escaped.
+    max_reply_header = wire.MAX_HEADER_BYTES + count * REPORT_CASE_BYTES + 8 * limits.max_output_bytes
     deadline_seconds = limits.wall_seconds_total + REPLY_SLACK_SECONDS
     sandboxed = probed["private-filesystem"]
-    reply, reply_payload, sandboxed = _execute(request, prepared, sandboxed, deadline_seconds, max_reply, require_sandbox)
+    reply, reply_payload, sandboxed = _execute(request, source, prepared, sandboxed, deadline_seconds, (max_reply, max_reply_header), require_sandbox)
     if reply is None:
         message = "the sandbox stopped while running this submission (twice); it was not graded -- tell your instructor"
         return RunReport([CaseOutcome(case.name, "crashed", None, message) for case in prepared.cases], _no_layers(), "")
@@ -479,22 +492,29 @@ def _no_layers() -> dict[str, bool]:
     return {name: name == "child-process" for name in layers.LAYER_NAMES}
 
 
-def _request_frame(worker: _Worker, request: dict[str, Any], prepared: PreparedCases, send_cases: bool) -> bytes:
-    """The ``run`` frame for ``worker``: only the token of the cases when the worker keeps them (and they are not
-    asked for), else with the cases. Records that the worker keeps them afterwards, as the worker does."""
+def _request_frame(worker: _Worker, request: dict[str, Any], source: bytes, prepared: PreparedCases, send_cases: bool) -> bytes:
+    """The ``run`` frame for ``worker``, its payload the ``source`` then the cases' blobs: only the token of the cases
+    when the worker keeps them (and they are not asked for), else with the cases. Records that the worker keeps
+    them afterwards, as the worker does."""
     if worker.kept_token == prepared.token and not send_cases:
-        return wire.encode_frame({**request, "cases_token": prepared.token})
+        return wire.encode_frame({**request, "cases_token": prepared.token}, source)
     worker.kept_token = prepared.token
     frame = {**request, "cases_token": prepared.token, "cases": prepared.described, "blobs": prepared.table}
-    return wire.encode_frame(frame, prepared.payload)
+    return wire.encode_frame(frame, source + prepared.payload)
 
 
 def _execute(
-    request: dict[str, Any], prepared: PreparedCases, sandboxed: bool, deadline_seconds: float, max_reply: int, require_sandbox: bool
+    request: dict[str, Any],
+    source: bytes,
+    prepared: PreparedCases,
+    sandboxed: bool,
+    deadline_seconds: float,
+    max_reply: tuple[int, int],
+    require_sandbox: bool,
 ) -> tuple[dict[str, Any] | None, bytes, bool]:
-    """Send ``request`` (with ``prepared``'s cases, or their token to a worker that kept them) to a warm worker; a
-    worker that dies is replaced once (a fresh interpreter). Returns the reply (None when two workers died), its
-    payload and whether the worker ran inside bubblewrap."""
+    """Send ``request`` with the module's ``source`` (and ``prepared``'s cases, or their token to a worker that
+    kept them) to a warm worker; a worker that dies is replaced once (a fresh interpreter). Returns the reply (None
+    when two workers died), its payload and whether the worker ran inside bubblewrap."""
     for _attempt in range(2):
         try:
             worker = _POOL.acquire(sandboxed)
@@ -505,9 +525,9 @@ def _execute(
             worker = _POOL.acquire(sandboxed)
         try:
             deadline = time.monotonic() + deadline_seconds
-            reply, payload = worker.request(_request_frame(worker, request, prepared, False), deadline, max_reply)
+            reply, payload = worker.request(_request_frame(worker, request, source, prepared, False), deadline, *max_reply)
             if reply.get("kind") == "need-cases":  # the worker no longer has them: send them after all
-                reply, payload = worker.request(_request_frame(worker, request, prepared, True), deadline, max_reply)
+                reply, payload = worker.request(_request_frame(worker, request, source, prepared, True), deadline, *max_reply)
         except EOFError:
             worker.kill()
             continue
@@ -569,6 +589,7 @@ class _Describer:
     def __init__(self, source: _Source, limits: Limits) -> None:
         self.source = source
         self.limits = limits
+        self.held_bytes = 0  # of the results decoded so far (Limits.max_total_result_bytes)
 
     def outcome(self, case: _Case, previous_function: str | None, raw: Any, payload: bytes) -> CaseOutcome:
         """``case``'s outcome from ``raw``; ``previous_function`` is what the case before it called (None: first)."""
@@ -581,6 +602,11 @@ class _Describer:
                 value = self._value(raw, payload)
             except wire.WireError as error:
                 return CaseOutcome(name, "bad-result", None, f"{function} returned an unusable value: {error}")
+            size = value.nbytes if isinstance(value, np.ndarray) else sum(array.nbytes for array in value.values())
+            if self.held_bytes + size > self.limits.max_total_result_bytes:
+                total = self.limits.max_total_result_bytes / 2**20
+                return CaseOutcome(name, "bad-result", None, f"the results of this submission's cases together are over {total:.0f} MiB; this one was not kept")
+            self.held_bytes += size
             return CaseOutcome(name, "ok", value, "")
         if status == "exception":
             return CaseOutcome(name, "exception", None, self._exception(raw.get("error"), function, during_call=True))
@@ -694,7 +720,7 @@ class _Describer:
                     place += f", column {column}"
             text = f"{str(info.get('type', 'SyntaxError'))[:100]} in {place}: {str(syntax.get('message', ''))[:500]}"
             if isinstance(line, int) and self.source.line_text(line):
-                raw_line = self.source.text.splitlines()[line - 1]
+                raw_line = self.source.lines[line - 1]
                 stripped = raw_line.lstrip()
                 text += f"\n    {stripped[:200]}"
                 if isinstance(column, int) and 1 <= column <= len(raw_line) + 1:

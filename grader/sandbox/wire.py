@@ -87,18 +87,18 @@ def read_frame(stream: Any, *, max_payload_bytes: int) -> tuple[dict[str, Any], 
         raise EOFError("stream closed")
     if len(prefix) != PREFIX.size:
         raise EOFError("stream closed inside a frame prefix")
-    header, payload_length = _parse_prefix(prefix, max_payload_bytes)
+    header, payload_length = _parse_prefix(prefix, max_payload_bytes, MAX_HEADER_BYTES)
     header_bytes = _read_exact(stream, header)
     payload = _read_exact(stream, payload_length)
     return _parse_header(header_bytes), payload
 
 
-def _parse_prefix(prefix: bytes, max_payload_bytes: int) -> tuple[int, int]:
+def _parse_prefix(prefix: bytes, max_payload_bytes: int, max_header_bytes: int) -> tuple[int, int]:
     magic, header_length, payload_length = PREFIX.unpack(prefix)
     if magic != MAGIC:
         raise WireError("the result channel carried bytes that are not a frame")
-    if header_length > MAX_HEADER_BYTES:
-        raise WireError(f"a frame header of {header_length} bytes exceeds {MAX_HEADER_BYTES} bytes")
+    if header_length > max_header_bytes:
+        raise WireError(f"a frame header of {header_length} bytes exceeds {max_header_bytes} bytes")
     if payload_length > max_payload_bytes:
         raise OversizeError(f"a result of {payload_length} bytes exceeds the cap of {max_payload_bytes} bytes")
     return header_length, payload_length
@@ -109,6 +109,8 @@ def _parse_header(header_bytes: bytes) -> dict[str, Any]:
         header = json.loads(header_bytes.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
         raise WireError(f"a frame header is not JSON: {error}") from None
+    except RecursionError:
+        raise WireError("a frame header nests its JSON too deeply") from None
     if not isinstance(header, dict):
         raise WireError("a frame header is not a JSON object")
     return header
@@ -121,15 +123,16 @@ class FrameParser:
     frame as soon as its prefix arrives.
     """
 
-    def __init__(self, max_payload_bytes: int) -> None:
+    def __init__(self, max_payload_bytes: int, max_header_bytes: int = MAX_HEADER_BYTES) -> None:
         self.max_payload_bytes = max_payload_bytes
+        self.max_header_bytes = max_header_bytes
         self._buffer = bytearray()
 
     def feed(self, data: bytes) -> Iterator[tuple[dict[str, Any], bytes]]:
         """Append ``data`` and yield every frame now complete; raises WireError on a malformed/oversized frame."""
         self._buffer += data
         while len(self._buffer) >= PREFIX.size:
-            header_length, payload_length = _parse_prefix(bytes(self._buffer[: PREFIX.size]), self.max_payload_bytes)
+            header_length, payload_length = _parse_prefix(bytes(self._buffer[: PREFIX.size]), self.max_payload_bytes, self.max_header_bytes)
             total = PREFIX.size + header_length + payload_length
             if len(self._buffer) < total:
                 return
@@ -242,14 +245,26 @@ def _read_blob(blob: bytes, max_bytes: int) -> np.ndarray:
         raise WireError(f"the result's shape {shape} cannot be an array ({error})") from None
 
 
+def held_bytes(kind: str, size: int) -> int:
+    """Bytes a result of ``size`` numbers of dtype kind ``kind`` takes as the grader holds it (:func:`blob_to_array`:
+    8 per number, 1 per bool): what the result caps count, so an int8 result cannot grow eightfold past them."""
+    return size if kind == "b" else 8 * size
+
+
 def blob_to_array(blob: bytes, *, max_bytes: int) -> np.ndarray:
     """Validate and load one array blob (see :func:`array_to_blob`) sent by untrusted code: a result.
 
     Returns a plain, native-endian, C-contiguous, writable ndarray: float64 for any float input, int64 for integers
-    (float64 when unsigned values exceed int64), bool kept. WireError when the blob is malformed or over the cap.
+    (float64 when unsigned values exceed int64), bool kept. WireError when the blob is malformed or when the array
+    would hold more than ``max_bytes`` (:func:`held_bytes`).
     """
     array = _read_blob(blob, max_bytes)
     kind = array.dtype.kind
+    if held_bytes(kind, array.size) > max_bytes:
+        raise WireError(
+            f"the result has {array.size} numbers ({held_bytes(kind, array.size) / 2**20:.1f} MiB as 64-bit values), "
+            f"more than the cap of {max_bytes / 2**20:.1f} MiB"
+        )
     if kind == "f":
         return array.astype(np.float64)
     if kind == "b":

@@ -18,7 +18,6 @@ import math
 import os
 import random
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -111,7 +110,7 @@ class Submission:
     """One decoded ``run`` request. ``cases`` carry only their names and limits (the run zygote decodes the
     arguments)."""
 
-    source: str
+    source: bytes
     filename: str
     cases: list[Case]
     limits: dict[str, Any]
@@ -150,6 +149,62 @@ def _kill_group(pid: int) -> None:
             pass
 
 
+# What the worker relays of a child's frames is rebuilt from these fields, each bounded, so that the grader's report
+# stays small and flat whatever the child sent (JSON nested 900 deep, names of megabytes).
+
+
+def _text(value: Any, limit: int) -> str:
+    """``value`` if it is a string (at most ``limit`` characters), else empty."""
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def _whole_number(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _error_record(info: Any) -> dict[str, Any] | None:
+    """The parts of a child's error description (see ``child._error_info``) the grader reads, bounded."""
+    if not isinstance(info, dict):
+        return None
+    frames = info.get("frames")
+    record: dict[str, Any] = {
+        "type": _text(info.get("type"), 200) or "Exception",
+        "message": _text(info.get("message"), 2000),
+        "frames": [
+            [frame[0], _text(frame[1], 100)]
+            for frame in (frames[: child.MAX_FRAMES] if isinstance(frames, list) else [])
+            if isinstance(frame, list) and len(frame) == 2 and _whole_number(frame[0]) is not None
+        ],
+        "total_frames": _whole_number(info.get("total_frames")) or 0,
+    }
+    syntax = info.get("syntax")
+    if isinstance(syntax, dict):
+        record["syntax"] = {
+            "line": _whole_number(syntax.get("line")),
+            "column": _whole_number(syntax.get("column")),
+            "message": _text(syntax.get("message"), 500),
+            "file": _text(syntax.get("file"), 200),
+        }
+    return record
+
+
+def _blob_table(table: Any) -> list[list[int]] | None:
+    """A result's ``[[offset, length], ...]`` as sent, or None when it is not one (the grader then refuses it)."""
+    if not isinstance(table, list) or len(table) > wire.MAX_RESULT_KEYS:
+        return None
+    if not all(isinstance(entry, list) and len(entry) == 2 and all(_whole_number(v) is not None for v in entry) for entry in table):
+        return None
+    return table
+
+
+def _result_keys(keys: Any) -> list[str] | None:
+    if keys is None:
+        return None
+    if not isinstance(keys, list) or len(keys) > wire.MAX_RESULT_KEYS:
+        return []
+    return [key if isinstance(key, str) and len(key) <= wire.MAX_KEY_CHARS else "" for key in keys]
+
+
 class Supervisor:
     """Runs the children of one submission one after another and turns what they send into outcomes."""
 
@@ -164,6 +219,7 @@ class Supervisor:
         self.cpu_per_case = float(limits["cpu_seconds_per_case"])
         self.wall_per_case = float(limits["wall_seconds_per_case"])
         self.max_result_bytes = int(limits["max_result_bytes"])
+        self.max_total_result_bytes = int(limits["max_total_result_bytes"])
 
     def run_child(self, start: int, deadline: float, workdir: str, uid: int | None) -> ChildRun:
         submission = self.submission
@@ -195,7 +251,7 @@ class Supervisor:
                 os.close(fd)
         try:
             # The source goes straight to the child, never through the zygote's memory.
-            source_frame = wire.encode_frame({"filename": submission.filename}, submission.source.encode("utf-8", errors="surrogatepass"))
+            source_frame = wire.encode_frame({"filename": submission.filename}, submission.source)
             try:
                 wire.write_all(source_write, source_frame)
             except OSError:
@@ -294,41 +350,51 @@ class Supervisor:
                 run.layers = {str(k): v is True for k, v in header["layers"].items()}
                 return "import", current, False
             if kind == "setup-failed":
-                run.setup_failed = str(header.get("message", ""))[:2000]
+                run.setup_failed = _text(header.get("message"), 2000)
                 return phase, current, True
             raise wire.WireError("the sandboxed process sent an unexpected first message")
         if phase == "import":
             if kind == "imported":
                 return "between", current, False
             if kind == "import-error":
-                run.module_outcome = {"status": "import-error", "error": header.get("error"), "phase": header.get("phase")}
+                run.module_outcome = {"status": "import-error", "error": _error_record(header.get("error")), "phase": _text(header.get("phase"), 20)}
                 return phase, current, True
         elif phase == "between":
             if kind == "start" and case == current:
                 return "case", current, False
             if kind == "missing-function" and case == current:
-                run.outcomes[current] = {"status": "missing-function", "found": header.get("found"), "defined": header.get("defined")}
+                defined = header.get("defined")
+                run.outcomes[current] = {
+                    "status": "missing-function",
+                    "found": _text(header.get("found"), 200) or None,
+                    "defined": [_text(name, 100) for name in defined[:20]] if isinstance(defined, list) else [],
+                }
                 return "between", current + 1, False
             if kind == "done" and current == len(self.submission.cases):
                 return "finished", current, True
         elif phase == "case" and case == current:
             if kind == "ok":
+                if self.response_size + len(payload) > self.max_total_result_bytes:
+                    total = self.max_total_result_bytes / 2**20
+                    message = f"the results of this submission's cases together are over {total:.0f} MiB; this one was not kept"
+                    run.outcomes[current] = {"status": "bad-result", "message": message}
+                    return "between", current + 1, False
                 self.response_blobs.append(payload)
                 run.outcomes[current] = {
                     "status": "ok",
-                    "result": header.get("result"),
-                    "keys": header.get("keys"),
-                    "blobs": header.get("blobs"),
+                    "result": _text(header.get("result"), 10),
+                    "keys": _result_keys(header.get("keys")),
+                    "blobs": _blob_table(header.get("blobs")),
                     "base": self.response_size,
                     "length": len(payload),
                 }
                 self.response_size += len(payload)
                 return "between", current + 1, False
             if kind in ("exception", "memory"):
-                run.outcomes[current] = {"status": kind, "error": header.get("error")}
+                run.outcomes[current] = {"status": kind, "error": _error_record(header.get("error"))}
                 return "between", current + 1, False
             if kind == "bad-result":
-                run.outcomes[current] = {"status": "bad-result", "message": str(header.get("message", ""))[:2000]}
+                run.outcomes[current] = {"status": "bad-result", "message": _text(header.get("message"), 2000)}
                 return "between", current + 1, False
         raise wire.WireError(f"the result channel carried an unexpected message while in phase '{phase}'")
 
@@ -407,25 +473,78 @@ def _sweep(uid: int | None, zygote_pid: int) -> None:
         time.sleep(0.002)
 
 
-def _remove_tree(path: str) -> None:
-    """Remove what a submission left at ``path``, whatever its permissions and depth; never raises (what cannot be
-    removed is moved aside by :func:`_make_workdir` before the next submission)."""
+CLEANUP_SECONDS = 2.0
+"""What a submission left in its working directory is removed within this time, or its worker ends (a fresh one
+takes over; inside bubblewrap the worker's private /tmp goes with it)."""
 
-    def make_writable(function: Any, failed: str, _info: Any) -> None:
-        try:
-            os.chmod(os.path.dirname(failed), 0o700)
-            os.chmod(failed, 0o700)
-            function(failed)
-        except OSError:
-            pass
 
+MAX_CLEANUP_DEPTH = 800
+"""Deepest tree :func:`_remove_tree` descends (one open directory per level, under the usual limit of 1024 files)."""
+
+
+def _remove_tree(path: str, seconds: float = CLEANUP_SECONDS) -> bool:
+    """Remove the directory ``path`` and whatever a submission left in it, whatever its permissions, within
+    ``seconds``. True when it is gone; False when it could not all be removed (deeper than MAX_CLEANUP_DEPTH,
+    millions of entries, a file that cannot be removed): the caller then gives up on it. Never raises.
+
+    Directories are opened relative to their parent without following symbolic links, as ``shutil.rmtree`` does,
+    so a process swapping a directory for a link cannot make this remove or chmod anything elsewhere; and it is
+    iterative, so no recursion limit applies."""
     try:
-        shutil.rmtree(path, onerror=make_writable)
-    except RecursionError:  # directories nested deeper than Python's recursion limit
-        try:
-            subprocess.run(["rm", "-rf", "--", path], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60, check=False)
-        except (OSError, subprocess.SubprocessError):
-            pass
+        os.rmdir(path)  # the usual case: the code wrote nothing
+        return True
+    except FileNotFoundError:
+        return True
+    except OSError:
+        pass
+    deadline = time.monotonic() + seconds
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    stack: list[tuple[int, str]] = []  # (open directory, its name in the one below it), the tree's top first
+    entries_seen = 0
+    try:
+        stack.append((os.open(path, flags), path))
+        while stack:
+            directory = stack[-1][0]
+            try:
+                os.fchmod(directory, 0o700)  # the code may have made it unreadable or unwritable
+            except OSError:
+                pass
+            subdirectory = None
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    entries_seen += 1
+                    if entries_seen % 256 == 0 and time.monotonic() > deadline:
+                        return False
+                    if entry.is_dir(follow_symlinks=False):
+                        subdirectory = entry.name
+                        break
+                    os.unlink(entry.name, dir_fd=directory)
+            if subdirectory is not None:
+                if len(stack) >= MAX_CLEANUP_DEPTH:
+                    return False
+                stack.append((os.open(subdirectory, flags, dir_fd=directory), subdirectory))
+                continue
+            _, name = stack.pop()
+            os.close(directory)
+            if stack:
+                os.rmdir(name, dir_fd=stack[-1][0])
+            else:
+                os.rmdir(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        for directory, _ in stack:
+            os.close(directory)
+
+
+def _remove_in_background(path: str) -> None:
+    """Start ``rm -rf path`` and leave it running (the worker is ending; nothing waits for it)."""
+    try:
+        subprocess.Popen(
+            ["rm", "-rf", "--", path], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     except OSError:
         pass
 
@@ -447,13 +566,14 @@ def handle_run(request: dict[str, Any], payload: bytes, workdir: str, zygote: Zy
     afterwards); returns the ``report`` frame (header, payload of result blobs)."""
     limits = request["limits"]
     token = request.get("cases_token")
+    source_length = int(request["source_bytes"])  # the payload: the module's source, then the cases' blobs
     fields = {"cases": request["cases"], "blobs": request["blobs"]} if "cases" in request else None
-    run_zygote = zygote.run_for(token if isinstance(token, str) else None, fields, payload)
+    run_zygote = zygote.run_for(token if isinstance(token, str) else None, fields, payload[source_length:])
     if run_zygote is None:
         return {"kind": "need-cases"}, b""
     cases = run_zygote.cases
     submission = Submission(
-        source=request["source"],
+        source=payload[:source_length],
         filename=request["filename"],
         cases=cases,
         limits=limits,
@@ -492,7 +612,6 @@ def handle_run(request: dict[str, Any], payload: bytes, workdir: str, zygote: Zy
         # and the sweep's own fork (the costliest step of a short run) is saved.
         if could_fork:
             _sweep(uid, zygote.pid)
-        _remove_tree(workdir)
     report = {
         "kind": "report",
         "cases": [outcome if outcome is not None else {"status": "not-run"} for outcome in outcomes],
@@ -542,9 +661,14 @@ def main() -> None:
             except Exception:  # noqa: BLE001 -- report the worker's own failure instead of dying silently
                 header, response_payload = {"kind": "worker-error", "message": traceback.format_exc(limit=5)[-3000:]}, b""
             wire.write_all(control_out, wire.encode_frame(header, response_payload))
+            # Cleaned after the reply, so the submission's time limits do not have to cover it; a worker that cannot
+            # clean up in time ends, and the grader gives the next submission a fresh one.
+            if not _remove_tree(workdir):
+                return
     finally:
         zygote.close()
-        _remove_tree(base)
+        if not _remove_tree(base):
+            _remove_in_background(base)
 
 
 if __name__ == "__main__":

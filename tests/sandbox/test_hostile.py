@@ -87,6 +87,23 @@ def _same_x(report: RunReport) -> None:
         np.testing.assert_array_equal(value, x)
 
 
+def _forged_nesting_relayed_flat(report: RunReport) -> None:
+    first, second = report.cases
+    assert first.status == "crashed" and "result channel" in first.message, first.message
+    assert second.status == "exception" and "[[" not in second.message, second.message
+
+
+def _names_cut_short(report: RunReport) -> None:
+    for case in report.cases:
+        assert ", in " + "\u00e9" * 100 + "\n" in case.message  # frames name the function, cut to 100 characters
+        assert len(case.message) < 5_000, len(case.message)
+
+
+def _class_name_cut_short(report: RunReport) -> None:
+    for case in report.cases:
+        assert "C" * 90 in case.message and len(case.message) < 1_000, len(case.message)
+
+
 TABLE: dict[str, Expected] = {
     "infinite_loop.py": Expected(("timeout",), "CPU time", cases=1, slow=True),
     "sleep_forever.py": Expected(("timeout",), "took more than", cases=1, slow=True),
@@ -118,6 +135,11 @@ TABLE: dict[str, Expected] = {
     "deep_recursion_unlimited.py": Expected(("timeout", "memory", "crashed", "exception"), cases=1, slow=True),
     "attack_worker.py": Expected(("exception",), "4 attacks refused"),
     "big_file.py": Expected(("exception",), "File too large"),
+    "forged_nested_frame.py": Expected(("exception", "crashed"), check=_forged_nesting_relayed_flat),
+    "system_v_ipc.py": Expected(("exception",), "PermissionError: all refused", needs=("seccomp",)),
+    "long_names.py": Expected(("exception",), "ValueError: deep enough", check=_names_cut_short),
+    "long_class_name.py": Expected(("missing-function",), "not a function", check=_class_name_cut_short),
+    "int8_result.py": Expected(("bad-result",), "as 64-bit numbers"),
 }
 
 

@@ -106,6 +106,21 @@ def test_frame_parser_handles_split_frames_and_refuses_oversized_ones() -> None:
         list(wire.FrameParser(max_payload_bytes=10).feed(b"XXXX" + frames[4:]))
     with pytest.raises(wire.WireError, match="blob"):
         wire.blob_at(b"abc", [[2, 5]], 0)
+    nested = wire.encode_frame({"kind": "x"}).replace(b'{"kind":"x"}', b"[" * 50_000 + b"]" * 50_000)
+    nested = wire.PREFIX.pack(wire.MAGIC, 100_000, 0) + nested[wire.PREFIX.size :]
+    with pytest.raises(wire.WireError, match="nests"):
+        list(wire.FrameParser(max_payload_bytes=10).feed(nested))
+    with pytest.raises(wire.WireError, match="exceeds 64 bytes"):
+        list(wire.FrameParser(max_payload_bytes=10, max_header_bytes=64).feed(wire.encode_frame({"kind": "x" * 100})))
+
+
+def test_results_are_capped_as_the_grader_holds_them() -> None:
+    """int8 data is held as int64: eight times the bytes sent, and that is what the cap counts."""
+    blob = wire.array_to_blob(np.ones(1000, dtype=np.int8))
+    assert wire.blob_to_array(blob, max_bytes=8000).dtype == np.int64
+    with pytest.raises(wire.WireError, match="as 64-bit values"):
+        wire.blob_to_array(blob, max_bytes=7999)
+    assert wire.held_bytes("b", 10) == 10 and wire.held_bytes("u", 10) == wire.held_bytes("f", 10) == 80
 
 
 def test_notebook_line_map_points_at_cells() -> None:
@@ -123,7 +138,8 @@ def test_notebook_line_map_points_at_cells() -> None:
     assert flattened.locate(lines.index("y = 2") + 1) == (4, 2)
     assert flattened.locate(10_000) is None
     compile(flattened.source, "hw.ipynb", "exec")
-    for broken, fragment in (("[]", "no list of 'cells'"), ("{", "does not parse"), ('{"cells": [{"cell_type": "code", "source": 3}]}', "cell 1")):
+    deep = '{"cells": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    for broken, fragment in (("[]", "no list of 'cells'"), ("{", "does not parse"), ('{"cells": [{"cell_type": "code", "source": 3}]}', "cell 1"), (deep, "nests too deeply")):
         with pytest.raises(NotebookError, match=fragment):
             notebook_to_source(broken, "hw.ipynb")
 
@@ -237,6 +253,43 @@ def test_the_zygote_forks_with_libc_only_while_it_has_one_thread() -> None:
     assert output.splitlines()[0] == f"single thread: {'libc fork' if libc else 'os.fork'}"
     # With a second thread, os.fork is used whatever the interpreter.
     assert output.splitlines()[-1] == ("1" if libc else "2")
+
+
+def test_cleanup_removes_what_a_submission_left_and_nothing_else(tmp_path: Path) -> None:
+    from grader.sandbox import worker
+
+    outside = tmp_path / "outside"
+    outside.mkdir(mode=0o750)
+    (outside / "keep.txt").write_text("not the submission's")
+    mode = outside.stat().st_mode
+    workdir = tmp_path / "submission"
+    (workdir / "a" / "b" / "c").mkdir(parents=True)
+    (workdir / "a" / "f.txt").write_text("x")
+    (workdir / "a" / "b" / "c" / "g.txt").write_text("y")
+    (workdir / "a" / "out").symlink_to(outside)
+    (workdir / "keep-link").symlink_to(outside / "keep.txt")
+    (workdir / "a" / "b").chmod(0)
+    assert worker._remove_tree(str(workdir)) and not workdir.exists()
+    assert (outside / "keep.txt").read_text() == "not the submission's"
+    assert outside.stat().st_mode == mode  # not made 0700 through the link
+    assert worker._remove_tree(str(workdir))  # already gone
+
+
+def test_cleanup_gives_up_on_a_tree_too_deep_or_too_slow(tmp_path: Path) -> None:
+    from grader.sandbox import worker
+
+    deep = tmp_path / "deep"
+    path = deep
+    for _ in range(worker.MAX_CLEANUP_DEPTH + 5):
+        path = path / "d"
+    path.mkdir(parents=True)
+    assert not worker._remove_tree(str(deep))
+    many = tmp_path / "many"
+    many.mkdir()
+    for index in range(3000):
+        (many / f"f{index}").touch()
+    assert not worker._remove_tree(str(many), seconds=0.0)  # checked every 256 entries
+    assert worker._remove_tree(str(many))
 
 
 def test_a_stale_working_directory_is_moved_aside(tmp_path: Path) -> None:

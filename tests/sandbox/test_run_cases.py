@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -422,9 +423,9 @@ def test_a_worker_keeps_prepared_cases_but_every_submission_gets_them_unchanged(
     sent: list[bytes] = []
     real_request = runner_module._Worker.request
 
-    def recording_request(worker, frame: bytes, deadline: float, max_payload: int):  # noqa: ANN001
+    def recording_request(worker, frame: bytes, deadline: float, max_payload: int, max_header: int):  # noqa: ANN001
         sent.append(frame)
-        return real_request(worker, frame, deadline, max_payload)
+        return real_request(worker, frame, deadline, max_payload, max_header)
 
     monkeypatch.setattr(runner_module._Worker, "request", recording_request)
 
@@ -521,7 +522,8 @@ def solve(x):
 
 
 def test_a_tree_deeper_than_the_recursion_limit_is_removed(write_submission) -> None:
-    """What a submission leaves in its folder is removed however deep it nests; the next one starts empty."""
+    """What a submission leaves in its folder is removed however deep it nests (a tree deeper than the worker
+    removes ends the worker, and the next submission gets a fresh one); the next one starts empty."""
     deep = write_submission("deep.py", DEEP_TREE)
     home = write_submission("home.py", HOME_CHECK)
     for _ in range(2):
@@ -632,3 +634,24 @@ def test_a_submission_finds_nothing_of_other_runs_cases_in_its_memory(write_subm
         report = run_cases(scanner, "solve", [CaseInput("public", {"x": np.ones(1)})], limits=limits)
         assert report.cases[0].status == "ok", report.cases[0].message
         assert "FOUND []" in report.stdout_excerpt, report.stdout_excerpt
+
+
+def test_a_source_that_grows_when_escaped_is_run(write_submission) -> None:
+    """1.5 MB of CJK comments and blank lines: up to 6 times that as JSON; the source travels as raw bytes."""
+    padding = ("# " + "\u6f22\u5b57" * 200 + "\n") * 1200 + "\n" * 200_000
+    source = write_submission("cjk.py", "import numpy as np\n" + padding + "\n\ndef solve(x):\n    return 2 * x\n")
+    assert source.stat().st_size > 1_500_000
+    outcome = run_cases(source, "solve", [CaseInput("c", {"x": np.ones(3)})], limits=FAST_LIMITS).cases[0]
+    assert outcome.status == "ok", outcome.message
+    np.testing.assert_array_equal(outcome.value, np.full(3, 2.0))
+
+
+def test_the_results_of_one_run_are_capped_together(write_submission) -> None:
+    """Each result under its own cap, but together over the run's: the ones past it are refused, not kept."""
+    path = write_submission("big.py", "import numpy as np\n\ndef solve(x):\n    return np.ones(100_000, dtype=np.int8)\n")
+    limits = replace(FAST_LIMITS, max_result_bytes=1 << 20, max_total_result_bytes=2 << 20)  # 800 kB each as int64
+    report = run_cases(path, "solve", [CaseInput(f"c{i}", {"x": np.ones(1)}) for i in range(4)], limits=limits)
+    assert [case.status for case in report.cases] == ["ok", "ok", "bad-result", "bad-result"], [c.message for c in report.cases]
+    assert "together are over 2 MiB" in report.cases[2].message
+    with pytest.raises(SandboxUsageError, match="max_total_result_bytes"):
+        Limits(max_total_result_bytes=0)
