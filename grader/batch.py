@@ -14,6 +14,7 @@ the kernel for memory) become a failed Result with the reason, marked so that th
 from __future__ import annotations
 
 import hashlib
+import itertools
 import multiprocessing
 import os
 import sys
@@ -33,6 +34,7 @@ from grader.errors import GraderError
 from grader.gradebook import Gradebook, PreparedRecord, prepare_record
 from grader.result import Result
 from grader.submission.answer_file import CODE_SUFFIXES
+from grader.text import file_name, path_key, without_surrogates
 
 SUBMISSION_SUFFIXES: tuple[str, ...] = (".yaml", ".yml", ".json", ".py", ".ipynb")
 """File endings a batch grades; everything else in the folder is ignored."""
@@ -159,25 +161,44 @@ def _discover(submissions_dir: Path, exclude: Iterable[Path]) -> list[tuple[Path
         raise GraderError(f"submissions folder {submissions_dir}: {what}")
     excluded = {os.path.realpath(p) for p in exclude}
     base = os.path.realpath(submissions_dir)
-    found: list[tuple[str, Path, str]] = []
+    found: list[tuple[str, Path, str, bool]] = []
     pending: list[tuple[str, ...]] = [()]
     while pending:
         parts = pending.pop()
-        with os.scandir(os.path.join(submissions_dir, *parts)) as entries:
-            for entry in entries:
-                if entry.name.startswith("."):
-                    continue
-                if entry.is_dir(follow_symlinks=False):
-                    pending.append((*parts, entry.name))
-                    continue
-                if os.path.splitext(entry.name)[1].lower() not in SUBMISSION_SUFFIXES or not entry.is_file():
-                    continue
-                relative = (*parts, entry.name)
-                key = os.path.realpath(entry.path) if entry.is_symlink() else os.path.join(base, *relative)
-                if key not in excluded:
-                    found.append(("/".join(relative), submissions_dir.joinpath(*relative), key))
+        try:
+            with os.scandir(os.path.join(submissions_dir, *parts)) as entries:
+                for entry in entries:
+                    if entry.name.startswith("."):
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append((*parts, entry.name))
+                        continue
+                    if os.path.splitext(entry.name)[1].lower() not in SUBMISSION_SUFFIXES:
+                        continue
+                    try:
+                        if not entry.is_file():  # FIFOs, devices, dangling links and link loops are no submissions
+                            continue
+                        link = entry.is_symlink()
+                        key = os.path.realpath(entry.path) if link else os.path.join(base, *parts, entry.name)
+                    except OSError:
+                        continue
+                    if key not in excluded:
+                        relative = (*parts, entry.name)
+                        found.append(("/".join(relative), submissions_dir.joinpath(*relative), key, link))
+        except OSError:  # a folder that vanished or cannot be listed: its files cannot be graded
+            if not parts:
+                raise GraderError(f"submissions folder {submissions_dir}: cannot be read") from None
     found.sort(key=lambda item: item[0])
-    return [(path, key) for _relative, path, key in found]
+    # A file reached both directly and through a link is one submission, graded under its own name.
+    direct = {key for _relative, _path, key, link in found if not link}
+    seen: set[str] = set()
+    discovered: list[tuple[Path, str]] = []
+    for _relative, path, key, link in found:
+        if (link and key in direct) or key in seen:
+            continue
+        seen.add(key)
+        discovered.append((path, path_key(key)))
+    return discovered
 
 
 def file_sha256(path: Path) -> str:
@@ -252,7 +273,7 @@ def failed_result(identity: SheetIdentity, task: SubmissionTask, message: str) -
     return Result(
         sheet_id=identity.sheet_id,
         sheet_title=identity.title,
-        submission=task.path.name,
+        submission=file_name(task.path),
         submission_hash=task.submission_hash,
         spec_hash=identity.spec_hash,
         error=message,
@@ -261,21 +282,23 @@ def failed_result(identity: SheetIdentity, task: SubmissionTask, message: str) -
 
 
 def grade_one(setup: _WorkerSetup, task: SubmissionTask) -> Outcome:
-    """Grade one submission with ``setup.grade_fn``; an exception escaping it becomes a failed Result."""
+    """Grade one submission with ``setup.grade_fn``; an exception escaping it (or its row) becomes a failed Result.
+
+    The row keeps the hash of the bytes that were graded (the Result's), so a file changed after the batch hashed
+    it is judged "unchanged" next time only if it still holds what was graded."""
     try:
         result = setup.grade_fn(setup.spec_path, task.path)
         if not isinstance(result, Result):
             raise TypeError(f"the grading function returned {type(result).__name__}, not a Result")
+        return Outcome(prepare_record(result, task.key, submission_hash=result.submission_hash or task.submission_hash), None)
     except Exception as error:  # noqa: BLE001 -- a grader bug on one submission must not stop the batch
         where = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
         place = f" at {Path(where.filename).name}:{where.lineno}" if where else ""
-        message = (
+        message = without_surrogates(
             f"the grader failed on this submission ({type(error).__name__}: {error}{place}); "
             "this is a fault of the grader, not of the submission -- it will be graded again on the next run"
         )
         return Outcome(prepare_record(failed_result(setup.identity, task, message), task.key, grader_failed=True), message)
-    # The row keeps the hash the batch decided on, so "unchanged" is judged the same way on every run.
-    return Outcome(prepare_record(result, task.key, submission_hash=task.submission_hash), None)
 
 
 def code_threads_per_job(jobs: int, cores: int | None = None) -> int:
@@ -529,8 +552,15 @@ def run_batch(
     with Gradebook(gradebook_path) as gradebook:
         graded_before = {} if regrade else gradebook.graded_keys(identity.spec_hash)
         tasks: list[SubmissionTask] = []
+        unreadable: list[Outcome] = []
         for path, key in discovered:
-            submission_hash = file_sha256(path)
+            try:
+                submission_hash = file_sha256(path)
+            except OSError as error:  # gone since it was found, or not readable: a result for it, and go on
+                task = SubmissionTask(key=key, path=path, submission_hash="")
+                message = f"{file_name(path)}: the file could not be read ({error.strerror or type(error).__name__})"
+                unreadable.append(Outcome(prepare_record(failed_result(identity, task, message), key), None))
+                continue
             if graded_before.get(key) == submission_hash:
                 summary.skipped += 1
             else:
@@ -545,8 +575,8 @@ def run_batch(
         else:
             outcomes = _run_dask(tasks, setup, jobs, scheduler, chunk_size)
 
-        with _Progress(progress, len(tasks), f"grading {identity.sheet_id}") as bar:
-            for outcome in outcomes:
+        with _Progress(progress, len(unreadable) + len(tasks), f"grading {identity.sheet_id}") as bar:
+            for outcome in itertools.chain(unreadable, outcomes):
                 gradebook.write(outcome.record)
                 summary.graded += 1
                 summary.graded_paths.append(outcome.record.path)

@@ -23,6 +23,7 @@ from grader.sandbox import CaseInput, CaseOutcome, Limits, PreparedCases, prepar
 from grader.spec.loader import Sheet
 from grader.spec.models import ExerciseSpec, PartSpec
 from grader.submission.answer_file import file_hash
+from grader.text import without_surrogates
 
 _STOPPED = {
     "exception": "your function raised an exception",
@@ -45,7 +46,7 @@ def student_of(path: Path, data: bytes) -> str:
             text = "\n".join("".join(c.get("source", "")) for c in cells if isinstance(c, dict) and c.get("cell_type") == "code")
         except (ValueError, AttributeError, TypeError, RecursionError):  # not a notebook: grading says why
             pass
-    return declared_student(text) or path.stem
+    return without_surrogates(declared_student(text) or path.stem)
 
 
 def _case_verdict(answer: CodeAnswer, case: CodeCaseKey, outcome: CaseOutcome, outputs: dict[str, Any], ctx: Any) -> Verdict:

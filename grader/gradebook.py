@@ -31,6 +31,15 @@ from grader.errors import GraderError
 from grader.result import PartResult, Result
 
 SCHEMA_VERSION = 1
+LOCK_SECONDS = 30.0
+"""How long a write waits for another process holding the gradebook (e.g. a second batch) before giving up."""
+
+
+def _database_problem(error: sqlite3.DatabaseError) -> str:
+    """What is wrong with the gradebook, for people."""
+    if "locked" in str(error) or "busy" in str(error):
+        return f"another process has held it for more than {LOCK_SECONDS:.0f} s (is a second grader batch writing to it?)"
+    return f"cannot be used as a SQLite gradebook ({error})"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -244,26 +253,40 @@ class Gradebook:
     Use as a context manager or call :meth:`close`.
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
+        """Open (and, unless ``read_only``, create) the gradebook; ``read_only`` never changes the file (reports
+        and statistics open it so) and refuses one that does not exist or is not a gradebook."""
         self.path = Path(path)
+        self.read_only = read_only
         if self.path.exists() and self.path.is_dir():
             raise GraderError(f"gradebook {self.path}: is a directory; give a file name such as gradebook.sqlite")
         if not self.path.parent.exists():
             raise GraderError(f"gradebook {self.path}: the folder {self.path.parent} does not exist")
+        if read_only and not self.path.is_file():
+            raise GraderError(f"gradebook {self.path}: does not exist (grader batch creates it)")
         try:
-            # isolation_level=None: transactions are opened explicitly (BEGIN IMMEDIATE) so one submission is
-            # exactly one transaction, and reads outside record() do not hold a write lock.
-            self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute("PRAGMA foreign_keys=ON")
-            self._conn.executescript(_SCHEMA)
+            if read_only:
+                uri = f"{self.path.absolute().as_uri()}?mode=ro"
+                self._conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=LOCK_SECONDS)
+                tables = {row[0] for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                if not {"meta", "submissions", "parts"} <= tables:
+                    raise GraderError(f"gradebook {self.path}: is a SQLite file but not a grader gradebook")
+            else:
+                # isolation_level=None: transactions are opened explicitly (BEGIN IMMEDIATE) so one submission is
+                # exactly one transaction, and reads outside record() do not hold a write lock.
+                self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=LOCK_SECONDS)
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+                self._conn.execute("PRAGMA foreign_keys=ON")
+                self._conn.executescript(_SCHEMA)
             self._check_schema_version()
         except sqlite3.DatabaseError as error:
-            raise GraderError(f"gradebook {self.path}: cannot be opened as a SQLite gradebook ({error})") from error
+            raise GraderError(f"gradebook {self.path}: {_database_problem(error)}") from None
 
     def _check_schema_version(self) -> None:
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None and self.read_only:
+            raise GraderError(f"gradebook {self.path}: has no schema version; is it a grader gradebook?")
         if row is None:
             self._conn.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
@@ -299,9 +322,13 @@ class Gradebook:
         self.write(prepare_record(result, submission_path, grader_failed=grader_failed))
 
     def write(self, record: PreparedRecord) -> None:
-        """Insert a :class:`PreparedRecord` (see :meth:`record`), in one transaction."""
+        """Insert a :class:`PreparedRecord` (see :meth:`record`), in one transaction. GraderError when another
+        process holds the gradebook for more than LOCK_SECONDS."""
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            raise GraderError(f"gradebook {self.path}: {_database_problem(error)}") from None
         try:
             conn.execute("DELETE FROM submissions WHERE path = ? AND sheet_id = ?", (record.path, record.sheet_id))
             cursor = conn.execute(
@@ -318,7 +345,11 @@ class Gradebook:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as error:
+            conn.execute("ROLLBACK")
+            raise GraderError(f"gradebook {self.path}: {_database_problem(error)}") from None
 
     # -- reading -----------------------------------------------------------------------------------------------
 
@@ -357,7 +388,7 @@ class Gradebook:
             "SELECT result_json FROM submissions WHERE path = ? AND (sheet_id = ? OR spec_hash = ?)",
             (path, sheet, sheet),
         ).fetchone()
-        return Result.model_validate_json(row[0]) if row else None
+        return self._stored_result(path, row[0]) if row else None
 
     def results(self, sheet: str) -> Iterator[Result]:
         """Every stored Result for ``sheet`` -- a sheet id or a spec hash -- ordered by submission path.
@@ -365,11 +396,20 @@ class Gradebook:
         Streams from the database: one Result in memory at a time.
         """
         cursor = self._conn.execute(
-            "SELECT result_json FROM submissions WHERE sheet_id = ? OR spec_hash = ? ORDER BY path",
+            "SELECT path, result_json FROM submissions WHERE sheet_id = ? OR spec_hash = ? ORDER BY path",
             (sheet, sheet),
         )
-        for (result_json,) in cursor:
-            yield Result.model_validate_json(result_json)
+        for path, result_json in cursor:
+            yield self._stored_result(path, result_json)
+
+    def _stored_result(self, path: str, result_json: str) -> Result:
+        try:
+            return Result.model_validate_json(result_json)
+        except ValueError:
+            raise GraderError(
+                f"gradebook {self.path}: the stored result of {path} cannot be read (changed outside the grader, or "
+                "written by another grader version); grade it again with grader batch --regrade"
+            ) from None
 
     def rows(self, sheet: str | None = None) -> Iterator[SubmissionRow]:
         """Submission rows (all, or those of ``sheet``: a sheet id or a spec hash), ordered by sheet then path."""

@@ -18,6 +18,7 @@ from grader.result import PartResult, Result, Status, Verdict, Visibility
 from grader.spec.loader import Sheet, load_sheet
 from grader.spec.models import ExerciseSpec, PartSpec
 from grader.submission.answer_file import ANSWER_SUFFIXES, CODE_SUFFIXES, AnswerFile, file_hash, parse_answer_file, read_bytes
+from grader.text import file_name
 
 Mode = Literal["full", "check"]
 """``full``: every part graded (instructor/CI). ``check``: the student-side run; hidden parts are pending."""
@@ -149,7 +150,7 @@ def sheet_result(sheet: Sheet, path: Path, **fields: Any) -> Result:
         sheet_id=sheet.id,
         sheet_title=sheet.title,
         spec_hash=sheet.spec_hash,
-        submission=path.name,
+        submission=file_name(path),
         grader_version=__version__,
         **fields,
     )

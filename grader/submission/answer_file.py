@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import yaml
 
 from grader.errors import InputFileError
 from grader.spec.yaml_lines import MAX_FILE_BYTES, check_nesting
+from grader.text import clean_document, may_hold_surrogates
 
 ANSWER_SUFFIXES = (".yaml", ".yml", ".json")
 CODE_SUFFIXES = (".py", ".ipynb")
@@ -39,10 +41,16 @@ def read_bytes(path: Path) -> bytes:
     try:
         if path.is_dir():
             raise InputFileError("expected a file, got a folder", file=path)
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise InputFileError(f"the file is {size} bytes; the limit is {MAX_FILE_BYTES}", file=path)
-        return path.read_bytes()
+        status = path.stat()
+        if not stat.S_ISREG(status.st_mode):  # a pipe or a device would block or never end
+            raise InputFileError("expected a file, got a device, pipe or socket", file=path)
+        if status.st_size > MAX_FILE_BYTES:
+            raise InputFileError(f"the file is {status.st_size} bytes; the limit is {MAX_FILE_BYTES}", file=path)
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)  # the file may have grown since
+        if len(data) > MAX_FILE_BYTES:
+            raise InputFileError(f"the file is over the limit of {MAX_FILE_BYTES} bytes", file=path)
+        return data
     except FileNotFoundError:
         raise InputFileError("no such file", file=path) from None
     except OSError as exc:
@@ -73,6 +81,8 @@ def parse_answer_file(path: Path, data: bytes) -> AnswerFile:
             ) from None
         except (yaml.YAMLError, RecursionError) as exc:
             raise InputFileError(f"not valid YAML: {exc}", file=path) from None
+    if may_hold_surrogates(text):
+        document = clean_document(document)
     return _answer_file(path, data, document)
 
 

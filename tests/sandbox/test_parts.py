@@ -342,3 +342,10 @@ def test_the_after_fork_hooks_a_libc_fork_skips_are_known() -> None:
         [sys.executable, "-I", "-c", HOOKS_CHECK, harness], capture_output=True, text=True, timeout=60, check=True, env=runner_module.WORKER_ENV
     ).stdout
     assert sorted(output.split()) == ["random.Random.seed", "threading._after_fork"]
+
+
+def test_a_notebook_spelling_lone_surrogates_becomes_text_a_file_could_hold() -> None:
+    notebook = '{"cells": [{"cell_type": "code", "source": "STUDENT = \\"s-\\ud800\\"\\nx = 1"}]}'
+    source = notebook_to_source(notebook, "hw.ipynb").source
+    assert source.rstrip("\n") == 'STUDENT = "s-\ufffd"\nx = 1'
+    source.encode("utf-8")

@@ -1,0 +1,132 @@
+"""A submissions folder as students and archives leave it: odd names, odd strings, links, pipes, unreadable and
+changing files. Whatever is in it, a batch grades every real submission once and never stops."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from grader import gradebook as gradebook_module
+from grader.batch import run_batch
+from grader.errors import GraderError, InputFileError
+from grader.gradebook import Gradebook
+from grader.submission.answer_file import read_bytes
+
+ROOT = Path(__file__).resolve().parents[2]
+SHEET = ROOT / "exercises" / "week7.yaml"
+CORRECT = ROOT / "submissions" / "week7" / "correct.yaml"
+
+
+def _rows(book: Path) -> dict[str, tuple[str, str | None]]:
+    with Gradebook(book, read_only=True) as gradebook:
+        return {row.submission: (row.student_id, row.error) for row in gradebook.rows("week7")}
+
+
+def test_odd_strings_names_links_and_pipes_do_not_stop_a_batch(tmp_path: Path) -> None:
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    shutil.copy(CORRECT, folder / "ok.yaml")
+    # A lone surrogate, spelled in JSON: neither a gradebook row nor a report can hold it as such.
+    (folder / "surrogate.json").write_text('{"student": "s-\\ud800", "answers": {"ex9\\ud800": {"a": 1}}}')
+    # A file name that is not UTF-8, as unzip leaves names from other systems.
+    os.rename(shutil.copy(CORRECT, folder / "latin.yaml"), os.fsencode(folder) + b"/caf\xe9.yaml")
+    os.symlink("loop-b.yaml", folder / "loop-a.yaml")
+    os.symlink("loop-a.yaml", folder / "loop-b.yaml")
+    os.symlink("ok.yaml", folder / "alias.yaml")  # the same submission through a link: graded once, as ok.yaml
+    os.symlink("/proc/self/mem", folder / "unreadable.yaml")  # found, but reading fails
+    os.mkfifo(folder / "pipe.yaml")  # never opened
+    book = tmp_path / "gb.sqlite"
+
+    summary = run_batch(SHEET, folder, jobs=1, gradebook_path=book, progress=False)
+
+    rows = _rows(book)
+    assert sorted(rows) == sorted(["ok.yaml", "surrogate.json", "caf\ufffd.yaml", "unreadable.yaml"])
+    assert (summary.graded, summary.grader_failures) == (4, 0)
+    assert rows["ok.yaml"] == ("s-correct", None)
+    assert rows["surrogate.json"][0] == "s-\ufffd"
+    assert rows["caf\ufffd.yaml"][0] == "s-correct"
+    assert "could not be read" in (rows["unreadable.yaml"][1] or "")
+    again = run_batch(SHEET, folder, jobs=1, gradebook_path=book, progress=False)
+    assert (again.skipped, again.grader_failures) == (3, 0)  # the unreadable file is tried again, nothing else
+
+
+def test_a_file_changed_while_the_batch_runs_keeps_the_hash_of_what_was_graded(tmp_path: Path) -> None:
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    target = folder / "late.yaml"
+    shutil.copy(CORRECT, target)
+    book = tmp_path / "gb.sqlite"
+    original = target.read_bytes()
+    edited = original.replace(b"student: s-correct", b"student: s-edited")
+    assert edited != original
+
+    def edit_then_grade(spec: Path, path: Path):  # noqa: ANN202 -- the student saves again after the batch hashed
+        from grader.grading import grade_file
+
+        path.write_bytes(edited)
+        return grade_file(spec, path)
+
+    run_batch(SHEET, folder, jobs=1, gradebook_path=book, progress=False, grade_fn=edit_then_grade)
+    assert _rows(book)["late.yaml"][0] == "s-edited"
+    target.write_bytes(original)  # back to what the batch hashed first: not what was graded, so graded again
+    again = run_batch(SHEET, folder, jobs=1, gradebook_path=book, progress=False)
+    assert (again.graded, again.skipped) == (1, 0)
+    assert _rows(book)["late.yaml"][0] == "s-correct"
+
+
+def test_a_gradebook_held_by_another_process_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gradebook_module, "LOCK_SECONDS", 0.2)
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    shutil.copy(CORRECT, folder / "ok.yaml")
+    book = tmp_path / "gb.sqlite"
+    Gradebook(book).close()
+    holder = sqlite3.connect(book, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(GraderError, match="another process has held it"):
+            run_batch(SHEET, folder, jobs=1, gradebook_path=book, progress=False)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def test_reading_a_gradebook_changes_nothing_and_names_a_damaged_row(tmp_path: Path) -> None:
+    other = tmp_path / "other.sqlite"
+    connection = sqlite3.connect(other)
+    connection.execute("CREATE TABLE notes (text TEXT)")
+    connection.commit()
+    connection.close()
+    before = other.read_bytes()
+    with pytest.raises(GraderError, match="not a grader gradebook"):
+        Gradebook(other, read_only=True)
+    assert other.read_bytes() == before and not Path(f"{other}-wal").exists()
+    with pytest.raises(GraderError, match="does not exist"):
+        Gradebook(tmp_path / "missing.sqlite", read_only=True)
+
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    shutil.copy(CORRECT, folder / "ok.yaml")
+    book = tmp_path / "gb.sqlite"
+    run_batch(SHEET, folder, jobs=1, gradebook_path=book, progress=False)
+    connection = sqlite3.connect(book)
+    connection.execute("UPDATE submissions SET result_json = '{\"unexpected\": 1}'")
+    connection.commit()
+    connection.close()
+    with Gradebook(book, read_only=True) as gradebook, pytest.raises(GraderError, match=r"stored result of .*ok\.yaml cannot be read"):
+        list(gradebook.results("week7"))
+
+
+def test_a_pipe_or_device_given_as_a_submission_is_refused_not_read(tmp_path: Path) -> None:
+    pipe = tmp_path / "answers.yaml"
+    os.mkfifo(pipe)
+    with pytest.raises(InputFileError, match="device, pipe or socket"):
+        read_bytes(pipe)
+    link = tmp_path / "zero.yaml"
+    link.symlink_to("/dev/zero")
+    with pytest.raises(InputFileError, match="device, pipe or socket"):
+        read_bytes(link)
