@@ -8,19 +8,21 @@ This is the only module that prints or exits.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 import yaml
 
 from grader import __version__
 from grader.errors import GraderError, SpecErrors
-from grader.files import write_atomic
+from grader.files import check_output_dir, check_output_file, write_atomic
 if TYPE_CHECKING:  # pydantic models load only for commands that need them (keeps `grader --help` fast)
+    from grader.gradebook import Gradebook
     from grader.result import Result
     from grader.spec import Sheet
 
@@ -53,8 +55,35 @@ class SheetFormat(str, Enum):
     html = "html"
 
 
+def _whole_number(value: str) -> int:
+    """Parse a whole-number option (typer names the option in front of the message)."""
+    try:
+        return int(value)
+    except ValueError:
+        raise typer.BadParameter(f"expected a whole number, got {value!r}") from None
+
+
+def _positive_whole_number(value: str) -> int:
+    """Parse a whole-number option that must be at least 1."""
+    number = _whole_number(value)
+    if number < 1:
+        raise typer.BadParameter(f"expected a whole number of at least 1, got {value!r}")
+    return number
+
+
+def _fraction(value: str) -> float:
+    """Parse a score threshold: a number from 0 to 1."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not 0.0 <= number <= 1.0:
+        raise typer.BadParameter(f"expected a number from 0 to 1 (a share of the points), got {value!r}")
+    return number
+
+
 SpecArg = Annotated[Path, typer.Argument(help="The exercise sheet (YAML).", show_default=False)]
-SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Variant seed (default: the sheet's own numbers).")]
+SeedOpt = Annotated[Optional[int], typer.Option("--seed", parser=_whole_number, help="Variant seed (default: the sheet's own numbers).")]
 OutOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout.")]
 
 
@@ -78,11 +107,18 @@ def _load(spec: Path) -> Sheet:
 
 
 def _step_summary(markdown: str) -> None:
-    """Append to GitHub Actions' job summary when running there."""
+    """Append to GitHub Actions' job summary when running there.
+
+    The summary is an extra: when it cannot be written, a one-line warning, and the exit code stays as it is.
+    """
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if path:
-        with open(path, "a", encoding="utf-8") as summary:
-            summary.write(markdown if markdown.endswith("\n") else markdown + "\n")
+        try:
+            with open(path, "a", encoding="utf-8") as summary:
+                summary.write(markdown if markdown.endswith("\n") else markdown + "\n")
+        except OSError as error:
+            reason = error.strerror or type(error).__name__
+            typer.echo(f"warning: cannot write the job summary GITHUB_STEP_SUMMARY={path}: {reason}", err=True)
 
 
 @app.command()
@@ -166,12 +202,13 @@ def _grade_command(spec: Path, submissions: list[Path], fmt: ReportFormat, outpu
     from grader.grading import grade_submission
     from grader.report import render, render_md, render_md_many, render_text_many
 
+    if output is not None:
+        check_output_file(output)
     loaded = _load(spec)
     files = _submission_files(submissions)
     results = [grade_submission(loaded, path, mode=mode, require_sandbox=require_sandbox) for path in files]  # type: ignore[arg-type]
     if len(results) == 1:
         text = render(results[0], fmt.value)
-        _step_summary(render_md(results[0]))
     elif fmt is ReportFormat.text:
         text = render_text_many(results)
     elif fmt is ReportFormat.md:
@@ -180,9 +217,8 @@ def _grade_command(spec: Path, submissions: list[Path], fmt: ReportFormat, outpu
         text = "[\n" + ",\n".join(render(r, "json").strip() for r in results) + "\n]"
     else:
         raise GraderError(f"--format {fmt.value} writes one file per submission: grade them one at a time, or use `grader batch --format {fmt.value} --out-dir DIR`")
-    if len(results) > 1:
-        _step_summary(render_md_many(results))
-    _emit(text, output)
+    _emit(text, output)  # the report first: a summary that cannot be written must not lose it
+    _step_summary(render_md(results[0]) if len(results) == 1 else render_md_many(results))
     if len(results) == 1 and results[0].error:
         raise typer.Exit(2)
     if fail_under is not None and any(_graded_score(r) < fail_under for r in results):
@@ -197,7 +233,7 @@ def _graded_score(result: Result) -> float:
     return result.points_earned / possible if possible else 0.0
 
 
-FailUnder = Annotated[Optional[float], typer.Option("--fail-under", min=0.0, max=1.0, help="Exit 1 when a score (0..1 of the graded parts' points) is below this.")]
+FailUnder = Annotated[Optional[float], typer.Option("--fail-under", parser=_fraction, help="Exit 1 when a score (0..1 of the graded parts' points) is below this.")]
 RequireSandbox = Annotated[bool, typer.Option("--require-sandbox", help="Refuse to run code unless every isolation layer is available.")]
 
 
@@ -247,7 +283,7 @@ def ops() -> None:
 def batch(
     spec: SpecArg,
     submissions_dir: Annotated[Path, typer.Argument(help="Folder of submissions.", show_default=False)],
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Parallel workers (default: all cores).")] = None,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", parser=_positive_whole_number, help="Parallel workers (default: all cores).")] = None,
     gradebook: Annotated[Optional[Path], typer.Option("--gradebook", help="SQLite gradebook (created on first use).")] = None,
     regrade: Annotated[bool, typer.Option("--regrade", help="Grade again even when nothing changed.")] = False,
     executor: Annotated[str, typer.Option("--executor", help="local or dask.")] = "local",
@@ -261,6 +297,9 @@ def batch(
 
     if executor not in ("local", "dask"):
         raise GraderError(f"--executor must be 'local' or 'dask', got {executor!r}")
+    if fmt is not None:
+        out_dir = out_dir or Path("reports")
+        check_output_dir(out_dir)
     summary = run_batch(
         spec, submissions_dir, jobs=jobs, gradebook_path=gradebook, regrade=regrade,
         executor=executor, scheduler=scheduler, progress=sys.stderr.isatty(),  # type: ignore[arg-type]
@@ -281,7 +320,7 @@ def _write_reports(gradebook_path: Path, fmt: str, out_dir: Path, spec_hash: str
     from grader.report import FILE_SUFFIXES, render
 
     used: set[str] = set()
-    with Gradebook(gradebook_path) as book:
+    with Gradebook(gradebook_path, read_only=True) as book:
         for result in book.results(spec_hash):
             name = _report_name(result.student_id, Path(result.submission).stem, used)
             write_atomic(out_dir / f"{name}{FILE_SUFFIXES[fmt]}", render(result, fmt))
@@ -320,12 +359,42 @@ def report(
 
     if not gradebook.exists():
         raise GraderError(f"{gradebook}: no such gradebook")
-    sheet_hash = _load(spec).spec_hash
-    _write_reports(gradebook, fmt.value, out_dir, sheet_hash)
+    check_output_dir(out_dir)
     if csv is not None:
-        with Gradebook(gradebook) as book:
-            write_atomic(csv, render_csv(list(book.results(sheet_hash))))
+        check_output_file(csv)
+    loaded = _load(spec)
+    with Gradebook(gradebook, read_only=True) as book:
+        _require_results_of_this_sheet(book, loaded, spec)
+    _write_reports(gradebook, fmt.value, out_dir, loaded.spec_hash)
+    if csv is not None:
+        with Gradebook(gradebook, read_only=True) as book:
+            write_atomic(csv, render_csv(list(book.results(loaded.spec_hash))))
         typer.echo(f"wrote {csv}")
+
+
+def _require_results_of_this_sheet(book: Gradebook, sheet: Sheet, spec: Path) -> None:
+    """Refuse to write reports when no result was graded with exactly this version of the sheet.
+
+    ``report`` renders the results of this exact spec (its hash); results of the same sheet id graded with
+    another version (the sheet was edited since) are left out -- with a warning, or an error when nothing is left.
+    """
+    current = sum(1 for _ in book.rows(sheet.spec_hash))
+    stale = sum(1 for _ in book.rows(sheet.id)) - current
+    again = f"run `grader batch {spec} SUBMISSIONS --gradebook {book.path}` again to grade them with this version"
+    if current == 0 and stale <= 0:
+        known = ", ".join(book.sheet_ids()) or "none"
+        raise GraderError(f"the gradebook {book.path} has no results for sheet {sheet.id!r} (it has: {known}); nothing was written")
+    if current == 0:
+        raise GraderError(
+            f"the gradebook {book.path} has {stale} result(s) for sheet {sheet.id!r}, but all were graded with another "
+            f"version of the sheet than {spec} (it changed since); {again}; nothing was written"
+        )
+    if stale > 0:
+        typer.echo(
+            f"warning: {stale} result(s) for sheet {sheet.id!r} were graded with another version of the sheet than "
+            f"{spec} and are left out; {again}",
+            err=True,
+        )
 
 
 @app.command()
@@ -341,9 +410,14 @@ def stats(
 
     if not gradebook.exists():
         raise GraderError(f"{gradebook}: no such gradebook")
+    if html_out is not None:
+        check_output_file(html_out)
     sheet = _load(spec)
-    with Gradebook(gradebook) as book:
-        computed = compute_stats(book, sheet.id, known_mistakes=known_mistakes_of(sheet))
+    with Gradebook(gradebook, read_only=True) as book:
+        try:
+            computed = compute_stats(book, sheet.id, known_mistakes=known_mistakes_of(sheet))
+        except LookupError as error:  # no results for this sheet: the user gave the wrong gradebook or sheet
+            raise GraderError(str(error)) from error
     typer.echo(render_stats_text(computed))
     if html_out is not None:
         write_atomic(html_out, render_stats_html(computed))
@@ -361,6 +435,35 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_version, 
     """Auto-grader for neural-network courses."""
 
 
+def _usage_error_types() -> tuple[type[Exception], ...]:
+    """Usage errors of the installed typer: its own classes (typer >= 0.2x vendors click), else click's."""
+    found: list[type[Exception]] = []
+    if hasattr(typer, "TyperException"):
+        found.append(typer.TyperException)
+    try:
+        import click
+
+        found.append(click.ClickException)
+    except ImportError:
+        pass
+    return tuple(found)
+
+
+def _usage_error(exc: Any) -> int:
+    """Show a command-line usage error as click does (usage, a hint, ``Error: ...``); its exit code (2).
+
+    Typer vendors click, so these are ``typer``'s own exception classes, not ``click.ClickException``. A bare
+    ``grader`` raises NoArgsIsHelpError: with rich installed the help is already printed and the message empty.
+    """
+    if exc.message.strip():
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            typer.echo(f"Error: {exc.format_message()}", err=True)
+    return 2
+
+
 def main() -> None:
     """Entry point: run the app; errors become one message and an exit code, never a traceback."""
     try:
@@ -375,17 +478,14 @@ def main() -> None:
     except GraderError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    except (typer.BadParameter, typer.Abort) as exc:
+    except _usage_error_types() as exc:  # click's usage errors: no such command/option, a bad option value
+        sys.exit(_usage_error(exc))
+    except typer.Abort as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 -- the last line of defence: no traceback for users
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
         typer.echo(f"internal error: {type(exc).__name__}: {exc} (please report this with the command you ran)", err=True)
         sys.exit(3)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -44,9 +46,14 @@ def invoke(*args: str) -> Any:
     return result
 
 
-def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    """The installed program as a user runs it (``python -m grader``), for exit codes and error messages."""
-    return subprocess.run([*GRADER, *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+def run(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The installed program as a user runs it (``python -m grader``), for exit codes and error messages.
+
+    ``env``: variables set on top of this process's environment (GITHUB_STEP_SUMMARY is never inherited).
+    """
+    environment = {name: value for name, value in os.environ.items() if name != "GITHUB_STEP_SUMMARY"}
+    environment.update(env or {})
+    return subprocess.run([*GRADER, *args], capture_output=True, text=True, cwd=cwd, timeout=120, env=environment)
 
 
 @pytest.fixture(scope="module")
@@ -295,3 +302,185 @@ def test_conv1d_correct_and_mistake_files(tmp_path: Path) -> None:
     pooled = next(p for p in graded["parts"] if p["part_id"] == "pooled")
     assert pooled["mistake"] == "max-pooling" and "average" in pooled["feedback"]
     assert 0 < graded["score"] < 1
+
+
+# -- usage errors: click's usage message and exit 2, never "internal error" -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["bogus"], "No such command 'bogus'"),
+        (["check", str(WEEK7), str(SAMPLES / "correct.yaml"), "--bogus"], "No such option: --bogus"),
+        (["check", str(WEEK7), str(SAMPLES / "correct.yaml"), "extra"], "unexpected extra argument"),
+    ],
+    ids=["unknown-command", "unknown-option", "extra-argument"],
+)
+def test_usage_errors_exit_2_with_clicks_message(args: list[str], needle: str) -> None:
+    result = run(*args)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert needle in result.stderr and "Usage:" in result.stderr and "--help" in result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bare_grader_prints_help_and_no_internal_error() -> None:
+    result = run()
+    assert result.returncode == 2, (result.stdout, result.stderr)  # what typer and click do for no_args_is_help
+    assert "Usage:" in result.stdout + result.stderr and "check" in result.stdout + result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "option", "expected"),
+    [
+        (["solve", str(WEEK7), "--seed", "abc"], "'--seed'", "expected a whole number, got 'abc'"),
+        (["batch", str(WEEK7), str(SAMPLES), "--jobs", "x"], "'--jobs'", "expected a whole number, got 'x'"),
+        (["batch", str(WEEK7), str(SAMPLES), "-j", "0"], "'--jobs'", "at least 1, got '0'"),
+        (["grade", str(WEEK7), str(SAMPLES / "correct.yaml"), "--fail-under", "2"], "'--fail-under'", "from 0 to 1"),
+        (["grade", str(WEEK7), str(SAMPLES / "correct.yaml"), "--fail-under", "half"], "'--fail-under'", "got 'half'"),
+    ],
+    ids=["seed-not-a-number", "jobs-not-a-number", "jobs-zero", "fail-under-above-1", "fail-under-not-a-number"],
+)
+def test_bad_option_values_name_the_option(args: list[str], option: str, expected: str) -> None:
+    result = run(*args)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    error = next(line for line in result.stderr.splitlines() if line.startswith("Error:"))
+    assert option in error and expected in error, result.stderr
+    assert "internal error" not in result.stderr
+
+
+# -- outputs that cannot be written: exit 2 naming the path, checked before grading -----------------------------
+
+
+@pytest.fixture(scope="module")
+def gradebook(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A gradebook of two week-7 samples, graded by `grader batch` with the sheet as committed."""
+    folder = tmp_path_factory.mktemp("graded")
+    submissions = folder / "submissions"
+    submissions.mkdir()
+    for name in ("correct.yaml", "partly-correct.yaml"):
+        shutil.copy(SAMPLES / name, submissions / name)
+    book = folder / "week7.sqlite"
+    result = run("batch", str(WEEK7), str(submissions), "--jobs", "1", "--gradebook", str(book))
+    assert result.returncode == 0, result.stderr
+    return book
+
+
+def _unwritable_outputs(tmp_path: Path, gradebook: Path) -> dict[str, tuple[list[str], Path]]:
+    """Commands whose output path is a folder where a file is wanted, or a file where a folder is wanted."""
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    afile = tmp_path / "a-file.txt"
+    afile.write_text("not a folder\n", encoding="utf-8")
+    check = ["check", str(WEEK7), str(SAMPLES / "correct.yaml")]
+    return {
+        "output-is-a-folder": ([*check, "-o", str(folder)], folder),
+        "output-under-a-file": ([*check, "-o", str(afile / "report.txt")], afile / "report.txt"),
+        "report-out-dir-is-a-file": (["report", str(WEEK7), "--gradebook", str(gradebook), "--out-dir", str(afile)], afile),
+        "report-csv-is-a-folder": (
+            ["report", str(WEEK7), "--gradebook", str(gradebook), "--out-dir", str(tmp_path / "r"), "--csv", str(folder)],
+            folder,
+        ),
+        "stats-html-is-a-folder": (["stats", str(WEEK7), "--gradebook", str(gradebook), "--html", str(folder)], folder),
+        "batch-out-dir-is-a-file": (
+            ["batch", str(WEEK7), str(SAMPLES), "-f", "html", "--out-dir", str(afile), "--gradebook", str(tmp_path / "b.sqlite")],
+            afile,
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["output-is-a-folder", "output-under-a-file", "report-out-dir-is-a-file", "report-csv-is-a-folder",
+     "stats-html-is-a-folder", "batch-out-dir-is-a-file"],
+)
+def test_unwritable_output_paths_exit_2_naming_the_path(case: str, tmp_path: Path, gradebook: Path) -> None:
+    args, path = _unwritable_outputs(tmp_path, gradebook)[case]
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    result = run(*args)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: cannot write {path}: "), result.stderr
+    assert "internal error" not in result.stderr
+    # Refused before any work: nothing graded, no gradebook created, no report or temporary file left.
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+    assert result.stdout == ""
+
+
+# -- GITHUB_STEP_SUMMARY: an extra that never costs the student's report ----------------------------------------
+
+
+@pytest.mark.parametrize("fail_under", [None, "0.99"], ids=["passing", "below-fail-under"])
+def test_unwritable_step_summary_warns_and_keeps_the_report_and_exit_code(tmp_path: Path, fail_under: str | None) -> None:
+    summary = tmp_path / "summary-is-a-folder"
+    summary.mkdir()
+    extra = [] if fail_under is None else ["--fail-under", fail_under]
+    result = run("check", str(WEEK7), str(SAMPLES / "partly-correct.yaml"), *extra, env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert result.returncode == (0 if fail_under is None else 1), result.stderr
+    assert "Total:" in result.stdout
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "GITHUB_STEP_SUMMARY" in warnings[0] and str(summary) in warnings[0]
+    assert "internal error" not in result.stderr
+
+
+def test_step_summary_is_still_written_after_the_report(tmp_path: Path) -> None:
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n", encoding="utf-8")
+    result = run("check", str(WEEK7), str(SAMPLES / "correct.yaml"), env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    text = summary.read_text(encoding="utf-8")
+    assert text.startswith("earlier step\n") and len(text) > len("earlier step\n") + 100
+
+
+# -- stats and report on a gradebook without results for this sheet ------------------------------------------
+
+
+def test_stats_of_a_sheet_the_gradebook_lacks_is_a_user_error(gradebook: Path) -> None:
+    result = run("stats", str(CONV1D), "--gradebook", str(gradebook))
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no results for sheet 'conv1d_avgpool'" in lines[0] and "week7" in lines[0]
+    assert "internal error" not in result.stderr and "please report" not in result.stderr
+
+
+def _edited_week7(tmp_path: Path) -> Path:
+    """week7.yaml with one comment added: the same sheet id, another spec hash."""
+    edited = tmp_path / "week7-edited.yaml"
+    edited.write_text(WEEK7.read_text(encoding="utf-8") + "\n# typo fix\n", encoding="utf-8")
+    return edited
+
+
+def test_report_refuses_results_graded_with_another_version_of_the_sheet(tmp_path: Path, gradebook: Path) -> None:
+    csv = tmp_path / "grades.csv"
+    csv.write_text("student,score\ns1,1.0\n", encoding="utf-8")
+    out_dir = tmp_path / "reports"
+    edited = _edited_week7(tmp_path)
+    result = run("report", str(edited), "--gradebook", str(gradebook), "--out-dir", str(out_dir), "--csv", str(csv))
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "another version" in lines[0] and "grader batch" in lines[0], result.stderr
+    assert csv.read_text(encoding="utf-8") == "student,score\ns1,1.0\n"
+    assert not out_dir.exists()
+
+
+def test_report_of_the_graded_sheet_writes_every_result(tmp_path: Path, gradebook: Path) -> None:
+    out_dir, csv = tmp_path / "reports", tmp_path / "grades.csv"
+    result = run("report", str(WEEK7), "--gradebook", str(gradebook), "--out-dir", str(out_dir), "--csv", str(csv))
+    assert result.returncode == 0, result.stderr
+    assert len(list(out_dir.glob("*.html"))) == 2
+    assert len(csv.read_text(encoding="utf-8").strip().splitlines()) == 3
+
+
+def test_report_warns_about_results_of_an_older_version_and_leaves_them_out(tmp_path: Path) -> None:
+    book = tmp_path / "mixed.sqlite"
+    edited = _edited_week7(tmp_path)
+    for sheet, name in ((WEEK7, "correct.yaml"), (edited, "partly-correct.yaml")):
+        folder = tmp_path / name.removesuffix(".yaml")
+        folder.mkdir()
+        shutil.copy(SAMPLES / name, folder / name)
+        assert run("batch", str(sheet), str(folder), "--jobs", "1", "--gradebook", str(book)).returncode == 0
+    result = run("report", str(edited), "--gradebook", str(book), "--out-dir", str(tmp_path / "reports"))
+    assert result.returncode == 0, result.stderr
+    assert [p.name for p in (tmp_path / "reports").iterdir()] == ["partly-correct.html"]
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "1 result(s)" in warnings[0] and "grader batch" in warnings[0]
