@@ -60,6 +60,28 @@ def test_a_file_over_the_size_limit_is_refused_unread(sheet: Sheet, tmp_path: Pa
     assert_error(result, path, "bytes", str(MAX_FILE_BYTES))
 
 
+def test_a_large_yaml_file_is_refused_before_parsing_with_a_way_out(sheet: Sheet, tmp_path: Path) -> None:
+    path = tmp_path / "large.yaml"
+    result = grade(sheet, path, "student: s\nanswers:\n  ex3:\n    b_pool: [" + ",".join(["0.5"] * 300_000) + "]\n")
+    assert_error(result, path, "at most 1 MiB", "as JSON")
+
+
+@pytest.mark.parametrize(
+    ("suffix", "content", "line"),
+    [
+        (".yaml", "student: s1\nseed: 3\nstudent: s2\nanswers: {}\n", 3),
+        (".yaml", "student: s\nanswers:\n  ex2:\n    a_set_a: 4\n    a_set_a: 5\n", 5),
+        (".json", '{"student": "s", "answers": {"ex2": {"a_set_a": 4, "a_set_a": 5}}}', None),
+    ],
+)
+def test_a_key_given_twice_is_refused_not_guessed(sheet: Sheet, tmp_path: Path, suffix: str, content: str, line: int | None) -> None:
+    path = tmp_path / f"twice{suffix}"
+    result = grade(sheet, path, content)
+    assert_error(result, path, "given twice", "keep one")
+    if line is not None:
+        assert f":{line}:" in result.error  # type: ignore[operator]
+
+
 def test_a_million_entry_array_under_the_cap_is_graded_invalid(sheet: Sheet, tmp_path: Path) -> None:
     path = tmp_path / "million.json"
     text = json.dumps({"student": "s", "answers": {"ex3": {"b_pool": [0] * 1_000_000}}}, separators=(",", ":"))

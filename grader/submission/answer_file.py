@@ -18,7 +18,28 @@ from grader.text import clean_document, may_hold_surrogates
 ANSWER_SUFFIXES = (".yaml", ".yml", ".json")
 CODE_SUFFIXES = (".py", ".ipynb")
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MAX_YAML_ANSWER_BYTES = 1 << 20
+"""Larger YAML answer files are refused before parsing: YAML takes about a hundred times a file's size in memory
+while it parses (a 4 MiB file needed 470 MB); JSON, a few times, so JSON files may have up to MAX_FILE_BYTES."""
+
+
+class _AnswerLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The safe loader (libyaml's when installed), refusing a key given twice in one mapping: the student meant one
+    of the two answers, and the grader will not guess which."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node.start_mark.line + 1)
+            except TypeError:  # an unhashable key: the base class refuses it with its own message
+                continue
+            if first != key_node.start_mark.line + 1:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"{key!r} is given twice (first on line {first}); keep one", key_node.start_mark
+                )
+        return super().construct_mapping(node, deep=deep)
 
 
 @dataclass(frozen=True)
@@ -65,15 +86,29 @@ def parse_answer_file(path: Path, data: bytes) -> AnswerFile:
         raise InputFileError(f"not UTF-8 text (byte {exc.start})", file=path) from None
     check_nesting(text, path)
     if path.suffix.lower() == ".json":
+
+        def refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+            document = dict(pairs)
+            if len(document) != len(pairs):
+                twice = next(key for index, (key, _) in enumerate(pairs) if key in dict(pairs[:index]))
+                raise InputFileError(f"{twice!r} is given twice in one object; keep one", file=path)
+            return document
+
         try:
-            document = json.loads(text)
+            document = json.loads(text, object_pairs_hook=refuse_duplicates)
         except json.JSONDecodeError as exc:
             raise InputFileError(f"not valid JSON: {exc.msg}", file=path, line=exc.lineno) from None
         except RecursionError:
             raise InputFileError("not valid JSON: nested too deeply", file=path) from None
     else:
+        if len(data) > MAX_YAML_ANSWER_BYTES:
+            raise InputFileError(
+                f"a YAML answer file may have at most {MAX_YAML_ANSWER_BYTES >> 20} MiB and this one has {len(data)} bytes; "
+                "hand in large answers as JSON",
+                file=path,
+            )
         try:
-            document = yaml.load(text, Loader=_Loader)  # noqa: S506 -- a safe loader
+            document = yaml.load(text, Loader=_AnswerLoader)  # noqa: S506 -- a safe loader
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             raise InputFileError(
