@@ -32,6 +32,7 @@ from typing import Any, Literal, Protocol
 from grader import __version__
 from grader.errors import GraderError
 from grader.gradebook import Gradebook, PreparedRecord, prepare_record
+from grader.report.common import printable
 from grader.result import Result
 from grader.submission.answer_file import CODE_SUFFIXES
 from grader.text import file_name, path_key, without_surrogates
@@ -116,7 +117,8 @@ class BatchSummary:
         ]
         if self.failures:
             lines.append(f"the grader itself failed on {len(self.failures)} (graded again on the next run):")
-            lines += [f"  {path}: {message}" for path, message in self.failures[:20]]
+            # File names are the students': shown with control characters escaped, on one line each.
+            lines += [f"  {_one_line(path)}: {printable(message)}" for path, message in self.failures[:20]]
             if len(self.failures) > 20:
                 lines.append(f"  ... and {len(self.failures) - 20} more")
         return "\n".join(lines)
@@ -134,6 +136,11 @@ class BatchSummary:
                 result = gradebook.result(key, self.sheet_id)
                 if result is not None:
                     yield result
+
+
+def _one_line(path: str) -> str:
+    """A student's file path for a line of output: control characters escaped, newlines as ``\\n``."""
+    return printable(path).replace("\n", "\\n")
 
 
 # -- finding submissions ----------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ This is the only module that prints or exits.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -307,8 +308,10 @@ def batch(
     typer.echo(summary.describe())
     if os.environ.get("GITHUB_STEP_SUMMARY"):
         from grader.report import render_md_summary
+        from grader.report.markdown import code_block
 
-        _step_summary(f"## grader batch\n\n```\n{summary.describe()}\n```\n\n" + render_md_summary(summary.results()))
+        described = "\n".join(code_block(summary.describe().split("\n")))  # paths may hold backticks
+        _step_summary(f"## grader batch\n\n{described}\n\n" + render_md_summary(summary.results()))
     if fmt is not None:
         _write_reports(gradebook or DEFAULT_GRADEBOOK, fmt.value, out_dir or Path("reports"), _load(spec).spec_hash)
     if fail_under is not None and summary.below(fail_under):
@@ -327,8 +330,19 @@ def _write_reports(gradebook_path: Path, fmt: str, out_dir: Path, spec_hash: str
     typer.echo(f"wrote {len(used)} {fmt} report(s) to {out_dir}")
 
 
+REPORT_NAME_BYTES = 120
+"""Longest report file name stem in bytes (file systems allow 255, and a suffix and a counter are added)."""
+
+
 def _safe_name(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text).strip(".") or "submission"
+    """``text`` as a file name stem: letters, digits, ``-_.`` kept, the rest ``_``; a name longer than
+    REPORT_NAME_BYTES is cut and ends in a hash of the whole, so distinct long names stay distinct."""
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in text).strip(".") or "submission"
+    if len(name.encode("utf-8", errors="replace")) <= REPORT_NAME_BYTES:
+        return name
+    digest = hashlib.sha256(name.encode("utf-8", errors="replace")).hexdigest()[:12]
+    cut = name.encode("utf-8", errors="replace")[: REPORT_NAME_BYTES - 13].decode("utf-8", errors="ignore")
+    return f"{cut}-{digest}"
 
 
 def _report_name(student_id: str, stem: str, used: set[str]) -> str:

@@ -58,6 +58,8 @@ def _case_verdict(answer: CodeAnswer, case: CodeCaseKey, outcome: CaseOutcome, o
     base = outputs.get(case.base)
     if base is None:
         return Verdict(fraction=0.0, status=Status.error, feedback=f"not checked: case {case.base} gave no output to compare with")
+    if not isinstance(base, np.ndarray) or not isinstance(outcome.value, np.ndarray):  # a dict of arrays came back
+        return Verdict(fraction=0.0, status=Status.invalid, feedback="not checked: the function returned a dict, not one array")
     before = np.asarray(base, dtype=np.float64)
     after = np.asarray(outcome.value, dtype=np.float64)
     reference_shape = np.shape(case.expected)
@@ -144,9 +146,11 @@ def _graded_part(sheet: Sheet, exercise: ExerciseSpec, part: PartSpec, key: Code
         fraction = max(fraction, mistake.credit)
         status, feedback = (Status.partial if fraction > 0 else Status.incorrect), mistake.feedback
     else:
-        first = verdicts[failed[0].name]
         status = Status.partial if passed else (Status.error if all(verdicts[c.name].status is Status.error for c in failed) else Status.incorrect)
-        feedback = f"{len(failed)} of {len(key.cases)} cases failed; first: {failed[0].name}: {first.feedback}"
+        # Only a visible case is named: a hidden one's verdict would tell its expected shape or values.
+        shown = [c for c in failed if c.visibility is not Visibility.hidden]
+        feedback = f"{len(failed)} of {len(key.cases)} cases failed"
+        feedback += f"; first: {shown[0].name}: {verdicts[shown[0].name].feedback}" if shown else " (hidden cases: only whether they pass is shown)"
     return PartResult(
         **part_fields(exercise, part),
         points_earned=round(fraction * part.points, 6),
@@ -160,19 +164,25 @@ def _graded_part(sheet: Sheet, exercise: ExerciseSpec, part: PartSpec, key: Code
 @lru_cache(maxsize=64)
 def _prepared_run(sheet: Sheet, part_ids: tuple[tuple[str, str], ...]) -> PreparedCases:
     """The sandbox cases of one run of these code parts (``(exercise id, part id)`` each), checked and encoded once
-    per loaded sheet: every submission of a batch runs the same cases.
+    per loaded sheet: every submission of a batch runs the same cases. Visible cases first, then hidden ones.
 
     Each case keeps its part's per-call limits; the run's total time is what the parts would have had one by one
     (at most MAX_RUN_SECONDS). Case names are prefixed ``exercise.part/`` to stay unique across parts.
     """
     specs = {(exercise.id, part.id): part for exercise, part in sheet.parts()}
     answers: list[CodeAnswer] = [specs[ids].answer for ids in part_ids]  # type: ignore[misc]
-    cases: list[CaseInput] = []
+    visible: list[CaseInput] = []
+    hidden: list[CaseInput] = []
     total_seconds = 0.0
     for (exercise_id, part_id), answer in zip(part_ids, answers, strict=True):
         key = code_part_key(sheet, exercise_id, part_id)
-        cases += _part_cases(f"{exercise_id}.{part_id}/", answer, key)
+        hidden_part = specs[(exercise_id, part_id)].visibility is Visibility.hidden
+        for case_key, case in zip(key.cases, _part_cases(f"{exercise_id}.{part_id}/", answer, key), strict=True):
+            (hidden if hidden_part or case_key.visibility is Visibility.hidden else visible).append(case)
         total_seconds += _part_limits(answer, key).wall_seconds_total
+    # One process runs them all and keeps its globals: hidden cases come last, so no visible case's message (the
+    # student sees those in full) can carry what the code saw of a hidden case's inputs.
+    cases = visible + hidden
     slowest = max(answer.seconds_per_case for answer in answers)
     limits = Limits(
         cpu_seconds_per_case=slowest, wall_seconds_per_case=2 * slowest + 1,

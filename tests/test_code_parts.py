@@ -128,3 +128,56 @@ def test_unusable_return_values_fail_their_cases(tmp_path: Path, returned: str) 
     code.write_text(f"def relu(x):\n    return {returned}\n", encoding="utf-8")
     part = grade_submission(sheet, code).parts[0]
     assert part.points_earned == 0 and not any(c.passed for c in part.cases)
+
+
+def test_a_dict_where_an_array_is_due_fails_the_property_cases_too(tmp_path: Path) -> None:
+    """max_pool's invariance cases compare two of its outputs: a dict there is a failed case, not a grader crash."""
+    code = tmp_path / "dicts.py"
+    code.write_text("def max_pool(x, size, stride):\n    return {'a': x}\n", encoding="utf-8")
+    result = grade_submission(load_sheet(WEEK7), code)
+    assert result.error is None
+    pooled = next(p for p in result.parts if p.part_id == "code_max_pool")
+    assert pooled.points_earned == 0 and not any(c.passed for c in pooled.cases)
+
+
+WRONG_ONLY_ON_HIDDEN_CASES = '''\
+import numpy as np
+
+SHOWN = []
+
+
+def conv2d(image, filters, stride=1, padding=0):
+    SHOWN.append(image.shape)
+    image = np.pad(image, ((padding, padding), (padding, padding), (0, 0)))
+    f = filters.shape[0]
+    rows, cols = (image.shape[0] - f) // stride + 1, (image.shape[1] - f) // stride + 1
+    out = np.zeros((rows, cols, filters.shape[3]))
+    for i in range(rows):
+        for j in range(cols):
+            out[i, j] = np.tensordot(image[i * stride : i * stride + f, j * stride : j * stride + f], filters, axes=3)
+    return out if image.shape == (6, 6, 1) or len(SHOWN) <= VISIBLE else out.reshape(-1)
+
+
+def max_pool(x, size, stride):
+    raise RuntimeError(f"seen before: {SHOWN}")
+'''
+
+
+def test_hidden_cases_run_last_and_are_never_named(tmp_path: Path) -> None:
+    """Only counts are shown for hidden cases: the summary names no hidden case, and no visible case's message can
+    carry what the code saw of a hidden case (one process runs them all and keeps its globals)."""
+    sheet = load_sheet(WEEK7)
+    key = code_part_key(sheet, "ex3", "code_conv2d")
+    hidden = [c for c in key.cases if c.visibility.value == "hidden"]
+    visible = [c for c in key.cases if c.visibility.value != "hidden"]
+    assert hidden and visible
+    code = tmp_path / "sly.py"
+    code.write_text(WRONG_ONLY_ON_HIDDEN_CASES.replace("VISIBLE", str(len(visible))), encoding="utf-8")
+    result = grade_submission(sheet, code, mode="check")
+    conv = next(p for p in result.parts if p.part_id == "code_conv2d")
+    assert "failed" in conv.feedback and not any(c.name in conv.feedback for c in hidden), conv.feedback
+    pool = next(p for p in result.parts if p.part_id == "code_max_pool")
+    shown = " ".join([pool.feedback, *(d for c in pool.cases for d in c.details)])
+    assert "seen before" in shown
+    seen = shown.split("seen before: [", 1)[1].split("]", 1)[0]
+    assert seen.count("(") == len(visible), seen  # only the visible conv2d cases had run

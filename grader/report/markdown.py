@@ -34,6 +34,16 @@ def md_text(text: str) -> str:
     return " ".join(_BLOCK_START.sub(r"\1\\\2", line) for line in text.split("\n"))
 
 
+def md_code_span(text: str) -> str:
+    """Student text as an inline code span: shown literally (no escapes or entities to decode), delimited by more
+    backticks than any run inside it, on one line."""
+    text = printable(text).replace("\n", " ")
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    padding = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{padding}{text}{padding}{fence}"
+
+
 def icon(view: PartView) -> str:
     """A status glyph for skimming: correct/passed, partly correct, pending, anything else."""
     if view.passed is None:
@@ -64,7 +74,7 @@ def part_section(view: PartView) -> list[str]:
     if view.details:
         lines += ["Where it differs:", ""] + [f"- {md_text(d)}" for d in view.details] + [""]
     if view.mistake:
-        lines += [f"Known mistake matched: `{md_text(view.mistake)}`", ""]
+        lines += [f"Known mistake matched: {md_code_span(view.mistake)}", ""]
     marks = False
     if view.show_actual and (view.part.actual is not None or not view.cases):
         lines += _value("Your answer", view.part.actual, view.part, view.actual_marks_key)
@@ -91,9 +101,9 @@ def render_md(result: Result, audience: Audience = "student") -> str:
     audience = check_audience(audience)
     views = view_parts(result, audience)
     lines = [f"## {md_text(title_of(result))}", ""]
-    facts = [f"sheet `{md_text(result.sheet_id)}`"]
+    facts = [f"sheet {md_code_span(result.sheet_id)}"]
     if result.submission:
-        facts.append(f"submission `{md_text(result.submission)}`")
+        facts.append(f"submission {md_code_span(result.submission)}")
     if result.seed is not None:
         facts.append(f"variant (seed) {result.seed}")
     lines += [", ".join(facts), ""]

@@ -294,6 +294,9 @@ def test_markdown_cannot_be_broken_out_of() -> None:
     # Outside fenced code (where text is literal) no markup survives; the fence outgrows the student's ```.
     assert "````text" in md
     prose = re.sub(r"^(`{3,})text\n.*?^\1$", "", md, flags=re.MULTILINE | re.DOTALL)
+    # Inline code spans (the submission's name) are literal too: shown as typed, never markup.
+    assert "`\"><img src=x onerror=alert(2)>,=cmd|x.yaml`" in prose
+    prose = re.sub(r"(`+)(?!`).*?(?<!`)\1(?!`)", "", prose)
     assert "<script>" not in prose and "<img" not in prose and "&lt;script&gt;" in prose
     # the table row of the hostile part has exactly four cell separators (escaped pipes do not count)
     row = next(line for line in md.splitlines() if line.startswith("| ex2.a") or line.startswith("| ex2\\.a"))
@@ -416,3 +419,18 @@ def test_every_format_renders_any_result(result: Result) -> None:
         assert max(len(line) for line in text.splitlines()) <= 100
     assert parse_json_report(render(result, "json", audience="instructor")) == result
     list(csv.reader(io.StringIO(render_csv([result]), newline="")))
+
+
+def test_bidirectional_controls_are_shown_not_obeyed() -> None:
+    """A right-to-left override would make an id or an answer read as something else (Trojan Source)."""
+    from grader.report.common import printable
+
+    assert printable("s-\u202eabc\u2066x\u200f") == "s-\\u202eabc\\u2066x\\u200f"
+
+
+def test_a_name_in_a_markdown_code_span_is_shown_as_typed() -> None:
+    from grader.report.markdown import md_code_span
+
+    assert md_code_span("my_answers & notes.yaml") == "`my_answers & notes.yaml`"
+    assert md_code_span("a`b``c") == "```a`b``c```"
+    assert md_code_span("`x\ny") == "`` `x y ``"
