@@ -171,6 +171,15 @@ def template(spec: SpecArg, seed: SeedOpt = None, output: OutOpt = None) -> None
 
 
 @app.command()
+def data(spec: SpecArg, seed: SeedOpt = None, output: OutOpt = None) -> None:
+    """Print the exact inputs of a variant as JSON (the sheet's tables round them to 4 digits)."""
+    from grader.key import compute_key
+    from grader.student_sheet import variant_data
+
+    _emit(json.dumps(variant_data(compute_key(_load(spec), seed))) + "\n", output)
+
+
+@app.command()
 def sheet(spec: SpecArg, seed: SeedOpt = None, fmt: Annotated[SheetFormat, typer.Option("--format", "-f")] = SheetFormat.md, output: OutOpt = None) -> None:
     """Print the exercise sheet a student reads, with the inputs of their variant."""
     from grader.key import compute_key

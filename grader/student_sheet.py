@@ -11,7 +11,30 @@ from grader.spec.models import ExerciseSpec, PartSpec, SheetSpec
 
 
 def _number(value: float) -> str:
+    """A table entry: 4 significant digits (``grader data`` gives the exact values)."""
     return str(int(value)) if float(value).is_integer() else f"{value:.4g}"
+
+
+def _exact(value: float) -> str:
+    """A single number as the key uses it (12 significant digits, far inside every tolerance)."""
+    return str(int(value)) if float(value).is_integer() else f"{value:.12g}"
+
+
+EXACT_NOTE = (
+    "Tables show 4 significant digits; compute with the exact inputs of your variant, which "
+    "`grader data SHEET --seed SEED` prints as JSON (without --seed for the sheet's own numbers)."
+)
+
+
+def variant_data(key: AnswerKey) -> dict[str, object]:
+    """The inputs a student's sheet shows, exactly (JSON numbers round-trip float64): ``{"sheet", "seed",
+    "inputs": {exercise id: {input name: number or nested lists}}}``. Inputs the sheet does not show are left out."""
+    inputs: dict[str, dict[str, object]] = {}
+    for exercise in key.sheet.spec.exercises:
+        shown = {name: key.inputs[exercise.id][name].tolist() for name, spec in exercise.inputs.items() if spec.show}
+        if shown:
+            inputs[exercise.id] = shown
+    return {"sheet": key.sheet.spec.id, "seed": key.seed, "inputs": inputs}
 
 
 def _grids(value: np.ndarray) -> list[tuple[str, np.ndarray]]:
@@ -37,10 +60,10 @@ def _markdown_grid(grid: np.ndarray) -> str:
 def _input_markdown(name: str, description: str, value: np.ndarray) -> str:
     label = description or name
     if value.ndim == 0:
-        return f"- {label}: **{_number(float(value))}**"
+        return f"- {label}: **{_exact(float(value))}**"
     grids = _grids(value)
     if not grids or value.size > 400:
-        return f"- {label}: an array of shape {value.shape} (in your answer-file template's variant data)"
+        return f"- {label}: an array of shape {value.shape} (its values: `grader data`, see above)"
     parts = [f"**{label}**"]
     for caption, grid in grids:
         parts.append(f"\n{_markdown_grid(grid)}\n" + (f"\n*{label.split(' (')[0]} {caption}*\n" if caption else ""))
@@ -55,7 +78,7 @@ def sheet_markdown(key: AnswerKey) -> str:
     """The sheet for the key's variant, in Markdown: statement, the variant's inputs as tables, prompts, points."""
     spec = key.sheet.spec
     variant = "the sheet's own numbers" if key.seed is None else f"variant {key.seed}"
-    lines = [f"# {spec.title or spec.id}", "", f"*{variant}*", ""]
+    lines = [f"# {spec.title or spec.id}", "", f"*{variant}*", "", f"*{EXACT_NOTE}*", ""]
     for exercise in spec.exercises:
         lines += [f"## {exercise.title or exercise.id}", ""]
         if exercise.text:
@@ -79,7 +102,7 @@ def sheet_html(key: AnswerKey) -> str:
     spec = key.sheet.spec
     esc = html.escape
     variant = "the sheet's own numbers" if key.seed is None else f"variant {key.seed}"
-    body = [f"<h1>{esc(spec.title or spec.id)}</h1>", f"<p><em>{esc(variant)}</em></p>"]
+    body = [f"<h1>{esc(spec.title or spec.id)}</h1>", f"<p><em>{esc(variant)}</em></p>", f"<p><em>{esc(EXACT_NOTE)}</em></p>"]
     for exercise in spec.exercises:
         body.append(f"<h2>{esc(exercise.title or exercise.id)}</h2>")
         if exercise.text:
@@ -90,13 +113,13 @@ def sheet_html(key: AnswerKey) -> str:
             value = key.inputs[exercise.id][name]
             label = esc(input_spec.description or name)
             if value.ndim == 0:
-                body.append(f"<p>{label}: <strong>{_number(float(value))}</strong></p>")
+                body.append(f"<p>{label}: <strong>{_exact(float(value))}</strong></p>")
                 continue
             figures = "".join(
                 f"<figure>{_html_grid(grid)}<figcaption>{label} {esc(caption)}</figcaption></figure>"
                 for caption, grid in _grids(value)
             )
-            body.append(f"<div class='inputs'>{figures}</div>" if value.size <= 400 else f"<p>{label}: shape {value.shape}</p>")
+            body.append(f"<div class='inputs'>{figures}</div>" if value.size <= 400 else f"<p>{label}: an array of shape {value.shape} (its values: <code>grader data</code>, see above)</p>")
         items = "".join(
             f"<li><strong>{esc(exercise.id)}.{esc(part.id)}</strong> ({esc(_points(part))}): {esc(part.prompt.strip())}</li>"
             for part in exercise.parts

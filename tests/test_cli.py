@@ -494,3 +494,33 @@ def test_report_file_names_stay_short_and_distinct() -> None:
     names = [_report_name(long_id, "answers", used), _report_name(long_id, "answers", used), _report_name("x" * 400, "y" * 400, used)]
     assert len(set(names)) == 3
     assert all(len(name.encode("utf-8")) <= REPORT_NAME_BYTES + 8 for name in names), [len(n.encode()) for n in names]
+
+
+def test_data_gives_a_variant_s_shown_inputs_exactly_and_nothing_hidden(tmp_path: Path) -> None:
+    """The sheet rounds its tables to 4 digits and leaves big arrays out; `grader data` has every shown input
+    exactly as the key uses it, so an answer computed from it is accepted."""
+    import numpy as np
+
+    from grader.key import compute_key
+    from grader.spec import load_sheet
+
+    completed = run("data", str(WEEK7), "--seed", "17")
+    assert completed.returncode == 0, completed.stderr
+    data = json.loads(completed.stdout)
+    key = compute_key(load_sheet(WEEK7), 17)
+    assert data["sheet"] == "week7" and data["seed"] == 17
+    for exercise in key.sheet.spec.exercises:
+        for name, spec in exercise.inputs.items():
+            if spec.show:
+                assert np.array_equal(np.asarray(data["inputs"][exercise.id][name]), key.inputs[exercise.id][name])
+            else:
+                assert name not in data["inputs"].get(exercise.id, {})
+    # theta as the data gives it is the answer to t_f4 (f4 = theta), to the last bit.
+    theta = data["inputs"]["ex4"]["theta"]
+    answers = tmp_path / "theta.yaml"
+    answers.write_text(f"student: s\nseed: 17\nanswers:\n  ex4:\n    t_f4: {theta!r}\n", encoding="utf-8")
+    graded = run("grade", str(WEEK7), str(answers), "--format", "json")
+    t_f4 = next(p for p in json.loads(graded.stdout)["result"]["parts"] if p["part_id"] == "t_f4")
+    assert t_f4["status"] == "correct", t_f4
+    sheet = run("sheet", str(WEEK7), "--seed", "17").stdout
+    assert "grader data" in sheet and "answer-file template's variant data" not in sheet
