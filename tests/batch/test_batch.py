@@ -167,3 +167,21 @@ def test_gradebook_keys_are_resolved_paths_without_resolving_every_file(tmp_path
         ("week/a/plain.yaml", str((folder / "week" / "a" / "plain.yaml").resolve())),
     ]
     assert all(key == str(path.resolve()) for path, key in discovered)
+
+
+def test_the_summary_shows_students_file_names_as_text_not_markup(tmp_path: Path) -> None:
+    """A file name with a newline, a Markdown fence and a terminal escape stays one escaped line, and the fence
+    the step summary puts around the summary outgrows any backticks in it."""
+    from grader.batch import BatchSummary
+    from grader.report.markdown import code_block
+
+    name = str(tmp_path / "x\n```\n<img src=x>\x1b]0;PWNED\x07.py")
+    summary = BatchSummary(spec_path=tmp_path / "s.yaml", gradebook_path=tmp_path / "gb.sqlite", sheet_id="s", spec_hash="h")
+    summary.failures.append((name, "boom \x1b[31mred"))
+    summary.grader_failures = 1
+    text = summary.describe()
+    assert "\x1b" not in text and "\x07" not in text
+    (line,) = [line for line in text.splitlines() if "PWNED" in line]
+    assert "x\\n```\\n<img src=x>" in line
+    fenced = code_block(text.split("\n"))
+    assert fenced[0] == "````text" and fenced[-1] == "````"
