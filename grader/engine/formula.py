@@ -267,7 +267,10 @@ def _check_tree(text: str, body: ast.expr, variables: frozenset[str] | None) -> 
             else:
                 symbol = _REFUSED_OPERATORS.get(type(node.op), type(node.op).__name__)
                 column = _operator_column(text, node, symbol)
-                hint = ", use '**' for powers" if symbol == "^" else f"; allowed: {_ALLOWED_TEXT}"
+                hint = {
+                    "^": ", use '**' for powers",
+                    "//": f" (floor division): write '/' instead; allowed: {_ALLOWED_TEXT}",
+                }.get(symbol, f"; allowed: {_ALLOWED_TEXT}")
                 raise FormulaError(f"{symbol!r} (column {column}) is not allowed{hint}", column=column)
             stack.extend((node.left, node.right))
         elif isinstance(node, ast.UnaryOp):
