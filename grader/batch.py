@@ -297,6 +297,12 @@ def grade_one(setup: _WorkerSetup, task: SubmissionTask) -> Outcome:
         result = setup.grade_fn(setup.spec_path, task.path)
         if not isinstance(result, Result):
             raise TypeError(f"the grading function returned {type(result).__name__}, not a Result")
+        if result.spec_hash and result.spec_hash != setup.identity.spec_hash:  # workers load the sheet themselves
+            message = (
+                f"the sheet {setup.spec_path.name} was changed while the batch ran, so this submission was graded "
+                "against another version of it; it will be graded again on the next run"
+            )
+            return Outcome(prepare_record(failed_result(setup.identity, task, message), task.key, grader_failed=True), message)
         return Outcome(prepare_record(result, task.key, submission_hash=result.submission_hash or task.submission_hash), None)
     except Exception as error:  # noqa: BLE001 -- a grader bug on one submission must not stop the batch
         where = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None

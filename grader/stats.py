@@ -12,7 +12,9 @@ Definitions (all over the submissions stored for the sheet, one per submission f
 - mistake counts are the number of submissions whose part matched each known mistake (once per submission,
   even when several code cases matched it).
 
-A submission that could not be read at all (a Result with ``error`` and no parts) counts in the totals only.
+A submission that could not be read at all (a Result with ``error``: every part scores 0) counts in the totals
+only, not in any part's statistics. A submission the grader itself failed on is no student's result: it counts
+nowhere but in ``TotalStats.grader_failures`` (the next batch grades it again).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import numpy as np
 from grader.gradebook import Gradebook
 
 FULL_MARKS_TOLERANCE = 1e-9
+CONSTANT_SPREAD = 1e-5
+"""Scores or points spread less than this are taken as constant (stored points are rounded to 6 decimals)."""
 """Points within this of the part's points count as full marks (points are sums of floats)."""
 
 HISTOGRAM_BINS = 10
@@ -79,7 +83,7 @@ class TotalStats:
 
     n: int
     unreadable: int
-    """Submissions that could not be graded at all (a Result with ``error``)."""
+    """Submissions that could not be graded at all (a Result with ``error``); in ``n`` and the totals."""
     mean: float
     sd: float
     median: float
@@ -89,6 +93,8 @@ class TotalStats:
     points_possible: float
     """The most common points_possible (every submission has the same unless the spec changed)."""
     histogram: list[HistogramBin]
+    grader_failures: int = 0
+    """Submissions the grader itself failed on: left out of every statistic (not in ``n``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,10 +113,11 @@ def _pearson(first: np.ndarray, second: np.ndarray) -> tuple[float | None, str]:
     """Pearson correlation of two (n,) arrays, or None and the reason when undefined."""
     if first.size < 2:
         return None, f"undefined: needs at least 2 submissions, has {first.size}"
-    # np.ptp == 0 tests exact constancy; a variance test would let rounding noise pass as variation.
-    if np.ptp(first) == 0:
+    # Points are rounded to 6 decimals when stored, so the rest of the total (a difference of two of them) may
+    # differ by rounding noise where the scores are the same: below CONSTANT_SPREAD counts as constant.
+    if np.ptp(first) <= CONSTANT_SPREAD:
         return None, "undefined: every submission scored the same on this part"
-    if np.ptp(second) == 0:
+    if np.ptp(second) <= CONSTANT_SPREAD:
         return None, "undefined: the rest of the total is the same for every submission"
     first_dev = first - first.mean()
     second_dev = second - second.mean()
@@ -140,15 +147,20 @@ def compute_stats(
     :func:`known_mistakes_of`); they are then listed even when nobody made them, and the parts come in the
     mapping's order. Raises LookupError when the gradebook holds nothing for ``sheet_id``.
     """
-    rows = list(gradebook.rows(sheet_id))
-    if not rows:
+    stored = list(gradebook.rows(sheet_id))
+    if not stored:
         known = ", ".join(gradebook.sheet_ids()) or "none"
         raise LookupError(f"the gradebook {gradebook.path} has no results for sheet {sheet_id!r} (it has: {known})")
+    rows = [row for row in stored if not row.grader_failed]
+    grader_failures = len(stored) - len(rows)
+    not_in_parts = {row.path for row in stored if row.error is not None}  # unreadable or grader-failed
     first = gradebook.result(rows[0].path, rows[0].sheet_id)
     sheet_title = first.sheet_title if first is not None else ""
 
     parts: dict[str, _PartAccumulator] = {}
     for row in gradebook.part_rows(sheet_id):
+        if row.path in not_in_parts:
+            continue
         acc = parts.get(row.part_key)
         if acc is None:
             acc = parts[row.part_key] = _PartAccumulator(row.exercise_id, row.part_id, row.position)
@@ -168,9 +180,9 @@ def compute_stats(
     return SheetStats(
         sheet_id=rows[0].sheet_id,
         sheet_title=sheet_title,
-        totals=_total_stats(rows),
+        totals=_total_stats(rows, grader_failures),
         parts=part_stats,
-        spec_hashes=sorted({row.spec_hash for row in rows}),
+        spec_hashes=sorted({row.spec_hash for row in stored}),
     )
 
 
@@ -178,7 +190,10 @@ def _part_stats(key: str, acc: _PartAccumulator, known: Iterable[str]) -> PartSt
     fractions = np.asarray(acc.fractions, dtype=np.float64)
     rest = np.asarray(acc.rest_points, dtype=np.float64)
     n = sum(acc.statuses.values())
-    discrimination, note = _pearson(fractions, rest)
+    if acc.points_possible == 0:  # no score to correlate (its fractions are undefined)
+        discrimination, note = None, "undefined: the part has no points"
+    else:
+        discrimination, note = _pearson(fractions, rest)
     counts = Counter(acc.mistakes)
     for mistake_id in known:
         counts.setdefault(mistake_id, 0)
@@ -202,7 +217,10 @@ def _part_stats(key: str, acc: _PartAccumulator, known: Iterable[str]) -> PartSt
     )
 
 
-def _total_stats(rows: Sequence) -> TotalStats:  # type: ignore[type-arg]
+def _total_stats(rows: Sequence, grader_failures: int) -> TotalStats:  # type: ignore[type-arg]
+    if not rows:  # every stored result is one the grader failed on
+        bins = [HistogramBin(float(i) / HISTOGRAM_BINS, float(i + 1) / HISTOGRAM_BINS, 0) for i in range(HISTOGRAM_BINS)]
+        return TotalStats(0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, bins, grader_failures)
     scores = np.asarray([row.score for row in rows], dtype=np.float64)
     points = np.asarray([row.points_earned for row in rows], dtype=np.float64)
     possible = Counter(row.points_possible for row in rows).most_common(1)[0][0]
@@ -225,6 +243,7 @@ def _total_stats(rows: Sequence) -> TotalStats:  # type: ignore[type-arg]
         histogram=[
             HistogramBin(float(edges[i]), float(edges[i + 1]), int(counts[i])) for i in range(HISTOGRAM_BINS)
         ],
+        grader_failures=grader_failures,
     )
 
 

@@ -33,7 +33,8 @@ def render_stats_text(stats: SheetStats) -> str:
     title = f"{stats.sheet_id}: {stats.sheet_title}" if stats.sheet_title else stats.sheet_id
     lines = [
         f"Statistics of {title} -- {totals.n} submissions"
-        + (f" ({totals.unreadable} could not be graded)" if totals.unreadable else ""),
+        + (f" ({totals.unreadable} could not be graded)" if totals.unreadable else "")
+        + (f"; {totals.grader_failures} more left out: the grader failed on them (run batch again)" if totals.grader_failures else ""),
     ]
     if len(stats.spec_hashes) > 1:
         lines.append(
@@ -180,6 +181,8 @@ def render_stats_html(stats: SheetStats) -> str:
         else ""
     )
     unreadable = f" ({totals.unreadable} could not be graded)" if totals.unreadable else ""
+    if totals.grader_failures:
+        unreadable += f"; {totals.grader_failures} more left out: the grader failed on them (run batch again)"
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>

@@ -130,3 +130,24 @@ def test_a_pipe_or_device_given_as_a_submission_is_refused_not_read(tmp_path: Pa
     link.symlink_to("/dev/zero")
     with pytest.raises(InputFileError, match="device, pipe or socket"):
         read_bytes(link)
+
+
+def test_a_sheet_edited_while_the_batch_runs_does_not_mix_versions(tmp_path: Path) -> None:
+    """Workers load the sheet themselves: one edited meanwhile would grade some files against another version."""
+    sheet = tmp_path / "week7.yaml"
+    shutil.copy(SHEET, sheet)
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    shutil.copy(CORRECT, folder / "ok.yaml")
+    book = tmp_path / "gb.sqlite"
+
+    def edit_then_grade(spec: Path, path: Path):  # noqa: ANN202
+        from grader.grading import grade_file
+
+        spec.write_text(spec.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+        return grade_file(spec, path)
+
+    summary = run_batch(sheet, folder, jobs=1, gradebook_path=book, progress=False, grade_fn=edit_then_grade)
+    assert summary.grader_failures == 1
+    [(_path, message)] = summary.failures
+    assert "changed while the batch ran" in message

@@ -139,3 +139,43 @@ def test_renderings_show_every_part_and_mistake_and_the_html_is_self_contained(t
     assert heights.index(max(heights)) == counts.index(max(counts))
     mistakes_chart = ET.fromstring(svgs[1])
     assert len([e for e in mistakes_chart.iter() if e.tag.endswith("rect")]) == sum(len(p.mistakes) for p in stats.parts)
+
+
+def test_unreadable_files_count_in_the_totals_only_and_grader_failures_nowhere(tmp_path: Path) -> None:
+    """An unreadable file has every part at 0 (missing): counted in a part's statistics it would make every part
+    look discriminating. A file the grader failed on is no student's result at all."""
+    import shutil
+
+    from grader.batch import run_batch
+    from grader.stats import compute_stats
+
+    root = Path(__file__).resolve().parents[2]
+    sheet = root / "exercises" / "week7.yaml"
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    shutil.copy(root / "submissions" / "week7" / "correct.yaml", folder / "a.yaml")
+    shutil.copy(root / "submissions" / "week7" / "correct.yaml", folder / "b.yaml")
+    (folder / "broken.yaml").write_text("student: [unclosed\n", encoding="utf-8")
+    book = tmp_path / "gb.sqlite"
+    run_batch(sheet, folder, jobs=1, gradebook_path=book, progress=False)
+
+    def failing(spec: Path, path: Path):  # noqa: ANN202
+        raise RuntimeError("grader bug")
+
+    (folder / "c.yaml").write_text("student: c\nanswers: {}\n", encoding="utf-8")
+    run_batch(sheet, folder, jobs=1, gradebook_path=book, progress=False, grade_fn=failing)  # only c.yaml is new
+    with Gradebook(book, read_only=True) as gradebook:
+        stats = compute_stats(gradebook, "week7")
+    assert (stats.totals.n, stats.totals.unreadable, stats.totals.grader_failures) == (3, 1, 1)
+    for part in stats.parts:
+        assert part.n == 2 and part.status_counts.get("missing", 0) == 0, part.key
+    assert "1 more left out: the grader failed on them" in render_stats_text(stats)
+
+
+def test_a_rest_of_the_total_that_differs_only_by_rounding_is_constant() -> None:
+    import numpy as np
+
+    from grader.stats import _pearson
+
+    value, note = _pearson(np.array([0.0, 1.0, 0.5]), np.array([0.6666669999999999, 0.666667, 0.666667]))
+    assert value is None and "rest of the total is the same" in note
