@@ -13,10 +13,13 @@ the kernel for memory) become a failed Result with the reason, marked so that th
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import itertools
+import logging
 import multiprocessing
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -638,6 +641,7 @@ def _remote_spec_path(remote: _RemoteSetup) -> Path:
         path = _remote_specs.get(remote.identity.spec_hash)
         if path is None or not path.is_file():
             folder = Path(tempfile.mkdtemp(prefix="grader-spec-"))
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)  # when the worker process ends
             path = folder / remote.spec_name
             path.write_bytes(remote.spec_bytes)
             _remote_specs[remote.identity.spec_hash] = path
@@ -704,6 +708,8 @@ def _run_dask(
     try:
         yield from _dask_grade(client, as_completed, tasks, setup, chunk_size, scheduler)
     finally:
+        # Closing logs the workers' closed connections as errors with tracebacks: not for the user's terminal.
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)
         client.close()
         if cluster is not None:
             cluster.close()
