@@ -71,6 +71,7 @@ def test_a_large_yaml_file_is_refused_before_parsing_with_a_way_out(sheet: Sheet
     [
         (".yaml", "student: s1\nseed: 3\nstudent: s2\nanswers: {}\n", 3),
         (".yaml", "student: s\nanswers:\n  ex2:\n    a_set_a: 4\n    a_set_a: 5\n", 5),
+        (".yaml", "student: s\nanswers:\n  ex2: {a_set_a: 4, a_set_a: 5}\n", 3),
         (".json", '{"student": "s", "answers": {"ex2": {"a_set_a": 4, "a_set_a": 5}}}', None),
     ],
 )

@@ -28,17 +28,17 @@ class _AnswerLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ign
     of the two answers, and the grader will not guess which."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
+        first_line: dict[Any, int] = {}
         for key_node, _value_node in node.value:
             key = self.construct_object(key_node, deep=True)
             try:
-                first = seen.setdefault(key, key_node.start_mark.line + 1)
+                if key in first_line:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"{key!r} is given twice (first on line {first_line[key]}); keep one", key_node.start_mark
+                    )
+                first_line[key] = key_node.start_mark.line + 1
             except TypeError:  # an unhashable key: the base class refuses it with its own message
                 continue
-            if first != key_node.start_mark.line + 1:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"{key!r} is given twice (first on line {first}); keep one", key_node.start_mark
-                )
         return super().construct_mapping(node, deep=deep)
 
 
@@ -90,7 +90,8 @@ def parse_answer_file(path: Path, data: bytes) -> AnswerFile:
         def refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             document = dict(pairs)
             if len(document) != len(pairs):
-                twice = next(key for index, (key, _) in enumerate(pairs) if key in dict(pairs[:index]))
+                keys = [key for key, _ in pairs]
+                twice = next(key for key in document if keys.count(key) > 1)
                 raise InputFileError(f"{twice!r} is given twice in one object; keep one", file=path)
             return document
 
