@@ -709,10 +709,15 @@ def _run_dask(
         yield from _dask_grade(client, as_completed, tasks, setup, chunk_size, scheduler)
     finally:
         # Closing logs the workers' closed connections as errors with tracebacks: not for the user's terminal.
-        logging.getLogger("distributed").setLevel(logging.CRITICAL)
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        distributed_log = logging.getLogger("distributed")
+        level = distributed_log.level
+        distributed_log.setLevel(logging.CRITICAL)
+        try:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+        finally:
+            distributed_log.setLevel(level)
 
 
 def _dask_grade(
