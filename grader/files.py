@@ -101,11 +101,36 @@ def _write_in_place(path: Path, text: str) -> None:
         handle.write(text)
 
 
-def _replace(target: Path, text: str, mode: int) -> None:
-    """Write ``text`` to a temporary file next to ``target`` with ``mode``, then rename it over ``target``."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+def _remove_orphans(target: Path) -> None:
+    """Remove temporary files of ``target`` left by writers that were killed (``.NAME.PID.xxxx.tmp`` whose process
+    no longer runs); a live writer's file is never touched."""
+    prefix = f".{target.name}."
     try:
-        fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return
+    for entry in entries:
+        if not (entry.name.startswith(prefix) and entry.name.endswith(".tmp")):
+            continue
+        pid = entry.name[len(prefix) :].split(".", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            Path(entry.path).unlink(missing_ok=True)
+        except (PermissionError, OverflowError, OSError):
+            continue  # alive under another user, or not a pid
+
+
+def _replace(target: Path, text: str, mode: int) -> None:
+    """Write ``text`` to a temporary file next to ``target`` with ``mode``, then rename it over ``target``. The
+    temporary file's name carries this process's id, so a later write can tell it is an orphan when it is left by
+    a writer that was killed."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_orphans(target)
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
     except OSError as error:
         raise OSError(error.errno, f"cannot create a file in {target.parent} ({_reason(error)})") from error
     try:

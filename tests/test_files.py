@@ -119,3 +119,21 @@ def test_a_replaced_file_keeps_its_mode(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert out.stat().st_ino != before and stat.S_IMODE(out.stat().st_mode) == 0o640
     assert _is_schema(out.read_text(encoding="utf-8"))
+
+
+def test_a_write_removes_what_a_killed_writer_of_the_same_file_left(tmp_path: Path) -> None:
+    """A writer killed between creating its temporary file and renaming it leaves ``.NAME.PID.xxxx.tmp``; the next
+    write of that file removes it when that process is gone, and leaves a live writer's alone."""
+    from grader.files import write_atomic
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    orphan = tmp_path / f".report.html.{gone.stdout.strip()}.abc123.tmp"
+    orphan.write_text("half a report")
+    live = tmp_path / f".report.html.{os.getppid()}.def456.tmp"
+    live.write_text("being written")
+    other = tmp_path / f".other.html.{gone.stdout.strip()}.abc123.tmp"
+    other.write_text("another file's")
+    write_atomic(tmp_path / "report.html", "<p>done</p>")
+    assert (tmp_path / "report.html").read_text() == "<p>done</p>"
+    assert not orphan.exists() and live.exists() and other.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, other.name, "report.html"])
