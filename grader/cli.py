@@ -303,7 +303,7 @@ def batch(
     fail_under: FailUnder = None,
 ) -> None:
     """Grade a whole folder in parallel into a gradebook; unchanged submissions are skipped."""
-    from grader.batch import DEFAULT_GRADEBOOK, run_batch
+    from grader.batch import run_batch
 
     if executor not in ("local", "dask"):
         raise GraderError(f"--executor must be 'local' or 'dask', got {executor!r}")
@@ -314,28 +314,30 @@ def batch(
         spec, submissions_dir, jobs=jobs, gradebook_path=gradebook, regrade=regrade,
         executor=executor, scheduler=scheduler, progress=sys.stderr.isatty(),  # type: ignore[arg-type]
     )
-    typer.echo(summary.describe())
+    described = summary.describe()
+    typer.echo(described)
     if os.environ.get("GITHUB_STEP_SUMMARY"):
         from grader.report import render_md_summary
         from grader.report.markdown import code_block
 
-        described = "\n".join(code_block(summary.describe().split("\n")))  # paths may hold backticks
-        _step_summary(f"## grader batch\n\n{described}\n\n" + render_md_summary(summary.results()))
-    if fmt is not None:
-        _write_reports(gradebook or DEFAULT_GRADEBOOK, fmt.value, out_dir or Path("reports"), _load(spec).spec_hash)
+        fenced = "\n".join(code_block(described.split("\n")))  # paths may hold backticks
+        _step_summary(f"## grader batch\n\n{fenced}\n\n" + render_md_summary(summary.results()))
+    if fmt is not None and out_dir is not None:
+        from grader.gradebook import Gradebook
+
+        with Gradebook(summary.gradebook_path, read_only=True) as book:
+            _write_reports(book, fmt.value, out_dir, summary.spec_hash)
     if fail_under is not None and summary.below(fail_under):
         raise _fail(f"a score is below --fail-under {fail_under:g}", 1)
 
 
-def _write_reports(gradebook_path: Path, fmt: str, out_dir: Path, spec_hash: str) -> None:
-    from grader.gradebook import Gradebook
+def _write_reports(book: Gradebook, fmt: str, out_dir: Path, spec_hash: str) -> None:
     from grader.report import FILE_SUFFIXES, render
 
     used: set[str] = set()
-    with Gradebook(gradebook_path, read_only=True) as book:
-        for result in book.results(spec_hash):
-            name = _report_name(result.student_id, Path(result.submission).stem, used)
-            write_atomic(out_dir / f"{name}{FILE_SUFFIXES[fmt]}", render(result, fmt))
+    for result in book.results(spec_hash):
+        name = _report_name(result.student_id, Path(result.submission).stem, used)
+        write_atomic(out_dir / f"{name}{FILE_SUFFIXES[fmt]}", render(result, fmt))
     typer.echo(f"wrote {len(used)} {fmt} report(s) to {out_dir}")
 
 
@@ -380,19 +382,16 @@ def report(
     from grader.gradebook import Gradebook
     from grader.report import render_csv
 
-    if not gradebook.exists():
-        raise GraderError(f"{gradebook}: no such gradebook")
     check_output_dir(out_dir)
     if csv is not None:
         check_output_file(csv)
     loaded = _load(spec)
-    with Gradebook(gradebook, read_only=True) as book:
+    with Gradebook(gradebook, read_only=True) as book:  # refuses a missing file or one that is no gradebook
         _require_results_of_this_sheet(book, loaded, spec)
-    _write_reports(gradebook, fmt.value, out_dir, loaded.spec_hash)
-    if csv is not None:
-        with Gradebook(gradebook, read_only=True) as book:
+        _write_reports(book, fmt.value, out_dir, loaded.spec_hash)
+        if csv is not None:
             write_atomic(csv, render_csv(list(book.results(loaded.spec_hash))))
-        typer.echo(f"wrote {csv}")
+            typer.echo(f"wrote {csv}")
 
 
 def _require_results_of_this_sheet(book: Gradebook, sheet: Sheet, spec: Path) -> None:
@@ -401,8 +400,9 @@ def _require_results_of_this_sheet(book: Gradebook, sheet: Sheet, spec: Path) ->
     ``report`` renders the results of this exact spec (its hash); results of the same sheet id graded with
     another version (the sheet was edited since) are left out -- with a warning, or an error when nothing is left.
     """
-    current = sum(1 for _ in book.rows(sheet.spec_hash))
-    stale = sum(1 for _ in book.rows(sheet.id)) - current
+    versions = [row.spec_hash for row in book.rows(sheet.id)]
+    current = versions.count(sheet.spec_hash)
+    stale = len(versions) - current
     again = f"run `grader batch {spec} SUBMISSIONS --gradebook {book.path}` again to grade them with this version"
     if current == 0 and stale <= 0:
         known = ", ".join(book.sheet_ids()) or "none"
@@ -431,12 +431,10 @@ def stats(
     from grader.stats import compute_stats, known_mistakes_of
     from grader.stats_render import render_stats_html, render_stats_text
 
-    if not gradebook.exists():
-        raise GraderError(f"{gradebook}: no such gradebook")
     if html_out is not None:
         check_output_file(html_out)
     sheet = _load(spec)
-    with Gradebook(gradebook, read_only=True) as book:
+    with Gradebook(gradebook, read_only=True) as book:  # refuses a missing file or one that is no gradebook
         try:
             computed = compute_stats(book, sheet.id, known_mistakes=known_mistakes_of(sheet))
         except LookupError as error:  # no results for this sheet: the user gave the wrong gradebook or sheet

@@ -15,6 +15,7 @@ Every failure is an :class:`OutputError` naming the path (``cannot write PATH: r
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tempfile
 from pathlib import Path
@@ -62,7 +63,11 @@ def _check_parent_folders(path: Path) -> None:
 def check_output_file(path: Path | str) -> None:
     """Fail early, before any work, when ``path`` can certainly not be written as a file."""
     path = Path(path)
-    mode = _mode_of(path)
+    _check_file_mode(path, _mode_of(path))
+
+
+def _check_file_mode(path: Path, mode: int | None) -> None:
+    """:func:`check_output_file` for ``path`` whose ``st_mode`` (links followed) is ``mode``."""
     if mode is not None and stat.S_ISDIR(mode):
         raise OutputError(path, "it is a folder; give a file name")
     if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
@@ -101,26 +106,42 @@ def _write_in_place(path: Path, text: str) -> None:
         handle.write(text)
 
 
+_ORPHAN = re.compile(r"\.(.+)\.(\d+)\.[^.]+\.tmp")
+"""A temporary file of :func:`_replace` for the file NAME: ``.NAME.PID.RANDOM.tmp``."""
+
+_ORPHANS: dict[str, dict[str, list[str]]] = {}
+"""Per folder (listed once per process: a batch writes thousands of reports into one), the temporary files that
+killed writers left there, by the name of the file they were writing."""
+
+
 def _remove_orphans(target: Path) -> None:
-    """Remove temporary files of ``target`` left by writers that were killed (``.NAME.PID.xxxx.tmp`` whose process
-    no longer runs); a live writer's file is never touched."""
-    prefix = f".{target.name}."
-    try:
-        entries = list(os.scandir(target.parent))
-    except OSError:
-        return
-    for entry in entries:
-        if not (entry.name.startswith(prefix) and entry.name.endswith(".tmp")):
-            continue
-        pid = entry.name[len(prefix) :].split(".", 1)[0]
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
+    """Remove the temporary files of ``target`` that writers which were killed left (their process no longer
+    runs); a live writer's file, and other files' temporaries, are never touched."""
+    folder = os.path.realpath(target.parent)
+    if folder not in _ORPHANS:
+        found: dict[str, list[str]] = {}
         try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            Path(entry.path).unlink(missing_ok=True)
-        except (PermissionError, OverflowError, OSError):
-            continue  # alive under another user, or not a pid
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    match = _ORPHAN.fullmatch(entry.name)
+                    if match is not None and int(match.group(2)) != os.getpid() and not _running(int(match.group(2))):
+                        found.setdefault(match.group(1), []).append(entry.path)
+        except OSError:
+            pass
+        _ORPHANS[folder] = found
+    for orphan in _ORPHANS[folder].pop(target.name, []):
+        Path(orphan).unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists (also when it runs as another user)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OverflowError, OSError):  # PermissionError: alive under another user; OverflowError: not a pid
+        return True
+    return True
 
 
 def _replace(target: Path, text: str, mode: int) -> None:
@@ -152,8 +173,8 @@ def write_atomic(path: Path | str, text: str) -> None:
         OutputError: the path is a folder, its parent is a file, permission is denied, the disk is full, ...
     """
     path = Path(path)
-    check_output_file(path)
     mode = _mode_of(path)
+    _check_file_mode(path, mode)
     try:
         if mode is not None and (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
             _write_in_place(path, text)
