@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import hashlib
 import itertools
+import json
 import logging
 import multiprocessing
 import os
@@ -72,11 +73,15 @@ class SheetIdentity:
 
 @dataclass(frozen=True, slots=True)
 class SubmissionTask:
-    """One submission to grade: ``key`` is the gradebook path (the file's resolved absolute path)."""
+    """One submission to grade: ``key`` is the gradebook path (the file's resolved absolute path).
+
+    ``shown_path`` is set when ``path`` is a worker's local copy (Dask): messages then name ``shown_path``, the
+    path the batch was given, instead of the copy's temporary one."""
 
     key: str
     path: Path
     submission_hash: str
+    shown_path: str | None = None
 
 
 @dataclass
@@ -115,7 +120,7 @@ class BatchSummary:
         lines = [
             f"{self.sheet_id}: {self.total} submission{'s' if self.total != 1 else ''} found; "
             f"graded {self.graded} ({self.failed} could not be graded), skipped {self.skipped} unchanged; "
-            f"{self.elapsed:.1f} s, {self.rate:.0f}/s on {self.jobs} {self.executor} worker{'s' if self.jobs != 1 else ''}",
+            f"{self.elapsed:.1f} s, {self.rate:.{1 if self.rate < 10 else 0}f}/s on {self.jobs} {self.executor} worker{'s' if self.jobs != 1 else ''}",
             f"gradebook: {self.gradebook_path}",
         ]
         if self.failures:
@@ -300,6 +305,8 @@ def grade_one(setup: _WorkerSetup, task: SubmissionTask) -> Outcome:
         result = setup.grade_fn(setup.spec_path, task.path)
         if not isinstance(result, Result):
             raise TypeError(f"the grading function returned {type(result).__name__}, not a Result")
+        if task.shown_path is not None:
+            result = _shown_as(result, str(task.path), task.shown_path)
         if result.spec_hash and result.spec_hash != setup.identity.spec_hash:  # workers load the sheet themselves
             message = (
                 f"the sheet {setup.spec_path.name} was changed while the batch ran, so this submission was graded "
@@ -310,11 +317,19 @@ def grade_one(setup: _WorkerSetup, task: SubmissionTask) -> Outcome:
     except Exception as error:  # noqa: BLE001 -- a grader bug on one submission must not stop the batch
         where = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
         place = f" at {Path(where.filename).name}:{where.lineno}" if where else ""
+        detail = str(error) if task.shown_path is None else str(error).replace(str(task.path), task.shown_path)
         message = without_surrogates(
-            f"the grader failed on this submission ({type(error).__name__}: {error}{place}); "
+            f"the grader failed on this submission ({type(error).__name__}: {detail}{place}); "
             "this is a fault of the grader, not of the submission -- it will be graded again on the next run"
         )
         return Outcome(prepare_record(failed_result(setup.identity, task, message), task.key, grader_failed=True), message)
+
+
+def _shown_as(result: Result, local_path: str, shown_path: str) -> Result:
+    """``result`` with every mention of ``local_path`` (a worker's temporary copy) replaced by ``shown_path``."""
+    local, shown = json.dumps(local_path)[1:-1], json.dumps(shown_path)[1:-1]
+    text = result.model_dump_json(exclude_computed_fields=True)
+    return Result.model_validate_json(text.replace(local, shown)) if local in text else result
 
 
 def code_threads_per_job(jobs: int, cores: int | None = None) -> int:
@@ -655,7 +670,7 @@ def _grade_chunk_remote(remote: _RemoteSetup, items: list[tuple[SubmissionTask, 
         with tempfile.TemporaryDirectory(prefix="grader-submission-") as folder:
             local_path = Path(folder) / task.path.name
             local_path.write_bytes(content)
-            local_task = SubmissionTask(key=task.key, path=local_path, submission_hash=task.submission_hash)
+            local_task = SubmissionTask(task.key, local_path, task.submission_hash, shown_path=str(task.path))
             outcomes.append(grade_one(setup, local_task))
     return outcomes
 

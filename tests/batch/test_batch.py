@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch import find_submissions, run_batch
+from grader.batch import BatchSummary, find_submissions, run_batch
 from grader.errors import GraderError
 from grader.gradebook import Gradebook
 from tests.batch.helpers import fake_grade, make_fake_cohort, write_fake_spec, write_fake_submission
@@ -126,6 +126,12 @@ def test_an_empty_folder_grades_nothing(tmp_path: Path) -> None:
         spec, tmp_path / "empty", gradebook_path=tmp_path / "gb.sqlite", progress=False, grade_fn=fake_grade
     )
     assert (summary.total, summary.graded, summary.rate) == (0, 0, 0.0)
+
+
+@pytest.mark.parametrize(("graded", "elapsed", "shown"), [(9, 13.5, "0.7/s"), (3000, 12.0, "250/s"), (0, 1.0, "0.0/s")])
+def test_the_summary_shows_slow_rates_with_a_decimal(graded: int, elapsed: float, shown: str) -> None:
+    summary = BatchSummary(Path("s.yaml"), Path("gb.sqlite"), "week7", "hash", total=graded, graded=graded, elapsed=elapsed)
+    assert f"s, {shown} on" in summary.describe()
 
 
 def test_the_summary_describes_itself_and_knows_scores_below_a_threshold(tmp_path: Path) -> None:

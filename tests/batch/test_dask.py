@@ -58,3 +58,21 @@ def test_an_unreachable_scheduler_is_a_grader_error_naming_it(tmp_path: Path, mo
             spec, tmp_path / "s", executor="dask", scheduler="tcp://127.0.0.1:9", gradebook_path=tmp_path / "gb.sqlite",
             progress=False, grade_fn=fake_grade,
         )
+
+
+@pytest.mark.slow
+def test_messages_name_the_submission_not_the_workers_temporary_copy(cluster, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from grader.grading import grade_file
+
+    spec = Path(__file__).resolve().parents[2] / "exercises" / "week7.yaml"
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    broken = folder / "broken.yaml"
+    broken.write_text("student: s1\nseed: 3\nanswers:\n  ex1.a: [1, 2\n")
+    summary = run_batch(
+        spec, folder, executor="dask", scheduler=cluster.scheduler_address, gradebook_path=tmp_path / "gb.sqlite",
+        progress=False, grade_fn=grade_file,
+    )
+    [result] = list(summary.results())
+    assert result.error is not None and result.error.startswith(f"{broken}:5:"), result.error
+    assert "grader-submission" not in result.model_dump_json()
