@@ -102,6 +102,22 @@ def _mistake(part: PartSpec, answer: CodeAnswer, failed: list[CodeCaseKey], outp
     return None
 
 
+def _gate_properties(key: CodeKey, verdicts: dict[str, Verdict]) -> None:
+    """Take back a passed property case whose base case failed: a function that is wrong on the base case (a
+    constant output, a transposed kernel) can still be trivially equivariant or invariant, and must not earn
+    points for it. The base case is named only when it is visible."""
+    cases = {c.name: c for c in key.cases}
+    for case in key.cases:
+        if case.kind == "value" or verdicts[case.name].fraction < 1.0 or verdicts[case.base].fraction >= 1.0:
+            continue
+        base = cases[case.base]
+        named = f"case {base.name}" if base.visibility is not Visibility.hidden else "the case it is compared with"
+        verdicts[case.name] = Verdict(
+            fraction=0.0, status=Status.incorrect,
+            feedback=f"not counted: the property holds, but only counts when your function also gets {named} right",
+        )
+
+
 # One submission's whole run may take at most this long, however many code parts its sheet has.
 MAX_RUN_SECONDS = 300.0
 
@@ -134,6 +150,7 @@ def _graded_part(sheet: Sheet, exercise: ExerciseSpec, part: PartSpec, key: Code
     outputs = {name: o.value for name, o in outcomes.items() if o.status == "ok"}
     ctx = check_context(sheet, exercise.id, part.id)
     verdicts = {c.name: _case_verdict(answer, c, outcomes[c.name], outputs, ctx) for c in key.cases}
+    _gate_properties(key, verdicts)
     passed = [c for c in key.cases if verdicts[c.name].fraction >= 1.0]
     failed = [c for c in key.cases if verdicts[c.name].fraction < 1.0]
     fraction = len(passed) / len(key.cases)

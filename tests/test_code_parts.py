@@ -181,3 +181,40 @@ def test_hidden_cases_run_last_and_are_never_named(tmp_path: Path) -> None:
     assert "seen before" in shown
     seen = shown.split("seen before: [", 1)[1].split("]", 1)[0]
     assert seen.count("(") == len(visible), seen  # only the visible conv2d cases had run
+
+
+CONSTANT_FUNCTIONS = '''\
+import numpy as np
+
+
+def conv2d(image, filters, stride=1, padding=0):
+    f = filters.shape[0]
+    rows = (image.shape[0] + 2 * padding - f) // stride + 1
+    cols = (image.shape[1] + 2 * padding - f) // stride + 1
+    return np.zeros((rows, cols, filters.shape[3]))
+
+
+def max_pool(x, size, stride):
+    return np.zeros(((x.shape[0] - size) // stride + 1, (x.shape[1] - size) // stride + 1, x.shape[2]))
+'''
+
+
+def test_a_constant_function_earns_nothing_for_being_trivially_equivariant(tmp_path: Path) -> None:
+    """Zeros of the right shape are translation-equivariant and invariant: the property cases must not pay for that."""
+    code = tmp_path / "zeros.py"
+    code.write_text(CONSTANT_FUNCTIONS, encoding="utf-8")
+    result = grade_submission(load_sheet(WEEK7), code)
+    for part_id in ("code_conv2d", "code_max_pool"):
+        part = next(p for p in result.parts if p.part_id == part_id)
+        assert part.points_earned == 0 and not any(c.passed for c in part.cases), (part_id, part.points_earned)
+        gated = [c for c in part.cases if c.feedback.startswith("not counted: the property holds")]
+        assert gated, [c.feedback for c in part.cases]
+
+
+def test_a_correct_function_keeps_its_property_cases(tmp_path: Path) -> None:
+    code = tmp_path / "right.py"
+    code.write_text((ROOT / "submissions" / "week7" / "code" / "correct.py").read_text(encoding="utf-8"), encoding="utf-8")
+    result = grade_submission(load_sheet(WEEK7), code)
+    for part_id in ("code_conv2d", "code_max_pool"):
+        part = next(p for p in result.parts if p.part_id == part_id)
+        assert part.points_earned == part.points_possible and all(c.passed for c in part.cases)
