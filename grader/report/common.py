@@ -356,9 +356,10 @@ def view_parts(result: Result, audience: Audience) -> list[PartView]:
     return [view_part(p, audience) for p in result.parts]
 
 
-def headline(result: Result, audience: Audience) -> str:
+def headline(result: Result, audience: Audience, *, hidden_results: bool = True) -> str:
     """One sentence on the whole submission. Students are never told "all tests passed": hidden parts may
-    still be pending or, graded, not shown in detail."""
+    still be pending or, graded, not shown in detail. ``hidden_results=False`` only counts the hidden parts (for
+    text a student sees before hidden results are published)."""
     if result.error:
         return "This submission could not be graded: every part scores 0 (see the error above)."
     if not result.parts:
@@ -374,7 +375,9 @@ def headline(result: Result, audience: Audience) -> str:
         sentence = "All visible checks passed."
     else:
         sentence = f"Visible checks: {correct_visible} of {len(visible)} correct."
-    if hidden:
+    if hidden and not hidden_results:
+        sentence += f" Hidden checks: {len(hidden)}, shown when the grades are published."
+    elif hidden:
         graded = len(hidden) - pending
         bits = []
         if graded:

@@ -79,8 +79,16 @@ def to_gradescope_data(result: Result, audience: Audience = "student") -> dict[s
             "extra_data": {"key": xml_safe(view.key), "status": view.part.status.value},
         })
         tests.append(test)
-    summary = [f"Total: {fmt_points(result.points_earned, result.points_possible)} points "
-               f"({fmt_percent(result.score)}). {headline(result, audience)}"]
+    if audience == "student" and any(view.hidden for view in views):
+        # This text is always visible, while hidden tests wait for publication: neither the total nor the hidden
+        # tests' results may show through it.
+        shown = [view.part for view in views if not view.hidden]
+        earned, possible = sum(p.points_earned for p in shown), sum(p.points_possible for p in shown)
+        summary = [f"Visible parts: {fmt_points(earned, possible)} points. "
+                   f"{headline(result, audience, hidden_results=False)}"]
+    else:
+        summary = [f"Total: {fmt_points(result.points_earned, result.points_possible)} points "
+                   f"({fmt_percent(result.score)}). {headline(result, audience)}"]
     if result.error:
         summary.insert(0, f"This submission could not be graded: {result.error}")
     data: dict[str, Any] = {

@@ -136,6 +136,20 @@ def test_gradescope_tests_mirror_the_parts() -> None:
     assert [t["number"] for t in data["tests"]][:4] == ["1.1", "2.1", "2.2", "3.1"]
 
 
+def test_gradescope_always_visible_output_tells_nothing_of_hidden_tests() -> None:
+    """The top-level output is visible at once, the hidden tests only after publication: it must give neither
+    their results nor the total they are part of."""
+    result = mixed()
+    data = json.loads(render(result, "gradescope"))
+    hidden = [t for t in data["tests"] if t["visibility"] != "visible"]
+    assert hidden and data["visibility"] == "visible"
+    visible_points = sum(t["score"] for t in data["tests"] if t["visibility"] == "visible")
+    assert visible_points != result.points_earned
+    output = data["output"]
+    assert "passed" not in output.split("Hidden checks:", 1)[1] and f"/{result.points_possible:g}" not in output
+    assert f"Visible parts: {visible_points:g}/" in output
+
+
 # ---------------------------------------------------------------------------------------------- JSON
 
 
