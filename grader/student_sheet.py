@@ -88,7 +88,8 @@ def sheet_markdown(key: AnswerKey) -> str:
             for name, input_spec in shown:
                 lines += [_input_markdown(name, input_spec.description, key.inputs[exercise.id][name]), ""]
         for part in exercise.parts:
-            lines += [f"- **{exercise.id}.{part.id}** ({_points(part)}): {part.prompt.strip()}", ""]
+            lines += [f"- **{exercise.id}.{part.id}** ({_points(part)}): {part.prompt.strip()}", "",
+                      f"  *Answer: {part.answer.format_hint}*", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -121,7 +122,8 @@ def sheet_html(key: AnswerKey) -> str:
             )
             body.append(f"<div class='inputs'>{figures}</div>" if value.size <= 400 else f"<p>{label}: an array of shape {value.shape} (its values: <code>grader data</code>, see above)</p>")
         items = "".join(
-            f"<li><strong>{esc(exercise.id)}.{esc(part.id)}</strong> ({esc(_points(part))}): {esc(part.prompt.strip())}</li>"
+            f"<li><strong>{esc(exercise.id)}.{esc(part.id)}</strong> ({esc(_points(part))}): {esc(part.prompt.strip())}"
+            f"<br><em>Answer: {esc(part.answer.format_hint)}</em></li>"
             for part in exercise.parts
         )
         body.append(f"<ol class='parts'>{items}</ol>")

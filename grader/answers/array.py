@@ -21,6 +21,7 @@ from grader.answers.base import (
     correct,
     describe_raw,
     format_number,
+    format_pair,
     invalid,
     number_to_json,
     scored,
@@ -182,6 +183,12 @@ def shape_hint(actual: tuple[int, ...], expected: tuple[int, ...], axes: list[st
 
 
 # ---- the answer type ---------------------------------------------------------------------------------------
+
+def _yours_and_expected(actual: Any, expected: Any) -> str:
+    """``yours 0.5431, expected 0.5430590`` for two numbers that differ (digits enough to tell them apart)."""
+    yours, key = format_pair(float(actual), float(expected))
+    return f"yours {yours}, expected {key}"
+
 class ArrayAnswer(Tolerances, AnswerSpec):
     """A numeric array of any rank (a volume, a filter bank, a gradient), written as nested lists.
 
@@ -236,8 +243,8 @@ class ArrayAnswer(Tolerances, AnswerSpec):
         if expected.ndim == 0:
             return scored(
                 fraction,
-                f"your value {format_number(float(actual))} is not within the tolerance of the expected value",
-                [f"yours {format_number(float(actual))}, expected {format_number(float(expected))}"],
+                f"your value {format_pair(float(actual), float(expected))[0]} is not within the tolerance of the expected value",
+                [_yours_and_expected(actual, expected)],
             )
         return scored(
             fraction,
@@ -253,12 +260,11 @@ class ArrayAnswer(Tolerances, AnswerSpec):
         at = tuple(largest)
         details = [
             f"largest difference {format_number(float(difference[at]))} at {largest} "
-            f"(yours {format_number(float(actual[at]))}, expected {format_number(float(expected[at]))})"
+            f"({_yours_and_expected(actual[at], expected[at])})"
         ]
         positions = np.argwhere(wrong)
         listed = ", ".join(
-            f"{[int(i) for i in p]} (yours {format_number(float(actual[tuple(p)]))}, "
-            f"expected {format_number(float(expected[tuple(p)]))})"
+            f"{[int(i) for i in p]} ({_yours_and_expected(actual[tuple(p)], expected[tuple(p)])})"
             for p in positions[:MAX_LISTED]
         )
         more = f" and {len(positions) - MAX_LISTED} more" if len(positions) > MAX_LISTED else ""
@@ -278,4 +284,4 @@ class ArrayAnswer(Tolerances, AnswerSpec):
     @property
     def format_hint(self) -> str:
         layout = f" with axes ({', '.join(self.axes)})" if self.axes else ""
-        return f"a nested list of numbers{layout}, first index outermost, e.g. [[1, 2], [3, 4]]"
+        return f"a nested list of numbers{layout}, first index outermost, e.g. [[1, 2], [3, 4]]; each entry {self.precision_hint}"

@@ -126,6 +126,15 @@ class Tolerances(BaseModel):
         """The largest accepted ``|actual - expected|`` for this expected value."""
         return self.abs_tol + self.rel_tol * abs(expected)
 
+    @property
+    def precision_hint(self) -> str:
+        """How close an answer must be, for students: ``exact``, ``within 0.01``, or ``within 1e-06 + 1e-06 *
+        |expected|: give 7 significant digits or more`` (enough for the relative part: rel_tol 1e-6 needs 7)."""
+        if self.rel_tol == 0:
+            return "exact" if self.abs_tol == 0 else f"within {self.abs_tol:g}"
+        digits = max(1, math.ceil(-math.log10(self.rel_tol) - 1e-9)) + 1
+        return f"within {self.abs_tol:g} + {self.rel_tol:g} * |expected|: give {digits} significant digits or more"
+
 
 # ---- verdicts ----------------------------------------------------------------------------------------------
 def correct(feedback: str = "") -> Verdict:
@@ -180,6 +189,19 @@ def bounded_text(raw: str, what: str) -> str:
     if len(raw) > MAX_TEXT_LENGTH:
         raise AnswerError(f"{what} is {len(raw)} characters long; at most {MAX_TEXT_LENGTH} are read")
     return raw.strip()
+
+
+def format_pair(actual: float, expected: float) -> tuple[str, str]:
+    """``actual`` and ``expected`` for a message saying they differ: as :func:`format_number`, with more
+    significant digits (up to 17) while the two would read the same (``0.5431`` and ``0.5430590``)."""
+    shown = format_number(actual), format_number(expected)
+    if shown[0] != shown[1] or actual == expected or not all(map(math.isfinite, (float(actual), float(expected)))):
+        return shown
+    for digits in range(7, 18):
+        shown = f"{float(actual):.{digits}g}", f"{float(expected):.{digits}g}"
+        if shown[0] != shown[1]:
+            break
+    return shown
 
 
 def format_number(value: float) -> str:

@@ -16,6 +16,7 @@ from grader.answers.base import (
     correct,
     describe_raw,
     format_number,
+    format_pair,
     invalid,
     number_to_json,
     scored,
@@ -97,13 +98,11 @@ class NumberAnswer(Tolerances, AnswerSpec):
         tolerance = self.tolerance_for(expected)
         if difference <= tolerance:
             return correct()
+        yours, key = format_pair(actual, expected)
         return scored(
             0.0,
-            f"your value {format_number(actual)} is not within the tolerance of the expected value",
-            [
-                f"yours {format_number(actual)}, expected {format_number(expected)}: "
-                f"difference {difference:.3g} > tolerance {tolerance:.3g}"
-            ],
+            f"your value {yours} is not within the tolerance of the expected value",
+            [f"yours {yours}, expected {key}: difference {difference:.3g} > tolerance {tolerance:.3g}"],
         )
 
     def to_json(self, actual: float) -> int | float | str:
@@ -114,4 +113,4 @@ class NumberAnswer(Tolerances, AnswerSpec):
 
     @property
     def format_hint(self) -> str:
-        return "a number, e.g. 0.25 (or an expression in quotes such as \"1/4\" or \"2*pi\")"
+        return f"a number ({self.precision_hint}), e.g. 0.25 (or an expression in quotes such as \"1/4\" or \"2*pi\")"

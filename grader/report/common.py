@@ -58,8 +58,9 @@ def printable(text: str) -> str:
     return _NON_CHARACTERS.sub("\ufffd", escaped)
 
 
-def fmt_number(value: float) -> str:
-    """A number as a person writes it: ``3``, ``1.5``, ``0.3333``, ``1.2e-05``, ``nan``."""
+def fmt_number(value: float, digits: int = 4) -> str:
+    """A number as a person writes it: ``3``, ``1.5``, ``0.3333``, ``1.2e-05``, ``nan`` (``digits`` significant
+    digits: 4 in grids, 12 for a single answer, where a wrong 0.5431 must not read like the key 0.5430590...)."""
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, int):
@@ -70,7 +71,12 @@ def fmt_number(value: float) -> str:
         return "inf" if value > 0 else "-inf"
     if value == int(value) and abs(value) < 1e15:
         return str(int(value))
-    return f"{value:.4g}"
+    return f"{value:.{digits}g}"
+
+
+SINGLE_NUMBER_DIGITS = 12
+"""Significant digits of a single number in "Your answer"/"Expected" (the sheet's ``grader data`` gives inputs
+to the same 12 digits)."""
 
 
 def fmt_points(earned: float, possible: float) -> str:
@@ -211,7 +217,7 @@ def value_lines(value: Any, part: PartResult, marks_key: str | None = None) -> l
             return printable(value).split("\n") or [""]
         return [printable(_compact_json(value))]
     if shape == ():
-        return [fmt_number(as_number(value))]  # type: ignore[arg-type]
+        return [fmt_number(as_number(value), SINGLE_NUMBER_DIGITS)]  # type: ignore[arg-type]
     if not grid_fits(shape):
         return [summarize_array(value, shape)]
     marks = mask_for(part, marks_key, shape) if marks_key else None

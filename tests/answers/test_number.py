@@ -118,3 +118,30 @@ def test_integer_check_is_exact() -> None:
 def test_huge_integer_text_is_rejected() -> None:
     with pytest.raises(AnswerError, match="too large"):
         IntegerAnswer().parse("1" * 9_999)
+
+
+def test_a_wrong_number_never_reads_like_the_key() -> None:
+    """0.5431 against 0.54305859... differs at the 5th digit: the message shows enough digits to see it."""
+    wrong = NumberAnswer().check(0.5431, 0.5430585900614894, CTX)
+    assert "yours 0.5431, expected 0.543059" in wrong.details[0]
+    close = NumberAnswer(abs_tol=0, rel_tol=1e-12).check(0.54305859, 0.5430585900614894, CTX)
+    yours, expected = close.details[0].split(":")[0].removeprefix("yours ").split(", expected ")
+    assert yours != expected and float(yours) == 0.54305859
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False), st.floats(allow_nan=False, allow_infinity=False))
+def test_format_pair_tells_different_numbers_apart(actual: float, expected: float) -> None:
+    from grader.answers.base import format_pair
+
+    yours, key = format_pair(actual, expected)
+    assert (yours == key) == (actual == expected)
+
+
+@pytest.mark.parametrize(
+    ("abs_tol", "rel_tol", "hint"),
+    [(1e-6, 1e-6, "give 7 significant digits or more"), (0.0, 1e-4, "give 5 significant digits"),
+     (0.0, 0.0, "exact"), (0.01, 0.0, "within 0.01")],
+)
+def test_the_answer_format_states_the_precision_needed(abs_tol: float, rel_tol: float, hint: str) -> None:
+    assert hint in NumberAnswer(abs_tol=abs_tol, rel_tol=rel_tol).format_hint
