@@ -191,3 +191,52 @@ def test_the_summary_shows_students_file_names_as_text_not_markup(tmp_path: Path
     assert "x\\n```\\n<img src=x>" in line
     fenced = code_block(text.split("\n"))
     assert fenced[0] == "````text" and fenced[-1] == "````"
+
+
+SHEET_WITH_A_BAD_VARIANT = """\
+id: sizes
+exercises:
+  - id: size
+    inputs:
+      L: {value: 20, random: {low: 10, high: 40}}
+    quantities:
+      out: {op: conv_output_size, n: $L, f: 4, stride: 2, padding: 0}
+    parts:
+      - id: out
+        prompt: The output length.
+        points: 1
+        answer: {type: integer}
+        expected: $out
+"""
+
+
+def test_a_variant_the_sheet_cannot_key_is_the_sheets_fault_not_the_graders(tmp_path: Path) -> None:
+    """(L - 4)/2 + 1 is not whole for odd L: a student with such a seed is told the sheet failed (no grader internals),
+    the instructor gets the sheet's error, and the submission is graded again next run."""
+    from grader.errors import SpecErrors
+    from grader.grading import grade_file
+    from grader.key import compute_key
+    from grader.spec import load_sheet
+
+    spec = tmp_path / "sizes.yaml"
+    spec.write_text(SHEET_WITH_A_BAD_VARIANT)
+    sheet = load_sheet(spec)
+
+    def fails(seed: int) -> bool:
+        try:
+            compute_key(sheet, seed)
+        except SpecErrors:
+            return True
+        return False
+
+    bad_seed = next(seed for seed in range(100) if fails(seed))
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    (folder / "odd.yaml").write_text(f"student: s1\nseed: {bad_seed}\nanswers:\n  size:\n    out: 3\n")
+    summary = run_batch(spec, folder, jobs=1, gradebook_path=tmp_path / "gb.sqlite", progress=False, grade_fn=grade_file)
+    assert summary.grader_failures == 1
+    [(_, told_instructor)] = summary.failures
+    assert "is not a whole number" in told_instructor and "sizes.yaml" in told_instructor
+    [result] = list(summary.results())
+    assert result.error is not None and "fault of the sheet, not of the submission" in result.error
+    assert ".py" not in result.error and "sizes.yaml" not in result.error
