@@ -70,6 +70,13 @@ class SpecErrors(GraderError):
         return "\n".join(str(e) for e in self.errors)
 
 
+SHEET_FAULT = (
+    "the sheet has no valid answer key for this submission's variant, so it could not be graded; this is a "
+    "fault of the sheet, not of the submission -- it will be graded again once the sheet is fixed"
+)
+"""What a student's report says when the sheet raised SpecError(s) for their variant (the details are the author's)."""
+
+
 class InputFileError(GraderError):
     """A file given to the grader cannot be used at all (missing, unreadable, not YAML/JSON, wrong form)."""
 
