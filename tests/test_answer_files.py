@@ -151,6 +151,13 @@ def test_student_missing(sheet: Sheet, tmp_path: Path) -> None:
     assert_error(grade(sheet, path, "answers:\n  ex3:\n    c_count: 3\n"), path, "student")
 
 
+@pytest.mark.parametrize("student", ['"a,b \\"c\\"\\nnewline"', '"s1\\tx"', '"s\\u202e1"'])
+def test_a_student_id_on_several_lines_or_with_controls_is_refused(sheet: Sheet, tmp_path: Path, student: str) -> None:
+    """An id becomes a CSV cell and a gradebook key: one printable line (LMS importers reject the rest)."""
+    path = tmp_path / "id.yaml"
+    assert_error(grade(sheet, path, f"student: {student}\nanswers: {{}}\n"), path, "student")
+
+
 @pytest.mark.parametrize("seed", ["-1", "'seventeen'", "1.5", "true", "[1]"])
 def test_a_bad_seed_is_refused(sheet: Sheet, tmp_path: Path, seed: str) -> None:
     path = tmp_path / "seed.yaml"
@@ -180,3 +187,10 @@ def test_malformed_json_names_the_line(sheet: Sheet, tmp_path: Path) -> None:
     result = grade(sheet, path, '{"student": "s",\n "answers": {"ex3": {"c_count": 3,}}}\n')
     assert_error(result, path, "JSON")
     assert f"{path.name}:2" in result.error
+
+
+@pytest.mark.parametrize(("line", "student"), [('STUDENT = "s42"', "s42"), ('STUDENT = "s\x1b[2J42"', None), ("STUDENT = 's\t1'", None)])
+def test_a_code_files_declared_student_is_one_printable_line(line: str, student: str | None) -> None:
+    from grader.answers.code import declared_student
+
+    assert declared_student(f"import numpy as np\n{line}\n") == student

@@ -201,6 +201,8 @@ _STUDENT = re.compile(r"""^STUDENT\s*=\s*(['"])([^'"\n]{1,64})\1\s*(#.*)?$""", r
 
 
 def declared_student(source: str) -> str | None:
-    """The student id a code file declares as ``STUDENT = "s123"`` at the top level (read as text, never run)."""
+    """The student id a code file declares as ``STUDENT = "s123"`` at the top level (read as text, never run); None
+    when there is none, or when it holds tabs or control characters (as answer files refuse)."""
     match = _STUDENT.search(source)
-    return match.group(2).strip() if match else None
+    student = match.group(2).strip() if match else ""
+    return student if student and student.isprintable() else None

@@ -133,6 +133,10 @@ def _answer_file(path: Path, data: bytes, document: Any) -> AnswerFile:
     student = document.get("student")
     if not isinstance(student, str | int) or isinstance(student, bool) or not str(student).strip():
         raise InputFileError("'student' must be your student id (text)", file=path, path="student")
+    if any(not character.isprintable() for character in str(student).strip()):
+        raise InputFileError(
+            "'student' must be your student id on one line, without tabs or control characters", file=path, path="student"
+        )
     seed = document.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
         raise InputFileError(f"'seed' must be a whole number >= 0 (your variant), got {seed!r}", file=path, path="seed")
