@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Literal
 
 import numpy as np
@@ -23,6 +24,9 @@ from grader.answers.base import (
 )
 from grader.engine.formula import FormulaError, parse_formula
 from grader.result import Verdict
+
+_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
+"""``0,5431``: a decimal comma (as many locales write it), not a pair of numbers."""
 
 CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
 """Names a constant expression may use."""
@@ -68,6 +72,8 @@ def parse_real(raw: Any) -> float:
             return float(text)
         except ValueError:
             pass
+        if _DECIMAL_COMMA.fullmatch(text):
+            raise AnswerError(f"write decimals with a point: {text.replace(',', '.')}, not {text}")
         return evaluate_constant(text)
     raise AnswerError(f"expected a number, got {describe_raw(raw)}")
 

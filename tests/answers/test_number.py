@@ -36,6 +36,7 @@ def test_number_reads_every_documented_form(raw: object, value: float) -> None:
         (10**400, "too large for a floating-point number"),
         ("1" * 20_000, "at most 10000 are read"),
         (None, "no answer given"),
+        ("0,5431", "write decimals with a point: 0.5431, not 0,5431"),
     ],
 )
 def test_number_rejects_bad_forms_with_a_reason(raw: object, message: str) -> None:
