@@ -120,7 +120,21 @@ class _PartKeyBuilder:
             cases.append(CodeCaseKey(case.name, case.visibility, kwargs, expected, mistakes))
         return cases
 
+    def _check_random_args(self, spec: RandomCases) -> None:
+        """Random cases call the function with the same arguments as the literal cases: an argument a literal
+        case passes and ``random_cases.args`` lacks is named, instead of failing every draw."""
+        for case in self.answer.cases:
+            missing = [name for name in case.inputs if name not in spec.args]
+            if missing:
+                listed = ", ".join(repr(name) for name in missing)
+                raise self.error(
+                    f"random_cases.args has no {listed}, which case {case.name!r} passes to {self.answer.function}; "
+                    f"add {missing[0]}: a dim name, a number or {{shape: [...]}} to random_cases.args",
+                    "spec-random-cases", "answer", "random_cases", "args",
+                )
+
     def random_cases(self, spec: RandomCases) -> list[CodeCaseKey]:
+        self._check_random_args(spec)
         rng = _rng(self.sheet, self.exercise.id, self.part.id)
         cases = []
         for number in range(1, spec.count + 1):
@@ -129,15 +143,17 @@ class _PartKeyBuilder:
                 kwargs = self._draw(spec, rng)
                 try:
                     expected, mistakes = self.values(kwargs)
-                except SpecError as exc:  # e.g. a drawn size that is not whole: draw again
-                    last_error = exc
+                except SpecError as exc:
+                    if exc.code != "spec-op-failed":
+                        raise  # an unknown name or op, a bad argument: no other draw can fix it
+                    last_error = exc  # e.g. a drawn size that is not whole: draw again
                     continue
                 cases.append(CodeCaseKey(f"random-{number}", spec.visibility, kwargs, expected, mistakes))
                 break
             else:
                 raise self.error(
                     f"no random case with a defined key in {MAX_DRAWS} draws (last: {last_error.message if last_error else '?'}); "
-                    "narrow the dims", "spec-random-cases", "answer", "random_cases",
+                    "narrow the dims so that the key is defined for most draws", "spec-random-cases", "answer", "random_cases",
                 )
         return cases
 

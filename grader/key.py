@@ -15,7 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from grader.answers import FormulaAnswer, GraphAnswer
+from grader.answers.choice import OptionAt
 from grader.answers.references import FunctionReference, ScheduleReference, TranslationReference
+from grader.engine import max_pool2d_winners
 from grader.engine.tensor import Tensor
 from grader.errors import SpecError, SpecErrors
 from grader.quantities import OPS, Lazy
@@ -136,7 +139,10 @@ class _Env:
         except SpecError:
             raise
         except (ValueError, ArithmeticError) as exc:
-            raise self.error(f"{call.op}: {exc}", "spec-op-failed", loc) from None
+            text = str(exc)
+            # engine functions often name themselves already (``conv_output_size: ... is not a whole number``)
+            message = text if text.startswith(f"{call.op}:") else f"{call.op}: {text}"
+            raise self.error(message, "spec-op-failed", loc) from None
 
 
 def _type_error_text(exc: TypeError) -> str:
@@ -215,16 +221,20 @@ def _convert(part: PartSpec, value: Any, where: str) -> Any:
     """A quantity's value in the form the part's answer type compares against; ValueError when it can't be."""
     kind = part.answer.type
     if kind in ("number", "integer", "array", "boolean"):
-        if isinstance(value, FunctionReference | ScheduleReference | TranslationReference | frozenset | tuple):
+        if isinstance(value, OptionAt):
+            raise ValueError(f"{where} is an option of a choice (the option op), not a numeric value for a '{kind}' answer")
+        if isinstance(value, FunctionReference | ScheduleReference | TranslationReference | frozenset | tuple | dict | str):
             raise ValueError(f"{where} is a {type(value).__name__}, not a numeric value for a '{kind}' answer")
         array = np.asarray(value.value if isinstance(value, Tensor) else value)
+        if array.dtype.kind not in "biuf":
+            raise ValueError(f"{where} is a {type(value).__name__}, not a numeric value for a '{kind}' answer")
         if kind == "array":
             return array.astype(np.float64)
         if array.size != 1:
             raise ValueError(f"{where} has shape {array.shape}; a '{kind}' answer needs a single value")
         scalar = array.reshape(())[()]
         if kind == "boolean":
-            return bool(scalar)
+            return _boolean(scalar, where)
         if kind == "integer":
             if not float(scalar).is_integer():
                 raise ValueError(f"{where} is {float(scalar):g}, not a whole number, for an 'integer' answer")
@@ -239,9 +249,7 @@ def _convert(part: PartSpec, value: Any, where: str) -> Any:
             raise ValueError(f"{where} must be a set of names (e.g. the children_of op) for a 'set' answer")
         return value
     if kind == "choice":
-        if not isinstance(value, str):
-            raise ValueError(f"{where} must be one of the choices for a 'choice' answer")
-        return value
+        return _choice(part.answer.options, value, where)  # type: ignore[union-attr]
     if kind in ("formula", "graph"):
         if not isinstance(value, FunctionReference):
             raise ValueError(f"{where} must be made by the function op for a '{kind}' answer")
@@ -257,16 +265,61 @@ def _convert(part: PartSpec, value: Any, where: str) -> Any:
     return value
 
 
+def _boolean(scalar: Any, where: str) -> bool:
+    """A boolean part's key: a comparison's True/False, or a number that is exactly 0 or 1 -- never a number's
+    truthiness (a gradient of -0.01 is not "yes")."""
+    if isinstance(scalar, (bool, np.bool_)):
+        return bool(scalar)
+    number = float(scalar)
+    if number in (0.0, 1.0):
+        return number == 1.0
+    raise ValueError(
+        f"{where} is {number:g}, not a yes/no value: a 'boolean' part's key must be a comparison "
+        "(e.g. {op: greater, a: ..., b: 0}) or exactly 0 or 1"
+    )
+
+
+def _choice(options: list[str], value: Any, where: str) -> str:
+    """A choice part's key: the option at the position the ``option`` op computed."""
+    if not isinstance(value, OptionAt):
+        if isinstance(value, Tensor | np.ndarray | int | float | np.number):
+            shown = np.asarray(value.value if isinstance(value, Tensor) else value)
+            got = f"a plain number ({shown.reshape(())[()]:g})" if shown.size == 1 else f"an array of shape {shown.shape}"
+        else:
+            got = f"a {type(value).__name__}"
+        raise ValueError(
+            f"{where} is {got}, not an option: a 'choice' part's key is {{op: option, at: ...}}, the 0-based position "
+            "of the right option computed by the engine (e.g. at: {op: argmax, x: ...}); if the answer is the "
+            "number itself, use an 'integer' or 'number' part"
+        )
+    if value.position >= len(options):
+        listed = ", ".join(f"{i}: {option!r}" for i, option in enumerate(options))
+        raise ValueError(f"{where} picks the option at position {value.position}, but there are only {len(options)} ({listed})")
+    return options[value.position]
+
+
 def exercise_inputs(exercise: ExerciseSpec, seed: int | None) -> dict[str, np.ndarray]:
     rng = variant_rng(0 if seed is None else seed, exercise.id)
     return {name: draw_input(spec, seed, rng) for name, spec in exercise.inputs.items()}
 
 
-def compute_key(sheet: Sheet, seed: int | None = None) -> AnswerKey:
+def compute_key(sheet: Sheet, seed: int | None = None, *, name_variant: bool = True) -> AnswerKey:
     """The answer key of ``sheet`` for variant ``seed`` (None: the sheet's literal numbers).
 
-    Raises SpecErrors listing every part whose key cannot be computed (the author's fault).
+    Raises SpecErrors listing every part whose key cannot be computed (the author's fault); with
+    ``name_variant`` each message of a seeded variant starts ``seed 17:`` (a key may fail for one seed only).
     """
+    try:
+        return _compute_key(sheet, seed)
+    except SpecErrors as exc:
+        if seed is None or not name_variant:
+            raise
+        raise SpecErrors(
+            SpecError(f"seed {seed}: {e.message}", code=e.code, file=e.file, line=e.line, path=e.path) for e in exc.errors
+        ) from None
+
+
+def _compute_key(sheet: Sheet, seed: int | None) -> AnswerKey:
     parts: dict[tuple[str, str], PartKey] = {}
     inputs: dict[str, dict[str, np.ndarray]] = {}
     errors: list[SpecError] = []
@@ -281,6 +334,7 @@ def compute_key(sheet: Sheet, seed: int | None = None) -> AnswerKey:
             part_loc: Loc = ("parts", p_index)
             try:
                 expected = _key_value(evaluator, part, part.expected, (*part_loc, "expected"), "expected")
+                _check_report(evaluator, part, expected, part_loc)
                 mistakes = {
                     m.id: _key_value(evaluator, part, m.expected, (*part_loc, "mistakes", m_index, "expected"), f"mistake {m.id!r}")
                     for m_index, m in enumerate(part.mistakes)
@@ -307,9 +361,52 @@ def _unique_errors(errors: list[SpecError]) -> list[SpecError]:
 def _key_value(evaluator: Evaluator, part: PartSpec, expression: Any, loc: Loc, what: str) -> Any:
     value = evaluator.evaluate(expression, loc)
     try:
-        return _convert(part, value, what)
+        converted = _convert(part, value, what)
     except ValueError as exc:
         raise evaluator.sheet.error(str(exc), code="spec-answer-type", loc=(*evaluator.base, *loc)) from None
+    _check_domains(evaluator, part, converted, loc[:2], what)
+    return converted
+
+
+def _check_domains(evaluator: Evaluator, part: PartSpec, value: Any, part_loc: Loc, what: str) -> None:
+    """A formula or graph key reads every variable of its ``function``; the answer must give each a domain to
+    draw random points from (else every check of the part would fail, whatever the student wrote)."""
+    names = getattr(value, "variables", None)
+    answer = part.answer
+    if not names or not isinstance(answer, FormulaAnswer | GraphAnswer):
+        return
+    field_name = "variables" if isinstance(answer, FormulaAnswer) else "inputs"
+    domains = answer.variables if isinstance(answer, FormulaAnswer) else answer.inputs
+    missing = [name for name in names if name not in domains]
+    if missing:
+        listed = ", ".join(missing)
+        plural = len(missing) > 1
+        raise evaluator.sheet.error(
+            f"answer.{field_name} has no domain for {listed}, which the {what} function reads (its variables: "
+            f"{', '.join(names)}); add {missing[0]}: {{low: ..., high: ...}} to answer.{field_name}, or drop "
+            f"{'them' if plural else 'it'} from the function's variables (then {'they keep their' if plural else 'it keeps its'} "
+            "value in each variant)",
+            code="spec-domain",
+            loc=(*evaluator.base, *part_loc, "answer", field_name),
+        )
+
+
+def _check_report(evaluator: Evaluator, part: PartSpec, expected: Any, part_loc: Loc) -> None:
+    """``report.pool_winners`` must be drawable on the key (an (H, W, C) array the window tiles): grading draws it
+    for every submission and must not fail there."""
+    window = part.report.pool_winners
+    if window is None:
+        return
+    try:
+        if isinstance(expected, bool | str) or not isinstance(expected, float | int | np.ndarray):
+            raise ValueError(f"the key of a '{part.answer.type}' part is not an array")
+        max_pool2d_winners(np.asarray(expected, dtype=np.float64), window.size, stride=window.stride)
+    except ValueError as exc:
+        raise evaluator.sheet.error(
+            f"report.pool_winners: {exc}; remove pool_winners or use it on an (H, W, C) array the window tiles",
+            code="spec-report",
+            loc=(*evaluator.base, *part_loc, "report"),
+        ) from None
 
 
 @lru_cache(maxsize=256)

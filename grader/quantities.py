@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from grader import engine
+from grader.answers.choice import OptionAt
 from grader.answers.references import FunctionReference, ScheduleReference, TranslationReference
 from grader.engine import structure, symmetry
 from grader.engine.graph import Graph
@@ -179,6 +180,58 @@ def _sum(x: Any) -> Tensor:
     return engine.sum_all(x)
 
 
+@op("greater")
+def _greater(a: Any, b: Any) -> np.ndarray:
+    """True where a > b, else false: the key of a boolean part ({op: greater, a: $dz0, b: 0}), or 0/1 for a choice."""
+    return np.greater(array_of(a), array_of(b))
+
+
+@op("less")
+def _less(a: Any, b: Any) -> np.ndarray:
+    """True where a < b, else false: the key of a boolean part, or 0/1 for a choice."""
+    return np.less(array_of(a), array_of(b))
+
+
+def _arg_extreme(x: Any, largest: bool) -> int:
+    values = array_of(x).reshape(-1)
+    if values.size == 0:
+        raise ValueError("x is empty")
+    position = int(np.argmax(values) if largest else np.argmin(values))
+    extreme = values[position]
+    tied = np.flatnonzero(np.isclose(values, extreme, rtol=1e-9, atol=1e-12))
+    if tied.size > 1:
+        which = "largest" if largest else "smallest"
+        raise ValueError(
+            f"entries {', '.join(str(int(i)) for i in tied[:5])} tie for the {which} value ({extreme:.6g}): "
+            "there is no single right position"
+        )
+    return position
+
+
+@op("argmax")
+def _argmax(x: Any) -> int:
+    """The 0-based position of the largest entry of x (row-major); an error on a tie. The key of a choice part."""
+    return _arg_extreme(x, largest=True)
+
+
+@op("argmin")
+def _argmin(x: Any) -> int:
+    """The 0-based position of the smallest entry of x (row-major); an error on a tie. The key of a choice part."""
+    return _arg_extreme(x, largest=False)
+
+
+@op("option")
+def _option(at: Any) -> OptionAt:
+    """The key of a choice part: the option at 0-based position 'at' (e.g. {op: argmax, x: $y}; false/true: 0/1)."""
+    array = np.asarray(at.value if isinstance(at, Tensor) else at)
+    if array.dtype == np.bool_ and array.size == 1:
+        return OptionAt(int(bool(array.reshape(())[()])))
+    position = whole(at, "'at'")
+    if position < 0:
+        raise ValueError(f"'at' must be a 0-based position (0 or more), got {position}")
+    return OptionAt(position)
+
+
 @op("dense")
 def _dense(h: Any, v: Any, b: Any = None) -> Tensor:
     """Dense layer contracting all axes of h with the leading axes of v (the sheet's y_o = sum v_ijko h_ijk)."""
@@ -337,35 +390,45 @@ def _graph_output(graph: Any) -> Tensor:
 
 @op("children_of")
 def _children_of(graph: Any, node: str) -> frozenset[str]:
-    """Every node computed from node, directly or not (the sheet's AutoDiff step 1)."""
-    g = _graph_arg(graph)
+    """Every named node computed from node, directly or not (the sheet's AutoDiff step 1)."""
+    g = _graph_arg(graph).named_view()
     return frozenset(child.label for child in g.children_of(node))
 
 
 @op("direct_children")
 def _direct_children(graph: Any, node: str) -> frozenset[str]:
-    """The nodes computed directly from node (the sheet's ch(n))."""
-    return frozenset(child.label for child in _graph_arg(graph).direct_children(node))
+    """The named nodes whose expression uses node (the sheet's ch(n)): z for w in {z: w*x + b}."""
+    return frozenset(child.label for child in _graph_arg(graph).named_view().direct_children(node))
 
 
 @op("schedule")
 def _schedule(graph: Any, wrt: list[str] | None = None) -> ScheduleReference:
-    """The valid reverse schedules of a graph (for the variables wrt, or the whole graph)."""
-    g = _graph_arg(graph)
+    """The valid reverse schedules of a graph's named nodes (for the variables wrt, or the whole graph)."""
+    g = _graph_arg(graph).named_view()
     for name in wrt or []:
         g.node(name)
     return ScheduleReference(graph=g, wrt=tuple(wrt or ()))
 
 
-@op("function", lazy=("of",))
-def _function(of: Lazy, variables: dict[str, str]) -> FunctionReference:
+@dataclass(frozen=True)
+class NamedFunction(FunctionReference):
+    """A :class:`FunctionReference` made by the ``function`` op, knowing the variable names it reads, so the key
+    can check that the answer's domains cover them before any student is graded."""
+
+    variables: tuple[str, ...] = ()
+
+
+@op("function", lazy=("of", "variables"))
+def _function(of: Lazy, variables: Lazy) -> FunctionReference:
     """A quantity as a function of some inputs, evaluated at random points: {n: $n, f: $f, ...}.
 
     The keys are the names a student's formula uses; the values the inputs they stand for.
     """
-    if not isinstance(variables, dict) or not variables:
-        raise ValueError("'variables' must map the formula's variable names to $inputs")
-    names = {key: _input_name(value, f"variables.{key}") for key, value in variables.items()}
+    written = variables.expression
+    if not isinstance(written, dict) or not written:
+        raise ValueError("'variables' must map the formula's variable names to $inputs, e.g. {n: $n, f: $f}")
+    resolved = variables.value()
+    names = {key: _input_name(value, written[key], f"variables.{key}") for key, value in resolved.items()}
 
     memo: dict[tuple[tuple[str, bytes], ...], np.ndarray] = {}
 
@@ -380,14 +443,25 @@ def _function(of: Lazy, variables: dict[str, str]) -> FunctionReference:
             memo[memo_key] = array_of(of.value_with(overrides)).astype(np.float64)
         return memo[memo_key].copy()
 
-    return FunctionReference(fn=fn)
+    return NamedFunction(fn=fn, variables=tuple(names))
 
 
-def _input_name(reference: Any, where: str) -> str:
-    """The name of the input a resolved ``$reference`` stands for (inputs are leaves named after themselves)."""
-    if not (isinstance(reference, Tensor) and reference.op == "leaf" and reference.name):
-        raise ValueError(f"{where} must be a $reference to an input, got {reference!r}")
-    return reference.name
+def _input_name(reference: Any, written: Any, where: str) -> str:
+    """The name of the input a resolved ``$reference`` stands for (inputs are leaves named after themselves).
+
+    ``written`` is the argument as the sheet has it, for the message: an author reads ``$m is a quantity``,
+    never the engine's ``Tensor(add#7f...)``.
+    """
+    if isinstance(reference, Tensor) and reference.op == "leaf" and reference.name:
+        return reference.name
+    if isinstance(written, str) and written.startswith("$"):
+        what = f"{written} is a quantity (computed by {reference.op})" if isinstance(reference, Tensor) else f"{written} is not an input"
+        raise ValueError(
+            f"{where} must be a $reference to an input, which the check replaces by random points; {what}: "
+            "refer to the input(s) it is computed from instead"
+        )
+    shown = "an {op: ...} call" if isinstance(written, dict) else repr(written)
+    raise ValueError(f"{where} must be a $reference to an input, got {shown}")
 
 
 # ---- translations (the sheet's Exercise 3) -------------------------------------------------------------------

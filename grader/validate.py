@@ -11,12 +11,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from grader.answers import AnswerError, FormulaAnswer, FunctionReference, GraphAnswer
 from grader.answers.formula import compare_at_points
 from grader.code_key import code_part_key
-from grader.engine import max_pool2d_winners
 from grader.errors import GraderError, SpecError, SpecErrors
 from grader.grading import check_context
 from grader.key import AnswerKey, compute_key
@@ -48,13 +45,19 @@ def validate_sheet(path: Path) -> list[GraderError]:
     errors: list[GraderError] = []
     coinciding: dict[tuple[int, int, int], int] = {}  # mistakes allowed to coincide -> variants where they did
     seeds = [None, *sheet.spec.validation_seeds]
+    # One message per fault and place, naming the variants it occurs in (not one per seed).
+    found: dict[tuple[object, ...], list[tuple[SpecError, int | None]]] = {}
     for seed in seeds:
         try:
-            key = compute_key(sheet, seed)
+            key = compute_key(sheet, seed, name_variant=False)
         except SpecErrors as exc:
-            errors.extend(e for e in exc.errors if str(e) not in {str(x) for x in errors})
-            continue
-        errors.extend(_check_key(sheet, key, coinciding))
+            variant_errors: list[SpecError] = list(exc.errors)
+        else:
+            variant_errors = _check_key(sheet, key, coinciding)
+        for error in variant_errors:
+            found.setdefault((error.file, error.line, error.path, error.code), []).append((error, seed))
+    for occurrences in found.values():
+        errors.extend(_in_variants(occurrences, len(seeds)))
     errors.extend(_check_code_parts(sheet))
     for (e_index, p_index, m_index), count in coinciding.items():
         if count == len(seeds):
@@ -67,6 +70,36 @@ def validate_sheet(path: Path) -> list[GraderError]:
                 )
             )
     return errors
+
+
+def _in_variants(occurrences: list[tuple[SpecError, int | None]], variant_count: int) -> list[SpecError]:
+    """One fault at one place, found in some variants: its message once, with the variants named first
+    (``seeds 2, 3: ...``) unless it occurs in every variant alike. When the variants' messages differ (a key of
+    -0.15 in one, 0.31 in another), the first variant's message is shown and the others are listed after it."""
+    messages: dict[str, list[int | None]] = {}
+    for error, seed in occurrences:
+        messages.setdefault(error.message, []).append(seed)
+    first = occurrences[0][0]
+    if len(messages) == 1:
+        variants = next(iter(messages.values()))
+        if len(set(variants)) == variant_count:
+            return [first]
+        return [_with_message(first, f"{_variants_text(variants)}: {first.message}")]
+    (message, variants), *others = messages.items()
+    rest = [seed for _, seeds in others for seed in seeds]
+    return [_with_message(first, f"{_variants_text(variants)}: {message} (likewise in {_variants_text(rest)})")]
+
+
+def _variants_text(variants: list[int | None]) -> str:
+    names = ["the sheet's own numbers"] if None in variants else []
+    seeds = list(dict.fromkeys(str(seed) for seed in variants if seed is not None))
+    if seeds:
+        names.append(f"seed{'s' if len(seeds) > 1 else ''} {', '.join(seeds)}")
+    return " and ".join(names)
+
+
+def _with_message(error: SpecError, message: str) -> SpecError:
+    return SpecError(message, code=error.code, file=error.file, line=error.line, path=error.path)
 
 
 def _check_code_parts(sheet: Sheet) -> list[GraderError]:
@@ -100,8 +133,8 @@ def _part_error(sheet: Sheet, e_index: int, p_index: int, message: str, code: st
 
 
 def _check_key(sheet: Sheet, key: AnswerKey, coinciding: dict[tuple[int, int, int], int]) -> list[SpecError]:
+    """The faults of one variant's key (messages without the variant: :func:`validate_sheet` names it)."""
     errors: list[SpecError] = []
-    variant = "the sheet's own numbers" if key.seed is None else f"seed {key.seed}"
     for e_index, exercise in enumerate(sheet.spec.exercises):
         for p_index, part in enumerate(exercise.parts):
             if part.answer.type == "code":
@@ -111,16 +144,10 @@ def _check_key(sheet: Sheet, key: AnswerKey, coinciding: dict[tuple[int, int, in
             try:
                 full = _scores_full(part, part_key.expected, part_key.expected, ctx)
             except (AnswerError, ValueError) as exc:
-                errors.append(_part_error(sheet, e_index, p_index, f"{variant}: the reference answer cannot be checked: {exc}", "spec-key-unusable", ("expected",)))
+                errors.append(_part_error(sheet, e_index, p_index, f"the reference answer cannot be checked: {exc}", "spec-key-unusable", ("expected",)))
                 continue
-            window = part.report.pool_winners
-            if window is not None:
-                try:
-                    max_pool2d_winners(np.asarray(part_key.expected, dtype=np.float64), window.size, stride=window.stride)
-                except ValueError as exc:
-                    errors.append(_part_error(sheet, e_index, p_index, f"{variant}: report.pool_winners: {exc}", "spec-report", ("report",)))
             if full is False:
-                errors.append(_part_error(sheet, e_index, p_index, f"{variant}: the reference answer does not score full marks", "spec-key-not-full", ("expected",)))
+                errors.append(_part_error(sheet, e_index, p_index, "the reference answer does not score full marks", "spec-key-not-full", ("expected",)))
             for m_index, mistake in enumerate(part.mistakes):
                 try:
                     matches = _scores_full(part, part_key.mistakes[mistake.id], part_key.expected, ctx)
@@ -133,7 +160,7 @@ def _check_key(sheet: Sheet, key: AnswerKey, coinciding: dict[tuple[int, int, in
                     errors.append(
                         _part_error(
                             sheet, e_index, p_index,
-                            f"{variant}: known mistake {mistake.id!r} scores full marks (it equals the reference answer)",
+                            f"known mistake {mistake.id!r} scores full marks (it equals the reference answer)",
                             "spec-mistake-full", ("mistakes", m_index),
                         )
                     )
@@ -161,4 +188,13 @@ def validate_paths(paths: Iterable[Path]) -> dict[Path, list[GraderError]]:
     files = sheet_files(paths)
     if not files:
         raise GraderError("no exercise sheets found (expected .yaml/.yml files)")
-    return {path: validate_sheet(path) for path in files}
+    return {path: _validate_one(path) for path in files}
+
+
+def _validate_one(path: Path) -> list[GraderError]:
+    """:func:`validate_sheet`, with a grader bug on one sheet reported as that sheet's error: the other sheets of
+    a folder are still checked and listed."""
+    try:
+        return validate_sheet(path)
+    except Exception as exc:  # noqa: BLE001 -- a bug must not hide the results of the other sheets
+        return [GraderError(f"{path}: internal error while validating this sheet: {type(exc).__name__}: {exc} (please report this with the sheet)")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -15,10 +16,23 @@ def normalize(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
+@dataclass(frozen=True)
+class OptionAt:
+    """What the ``option`` op computes: the 0-based position of the right option of a ``choice`` part.
+
+    The engine picks the position (``{op: option, at: {op: argmax, x: $y}}``); the key turns it into the option's
+    text, so no answer is typed by hand and a plain number is never mistaken for a position.
+    """
+
+    position: int
+
+
 class ChoiceAnswer(AnswerSpec):
     """One option out of ``options``, written as the option's text (case and spacing do not matter).
 
-    The key's value is one of the options (a str).
+    The part's ``expected`` is ``{op: option, at: ...}``: the 0-based position of the right option, computed by
+    the engine (``argmax``/``argmin`` of a quantity, or a comparison: false picks the first option, true the
+    second). The key's value is that option (a str).
     """
 
     type: Literal["choice"] = "choice"

@@ -513,7 +513,9 @@ class NamedGraph:
             claimed.add(id(result))
             _label_inner(body, result, labeller(formula.text))
             env[name] = result
-        return Graph(env[self.output])
+        graph = Graph(env[self.output])
+        graph.named = frozenset(self.inputs) | frozenset(self.nodes)
+        return graph
 
     def evaluate(self, values: Mapping[str, np.ndarray | float]) -> np.ndarray:
         """The output node's value at ``values`` (arrays of points broadcast together)."""

@@ -15,6 +15,10 @@ import numpy as np
 from grader.engine.tensor import Tensor, reverse_schedule
 
 
+def _no_vjp(g: np.ndarray) -> Sequence[np.ndarray | None]:
+    raise ValueError("the named view of a graph is for inspection; differentiate the graph itself")
+
+
 @dataclass(frozen=True)
 class ScheduleCheck:
     """Whether a proposed reverse schedule is valid, and if not the first reason why (student-readable)."""
@@ -46,6 +50,9 @@ class Graph:
             for parent in dict.fromkeys(node.parents):  # a node used twice (x*x) is one child, not two
                 self._children[id(parent)].append(node)
         self.schedule: list[Tensor] | None = None
+        self.named: frozenset[str] | None = None
+        """The labels someone chose (a NamedGraph's inputs and nodes); other labels were made up from the text of
+        a sub-expression (``w * x``). None: every label counts as chosen (a graph built from tensors directly)."""
 
     # ---- lookup --------------------------------------------------------------------------------------
     def node(self, label: str | Tensor) -> Tensor:
@@ -64,6 +71,49 @@ class Graph:
     def labels(self) -> list[str]:
         """Labels of all nodes, output first, in the order of the engine's own reverse schedule."""
         return [n.label for n in self.nodes]
+
+    def named_view(self) -> Graph:
+        """The graph as its author drew it: only the named nodes (inputs and the nodes given a name), each
+        computed from the named nodes its expression uses.
+
+        In ``{z: w*x + b, L: z*z}`` the product ``w * x`` is part of z's expression, not a node: here w's direct
+        children are [z], everything that depends on w is [z, L], and a reverse schedule for w is ``L, z, w``.
+        Constants are left out. A schedule valid here extends to one of the whole graph (each sub-expression
+        goes just before its node), so the view loses nothing a student is asked. ``self`` when every label was
+        chosen (``named`` is None, or no sub-expression and no constant has a label of its own).
+        """
+        if self.named is None or all(n.label in self.named for n in self.nodes):
+            return self
+        proxies: dict[int, Tensor] = {}
+        for node in reversed(self.nodes):  # leaves first: each proxy's parents exist already
+            if node.label not in self.named:
+                continue
+            parents = [proxies[id(p)] for p in self._named_sources(node)]
+            if not parents and node.op == "leaf":
+                proxy = Tensor(node.value, name=node.label)
+            else:
+                proxy = Tensor.from_op(node.value, node.op, parents, _no_vjp)
+                proxy.name = node.label
+            proxies[id(node)] = proxy
+        view = Graph(proxies[id(self.output)])
+        view.named = self.named
+        return view
+
+    def _named_sources(self, node: Tensor) -> list[Tensor]:
+        """The named nodes ``node``'s expression uses: its parents, looking through unnamed sub-expressions."""
+        found: list[Tensor] = []
+        stack = list(reversed(node.parents))
+        seen: set[int] = set()
+        while stack:
+            parent = stack.pop()
+            if id(parent) in seen:
+                continue
+            seen.add(id(parent))
+            if self.named is not None and parent.label in self.named:
+                found.append(parent)
+            else:
+                stack.extend(reversed(parent.parents))
+        return found
 
     def parents(self, node: str | Tensor) -> list[Tensor]:
         """The nodes ``node`` was computed from, in argument order (duplicates removed)."""

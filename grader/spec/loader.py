@@ -78,6 +78,8 @@ def _spec_errors(exc: ValidationError, path: Path, lines: LineMap) -> SpecErrors
         if error["type"] == "union_tag_invalid":
             context = error.get("ctx", {})
             message = f"unknown answer type {context.get('tag')!r}; expected one of {context.get('expected_tags')}"
+        elif error["type"] == "value_error" and "error" in error.get("ctx", {}):
+            message = str(error["ctx"]["error"])  # our own validators' words, without pydantic's "Value error, "
         elif error["type"] == "extra_forbidden":
             message = f"unknown field {loc[-1]!r}" if loc else message
         errors.append(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from grader.answers import AnswerSpecUnion
 from grader.result import Visibility
@@ -49,6 +50,84 @@ class RandomSpec(_Strict):
         return self
 
 
+def _entries(count: int) -> str:
+    return f"{count} entr{'y' if count == 1 else 'ies'}"
+
+
+def _finite(number: float) -> bool:
+    try:
+        return math.isfinite(number)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "x".join(str(n) for n in shape)
+
+
+def _describe_item(item: Any) -> str:
+    if isinstance(item, list):
+        return f"a list of {_entries(len(item))}"
+    if isinstance(item, dict):
+        return "a mapping"
+    return "a number"
+
+
+def check_literal(value: Any, where: str = "") -> tuple[int, ...]:
+    """The shape of a literal input ``value`` (a number or nested lists of numbers, every row of one length).
+
+    ValueError saying what is wrong and where (``rows have different lengths (row 2 has 1 entry, row 1 has 2)``,
+    ``not a number: 'three'``): such a value is the author's fault and must never reach numpy.
+    """
+    at = f" (at value{where})" if where else ""
+    if isinstance(value, bool):
+        raise ValueError(
+            f"not a number: {str(value).lower()}{at} (YAML reads an unquoted yes/no/true/false as a boolean); "
+            "write 1 or 0"
+        )
+    if isinstance(value, (int, float)):
+        if not _finite(value):
+            raise ValueError(f"not a finite number: {value}{at}")
+        return ()
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("$"):
+            raise ValueError(
+                f"a literal value cannot refer to {text}{at}: 'value' holds numbers only; to use another input or "
+                f"quantity, write {text} where this input is used, or make this a quantity ({{op: ...}})"
+            )
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValueError(f"not a number: {value!r}{at}") from None
+        if not _finite(number):
+            raise ValueError(f"not a finite number: {value!r}{at}")
+        return ()
+    if isinstance(value, dict):
+        raise ValueError(
+            f"expected a number or a (nested) list of numbers{at}, got a mapping; an input's 'value' is the literal "
+            "numbers, e.g. [[1, 2], [3, 4]]"
+        )
+    if not isinstance(value, list):
+        raise ValueError(f"expected a number or a (nested) list of numbers{at}, got {type(value).__name__}")
+    if all(type(item) in (int, float) for item in value) and all(map(_finite, value)):
+        return (len(value),)  # a row of plain numbers: the common case, checked without a call per entry
+    shapes = [check_literal(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    for i, shape in enumerate(shapes[1:], start=1):
+        if shape == shapes[0]:
+            continue
+        inside = f" in value{where}" if where else ""
+        first, other = value[0], value[i]
+        if isinstance(first, list) and isinstance(other, list) and len(first) != len(other):
+            raise ValueError(f"rows have different lengths{inside} (row {i + 1} has {_entries(len(other))}, row 1 has {len(first)})")
+        if isinstance(first, list) and isinstance(other, list):
+            raise ValueError(
+                f"rows have different shapes{inside} (row {i + 1} is {_shape_text(shape)}, row 1 is {_shape_text(shapes[0])})"
+            )
+        raise ValueError(f"rows are of different kinds{inside} (row {i + 1} is {_describe_item(other)}, row 1 is {_describe_item(first)})")
+    return (len(value), *(shapes[0] if shapes else ()))
+
+
 class InputSpec(_Strict):
     """A problem input: the sheet's literal numbers, a seeded random draw, or both (literal for seed-less)."""
 
@@ -60,6 +139,13 @@ class InputSpec(_Strict):
     """What the input is, for the student's sheet."""
     show: bool = True
     """Print this input on the student's sheet."""
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _literal_numbers(cls, value: Any) -> Any:
+        if value is not None:
+            check_literal(value)
+        return value
 
     @model_validator(mode="after")
     def _something(self) -> InputSpec:
@@ -88,6 +174,41 @@ Ref = Annotated[str, Field(pattern=r"^\$[A-Za-z_][A-Za-z0-9_]*$")]
 """``$name``: an input or quantity of the same exercise."""
 Expression = Ref | Call
 
+_REF = re.compile(r"^\$[A-Za-z_][A-Za-z0-9_]*$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def check_expression(value: Any, choice_options: list[str] | None = None) -> Any:
+    """An ``expected`` as written: a ``$reference`` or an ``{op: ...}`` call; ValueError with a hint otherwise.
+
+    pydantic would say only that the value matches neither ``constrained-str`` nor ``Call``; the usual slips are
+    a name without ``$`` and a value typed by hand, and the message says what to write instead.
+    """
+    if value is None or isinstance(value, Call):
+        return value
+    typed = "answers are computed by the engine, never typed in"
+    if isinstance(value, str):
+        text = value.strip()
+        if _REF.match(text):
+            return text
+        if text.startswith("$"):
+            raise ValueError(f"{value!r} is not a $reference: after '$' comes a name (letters, digits, _)")
+        if choice_options is not None and any(" ".join(text.split()).casefold() == " ".join(o.split()).casefold() for o in choice_options):
+            raise ValueError(
+                f"{value!r} is typed by hand, but {typed}: a 'choice' part's key is the 0-based position of the right "
+                "option, computed by the engine: {op: option, at: ...} (e.g. at: {op: argmax, x: $scores})"
+            )
+        if _NAME.match(text):
+            raise ValueError(f"{value!r} is not a reference: write ${text} to refer to the input or quantity {text}")
+        raise ValueError(f"{value!r} is neither a $reference nor an {{op: ...}} call ({typed})")
+    if isinstance(value, dict):
+        if "op" not in value:
+            raise ValueError("an {op: ...} call needs 'op', the operation's name (`grader ops` lists them)")
+        if not isinstance(value["op"], str):
+            raise ValueError(f"'op' must be an operation's name, got {value['op']!r}")
+        return value
+    raise ValueError(f"expected a $reference or an {{op: ...}} call, got {value!r} ({typed})")
+
 
 class MistakeSpec(_Strict):
     """A known wrong answer: the quantity computed under a wrong assumption, and what to tell the student."""
@@ -96,6 +217,11 @@ class MistakeSpec(_Strict):
     """Stable identifier (shown in statistics), e.g. ``flipped-kernel``."""
     expected: Expression
     """What a student making this mistake answers, computed by the engine."""
+
+    @field_validator("expected", mode="before")
+    @classmethod
+    def _expression(cls, value: Any) -> Any:
+        return check_expression(value)
     feedback: str = Field(min_length=1)
     """Shown to the student whose answer matches this mistake."""
     credit: float = Field(0.0, ge=0.0, lt=1.0)
@@ -141,6 +267,13 @@ class PartSpec(_Strict):
     """For instructors only (e.g. where the printed solution disagrees with the engine)."""
     report: ReportOptions = ReportOptions()
     """How reports draw this part's arrays."""
+
+    @field_validator("expected", mode="before")
+    @classmethod
+    def _expression(cls, value: Any, info: ValidationInfo) -> Any:
+        answer = info.data.get("answer")
+        options = getattr(answer, "options", None) if getattr(answer, "type", None) == "choice" else None
+        return check_expression(value, options)
 
     @model_validator(mode="after")
     def _expected_needed(self) -> PartSpec:

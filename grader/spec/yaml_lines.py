@@ -73,13 +73,26 @@ def read_text(path: Path, what: str) -> str:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise InputFileError(f"{what}: file is {size} bytes; the limit is {MAX_FILE_BYTES}", file=path)
-        return path.read_bytes().decode("utf-8")
+        data = path.read_bytes()
+        return data.decode("utf-8")
     except FileNotFoundError:
         raise InputFileError(f"{what}: no such file", file=path) from None
     except UnicodeDecodeError as exc:
-        raise InputFileError(f"{what}: not UTF-8 text (byte {exc.start})", file=path) from None
+        line, column = text_position(data, exc.start)
+        raise InputFileError(
+            f"{what}: not UTF-8 text: column {column} has the byte 0x{data[exc.start]:02X} ({data[exc.start]}), which "
+            "UTF-8 does not allow there (the file was probably saved as Latin-1 or Windows-1252); save it as UTF-8",
+            file=path, line=line,
+        ) from None
     except OSError as exc:
         raise InputFileError(f"{what}: cannot read ({exc.strerror})", file=path) from None
+
+
+def text_position(data: bytes, offset: int) -> tuple[int, int]:
+    """The 1-based line and column (in characters, as an editor counts them) of byte ``offset`` of ``data``."""
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    column = len(data[line_start:offset].decode("utf-8", errors="replace")) + 1
+    return data.count(b"\n", 0, offset) + 1, column
 
 
 def load_yaml_with_lines(text: str, file: Path | str) -> tuple[Any, LineMap]:
