@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -10,7 +12,7 @@ from typing import Any, Literal
 import numpy as np
 
 from grader import __version__
-from grader.answers import AnswerSpec, CheckContext, Tolerances
+from grader.answers import AnswerError, AnswerSpec, CheckContext, Tolerances
 from grader.engine import max_pool2d_winners
 from grader.errors import InputFileError
 from grader.key import AnswerKey, PartKey, answer_key
@@ -18,7 +20,7 @@ from grader.result import PartResult, Result, Status, Verdict, Visibility
 from grader.spec.loader import Sheet, load_sheet
 from grader.spec.models import ExerciseSpec, PartSpec
 from grader.submission.answer_file import ANSWER_SUFFIXES, CODE_SUFFIXES, AnswerFile, file_hash, parse_answer_file, read_bytes
-from grader.text import file_name
+from grader.text import answer_text, file_name
 
 Mode = Literal["full", "check"]
 """``full``: every part graded (instructor/CI). ``check``: the student-side run; hidden parts are pending."""
@@ -80,28 +82,90 @@ def pending_part(exercise: ExerciseSpec, part: PartSpec, mode: Mode) -> PartResu
 
 
 def part_result(
-    exercise: ExerciseSpec, part: PartSpec, raw: Any, key: AnswerKey, ctx: CheckContext, mode: Mode = "full"
+    exercise: ExerciseSpec, part: PartSpec, raw: Any, key: AnswerKey, ctx: CheckContext, mode: Mode = "full",
+    *, written_as: Sequence[str] = (),
 ) -> PartResult:
-    """Grade one answer-file part. Hidden parts carry no expected value, no details and no feedback text."""
+    """Grade one answer-file part. Hidden parts carry no expected value, no details and no feedback text beyond
+    passed/not passed, or why the answer could not be read (which never depends on the key).
+
+    ``written_as``: ids the answer file used that look like misspellings of this part's id (named when the
+    answer is missing). In check mode a hidden part is only read, not graded: the student learns whether their
+    answer is missing or unreadable, nothing of the key."""
     hidden = part.visibility is Visibility.hidden
     pending = pending_part(exercise, part, mode)
     if pending is not None:
-        return pending
+        return _read_pending(pending, part, raw, written_as)
     common = part_fields(exercise, part)
     part_key = key.part(exercise.id, part.id)
     actual, verdict = judge(part.answer, part, raw, part_key, ctx)
+    answer_error = _answer_error(verdict, written_as) if actual is None else ""
+    if answer_error and verdict.status is Status.missing:
+        verdict = verdict.model_copy(update={"feedback": answer_error})
     annotations = {} if hidden else _annotations(part, actual, key.expected_json(exercise.id, part.id))
     return PartResult(
         **common,
         points_earned=round(verdict.fraction * part.points, 6),
         status=verdict.status,
         actual=part.answer.to_json(actual) if actual is not None else None,
+        answer_text=answer_text(raw) if actual is None and verdict.status is Status.invalid else None,
+        answer_error=answer_error,
         expected=None if hidden else key.expected_json(exercise.id, part.id),
-        feedback=_hidden_feedback(verdict) if hidden else verdict.feedback,
+        feedback=(answer_error or _hidden_feedback(verdict)) if hidden else verdict.feedback,
         details=[] if hidden else list(verdict.details),
         mistake=verdict.mistake,
         annotations=annotations,
     )
+
+
+def read_answer(answer: AnswerSpec, raw: Any) -> tuple[Any, str | None]:
+    """``(parsed answer, None)``, or ``(None, why)`` when the answer is missing (``"no answer given"``) or
+    cannot be read as the answer type. Only the student's text and the answer type decide, never the key: every
+    answer type's ``parse(raw)`` sees nothing else, so this may run on hidden parts before they are graded."""
+    if answer.is_missing(raw):
+        return None, "no answer given"
+    try:
+        return answer.parse(raw), None
+    except AnswerError as exc:
+        return None, str(exc)
+
+
+def _read_pending(pending: PartResult, part: PartSpec, raw: Any, written_as: Sequence[str]) -> PartResult:
+    """A check-mode hidden part, read but not graded: the student's answer (theirs to see) and why it cannot
+    be read, if it cannot."""
+    actual, problem = read_answer(part.answer, raw)
+    if problem is None:
+        return pending.model_copy(update={"actual": part.answer.to_json(actual)})
+    missing = part.answer.is_missing(raw)
+    error = _missing_sentence(written_as) if missing else _unreadable_sentence(problem)
+    return PartResult.model_validate({
+        **pending.model_dump(exclude={"key"}),
+        "answer_text": None if missing else answer_text(raw),
+        "answer_error": error,
+        "feedback": f"graded after submission; {error}",
+    })
+
+
+def _answer_error(verdict: Verdict, written_as: Sequence[str]) -> str:
+    """The ``answer_error`` of an answer that grading could not read (``actual`` is None only then)."""
+    if verdict.status is Status.missing:
+        return _missing_sentence(written_as)
+    if verdict.status is Status.invalid:
+        return _unreadable_sentence(verdict.feedback)
+    return ""
+
+
+def _missing_sentence(written_as: Sequence[str]) -> str:
+    if not written_as:
+        return "no answer given"
+    names = " or ".join(repr(name) for name in written_as)
+    return f"no answer given (the answer file has {names} instead, which is not a part id: check the spelling)"
+
+
+def _unreadable_sentence(message: str) -> str:
+    message = message.strip()
+    if message.lower().startswith(("cannot read", "could not read")):
+        return message
+    return f"cannot be read: {message}"
 
 
 def _annotations(part: PartSpec, actual: Any, expected: Any) -> dict[str, Any]:
@@ -128,15 +192,13 @@ def _hidden_feedback(verdict: Verdict) -> str:
 def grade_answer_file(sheet: Sheet, submission: AnswerFile, *, mode: Mode = "full") -> Result:
     """Grade a parsed answer file against its variant's key (the seed it names, else the sheet's numbers)."""
     key = answer_key(sheet, submission.seed)
+    gradable = [(exercise, part) for exercise, part in sheet.parts() if part.answer.type != "code"]
+    notes, misspelled = _unknown_answers(submission, sheet)
     parts: list[PartResult] = []
-    known: set[tuple[str, str]] = set()
-    for exercise, part in sheet.parts():
-        if part.answer.type == "code":
-            continue
-        known.add((exercise.id, part.id))
+    for exercise, part in gradable:
         raw = submission.answers.get(exercise.id, {}).get(part.id)
-        parts.append(part_result(exercise, part, raw, key, check_context(sheet, exercise.id, part.id), mode))
-    notes = _unknown_answers(submission, known, sheet)
+        parts.append(part_result(exercise, part, raw, key, check_context(sheet, exercise.id, part.id), mode,
+                                 written_as=misspelled.get((exercise.id, part.id), ())))
     return sheet_result(
         sheet, submission.path, student_id=submission.student, seed=submission.seed,
         submission_hash=submission.sha256, parts=parts, notes=notes,
@@ -156,18 +218,60 @@ def sheet_result(sheet: Sheet, path: Path, **fields: Any) -> Result:
     )
 
 
-def _unknown_answers(submission: AnswerFile, known: set[tuple[str, str]], sheet: Sheet) -> list[str]:
-    exercises = {e for e, _ in known}
-    notes = []
+def _unknown_answers(submission: AnswerFile, sheet: Sheet) -> tuple[list[str], dict[tuple[str, str], list[str]]]:
+    """Notes on the answer file's ids that the sheet does not have, each suggesting the closest known id
+    ("did you mean 'b_pool'?"), and for each answer-file part the unknown ids that look like it (to name them
+    when that part's answer is missing)."""
+    answerable: dict[str, list[str]] = {}
+    code_parts: set[tuple[str, str]] = set()
+    for exercise, part in sheet.parts():
+        answerable.setdefault(exercise.id, [])
+        if part.answer.type == "code":
+            code_parts.add((exercise.id, part.id))
+        else:
+            answerable[exercise.id].append(part.id)
+    exercises = list(answerable)
+    notes: list[str] = []
+    misspelled: dict[tuple[str, str], list[str]] = {}
     for exercise_id, answers in submission.answers.items():
-        if exercise_id not in exercises:
-            notes.append(f"answers.{exercise_id}: this sheet has no exercise {exercise_id!r} (ignored; exercises: {', '.join(sorted(exercises))})")
+        shown_exercise = answer_text(exercise_id, limit=60)
+        if exercise_id not in answerable:
+            hint = _did_you_mean(str(exercise_id), exercises)
+            notes.append(f"answers.{shown_exercise}: this sheet has no exercise {shown_exercise!r}{hint} "
+                         f"(ignored; exercises: {', '.join(exercises)})")
             continue
+        parts = answerable[exercise_id]
+        given = set(answers)
         for part_id in answers:
-            if (exercise_id, part_id) not in known:
-                parts = sorted(p for e, p in known if e == exercise_id)
-                notes.append(f"answers.{exercise_id}.{part_id}: exercise {exercise_id!r} has no part {part_id!r} (ignored; parts: {', '.join(parts)})")
-    return notes
+            if part_id in parts:
+                continue
+            shown = answer_text(part_id, limit=60)
+            where = f"answers.{shown_exercise}.{shown}"
+            if (exercise_id, part_id) in code_parts:
+                notes.append(f"{where}: {exercise_id}.{part_id} is a code part (ignored here): hand it in as a .py "
+                             "or .ipynb file")
+                continue
+            close = _closest(str(part_id), [p for p in parts if p not in given])
+            if close is not None:
+                misspelled.setdefault((exercise_id, close), []).append(shown)
+                hint = f"; did you mean {close!r}?"
+            else:
+                elsewhere = [e for e in exercises if part_id in answerable[e]]
+                hint = f"; did you mean {elsewhere[0]}.{part_id}?" if elsewhere else _did_you_mean(str(part_id), parts)
+            notes.append(f"{where}: exercise {exercise_id!r} has no part {shown!r}{hint} (ignored; parts: {', '.join(parts)})")
+    return notes, misspelled
+
+
+def _closest(name: str, known: Sequence[str]) -> str | None:
+    """The known id most like ``name`` (difflib's ratio at least 0.6, case ignored), or None."""
+    folded = {k.casefold(): k for k in known}
+    match = difflib.get_close_matches(name.casefold(), list(folded), n=1, cutoff=0.6)
+    return folded[match[0]] if match else None
+
+
+def _did_you_mean(name: str, known: Sequence[str]) -> str:
+    close = _closest(name, known)
+    return f"; did you mean {close!r}?" if close is not None else ""
 
 
 def unusable(sheet: Sheet, path: Path, reason: str, *, submission_hash: str = "", mode: Mode = "full") -> Result:

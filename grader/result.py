@@ -79,7 +79,16 @@ class PartResult(_Frozen):
     points_earned: float = Field(ge=0.0)
     status: Status
     actual: Any = None
-    """The student's answer as JSON data (numbers, nested lists, strings); None when missing."""
+    """The student's answer as JSON data (numbers, nested lists, strings); None when missing or unreadable."""
+    answer_text: str | None = None
+    """What the student wrote when it could not be read as the answer type (``1.5`` for a whole number,
+    ``maybe`` for yes/no): at most 200 characters, control characters escaped. None when the answer was read
+    (see ``actual``) or nothing was written. It is the student's own text, so it is shown for hidden parts too."""
+    answer_error: str = ""
+    """Why the student's answer could not be read: ``no answer given`` or ``cannot be read: <why>``. It depends
+    only on what the student wrote and on the answer type, never on the key, so reports show it for hidden parts
+    too (a student-side ``grader check`` reports it for hidden parts it does not grade). Empty when the answer
+    was read (an answer that is read but does not fit the key, e.g. a wrong shape, says so in ``feedback``)."""
     expected: Any = None
     """The key as JSON data; always None for hidden parts."""
     feedback: str = ""

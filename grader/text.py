@@ -1,4 +1,5 @@
-"""Text from outside (file names, answer files, notebooks) made safe to store and show: no lone surrogates.
+"""Text from outside (file names, answer files, notebooks) made safe to store and show: no lone surrogates; and a
+student's unreadable answer as bounded, printable text (:func:`answer_text`).
 
 Python can hold strings that are not Unicode text: a file name that is not UTF-8 decodes with surrogate escapes
 (``caf\\udce9.yaml``), and JSON may spell a lone surrogate (``"\\ud800"``). Neither can be written as UTF-8, so a
@@ -8,8 +9,10 @@ before it reaches a Result.
 
 from __future__ import annotations
 
+import math
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,3 +63,65 @@ def clean_document(value: Any) -> Any:
     if isinstance(value, list):
         return [clean_document(item) for item in value]
     return value
+
+
+ANSWER_TEXT_LIMIT = 200
+"""Longest ``answer_text`` kept (characters; longer text is cut and ends in ``...``)."""
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_NON_TEXT = re.compile("[\ud800-\udfff\ufffe\uffff]")
+
+
+def answer_text(raw: Any, limit: int = ANSWER_TEXT_LIMIT) -> str:
+    """What the student wrote, as text a report can show: a string as written, ``true``/``1.5`` for YAML's
+    booleans and numbers, lists and mappings in a compact JSON-like form. At most ``limit`` characters (cut
+    with ``...``); control characters and bidirectional controls as ``\\x1b``/``\\u202e`` escapes, newlines
+    and tabs kept. Reads at most a little more than ``limit`` characters of a large answer."""
+    pieces: list[str] = []
+    size = 0
+    for chunk in _text_chunks(raw.strip() if isinstance(raw, str) else raw, top=True):
+        shown = _escape(chunk[: limit + 1 - size])
+        pieces.append(shown)
+        size += len(shown)
+        if size > limit:
+            break
+    text = "".join(pieces)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _escape(text: str) -> str:
+    def one(match: re.Match[str]) -> str:
+        code = ord(match.group())
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return _NON_TEXT.sub("\ufffd", _CONTROL.sub(one, text.replace("\r\n", "\n")))
+
+
+def _text_chunks(value: Any, top: bool = False, depth: int = 0) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value if top else '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    elif value is None:
+        yield "null"
+    elif isinstance(value, bool):
+        yield "true" if value else "false"
+    elif isinstance(value, int):
+        yield str(value) if value.bit_length() < 2000 else f"(a whole number of about {int(value.bit_length() * 0.30103)} digits)"
+    elif isinstance(value, float):
+        yield repr(value) if math.isfinite(value) else str(value)
+    elif depth >= 20:
+        yield "..."
+    elif isinstance(value, dict):
+        yield "{"
+        for index, (name, item) in enumerate(value.items()):
+            yield (", " if index else "")
+            yield from _text_chunks(name, depth=depth + 1)
+            yield ": "
+            yield from _text_chunks(item, depth=depth + 1)
+        yield "}"
+    elif isinstance(value, (list, tuple)):
+        yield "["
+        for index, item in enumerate(value):
+            yield (", " if index else "")
+            yield from _text_chunks(item, depth=depth + 1)
+        yield "]"
+    else:
+        yield str(value)

@@ -150,18 +150,27 @@ def compare_at_points(
 
 
 def reference_examples(reference: FunctionReference, domains: Mapping[str, Domain], count: int = EXAMPLE_POINTS) -> list[dict[str, Any]]:
-    """A few points (drawn with a fixed seed) where the reference is defined, with its value there."""
+    """A few distinct points (drawn with a fixed seed) where the reference is defined, with its value there:
+    ``[{"at": {"n": 55, "f": 9}, "value": 24}, ...]`` (reports show them as ``at n=55, f=9 the reference gives
+    24``). Fewer than ``count`` when the domains hold fewer distinct points."""
     candidates = max(50, 10 * count)
     values = sample_points(domains, candidates, np.random.default_rng(0))
     results = np.broadcast_to(np.asarray(reference(values), dtype=np.float64), (candidates,))
-    examples = []
-    for index in np.flatnonzero(np.isfinite(results))[:count]:
+    examples: list[dict[str, Any]] = []
+    seen: set[tuple[float, ...]] = set()
+    for index in np.flatnonzero(np.isfinite(results)):
+        point = tuple(float(column[index]) for column in values.values())
+        if point in seen:  # whole-number domains repeat points: one row each is enough
+            continue
+        seen.add(point)
         examples.append(
             {
                 "at": {name: number_to_json(float(column[index])) for name, column in values.items()},
                 "value": number_to_json(float(results[index])),
             }
         )
+        if len(examples) == count:
+            break
     return examples
 
 

@@ -211,6 +211,14 @@ def value_lines(value: Any, part: PartResult, marks_key: str | None = None) -> l
     summarized, anything else as compact text."""
     if value is None:
         return ["(none)"]
+    points = sample_point_lines(value)
+    if points is not None:
+        return points
+    if part.answer_type == "graph" and isinstance(value, dict) and value and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        return [printable(f"{name}: {expression}" if name == "output" else f"{name} = {expression}").replace("\n", " ")
+                for name, expression in value.items()]
     shape = array_shape(value)
     if shape is None:
         if isinstance(value, str):
@@ -233,6 +241,37 @@ def value_lines(value: Any, part: PartResult, marks_key: str | None = None) -> l
         channel_marks = channel(marks, k) if marks is not None else None
         lines.extend("  " + line for line in grid_lines(channel(value, k), channel_marks, width))
     return lines
+
+
+SAMPLE_POINTS_SHOWN = 5
+"""Most sample points of a reference function (a formula or graph part's key) listed."""
+
+
+def sample_point_lines(value: Any) -> list[str] | None:
+    """The key of a formula or graph part -- sample points ``[{"at": {"n": 55, ...}, "value": 24}, ...]`` -- as
+    sentences ``at n=55, f=9, s=2, p=0 the reference gives 24``; None when ``value`` is not such a list."""
+    if not (isinstance(value, list) and value and all(_is_sample_point(item) for item in value)):
+        return None
+    lines = []
+    for item in value[:SAMPLE_POINTS_SHOWN]:
+        at = ", ".join(f"{printable(str(name))}={_point_number(x)}" for name, x in item["at"].items())
+        lines.append(f"at {at} the reference gives {_point_number(item['value'])}".replace("\n", " "))
+    if len(value) > SAMPLE_POINTS_SHOWN:
+        more = len(value) - SAMPLE_POINTS_SHOWN
+        lines.append(f"(and {more} more point{'s' if more > 1 else ''})")
+    return lines
+
+
+def _point_number(value: Any) -> str:
+    """A coordinate or value of a sample point, to 6 significant digits (as the differing point in the details)."""
+    return fmt_number(as_number(value), 6)  # type: ignore[arg-type]
+
+
+def _is_sample_point(item: Any) -> bool:
+    return (
+        isinstance(item, dict) and set(item) == {"at", "value"} and isinstance(item["at"], dict)
+        and all(as_number(x) is not None for x in item["at"].values()) and as_number(item["value"]) is not None
+    )
 
 
 def _compact_json(value: Any, limit: int = 200) -> str:
@@ -288,10 +327,33 @@ class PartView:
     hidden_cases: str = ""
     """``hidden cases: 2 of 3 passed`` (counts only), or empty."""
     annotations: dict[str, Any] = field(default_factory=dict)
+    answer_text: str | None = None
+    """What the student wrote when it could not be read (theirs: shown for hidden parts too), else None."""
 
     @property
     def key(self) -> str:
         return self.part.key
+
+    @property
+    def your_answer(self) -> Any:
+        """What "Your answer" shows: the answer as read, else the text as written when it could not be read,
+        else None (nothing written, or a hidden part's answer for students)."""
+        if self.show_actual and self.part.actual is not None:
+            return self.part.actual
+        return self.answer_text
+
+    @property
+    def show_answer(self) -> bool:
+        """Whether a report prints a "Your answer" block (``(none)`` for a missing answer of a part without
+        code cases)."""
+        return self.your_answer is not None or (self.show_actual and not self.cases)
+
+    @property
+    def answer_label(self) -> str:
+        """``Your answer``, or ``Your answer (as written)`` for text that could not be read."""
+        if self.answer_text is not None and not (self.show_actual and self.part.actual is not None):
+            return "Your answer (as written)"
+        return "Your answer"
 
     @property
     def expected_shown(self) -> Any:
@@ -320,10 +382,12 @@ def view_part(part: PartResult, audience: Audience) -> PartView:
     passed = None if part.status is Status.pending else part.status is Status.correct
     if hidden and audience == "student":
         word = STATUS_WORDS[Status.pending] if passed is None else ("passed" if passed else "not passed")
+        # Why the answer could not be read depends only on the student's text and the answer type, never on the
+        # key (PartResult.answer_error): the one thing a hidden part says besides passed/not passed.
         return PartView(
             part=part, hidden=True, status_word=word, passed=passed,
             points=fmt_points(part.points_earned, part.points_possible), show_actual=False, expected=None,
-            details=[], feedback="", mistake=None,
+            details=[], feedback=part.answer_error, mistake=None, answer_text=part.answer_text,
         )
     # A hidden part's cases are all counted as hidden, whatever their own visibility says.
     visible_cases = [] if hidden else [c for c in part.cases if c.visibility is Visibility.visible]
@@ -342,6 +406,7 @@ def view_part(part: PartResult, audience: Audience) -> PartView:
         cases=[_view_case(c) for c in visible_cases],
         hidden_cases=_hidden_case_counts(hidden_cases),
         annotations={} if hidden else dict(part.annotations),
+        answer_text=part.answer_text,
     )
 
 
@@ -356,6 +421,15 @@ def _hidden_case_counts(cases: Sequence[CaseResult]) -> str:
         return ""
     passed = sum(1 for c in cases if c.passed)
     return f"hidden cases: {passed} of {len(cases)} passed"
+
+
+def shown_status(part: PartResult, audience: Audience) -> Status:
+    """The status a machine-readable report gives ``audience``: for students a hidden part is only ``correct``
+    (passed), ``pending`` or ``incorrect`` (not passed, whatever the reason: partly correct with a known
+    mistake, an answer of the wrong shape, ...), as the human-readable reports say only passed / not passed."""
+    if audience == "student" and part.visibility is Visibility.hidden and part.status not in (Status.correct, Status.pending):
+        return Status.incorrect
+    return part.status
 
 
 def view_parts(result: Result, audience: Audience) -> list[PartView]:
@@ -377,10 +451,19 @@ def headline(result: Result, audience: Audience, *, hidden_results: bool = True)
     passed_hidden = sum(1 for p in hidden if p.status is Status.correct)
     if audience == "instructor" and all(p.status is Status.correct for p in result.parts):
         return f"All {len(result.parts)} parts correct."
-    if visible and correct_visible == len(visible):
-        sentence = "All visible checks passed."
+    # Missing or unreadable hidden answers (known from the student's text alone) come first: a student-side check
+    # that cannot grade them must not sound as if all were well.
+    unread = [p for p in hidden if p.answer_error]
+    sentence = ""
+    if unread:
+        keys = ", ".join(printable(p.key) for p in unread[:5]) + (", ..." if len(unread) > 5 else "")
+        many = len(unread) > 1
+        sentence = (f"{len(unread)} hidden answer{'s are' if many else ' is'} missing or cannot be read ({keys}): "
+                    f"as handed in, {'they score' if many else 'it scores'} 0. ")
+    if visible and correct_visible == len(visible) and not unread:
+        sentence += "All visible checks passed."
     else:
-        sentence = f"Visible checks: {correct_visible} of {len(visible)} correct."
+        sentence += f"Visible checks: {correct_visible} of {len(visible)} correct."
     if hidden and not hidden_results:
         sentence += f" Hidden checks: {len(hidden)}, shown when the grades are published."
     elif hidden:
@@ -392,6 +475,14 @@ def headline(result: Result, audience: Audience, *, hidden_results: bool = True)
             bits.append(f"{pending} graded after submission")
         sentence += f" Hidden checks: {', '.join(bits)}."
     return sentence
+
+
+NOTES_TITLE = "Notes on the answer file (they cost no points)"
+
+
+def note_lines(result: Result) -> list[str]:
+    """The Result's notes (answers to ids the sheet does not have, ...) as printable one-line texts."""
+    return [printable(note).replace("\n", " ") for note in result.notes]
 
 
 def batch_status(result: Result) -> str:

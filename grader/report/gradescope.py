@@ -8,12 +8,15 @@ import json
 from typing import Any
 
 from grader.report.common import (
+    NOTES_TITLE,
     Audience,
     PartView,
     check_audience,
     fmt_percent,
     fmt_points,
     headline,
+    note_lines,
+    shown_status,
     value_lines,
     view_parts,
     xml_safe,
@@ -33,9 +36,9 @@ def _test_output(view: PartView) -> str:
         lines += ["", "Where it differs:", *(f"- {d}" for d in view.details)]
     if view.mistake:
         lines.append(f"Known mistake matched: {view.mistake}")
-    if view.show_actual and (view.part.actual is not None or not view.cases):
-        lines += ["", "Your answer:", *("  " + line for line in value_lines(view.part.actual, view.part,
-                                                                              view.actual_marks_key))]
+    if view.show_answer:
+        lines += ["", f"{view.answer_label}:", *("  " + line for line in value_lines(view.your_answer, view.part,
+                                                                                     view.actual_marks_key))]
     if view.expected_shown is not None:
         lines += ["Expected:", *("  " + line for line in value_lines(view.expected_shown, view.part,
                                                                        "expected_winners"))]
@@ -76,7 +79,7 @@ def to_gradescope_data(result: Result, audience: Audience = "student") -> dict[s
             "output_format": "text",
             "tags": [xml_safe(exercise), xml_safe(view.part.answer_type)],
             "visibility": "after_published" if view.hidden else "visible",
-            "extra_data": {"key": xml_safe(view.key), "status": view.part.status.value},
+            "extra_data": {"key": xml_safe(view.key), "status": shown_status(view.part, audience).value},
         })
         tests.append(test)
     if audience == "student" and any(view.hidden for view in views):
@@ -91,6 +94,9 @@ def to_gradescope_data(result: Result, audience: Audience = "student") -> dict[s
                    f"({fmt_percent(result.score)}). {headline(result, audience)}"]
     if result.error:
         summary.insert(0, f"This submission could not be graded: {result.error}")
+    notes = note_lines(result)
+    if notes:
+        summary.append("\n".join([f"{NOTES_TITLE}:", *(f"- {note}" for note in notes)]))
     data: dict[str, Any] = {
         "score": result.points_earned,
         "output": xml_safe("\n\n".join(summary)),

@@ -8,6 +8,7 @@ import math
 from typing import Any
 
 from grader.report.common import (
+    NOTES_TITLE,
     Audience,
     PartView,
     array_shape,
@@ -23,6 +24,7 @@ from grader.report.common import (
     grid_fits,
     headline,
     mask_for,
+    note_lines,
     printable,
     title_of,
     value_lines,
@@ -155,8 +157,8 @@ def _heat_table(matrix: list[list[Any]], low: float, high: float, marks: Any, ot
 def _heatmaps(view: PartView) -> str | None:
     """Side-by-side heatmaps of the student's answer and the key (per channel for ``(H, W, K)``), or None when
     the answer is not a small numeric 2-D/3-D array."""
-    actual, expected = view.part.actual, view.expected_shown
-    actual_shape = array_shape(actual) if view.show_actual else None
+    actual, expected = view.your_answer, view.expected_shown
+    actual_shape = array_shape(actual) if actual is not None else None
     expected_shape = array_shape(expected) if expected is not None else None
     drawable = [s for s in (actual_shape, expected_shape) if s is not None and len(s) in (2, 3) and grid_fits(s)]
     if not drawable:
@@ -197,8 +199,8 @@ def _heatmaps(view: PartView) -> str | None:
         legend.append(f"shape {actual_shape} but expected {expected_shape}")
     maps = "".join(groups) + f'<p class="legend">{esc("; ".join(legend))}.</p>'
     # An answer that cannot be drawn is printed in its place: the student's first, then the key.
-    if view.show_actual and actual_shape not in drawable:
-        maps = _pre("Your answer", actual, view.part, view.actual_marks_key) + maps
+    if view.show_answer and actual_shape not in drawable:
+        maps = _pre(view.answer_label, actual, view.part, view.actual_marks_key) + maps
     if expected is not None and expected_shape not in drawable:
         maps += _pre("Expected", expected, view.part, "expected_winners")
     return maps
@@ -227,12 +229,12 @@ def _part(view: PartView) -> str:
         out.append('<ul class="details">' + "".join(f"<li>{esc(d)}</li>" for d in view.details) + "</ul>")
     if view.mistake:
         out.append(f'<p class="mistake">Known mistake matched: <code>{esc(view.mistake)}</code></p>')
-    if view.show_actual and (view.part.actual is not None or not view.cases):
+    if view.show_answer:
         maps = _heatmaps(view)
         if maps is not None:
             out.append(maps)
         else:
-            out.append(_pre("Your answer", view.part.actual, view.part, view.actual_marks_key))
+            out.append(_pre(view.answer_label, view.your_answer, view.part, view.actual_marks_key))
             if view.expected_shown is not None:
                 out.append(_pre("Expected", view.expected_shown, view.part, "expected_winners"))
     if view.cases or view.hidden_cases:
@@ -275,6 +277,10 @@ def render_html(result: Result, audience: Audience = "student") -> str:
                 f"{esc(fmt_points(result.points_earned, result.points_possible))} <small>points "
                 f"({esc(fmt_percent(result.score))})</small></div>"
                 f"<p>{esc(headline(result, audience))}</p>")
+    notes = note_lines(result)
+    if notes:
+        body.append(f'<div class="notes"><p class="label">{esc(NOTES_TITLE)}</p><ul class="details">'
+                    + "".join(f"<li>{esc(note)}</li>" for note in notes) + "</ul></div>")
     if audience == "instructor" and result.sandbox_layers:
         layers = ", ".join(f"{n} {'on' if on else 'OFF'}" for n, on in result.sandbox_layers.items())
         body.append(f'<p class="note">Sandbox layers: {esc(layers)}</p>')

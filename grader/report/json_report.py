@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from grader.report.common import Audience, check_audience
+from grader.report.common import Audience, check_audience, shown_status
 from grader.result import CaseResult, Result, Visibility
 
 FORMAT_NAME = "grader-result"
@@ -21,15 +21,19 @@ _COMPUTED_PART_FIELDS = ("key",)
 
 
 def redact_for_student(result: Result) -> Result:
-    """The Result as a student may see it: hidden parts keep only their status, points and the student's own
-    answer (their feedback, known mistake, annotations and case texts go); hidden cases keep only pass/fail
-    (named ``hidden case <n>``, 1-based). Everything else of visible parts is unchanged.
+    """The Result as a student may see it: hidden parts keep only their points, the student's own answer
+    (``actual``, ``answer_text``), why it could not be read (``answer_error``: never from the key) and a status
+    that says only passed / not passed / pending (``correct`` / ``incorrect`` / ``pending``: a partly correct,
+    missing, invalid or error status becomes ``incorrect``); their feedback, known mistake, annotations and case
+    texts go. Hidden cases keep only pass/fail (named ``hidden case <n>``, 1-based). Everything else of visible
+    parts is unchanged.
     Idempotent; ``audience="instructor"`` output is never redacted."""
     parts = []
     for part in result.parts:
         if part.visibility is Visibility.hidden:
             cases = [_bare_case(c, i) for i, c in enumerate(part.cases)]
-            part = part.model_copy(update={"feedback": "", "mistake": None, "annotations": {}, "cases": cases})
+            part = part.model_copy(update={"status": shown_status(part, "student"), "feedback": "", "mistake": None,
+                                           "annotations": {}, "cases": cases})
         else:
             cases = [_bare_case(c, i) if c.visibility is Visibility.hidden else c for i, c in enumerate(part.cases)]
             part = part.model_copy(update={"cases": cases})

@@ -12,6 +12,7 @@ from grader.report.common import (
     fmt_number,
     fmt_percent,
     fmt_points,
+    note_lines,
     value_lines,
     view_parts,
     xml_safe,
@@ -37,8 +38,9 @@ def _failure_text(view: PartView) -> str:
     lines += [f"differs: {d}" for d in view.details]
     if view.mistake:
         lines.append(f"known mistake: {view.mistake}")
-    if view.show_actual:
-        lines += ["your answer:", *("  " + line for line in value_lines(view.part.actual, view.part))]
+    if view.show_actual or view.your_answer is not None:
+        label = "your answer (as written)" if view.answer_label.endswith("(as written)") else "your answer"
+        lines += [f"{label}:", *("  " + line for line in value_lines(view.your_answer, view.part))]
     if view.expected_shown is not None:
         lines += ["expected:", *("  " + line for line in value_lines(view.expected_shown, view.part))]
     for case in view.cases:
@@ -88,6 +90,8 @@ def render_junit(result: Result, audience: Audience = "student", *, timestamp: s
     }
     if audience == "instructor":
         facts.update({f"sandbox.{name}": str(on).lower() for name, on in result.sandbox_layers.items()})
+    # Notes on the answer file (also in system-out, inside the text report): note.1, note.2, ...
+    facts.update({f"note.{n}": note for n, note in enumerate(note_lines(result), start=1)})
     for name, value in facts.items():
         ET.SubElement(properties, "property", {"name": _token(name, "property"), "value": xml_safe(str(value))})
     for view in views:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from grader.report.common import (
+    NOTES_TITLE,
     Audience,
     PartView,
     batch_status,
@@ -14,6 +15,7 @@ from grader.report.common import (
     fmt_percent,
     fmt_points,
     headline,
+    note_lines,
     printable,
     title_of,
     value_lines,
@@ -76,8 +78,8 @@ def part_section(view: PartView) -> list[str]:
     if view.mistake:
         lines += [f"Known mistake matched: {md_code_span(view.mistake)}", ""]
     marks = False
-    if view.show_actual and (view.part.actual is not None or not view.cases):
-        lines += _value("Your answer", view.part.actual, view.part, view.actual_marks_key)
+    if view.show_answer:
+        lines += _value(view.answer_label, view.your_answer, view.part, view.actual_marks_key)
         marks |= view.actual_marks_key is not None
     if view.expected_shown is not None:
         lines += _value("Expected", view.expected_shown, view.part, "expected_winners")
@@ -111,6 +113,9 @@ def render_md(result: Result, audience: Audience = "student") -> str:
         lines += ["> [!CAUTION]", "> **This submission could not be graded.**", f"> {md_text(result.error)}", ""]
     lines += [f"**Total: {fmt_points(result.points_earned, result.points_possible)} points "
               f"({fmt_percent(result.score)})**. {md_text(headline(result, audience))}", ""]
+    notes = note_lines(result)
+    if notes:
+        lines += ["> [!NOTE]", f"> **{NOTES_TITLE}:**", ">"] + [f"> - {md_text(note)}" for note in notes] + [""]
     if audience == "instructor" and result.sandbox_layers:
         layers = ", ".join(f"{md_text(n)} {'on' if on else '**off**'}" for n, on in result.sandbox_layers.items())
         lines += [f"Sandbox layers: {layers}", ""]

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from grader.report.common import (
+    NOTES_TITLE,
     Audience,
     PartView,
     array_shape,
@@ -15,6 +16,7 @@ from grader.report.common import (
     fmt_percent,
     fmt_points,
     headline,
+    note_lines,
     printable,
     summarize_array,
     title_of,
@@ -47,7 +49,8 @@ def block(value: Any, part: PartResult, indent: str, marks_key: str | None = Non
         shape = array_shape(value)
         if shape:
             return [indent + summarize_array(value, shape)]
-        return wrap(" ".join(lines), indent)
+        # Each line wrapped on its own (continued 2 columns further in): sample points stay one per sentence.
+        return [out for line in lines for out in wrap(line, indent + "  ", first=indent)]
     return [indent + line for line in lines]
 
 
@@ -67,9 +70,9 @@ def part_lines(view: PartView) -> list[str]:
     if view.mistake:
         lines += wrap(f"known mistake matched: {view.mistake}", "  ")
     marks_note = False
-    if view.show_actual and (view.part.actual is not None or not view.cases):
-        lines.append("  Your answer:")
-        lines += block(view.part.actual, view.part, "    ", view.actual_marks_key)
+    if view.show_answer:
+        lines.append(f"  {view.answer_label}:")
+        lines += block(view.your_answer, view.part, "    ", view.actual_marks_key)
         marks_note |= view.actual_marks_key is not None
     if view.expected_shown is not None:
         lines.append("  Expected:")
@@ -109,6 +112,11 @@ def render_text(result: Result, audience: Audience = "student") -> str:
     lines.append(f"Total: {fmt_points(result.points_earned, result.points_possible)} points "
                  f"({fmt_percent(result.score)})")
     lines += wrap(headline(result, audience))
+    notes = note_lines(result)
+    if notes:
+        lines.append(f"{NOTES_TITLE}:")
+        for note in notes:
+            lines += wrap(note, "    ", first="  - ")
     if audience == "instructor" and result.sandbox_layers:
         layers = ", ".join(f"{name} {'on' if on else 'OFF'}" for name, on in result.sandbox_layers.items())
         lines += wrap(f"sandbox layers: {layers}")

@@ -190,3 +190,82 @@ def hostile() -> Result:
 
 
 SAMPLES = {"full_marks": full_marks, "mixed": mixed, "error": error, "hostile": hostile}
+
+
+FORMULA_POINTS = [
+    {"at": {"n": 55, "f": 9, "s": 2, "p": 0}, "value": 24},
+    {"at": {"n": 41, "f": 5, "s": 4, "p": 2}, "value": 11},
+    {"at": {"n": 18, "f": 11, "s": 1, "p": 3}, "value": 14},
+    {"at": {"n": 5, "f": 5, "s": 1, "p": 3}, "value": 7},
+    {"at": {"n": 2, "f": 8, "s": 1, "p": 5}, "value": 5},
+    {"at": {"n": 9, "f": 3, "s": 2, "p": 1}, "value": 5},
+]
+"""A formula part's key as reports get it: sample points of the reference (one more than reports list)."""
+
+
+def check_mode() -> Result:
+    """A student-side ``grader check`` run: notes on misspelled ids, answers that could not be read (visible and
+    hidden), a formula part's key given as sample points, a graph answer, and hidden parts that are pending
+    (one missing, one unreadable, one fine) and graded (one partly correct: students see only "not passed")."""
+    return Result(
+        sheet_id="week7",
+        sheet_title="Week 7: convolutional networks",
+        student_id="s100004",
+        submission="week7-answers.yaml",
+        grader_version="0.1.0",
+        notes=[
+            "answers.ex3.b_pol: exercise 'ex3' has no part 'b_pol'; did you mean 'b_pool'? (ignored; parts: a, b_conv, "
+            "b_pool)",
+            "answers.ex9: this sheet has no exercise 'ex9' (ignored; exercises: ex1, ex2, ex3, ex4)",
+        ],
+        parts=[
+            PartResult(exercise_id="ex1", part_id="b_unusual", title="dL/dw_111111 with the unusual indexing",
+                       answer_type="number", visibility=Visibility.hidden, points_possible=2, points_earned=0,
+                       status=Status.pending, answer_error="no answer given",
+                       feedback="graded after submission; no answer given"),
+            PartResult(exercise_id="ex2", part_id="a_formula", title="Output width as a formula",
+                       answer_type="formula", points_possible=2, points_earned=0, status=Status.invalid,
+                       answer_text="(n + 2p - f)/s + 1",
+                       answer_error="cannot read the formula: could not read the formula at column 6: invalid "
+                                    "decimal literal; write multiplication with '*', e.g. 2*p not 2p",
+                       feedback="cannot read the formula: could not read the formula at column 6: invalid decimal "
+                                "literal; write multiplication with '*', e.g. 2*p not 2p",
+                       expected=FORMULA_POINTS),
+            PartResult(exercise_id="ex2", part_id="b_formula", title="Same padding as a formula",
+                       answer_type="formula", points_possible=2, points_earned=0, status=Status.incorrect,
+                       actual="f - 1", expected=[{"at": {"f": 13}, "value": 6}, {"at": {"f": 5}, "value": 2}],
+                       feedback="at f=13 your formula gives 12, which is not the expected value",
+                       details=["at f=13 your formula gives 12, the reference 6",
+                                "your formula differs from the reference at 50 of 50 random points"]),
+            PartResult(exercise_id="ex2", part_id="b_check_p", title="Padding p for n = 4, f = 3",
+                       answer_type="integer", points_possible=1, points_earned=0, status=Status.invalid,
+                       answer_text="1.5", answer_error="cannot be read: expected a whole number, got 1.5",
+                       feedback="expected a whole number, got 1.5", expected=1),
+            PartResult(exercise_id="ex2", part_id="a_set_d", title="Output width for set D", answer_type="integer",
+                       visibility=Visibility.hidden, points_possible=1, points_earned=0, status=Status.pending,
+                       answer_text="fifty-five \x1b[31m<b>",
+                       answer_error="cannot read 'fifty-five \\x1b[31m<b>' as a number: unknown name 'five'",
+                       feedback="graded after submission; cannot read 'fifty-five' as a number"),
+            PartResult(exercise_id="ex3", part_id="b_pool", title="Max-pooling output", answer_type="array",
+                       points_possible=2, points_earned=0, status=Status.missing, expected=[[7, 9], [5, 7]],
+                       answer_error="no answer given (the answer file has 'b_pol' instead, which is not a part id: "
+                                    "check the spelling)",
+                       feedback="no answer given (the answer file has 'b_pol' instead, which is not a part id: "
+                                "check the spelling)"),
+            hidden_copy(PartResult(
+                exercise_id="ex3", part_id="c_count", title="Pooled units that change", answer_type="integer",
+                points_possible=2, points_earned=1, status=Status.partial, actual=5, expected=float(LEAK),
+                feedback=f"You counted conv units; the key is {LEAK}.", mistake="counted-conv-units")),
+            PartResult(exercise_id="ex3", part_id="d_exists", title="Invariant translation exists",
+                       answer_type="boolean", visibility=Visibility.hidden, points_possible=1, points_earned=0,
+                       status=Status.pending, actual=True, feedback="graded after submission"),
+            PartResult(exercise_id="ex4", part_id="b_graph", title="The network as a computation graph",
+                       answer_type="graph", points_possible=3, points_earned=3, status=Status.correct,
+                       actual={"h1": "sigmoid(w1*x1 + w2*x2)", "y": "v1*h1", "output": "y"},
+                       expected=[{"at": {"x1": 0.5, "x2": -1, "w1": 2, "w2": 0.25, "v1": 3}, "value": 2.1}]),
+        ],
+    )
+
+
+EXTRA_SAMPLES = {"check_mode": check_mode}
+"""Samples kept out of SAMPLES (and so out of the cohort golden files): each has golden files of its own."""
