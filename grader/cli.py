@@ -20,7 +20,7 @@ import typer
 import yaml
 
 from grader import __version__
-from grader.errors import GraderError, SpecErrors
+from grader.errors import SHEET_FAULT, GraderError, SpecError, SpecErrors
 from grader.files import check_output_dir, check_output_file, write_atomic
 if TYPE_CHECKING:  # pydantic models load only for commands that need them (keeps `grader --help` fast)
     from grader.gradebook import Gradebook
@@ -64,6 +64,14 @@ def _whole_number(value: str) -> int:
         raise typer.BadParameter(f"expected a whole number, got {value!r}") from None
 
 
+def _seed(value: str) -> int:
+    """Parse a variant seed: a whole number of at least 0 (as answer files require)."""
+    number = _whole_number(value)
+    if number < 0:
+        raise typer.BadParameter(f"expected a whole number of at least 0, got {value!r}")
+    return number
+
+
 def _positive_whole_number(value: str) -> int:
     """Parse a whole-number option that must be at least 1."""
     number = _whole_number(value)
@@ -84,7 +92,7 @@ def _fraction(value: str) -> float:
 
 
 SpecArg = Annotated[Path, typer.Argument(help="The exercise sheet (YAML).", show_default=False)]
-SeedOpt = Annotated[Optional[int], typer.Option("--seed", parser=_whole_number, help="Variant seed (default: the sheet's own numbers).")]
+SeedOpt = Annotated[Optional[int], typer.Option("--seed", parser=_seed, help="Variant seed (default: the sheet's own numbers).")]
 OutOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout.")]
 
 
@@ -190,15 +198,14 @@ def sheet(spec: SpecArg, seed: SeedOpt = None, fmt: Annotated[SheetFormat, typer
 
 
 def _submission_files(paths: list[Path]) -> list[Path]:
-    from grader.submission.answer_file import ANSWER_SUFFIXES, CODE_SUFFIXES
+    """The files to grade: files as given, folders walked as ``batch`` walks them (hidden files and folders such
+    as ``.ipynb_checkpoints`` or ``.venv`` skipped, links not followed out of loops)."""
+    from grader.batch import find_submissions
 
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files += sorted(
-                p for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in ANSWER_SUFFIXES + CODE_SUFFIXES and not p.name.startswith(".")
-            )
+            files += find_submissions(path)
         elif not path.exists():
             raise GraderError(f"{path}: no such file or folder")
         else:
@@ -208,16 +215,31 @@ def _submission_files(paths: list[Path]) -> list[Path]:
     return files
 
 
-def _grade_command(spec: Path, submissions: list[Path], fmt: ReportFormat, output: Path | None, fail_under: float | None, mode: str, require_sandbox: bool) -> None:
-    from grader.grading import grade_submission
-    from grader.report import render, render_md, render_md_many, render_text_many
+def _grade_command(
+    spec: Path, submissions: list[Path], fmt: ReportFormat, output: Path | None, fail_under: float | None, mode: str,
+    require_sandbox: bool,
+) -> None:
+    """Grade ``submissions``, write their report (one, or a summary then each), append the GitHub step summary, and
+    set the exit code (2: a single submission unusable or the sheet failed on a variant; 1: below ``fail_under``)."""
+    from grader.grading import grade_submission, unusable
+    from grader.report import render, render_junit, render_md, render_md_many, render_text_many
+    from grader.report.common import printable
 
     if output is not None:
         check_output_file(output)
     loaded = _load(spec)
     files = _submission_files(submissions)
-    results = [grade_submission(loaded, path, mode=mode, require_sandbox=require_sandbox) for path in files]  # type: ignore[arg-type]
-    if len(results) == 1:
+    results: list[Result] = []
+    sheet_faults: list[str] = []
+    for path in files:
+        try:
+            results.append(grade_submission(loaded, path, mode=mode, require_sandbox=require_sandbox))  # type: ignore[arg-type]
+        except (SpecError, SpecErrors) as error:  # this variant's key: the author's fault; grade the others
+            sheet_faults.append(f"{path}: the sheet failed on this variant: {error}")
+            results.append(unusable(loaded, path, SHEET_FAULT, mode=mode))  # type: ignore[arg-type]
+    if len(results) == 1 and fmt is ReportFormat.junit:
+        text = render_junit(results[0], timestamp=_now_for_junit())
+    elif len(results) == 1:
         text = render(results[0], fmt.value)
     elif fmt is ReportFormat.text:
         text = render_text_many(results)
@@ -229,10 +251,41 @@ def _grade_command(spec: Path, submissions: list[Path], fmt: ReportFormat, outpu
         raise GraderError(f"--format {fmt.value} writes one file per submission: grade them one at a time, or use `grader batch --format {fmt.value} --out-dir DIR`")
     _emit(text, output)  # the report first: a summary that cannot be written must not lose it
     _step_summary(render_md(results[0]) if len(results) == 1 else render_md_many(results))
-    if len(results) == 1 and results[0].error:
+    for fault in sheet_faults:
+        typer.echo(fault, err=True)
+    if sheet_faults:
         raise typer.Exit(2)
-    if fail_under is not None and any(_graded_score(r) < fail_under for r in results):
-        raise _fail(f"score below --fail-under {fail_under:g}", 1)
+    not_graded = [r for r in results if r.error]
+    for result in not_graded[:20]:  # also on stderr: a CI log shows why, even when the report went to a file
+        typer.echo(f"could not be graded: {printable(result.error or '')}", err=True)
+    if len(results) == 1 and not_graded:  # several: like a batch, an unusable one is a result (0 with the reason)
+        raise typer.Exit(2)
+    if fail_under is not None:
+        below = [r for r in results if _graded_score(r) < fail_under]
+        for result in below[:20]:
+            typer.echo(f"{printable(result.submission)}: {_score_compared(result)} is below --fail-under {fail_under:g}", err=True)
+        if below:
+            raise _fail(f"score below --fail-under {fail_under:g}", 1)
+
+
+def _now_for_junit(graded_at: str | None = None) -> str:
+    """A JUnit ``timestamp`` (ISO 8601 without zone, UTC): ``graded_at`` (a gradebook time) or now."""
+    from datetime import UTC, datetime
+
+    moment = datetime.fromisoformat(graded_at) if graded_at else datetime.now(UTC)
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+def _score_compared(result: Result) -> str:
+    """The score ``--fail-under`` compares, in words: ``46/49 points of the graded parts (93.88%; 3 points of hidden
+    parts pending)``."""
+    from grader.report.common import fmt_number, fmt_percent, fmt_points
+    from grader.result import Status
+
+    pending = sum(p.points_possible for p in result.parts if p.status is Status.pending)
+    graded = sum(p.points_possible for p in result.parts) - pending
+    text = f"{fmt_points(result.points_earned, graded)} points of the graded parts ({fmt_percent(_graded_score(result))}"
+    return text + (f"; {fmt_number(pending)} points of hidden parts pending)" if pending else ")")
 
 
 def _graded_score(result: Result) -> float:
@@ -263,7 +316,7 @@ def grade(
 @app.command()
 def check(
     spec: SpecArg,
-    submission: Annotated[Path, typer.Argument(help="Your answer file or code file.", show_default=False)],
+    submission: Annotated[Path, typer.Argument(help="Your answer file or code file (or a folder of them).", show_default=False)],
     fmt: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.text,
     output: OutOpt = None,
     fail_under: FailUnder = None,
@@ -334,7 +387,7 @@ def batch(
 def _write_reports(book: Gradebook, fmt: str, out_dir: Path, spec_hash: str) -> None:
     from grader.report import FILE_SUFFIXES, render
 
-    used: set[str] = set()
+    used: set[str] = set()  # casefolded names (see _report_name)
     for result in book.results(spec_hash):
         name = _report_name(result.student_id, Path(result.submission).stem, used)
         write_atomic(out_dir / f"{name}{FILE_SUFFIXES[fmt]}", render(result, fmt))
@@ -359,14 +412,16 @@ def _safe_name(text: str) -> str:
 def _report_name(student_id: str, stem: str, used: set[str]) -> str:
     """A file name per report that no other report of the batch has: ``stem``, else ``student--stem``, else numbered.
 
-    Students often hand in files of one name (``alice/answers.yaml``, ``bob/answers.yaml``).
+    Students often hand in files of one name (``alice/answers.yaml``, ``bob/answers.yaml``). Names are compared
+    casefolded, and ``used`` holds them casefolded: ``Bob`` and ``bob`` are one file on the case-insensitive file
+    systems of macOS and Windows, where the reports are often unzipped, so the second becomes ``student--bob``.
     """
     base = _safe_name(stem)
-    name = base if base not in used else f"{_safe_name(student_id)}--{base}"
+    name = base if base.casefold() not in used else f"{_safe_name(student_id)}--{base}"
     candidate, number = name, 2
-    while candidate in used:
+    while candidate.casefold() in used:
         candidate, number = f"{name}-{number}", number + 1
-    used.add(candidate)
+    used.add(candidate.casefold())
     return candidate
 
 
@@ -379,6 +434,7 @@ def report(
     csv: Annotated[Optional[Path], typer.Option("--csv", help="Also write one CSV row per student here (LMS import).")] = None,
 ) -> None:
     """Render reports from a gradebook without grading again."""
+    from grader.cohort import sheet_points, students_in
     from grader.gradebook import Gradebook
     from grader.report import render_csv
 
@@ -390,7 +446,13 @@ def report(
         _require_results_of_this_sheet(book, loaded, spec)
         _write_reports(book, fmt.value, out_dir, loaded.spec_hash)
         if csv is not None:
-            write_atomic(csv, render_csv(list(book.results(loaded.spec_hash))))
+            students = students_in(book, loaded.spec_hash)  # one CSV row per student
+            for student in students:
+                conflict = student.conflict()
+                if conflict is not None:
+                    typer.echo(f"warning: {conflict}", err=True)
+            points = sheet_points(loaded)
+            write_atomic(csv, render_csv(students, part_keys=list(points), points_possible=sum(points.values())))
             typer.echo(f"wrote {csv}")
 
 
@@ -427,6 +489,7 @@ def stats(
     html_out: Annotated[Optional[Path], typer.Option("--html", help="Also write an HTML page with charts here.")] = None,
 ) -> None:
     """Per-part statistics of a cohort: mean, spread, full marks, discrimination, known mistakes."""
+    from grader.cohort import sheet_points
     from grader.gradebook import Gradebook
     from grader.stats import compute_stats, known_mistakes_of
     from grader.stats_render import render_stats_html, render_stats_text
@@ -436,7 +499,9 @@ def stats(
     sheet = _load(spec)
     with Gradebook(gradebook, read_only=True) as book:  # refuses a missing file or one that is no gradebook
         try:
-            computed = compute_stats(book, sheet.id, known_mistakes=known_mistakes_of(sheet))
+            computed = compute_stats(
+                book, sheet.id, known_mistakes=known_mistakes_of(sheet), points_possible=sum(sheet_points(sheet).values())
+            )
         except LookupError as error:  # no results for this sheet: the user gave the wrong gradebook or sheet
             raise GraderError(str(error)) from error
     typer.echo(render_stats_text(computed))

@@ -1,14 +1,25 @@
 """Cohort statistics of one sheet from the gradebook: per part mean, spread, full marks, discrimination, mistakes.
 
-Definitions (all over the submissions stored for the sheet, one per submission file):
+Two populations, both over the submissions stored for the sheet:
+
+- **Totals are per student.** A student's files (an answer file and a code file, or a second answer file) are
+  merged by :func:`grader.cohort.by_student` -- the same merge as the CSV for the LMS; see its rules: the parts of
+  all files add up, of two files grading one part the one graded last counts, and a file naming no student (an
+  unreadable file) is a student of its own. A student's *score* is their points over the sheet's total points
+  (``points_possible`` of :func:`compute_stats`: the whole sheet, answer and code parts), so a student who handed
+  in no code file scores out of the whole sheet too.
+- **Part figures are per submission file**, as before: every readable file that graded the part counts once
+  (a student who handed in two answer files counts twice here).
+
+Definitions:
 
 - a part's *score* is its fraction of the part's points (points_earned / points_possible, 0..1);
 - ``mean`` and ``sd`` are the mean and the population standard deviation (ddof=0: the cohort is the whole
-  population described, not a sample) of that fraction;
+  population described, not a sample) of that fraction, or of the students' total scores;
 - ``full_marks`` is the share of submissions earning all of the part's points;
-- ``discrimination`` is the Pearson correlation between the part's score and the *rest* of the total (the
-  submission's points minus this part's points), so a part is not correlated with itself. It is None when
-  undefined -- fewer than two submissions, or either side constant (``discrimination_note`` says which);
+- ``discrimination`` is the Pearson correlation between the part's score and the *rest* of the student's total
+  (the student's points minus their points on this part), so a part is not correlated with itself. It is None
+  when undefined -- fewer than two submissions, or either side constant (``discrimination_note`` says which);
 - mistake counts are the number of submissions whose part matched each known mistake (once per submission,
   even when several code cases matched it).
 
@@ -26,7 +37,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from grader.gradebook import Gradebook
+from grader.cohort import GradedFile, StudentGrade, by_student, cohort_points
+from grader.gradebook import Gradebook, PartRow
 
 FULL_MARKS_TOLERANCE = 1e-9
 CONSTANT_SPREAD = 1e-5
@@ -70,7 +82,7 @@ class PartStats:
 
 @dataclass(frozen=True, slots=True)
 class HistogramBin:
-    """Submissions whose total score lies in [low, high) (the last bin: [low, high])."""
+    """Students whose total score lies in [low, high) (the last bin: [low, high])."""
 
     low: float
     high: float
@@ -79,11 +91,15 @@ class HistogramBin:
 
 @dataclass(frozen=True, slots=True)
 class TotalStats:
-    """The distribution of total scores (fractions 0..1 of the sheet's points) and of points."""
+    """The distribution of the students' total scores (fractions 0..1 of the sheet's points) and of points.
+
+    ``mean`` .. ``maximum``, ``mean_points`` and ``histogram`` are over the ``students``; ``n`` counts files."""
 
     n: int
+    """Submission files in the statistics (every one but those the grader failed on)."""
     unreadable: int
-    """Submissions that could not be graded at all (a Result with ``error``); in ``n`` and the totals."""
+    """Submissions that could not be graded at all (a Result with ``error``); in ``n`` and the totals (each one a
+    student of its own with 0 points)."""
     mean: float
     sd: float
     median: float
@@ -91,10 +107,12 @@ class TotalStats:
     maximum: float
     mean_points: float
     points_possible: float
-    """The most common points_possible (every submission has the same unless the spec changed)."""
+    """The sheet's total points (answer and code parts): the denominator of every student's score."""
     histogram: list[HistogramBin]
     grader_failures: int = 0
     """Submissions the grader itself failed on: left out of every statistic (not in ``n``)."""
+    students: int = 0
+    """Students the totals are over (:func:`grader.cohort.by_student`); ``n`` when each handed in one file."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,13 +157,19 @@ class _PartAccumulator:
 
 
 def compute_stats(
-    gradebook: Gradebook, sheet_id: str, *, known_mistakes: Mapping[str, Sequence[str]] | None = None
+    gradebook: Gradebook,
+    sheet_id: str,
+    *,
+    known_mistakes: Mapping[str, Sequence[str]] | None = None,
+    points_possible: float | None = None,
 ) -> SheetStats:
     """Statistics of every submission stored for ``sheet_id`` (a sheet id or a spec hash) in ``gradebook``.
 
     ``known_mistakes`` maps a part key (``ex3.b``) to the ids of its known mistakes (see
     :func:`known_mistakes_of`); they are then listed even when nobody made them, and the parts come in the
-    mapping's order. Raises LookupError when the gradebook holds nothing for ``sheet_id``.
+    mapping's order. ``points_possible`` is the sheet's total points, the denominator of the students' scores
+    (``sum(grader.cohort.sheet_points(sheet).values())``); without it, the points of every part some file graded
+    (:func:`grader.cohort.cohort_points`). Raises LookupError when the gradebook holds nothing for ``sheet_id``.
     """
     stored = list(gradebook.rows(sheet_id))
     if not stored:
@@ -153,34 +177,51 @@ def compute_stats(
         raise LookupError(f"the gradebook {gradebook.path} has no results for sheet {sheet_id!r} (it has: {known})")
     rows = [row for row in stored if not row.grader_failed]
     grader_failures = len(stored) - len(rows)
-    not_in_parts = {row.path for row in stored if row.error is not None}  # unreadable or grader-failed
-    first = gradebook.result(rows[0].path, rows[0].sheet_id)
+    first = gradebook.result(rows[0].path, rows[0].sheet_id) if rows else None
     sheet_title = first.sheet_title if first is not None else ""
 
+    parts_of: dict[str, dict[str, PartRow]] = {row.path: {} for row in rows}
+    for part_row in gradebook.part_rows(sheet_id):
+        if part_row.path in parts_of:  # not a file the grader failed on
+            parts_of[part_row.path][part_row.part_key] = part_row
+    files = [
+        GradedFile(
+            name=row.submission, student_id=row.student_id, parts=parts_of[row.path], seed=row.seed,
+            path=row.path, graded_at=row.graded_at, failed=row.error is not None,
+        )
+        for row in rows
+    ]
+    students = by_student(files)
+    if points_possible is None:
+        points_possible = cohort_points(students)
+
     parts: dict[str, _PartAccumulator] = {}
-    for row in gradebook.part_rows(sheet_id):
-        if row.path in not_in_parts:
-            continue
-        acc = parts.get(row.part_key)
-        if acc is None:
-            acc = parts[row.part_key] = _PartAccumulator(row.exercise_id, row.part_id, row.position)
-        acc.position = min(acc.position, row.position)
-        acc.points_possible = max(acc.points_possible, row.points_possible)
-        if row.fraction is not None:
-            acc.fractions.append(row.fraction)
-            acc.rest_points.append(row.submission_points_earned - row.points_earned)
-        if row.points_possible > 0 and row.points_earned >= row.points_possible - FULL_MARKS_TOLERANCE:
-            acc.full += 1
-        acc.statuses[row.status] += 1
-        acc.mistakes.update(row.mistakes)
+    for student in students:
+        student_points = student.points_earned
+        for file in student.files:
+            if file.failed:  # unreadable: in the totals only
+                continue
+            for row in file.parts.values():
+                acc = parts.get(row.part_key)
+                if acc is None:
+                    acc = parts[row.part_key] = _PartAccumulator(row.exercise_id, row.part_id, row.position)
+                acc.position = min(acc.position, row.position)
+                acc.points_possible = max(acc.points_possible, row.points_possible)
+                if row.fraction is not None:
+                    acc.fractions.append(row.fraction)
+                    acc.rest_points.append(student_points - student.parts[row.part_key].points_earned)
+                if row.points_possible > 0 and row.points_earned >= row.points_possible - FULL_MARKS_TOLERANCE:
+                    acc.full += 1
+                acc.statuses[row.status] += 1
+                acc.mistakes.update(row.mistakes)
 
     order = list(known_mistakes) if known_mistakes is not None else []
     keys = sorted(parts, key=lambda k: (order.index(k) if k in order else len(order), parts[k].position, k))
     part_stats = [_part_stats(key, parts[key], (known_mistakes or {}).get(key, ())) for key in keys]
     return SheetStats(
-        sheet_id=rows[0].sheet_id,
+        sheet_id=stored[0].sheet_id,
         sheet_title=sheet_title,
-        totals=_total_stats(rows, grader_failures),
+        totals=_total_stats(rows, students, points_possible, grader_failures),
         parts=part_stats,
         spec_hashes=sorted({row.spec_hash for row in stored}),
     )
@@ -217,13 +258,17 @@ def _part_stats(key: str, acc: _PartAccumulator, known: Iterable[str]) -> PartSt
     )
 
 
-def _total_stats(rows: Sequence, grader_failures: int) -> TotalStats:  # type: ignore[type-arg]
-    if not rows:  # every stored result is one the grader failed on
+def _total_stats(
+    rows: Sequence,  # type: ignore[type-arg]
+    students: Sequence[StudentGrade[PartRow]],
+    points_possible: float,
+    grader_failures: int,
+) -> TotalStats:
+    if not students:  # every stored result is one the grader failed on
         bins = [HistogramBin(float(i) / HISTOGRAM_BINS, float(i + 1) / HISTOGRAM_BINS, 0) for i in range(HISTOGRAM_BINS)]
-        return TotalStats(0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, bins, grader_failures)
-    scores = np.asarray([row.score for row in rows], dtype=np.float64)
-    points = np.asarray([row.points_earned for row in rows], dtype=np.float64)
-    possible = Counter(row.points_possible for row in rows).most_common(1)[0][0]
+        return TotalStats(0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, float(points_possible), bins, grader_failures, 0)
+    points = np.asarray([student.points_earned for student in students], dtype=np.float64)
+    scores = np.round(points / points_possible, 6) if points_possible > 0 else np.zeros_like(points)
     edges = np.linspace(0.0, 1.0, HISTOGRAM_BINS + 1)
     # Rounding before the floor puts 0.6 in [60%, 70%) although 0.6 * 10 may land a hair below 6 in binary
     # (np.histogram's edges have the same trap); the last bin is closed, so a perfect score lands in it.
@@ -239,11 +284,12 @@ def _total_stats(rows: Sequence, grader_failures: int) -> TotalStats:  # type: i
         minimum=float(scores.min()),
         maximum=float(scores.max()),
         mean_points=float(points.mean()),
-        points_possible=float(possible),
+        points_possible=float(points_possible),
         histogram=[
             HistogramBin(float(edges[i]), float(edges[i + 1]), int(counts[i])) for i in range(HISTOGRAM_BINS)
         ],
         grader_failures=grader_failures,
+        students=len(students),
     )
 
 

@@ -27,6 +27,15 @@ def _points(value: float) -> str:
     return f"{value:g}"
 
 
+def _students_note(stats: SheetStats) -> str:
+    """Why the totals count fewer students than there are submissions (shown only then)."""
+    students = stats.totals.students
+    return (
+        f"Totals are over {students} student{'' if students == 1 else 's'}: each student's files add up (answer and "
+        "code parts), and of two files grading the same part the one graded last counts."
+    )
+
+
 def render_stats_text(stats: SheetStats) -> str:
     """A plain-text report: totals, a histogram of total scores, a table of parts and the mistakes per part."""
     totals = stats.totals
@@ -40,10 +49,12 @@ def render_stats_text(stats: SheetStats) -> str:
         lines.append(
             f"warning: graded against {len(stats.spec_hashes)} versions of the spec; regrade for comparable numbers"
         )
+    if totals.students != totals.n:
+        lines.append(_students_note(stats))
     lines += [
         "",
-        f"Total score: mean {_percent(totals.mean)}, sd {_percent(totals.sd)}, median {_percent(totals.median)}, "
-        f"min {_percent(totals.minimum)}, max {_percent(totals.maximum)} "
+        f"Total score per student: mean {_percent(totals.mean)}, sd {_percent(totals.sd)}, "
+        f"median {_percent(totals.median)}, min {_percent(totals.minimum)}, max {_percent(totals.maximum)} "
         f"(mean {totals.mean_points:.2f} of {_points(totals.points_possible)} points)",
         "",
     ]
@@ -68,7 +79,7 @@ def render_stats_text(stats: SheetStats) -> str:
             notes.append(f"  {part.key}: discrimination {part.discrimination_note}")
     lines.append(
         "(mean, sd: of the part's fraction of points; full: share with full marks; "
-        "discr.: correlation with the rest of the total)"
+        "discr.: correlation with the rest of the student's total)"
     )
     if notes:
         lines += ["", "Notes:", *notes]
@@ -110,7 +121,7 @@ def _histogram_svg(stats: SheetStats) -> str:
         bar_height = plot_height * bin_.count / biggest
         x = left + index * slot
         closing = "]" if index == len(bins) - 1 else ")"
-        label = f"[{100 * bin_.low:.0f}%, {100 * bin_.high:.0f}%{closing}: {bin_.count} submissions"
+        label = f"[{100 * bin_.low:.0f}%, {100 * bin_.high:.0f}%{closing}: {bin_.count} students"
         shapes.append(
             f'<rect x="{x + 2:.1f}" y="{top + plot_height - bar_height:.1f}" width="{slot - 4:.1f}" '
             f'height="{bar_height:.1f}" fill="#4a7fb5"><title>{escape(label)}</title></rect>'
@@ -121,10 +132,10 @@ def _histogram_svg(stats: SheetStats) -> str:
         )
     shapes.append(
         f'<text x="{left + plot_width / 2:.1f}" y="{height - 6}" text-anchor="middle" font-size="12">'
-        "total score (%, bin start)</text>"
+        "total score per student (%, bin start)</text>"
     )
     return (
-        f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="histogram of total scores" '
+        f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="histogram of total scores per student" '
         f'xmlns="http://www.w3.org/2000/svg">{"".join(shapes)}</svg>'
     )
 
@@ -183,6 +194,7 @@ def render_stats_html(stats: SheetStats) -> str:
     unreadable = f" ({totals.unreadable} could not be graded)" if totals.unreadable else ""
     if totals.grader_failures:
         unreadable += f"; {totals.grader_failures} more left out: the grader failed on them (run batch again)"
+    students = f" {escape(_students_note(stats))}" if totals.students != totals.n else ""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -193,11 +205,12 @@ def render_stats_html(stats: SheetStats) -> str:
 </head>
 <body>
 <h1>Statistics: {escape(title)}</h1>
-<p>{totals.n} submissions{escape(unreadable)}. Total score: mean {_percent(totals.mean)}, sd {_percent(totals.sd)},
+<p>{totals.n} submissions{escape(unreadable)}.{students}
+Total score per student: mean {_percent(totals.mean)}, sd {_percent(totals.sd)},
 median {_percent(totals.median)}, min {_percent(totals.minimum)}, max {_percent(totals.maximum)}
 (mean {totals.mean_points:.2f} of {escape(_points(totals.points_possible))} points).</p>
 {warning}
-<h2>Total scores</h2>
+<h2>Total scores per student</h2>
 {_histogram_svg(stats)}
 <h2>Parts</h2>
 <div class="scroll"><table>
@@ -208,7 +221,8 @@ median {_percent(totals.median)}, min {_percent(totals.minimum)}, max {_percent(
 </tbody>
 </table></div>
 <p class="note">mean, sd: of the part's fraction of its points (sd: population); full marks: share of submissions
-with all the part's points; discrimination: Pearson correlation of the part's score with the rest of the total.</p>
+with all the part's points; discrimination: Pearson correlation of the part's score with the rest of the student's
+total.</p>
 {"<ul class='note'>" + "".join(notes) + "</ul>" if notes else ""}
 <h2>Known mistakes</h2>
 {_mistakes_svg(stats)}

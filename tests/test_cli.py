@@ -524,3 +524,73 @@ def test_data_gives_a_variant_s_shown_inputs_exactly_and_nothing_hidden(tmp_path
     assert t_f4["status"] == "correct", t_f4
     sheet = run("sheet", str(WEEK7), "--seed", "17").stdout
     assert "grader data" in sheet and "answer-file template's variant data" not in sheet
+
+
+def test_check_fail_under_names_the_score_it_compared(tmp_path: Path) -> None:
+    """check leaves hidden parts pending: the log says which score --fail-under saw, and what is pending."""
+    result = run("check", str(WEEK7), str(SAMPLES / "missing-parts.yaml"), "--fail-under", "0.9", "-o", str(tmp_path / "r.html"), "-f", "html")
+    assert result.returncode == 1
+    assert "missing-parts.yaml: " in result.stderr and "points of the graded parts (" in result.stderr
+    assert "points of hidden parts pending) is below --fail-under 0.9" in result.stderr
+
+
+def test_an_unreadable_submission_says_why_on_stderr_when_the_report_goes_to_a_file(tmp_path: Path) -> None:
+    result = run("check", str(WEEK7), str(SAMPLES / "unusable-malformed-yaml.yaml"), "-o", str(tmp_path / "r.html"), "-f", "html")
+    assert result.returncode == 2
+    assert "could not be graded: " in result.stderr and "unusable-malformed-yaml.yaml:5: not valid YAML" in result.stderr
+
+
+def test_grading_a_folder_skips_hidden_folders_as_batch_does(tmp_path: Path) -> None:
+    work = tmp_path / "repo"
+    (work / ".ipynb_checkpoints").mkdir(parents=True)
+    (work / ".venv" / "lib").mkdir(parents=True)
+    shutil.copy(SAMPLES / "correct.yaml", work / "answers.yaml")
+    shutil.copy(SAMPLES / "missing-parts.yaml", work / ".ipynb_checkpoints" / "answers-checkpoint.yaml")
+    (work / ".venv" / "lib" / "site.py").write_text("x = 1\n")
+    result = run("grade", str(WEEK7), str(work), "--fail-under", "1", "-f", "json")
+    assert result.returncode == 0, result.stderr
+    graded = json.loads(result.stdout)  # one submission: one report, not a list
+    assert graded["result"]["submission"] == "answers.yaml"
+
+
+@pytest.mark.parametrize("command", ["sheet", "data", "solve", "template"])
+def test_negative_seeds_are_refused_like_in_answer_files(command: str) -> None:
+    result = invoke(command, str(WEEK7), "--seed", "-1")
+    assert result.exit_code == 2 and "expected a whole number of at least 0" in result.output
+
+
+def test_grade_goes_on_past_a_variant_the_sheet_cannot_key(tmp_path: Path) -> None:
+    """(L - 4)/2 + 1 is not whole for odd L: that student's report says the sheet failed, the others are graded,
+    the log names the sheet's error, and the exit code is 2 (the author must fix the sheet)."""
+    spec = tmp_path / "sizes.yaml"
+    spec.write_text(
+        "id: sizes\nexercises:\n  - id: size\n    inputs:\n      L: {value: 20, random: {low: 10, high: 40}}\n"
+        "    quantities:\n      out: {op: conv_output_size, n: $L, f: 4, stride: 2, padding: 0}\n"
+        "    parts:\n      - id: out\n        prompt: The output length.\n        points: 1\n"
+        "        answer: {type: integer}\n        expected: $out\n"
+    )
+    sheet = load_sheet(spec)
+    seeds = {}
+    for seed in range(100):
+        try:
+            compute_key(sheet, seed)
+            seeds.setdefault("good", seed)
+        except Exception:  # noqa: BLE001 -- SpecErrors: this seed's L is odd
+            seeds.setdefault("bad", seed)
+    for name, seed in seeds.items():
+        (tmp_path / f"{name}.yaml").write_text(f"student: {name}\nseed: {seed}\nanswers:\n  size:\n    out: 3\n")
+    result = run("grade", str(spec), str(tmp_path / "bad.yaml"), str(tmp_path / "good.yaml"), "-f", "json")
+    assert result.returncode == 2
+    assert "bad.yaml: the sheet failed on this variant" in result.stderr and "not a whole number" in result.stderr
+    bad, good = (report["result"] for report in json.loads(result.stdout))
+    assert "fault of the sheet" in bad["error"] and good["error"] is None
+
+
+def test_junit_from_grade_carries_the_grading_time() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    result = invoke("grade", str(WEEK7), str(SAMPLES / "correct.yaml"), "-f", "junit")
+    assert result.exit_code == 0
+    stamp = result.output.split('timestamp="', 1)[1].split('"', 1)[0]
+    when = datetime.fromisoformat(stamp).replace(tzinfo=UTC)
+    assert abs(datetime.now(UTC) - when) < timedelta(minutes=10)

@@ -1,0 +1,92 @@
+"""The "by student" merge (``grader.cohort``) that the CSV and the cohort statistics share: its rules one by one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grader.cohort import GradedFile, by_student, cohort_points, graded_file, sheet_points
+from grader.spec import load_sheet
+from tests.batch.helpers import make_result
+
+ROOT = Path(__file__).resolve().parents[1]
+POINTS = {"ex1.a": 2.0, "ex1.b": 1.0, "ex2.a": 3.0}
+
+
+def file(student: str, fractions: dict[str, float], name: str, *, path: str = "", graded_at: str = "",
+         error: str | None = None, seed: int | None = None) -> GradedFile:
+    result = make_result(student, fractions, submission=name, error=error, points=POINTS)
+    return graded_file(result.model_copy(update={"seed": seed}), path=path or f"/subs/{name}", graded_at=graded_at)
+
+
+def test_an_answer_file_and_a_code_file_add_up() -> None:
+    answers = file("s1", {"ex1.a": 1.0, "ex1.b": 0.5}, "s1.yaml", seed=7, graded_at="2025-01-01T10:00:00+00:00")
+    code = file("s1", {"ex2.a": 0.5}, "s1.py", graded_at="2025-01-01T11:00:00+00:00")  # no seed, graded later
+    [student] = by_student([code, answers])
+    assert student.student_id == "s1" and student.files == (code, answers)
+    assert list(student.parts) == ["ex2.a", "ex1.a", "ex1.b"]  # as the files list them, in input order
+    assert student.points_earned == pytest.approx(2 + 0.5 + 1.5) and student.points_possible == 6
+    assert student.seed == 7  # the answer file's, though the code file was graded last
+    assert student.submission == "s1.py; s1.yaml"
+    assert student.conflict() is None and student.ignored == []
+
+
+def test_of_two_files_grading_a_part_the_one_graded_last_counts_then_the_greater_path() -> None:
+    early = file("s1", {"ex1.a": 1.0, "ex1.b": 1.0}, "z.yaml", graded_at="2025-01-01T10:00:00+00:00")
+    late = file("s1", {"ex1.a": 0.0, "ex1.b": 0.0}, "a.yaml", graded_at="2025-01-02T10:00:00+00:00")
+    [student] = by_student([late, early])
+    assert student.points_earned == 0 and student.sources["ex1.a"] is late
+    assert student.ignored == [early] and student.submission == "a.yaml; z.yaml (ignored)"
+    assert student.conflict() == (
+        "student 's1' handed in several files grading the same parts; the one graded last counts: "
+        "used a.yaml; ignored z.yaml"
+    )
+    # Graded in the same second: the greater path counts; without times or paths, the later in the input.
+    same = "2025-01-01T10:00:00+00:00"
+    [student] = by_student([file("s1", {"ex1.a": 0.0}, "b.yaml", graded_at=same),
+                            file("s1", {"ex1.a": 1.0}, "a.yaml", graded_at=same)])
+    assert student.sources["ex1.a"].name == "b.yaml"
+    bare = [graded_file(make_result("s1", {"ex1.a": f}, points=POINTS)) for f in (1.0, 0.5)]
+    assert by_student(bare)[0].parts["ex1.a"].points_earned == 1.0
+
+
+def test_a_partly_superseded_file_is_named_with_the_parts_ignored() -> None:
+    old = file("s1", {"ex1.a": 1.0, "ex1.b": 1.0}, "answers.yaml", path="/subs/old/answers.yaml",
+               graded_at="2025-01-01T10:00:00+00:00")
+    new = file("s1", {"ex1.b": 0.0}, "answers.yaml", path="/subs/new/answers.yaml",
+               graded_at="2025-01-02T10:00:00+00:00")
+    [student] = by_student([new, old])
+    assert student.points_earned == 2.0  # ex1.a from the old file, ex1.b from the new one
+    assert student.used == [new, old] and student.ignored == []
+    message = student.conflict()
+    assert message is not None  # files of one name are told apart by their paths
+    assert message.endswith(
+        "used /subs/new/answers.yaml, /subs/old/answers.yaml; ignored /subs/old/answers.yaml (its ex1.b)"
+    )
+
+
+def test_files_without_a_student_id_are_students_of_their_own() -> None:
+    broken = [file("", {"ex1.a": 0.0, "ex1.b": 0.0, "ex2.a": 0.0}, "answers.yaml", path=f"/subs/{who}/answers.yaml",
+                    error="not YAML") for who in ("x", "y")]
+    good = file("s1", {"ex1.a": 1.0}, "s1.yaml")
+    students = by_student([broken[0], good, broken[1]])
+    assert [(s.student_id, s.files) for s in students] == [("", (broken[0],)), ("s1", (good,)), ("", (broken[1],))]
+    assert [s.unreadable for s in students] == [True, False, True]
+    assert students[0].points_possible == 6 and students[0].points_earned == 0  # its parts, all 0, are shown
+
+
+def test_a_file_that_could_not_be_graded_never_replaces_a_graded_one() -> None:
+    good = file("s1", {"ex1.a": 1.0}, "s1.yaml", graded_at="2025-01-01T10:00:00+00:00")
+    broken = file("s1", {"ex1.a": 0.0}, "s1-again.yaml", error="not YAML", graded_at="2025-01-02T10:00:00+00:00")
+    [student] = by_student([good, broken])
+    assert student.parts["ex1.a"].points_earned == 2.0 and not student.unreadable
+    assert student.ignored == [broken] and student.conflict() is None
+
+
+def test_the_sheets_points_and_the_cohorts_points() -> None:
+    sheet = load_sheet(ROOT / "exercises" / "week7.yaml")
+    points = sheet_points(sheet)
+    assert list(points) == sheet.part_keys() and sum(points.values()) == 66
+    students = by_student([file("s1", {"ex1.a": 1.0}, "a.yaml"), file("s2", {"ex2.a": 0.0}, "b.py")])
+    assert cohort_points(students) == 5  # ex1.a and ex2.a; nobody graded ex1.b
