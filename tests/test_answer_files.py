@@ -116,6 +116,12 @@ def test_binary_garbage_is_not_utf8(sheet: Sheet, tmp_path: Path) -> None:
     assert_error(result, path, "UTF-8")
 
 
+def test_a_latin1_answer_file_names_the_line_column_and_byte(sheet: Sheet, tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    result = grade(sheet, path, "student: s\nanswers:\n  ex3:\n    d_exists: 'oui, c'est \xe9vident'\n".encode("latin-1"))
+    assert_error(result, path, "latin1.yaml:4:", "column 27 has the byte 0xE9 (233)", "save it as UTF-8")
+
+
 @pytest.mark.parametrize("content", ["", "\n\n# only a comment\n"], ids=["empty", "comment-only"])
 def test_an_empty_file_is_refused(sheet: Sheet, tmp_path: Path, content: str) -> None:
     path = tmp_path / "empty.yaml"

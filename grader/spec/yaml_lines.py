@@ -74,18 +74,24 @@ def read_text(path: Path, what: str) -> str:
         if size > MAX_FILE_BYTES:
             raise InputFileError(f"{what}: file is {size} bytes; the limit is {MAX_FILE_BYTES}", file=path)
         data = path.read_bytes()
-        return data.decode("utf-8")
     except FileNotFoundError:
         raise InputFileError(f"{what}: no such file", file=path) from None
+    except OSError as exc:
+        raise InputFileError(f"{what}: cannot read ({exc.strerror})", file=path) from None
+    return utf8_text(data, path, f"{what}: ")
+
+
+def utf8_text(data: bytes, path: Path, prefix: str = "") -> str:
+    """``data`` decoded as UTF-8; InputFileError naming the line, column and byte where it is not."""
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line, column = text_position(data, exc.start)
         raise InputFileError(
-            f"{what}: not UTF-8 text: column {column} has the byte 0x{data[exc.start]:02X} ({data[exc.start]}), which "
+            f"{prefix}not UTF-8 text: column {column} has the byte 0x{data[exc.start]:02X} ({data[exc.start]}), which "
             "UTF-8 does not allow there (the file was probably saved as Latin-1 or Windows-1252); save it as UTF-8",
             file=path, line=line,
         ) from None
-    except OSError as exc:
-        raise InputFileError(f"{what}: cannot read ({exc.strerror})", file=path) from None
 
 
 def text_position(data: bytes, offset: int) -> tuple[int, int]:

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from grader.errors import InputFileError
-from grader.spec.yaml_lines import MAX_FILE_BYTES, check_nesting
+from grader.spec.yaml_lines import MAX_FILE_BYTES, check_nesting, utf8_text
 from grader.text import clean_document, may_hold_surrogates
 
 ANSWER_SUFFIXES = (".yaml", ".yml", ".json")
@@ -80,10 +80,7 @@ def read_bytes(path: Path) -> bytes:
 
 def parse_answer_file(path: Path, data: bytes) -> AnswerFile:
     """Parse an answer file's bytes; InputFileError (with the line where known) when it is unusable."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputFileError(f"not UTF-8 text (byte {exc.start})", file=path) from None
+    text = utf8_text(data, path)
     check_nesting(text, path)
     if path.suffix.lower() == ".json":
 
