@@ -189,11 +189,19 @@ def _hidden_feedback(verdict: Verdict) -> str:
     return "passed" if verdict.status is Status.correct else "not passed"
 
 
+MISSING_STUDENT_NOTE = (
+    "student: no student id given: write yours after 'student:' so that this grade is credited to you "
+    "(graded all the same)"
+)
+
+
 def grade_answer_file(sheet: Sheet, submission: AnswerFile, *, mode: Mode = "full") -> Result:
     """Grade a parsed answer file against its variant's key (the seed it names, else the sheet's numbers)."""
     key = answer_key(sheet, submission.seed)
     gradable = [(exercise, part) for exercise, part in sheet.parts() if part.answer.type != "code"]
     notes, misspelled = _unknown_answers(submission, sheet)
+    if not submission.student:
+        notes.insert(0, MISSING_STUDENT_NOTE)
     parts: list[PartResult] = []
     for exercise, part in gradable:
         raw = submission.answers.get(exercise.id, {}).get(part.id)

@@ -11,7 +11,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from grader.answers import AnswerError, FormulaAnswer, FunctionReference, GraphAnswer
+import numpy as np
+
+from grader.answers import AnswerError, FormulaAnswer, FunctionReference, GraphAnswer, Tolerances
 from grader.answers.formula import compare_at_points
 from grader.code_key import code_part_key
 from grader.errors import GraderError, SpecError, SpecErrors
@@ -141,6 +143,9 @@ def _check_key(sheet: Sheet, key: AnswerKey, coinciding: dict[tuple[int, int, in
                 continue
             part_key = key.part(exercise.id, part.id)
             ctx = check_context(sheet, exercise.id, part.id)
+            exact = _exact_on_fractions(part, part_key.expected)
+            if exact is not None:
+                errors.append(_part_error(sheet, e_index, p_index, exact, "spec-zero-tolerance", ("answer",)))
             try:
                 full = _scores_full(part, part_key.expected, part_key.expected, ctx)
             except (AnswerError, ValueError) as exc:
@@ -165,6 +170,22 @@ def _check_key(sheet: Sheet, key: AnswerKey, coinciding: dict[tuple[int, int, in
                         )
                     )
     return errors
+
+
+def _exact_on_fractions(part: PartSpec, expected: Any) -> str | None:
+    """Why tolerances of 0 cannot work for this key, or None: a key with fractions is a floating-point result, and a
+    right answer computed in another order (or with float32) differs from it in the last bits."""
+    answer = part.answer
+    if not isinstance(answer, Tolerances) or answer.abs_tol or answer.rel_tol:
+        return None
+    values = np.asarray(expected, dtype=np.float64)
+    fractional = values[np.isfinite(values) & (values != np.round(values))]
+    if not fractional.size:
+        return None
+    return (
+        f"abs_tol and rel_tol are both 0, but the key holds fractions (e.g. {float(fractional.flat[0]):.17g}): a right "
+        "answer computed in another order differs in the last digits; give a tolerance such as rel_tol: 1e-9"
+    )
 
 
 def _scores_full(part: PartSpec, answer_value: Any, expected: Any, ctx: Any) -> bool | None:

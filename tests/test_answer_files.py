@@ -152,9 +152,20 @@ def test_a_billion_laughs_inside_an_answer_is_invalid_not_a_hang(sheet: Sheet, t
     assert any("ex9" in note for note in result.notes)
 
 
-def test_student_missing(sheet: Sheet, tmp_path: Path) -> None:
+@pytest.mark.parametrize("student_line", ["", 'student: ""\n', "student:\n"])
+def test_a_file_without_a_student_id_is_graded_and_asks_for_it(sheet: Sheet, tmp_path: Path, student_line: str) -> None:
+    """The template starts with student: "": a student who forgets it still gets feedback (and the batch a row)."""
     path = tmp_path / "anonymous.yaml"
-    assert_error(grade(sheet, path, "answers:\n  ex3:\n    c_count: 3\n"), path, "student")
+    result = grade(sheet, path, student_line + "answers:\n  ex3:\n    c_count: 3\n")
+    assert result.error is None and result.student_id == ""
+    assert result.notes and result.notes[0].startswith("student: no student id given")
+    assert part(result, "ex3", "c_count").status is not Status.missing
+
+
+@pytest.mark.parametrize("student", ["[s1, s2]", "true", "{id: s1}"])
+def test_a_student_id_that_is_not_text_is_refused(sheet: Sheet, tmp_path: Path, student: str) -> None:
+    path = tmp_path / "odd.yaml"
+    assert_error(grade(sheet, path, f"student: {student}\nanswers: {{}}\n"), path, "student")
 
 
 @pytest.mark.parametrize("student", ['"a,b \\"c\\"\\nnewline"', '"s1\\tx"', '"s\\u202e1"'])

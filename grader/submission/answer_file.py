@@ -44,7 +44,8 @@ class _AnswerLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ign
 
 @dataclass(frozen=True)
 class AnswerFile:
-    """A parsed answer file. ``answers`` maps exercise id -> part id -> the raw value as written."""
+    """A parsed answer file. ``answers`` maps exercise id -> part id -> the raw value as written; ``student`` is
+    "" when the file names no student (it is graded all the same)."""
 
     path: Path
     sha256: str
@@ -128,7 +129,9 @@ def _answer_file(path: Path, data: bytes, document: Any) -> AnswerFile:
     if unknown:
         raise InputFileError(f"unknown top-level field(s) {', '.join(unknown)}; expected student, seed, answers", file=path)
     student = document.get("student")
-    if not isinstance(student, str | int) or isinstance(student, bool) or not str(student).strip():
+    if student is None or (isinstance(student, str) and not student.strip()):
+        student = ""  # graded all the same; the report asks for the id (grading.MISSING_STUDENT_NOTE)
+    elif not isinstance(student, str | int) or isinstance(student, bool):
         raise InputFileError("'student' must be your student id (text)", file=path, path="student")
     if any(not character.isprintable() for character in str(student).strip()):
         raise InputFileError(

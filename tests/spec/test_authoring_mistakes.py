@@ -517,3 +517,36 @@ def test_a_mistake_expected_without_dollar_gets_the_hint_too(tmp_path: Path) -> 
     with pytest.raises(Exception) as raised:
         load_sheet(path)
     assert "exercises[0].parts[0].mistakes[0].expected: 'w' is not a reference: write $w" in str(raised.value)
+
+
+ZERO_TOLERANCE = """\
+id: zero
+validation_seeds: [1, 2]
+exercises:
+  - id: dense
+    inputs:
+      h: {value: [0.3, -1.2, 0.7], random: {dist: normal, shape: [3]}}
+      v: {value: [[0.5], [0.25], [-1.5]], random: {dist: normal, shape: [3, 1]}}
+    quantities:
+      y: {op: dense, h: $h, v: $v}
+    parts:
+      - id: y
+        prompt: y.
+        points: 1
+        answer: {type: array, abs_tol: 0, rel_tol: 0}
+        expected: $y
+"""
+
+
+def test_zero_tolerances_on_a_floating_point_key_are_refused(grader, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A right answer computed in another order differs in the last bits: 0/0 tolerances fail it at random."""
+    run = grader("validate", write(tmp_path, ZERO_TOLERANCE))
+    assert run.code == 2
+    [error] = run.errors
+    assert error["code"] == "spec-zero-tolerance" and error["path"].endswith("parts[0].answer")
+    assert "give a tolerance such as rel_tol: 1e-9" in error["message"]
+    whole = (
+        ZERO_TOLERANCE.replace("[0.3, -1.2, 0.7], random: {dist: normal,", "[3, -1, 2], random: {dist: integers, low: -4, high: 4,")
+        .replace("[[0.5], [0.25], [-1.5]], random: {dist: normal,", "[[1], [2], [-1]], random: {dist: integers, low: -4, high: 4,")
+    )
+    assert grader("validate", write(tmp_path, whole, "whole.yaml")).code == 0  # whole numbers are exact in float64
