@@ -152,6 +152,7 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="Sheet files or fo
 def solve(spec: SpecArg, seed: SeedOpt = None, fmt: Annotated[KeyFormat, typer.Option("--format", "-f")] = KeyFormat.yaml, output: OutOpt = None) -> None:
     """Print the answer key of a variant (instructors only: it holds every hidden answer)."""
     from grader.key import compute_key
+    from grader.report.common import sample_point_lines
 
     key = compute_key(_load(spec), seed)
     answers = key.as_json()
@@ -163,7 +164,11 @@ def solve(spec: SpecArg, seed: SeedOpt = None, fmt: Annotated[KeyFormat, typer.O
         lines = [f"# Answer key: {key.sheet.title or key.sheet.id}", "", f"Variant: {'the sheet' if seed is None else seed}", ""]
         for exercise_id, parts in answers.items():
             lines += [f"## {exercise_id}", ""]
-            lines += [f"- **{part_id}**: `{json.dumps(value)}`" for part_id, value in parts.items()]
+            for part_id, value in parts.items():
+                points = sample_point_lines(value)  # a formula or graph key: sentences, not raw JSON
+                lines += [f"- **{part_id}**: `{json.dumps(value)}`"] if points is None else [
+                    f"- **{part_id}**:", *(f"  - {point}" for point in points)
+                ]
             lines.append("")
         text = "\n".join(lines)
     _emit(text, output)

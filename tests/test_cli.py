@@ -124,6 +124,10 @@ def test_solve_other_formats(fmt: str, key_json: dict[str, dict[str, Any]]) -> N
         assert yaml.safe_load(result.stdout) == key_json
     else:
         assert "## ex3" in result.stdout and "**c_count**: `3`" in result.stdout
+        first = key_json["ex2"]["a_formula"][0]  # a formula's key reads as sentences, not raw JSON
+        at = ", ".join(f"{name}={value:g}" for name, value in first["at"].items())
+        assert f"  - at {at} the reference gives {first['value']:g}" in result.stdout
+        assert '"at":' not in result.stdout
 
 
 def test_template_lists_every_part_and_filled_with_the_key_scores_full(tmp_path: Path) -> None:
