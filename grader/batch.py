@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from grader import __version__
-from grader.errors import SHEET_FAULT, GraderError, SpecError, SpecErrors
+from grader.errors import SHEET_FAULT, GraderError, SpecError, SpecErrors, VariantKeyError
 from grader.gradebook import Gradebook, PreparedRecord, prepare_record
 from grader.report.common import printable
 from grader.result import Result
@@ -316,7 +316,8 @@ def grade_one(setup: _WorkerSetup, task: SubmissionTask) -> Outcome:
         return Outcome(prepare_record(result, task.key, submission_hash=result.submission_hash or task.submission_hash), None)
     except (SpecError, SpecErrors) as error:  # the sheet cannot make this variant's key: the author's fault
         detail = str(error) if task.shown_path is None else str(error).replace(str(task.path), task.shown_path)
-        record = prepare_record(failed_result(setup.identity, task, SHEET_FAULT), task.key, grader_failed=True)
+        told = error.result if isinstance(error, VariantKeyError) else failed_result(setup.identity, task, SHEET_FAULT)
+        record = prepare_record(told, task.key, grader_failed=True)  # type: ignore[arg-type]
         return Outcome(record, without_surrogates(f"the sheet {setup.spec_path.name} failed on this variant: {detail}"))
     except Exception as error:  # noqa: BLE001 -- a grader bug on one submission must not stop the batch
         where = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None

@@ -20,7 +20,7 @@ import typer
 import yaml
 
 from grader import __version__
-from grader.errors import SHEET_FAULT, GraderError, SpecError, SpecErrors
+from grader.errors import SHEET_FAULT, GraderError, SpecError, SpecErrors, VariantKeyError
 from grader.files import check_output_dir, check_output_file, write_atomic
 if TYPE_CHECKING:  # pydantic models load only for commands that need them (keeps `grader --help` fast)
     from grader.gradebook import Gradebook
@@ -240,8 +240,10 @@ def _grade_command(
         try:
             results.append(grade_submission(loaded, path, mode=mode, require_sandbox=require_sandbox))  # type: ignore[arg-type]
         except (SpecError, SpecErrors) as error:  # this variant's key: the author's fault; grade the others
-            sheet_faults.append(f"{path}: the sheet failed on this variant: {error}")
-            results.append(unusable(loaded, path, SHEET_FAULT, mode=mode))  # type: ignore[arg-type]
+            # A student running check sees what their report says; the sheet's own error is for its author.
+            sheet_faults.append(f"{path}: {SHEET_FAULT}" if mode == "check" else f"{path}: the sheet failed on this variant: {error}")
+            told = error.result if isinstance(error, VariantKeyError) else unusable(loaded, path, SHEET_FAULT, mode=mode)  # type: ignore[arg-type]
+            results.append(told)  # type: ignore[arg-type]
     if len(results) == 1 and fmt is ReportFormat.junit:
         text = render_junit(results[0], timestamp=_now_for_junit())
     elif len(results) == 1:

@@ -70,6 +70,16 @@ class SpecErrors(GraderError):
         return "\n".join(str(e) for e in self.errors)
 
 
+class VariantKeyError(SpecErrors):
+    """The sheet could not compute the key of the variant a submission names (the author's fault, found while
+    grading). ``result`` is that submission's Result saying so, with its student id and seed kept; the errors are
+    for the instructor only."""
+
+    def __init__(self, errors: Iterable[SpecError], result: object) -> None:
+        super().__init__(errors)
+        self.result = result
+
+
 SHEET_FAULT = (
     "the sheet has no valid answer key for this submission's variant, so it could not be graded; this is a "
     "fault of the sheet, not of the submission -- it will be graded again once the sheet is fixed"

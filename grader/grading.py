@@ -14,7 +14,7 @@ import numpy as np
 from grader import __version__
 from grader.answers import AnswerError, AnswerSpec, CheckContext, Tolerances
 from grader.engine import max_pool2d_winners
-from grader.errors import InputFileError
+from grader.errors import SHEET_FAULT, InputFileError, SpecErrors, VariantKeyError
 from grader.key import AnswerKey, PartKey, answer_key
 from grader.result import PartResult, Result, Status, Verdict, Visibility
 from grader.spec.loader import Sheet, load_sheet
@@ -196,8 +196,17 @@ MISSING_STUDENT_NOTE = (
 
 
 def grade_answer_file(sheet: Sheet, submission: AnswerFile, *, mode: Mode = "full") -> Result:
-    """Grade a parsed answer file against its variant's key (the seed it names, else the sheet's numbers)."""
-    key = answer_key(sheet, submission.seed)
+    """Grade a parsed answer file against its variant's key (the seed it names, else the sheet's numbers).
+
+    Raises VariantKeyError (with this submission's Result saying the sheet failed) when that key cannot be computed."""
+    try:
+        key = answer_key(sheet, submission.seed)
+    except SpecErrors as exc:
+        failed = unusable(
+            sheet, submission.path, SHEET_FAULT, submission_hash=submission.sha256, mode=mode,
+            student_id=submission.student, seed=submission.seed,
+        )
+        raise VariantKeyError(exc.errors, failed) from None
     gradable = [(exercise, part) for exercise, part in sheet.parts() if part.answer.type != "code"]
     notes, misspelled = _unknown_answers(submission, sheet)
     if not submission.student:
@@ -282,13 +291,19 @@ def _did_you_mean(name: str, known: Sequence[str]) -> str:
     return f"; did you mean {close!r}?" if close is not None else ""
 
 
-def unusable(sheet: Sheet, path: Path, reason: str, *, submission_hash: str = "", mode: Mode = "full") -> Result:
-    """The Result of a submission that could not be read at all: every part 0 points, with the reason."""
+def unusable(
+    sheet: Sheet, path: Path, reason: str, *, submission_hash: str = "", mode: Mode = "full", student_id: str = "",
+    seed: int | None = None,
+) -> Result:
+    """The Result of a submission that could not be graded at all: every part 0 points, with the reason (and the
+    student id and seed when the file could be read)."""
     parts = []
     for exercise, part in sheet.parts():
         status = Status.pending if (mode == "check" and part.visibility is Visibility.hidden) else Status.missing
         parts.append(PartResult(**part_fields(exercise, part), points_earned=0.0, status=status))
-    return sheet_result(sheet, path, submission_hash=submission_hash, parts=parts, error=reason)
+    return sheet_result(
+        sheet, path, submission_hash=submission_hash, parts=parts, error=reason, student_id=student_id, seed=seed
+    )
 
 
 def grade_submission(sheet: Sheet, path: Path, *, mode: Mode = "full", require_sandbox: bool = False) -> Result:

@@ -180,25 +180,44 @@ def _sum(x: Any) -> Tensor:
     return engine.sum_all(x)
 
 
+TIE_RTOL, TIE_ATOL = 1e-9, 1e-12
+"""Values this close are a tie for the comparison ops (greater, less, argmax, argmin): floating-point rounding
+(0.1 + 0.2 against 0.3) must not decide a key."""
+
+
+def _compared(a: Any, b: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
+    left, right = np.broadcast_arrays(array_of(a), array_of(b))
+    tied = np.isclose(left, right, rtol=TIE_RTOL, atol=TIE_ATOL)
+    if tied.any():
+        where = tuple(int(i) for i in np.argwhere(tied)[0])
+        raise ValueError(
+            f"a and b are equal up to rounding ({float(left[where]):.17g} and {float(right[where]):.17g}"
+            f"{f' at {list(where)}' if where else ''}): the answer to '{name}' would be decided by rounding error"
+        )
+    return left, right
+
+
 @op("greater")
 def _greater(a: Any, b: Any) -> np.ndarray:
-    """True where a > b, else false: the key of a boolean part ({op: greater, a: $dz0, b: 0}), or 0/1 for a choice."""
-    return np.greater(array_of(a), array_of(b))
+    """True where a > b, else false: the key of a boolean part ({op: greater, a: $dz0, b: 0}), or 0/1 for a choice.
+    An error where a and b are equal up to rounding."""
+    return np.greater(*_compared(a, b, "greater"))
 
 
 @op("less")
 def _less(a: Any, b: Any) -> np.ndarray:
-    """True where a < b, else false: the key of a boolean part, or 0/1 for a choice."""
-    return np.less(array_of(a), array_of(b))
+    """True where a < b, else false: the key of a boolean part, or 0/1 for a choice. An error where a and b are equal
+    up to rounding."""
+    return np.less(*_compared(a, b, "less"))
 
 
 def _arg_extreme(x: Any, largest: bool) -> int:
     values = array_of(x).reshape(-1)
-    if values.size == 0:
-        raise ValueError("x is empty")
+    if values.size < 2:
+        raise ValueError(f"x has {values.size} entr{'y' if values.size == 1 else 'ies'}: there is nothing to choose from")
     position = int(np.argmax(values) if largest else np.argmin(values))
     extreme = values[position]
-    tied = np.flatnonzero(np.isclose(values, extreme, rtol=1e-9, atol=1e-12))
+    tied = np.flatnonzero(np.isclose(values, extreme, rtol=TIE_RTOL, atol=TIE_ATOL))
     if tied.size > 1:
         which = "largest" if largest else "smallest"
         raise ValueError(

@@ -116,6 +116,18 @@ def test_binary_garbage_is_not_utf8(sheet: Sheet, tmp_path: Path) -> None:
     assert_error(result, path, "UTF-8")
 
 
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_a_number_too_long_for_python_is_refused_at_its_line(sheet: Sheet, tmp_path: Path, suffix: str) -> None:
+    """Python refuses to read an int of more than 4300 digits (a ValueError inside the YAML/JSON loader)."""
+    path = tmp_path / f"long{suffix}"
+    digits = "9" * 5000
+    text = (
+        f'{{"student": "s",\n "answers": {{"ex2": {{"a_set_a": {digits}}}}}}}' if suffix == ".json"
+        else f"student: s\nanswers:\n  ex2:\n    a_set_a: {digits}\n"
+    )
+    assert_error(grade(sheet, path, text), path, f"long{suffix}:{2 if suffix == '.json' else 4}:", "more than 4300 digits")
+
+
 def test_a_latin1_answer_file_names_the_line_column_and_byte(sheet: Sheet, tmp_path: Path) -> None:
     path = tmp_path / "latin1.yaml"
     result = grade(sheet, path, "student: s\nanswers:\n  ex3:\n    d_exists: 'oui, c'est \xe9vident'\n".encode("latin-1"))

@@ -588,6 +588,10 @@ def test_grade_goes_on_past_a_variant_the_sheet_cannot_key(tmp_path: Path) -> No
     assert "bad.yaml: the sheet failed on this variant" in result.stderr and "not a whole number" in result.stderr
     bad, good = (report["result"] for report in json.loads(result.stdout))
     assert "fault of the sheet" in bad["error"] and good["error"] is None
+    assert (bad["student_id"], bad["seed"]) == ("bad", seeds["bad"])
+    checked = run("check", str(spec), str(tmp_path / "bad.yaml"))  # a student: the sheet's error is its author's
+    assert checked.returncode == 2 and "fault of the sheet" in checked.stderr
+    assert "not a whole number" not in checked.stderr + checked.stdout and "sizes.yaml:" not in checked.stderr
 
 
 def test_junit_from_grade_carries_the_grading_time() -> None:

@@ -73,7 +73,10 @@ def parse_real(raw: Any) -> float:
         except ValueError:
             pass
         if _DECIMAL_COMMA.fullmatch(text):
-            raise AnswerError(f"write decimals with a point: {text.replace(',', '.')}, not {text}")
+            whole, _, fraction = text.partition(",")
+            if len(fraction) == 3:  # 1,000: a thousands separator or a decimal comma
+                raise AnswerError(f"write {whole}{fraction} without a thousands separator, or {whole}.{fraction} with a decimal point")
+            raise AnswerError(f"write decimals with a point: {whole}.{fraction}, not {text}")
         return evaluate_constant(text)
     raise AnswerError(f"expected a number, got {describe_raw(raw)}")
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import stat
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,6 +81,14 @@ def read_bytes(path: Path) -> bytes:
         raise InputFileError(f"cannot read the file ({exc.strerror})", file=path) from None
 
 
+def _too_many_digits(text: str, path: Path) -> InputFileError:
+    """The error for a whole number too long for Python to read (``sys.get_int_max_str_digits``), at its line."""
+    limit = sys.get_int_max_str_digits() or 4300
+    found = re.search(rf"\d{{{limit + 1},}}", text)
+    line = text.count("\n", 0, found.start()) + 1 if found else None
+    return InputFileError(f"a number has more than {limit} digits, far more than any answer needs (numbers go up to about 1.8e308)", file=path, line=line)
+
+
 def parse_answer_file(path: Path, data: bytes) -> AnswerFile:
     """Parse an answer file's bytes; InputFileError (with the line where known) when it is unusable."""
     text = utf8_text(data, path)
@@ -97,6 +107,8 @@ def parse_answer_file(path: Path, data: bytes) -> AnswerFile:
             document = json.loads(text, object_pairs_hook=refuse_duplicates)
         except json.JSONDecodeError as exc:
             raise InputFileError(f"not valid JSON: {exc.msg}", file=path, line=exc.lineno) from None
+        except ValueError:  # Python's limit on the digits of an int read from text
+            raise _too_many_digits(text, path) from None
         except RecursionError:
             raise InputFileError("not valid JSON: nested too deeply", file=path) from None
     else:
@@ -115,6 +127,8 @@ def parse_answer_file(path: Path, data: bytes) -> AnswerFile:
             ) from None
         except (yaml.YAMLError, RecursionError) as exc:
             raise InputFileError(f"not valid YAML: {exc}", file=path) from None
+        except ValueError:  # Python's limit on the digits of an int read from text
+            raise _too_many_digits(text, path) from None
     if may_hold_surrogates(text):
         document = clean_document(document)
     return _answer_file(path, data, document)

@@ -37,6 +37,7 @@ def test_number_reads_every_documented_form(raw: object, value: float) -> None:
         ("1" * 20_000, "at most 10000 are read"),
         (None, "no answer given"),
         ("0,5431", "write decimals with a point: 0.5431, not 0,5431"),
+        ("1,000", "write 1000 without a thousands separator, or 1.000 with a decimal point"),
     ],
 )
 def test_number_rejects_bad_forms_with_a_reason(raw: object, message: str) -> None:

@@ -240,3 +240,4 @@ def test_a_variant_the_sheet_cannot_key_is_the_sheets_fault_not_the_graders(tmp_
     [result] = list(summary.results())
     assert result.error is not None and "fault of the sheet, not of the submission" in result.error
     assert ".py" not in result.error and "sizes.yaml" not in result.error
+    assert (result.student_id, result.seed) == ("s1", bad_seed)  # the file was read: its row can be matched later

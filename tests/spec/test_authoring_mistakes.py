@@ -264,6 +264,11 @@ exercises:
         ("{op: option, at: 5}", "spec-answer-type", "picks the option at position 5, but there are only 3"),
         ("{op: option, at: {op: argmax, x: $tied}}", "spec-op-failed", "entries 0, 2 tie for the largest value"),
         ("{op: option, at: -1}", "spec-op-failed", "'at' must be a 0-based position"),
+        ("{op: option, at: {op: argmax, x: $k}}", "spec-op-failed", "x has 1 entry: there is nothing to choose from"),
+        (
+            "{op: option, at: {op: greater, a: {op: add, a: 0.1, b: 0.2}, b: 0.3}}", "spec-op-failed",
+            "a and b are equal up to rounding (0.30000000000000004 and 0.29999999999999999)",
+        ),
     ],
 )
 def test_choice_misuse_is_a_spec_error(tmp_path: Path, grader, expected: str, code: str, message: str) -> None:  # noqa: ANN001
