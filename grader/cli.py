@@ -392,12 +392,15 @@ def batch(
 
 
 def _write_reports(book: Gradebook, fmt: str, out_dir: Path, spec_hash: str) -> None:
-    from grader.report import FILE_SUFFIXES, render
+    from grader.report import FILE_SUFFIXES, render, render_junit
 
     used: set[str] = set()  # casefolded names (see _report_name)
-    for result in book.results(spec_hash):
+    # JUnit carries when each submission was graded; rows and results of one sheet version come in path order.
+    graded_at = [row.graded_at for row in book.rows(spec_hash)] if fmt == "junit" else None
+    for index, result in enumerate(book.results(spec_hash)):
         name = _report_name(result.student_id, Path(result.submission).stem, used)
-        write_atomic(out_dir / f"{name}{FILE_SUFFIXES[fmt]}", render(result, fmt))
+        text = render_junit(result, timestamp=_now_for_junit(graded_at[index])) if graded_at else render(result, fmt)
+        write_atomic(out_dir / f"{name}{FILE_SUFFIXES[fmt]}", text)
     typer.echo(f"wrote {len(used)} {fmt} report(s) to {out_dir}")
 
 

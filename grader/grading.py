@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import json
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 
 from grader import __version__
-from grader.answers import AnswerError, AnswerSpec, CheckContext, Tolerances
+from grader.answers import AnswerSpec, CheckContext, Tolerances
 from grader.engine import max_pool2d_winners
 from grader.errors import SHEET_FAULT, InputFileError, SpecErrors, VariantKeyError
 from grader.key import AnswerKey, PartKey, answer_key
@@ -119,14 +120,9 @@ def part_result(
 
 def read_answer(answer: AnswerSpec, raw: Any) -> tuple[Any, str | None]:
     """``(parsed answer, None)``, or ``(None, why)`` when the answer is missing (``"no answer given"``) or
-    cannot be read as the answer type. Only the student's text and the answer type decide, never the key: every
-    answer type's ``parse(raw)`` sees nothing else, so this may run on hidden parts before they are graded."""
-    if answer.is_missing(raw):
-        return None, "no answer given"
-    try:
-        return answer.parse(raw), None
-    except AnswerError as exc:
-        return None, str(exc)
+    cannot be read as the answer type (:meth:`AnswerSpec.read`, which never sees the key)."""
+    actual, unread = answer.read(raw)
+    return (actual, None) if unread is None else (None, unread.feedback)
 
 
 def _read_pending(pending: PartResult, part: PartSpec, raw: Any, written_as: Sequence[str]) -> PartResult:
@@ -251,10 +247,10 @@ def _unknown_answers(submission: AnswerFile, sheet: Sheet) -> tuple[list[str], d
     notes: list[str] = []
     misspelled: dict[tuple[str, str], list[str]] = {}
     for exercise_id, answers in submission.answers.items():
-        shown_exercise = answer_text(exercise_id, limit=60)
+        shown_exercise = _shown_id(exercise_id)
         if exercise_id not in answerable:
             hint = _did_you_mean(str(exercise_id), exercises)
-            notes.append(f"answers.{shown_exercise}: this sheet has no exercise {shown_exercise!r}{hint} "
+            notes.append(f"answers.{shown_exercise}: this sheet has no exercise '{shown_exercise}'{hint} "
                          f"(ignored; exercises: {', '.join(exercises)})")
             continue
         parts = answerable[exercise_id]
@@ -262,7 +258,7 @@ def _unknown_answers(submission: AnswerFile, sheet: Sheet) -> tuple[list[str], d
         for part_id in answers:
             if part_id in parts:
                 continue
-            shown = answer_text(part_id, limit=60)
+            shown = _shown_id(part_id)
             where = f"answers.{shown_exercise}.{shown}"
             if (exercise_id, part_id) in code_parts:
                 notes.append(f"{where}: {exercise_id}.{part_id} is a code part (ignored here): hand it in as a .py "
@@ -275,8 +271,14 @@ def _unknown_answers(submission: AnswerFile, sheet: Sheet) -> tuple[list[str], d
             else:
                 elsewhere = [e for e in exercises if part_id in answerable[e]]
                 hint = f"; did you mean {elsewhere[0]}.{part_id}?" if elsewhere else _did_you_mean(str(part_id), parts)
-            notes.append(f"{where}: exercise {exercise_id!r} has no part {shown!r}{hint} (ignored; parts: {', '.join(parts)})")
+            notes.append(f"{where}: exercise {exercise_id!r} has no part '{shown}'{hint} (ignored; parts: {', '.join(parts)})")
     return notes, misspelled
+
+
+def _shown_id(name: object) -> str:
+    """An id from the answer file as a note shows it: escaped once (``\\n``, ``\\u202e``), never stripped, at most
+    60 characters (``b_unusual\\n`` must not read like the part ``b_unusual``)."""
+    return answer_text(json.dumps(str(name), ensure_ascii=False)[1:-1], limit=60)
 
 
 def _closest(name: str, known: Sequence[str]) -> str | None:

@@ -352,3 +352,11 @@ def test_full_mode_tells_students_why_a_hidden_answer_scored_nothing(tmp_path: P
     text = render(result, "text")
     assert "2 hidden answers are missing or cannot be read" in text
     assert "[not passed] ex2.a_set_d (hidden)" in text and "cannot read 'fifty-five'" in text
+
+
+def test_odd_ids_in_notes_are_escaped_once_and_never_stripped(tmp_path: Path) -> None:
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps({"student": "s", "answers": {"ex1": {"b_unusual\n": 1, "\u202eevil": 2}}}), encoding="utf-8")
+    notes = grade_submission(load_sheet(WEEK7), path).notes
+    assert any("no part 'b_unusual\\n'; did you mean 'b_unusual'?" in note for note in notes), notes
+    assert any("answers.ex1.\\u202eevil: exercise 'ex1' has no part '\\u202eevil'" in note for note in notes), notes

@@ -602,3 +602,21 @@ def test_junit_from_grade_carries_the_grading_time() -> None:
     stamp = result.output.split('timestamp="', 1)[1].split('"', 1)[0]
     when = datetime.fromisoformat(stamp).replace(tzinfo=UTC)
     assert abs(datetime.now(UTC) - when) < timedelta(minutes=10)
+
+
+def test_junit_reports_from_a_gradebook_carry_each_grading_time(tmp_path: Path) -> None:
+    import sqlite3
+
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    for name in ("correct.yaml", "partly-correct.yaml"):
+        shutil.copy(SAMPLES / name, folder / name)
+    gradebook = tmp_path / "gb.sqlite"
+    assert invoke("batch", str(WEEK7), str(folder), "--gradebook", str(gradebook), "--jobs", "1").exit_code == 0
+    result = invoke("report", str(WEEK7), "--gradebook", str(gradebook), "--format", "junit", "--out-dir", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(gradebook) as connection:
+        graded = {Path(path).stem: when for path, when in connection.execute("SELECT path, graded_at FROM submissions")}
+    for stem, when in graded.items():
+        text = (tmp_path / "out" / f"{stem}.xml").read_text(encoding="utf-8")
+        assert f'timestamp="{when.removesuffix("+00:00")}"' in text

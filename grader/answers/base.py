@@ -101,15 +101,22 @@ class AnswerSpec(BaseModel):
         """True for ``None`` (an empty YAML value) and for blank text: the student gave no answer."""
         return raw is None or (isinstance(raw, str) and not raw.strip())
 
-    def grade(self, raw: Any, expected: Any, ctx: CheckContext) -> tuple[Any, Verdict]:
-        """``(actual, verdict)`` for a raw answer: missing -> parse -> check. ``actual`` is None unless parsed."""
+    def read(self, raw: Any) -> tuple[Any, Verdict | None]:
+        """``(parsed answer, None)``, or ``(None, verdict)`` when it is missing or cannot be read as this type.
+
+        Only the student's text and the answer type decide, never the key: ``parse(raw)`` sees nothing else, so
+        this may run on hidden parts before they are graded (``grader check``)."""
         if self.is_missing(raw):
             return None, missing("no answer given")
         try:
-            actual = self.parse(raw)
+            return self.parse(raw), None
         except AnswerError as exc:
             return None, invalid(str(exc))
-        return actual, self.check(actual, expected, ctx)
+
+    def grade(self, raw: Any, expected: Any, ctx: CheckContext) -> tuple[Any, Verdict]:
+        """``(actual, verdict)`` for a raw answer: missing -> parse -> check. ``actual`` is None unless parsed."""
+        actual, unread = self.read(raw)
+        return (None, unread) if unread is not None else (actual, self.check(actual, expected, ctx))
 
 
 class Tolerances(BaseModel):

@@ -349,11 +349,14 @@ class PartView:
         return self.your_answer is not None or (self.show_actual and not self.cases)
 
     @property
+    def shows_text_as_written(self) -> bool:
+        """"Your answer" is the text as written (it could not be read), not the answer as read."""
+        return self.answer_text is not None and not (self.show_actual and self.part.actual is not None)
+
+    @property
     def answer_label(self) -> str:
         """``Your answer``, or ``Your answer (as written)`` for text that could not be read."""
-        if self.answer_text is not None and not (self.show_actual and self.part.actual is not None):
-            return "Your answer (as written)"
-        return "Your answer"
+        return "Your answer (as written)" if self.shows_text_as_written else "Your answer"
 
     @property
     def expected_shown(self) -> Any:

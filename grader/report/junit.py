@@ -39,7 +39,7 @@ def _failure_text(view: PartView) -> str:
     if view.mistake:
         lines.append(f"known mistake: {view.mistake}")
     if view.show_actual or view.your_answer is not None:
-        label = "your answer (as written)" if view.answer_label.endswith("(as written)") else "your answer"
+        label = view.answer_label.lower()
         lines += [f"{label}:", *("  " + line for line in value_lines(view.your_answer, view.part))]
     if view.expected_shown is not None:
         lines += ["expected:", *("  " + line for line in value_lines(view.expected_shown, view.part))]
