@@ -118,24 +118,16 @@ def part_result(
     )
 
 
-def read_answer(answer: AnswerSpec, raw: Any) -> tuple[Any, str | None]:
-    """``(parsed answer, None)``, or ``(None, why)`` when the answer is missing (``"no answer given"``) or
-    cannot be read as the answer type (:meth:`AnswerSpec.read`, which never sees the key)."""
-    actual, unread = answer.read(raw)
-    return (actual, None) if unread is None else (None, unread.feedback)
-
-
 def _read_pending(pending: PartResult, part: PartSpec, raw: Any, written_as: Sequence[str]) -> PartResult:
     """A check-mode hidden part, read but not graded: the student's answer (theirs to see) and why it cannot
     be read, if it cannot."""
-    actual, problem = read_answer(part.answer, raw)
-    if problem is None:
+    actual, unread = part.answer.read(raw)  # never sees the key
+    if unread is None:
         return pending.model_copy(update={"actual": part.answer.to_json(actual)})
-    missing = part.answer.is_missing(raw)
-    error = _missing_sentence(written_as) if missing else _unreadable_sentence(problem)
+    error = _answer_error(unread, written_as)
     return PartResult.model_validate({
         **pending.model_dump(exclude={"key"}),
-        "answer_text": None if missing else answer_text(raw),
+        "answer_text": answer_text(raw) if unread.status is Status.invalid else None,
         "answer_error": error,
         "feedback": f"graded after submission; {error}",
     })

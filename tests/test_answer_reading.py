@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from grader.answers import ANSWER_TYPES, AnswerSpec
 from grader.cli import app
 from grader.gradebook import Gradebook
-from grader.grading import grade_submission, read_answer
+from grader.grading import grade_submission
 from grader.text import ANSWER_TEXT_LIMIT, answer_text
 from grader.report import FORMATS, render
 from grader.result import PartResult, Result, Status, Visibility
@@ -327,7 +327,7 @@ def test_every_answer_types_parse_sees_only_the_raw_answer() -> None:
 
 
 @pytest.mark.parametrize("raw", [None, "  ", "fifty-five", 1.5, [1, "x"], {"a": None}, True])
-def test_read_answer_agrees_with_grading_on_every_part(sheet: Sheet, raw: Any) -> None:
+def test_reading_an_answer_agrees_with_grading_on_every_part(sheet: Sheet, raw: Any) -> None:
     from grader.grading import check_context, judge
     from grader.key import answer_key
 
@@ -335,12 +335,12 @@ def test_read_answer_agrees_with_grading_on_every_part(sheet: Sheet, raw: Any) -
     for exercise, spec in sheet.parts():
         if spec.answer.type == "code":
             continue
-        actual, problem = read_answer(spec.answer, raw)
+        actual, unread = spec.answer.read(raw)
         graded, verdict = judge(spec.answer, spec, raw, key.part(exercise.id, spec.id),
                                 check_context(sheet, exercise.id, spec.id))
-        assert (problem is None) == (graded is not None), (spec.id, raw)
-        if problem is not None:
-            assert verdict.status in (Status.missing, Status.invalid) and verdict.feedback == problem, (spec.id, raw)
+        assert (unread is None) == (graded is not None), (spec.id, raw)
+        if unread is not None:
+            assert verdict.status in (Status.missing, Status.invalid) and verdict == unread, (spec.id, raw)
 
 
 def test_full_mode_tells_students_why_a_hidden_answer_scored_nothing(tmp_path: Path, correct: dict,
