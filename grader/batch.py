@@ -317,7 +317,7 @@ def grade_one(setup: _WorkerSetup, task: SubmissionTask) -> Outcome:
     except (SpecError, SpecErrors) as error:  # the sheet cannot make this variant's key: the author's fault
         detail = str(error) if task.shown_path is None else str(error).replace(str(task.path), task.shown_path)
         told = error.result if isinstance(error, VariantKeyError) else failed_result(setup.identity, task, SHEET_FAULT)
-        record = prepare_record(told, task.key, grader_failed=True)  # type: ignore[arg-type]
+        record = prepare_record(told, task.key, grader_failed=True)
         return Outcome(record, without_surrogates(f"the sheet {setup.spec_path.name} failed on this variant: {detail}"))
     except Exception as error:  # noqa: BLE001 -- a grader bug on one submission must not stop the batch
         where = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None

@@ -243,7 +243,7 @@ def _grade_command(
             # A student running check sees what their report says; the sheet's own error is for its author.
             sheet_faults.append(f"{path}: {SHEET_FAULT}" if mode == "check" else f"{path}: the sheet failed on this variant: {error}")
             told = error.result if isinstance(error, VariantKeyError) else unusable(loaded, path, SHEET_FAULT, mode=mode)  # type: ignore[arg-type]
-            results.append(told)  # type: ignore[arg-type]
+            results.append(told)
     if len(results) == 1 and fmt is ReportFormat.junit:
         text = render_junit(results[0], timestamp=_now_for_junit())
     elif len(results) == 1:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 if TYPE_CHECKING:
     from grader.gradebook import Gradebook
     from grader.result import PartResult, Result
+    from grader.spec.loader import Sheet
 
 
 FILE_SEPARATOR = "; "
@@ -219,13 +220,10 @@ def students_in(book: Gradebook, spec_hash: str) -> list[StudentGrade[PartResult
     return by_student(files)
 
 
-def sheet_points(sheet: object) -> dict[str, float]:
-    """``{part key: points}`` of a loaded sheet (``grader.spec.Sheet``), in sheet order: the columns of a
-    per-student table and, summed, the denominator of a student's score."""
-    return {
-        f"{exercise.id}.{part.id}": float(part.points)
-        for exercise, part in sheet.parts()  # type: ignore[attr-defined]
-    }
+def sheet_points(sheet: Sheet) -> dict[str, float]:
+    """``{part key: points}`` of a loaded sheet, in sheet order: the columns of a per-student table and, summed,
+    the denominator of a student's score."""
+    return {f"{exercise.id}.{part.id}": float(part.points) for exercise, part in sheet.parts()}
 
 
 def cohort_points(students: Iterable[StudentGrade[P]]) -> float:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from grader.result import Result
 
 
 class GraderError(Exception):
@@ -48,6 +52,10 @@ class SpecError(GraderError):
         place = format_location(self.file, self.line, self.path)
         return f"{place}: {self.message} [{self.code}]" if place else f"{self.message} [{self.code}]"
 
+    def with_message(self, message: str) -> SpecError:
+        """A copy with another message (``seed 5: ...``), at the same place and with the same code."""
+        return SpecError(message, code=self.code, file=self.file, line=self.line, path=self.path)
+
     def located(self, *, file: str | Path | None = None, line: int | None = None, path: str | None = None) -> SpecError:
         """A copy with the missing parts of the location filled in (known parts win)."""
         return SpecError(
@@ -75,7 +83,7 @@ class VariantKeyError(SpecErrors):
     grading). ``result`` is that submission's Result saying so, with its student id and seed kept; the errors are
     for the instructor only."""
 
-    def __init__(self, errors: Iterable[SpecError], result: object) -> None:
+    def __init__(self, errors: Iterable[SpecError], result: Result) -> None:
         super().__init__(errors)
         self.result = result
 

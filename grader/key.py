@@ -315,7 +315,7 @@ def compute_key(sheet: Sheet, seed: int | None = None, *, name_variant: bool = T
         if seed is None or not name_variant:
             raise
         raise SpecErrors(
-            SpecError(f"seed {seed}: {e.message}", code=e.code, file=e.file, line=e.line, path=e.path) for e in exc.errors
+            error.with_message(f"seed {seed}: {error.message}") for error in exc.errors
         ) from None
 
 

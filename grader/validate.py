@@ -86,10 +86,10 @@ def _in_variants(occurrences: list[tuple[SpecError, int | None]], variant_count:
         variants = next(iter(messages.values()))
         if len(set(variants)) == variant_count:
             return [first]
-        return [_with_message(first, f"{_variants_text(variants)}: {first.message}")]
+        return [first.with_message(f"{_variants_text(variants)}: {first.message}")]
     (message, variants), *others = messages.items()
     rest = [seed for _, seeds in others for seed in seeds]
-    return [_with_message(first, f"{_variants_text(variants)}: {message} (likewise in {_variants_text(rest)})")]
+    return [first.with_message(f"{_variants_text(variants)}: {message} (likewise in {_variants_text(rest)})")]
 
 
 def _variants_text(variants: list[int | None]) -> str:
@@ -98,10 +98,6 @@ def _variants_text(variants: list[int | None]) -> str:
     if seeds:
         names.append(f"seed{'s' if len(seeds) > 1 else ''} {', '.join(seeds)}")
     return " and ".join(names)
-
-
-def _with_message(error: SpecError, message: str) -> SpecError:
-    return SpecError(message, code=error.code, file=error.file, line=error.line, path=error.path)
 
 
 def _check_code_parts(sheet: Sheet) -> list[GraderError]:

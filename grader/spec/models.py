@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from grader.answers import AnswerSpecUnion
+from grader.answers.choice import normalize
 from grader.result import Visibility
 
 SLUG = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
@@ -118,9 +119,9 @@ def check_literal(value: Any, where: str = "") -> tuple[int, ...]:
             continue
         inside = f" in value{where}" if where else ""
         first, other = value[0], value[i]
-        if isinstance(first, list) and isinstance(other, list) and len(first) != len(other):
-            raise ValueError(f"rows have different lengths{inside} (row {i + 1} has {_entries(len(other))}, row 1 has {len(first)})")
         if isinstance(first, list) and isinstance(other, list):
+            if len(first) != len(other):
+                raise ValueError(f"rows have different lengths{inside} (row {i + 1} has {_entries(len(other))}, row 1 has {len(first)})")
             raise ValueError(
                 f"rows have different shapes{inside} (row {i + 1} is {_shape_text(shape)}, row 1 is {_shape_text(shapes[0])})"
             )
@@ -193,7 +194,7 @@ def check_expression(value: Any, choice_options: list[str] | None = None) -> Any
             return text
         if text.startswith("$"):
             raise ValueError(f"{value!r} is not a $reference: after '$' comes a name (letters, digits, _)")
-        if choice_options is not None and any(" ".join(text.split()).casefold() == " ".join(o.split()).casefold() for o in choice_options):
+        if choice_options is not None and normalize(text) in {normalize(option) for option in choice_options}:
             raise ValueError(
                 f"{value!r} is typed by hand, but {typed}: a 'choice' part's key is the 0-based position of the right "
                 "option, computed by the engine: {op: option, at: ...} (e.g. at: {op: argmax, x: $scores})"
