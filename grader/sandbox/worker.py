@@ -55,6 +55,9 @@ PREIMPORTED = (
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
+WORKDIR_PREFIX = "grader-worker-"
+"""A worker's directory in the temporary folder is ``grader-worker-<worker pid>-<random>`` (removed when it ends)."""
+
 
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time of process ``pid`` (all its threads), 0.0 when it is gone.
@@ -636,7 +639,8 @@ def main() -> None:
         importlib.import_module(name)
     # Every child of this worker works in the same directory (also its HOME), made afresh for each submission:
     # with a fixed path the child's environment is set up once, here, by child.prepare.
-    base = tempfile.mkdtemp(prefix="grader-worker-")
+    # The name carries this worker's pid, so a directory left behind can be told from a live worker's.
+    base = tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-")
     os.chmod(base, 0o711)  # the child's uid must pass through to its working directory, not list what is here
     workdir = os.path.join(base, "submission")
     child.prepare(workdir)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import signal
+import tempfile
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from hypothesis import strategies as st
 
 import grader.sandbox.layers as layers_module
 import grader.sandbox.runner as runner_module
+import grader.sandbox.worker as worker_module
 from grader.errors import GraderError, InputFileError
 from grader.sandbox import (
     LAYER_NAMES,
@@ -287,6 +290,22 @@ def test_require_sandbox_names_the_missing_layers(correct_submission: Path, monk
     assert "private-filesystem" not in message or not probed["private-filesystem"]
 
 
+def _left_behind_by_ended_workers(wait_seconds: float = 2.0) -> list[Path]:
+    """Worker directories in the temporary folder whose worker (the pid in their name) has ended.
+
+    Directories of live workers are left out: they may be another test run's, on the same machine."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        left = []
+        for path in Path(tempfile.gettempdir()).glob(f"{worker_module.WORKDIR_PREFIX}*"):
+            pid = path.name.removeprefix(worker_module.WORKDIR_PREFIX).split("-", 1)[0]
+            if not pid.isdigit() or not Path(f"/proc/{pid}").exists():
+                left.append(path)
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
+
+
 def test_without_bubblewrap_the_plain_worker_still_isolates(correct_submission: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Force the fallback (no bubblewrap): rlimits, seccomp and the separate uid still hold, and layers say so."""
     probed = dict(layers_module.probe_layers(), **{name: False for name in layers_module.BWRAP_LAYERS})
@@ -309,7 +328,7 @@ def test_without_bubblewrap_the_plain_worker_still_isolates(correct_submission: 
     outcome = run_cases(reader, "solve", [CaseInput("r", {"x": np.ones(1)})], limits=FAST_LIMITS).cases[0]
     if probed["separate-user"]:
         assert outcome.status == "exception" and "PermissionError" in outcome.message
-    assert not list(Path("/tmp").glob("grader-worker-*/submission*")), "the plain worker must remove its working directories"
+    assert _left_behind_by_ended_workers() == [], "the plain worker must remove its working directories"
     assert survivors() == []
 
 
