@@ -14,6 +14,24 @@ from grader.sandbox import CaseInput, Limits, run_cases
 from grader.sandbox.worker import UID_BASE, UID_SPAN
 
 HOSTILE_DIR = Path(__file__).parent / "hostile"
+
+FIXED_PATHS = {
+    "/tmp/grader-sandbox-test-exercise": Path(f"/tmp/grader-sandbox-test-exercise-{os.getpid()}"),
+    "/tmp/grader-sandbox-test-outside": Path(f"/tmp/grader-sandbox-test-outside-{os.getpid()}"),
+}
+"""The fixed paths hostile files name, and this test run's own folder for each: two test runs on one machine must
+not remove each other's (the hostile files are run from copies naming this run's folders, see ``hostile_copy``)."""
+EXERCISE_DIR, OUTSIDE_DIR = FIXED_PATHS.values()
+
+
+def hostile_copy(name: str, folder: Path) -> Path:
+    """``HOSTILE_DIR / name`` copied into ``folder``, with the fixed paths it names replaced by this run's."""
+    source = (HOSTILE_DIR / name).read_text(encoding="utf-8")
+    for fixed, own in FIXED_PATHS.items():
+        source = source.replace(fixed, str(own))
+    copy = folder / name
+    copy.write_text(source, encoding="utf-8")
+    return copy
 MARKER = b"grader-hostile-marker"
 
 # Short limits keep the slow hostile cases (endless loops, sleeping) to a second or two each.
@@ -102,18 +120,18 @@ def write_submission(tmp_path: Path) -> Callable[[str, str], Path]:
 
 @pytest.fixture(scope="session")
 def exercise_dir() -> Iterator[Path]:
-    """The fixed path the hostile ``read_answer_key.py`` tries to read, holding a secret answer key."""
-    path = Path("/tmp/grader-sandbox-test-exercise")
+    """This run's copy of the fixed path the hostile ``read_answer_key.py`` tries to read, holding a secret answer key."""
+    path = EXERCISE_DIR
     path.mkdir(mode=0o700, exist_ok=True)
     (path / "answer_key.yaml").write_text("expected: secret-answer-8d1f\n")
     yield path
-    shutil.rmtree(path, ignore_errors=True)  # another test run on this machine may share the fixed path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 def outside_dir() -> Iterator[Path]:
-    """The fixed folder the hostile ``write_outside.py`` tries to write into."""
-    path = Path("/tmp/grader-sandbox-test-outside")
+    """This run's copy of the fixed folder the hostile ``write_outside.py`` tries to write into."""
+    path = OUTSIDE_DIR
     path.mkdir(mode=0o755, exist_ok=True)
     os.chmod(path, 0o1777)  # world-writable like /tmp: only the sandbox's own layers may stop the write
     (path / "existing.txt").write_text("original\n")

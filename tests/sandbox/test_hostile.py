@@ -13,7 +13,7 @@ import pytest
 
 from grader.sandbox import CaseInput, RunReport, probe_layers, run_cases
 
-from .conftest import FAST_LIMITS, HOSTILE_DIR, assert_grader_fine, survivors
+from .conftest import FAST_LIMITS, HOSTILE_DIR, OUTSIDE_DIR, assert_grader_fine, hostile_copy, survivors
 
 SECRET = "grader-secret-5e0c41b7"
 X_VALUES = (np.arange(4.0), np.ones(3))
@@ -69,7 +69,7 @@ def _no_secret_environ(report: RunReport) -> None:
 
 
 def _nothing_written(report: RunReport) -> None:
-    outside = Path("/tmp/grader-sandbox-test-outside")
+    outside = OUTSIDE_DIR
     assert (outside / "existing.txt").read_text() == "original\n"
     assert not (outside / "created.txt").exists()
     for value in _values(report):
@@ -159,7 +159,9 @@ def secret_holder() -> object:
 
 
 @pytest.mark.parametrize("name", [pytest.param(name, marks=[pytest.mark.slow] if TABLE[name].slow else []) for name in sorted(TABLE)])
-def test_hostile_submission(name: str, secret_holder: object, exercise_dir: Path, outside_dir: Path, correct_submission: Path) -> None:
+def test_hostile_submission(
+    name: str, secret_holder: object, exercise_dir: Path, outside_dir: Path, correct_submission: Path, tmp_path: Path
+) -> None:
     expected = TABLE[name]
     active = probe_layers()
     missing = [layer for layer in expected.needs if not active[layer]]
@@ -171,7 +173,7 @@ def test_hostile_submission(name: str, secret_holder: object, exercise_dir: Path
     limits = FAST_LIMITS
     if expected.cpu_seconds is not None:
         limits = replace(FAST_LIMITS, cpu_seconds_per_case=expected.cpu_seconds, wall_seconds_per_case=2 * expected.cpu_seconds + 1)
-    report = run_cases(HOSTILE_DIR / name, "solve", cases, limits=limits)
+    report = run_cases(hostile_copy(name, tmp_path), "solve", cases, limits=limits)
 
     assert [case.name for case in report.cases] == [case.name for case in cases]
     for case in report.cases:
