@@ -474,10 +474,13 @@ def _run_student(config: ChildConfig) -> None:
             header, payload = {"kind": "bad-result", "case": index, "message": f"the result could not be read: {_type(error).__name__}"}, b""
         if not plain:
             guard.restore()  # converting may have run the student's code again (__array__, __len__, ...)
-        del value
-        if _len(payload) > HOLD_BYTES:
+        if _len(payload) > HOLD_BYTES or not plain:
+            # Freeing a value that is not a plain array may run the student's code (__del__), which may end the
+            # process: its case's frame goes out first.
             _send(fd, header, payload)
+            del value
         else:
+            del value
             held = _encode(header, payload)
     if held:
         _write_all(fd, held)  # before the flush below, which may block on a full output pipe

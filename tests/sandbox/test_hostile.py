@@ -93,6 +93,13 @@ def _forged_nesting_relayed_flat(report: RunReport) -> None:
     assert second.status == "exception" and "[[" not in second.message, second.message
 
 
+def _first_kept_then_exit_between(report: RunReport) -> None:
+    first, second = report.cases
+    assert first.status == "ok", first.message
+    np.testing.assert_array_equal(first.value, 2 * X_VALUES[0])
+    assert second.status == "crashed" and "between two calls" in second.message, second.message
+
+
 def _names_cut_short(report: RunReport) -> None:
     for case in report.cases:
         assert ", in " + "\u00e9" * 100 + "\n" in case.message  # frames name the function, cut to 100 characters
@@ -140,6 +147,7 @@ TABLE: dict[str, Expected] = {
     "long_names.py": Expected(("exception",), "ValueError: deep enough", check=_names_cut_short),
     "long_class_name.py": Expected(("missing-function",), "not a function", check=_class_name_cut_short),
     "int8_result.py": Expected(("bad-result",), "as 64-bit numbers"),
+    "exit_in_del.py": Expected(("ok", "crashed"), check=_first_kept_then_exit_between),
 }
 
 
