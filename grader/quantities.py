@@ -21,6 +21,7 @@ from grader.answers.choice import OptionAt
 from grader.answers.references import FunctionReference, ScheduleReference, TranslationReference
 from grader.engine import structure, symmetry
 from grader.engine.graph import Graph
+from grader.engine.pool import PoolTie, TieAudit, max_pool2d_ties, max_pool_tie_audit
 from grader.engine.tensor import Tensor
 
 
@@ -143,11 +144,26 @@ for _name in ("max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d"):
 
 @op("max_pool_winners")
 def _max_pool_winners(x: Any, size: Any, stride: Any = None) -> np.ndarray:
-    """1 where an entry of x (H, W, C) wins its max-pooling window (receives the gradient), else 0."""
-    mask = engine.max_pool2d_winners(
-        array_of(x), _pair_or_int(size, "size"), stride=None if stride is None else _pair_or_int(stride, "stride")
-    )
-    return mask.astype(np.float64)
+    """1 where an entry of x (H, W, C) wins its max-pooling window (receives the gradient), else 0; ties: an error.
+
+    Shaped like x. A window holding its maximum twice (up to TIE_RTOL/TIE_ATOL) has no single winner: the key
+    would follow the engine's tie rule (first in row-major order), so it is refused with the window named.
+    """
+    values = array_of(x)
+    window = _pair_or_int(size, "size")
+    strides = None if stride is None else _pair_or_int(stride, "stride")
+    scan = max_pool2d_ties(values, window, stride=strides, rtol=TIE_RTOL, atol=TIE_ATOL)
+    if scan.ties:
+        tie = scan.ties[0]
+        others = f"; {scan.tied} of the {scan.windows} windows tie" if scan.tied > 1 else ""
+        raise ValueError(
+            f"{tie.where()} holds its maximum more than once ({tie.tied_text()}){others}: which entry wins it and "
+            "receives the gradient would be decided by a tie rule (the engine's: the first in row-major order), "
+            "not by the network, and a student marking the other entry would be graded wrong. Use inputs "
+            "whose windows each have a single maximum (random inputs from a continuous distribution, dist: normal "
+            "or uniform, not integers), or do not ask for the winners of this pooling layer"
+        )
+    return engine.max_pool2d_winners(values, window, stride=strides).astype(np.float64)
 
 
 def _unary(fn: Callable[[Any], Tensor]) -> Callable[[Any], Tensor]:
@@ -181,8 +197,9 @@ def _sum(x: Any) -> Tensor:
 
 
 TIE_RTOL, TIE_ATOL = 1e-9, 1e-12
-"""Values this close are a tie for the comparison ops (greater, less, argmax, argmin): floating-point rounding
-(0.1 + 0.2 against 0.3) must not decide a key."""
+"""Values this close are a tie for the comparison ops (greater, less, argmax, argmin) and for the maximum of a
+max-pooling window (max_pool_winners, grad through a max pool): floating-point rounding (0.1 + 0.2 against 0.3)
+must not decide a key."""
 
 
 def _compared(a: Any, b: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -349,13 +366,73 @@ def _same_padding(f: Any) -> Any:
 # ---- derivatives and graphs ----------------------------------------------------------------------------------
 @op("grad", input_refs=("wrt",))
 def _grad(of: Any, wrt: Any) -> np.ndarray:
-    """d(of)/d(wrt) by reverse-mode autodiff: of is a scalar quantity, wrt an input; shaped like wrt."""
+    """d(of)/d(wrt) by reverse-mode autodiff: of is a scalar quantity, wrt an input; shaped like wrt.
+
+    An error when it depends on which tied entry of a max-pooling window (up to TIE_RTOL/TIE_ATOL) gets that
+    window's gradient: the backward pass runs under a tie audit (no extra cost without max pools, a scan of each
+    pool's windows with them), and only when a tied window receives gradient is it run again with the gradient
+    sent to the first and to the last tied entries.
+    """
     if not isinstance(of, Tensor) or of.value.size != 1:
         raise ValueError(f"'of' must be a scalar quantity (a loss), got shape {array_of(of).shape}")
-    of.backward()
-    if wrt.grad is None:
+    with max_pool_tie_audit(rtol=TIE_RTOL, atol=TIE_ATOL) as audit:
+        schedule = of.backward()
+    # wrt.grad alone cannot tell: a backward pass resets only the nodes it reaches, so an earlier grad of another
+    # quantity may have left a gradient on wrt.
+    if wrt.grad is None or not any(node is wrt for node in schedule):
         raise ValueError(f"'of' does not depend on {wrt.label}")
-    return wrt.grad.copy()
+    gradient = wrt.grad.copy()
+    if audit.ties:  # a max-pooling window whose maximum is tied receives gradient
+        _refuse_tie_rule_dependence(of, wrt, gradient, audit)
+    return gradient
+
+
+def _differs(other: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+    """Where two gradients (one shape) differ by more than rounding (TIE_RTOL per entry, and TIE_ATOL relative to
+    the largest entry: reordered sums of large terms may leave noise on an entry near 0)."""
+    scale = max(1.0, float(np.abs(gradient).max(initial=0.0)))
+    return ~np.isclose(other, gradient, rtol=TIE_RTOL, atol=TIE_ATOL * scale)
+
+
+def _refuse_tie_rule_dependence(of: Tensor, wrt: Tensor, gradient: np.ndarray, audit: TieAudit) -> None:
+    """Raise ValueError when d(of)/d(wrt) changes if tied max-pooling windows give their gradient to their first
+    or last tied entry instead of where the tie rule sends it; the message names one window whose choice alone
+    changes it. Runs only when such windows exist (2 more backward passes, a few more to find the window)."""
+    rerouted: dict[str, np.ndarray] = {}
+    for pick in ("first", "last"):
+        with max_pool_tie_audit(rtol=TIE_RTOL, atol=TIE_ATOL, pick=pick):
+            of.backward()
+        rerouted[pick] = np.asarray(wrt.grad).copy()
+    changed = [pick for pick in ("last", "first") if _differs(rerouted[pick], gradient).any()]
+    if not changed:
+        return
+    pick = changed[0]
+    tie: PoolTie = audit.ties[0]
+    other = rerouted[pick]
+    alone = False
+    for candidate in audit.ties[:16]:  # the first tied window whose choice alone changes the gradient
+        with max_pool_tie_audit(rtol=TIE_RTOL, atol=TIE_ATOL, pick=pick, only=frozenset({candidate.serial})):
+            of.backward()
+        if _differs(np.asarray(wrt.grad), gradient).any():
+            tie, other, alone = candidate, np.asarray(wrt.grad).copy(), True
+            break
+    index = tuple(int(i) for i in np.argwhere(_differs(other, gradient))[0])
+    entry = f"entry {list(index)} of the gradient" if index else "the gradient"
+    which = "this window's" if alone else "the tied windows'"
+    count = f" ({audit.receiving} tied windows receive gradient)" if audit.receiving > 1 else ""
+    was, now = _gradient_entry(gradient[index]), _gradient_entry(other[index])
+    raise ValueError(
+        f"the gradient with respect to {wrt.label} depends on max pooling's tie rule: {tie.where()} of the "
+        f"{tie.op} input holds its maximum more than once ({tie.tied_text('input')}) and receives gradient{count}; "
+        f"giving {which} gradient to another tied entry changes the key ({entry} is {was} by the tie rule, {now} "
+        "otherwise). Use inputs whose pooling windows each have a single maximum (random inputs from a continuous "
+        "distribution, dist: normal or uniform, not integers), or do not ask for a gradient through this max pooling"
+    )
+
+
+def _gradient_entry(value: float) -> str:
+    """A gradient entry as the message shows it (6 significant digits)."""
+    return f"{float(value):.6g}"
 
 
 @op("graph")

@@ -7,10 +7,22 @@ Max-pool tie rule: when several entries of a window share the maximum, the FIRST
 order (row offset, then column offset -- as ``numpy.argmax`` over the flattened window) wins and alone
 receives that window's gradient. Overlapping windows (stride < size) add their gradients up.
 
+The rule is a convention, so a key must not depend on it. :func:`max_pool2d_ties` lists the windows whose
+maximum is tied (up to a tolerance); inside ``with max_pool_tie_audit(...)`` the max-pool VJPs record the tied
+windows they send a gradient through and, if asked, give it to another tied entry, so that a caller (the
+``grad`` op) can tell whether a gradient depends on the rule. Outside an audit the VJPs only read one context
+variable more.
+
 All loops run over the window offsets (fh*fw of them), never over pixels, channels or batch entries.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Literal, NamedTuple
 
 import numpy as np
 
@@ -86,12 +98,18 @@ def _max_pool(op: str, xt: Tensor, x4: np.ndarray, window: tuple[int, int], stri
         return _max_pool_tiled(op, xt, x4, window, out_size, out_shape)
     best, winner, offsets = _max_pool_arrays(x4, window, strides, out_size)
 
-    def vjp(g: np.ndarray) -> tuple[np.ndarray]:
-        g4 = g.reshape(best.shape)
+    def routed(g4: np.ndarray) -> np.ndarray:
         dx = np.zeros(x4.shape)
         for flat, (_, _, (rows, cols)) in enumerate(offsets):
             dx[:, rows, cols, :] += g4 * (winner == flat)  # overlapping windows: adjoints add up
-        return (dx.reshape(xt.shape),)
+        return dx.reshape(xt.shape)
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray]:
+        g4 = g.reshape(best.shape)
+        audit = _AUDIT.get()
+        if audit is not None:
+            return (_audited_vjp(audit, op, xt, x4, best, window, strides, out_size, g4, routed),)
+        return (routed(g4),)
 
     return Tensor.from_op(best.reshape(out_shape), op, (xt,), vjp, fresh_grads=True)
 
@@ -111,15 +129,22 @@ def _max_pool_tiled(op: str, xt: Tensor, x4: np.ndarray, window: tuple[int, int]
             if a or b:
                 np.maximum(best, tiles[:, :, a, :, b, :], out=best)
 
-    def vjp(g: np.ndarray) -> tuple[np.ndarray]:
+    def routed(g4: np.ndarray) -> np.ndarray:
         won = tiles == best[:, :, None, :, None, :]
         if np.count_nonzero(won) != best.size:  # some window holds its maximum twice: apply the tie rule
             _, winner, offsets = _max_pool_arrays(x4, window, window, out_size)
             for flat, (a, b, _) in enumerate(offsets):
                 np.equal(winner, flat, out=won[:, :, a, :, b, :])
         dx = np.empty(x4.shape)
-        np.multiply(won, g.reshape(best.shape)[:, :, None, :, None, :], out=dx.reshape(tiles.shape))
-        return (dx.reshape(xt.shape),)
+        np.multiply(won, g4[:, :, None, :, None, :], out=dx.reshape(tiles.shape))
+        return dx.reshape(xt.shape)
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray]:
+        g4 = g.reshape(best.shape)
+        audit = _AUDIT.get()
+        if audit is not None:
+            return (_audited_vjp(audit, op, xt, x4, best, window, window, out_size, g4, routed),)
+        return (routed(g4),)
 
     return Tensor.from_op(best.reshape(out_shape), op, (xt,), vjp, fresh_grads=True)
 
@@ -214,7 +239,8 @@ def max_pool2d_winners(x: ArrayLike, size: IntOrPair, *, stride: IntOrPair | Non
     Returns:
         bool array shaped like x; True where the entry is its window's maximum under the tie rule (first
         maximum in row-major window order). Entries that lose every window they belong to, and entries in
-        no window at all (possible when stride > size), are False.
+        no window at all (possible when stride > size), are False. A key must not rest on the tie rule: see
+        :func:`max_pool2d_ties` (the ``max_pool_winners`` op refuses tied windows; report drawings do not).
     """
     xt, x4, window, strides, out_size = _prepare_2d("max_pool2d_winners", x, size, stride)
     _, winner, offsets = _max_pool_arrays(x4, window, strides, out_size)
@@ -222,3 +248,235 @@ def max_pool2d_winners(x: ArrayLike, size: IntOrPair, *, stride: IntOrPair | Non
     for flat, (_, _, (rows, cols)) in enumerate(offsets):
         mask[:, rows, cols, :] |= winner == flat
     return mask.reshape(xt.shape)
+
+
+# ---- ties: windows whose maximum is held more than once -------------------------------------------------------
+@dataclass(frozen=True)
+class PoolTie:
+    """One max-pooling window that holds its maximum more than once (up to a tolerance).
+
+    Attributes:
+        op: the pooling op that met it (``max_pool2d``, ``max_pool1d`` or ``max_pool2d_ties``).
+        serial: its number among the tied windows met in one pass: in an audit, in the order the VJPs run and
+            then row-major over the pool's output ``(N, H', W', C)``; the same for every backward pass over one
+            graph (it depends on the forward values only), so a later pass can name it in ``only``.
+        batch: the window's index along N when x is batched (``(N, H, W, C)`` or ``(N, L, C)``), else None.
+        rows, cols: first and last row and column of the window in x (0-based, inclusive); for a 1-d pool
+            ``rows`` is ``(0, 0)`` and ``cols`` are the window's first and last position.
+        channel: the channel (last axis of x).
+        entries: the tied entries as indices into x, in x's own layout, in row-major window order.
+        values: x at those entries.
+        adjoint: the gradient the window's output received (None outside a backward pass).
+    """
+
+    op: str
+    serial: int
+    batch: int | None
+    rows: tuple[int, int]
+    cols: tuple[int, int]
+    channel: int
+    entries: tuple[tuple[int, ...], ...]
+    values: tuple[float, ...]
+    adjoint: float | None = None
+
+    @property
+    def one_d(self) -> bool:
+        return self.op == "max_pool1d"
+
+    def where(self) -> str:
+        """``the window at rows 0-1, columns 2-3 of channel 0 (0-based)`` (1-d: ``at positions 4-5``)."""
+        if self.one_d:
+            place = f"positions {self.cols[0]}-{self.cols[1]}"
+        else:
+            place = f"rows {self.rows[0]}-{self.rows[1]}, columns {self.cols[0]}-{self.cols[1]}"
+        batch = f" of batch entry {self.batch}" if self.batch is not None else ""
+        return f"the window at {place} of channel {self.channel}{batch} (0-based)"
+
+    def tied_text(self, name: str = "x", shown: int = 4) -> str:
+        """``x[0, 2, 0] = 5 and x[1, 3, 0] = 5`` (at most ``shown`` entries, then how many more)."""
+        items = [f"{name}{list(index)} = {_number(value)}" for index, value in zip(self.entries, self.values, strict=True)]
+        if len(items) > shown:
+            items = [*items[:shown], f"{len(items) - shown} more"]
+        return ", ".join(items[:-1]) + f" and {items[-1]}"
+
+
+def _number(value: float) -> str:
+    """The shortest text that reads back as ``value`` (``5``, ``0.30000000000000004``)."""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
+
+
+class TieScan(NamedTuple):
+    """What :func:`max_pool2d_ties` found: the first ``limit`` tied windows, how many tie, how many there are."""
+
+    ties: list[PoolTie]
+    tied: int
+    windows: int
+
+
+def _tie_floor(best: np.ndarray, rtol: float, atol: float) -> np.ndarray:
+    """The least value that ties with a window maximum ``best``: ``best - (atol + rtol * |best|)`` (any shape)."""
+    return best - (atol + rtol * np.abs(best))
+
+
+def _near_counts(
+    x4: np.ndarray, floor: np.ndarray, offsets: list[tuple[int, int, tuple[slice, slice]]]
+) -> np.ndarray:
+    """``(N, H', W', C)``: how many entries of each window reach its :func:`_tie_floor` ``floor`` (at least 1,
+    the maximum itself). One comparison and one addition per window offset."""
+    count = np.zeros(floor.shape, dtype=np.intp)
+    near = np.empty(floor.shape, dtype=bool)
+    for _, _, (rows, cols) in offsets:
+        np.greater_equal(x4[:, rows, cols, :], floor, out=near)
+        count += near
+    return count
+
+
+def _near_first_last(
+    x4: np.ndarray, floor: np.ndarray, offsets: list[tuple[int, int, tuple[slice, slice]]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(first, last)``, each ``(N, H', W', C)``: the flat window offsets (row-major) of the first and the last
+    entry of each window that reaches its :func:`_tie_floor` ``floor``."""
+    first = np.full(floor.shape, -1, dtype=np.intp)
+    last = np.zeros(floor.shape, dtype=np.intp)
+    for flat, (_, _, (rows, cols)) in enumerate(offsets):
+        near = x4[:, rows, cols, :] >= floor
+        last[near] = flat
+        first[near & (first < 0)] = flat
+    return first, last
+
+
+def _tie_at(
+    op: str, x_ndim: int, x4: np.ndarray, best: np.ndarray, position: int, serial: int,
+    window: tuple[int, int], strides: tuple[int, int], rtol: float, atol: float, adjoint: float | None,
+) -> PoolTie:
+    """The :class:`PoolTie` of the window at flat ``position`` of the output ``(N, H', W', C)``.
+
+    ``x4`` is x as ``(N, H, W, C)`` (a 1-d x as ``(N, 1, L, C)``); ``x_ndim`` is x's own rank, which says whether
+    x is batched and how to write its indices.
+    """
+    one_d = op == "max_pool1d"
+    n, i, j, c = (int(k) for k in np.unravel_index(position, best.shape))
+    top, left = i * strides[0], j * strides[1]
+    batched = x_ndim == (3 if one_d else 4)
+    floor = float(_tie_floor(best[n, i, j, c], rtol, atol))
+    entries: list[tuple[int, ...]] = []
+    values: list[float] = []
+    for a in range(window[0]):
+        for b in range(window[1]):
+            value = float(x4[n, top + a, left + b, c])
+            if value >= floor:
+                spatial = (left + b,) if one_d else (top + a, left + b)
+                entries.append(((n,) if batched else ()) + spatial + (c,))
+                values.append(value)
+    return PoolTie(
+        op=op, serial=serial, batch=n if batched else None, rows=(top, top + window[0] - 1),
+        cols=(left, left + window[1] - 1), channel=c, entries=tuple(entries), values=tuple(values), adjoint=adjoint,
+    )
+
+
+def max_pool2d_ties(
+    x: ArrayLike, size: IntOrPair, *, stride: IntOrPair | None = None, rtol: float, atol: float, limit: int = 1
+) -> TieScan:
+    """The max-pooling windows of ``x`` that hold their maximum more than once.
+
+    Args:
+        x: (H, W, C) or (N, H, W, C). size, stride: as for :func:`max_pool2d`.
+        rtol, atol: an entry ties with its window's maximum m when ``|entry - m| <= atol + rtol * |m|``.
+        limit: how many tied windows to describe (row-major over the output ``(N, H', W', C)``).
+
+    Returns:
+        a :class:`TieScan`: the first ``limit`` tied windows, the number of tied windows and of all windows.
+    """
+    xt, x4, window, strides, out_size = _prepare_2d("max_pool2d_ties", x, size, stride)
+    best, _, offsets = _max_pool_arrays(x4, window, strides, out_size)
+    positions = np.flatnonzero(_near_counts(x4, _tie_floor(best, rtol, atol), offsets) > 1)
+    ties = [
+        _tie_at("max_pool2d_ties", xt.ndim, x4, best, int(p), k, window, strides, rtol, atol, None)
+        for k, p in enumerate(positions[:limit])
+    ]
+    return TieScan(ties=ties, tied=int(positions.size), windows=int(best.size))
+
+
+@dataclass
+class TieAudit:
+    """The tied max-pooling windows met by the VJPs of one backward pass, and what those VJPs do about them.
+
+    Attributes:
+        rtol, atol: an entry ties with its window's maximum m when ``|entry - m| <= atol + rtol * |m|``.
+        pick: None keeps the tie rule (the gradient goes exactly where it goes without an audit); ``"first"`` or
+            ``"last"`` gives each tied window's gradient to its first or last tied entry (row-major window order).
+        only: with ``pick``, reroute only the tied windows of these serials (None: all of them).
+        limit: how many tied windows ``ties`` describes at most.
+        ties: the tied windows that received a non-zero gradient, up to ``limit`` of them, in serial order.
+        receiving: how many tied windows received a non-zero gradient (all of them, beyond ``limit`` too).
+        met: how many tied windows the VJPs met, with or without a gradient (the next one's serial).
+    """
+
+    rtol: float
+    atol: float
+    pick: Literal["first", "last"] | None = None
+    only: frozenset[int] | None = None
+    limit: int = 64
+    ties: list[PoolTie] = field(default_factory=list)
+    receiving: int = 0
+    met: int = 0
+
+
+_AUDIT: ContextVar[TieAudit | None] = ContextVar("max_pool_tie_audit", default=None)
+
+
+@contextmanager
+def max_pool_tie_audit(
+    *, rtol: float, atol: float, pick: Literal["first", "last"] | None = None, only: frozenset[int] | None = None
+) -> Iterator[TieAudit]:
+    """Audit the max-pool VJPs run inside the block (see :class:`TieAudit`); yields the audit to read after.
+
+    Only the VJPs are affected: a forward pass inside the block is the same as outside.
+    """
+    audit = TieAudit(rtol=rtol, atol=atol, pick=pick, only=only)
+    token = _AUDIT.set(audit)
+    try:
+        yield audit
+    finally:
+        _AUDIT.reset(token)
+
+
+def _audited_vjp(
+    audit: TieAudit, op: str, xt: Tensor, x4: np.ndarray, best: np.ndarray, window: tuple[int, int],
+    strides: tuple[int, int], out_size: tuple[int, int], g4: np.ndarray, routed: Callable[[np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """A max pool's VJP under ``audit``: record the tied windows ``g4`` sends gradient through, then route it.
+
+    ``x4``: x as (N, H, W, C) (1-d: (N, 1, L, C)); ``best``, ``g4``: the maxima and the output's adjoint, both
+    (N, H', W', C); ``routed(g4)``: the VJP's usual result, shaped like x (used unless a tied window is rerouted).
+    """
+    offsets = _offset_slices(window, strides, out_size)
+    floor = _tie_floor(best, audit.rtol, audit.atol)
+    positions = np.flatnonzero(_near_counts(x4, floor, offsets) > 1)
+    serials = audit.met + np.arange(positions.size)
+    audit.met += int(positions.size)
+    if not positions.size:
+        return routed(g4)
+    adjoints = g4.reshape(-1)[positions]
+    receiving = adjoints != 0
+    audit.receiving += int(np.count_nonzero(receiving))
+    for position, serial, adjoint in zip(positions[receiving], serials[receiving], adjoints[receiving], strict=True):
+        if len(audit.ties) >= audit.limit:
+            break
+        audit.ties.append(
+            _tie_at(op, xt.ndim, x4, best, int(position), int(serial), window, strides, audit.rtol, audit.atol, float(adjoint))
+        )
+    if audit.pick is None:
+        return routed(g4)
+    chosen = positions if audit.only is None else positions[np.isin(serials, sorted(audit.only))]
+    if not chosen.size:
+        return routed(g4)
+    _, winner, _ = _max_pool_arrays(x4, window, strides, out_size)
+    winner = winner.astype(np.intp)
+    first, last = _near_first_last(x4, floor, offsets)
+    winner.reshape(-1)[chosen] = (first if audit.pick == "first" else last).reshape(-1)[chosen]
+    dx = np.zeros(x4.shape)
+    for flat, (_, _, (rows, cols)) in enumerate(offsets):
+        dx[:, rows, cols, :] += g4 * (winner == flat)
+    return dx.reshape(xt.shape)
