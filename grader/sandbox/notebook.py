@@ -35,6 +35,18 @@ class NotebookSource:
         return None
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def source_lines(text: str) -> list[str]:
+    """Python source split into lines as Python splits it: at ``\\r\\n``, ``\\r`` and ``\\n`` only.
+
+    (``str.splitlines`` also splits at form feeds, ``\\x1c``-``\\x1e``, ``\\x85`` and U+2028/U+2029, which
+    Python reads inside a line: in a comment pasted from a web page they would change the code.)"""
+    lines = _LINE_BREAK.split(text)
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
 def _cell_lines(cell: dict[str, object], index: int, filename: str) -> list[str]:
     source = cell.get("source", "")
     if isinstance(source, list) and all(isinstance(part, str) for part in source):
@@ -43,7 +55,7 @@ def _cell_lines(cell: dict[str, object], index: int, filename: str) -> list[str]
         text = source
     else:
         raise NotebookError(f"{filename}: cell {index} has a 'source' that is neither text nor a list of lines")
-    return text.splitlines()
+    return source_lines(text)
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

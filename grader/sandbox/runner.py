@@ -23,17 +23,18 @@ import threading
 import time
 import tokenize
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from grader.errors import GraderError, InputFileError
+from grader.text import file_name, without_surrogates
 
 from . import layers, wire
 from .limits import CaseInput, CaseOutcome, Limits, RunReport, SandboxUnavailable, SandboxUsageError
-from .notebook import NotebookError, NotebookSource, notebook_to_source
+from .notebook import NotebookError, NotebookSource, notebook_to_source, source_lines
 
 HARNESS_DIR = Path(__file__).resolve().parent
 # Loads this directory as the package ``_grader_sandbox`` without running ``grader`` (absent in the sandbox).
@@ -275,7 +276,7 @@ class _Source:
     @functools.cached_property
     def lines(self) -> list[str]:
         """``text`` split into lines once (a traceback of 200 frames looks up 200 lines)."""
-        return self.text.splitlines()
+        return source_lines(self.text)
 
     def line_text(self, line: int) -> str:
         if 1 <= line <= len(self.lines):
@@ -347,7 +348,7 @@ def _check_cases(function: str, cases: Sequence[CaseInput], limits: Limits) -> l
 
 def _load_source(path: Path) -> _Source | str:
     """The submission as module source, or (a string) why it cannot be one: the student's fault, not an error."""
-    filename = path.name
+    filename = file_name(path)  # shown to the student: bytes that are not UTF-8 become U+FFFD
     try:
         data = path.read_bytes()
     except OSError as error:
@@ -592,7 +593,16 @@ class _Describer:
         self.held_bytes = 0  # of the results decoded so far (Limits.max_total_result_bytes)
 
     def outcome(self, case: _Case, previous_function: str | None, raw: Any, payload: bytes) -> CaseOutcome:
-        """``case``'s outcome from ``raw``; ``previous_function`` is what the case before it called (None: first)."""
+        """``case``'s outcome from ``raw``; ``previous_function`` is what the case before it called (None: first).
+
+        Every text from the sandbox is the student's to choose (exception messages, names of frames, types and
+        functions, dict keys): lone surrogates in it become U+FFFD here, so that a Result can always be stored as
+        JSON and rendered."""
+        described = self._outcome(case, previous_function, raw, payload)
+        message = without_surrogates(described.message)
+        return described if message is described.message else replace(described, message=message)
+
+    def _outcome(self, case: _Case, previous_function: str | None, raw: Any, payload: bytes) -> CaseOutcome:
         name, function = case.name, case.function
         if not isinstance(raw, dict):
             return CaseOutcome(name, "crashed", None, "the sandbox lost this case's result")
@@ -658,7 +668,9 @@ class _Describer:
             for index, key in enumerate(keys):
                 array = wire.blob_to_array(wire.blob_at(blob_payload, table, index), max_bytes=cap)
                 cap -= array.nbytes
-                value[key] = array
+                value[without_surrogates(key)] = array
+            if len(value) != len(keys):
+                raise wire.WireError("the returned dict could not be read (its keys must be distinct short strings)")
             return value
         raise wire.WireError("the result has an unknown form")
 
