@@ -75,8 +75,9 @@ class SheetIdentity:
 class SubmissionTask:
     """One submission to grade: ``key`` is the gradebook path (the file's resolved absolute path).
 
-    ``shown_path`` is set when ``path`` is a worker's local copy (Dask): messages then name ``shown_path``, the
-    path the batch was given, instead of the copy's temporary one."""
+    ``shown_path`` is set when ``path`` is a worker's local copy (Dask): the instructor's messages then name
+    ``shown_path``, the path the batch was given, instead of the copy's temporary one. The student's Result names
+    neither: only the file's name (:func:`_for_student`)."""
 
     key: str
     path: Path
@@ -305,8 +306,8 @@ def grade_one(setup: _WorkerSetup, task: SubmissionTask) -> Outcome:
         result = setup.grade_fn(setup.spec_path, task.path)
         if not isinstance(result, Result):
             raise TypeError(f"the grading function returned {type(result).__name__}, not a Result")
-        if task.shown_path is not None:
-            result = _shown_as(result, str(task.path), task.shown_path)
+        if task.shown_path is not None:  # a worker's copy: the student's Result names the file, never that folder
+            result = _shown_as(result, str(task.path), file_name(task.path))
         if result.spec_hash and result.spec_hash != setup.identity.spec_hash:  # workers load the sheet themselves
             message = (
                 f"the sheet {setup.spec_path.name} was changed while the batch ran, so this submission was graded "
@@ -327,7 +328,19 @@ def grade_one(setup: _WorkerSetup, task: SubmissionTask) -> Outcome:
             f"the grader failed on this submission ({type(error).__name__}: {detail}{place}); "
             "this is a fault of the grader, not of the submission -- it will be graded again on the next run"
         )
-        return Outcome(prepare_record(failed_result(setup.identity, task, message), task.key, grader_failed=True), message)
+        told = failed_result(setup.identity, task, _for_student(message, task))
+        return Outcome(prepare_record(told, task.key, grader_failed=True), message)
+
+
+def _for_student(text: str, task: SubmissionTask) -> str:
+    """``text`` (an instructor's message) for the student's Result: the submission's full paths -- the one graded,
+    and the one the batch was given when that was a worker's copy -- become its file name, so no folder of the
+    machines that graded it shows in a student's report."""
+    name = file_name(task.path)
+    for path in (task.shown_path, str(task.path)):
+        if path:
+            text = text.replace(path, name)
+    return text
 
 
 def _shown_as(result: Result, local_path: str, shown_path: str) -> Result:
@@ -373,7 +386,8 @@ def _dead_worker_outcome(identity: SheetIdentity, task: SubmissionTask, detail: 
         f"the grading process died while grading this submission ({detail}); "
         "it will be graded again on the next run"
     )
-    return Outcome(prepare_record(failed_result(identity, task, message), task.key, grader_failed=True), message)
+    told = failed_result(identity, task, _for_student(message, task))
+    return Outcome(prepare_record(told, task.key, grader_failed=True), message)
 
 
 # -- progress ---------------------------------------------------------------------------------------------------

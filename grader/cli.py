@@ -262,9 +262,10 @@ def _grade_command(
         typer.echo(fault, err=True)
     if sheet_faults:
         raise typer.Exit(2)
-    not_graded = [r for r in results if r.error]
-    for result in not_graded[:20]:  # also on stderr: a CI log shows why, even when the report went to a file
-        typer.echo(f"could not be graded: {printable(result.error or '')}", err=True)
+    not_graded = [(path, r) for path, r in zip(files, results, strict=True) if r.error]
+    for path, result in not_graded[:20]:  # also on stderr: a CI log shows why, even when the report went to a file
+        # The report names the file by its name only (the student's view); here, the path it was given as.
+        typer.echo(f"{printable(str(path))}: could not be graded: {printable(result.error or '')}", err=True)
     if len(results) == 1 and not_graded:  # several: like a batch, an unusable one is a result (0 with the reason)
         raise typer.Exit(2)
     if fail_under is not None:
@@ -444,7 +445,7 @@ def report(
     csv: Annotated[Optional[Path], typer.Option("--csv", help="Also write one CSV row per student here (LMS import).")] = None,
 ) -> None:
     """Render reports from a gradebook without grading again."""
-    from grader.cohort import sheet_points, students_in
+    from grader.cohort import merge_warnings, sheet_points, students_in
     from grader.gradebook import Gradebook
     from grader.report import render_csv
 
@@ -457,13 +458,19 @@ def report(
         _write_reports(book, fmt.value, out_dir, loaded.spec_hash)
         if csv is not None:
             students = students_in(book, loaded.spec_hash)  # one CSV row per student
-            for student in students:
-                conflict = student.conflict()
-                if conflict is not None:
-                    typer.echo(f"warning: {conflict}", err=True)
+            _warn(merge_warnings(students))
             points = sheet_points(loaded)
             write_atomic(csv, render_csv(students, part_keys=list(points), points_possible=sum(points.values())))
             typer.echo(f"wrote {csv}")
+
+
+def _warn(lines: list[str]) -> None:
+    """Each line on stderr as ``warning: ...``, on one line with control characters escaped (file names and ids
+    are the students')."""
+    from grader.report.common import printable
+
+    for line in lines:
+        typer.echo(f"warning: {printable(line)}".replace("\n", "\\n"), err=True)
 
 
 def _require_results_of_this_sheet(book: Gradebook, sheet: Sheet, spec: Path) -> None:
@@ -515,6 +522,7 @@ def stats(
         except LookupError as error:  # no results for this sheet: the user gave the wrong gradebook or sheet
             raise GraderError(str(error)) from error
     typer.echo(render_stats_text(computed))
+    _warn(computed.warnings)
     if html_out is not None:
         write_atomic(html_out, render_stats_html(computed))
         typer.echo(f"wrote {html_out}")

@@ -16,6 +16,7 @@ import numpy as np
 
 from grader.answers.code import CodeAnswer, declared_student
 from grader.code_key import CodeCaseKey, CodeKey, code_part_key
+from grader.cohort import MISSING_CODE_STUDENT_NOTE
 from grader.engine import symmetry
 from grader.grading import Mode, check_context, part_fields, pending_part, sheet_result, unusable
 from grader.result import CaseResult, PartResult, Result, Status, Verdict, Visibility
@@ -23,7 +24,7 @@ from grader.sandbox import CaseInput, CaseOutcome, Limits, PreparedCases, prepar
 from grader.spec.loader import Sheet
 from grader.spec.models import ExerciseSpec, PartSpec
 from grader.submission.answer_file import file_hash
-from grader.text import without_surrogates
+from grader.text import file_name, without_surrogates
 
 _STOPPED = {
     "exception": "your function raised an exception",
@@ -37,8 +38,9 @@ _STOPPED = {
 }
 
 
-def student_of(path: Path, data: bytes) -> str:
-    """``STUDENT = "..."`` declared in the code (read as text; for notebooks in any cell), else the file name."""
+def declared_student_of(path: Path, data: bytes) -> str | None:
+    """``STUDENT = "..."`` declared in the code (read as text; for notebooks in any cell), else None (the file is
+    then graded under its file name, and its report asks for the line: MISSING_CODE_STUDENT_NOTE)."""
     text = data.decode("utf-8", errors="replace")
     if path.suffix.lower() == ".ipynb":
         try:
@@ -46,7 +48,8 @@ def student_of(path: Path, data: bytes) -> str:
             text = "\n".join("".join(c.get("source", "")) for c in cells if isinstance(c, dict) and c.get("cell_type") == "code")
         except (ValueError, AttributeError, TypeError, RecursionError):  # not a notebook: grading says why
             pass
-    return without_surrogates(declared_student(text) or path.stem)
+    declared = declared_student(text)
+    return without_surrogates(declared) if declared else None
 
 
 def _case_verdict(answer: CodeAnswer, case: CodeCaseKey, outcome: CaseOutcome, outputs: dict[str, Any], ctx: Any) -> Verdict:
@@ -249,12 +252,16 @@ def _case_result(case: CodeCaseKey, verdict: Verdict, hidden_part: bool) -> Case
 
 
 def grade_code_file(sheet: Sheet, path: Path, data: bytes, *, mode: Mode = "full", require_sandbox: bool = False) -> Result:
-    """Grade every code part of ``sheet`` on one .py/.ipynb file (answer-file parts are graded from answer files)."""
+    """Grade every code part of ``sheet`` on one .py/.ipynb file (answer-file parts are graded from answer files).
+
+    The student is the one ``STUDENT = "..."`` names; without it, the file's name, and the report asks for the line."""
     parts = [(e, p) for e, p in sheet.parts() if p.answer.type == "code"]
     digest = file_hash(data)
     if not parts:
-        return unusable(sheet, path, f"{path.name}: this sheet has no code parts; hand in an answer file", submission_hash=digest, mode=mode)
+        return unusable(sheet, path, f"{file_name(path)}: this sheet has no code parts; hand in an answer file", submission_hash=digest, mode=mode)
     results, layers = _grade_code_parts(sheet, parts, path, mode=mode, require_sandbox=require_sandbox)
+    declared = declared_student_of(path, data)
     return sheet_result(
-        sheet, path, student_id=student_of(path, data), submission_hash=digest, parts=results, sandbox_layers=layers
+        sheet, path, student_id=declared or without_surrogates(path.stem), submission_hash=digest, parts=results,
+        sandbox_layers=layers, notes=[] if declared else [MISSING_CODE_STUDENT_NOTE],
     )

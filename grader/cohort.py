@@ -8,7 +8,9 @@ how files combine, in :func:`by_student`:
 
 1. **Grouping.** Files are grouped by student id, compared as exact strings. A file with an empty student id is
    a student of its own, known only by its file name: the id is read from inside the file, so a file that could
-   not be read (a Result with ``error``) has none, and neither has a file the grader failed on.
+   not be read (a Result with ``error``) has none, and neither has a file the grader failed on. A code file
+   without ``STUDENT = "..."`` has its file name as id (:attr:`GradedFile.named_after_file`): it joins only files
+   whose id happens to be that name, and :func:`merge_warnings` names it.
 2. **Parts.** Each part key is taken from a file that graded it (whose Result has that part). Of several such
    files -- two answer files of one student -- the one *graded last* counts: the latest ``graded_at`` (the
    gradebook's UTC time stamp, seconds), then the greater path; without either (Results given directly), the
@@ -34,6 +36,13 @@ if TYPE_CHECKING:
     from grader.result import PartResult, Result
     from grader.spec.loader import Sheet
 
+
+MISSING_CODE_STUDENT_NOTE = (
+    'STUDENT: no student id given: add the line STUDENT = "your id" to your code so that this grade is credited '
+    "to you and added to your answer file (graded all the same, under the file's name for now)"
+)
+"""The note of a code file without ``STUDENT = "..."`` (cf. ``grading.MISSING_STUDENT_NOTE`` of answer files):
+its student id is then its file name, and :func:`named_after_file` finds such files by this note."""
 
 FILE_SEPARATOR = "; "
 """Between the file names of one student in :attr:`StudentGrade.submission`."""
@@ -72,6 +81,8 @@ class GradedFile(Generic[P]):
     """When it was graded (UTC ISO 8601, as the gradebook stores it); "" when unknown."""
     failed: bool = False
     """The file could not be graded: unreadable (a Result with ``error``) or the grader failed on it."""
+    named_after_file: bool = False
+    """The student id is the file's name, not one the file gives: a code file without ``STUDENT = "..."``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +205,30 @@ def by_student(files: Iterable[GradedFile[P]]) -> list[StudentGrade[P]]:
     return [_merge(student_id, group) for student_id, group in order]
 
 
+def merge_warnings(students: Iterable[StudentGrade[P]]) -> list[str]:
+    """What the instructor should hear of a merge, one line each (without a ``warning:`` prefix; files by their full
+    path when known): every student who handed in several files grading the same parts
+    (:meth:`StudentGrade.conflict`), then every code file whose student id is its file name. ``grader report
+    --csv`` and ``grader stats`` print these on stderr."""
+    students = list(students)
+    lines = [conflict for student in students if (conflict := student.conflict()) is not None]
+    for student in students:
+        for file in student.files:
+            if file.named_after_file:
+                lines.append(
+                    f'{file.path or file.name} has no STUDENT = "..." line, so its student id is its file name '
+                    f"{file.student_id!r} and it is not added up with the student's answer file (unless that says "
+                    f"student: {file.student_id}); its report asks for the line"
+                )
+    return lines
+
+
+def named_after_file(result: Result) -> bool:
+    """Whether ``result``'s student id is its file's name: a code file without ``STUDENT = "..."``, whose Result
+    carries :data:`MISSING_CODE_STUDENT_NOTE`."""
+    return MISSING_CODE_STUDENT_NOTE in result.notes
+
+
 def graded_file(
     result: Result, *, path: str = "", graded_at: str = "", grader_failed: bool = False
 ) -> GradedFile[PartResult]:
@@ -206,6 +241,7 @@ def graded_file(
         path=path,
         graded_at=graded_at,
         failed=grader_failed or result.error is not None,
+        named_after_file=named_after_file(result),
     )
 
 

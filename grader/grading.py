@@ -181,6 +181,22 @@ MISSING_STUDENT_NOTE = (
     "student: no student id given: write yours after 'student:' so that this grade is credited to you "
     "(graded all the same)"
 )
+NO_SEED_NOTE = (
+    "seed: your file has no 'seed:' line, so it was graded against the sheet's printed numbers; if your sheet was "
+    "made for a variant (it says 'variant N' under its title), add the line 'seed: N' to your answer file and "
+    "hand it in again"
+)
+"""The note of a file that names no variant and lost points on a sheet whose variants differ (see
+:func:`variant_notes`)."""
+
+
+def wrong_variant_note(seed: int) -> str:
+    """The note of a file that names variant ``seed`` but whose answers fit the sheet's printed numbers much better."""
+    return (
+        f"seed: your answers fit the sheet's printed numbers, not variant {seed}: they were graded against variant "
+        f"{seed} because your file says 'seed: {seed}'; if your sheet says \"the sheet's own numbers\" under its title "
+        f"(no variant number), remove that line and hand the file in again"
+    )
 
 
 def grade_answer_file(sheet: Sheet, submission: AnswerFile, *, mode: Mode = "full") -> Result:
@@ -196,18 +212,83 @@ def grade_answer_file(sheet: Sheet, submission: AnswerFile, *, mode: Mode = "ful
         )
         raise VariantKeyError(exc.errors, failed) from None
     gradable = [(exercise, part) for exercise, part in sheet.parts() if part.answer.type != "code"]
-    notes, misspelled = _unknown_answers(submission, sheet)
-    if not submission.student:
-        notes.insert(0, MISSING_STUDENT_NOTE)
+    unknown, misspelled = _unknown_answers(submission, sheet)
     parts: list[PartResult] = []
     for exercise, part in gradable:
         raw = submission.answers.get(exercise.id, {}).get(part.id)
         parts.append(part_result(exercise, part, raw, key, check_context(sheet, exercise.id, part.id), mode,
                                  written_as=misspelled.get((exercise.id, part.id), ())))
+    notes = [MISSING_STUDENT_NOTE] if not submission.student else []
+    notes += variant_notes(sheet, submission, key, parts)
+    notes += unknown
     return sheet_result(
         sheet, submission.path, student_id=submission.student, seed=submission.seed,
         submission_hash=submission.sha256, parts=parts, notes=notes,
     )
+
+
+@lru_cache(maxsize=64)
+def randomized(sheet: Sheet) -> bool:
+    """Whether the sheet's variants differ: some input has a ``random`` draw (else every seed is the printed sheet)."""
+    return any(spec.random is not None for exercise in sheet.spec.exercises for spec in exercise.inputs.values())
+
+
+def variant_notes(sheet: Sheet, submission: AnswerFile, key: AnswerKey, parts: Sequence[PartResult]) -> list[str]:
+    """Notes on the variant a file was graded against, for a file that lost points on a randomized sheet (a file with
+    full marks, or on a sheet whose variants are all alike, costs nothing here).
+
+    A file naming no seed is told it was graded against the sheet's printed numbers and that a ``seed:`` line is
+    needed if its sheet was made for a variant (the seeds are too many to try). A file naming a seed is re-judged
+    against the printed numbers' key (cached per variant, as ``key`` is); when its answers fit that key much better
+    (:func:`fits_better`) the note says so, naming the variants only: never a key value or a part.
+
+    Only visible parts count, for the trigger as for the comparison: notes are shown at once (Gradescope's
+    always-visible output included), so a note that depended on a hidden part would tell before publication that
+    it lost points.
+    """
+    graded = [part for part in parts if part.visibility is Visibility.visible and part.status is not Status.pending]
+    if not randomized(sheet) or sum(p.points_earned for p in graded) >= sum(p.points_possible for p in graded) - 1e-9:
+        return []
+    if submission.seed is None:
+        return [NO_SEED_NOTE]
+    try:
+        printed = answer_key(sheet, None)
+    except SpecErrors:  # the printed numbers have no key: nothing to compare with (the author hears of it elsewhere)
+        return []
+    return [wrong_variant_note(submission.seed)] if fits_better(sheet, submission, key, printed, graded) else []
+
+
+def fits_better(sheet: Sheet, submission: AnswerFile, graded_key: AnswerKey, other_key: AnswerKey,
+                parts: Sequence[PartResult]) -> bool:
+    """Whether the file's answers fit ``other_key`` much better than ``graded_key``, the key ``parts`` were graded
+    against.
+
+    Only parts whose answer was read and whose key reads differently in the two variants are compared (the others
+    score alike under both). Over those, ``other_key`` fits much better when it earns at least half of their points,
+    at least twice the points ``graded_key`` earns, and more on at least two parts: one yes/no or whole-number answer
+    that happens to be right for the other variant is no evidence. The verdict is one boolean over all those parts.
+    """
+    specs = {(exercise.id, part.id): (exercise, part) for exercise, part in sheet.parts()}
+    compared = [
+        (result, *specs[(result.exercise_id, result.part_id)])
+        for result in parts
+        if result.actual is not None and result.points_possible > 0
+        and graded_key.expected_json(result.exercise_id, result.part_id) != other_key.expected_json(result.exercise_id, result.part_id)
+    ]
+    possible = sum(result.points_possible for result, _, _ in compared)
+    earned = sum(result.points_earned for result, _, _ in compared)
+    below_full = sum(result.points_earned < result.points_possible - 1e-9 for result, _, _ in compared)
+    # Bounds that need no judging: other_key earns at most ``possible``, and can gain only where points were lost.
+    if below_full < 2 or 2 * earned > possible:
+        return False
+    earned_other = 0.0
+    gained = 0
+    for result, exercise, part in compared:
+        raw = submission.answers.get(exercise.id, {}).get(part.id)
+        _, verdict = judge(part.answer, part, raw, other_key.part(exercise.id, part.id), check_context(sheet, exercise.id, part.id))
+        earned_other += verdict.fraction * result.points_possible
+        gained += verdict.fraction > result.points_earned / result.points_possible + 1e-9
+    return gained >= 2 and earned_other >= 0.5 * possible and earned_other >= 2 * earned
 
 
 def sheet_result(sheet: Sheet, path: Path, **fields: Any) -> Result:
@@ -300,25 +381,34 @@ def unusable(
     )
 
 
+def student_error(error: InputFileError, path: Path) -> str:
+    """``error`` as the student's report gives it: naming the file by its name (``alice.yaml:5: ...``), as
+    ``Result.submission`` does, never by the folders of the machine that graded it. Whoever runs the grader knows
+    the full path (the CLI's stderr and a batch's gradebook key name it)."""
+    return str(InputFileError(error.message, file=file_name(path) if error.file is not None else None,
+                              line=error.line, path=error.path))
+
+
 def grade_submission(sheet: Sheet, path: Path, *, mode: Mode = "full", require_sandbox: bool = False) -> Result:
-    """Grade one handed-in file (answer file, .py or .ipynb). Never raises for the student's faults."""
+    """Grade one handed-in file (answer file, .py or .ipynb). Never raises for the student's faults; a file that
+    cannot be read scores 0 with why, naming the file by its name only (:func:`student_error`)."""
     try:
         data = read_bytes(path)
     except InputFileError as exc:
-        return unusable(sheet, path, str(exc), mode=mode)
+        return unusable(sheet, path, student_error(exc, path), mode=mode)
     suffix = path.suffix.lower()
     if suffix in ANSWER_SUFFIXES:
         try:
             submission = parse_answer_file(path, data)
         except InputFileError as exc:
-            return unusable(sheet, path, str(exc), submission_hash=file_hash(data), mode=mode)
+            return unusable(sheet, path, student_error(exc, path), submission_hash=file_hash(data), mode=mode)
         return grade_answer_file(sheet, submission, mode=mode)
     if suffix in CODE_SUFFIXES:
         from grader.code_grading import grade_code_file  # the sandbox is loaded only for code
 
         return grade_code_file(sheet, path, data, mode=mode, require_sandbox=require_sandbox)
     expected = ", ".join(ANSWER_SUFFIXES + CODE_SUFFIXES)
-    return unusable(sheet, path, f"{path.name}: unsupported file type {suffix or '(none)'}; expected one of {expected}", submission_hash=file_hash(data), mode=mode)
+    return unusable(sheet, path, f"{file_name(path)}: unsupported file type {suffix or '(none)'}; expected one of {expected}", submission_hash=file_hash(data), mode=mode)
 
 
 def grade_file(spec_path: Path | str, submission_path: Path | str, *, mode: Mode = "full") -> Result:

@@ -34,11 +34,13 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from grader.cohort import GradedFile, StudentGrade, by_student, cohort_points
-from grader.gradebook import Gradebook, PartRow
+from grader.cohort import GradedFile, StudentGrade, by_student, cohort_points, merge_warnings, named_after_file
+from grader.gradebook import Gradebook, PartRow, SubmissionRow
+from grader.submission.answer_file import CODE_SUFFIXES
 
 FULL_MARKS_TOLERANCE = 1e-9
 CONSTANT_SPREAD = 1e-5
@@ -125,6 +127,9 @@ class SheetStats:
     parts: list[PartStats]
     spec_hashes: list[str] = field(default_factory=list)
     """The spec versions the results were graded against; more than one means some are out of date."""
+    warnings: list[str] = field(default_factory=list)
+    """What the merge of each student's files found (:func:`grader.cohort.merge_warnings`): the same lines as
+    ``grader report --csv``; ``grader stats`` prints them on stderr."""
 
 
 def _pearson(first: np.ndarray, second: np.ndarray) -> tuple[float | None, str]:
@@ -188,6 +193,7 @@ def compute_stats(
         GradedFile(
             name=row.submission, student_id=row.student_id, parts=parts_of[row.path], seed=row.seed,
             path=row.path, graded_at=row.graded_at, failed=row.error is not None,
+            named_after_file=_named_after_file(gradebook, row),
         )
         for row in rows
     ]
@@ -224,7 +230,18 @@ def compute_stats(
         totals=_total_stats(rows, students, points_possible, grader_failures),
         parts=part_stats,
         spec_hashes=sorted({row.spec_hash for row in stored}),
+        warnings=merge_warnings(students),
     )
+
+
+def _named_after_file(gradebook: Gradebook, row: SubmissionRow) -> bool:
+    """:func:`grader.cohort.named_after_file` of a row's Result. Only a graded code file whose student id is its
+    file name's stem can be one, so only those Results are read (the statistics otherwise need the rows only)."""
+    name = Path(row.submission)
+    if row.error is not None or name.suffix.lower() not in CODE_SUFFIXES or row.student_id != name.stem:
+        return False
+    result = gradebook.result(row.path, row.spec_hash)
+    return result is not None and named_after_file(result)
 
 
 def _part_stats(key: str, acc: _PartAccumulator, known: Iterable[str]) -> PartStats:

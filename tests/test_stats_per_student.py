@@ -106,3 +106,30 @@ def test_grader_stats_on_real_files_counts_each_student_once_out_of_the_whole_sh
     assert f"(mean {points.mean():.2f} of 66 points)" in result.stdout
     table = {line.split()[0]: line.split() for line in result.stdout.splitlines() if line.startswith("ex")}
     assert table["ex3.code_conv2d"][2] == "1" and table["ex1.a"][2] == "2"  # part figures: per file, readable only
+
+
+def test_grader_stats_prints_the_same_merge_warnings_as_report_csv(tmp_path: Path) -> None:
+    """One student, two answer files grading the same parts: ``stats`` warns on stderr as ``report --csv`` does
+    (both from ``grader.cohort.merge_warnings``); its stdout stays the statistics."""
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    for name, sample in (("first.yaml", "correct.yaml"), ("second.yaml", "partly-correct.yaml")):
+        text = (SAMPLES / sample).read_text(encoding="utf-8")
+        (folder / name).write_text(re.sub(r"(?m)^student: .*$", "student: s-erin", text), encoding="utf-8")
+    book = tmp_path / "gb.sqlite"
+    batch = grader("batch", str(WEEK7), str(folder), "--jobs", "1", "--gradebook", str(book))
+    assert batch.returncode == 0, batch.stderr
+
+    stats = grader("stats", str(WEEK7), "--gradebook", str(book))
+    assert stats.returncode == 0, stats.stderr
+    warnings = [line for line in stats.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1, stats.stderr
+    assert warnings[0].startswith(
+        "warning: student 's-erin' handed in several files grading the same parts; the one graded last counts: used "
+    )
+    assert "warning" not in stats.stdout and "Totals are over 1 student" in stats.stdout
+
+    report = grader("report", str(WEEK7), "--gradebook", str(book), "--out-dir", str(tmp_path / "reports"),
+                    "--csv", str(tmp_path / "grades.csv"))
+    assert report.returncode == 0, report.stderr
+    assert [line for line in report.stderr.splitlines() if line.startswith("warning:")] == warnings

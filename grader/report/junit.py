@@ -90,7 +90,7 @@ def render_junit(result: Result, audience: Audience = "student", *, timestamp: s
     }
     if audience == "instructor":
         facts.update({f"sandbox.{name}": str(on).lower() for name, on in result.sandbox_layers.items()})
-    # Notes on the answer file (also in system-out, inside the text report): note.1, note.2, ...
+    # Notes on the file handed in (also in system-out, inside the text report): note.1, note.2, ...
     facts.update({f"note.{n}": note for n, note in enumerate(note_lines(result), start=1)})
     for name, value in facts.items():
         ET.SubElement(properties, "property", {"name": _token(name, "property"), "value": xml_safe(str(value))})

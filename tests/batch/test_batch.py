@@ -241,3 +241,25 @@ def test_a_variant_the_sheet_cannot_key_is_the_sheets_fault_not_the_graders(tmp_
     assert result.error is not None and "fault of the sheet, not of the submission" in result.error
     assert ".py" not in result.error and "sizes.yaml" not in result.error
     assert (result.student_id, result.seed) == ("s1", bad_seed)  # the file was read: its row can be matched later
+
+
+def _grade_failing_on_its_path(spec_path: Path, submission_path: Path) -> object:
+    """A grading function whose bug message names the submission's full path (as an OSError's would)."""
+    raise RuntimeError(f"cannot handle {submission_path}")
+
+
+def test_a_grader_failure_names_the_full_path_to_the_instructor_and_the_file_name_to_the_student(tmp_path: Path) -> None:
+    spec = write_fake_spec(tmp_path)
+    folder = (tmp_path / "instructor-home" / "submissions").resolve()
+    target = write_fake_submission(folder / "alice" / "answers.json", "alice", {"ex1.a": 1.0})
+    gradebook_path = tmp_path / "gb.sqlite"
+    summary = run_batch(spec, folder, jobs=1, gradebook_path=gradebook_path, progress=False,
+                        grade_fn=_grade_failing_on_its_path)  # type: ignore[arg-type]
+    [(failed_path, message)] = summary.failures
+    assert failed_path == str(target) and f"cannot handle {target}" in message  # the batch's summary: full paths
+    assert str(target) in summary.describe()
+    with Gradebook(gradebook_path) as gradebook:
+        stored = gradebook.result(failed_path, "fake-sheet")
+    assert stored is not None and stored.error is not None
+    assert "cannot handle answers.json" in stored.error  # the student's Result: the file's name only
+    assert "instructor-home" not in stored.model_dump_json()

@@ -74,5 +74,7 @@ def test_messages_name_the_submission_not_the_workers_temporary_copy(cluster, tm
         progress=False, grade_fn=grade_file,
     )
     [result] = list(summary.results())
-    assert result.error is not None and result.error.startswith(f"{broken}:5:"), result.error
+    # The student's Result names the file only: neither the worker's copy nor the instructor's folder.
+    assert result.error is not None and result.error.startswith("broken.yaml:5:"), result.error
     assert "grader-submission" not in result.model_dump_json()
+    assert str(folder) not in result.model_dump_json()
