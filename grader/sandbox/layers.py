@@ -310,6 +310,10 @@ def _under(path: Path, roots: Sequence[Path]) -> bool:
     return any(path == root or root in path.parents for root in roots)
 
 
+GRADER_PACKAGE = Path(__file__).resolve().parent.parent
+"""The grader package's folder: hidden inside the sandbox when a Python mount holds it (a non-editable install)."""
+
+
 def python_mounts() -> list[Path]:
     """Directories the worker's Python needs to see: the interpreter's installation, the venv, numpy's site dir."""
     import numpy  # the worker needs numpy; the grader process has it already
@@ -370,7 +374,8 @@ def bwrap_command(harness_dir: Path, tmpfs_bytes: int) -> list[str]:
     for etc_file in ("/etc/ld.so.cache", "/etc/localtime"):
         args += ["--ro-bind-try", etc_file, etc_file]
     created: set[Path] = {Path("/"), Path("/tmp")}
-    for mount in python_mounts():
+    mounts = python_mounts()
+    for mount in mounts:
         # Parents are created world-readable so the unprivileged child can walk to the mount (bwrap would copy
         # e.g. /root's 0700 otherwise).
         for parent in reversed(mount.parents):
@@ -378,6 +383,10 @@ def bwrap_command(harness_dir: Path, tmpfs_bytes: int) -> list[str]:
                 args += ["--perms", "0755", "--dir", str(parent)]
                 created.add(parent)
         args += ["--ro-bind", str(mount), str(mount)]
+    if _under(GRADER_PACKAGE, mounts):
+        # Installed into the environment (pip install .), the grader would be importable there: its reference
+        # engine computes every key. An empty, read-only folder hides it (the harness is mounted on its own below).
+        args += ["--perms", "0555", "--size", "4096", "--tmpfs", str(GRADER_PACKAGE)]
     args += ["--ro-bind", str(harness_dir), HARNESS_MOUNT, "--chdir", "/tmp", "--clearenv"]
     return args
 

@@ -674,3 +674,33 @@ def test_the_results_of_one_run_are_capped_together(write_submission) -> None:
     assert "together are over 2 MiB" in report.cases[2].message
     with pytest.raises(SandboxUsageError, match="max_total_result_bytes"):
         Limits(max_total_result_bytes=0)
+
+
+def test_an_installed_grader_is_hidden_from_the_student(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``pip install .`` puts the grader, and its reference engine that computes every key, into the environment the
+    sandbox mounts: there it is an empty folder. (Simulated by mounting the folder that holds the package.)"""
+    if not probe_layers()["private-filesystem"]:
+        pytest.skip("no private filesystem (bubblewrap) on this machine: the grader's files are readable anyway")
+    holder = layers_module.GRADER_PACKAGE.parent
+    real_mounts = layers_module.python_mounts
+    monkeypatch.setattr(layers_module, "python_mounts", lambda: [*real_mounts(), holder])
+    runner_module._POOL.close_all()  # workers started from now on mount ``holder``
+    thief = tmp_path / "thief.py"
+    thief.write_text(
+        "import os, sys\n"
+        f"sys.path.insert(0, {str(holder)!r})\n"
+        "def solve(x):\n"
+        f"    listed = os.listdir({str(layers_module.GRADER_PACKAGE)!r})\n"
+        "    if listed:\n"
+        "        raise ValueError(f'sees {sorted(listed)}')\n"
+        "    from grader.engine.conv import conv2d\n"
+        "    return x\n"
+    )
+    try:
+        outcome = run_cases(thief, "solve", [CaseInput("steal", {"x": np.ones(1)})], limits=FAST_LIMITS).cases[0]
+        assert outcome.status == "exception" and "ModuleNotFoundError: No module named 'grader.engine'" in outcome.message, outcome.message
+        honest = tmp_path / "honest.py"
+        honest.write_text("def solve(x):\n    return 2 * x\n")
+        assert run_cases(honest, "solve", [CaseInput("ok", {"x": np.ones(2)})]).cases[0].status == "ok"
+    finally:
+        runner_module._POOL.close_all()
