@@ -155,28 +155,47 @@ def _one_line(path: str) -> str:
 # -- finding submissions ----------------------------------------------------------------------------------------
 
 
-def find_submissions(submissions_dir: Path, *, exclude: Iterable[Path] = ()) -> list[Path]:
+@dataclass(frozen=True, slots=True)
+class FoundSubmission:
+    """A submission file found in a folder: ``key`` is its gradebook key (its resolved absolute path); ``outside``
+    marks a symbolic link to a file outside the folder, which is never read (:func:`outside_link_message`)."""
+
+    path: Path
+    key: str
+    outside: bool = False
+
+
+def outside_link_message(path: Path) -> str:
+    """Why a symbolic link out of the submissions folder scores 0: its target (``/etc/passwd``, another course's
+    file) is not the student's to hand in, and reading it could show the grading machine's files in a report."""
+    return f"{file_name(path)}: a symbolic link to a file outside the submissions folder; it was not read (hand in the file itself)"
+
+
+def find_submissions(submissions_dir: Path, *, exclude: Iterable[Path] = ()) -> list[FoundSubmission]:
     """Every submission file under ``submissions_dir`` (recursive), sorted by relative path.
 
     Keeps files ending in one of :data:`SUBMISSION_SUFFIXES`; skips hidden files and anything inside a hidden
     folder (``.git``, ``.ipynb_checkpoints``), folders reached through symbolic links, and the files in ``exclude``
-    (e.g. the gradebook). Raises GraderError when ``submissions_dir`` is not a folder.
+    (e.g. the gradebook). A symbolic link to a file outside the folder is kept, marked ``outside``: it is graded as
+    unusable, unread. Raises GraderError when ``submissions_dir`` is not a folder.
     """
-    return [path for path, _key in _discover(submissions_dir, exclude)]
+    return _discover(submissions_dir, exclude)
 
 
-def _discover(submissions_dir: Path, exclude: Iterable[Path]) -> list[tuple[Path, str]]:
-    """:func:`find_submissions` with each file's gradebook key, its resolved absolute path.
+def _discover(submissions_dir: Path, exclude: Iterable[Path]) -> list[FoundSubmission]:
+    """:func:`find_submissions`.
 
     The folder is resolved once; a file's key is that plus its relative path, unless the file is a symbolic link
-    (then it is resolved itself): no path component below the folder is a link, folders behind links are not
-    entered. (Resolving every file costs a system call per path component: a tenth of the batch's own CPU time.)
+    (then it is resolved itself, or keeps its own path when it leads out of the folder): no path component below
+    the folder is a link, folders behind links are not entered. (Resolving every file costs a system call per path
+    component: a tenth of the batch's own CPU time.)
     """
     if not submissions_dir.is_dir():
         what = "does not exist" if not submissions_dir.exists() else "is not a folder"
         raise GraderError(f"submissions folder {submissions_dir}: {what}")
     excluded = {os.path.realpath(p) for p in exclude}
     base = os.path.realpath(submissions_dir)
+    inside = os.path.join(base, "")  # what every path in the folder starts with
     found: list[tuple[str, Path, str, bool]] = []
     pending: list[tuple[str, ...]] = [()]
     while pending:
@@ -195,25 +214,29 @@ def _discover(submissions_dir: Path, exclude: Iterable[Path]) -> list[tuple[Path
                         if not entry.is_file():  # FIFOs, devices, dangling links and link loops are no submissions
                             continue
                         link = entry.is_symlink()
-                        key = os.path.realpath(entry.path) if link else os.path.join(base, *parts, entry.name)
+                        own = os.path.join(base, *parts, entry.name)
+                        key = os.path.realpath(entry.path) if link else own
                     except OSError:
                         continue
+                    outside = link and not key.startswith(inside)
+                    if outside:
+                        key = own  # the link itself is the submission; its target is never read
                     if key not in excluded:
                         relative = (*parts, entry.name)
-                        found.append(("/".join(relative), submissions_dir.joinpath(*relative), key, link))
+                        found.append(("/".join(relative), submissions_dir.joinpath(*relative), key, link, outside))
         except OSError:  # a folder that vanished or cannot be listed: its files cannot be graded
             if not parts:
                 raise GraderError(f"submissions folder {submissions_dir}: cannot be read") from None
     found.sort(key=lambda item: item[0])
     # A file reached both directly and through a link is one submission, graded under its own name.
-    direct = {key for _relative, _path, key, link in found if not link}
+    direct = {key for _relative, _path, key, link, _outside in found if not link}
     seen: set[str] = set()
-    discovered: list[tuple[Path, str]] = []
-    for _relative, path, key, link in found:
+    discovered: list[FoundSubmission] = []
+    for _relative, path, key, link, outside in found:
         if (link and key in direct) or key in seen:
             continue
         seen.add(key)
-        discovered.append((path, path_key(key)))
+        discovered.append(FoundSubmission(path, path_key(key), outside))
     return discovered
 
 
@@ -603,7 +626,12 @@ def run_batch(
         graded_before = {} if regrade else gradebook.graded_keys(identity.spec_hash)
         tasks: list[SubmissionTask] = []
         unreadable: list[Outcome] = []
-        for path, key in discovered:
+        for found in discovered:
+            path, key = found.path, found.key
+            if found.outside:
+                task = SubmissionTask(key=key, path=path, submission_hash="")
+                unreadable.append(Outcome(prepare_record(failed_result(identity, task, outside_link_message(path)), key), None))
+                continue
             try:
                 submission_hash = file_sha256(path)
             except OSError as error:  # gone since it was found, or not readable: a result for it, and go on

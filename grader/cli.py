@@ -23,6 +23,7 @@ from grader import __version__
 from grader.errors import SHEET_FAULT, GraderError, SpecError, SpecErrors, VariantKeyError
 from grader.files import check_output_dir, check_output_file, write_atomic
 if TYPE_CHECKING:  # pydantic models load only for commands that need them (keeps `grader --help` fast)
+    from grader.batch import FoundSubmission
     from grader.gradebook import Gradebook
     from grader.result import Result
     from grader.spec import Sheet
@@ -202,19 +203,20 @@ def sheet(spec: SpecArg, seed: SeedOpt = None, fmt: Annotated[SheetFormat, typer
     _emit(sheet_html(key) if fmt is SheetFormat.html else sheet_markdown(key), output)
 
 
-def _submission_files(paths: list[Path]) -> list[Path]:
+def _submission_files(paths: list[Path]) -> list[FoundSubmission]:
     """The files to grade: files as given, folders walked as ``batch`` walks them (hidden files and folders such
-    as ``.ipynb_checkpoints`` or ``.venv`` skipped, links not followed out of loops)."""
-    from grader.batch import find_submissions
+    as ``.ipynb_checkpoints`` or ``.venv`` skipped, links not followed out of loops, links out of the folder marked
+    ``outside``: graded unread)."""
+    from grader.batch import FoundSubmission, find_submissions
 
-    files: list[Path] = []
+    files: list[FoundSubmission] = []
     for path in paths:
         if path.is_dir():
             files += find_submissions(path)
         elif not path.exists():
             raise GraderError(f"{path}: no such file or folder")
         else:
-            files.append(path)
+            files.append(FoundSubmission(path, str(path)))
     if not files:
         raise GraderError(f"no submissions found in {', '.join(map(str, paths))}")
     return files
@@ -226,6 +228,7 @@ def _grade_command(
 ) -> None:
     """Grade ``submissions``, write their report (one, or a summary then each), append the GitHub step summary, and
     set the exit code (2: a single submission unusable or the sheet failed on a variant; 1: below ``fail_under``)."""
+    from grader.batch import outside_link_message
     from grader.grading import grade_submission, unusable
     from grader.report import render, render_junit, render_md, render_md_many, render_text_many
     from grader.report.common import printable
@@ -233,10 +236,15 @@ def _grade_command(
     if output is not None:
         check_output_file(output)
     loaded = _load(spec)
-    files = _submission_files(submissions)
+    found = _submission_files(submissions)
+    files = [submission.path for submission in found]
     results: list[Result] = []
     sheet_faults: list[str] = []
-    for path in files:
+    for submission in found:
+        path = submission.path
+        if submission.outside:
+            results.append(unusable(loaded, path, outside_link_message(path), mode=mode))  # type: ignore[arg-type]
+            continue
         try:
             results.append(grade_submission(loaded, path, mode=mode, require_sandbox=require_sandbox))  # type: ignore[arg-type]
         except (SpecError, SpecErrors) as error:  # this variant's key: the author's fault; grade the others

@@ -22,7 +22,7 @@ def test_find_submissions_is_recursive_sorted_and_skips_hidden_and_foreign_files
         (tmp_path / name).write_text("x")
     (tmp_path / "folder.yaml").mkdir()
     found = find_submissions(tmp_path, exclude=[tmp_path / "gb.sqlite"])
-    assert [p.relative_to(tmp_path).as_posix() for p in found] == [
+    assert [f.path.relative_to(tmp_path).as_posix() for f in found] == [
         "Z.JSON", "a.json", "b.yaml", "sub/c.py", "sub/d.ipynb", "sub/e.yml",
     ]
     with pytest.raises(GraderError, match="does not exist"):
@@ -153,7 +153,8 @@ def test_the_summary_describes_itself_and_knows_scores_below_a_threshold(tmp_pat
 
 
 def test_gradebook_keys_are_resolved_paths_without_resolving_every_file(tmp_path: Path) -> None:
-    """A file's key is its resolved absolute path (a symbolic link's, its target's); folders behind links are not
+    """A file's key is its resolved absolute path (a symbolic link's, its target's, unless the link leads out of the
+    folder: then its own path, marked outside); folders behind links are not
     entered, as before the discovery stopped resolving each file."""
     from grader.batch import _discover
 
@@ -167,12 +168,15 @@ def test_gradebook_keys_are_resolved_paths_without_resolving_every_file(tmp_path
     (folder / "linked.json").symlink_to(outside / "target.json")
     (folder / "linked-folder").symlink_to(outside / "deep", target_is_directory=True)
     (tmp_path / "alias").symlink_to(folder, target_is_directory=True)
+    (folder / "inner-link.yaml").symlink_to(folder / "week" / "a" / "plain.yaml")  # the same submission again
+    (folder / "week" / "also.json").symlink_to(folder / "linked.json")  # leads out through the other link
     discovered = _discover(tmp_path / "alias", [])
-    assert [(path.relative_to(tmp_path / "alias").as_posix(), key) for path, key in discovered] == [
-        ("linked.json", str((outside / "target.json").resolve())),
-        ("week/a/plain.yaml", str((folder / "week" / "a" / "plain.yaml").resolve())),
+    # A link out of the folder is its own submission, marked outside (graded unread); inside, a link is its target.
+    assert [(f.path.relative_to(tmp_path / "alias").as_posix(), f.key, f.outside) for f in discovered] == [
+        ("linked.json", str(folder.resolve() / "linked.json"), True),
+        ("week/a/plain.yaml", str((folder / "week" / "a" / "plain.yaml").resolve()), False),
+        ("week/also.json", str(folder.resolve() / "week" / "also.json"), True),
     ]
-    assert all(key == str(path.resolve()) for path, key in discovered)
 
 
 def test_the_summary_shows_students_file_names_as_text_not_markup(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from grader import batch as batch_module
 from grader import gradebook as gradebook_module
 from grader.batch import run_batch
 from grader.errors import GraderError, InputFileError
@@ -26,7 +27,7 @@ def _rows(book: Path) -> dict[str, tuple[str, str | None]]:
         return {row.submission: (row.student_id, row.error) for row in gradebook.rows("week7")}
 
 
-def test_odd_strings_names_links_and_pipes_do_not_stop_a_batch(tmp_path: Path) -> None:
+def test_odd_strings_names_links_and_pipes_do_not_stop_a_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "subs"
     folder.mkdir()
     shutil.copy(CORRECT, folder / "ok.yaml")
@@ -37,21 +38,61 @@ def test_odd_strings_names_links_and_pipes_do_not_stop_a_batch(tmp_path: Path) -
     os.symlink("loop-b.yaml", folder / "loop-a.yaml")
     os.symlink("loop-a.yaml", folder / "loop-b.yaml")
     os.symlink("ok.yaml", folder / "alias.yaml")  # the same submission through a link: graded once, as ok.yaml
-    os.symlink("/proc/self/mem", folder / "unreadable.yaml")  # found, but reading fails
+    os.symlink("/proc/self/mem", folder / "outside.yaml")  # out of the folder: graded unread
+    shutil.copy(CORRECT, folder / "vanishing.yaml")  # found, but gone when the batch reads it
     os.mkfifo(folder / "pipe.yaml")  # never opened
     book = tmp_path / "gb.sqlite"
+    real_sha256 = batch_module.file_sha256
 
+    def vanished(path: Path) -> str:
+        if path.name == "vanishing.yaml":
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        return real_sha256(path)
+
+    monkeypatch.setattr(batch_module, "file_sha256", vanished)
     summary = run_batch(SHEET, folder, jobs=1, gradebook_path=book, progress=False)
 
     rows = _rows(book)
-    assert sorted(rows) == sorted(["ok.yaml", "surrogate.json", "caf\ufffd.yaml", "unreadable.yaml"])
-    assert (summary.graded, summary.grader_failures) == (4, 0)
+    assert sorted(rows) == sorted(["ok.yaml", "surrogate.json", "caf\ufffd.yaml", "outside.yaml", "vanishing.yaml"])
+    assert (summary.graded, summary.grader_failures) == (5, 0)
     assert rows["ok.yaml"] == ("s-correct", None)
     assert rows["surrogate.json"][0] == "s-\ufffd"
     assert rows["caf\ufffd.yaml"][0] == "s-correct"
-    assert "could not be read" in (rows["unreadable.yaml"][1] or "")
+    assert rows["outside.yaml"][1] == (
+        "outside.yaml: a symbolic link to a file outside the submissions folder; it was not read (hand in the file itself)"
+    )
+    assert "could not be read" in (rows["vanishing.yaml"][1] or "")
     again = run_batch(SHEET, folder, jobs=1, gradebook_path=book, progress=False)
-    assert (again.skipped, again.grader_failures) == (3, 0)  # the unreadable file is tried again, nothing else
+    assert (again.skipped, again.grader_failures) == (3, 0)  # the link and the vanished file again, nothing else
+
+
+def test_a_link_out_of_the_folder_never_shows_its_target(tmp_path: Path) -> None:
+    """A link to a host file (an archive can carry one) is never read: not by batch, report, or grade on the folder,
+    even when its target would be a Python file with a syntax error, whose line a report would quote."""
+    from typer.testing import CliRunner
+
+    from grader.cli import app
+
+    secret = tmp_path / "host" / "secret.py"
+    secret.parent.mkdir()
+    secret.write_text("root:x:0:0:secret-8c1e:/root:/bin/bash\n")
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    shutil.copy(CORRECT, folder / "ok.yaml")
+    os.symlink(secret, folder / "passwd.py")
+    runner = CliRunner()
+    book = tmp_path / "gb.sqlite"
+    batch = runner.invoke(app, ["batch", str(SHEET), str(folder), "--jobs", "1", "--gradebook", str(book)])
+    assert batch.exit_code == 0, batch.output
+    report = runner.invoke(app, ["report", str(SHEET), "--gradebook", str(book), "--format", "md", "--out-dir", str(tmp_path / "r")])
+    assert report.exit_code == 0, report.output
+    texts = [path.read_text(encoding="utf-8") for path in (tmp_path / "r").iterdir()]
+    assert len(texts) == 2 and any("outside the submissions folder" in text for text in texts)
+    graded = runner.invoke(app, ["grade", str(SHEET), str(folder), "--format", "md"])
+    assert graded.exit_code == 0, graded.output
+    assert "outside the submissions folder" in graded.output
+    for text in [*texts, graded.output, batch.output, report.output, book.read_bytes().decode("utf-8", "replace")]:
+        assert "secret-8c1e" not in text
 
 
 def test_a_file_changed_while_the_batch_runs_keeps_the_hash_of_what_was_graded(tmp_path: Path) -> None:
