@@ -16,10 +16,10 @@ from grader.report.common import (
     fmt_points,
     headline,
     note_lines,
+    printable,
     shown_status,
     value_lines,
     view_parts,
-    xml_safe,
 )
 from grader.result import Result
 
@@ -50,7 +50,7 @@ def _test_output(view: PartView) -> str:
                          + (f" ({case.inputs})" if case.inputs else "") + (f": {said}" if said else ""))
         if view.hidden_cases:
             lines.append(view.hidden_cases)
-    return xml_safe("\n".join(lines))
+    return printable("\n".join(lines))
 
 
 def to_gradescope_data(result: Result, audience: Audience = "student") -> dict[str, Any]:
@@ -72,14 +72,14 @@ def to_gradescope_data(result: Result, audience: Audience = "student") -> dict[s
         if view.passed is not None:
             test["status"] = "passed" if view.passed else "failed"
         test.update({
-            "name": xml_safe(view.heading),
+            "name": printable(view.heading),
             "name_format": "text",
             "number": f"{exercise_numbers[exercise]}.{numbers[exercise]}",
             "output": _test_output(view),
             "output_format": "text",
-            "tags": [xml_safe(exercise), xml_safe(view.part.answer_type)],
+            "tags": [printable(exercise), printable(view.part.answer_type)],
             "visibility": "after_published" if view.hidden else "visible",
-            "extra_data": {"key": xml_safe(view.key), "status": shown_status(view.part, audience).value},
+            "extra_data": {"key": printable(view.key), "status": shown_status(view.part, audience).value},
         })
         tests.append(test)
     if audience == "student" and any(view.hidden for view in views):
@@ -99,19 +99,19 @@ def to_gradescope_data(result: Result, audience: Audience = "student") -> dict[s
         summary.append("\n".join([f"{NOTES_TITLE}:", *(f"- {note}" for note in notes)]))
     data: dict[str, Any] = {
         "score": result.points_earned,
-        "output": xml_safe("\n\n".join(summary)),
+        "output": printable("\n\n".join(summary)),
         "output_format": "text",
         "test_output_format": "text",
         "test_name_format": "text",
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "extra_data": {
-            "sheet_id": xml_safe(result.sheet_id),
-            "student_id": xml_safe(result.student_id),
+            "sheet_id": printable(result.sheet_id),
+            "student_id": printable(result.student_id),
             "seed": result.seed,
-            "submission": xml_safe(result.submission),
+            "submission": printable(result.submission),
             "points_possible": result.points_possible,
-            "grader_version": xml_safe(result.grader_version),
+            "grader_version": printable(result.grader_version),
         },
         "tests": tests,
     }

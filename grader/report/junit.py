@@ -13,6 +13,7 @@ from grader.report.common import (
     fmt_percent,
     fmt_points,
     note_lines,
+    printable,
     value_lines,
     view_parts,
     xml_safe,
@@ -27,7 +28,7 @@ unless the caller passes the grading time."""
 
 def _token(text: str, fallback: str) -> str:
     """A non-empty ``xs:token``: whitespace collapsed, XML-illegal characters replaced."""
-    collapsed = " ".join(xml_safe(text).split())
+    collapsed = " ".join(printable(text).split())
     return collapsed or fallback
 
 
@@ -48,12 +49,12 @@ def _failure_text(view: PartView) -> str:
         lines.append(f"case {case.name}: {'passed' if case.passed else 'failed'}" + (f" -- {said}" if said else ""))
     if view.hidden_cases:
         lines.append(view.hidden_cases)
-    return xml_safe("\n".join(lines))
+    return printable("\n".join(lines))
 
 
 def _message(view: PartView) -> str:
     text = view.feedback or f"{view.key}: {view.status_word} ({view.points} points)"
-    return xml_safe(text)
+    return printable(text)
 
 
 def render_junit(result: Result, audience: Audience = "student", *, timestamp: str | None = None,
@@ -93,7 +94,7 @@ def render_junit(result: Result, audience: Audience = "student", *, timestamp: s
     # Notes on the file handed in (also in system-out, inside the text report): note.1, note.2, ...
     facts.update({f"note.{n}": note for n, note in enumerate(note_lines(result), start=1)})
     for name, value in facts.items():
-        ET.SubElement(properties, "property", {"name": _token(name, "property"), "value": xml_safe(str(value))})
+        ET.SubElement(properties, "property", {"name": _token(name, "property"), "value": printable(str(value))})
     for view in views:
         case = ET.SubElement(suite, "testcase", {
             "classname": _token(view.part.exercise_id, "exercise"),
@@ -101,7 +102,7 @@ def render_junit(result: Result, audience: Audience = "student", *, timestamp: s
             "time": "0",
         })
         if view.passed is None:
-            ET.SubElement(case, "skipped", {"message": xml_safe(view.status_word)}).text = _failure_text(view)
+            ET.SubElement(case, "skipped", {"message": printable(view.status_word)}).text = _failure_text(view)
         elif view.passed is False:
             failure = ET.SubElement(case, "failure", {"message": _message(view), "type": view.part.status.value
                                                       if not view.hidden or audience == "instructor"

@@ -184,7 +184,7 @@ def hostile() -> Result:
             PartResult(exercise_id="ex3", part_id="b", title="Convolution output", answer_type="array",
                        points_possible=2, points_earned=0, status=Status.incorrect,
                        actual=[["<b>1</b>", 2], [3, "\x1b[2J"]], expected=[[1, 2], [3, 4]],
-                       feedback="Entries must be numbers, not '<b>1</b>'."),
+                       feedback="Entries must be numbers, not '<b>1</b>'. \u202eevil\u202c"),
         ],
     )
 
