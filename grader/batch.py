@@ -20,6 +20,7 @@ import json
 import logging
 import multiprocessing
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -77,12 +78,14 @@ class SubmissionTask:
 
     ``shown_path`` is set when ``path`` is a worker's local copy (Dask): the instructor's messages then name
     ``shown_path``, the path the batch was given, instead of the copy's temporary one. The student's Result names
-    neither: only the file's name (:func:`_for_student`)."""
+    neither: only the file's name (:func:`_for_student`). ``owner`` is the student the file's place in the folder
+    names (``--student-from``), or None: then the file's own ``student:``/``STUDENT =`` counts."""
 
     key: str
     path: Path
     submission_hash: str
     shown_path: str | None = None
+    owner: str | None = None
 
 
 @dataclass
@@ -110,6 +113,11 @@ class BatchSummary:
     executor: str = "local"
     graded_paths: list[str] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)
+    """Gradebook keys of the files ``student_from`` did not match (graded under the id they give themselves)."""
+    reassigned: list[tuple[str, str, str]] = field(default_factory=list)
+    """``(key, id the file gives, owner)`` of the files ``student_from`` credited to another student than the one
+    they name."""
 
     @property
     def rate(self) -> float:
@@ -124,6 +132,20 @@ class BatchSummary:
             f"{self.elapsed:.1f} s, {self.rate:.{1 if self.rate < 10 else 0}f}/s on {self.jobs} {self.executor} worker{'s' if self.jobs != 1 else ''}",
             f"gradebook: {self.gradebook_path}",
         ]
+        if self.reassigned:
+            lines.append(
+                f"--student-from credited {len(self.reassigned)} file(s) to another student than the one they name "
+                "(another naming scheme, a typo, or a classmate's id?):"
+            )
+            lines += [f"  {_one_line(path)}: says {printable(declared)!r}, handed in by {printable(owner)!r}"
+                      for path, declared, owner in self.reassigned[:20]]
+            if len(self.reassigned) > 20:
+                lines.append(f"  ... and {len(self.reassigned) - 20} more")
+        if self.unmatched:
+            lines.append(f"--student-from matched no student in {len(self.unmatched)} file path(s); each counts for the id it gives:")
+            lines += [f"  {_one_line(path)}" for path in self.unmatched[:20]]
+            if len(self.unmatched) > 20:
+                lines.append(f"  ... and {len(self.unmatched) - 20} more")
         if self.failures:
             lines.append(f"the grader itself failed on {len(self.failures)} (graded again on the next run):")
             # File names are the students': shown with control characters escaped, on one line each.
@@ -280,6 +302,8 @@ class Outcome:
 
     record: PreparedRecord
     grader_failure: str | None
+    reassigned: tuple[str, str] | None = None
+    """``(id the file gives, owner)`` when its owner (``--student-from``) is someone else: the instructor hears."""
 
 
 _setup: _WorkerSetup | None = None
@@ -313,6 +337,7 @@ def failed_result(identity: SheetIdentity, task: SubmissionTask, message: str) -
         sheet_id=identity.sheet_id,
         sheet_title=identity.title,
         submission=file_name(task.path),
+        student_id=task.owner or "",
         submission_hash=task.submission_hash,
         spec_hash=identity.spec_hash,
         error=message,
@@ -331,13 +356,17 @@ def grade_one(setup: _WorkerSetup, task: SubmissionTask) -> Outcome:
             raise TypeError(f"the grading function returned {type(result).__name__}, not a Result")
         if task.shown_path is not None:  # a worker's copy: the student's Result names the file, never that folder
             result = _shown_as(result, str(task.path), file_name(task.path))
+        declared = None
+        if task.owner is not None:
+            result, declared = owned_by(result, task.owner)
         if result.spec_hash and result.spec_hash != setup.identity.spec_hash:  # workers load the sheet themselves
             message = (
                 f"the sheet {setup.spec_path.name} was changed while the batch ran, so this submission was graded "
                 "against another version of it; it will be graded again on the next run"
             )
             return Outcome(prepare_record(failed_result(setup.identity, task, message), task.key, grader_failed=True), message)
-        return Outcome(prepare_record(result, task.key, submission_hash=result.submission_hash or task.submission_hash), None)
+        reassigned = (declared, result.student_id) if declared is not None else None
+        return Outcome(prepare_record(result, task.key, submission_hash=result.submission_hash or task.submission_hash), None, reassigned)
     except (SpecError, SpecErrors) as error:  # the sheet cannot make this variant's key: the author's fault
         detail = str(error) if task.shown_path is None else str(error).replace(str(task.path), task.shown_path)
         told = error.result if isinstance(error, VariantKeyError) else failed_result(setup.identity, task, SHEET_FAULT)
@@ -371,6 +400,47 @@ def _shown_as(result: Result, local_path: str, shown_path: str) -> Result:
     local, shown = json.dumps(local_path)[1:-1], json.dumps(shown_path)[1:-1]
     text = result.model_dump_json(exclude_computed_fields=True)
     return Result.model_validate_json(text.replace(local, shown)) if local in text else result
+
+
+def student_pattern(text: str) -> re.Pattern[str]:
+    """``--student-from``: a regular expression searched in each file's path relative to the submissions folder
+    (``/`` between folders); its group ``id`` (or its only group) is the student who handed the file in. GraderError
+    when it is not one, or has no such group."""
+    try:
+        pattern = re.compile(text)
+    except re.error as error:
+        raise GraderError(f"--student-from {text!r}: not a regular expression ({error})") from None
+    if "id" not in pattern.groupindex and pattern.groups != 1:
+        raise GraderError(
+            f"--student-from {text!r}: needs a group for the student id: (?P<id>...), or exactly one (...); "
+            "e.g. '^([^/]+)/' for one folder per student"
+        )
+    return pattern
+
+
+def owner_of(pattern: re.Pattern[str], relative: str) -> str | None:
+    """The student ``pattern`` (:func:`student_pattern`) finds in ``relative`` (a path in the submissions folder, with
+    ``/``), or None when it does not match or its group is empty."""
+    match = pattern.search(relative)
+    if match is None:
+        return None
+    found = match.group("id") if "id" in pattern.groupindex else match.group(1)
+    return without_surrogates(found.strip()) if found and found.strip() else None
+
+
+def owned_by(result: Result, owner: str) -> tuple[Result, str | None]:
+    """``result`` credited to ``owner``, the student the file's place in the folder names, and the id the file gave
+    when that was someone else's (for the instructor: it may be a typo, another naming scheme, or a student handing
+    in under a classmate's id). A note asking the student for an id is dropped: the folder says who they are."""
+    from grader.cohort import MISSING_CODE_STUDENT_NOTE
+    from grader.grading import MISSING_STUDENT_NOTE
+
+    asked = (MISSING_STUDENT_NOTE, MISSING_CODE_STUDENT_NOTE)
+    declared = result.student_id if not any(note in result.notes for note in asked) else ""
+    if declared == owner:
+        return result, None
+    notes = [note for note in result.notes if note not in asked]
+    return result.model_copy(update={"student_id": owner, "notes": notes}), (declared or None)
 
 
 def code_threads_per_job(jobs: int, cores: int | None = None) -> int:
@@ -576,6 +646,7 @@ def run_batch(
     progress: bool = True,
     grade_fn: GradeFn | None = None,
     chunk_size: int = CHUNK_SIZE,
+    student_from: str | None = None,
 ) -> BatchSummary:
     """Grade every submission under ``submissions_dir`` against the sheet at ``spec_path`` into a gradebook.
 
@@ -591,6 +662,9 @@ def run_batch(
         progress: show a progress bar on stderr (only when stderr is a terminal).
         grade_fn: ``(spec_path, submission_path) -> Result``; default ``grader.grading.grade_file``.
         chunk_size: submissions per task sent to a worker.
+        student_from: a regular expression whose group names the student who handed each file in, searched in
+            its path relative to ``submissions_dir`` (:func:`student_pattern`); that id counts over the one the
+            file gives. Files it does not match keep their own (listed in ``BatchSummary.unmatched``).
 
     Returns a :class:`BatchSummary`. Raises GraderError for the caller's faults (missing spec or folder, bad
     arguments, an unreachable scheduler); never for a submission.
@@ -604,6 +678,7 @@ def run_batch(
     if scheduler is not None and executor != "dask":
         raise GraderError("scheduler: only used with executor='dask'")
     jobs = jobs or os.cpu_count() or 1
+    pattern = student_pattern(student_from) if student_from is not None else None
     if grade_fn is None:
         from grader.grading import grade_file
 
@@ -628,21 +703,28 @@ def run_batch(
         unreadable: list[Outcome] = []
         for found in discovered:
             path, key = found.path, found.key
+            owner = None
+            if pattern is not None:
+                owner = owner_of(pattern, path.relative_to(submissions_dir).as_posix())
+                if owner is None:
+                    summary.unmatched.append(key)
             if found.outside:
-                task = SubmissionTask(key=key, path=path, submission_hash="")
+                task = SubmissionTask(key=key, path=path, submission_hash="", owner=owner)
                 unreadable.append(Outcome(prepare_record(failed_result(identity, task, outside_link_message(path)), key), None))
                 continue
             try:
                 submission_hash = file_sha256(path)
             except OSError as error:  # gone since it was found, or not readable: a result for it, and go on
-                task = SubmissionTask(key=key, path=path, submission_hash="")
+                task = SubmissionTask(key=key, path=path, submission_hash="", owner=owner)
                 message = f"{file_name(path)}: the file could not be read ({error.strerror or type(error).__name__})"
                 unreadable.append(Outcome(prepare_record(failed_result(identity, task, message), key), None))
                 continue
-            if graded_before.get(key) == submission_hash:
+            before = graded_before.get(key)
+            # Unchanged, and credited to the same student (when the folder says who that is): skipped.
+            if before is not None and before[0] == submission_hash and (owner is None or before[1] == owner):
                 summary.skipped += 1
             else:
-                tasks.append(SubmissionTask(key=key, path=path, submission_hash=submission_hash))
+                tasks.append(SubmissionTask(key=key, path=path, submission_hash=submission_hash, owner=owner))
         del graded_before
 
         setup = _WorkerSetup(grade_fn=grade_fn, spec_path=spec_path, identity=identity, code_threads=code_threads_per_job(jobs))
@@ -663,6 +745,8 @@ def run_batch(
                 if outcome.grader_failure is not None:
                     summary.grader_failures += 1
                     summary.failures.append((outcome.record.path, outcome.grader_failure))
+                if outcome.reassigned is not None:
+                    summary.reassigned.append((outcome.record.path, *outcome.reassigned))
                 bar.update(summary.graded, summary.failed)
     summary.elapsed = time.perf_counter() - started
     return summary
@@ -717,7 +801,7 @@ def _grade_chunk_remote(remote: _RemoteSetup, items: list[tuple[SubmissionTask, 
         with tempfile.TemporaryDirectory(prefix="grader-submission-") as folder:
             local_path = Path(folder) / task.path.name
             local_path.write_bytes(content)
-            local_task = SubmissionTask(task.key, local_path, task.submission_hash, shown_path=str(task.path))
+            local_task = SubmissionTask(task.key, local_path, task.submission_hash, shown_path=str(task.path), owner=task.owner)
             outcomes.append(grade_one(setup, local_task))
     return outcomes
 

@@ -370,6 +370,11 @@ def batch(
     fmt: Annotated[Optional[ReportFormat], typer.Option("--format", "-f", help="Also write one report per submission.")] = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Folder for the per-submission reports.")] = None,
     fail_under: FailUnder = None,
+    student_from: Annotated[Optional[str], typer.Option(
+        "--student-from", metavar="REGEX",
+        help="Who handed each file in, from its path in the folder: a regular expression whose group is the student "
+             "id, e.g. '^([^/]+)/' for one folder per student; it counts over the id the file gives.",
+    )] = None,
 ) -> None:
     """Grade a whole folder in parallel into a gradebook; unchanged submissions are skipped."""
     from grader.batch import run_batch
@@ -381,7 +386,7 @@ def batch(
         check_output_dir(out_dir)
     summary = run_batch(
         spec, submissions_dir, jobs=jobs, gradebook_path=gradebook, regrade=regrade,
-        executor=executor, scheduler=scheduler, progress=sys.stderr.isatty(),  # type: ignore[arg-type]
+        executor=executor, scheduler=scheduler, progress=sys.stderr.isatty(), student_from=student_from,  # type: ignore[arg-type]
     )
     described = summary.describe()
     typer.echo(described)

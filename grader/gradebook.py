@@ -365,18 +365,17 @@ class Gradebook:
         ).fetchone()
         return row is not None
 
-    def graded_keys(self, spec_hash: str) -> dict[str, str]:
-        """``{path: submission_hash}`` of every submission graded against the spec with ``spec_hash``, leaving
-        out rows where the grader itself failed (those are graded again).
+    def graded_keys(self, spec_hash: str) -> dict[str, tuple[str, str]]:
+        """``{path: (submission_hash, student_id)}`` of every submission graded against the spec with ``spec_hash``,
+        leaving out rows where the grader itself failed (those are graded again).
 
         One query instead of one :meth:`has` per file when a batch decides what to skip.
         """
-        return dict(
-            self._conn.execute(
-                "SELECT path, submission_hash FROM submissions WHERE spec_hash = ? AND grader_failed = 0",
-                (spec_hash,),
-            )
+        rows = self._conn.execute(
+            "SELECT path, submission_hash, student_id FROM submissions WHERE spec_hash = ? AND grader_failed = 0",
+            (spec_hash,),
         )
+        return {path: (submission_hash, student_id) for path, submission_hash, student_id in rows}
 
     def count(self) -> int:
         """Number of submission rows."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,20 @@ def test_messages_name_the_submission_not_the_workers_temporary_copy(cluster, tm
     assert result.error is not None and result.error.startswith("broken.yaml:5:"), result.error
     assert "grader-submission" not in result.model_dump_json()
     assert str(folder) not in result.model_dump_json()
+
+
+@pytest.mark.slow
+def test_the_student_the_folder_names_travels_with_the_task(cluster, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from grader.grading import grade_file
+
+    root = Path(__file__).resolve().parents[2]
+    folder = tmp_path / "submissions"
+    (folder / "alice").mkdir(parents=True)
+    shutil.copy(root / "submissions" / "week7" / "correct.yaml", folder / "alice" / "answers.yaml")  # says s-correct
+    summary = run_batch(
+        root / "exercises" / "week7.yaml", folder, executor="dask", scheduler=cluster.scheduler_address,
+        gradebook_path=tmp_path / "gb.sqlite", progress=False, grade_fn=grade_file, student_from="^([^/]+)/",
+    )
+    [result] = list(summary.results())
+    assert result.student_id == "alice" and result.points_earned == result.points_possible
+    assert [(declared, owner) for _, declared, owner in summary.reassigned] == [("s-correct", "alice")]
