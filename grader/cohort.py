@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 if TYPE_CHECKING:
@@ -156,9 +157,16 @@ class StudentGrade(Generic[P]):
         for file, keys in superseded:
             whole = all(key in keys for key in file.parts)
             ignored.append(self.file_label(file) + ("" if whole else f" (its {', '.join(keys)})"))
+        folders = [PurePath(file.path).parent for file in (*self.used, *(file for file, _ in superseded)) if file.path]
+        apart = any(a != b and a not in b.parents and b not in a.parents for a in folders for b in folders)
+        hint = (
+            "; they lie in separate folders: if each student has one, grade with `grader batch --student-from "
+            "'^([^/]+)/'`, which credits a file to the student whose folder holds it, whatever id it gives"
+            if apart else ""
+        )
         return (
             f"student {self.student_id!r} handed in several files grading the same parts; the one graded last "
-            f"counts: used {', '.join(self.file_label(file) for file in self.used)}; ignored {', '.join(ignored)}"
+            f"counts: used {', '.join(self.file_label(file) for file in self.used)}; ignored {', '.join(ignored)}{hint}"
         )
 
     def file_label(self, file: GradedFile[P]) -> str:

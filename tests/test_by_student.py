@@ -61,9 +61,9 @@ def test_a_partly_superseded_file_is_named_with_the_parts_ignored() -> None:
     assert student.used == [new, old] and student.ignored == []
     message = student.conflict()
     assert message is not None  # files of one name are told apart by their paths
-    assert message.endswith(
-        "used /subs/new/answers.yaml, /subs/old/answers.yaml; ignored /subs/old/answers.yaml (its ex1.b)"
-    )
+    listed, hint = message.split("; they lie in separate folders")  # old/ and new/: perhaps two students' folders
+    assert listed.endswith("used /subs/new/answers.yaml, /subs/old/answers.yaml; ignored /subs/old/answers.yaml (its ex1.b)")
+    assert "--student-from" in hint
 
 
 def test_files_without_a_student_id_are_students_of_their_own() -> None:
@@ -90,3 +90,16 @@ def test_the_sheets_points_and_the_cohorts_points() -> None:
     assert list(points) == sheet.part_keys() and sum(points.values()) == 66
     students = by_student([file("s1", {"ex1.a": 1.0}, "a.yaml"), file("s2", {"ex2.a": 0.0}, "b.py")])
     assert cohort_points(students) == 5  # ex1.a and ex2.a; nobody graded ex1.b
+
+
+def test_a_conflict_between_separate_folders_points_to_student_from() -> None:
+    """Two students' folders holding files under one id: likely one handing in under the other's id."""
+    time = "2025-01-01T10:00:00+00:00"
+    apart = [file("s1", {"ex1.a": 1.0}, "a.yaml", path="/subs/alice/a.yaml", graded_at=time),
+             file("s1", {"ex1.a": 0.0}, "a.yaml", path="/subs/bob/a.yaml", graded_at=time)]
+    nested = [file("s1", {"ex1.a": 1.0}, "a.yaml", path="/subs/alice/a.yaml", graded_at=time),
+              file("s1", {"ex1.a": 0.0}, "a.yaml", path="/subs/alice/v2/a.yaml", graded_at=time)]
+    [student] = by_student(apart)
+    assert (student.conflict() or "").endswith("whatever id it gives") and "--student-from '^([^/]+)/'" in (student.conflict() or "")
+    [student] = by_student(nested)
+    assert "--student-from" not in (student.conflict() or "x")
