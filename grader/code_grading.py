@@ -16,9 +16,9 @@ import numpy as np
 
 from grader.answers.code import CodeAnswer, declared_student
 from grader.code_key import CodeCaseKey, CodeKey, code_part_key
-from grader.cohort import MISSING_CODE_STUDENT_NOTE
 from grader.engine import symmetry
 from grader.grading import Mode, check_context, part_fields, pending_part, sheet_result, unusable
+from grader.notes import MISSING_CODE_STUDENT_NOTE
 from grader.result import CaseResult, PartResult, Result, Status, Verdict, Visibility
 from grader.sandbox import CaseInput, CaseOutcome, Limits, PreparedCases, prepare_cases, run_prepared
 from grader.spec.loader import Sheet

@@ -32,18 +32,13 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
+from grader.notes import named_after_file
+
 if TYPE_CHECKING:
     from grader.gradebook import Gradebook
     from grader.result import PartResult, Result
     from grader.spec.loader import Sheet
 
-
-MISSING_CODE_STUDENT_NOTE = (
-    'STUDENT: no student id given: add the line STUDENT = "your id" to your code so that this grade is credited '
-    "to you and added to your answer file (graded all the same, under the file's name for now)"
-)
-"""The note of a code file without ``STUDENT = "..."`` (cf. ``grading.MISSING_STUDENT_NOTE`` of answer files):
-its student id is then its file name, and :func:`named_after_file` finds such files by this note."""
 
 FILE_SEPARATOR = "; "
 """Between the file names of one student in :attr:`StudentGrade.submission`."""
@@ -231,10 +226,6 @@ def merge_warnings(students: Iterable[StudentGrade[P]]) -> list[str]:
     return lines
 
 
-def named_after_file(result: Result) -> bool:
-    """Whether ``result``'s student id is its file's name: a code file without ``STUDENT = "..."``, whose Result
-    carries :data:`MISSING_CODE_STUDENT_NOTE`."""
-    return MISSING_CODE_STUDENT_NOTE in result.notes
 
 
 def graded_file(
@@ -249,7 +240,7 @@ def graded_file(
         path=path,
         graded_at=graded_at,
         failed=grader_failed or result.error is not None,
-        named_after_file=named_after_file(result),
+        named_after_file=named_after_file(result.notes),
     )
 
 

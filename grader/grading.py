@@ -17,6 +17,7 @@ from grader.answers import AnswerSpec, CheckContext, Tolerances
 from grader.engine import max_pool2d_winners
 from grader.errors import SHEET_FAULT, InputFileError, SpecErrors, VariantKeyError
 from grader.key import AnswerKey, PartKey, answer_key
+from grader.notes import MISSING_STUDENT_NOTE, NO_SEED_NOTE, wrong_variant_note
 from grader.result import PartResult, Result, Status, Verdict, Visibility
 from grader.spec.loader import Sheet, load_sheet
 from grader.spec.models import ExerciseSpec, PartSpec
@@ -175,28 +176,6 @@ def _annotations(part: PartSpec, actual: Any, expected: Any) -> dict[str, Any]:
 
 def _hidden_feedback(verdict: Verdict) -> str:
     return "passed" if verdict.status is Status.correct else "not passed"
-
-
-MISSING_STUDENT_NOTE = (
-    "student: no student id given: write yours after 'student:' so that this grade is credited to you "
-    "(graded all the same)"
-)
-NO_SEED_NOTE = (
-    "seed: your file has no 'seed:' line, so it was graded against the sheet's printed numbers; if your sheet was "
-    "made for a variant (it says 'variant N' under its title), add the line 'seed: N' to your answer file and "
-    "hand it in again"
-)
-"""The note of a file that names no variant and lost points on a sheet whose variants differ (see
-:func:`variant_notes`)."""
-
-
-def wrong_variant_note(seed: int) -> str:
-    """The note of a file that names variant ``seed`` but whose answers fit the sheet's printed numbers much better."""
-    return (
-        f"seed: your answers fit the sheet's printed numbers, not variant {seed}: they were graded against variant "
-        f"{seed} because your file says 'seed: {seed}'; if your sheet says \"the sheet's own numbers\" under its title "
-        f"(no variant number), remove that line and hand the file in again"
-    )
 
 
 def grade_answer_file(sheet: Sheet, submission: AnswerFile, *, mode: Mode = "full") -> Result:

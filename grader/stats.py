@@ -38,8 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.cohort import GradedFile, StudentGrade, by_student, cohort_points, merge_warnings, named_after_file
+from grader.cohort import GradedFile, StudentGrade, by_student, cohort_points, merge_warnings
 from grader.gradebook import Gradebook, PartRow, SubmissionRow
+from grader.notes import named_after_file
 from grader.submission.answer_file import CODE_SUFFIXES
 
 FULL_MARKS_TOLERANCE = 1e-9
@@ -235,13 +236,13 @@ def compute_stats(
 
 
 def _named_after_file(gradebook: Gradebook, row: SubmissionRow) -> bool:
-    """:func:`grader.cohort.named_after_file` of a row's Result. Only a graded code file whose student id is its
+    """:func:`grader.notes.named_after_file` of a row's Result. Only a graded code file whose student id is its
     file name's stem can be one, so only those Results are read (the statistics otherwise need the rows only)."""
     name = Path(row.submission)
     if row.error is not None or name.suffix.lower() not in CODE_SUFFIXES or row.student_id != name.stem:
         return False
     result = gradebook.result(row.path, row.spec_hash)
-    return result is not None and named_after_file(result)
+    return result is not None and named_after_file(result.notes)
 
 
 def _part_stats(key: str, acc: _PartAccumulator, known: Iterable[str]) -> PartStats:

@@ -144,7 +144,7 @@ def _answer_file(path: Path, data: bytes, document: Any) -> AnswerFile:
         raise InputFileError(f"unknown top-level field(s) {', '.join(unknown)}; expected student, seed, answers", file=path)
     student = document.get("student")
     if student is None or (isinstance(student, str) and not student.strip()):
-        student = ""  # graded all the same; the report asks for the id (grading.MISSING_STUDENT_NOTE)
+        student = ""  # graded all the same; the report asks for the id (notes.MISSING_STUDENT_NOTE)
     elif not isinstance(student, str | int) or isinstance(student, bool):
         raise InputFileError("'student' must be your student id (text)", file=path, path="student")
     if any(not character.isprintable() for character in str(student).strip()):
