@@ -311,7 +311,8 @@ def _under(path: Path, roots: Sequence[Path]) -> bool:
 
 
 GRADER_PACKAGE = Path(__file__).resolve().parent.parent
-"""The grader package's folder: hidden inside the sandbox when a Python mount holds it (a non-editable install)."""
+"""The grader package's folder: hidden inside the sandbox when anything bound there holds it (an installed grader:
+in a venv, or under /usr)."""
 
 
 def python_mounts() -> list[Path]:
@@ -365,12 +366,14 @@ def bwrap_command(harness_dir: Path, tmpfs_bytes: int) -> list[str]:
         args += ["--cap-add", "ALL"]
     else:
         args += ["--unshare-user"]
+    bound = [Path("/usr")]
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         host = Path("/") / name
         if host.is_symlink():
             args += ["--symlink", os.readlink(host), str(host)]
         elif host.is_dir():
             args += ["--ro-bind", str(host), str(host)]
+            bound.append(host)
     for etc_file in ("/etc/ld.so.cache", "/etc/localtime"):
         args += ["--ro-bind-try", etc_file, etc_file]
     created: set[Path] = {Path("/"), Path("/tmp")}
@@ -383,9 +386,10 @@ def bwrap_command(harness_dir: Path, tmpfs_bytes: int) -> list[str]:
                 args += ["--perms", "0755", "--dir", str(parent)]
                 created.add(parent)
         args += ["--ro-bind", str(mount), str(mount)]
-    if _under(GRADER_PACKAGE, mounts):
-        # Installed into the environment (pip install .), the grader would be importable there: its reference
-        # engine computes every key. An empty, read-only folder hides it (the harness is mounted on its own below).
+    if _under(GRADER_PACKAGE, [*bound, *mounts]):
+        # Installed into the environment (pip install ., into a venv or /usr/local), the grader would be importable
+        # there: its reference engine computes every key. An empty, read-only folder hides it (the harness is
+        # mounted on its own below, from the host's path).
         args += ["--perms", "0555", "--size", "4096", "--tmpfs", str(GRADER_PACKAGE)]
     args += ["--ro-bind", str(harness_dir), HARNESS_MOUNT, "--chdir", "/tmp", "--clearenv"]
     return args

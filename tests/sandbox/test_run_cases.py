@@ -704,3 +704,18 @@ def test_an_installed_grader_is_hidden_from_the_student(monkeypatch: pytest.Monk
         assert run_cases(honest, "solve", [CaseInput("ok", {"x": np.ones(2)})]).cases[0].status == "ok"
     finally:
         runner_module._POOL.close_all()
+
+
+@pytest.mark.parametrize("installed", ["/usr/local/lib/python3.11/site-packages/grader", "/usr/lib/python3/dist-packages/grader"])
+def test_a_grader_installed_under_usr_is_hidden_too(monkeypatch: pytest.MonkeyPatch, installed: str) -> None:
+    """/usr is bound whole (a python:3.11 image, Debian's pip into /usr/local): the package there is covered as well."""
+    import shutil
+
+    if shutil.which("bwrap") is None:
+        pytest.skip("no bubblewrap on this machine")
+    monkeypatch.setattr(layers_module, "GRADER_PACKAGE", Path(installed))
+    monkeypatch.setattr(layers_module, "python_mounts", lambda: [])
+    command = layers_module.bwrap_command(layers_module.GRADER_PACKAGE / "sandbox", 1 << 20)
+    at = command.index(installed)
+    assert command[at - 1] == "--tmpfs" and command.index("--ro-bind", at) > at  # after /usr's bind, before the harness
+    assert command.index("/usr") < at
