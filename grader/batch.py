@@ -79,7 +79,7 @@ class SubmissionTask:
 
     ``shown_path`` is set when ``path`` is a worker's local copy (Dask): the instructor's messages then name
     ``shown_path``, the path the batch was given, instead of the copy's temporary one. The student's Result names
-    neither: only the file's name (:func:`_for_student`). ``owner`` is the student the file's place in the folder
+    neither: only the file's name. ``owner`` is the student the file's place in the folder
     names (``--student-from``), or None: then the file's own ``student:``/``STUDENT =`` counts."""
 
     key: str
@@ -138,7 +138,7 @@ class BatchSummary:
                 f"--student-from credited {len(self.reassigned)} file(s) to another student than the one they name "
                 "(another naming scheme, a typo, or a classmate's id?):"
             )
-            lines += [f"  {_one_line(path)}: says {printable(declared)!r}, handed in by {printable(owner)!r}"
+            lines += [f"  {_one_line(path)}: says {printable(repr(declared))}, handed in by {printable(repr(owner))}"
                       for path, declared, owner in self.reassigned[:20]]
             if len(self.reassigned) > 20:
                 lines.append(f"  ... and {len(self.reassigned) - 20} more")
@@ -346,6 +346,20 @@ def failed_result(identity: SheetIdentity, task: SubmissionTask, message: str) -
     )
 
 
+GRADER_FAULT = (
+    "the grader failed on this submission -- a fault of the grader, not of your file; it will be graded again"
+)
+"""What the student's Result says when the grader itself failed (an exception, a dead worker); the instructor's
+message, with the exception and the paths of the machine, goes to the batch's summary only."""
+
+
+def _record(result: Result, task: SubmissionTask, *, grader_failed: bool = False, declared: str | None = None,
+            submission_hash: str | None = None) -> PreparedRecord:
+    """The gradebook row of ``task``'s Result, with the student its place in the folder names (``task.owner``)."""
+    return prepare_record(result, task.key, grader_failed=grader_failed, submission_hash=submission_hash,
+                          owner=task.owner, declared_student=declared)
+
+
 def grade_one(setup: _WorkerSetup, task: SubmissionTask) -> Outcome:
     """Grade one submission with ``setup.grade_fn``; an exception escaping it (or its row) becomes a failed Result.
 
@@ -365,13 +379,16 @@ def grade_one(setup: _WorkerSetup, task: SubmissionTask) -> Outcome:
                 f"the sheet {setup.spec_path.name} was changed while the batch ran, so this submission was graded "
                 "against another version of it; it will be graded again on the next run"
             )
-            return Outcome(prepare_record(failed_result(setup.identity, task, message), task.key, grader_failed=True), message)
-        reassigned = (declared, result.student_id) if declared is not None else None
-        return Outcome(prepare_record(result, task.key, submission_hash=result.submission_hash or task.submission_hash), None, reassigned)
+            return Outcome(_record(failed_result(setup.identity, task, message), task, grader_failed=True), message)
+        record = _record(result, task, declared=declared, submission_hash=result.submission_hash or task.submission_hash)
+        return Outcome(record, None, (declared, result.student_id) if declared is not None else None)
     except (SpecError, SpecErrors) as error:  # the sheet cannot make this variant's key: the author's fault
         detail = str(error) if task.shown_path is None else str(error).replace(str(task.path), task.shown_path)
         told = error.result if isinstance(error, VariantKeyError) else failed_result(setup.identity, task, SHEET_FAULT)
-        record = prepare_record(told, task.key, grader_failed=True)
+        declared = None
+        if task.owner is not None:
+            told, declared = owned_by(told, task.owner)
+        record = _record(told, task, grader_failed=True, declared=declared)
         return Outcome(record, without_surrogates(f"the sheet {setup.spec_path.name} failed on this variant: {detail}"))
     except Exception as error:  # noqa: BLE001 -- a grader bug on one submission must not stop the batch
         where = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
@@ -381,19 +398,7 @@ def grade_one(setup: _WorkerSetup, task: SubmissionTask) -> Outcome:
             f"the grader failed on this submission ({type(error).__name__}: {detail}{place}); "
             "this is a fault of the grader, not of the submission -- it will be graded again on the next run"
         )
-        told = failed_result(setup.identity, task, _for_student(message, task))
-        return Outcome(prepare_record(told, task.key, grader_failed=True), message)
-
-
-def _for_student(text: str, task: SubmissionTask) -> str:
-    """``text`` (an instructor's message) for the student's Result: the submission's full paths -- the one graded,
-    and the one the batch was given when that was a worker's copy -- become its file name, so no folder of the
-    machines that graded it shows in a student's report."""
-    name = file_name(task.path)
-    for path in (task.shown_path, str(task.path)):
-        if path:
-            text = text.replace(path, name)
-    return text
+        return Outcome(_record(failed_result(setup.identity, task, GRADER_FAULT), task, grader_failed=True), message)
 
 
 def _shown_as(result: Result, local_path: str, shown_path: str) -> Result:
@@ -476,8 +481,7 @@ def _dead_worker_outcome(identity: SheetIdentity, task: SubmissionTask, detail: 
         f"the grading process died while grading this submission ({detail}); "
         "it will be graded again on the next run"
     )
-    told = failed_result(identity, task, _for_student(message, task))
-    return Outcome(prepare_record(told, task.key, grader_failed=True), message)
+    return Outcome(_record(failed_result(identity, task, GRADER_FAULT), task, grader_failed=True), message)
 
 
 # -- progress ---------------------------------------------------------------------------------------------------
@@ -707,19 +711,21 @@ def run_batch(
                     summary.unmatched.append(key)
             if found.outside:
                 task = SubmissionTask(key=key, path=path, submission_hash="", owner=owner)
-                unreadable.append(Outcome(prepare_record(failed_result(identity, task, outside_link_message(path)), key), None))
+                unreadable.append(Outcome(_record(failed_result(identity, task, outside_link_message(path)), task), None))
                 continue
             try:
                 submission_hash = file_sha256(path)
             except OSError as error:  # gone since it was found, or not readable: a result for it, and go on
                 task = SubmissionTask(key=key, path=path, submission_hash="", owner=owner)
                 message = f"{file_name(path)}: the file could not be read ({error.strerror or type(error).__name__})"
-                unreadable.append(Outcome(prepare_record(failed_result(identity, task, message), key), None))
+                unreadable.append(Outcome(_record(failed_result(identity, task, message), task), None))
                 continue
             before = graded_before.get(key)
-            # Unchanged, and credited to the same student (when the folder says who that is): skipped.
-            if before is not None and before[0] == submission_hash and (owner is None or before[1] == owner):
+            # Unchanged, and credited the same way (to the same owner, or by its own id both times): skipped.
+            if before is not None and before.submission_hash == submission_hash and before.owner == owner:
                 summary.skipped += 1
+                if before.declared_student is not None and owner is not None:  # still worth telling
+                    summary.reassigned.append((key, before.declared_student, owner))
             else:
                 tasks.append(SubmissionTask(key=key, path=path, submission_hash=submission_hash, owner=owner))
         del graded_before

@@ -152,12 +152,14 @@ class StudentGrade(Generic[P]):
         for file, keys in superseded:
             whole = all(key in keys for key in file.parts)
             ignored.append(self.file_label(file) + ("" if whole else f" (its {', '.join(keys)})"))
-        folders = [PurePath(file.path).parent for file in (*self.used, *(file for file, _ in superseded)) if file.path]
-        apart = any(a != b and a not in b.parents and b not in a.parents for a in folders for b in folders)
+        # Only the files that graded the same parts are compared: an answer file in answers/ and a code file in
+        # code/ of one student grade different parts.
+        pairs = [(file, self.sources[key]) for file, keys in superseded for key in keys]
         hint = (
-            "; they lie in separate folders: if each student has one, grade with `grader batch --student-from "
-            "'^([^/]+)/'`, which credits a file to the student whose folder holds it, whatever id it gives"
-            if apart else ""
+            "; files of this id lie in separate folders: if each student has a folder, grade with `grader batch "
+            "--student-from` and a pattern whose group is that folder, which credits a file to the student whose "
+            "folder holds it, whatever id it gives"
+            if any(_apart(ignored_file.path, used_file.path) for ignored_file, used_file in pairs) else ""
         )
         return (
             f"student {self.student_id!r} handed in several files grading the same parts; the one graded last "
@@ -168,6 +170,15 @@ class StudentGrade(Generic[P]):
         """The file's name, or its path when another file of the student has the same name."""
         clash = sum(1 for other in self.files if other.name == file.name) > 1
         return (file.path or file.name) if clash else file.name
+
+
+def _apart(first: str, second: str) -> bool:
+    """Whether two files' folders are separate: neither is the other, nor inside it (``subs/alice`` and
+    ``subs/bob``, but not ``subs/alice`` and ``subs/alice/v2``). Files without a path are not apart."""
+    if not first or not second:
+        return False
+    a, b = PurePath(first).parent, PurePath(second).parent
+    return a != b and a not in b.parents and b not in a.parents
 
 
 def _graded_order(files: Iterable[GradedFile[P]]) -> list[GradedFile[P]]:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import NamedTuple
 
 from grader.errors import GraderError
 from grader.result import PartResult, Result
@@ -63,6 +64,8 @@ CREATE TABLE IF NOT EXISTS submissions (
     graded_at TEXT NOT NULL,
     result_json TEXT NOT NULL,
     grader_failed INTEGER NOT NULL DEFAULT 0,
+    owner TEXT,
+    declared_student TEXT,
     UNIQUE (path, sheet_id)
 );
 CREATE INDEX IF NOT EXISTS submissions_by_sheet ON submissions (sheet_id, path);
@@ -98,7 +101,11 @@ _SUBMISSION_COLUMNS = (
     "graded_at",
     "result_json",
     "grader_failed",
+    "owner",
+    "declared_student",
 )
+_ADDED_COLUMNS = ("owner", "declared_student")
+"""Columns added after schema version 1 was first written: added on opening an older gradebook for writing."""
 _PART_COLUMNS = (
     "position",
     "exercise_id",
@@ -129,6 +136,16 @@ class PreparedRecord:
     grader_failed: bool
     """True when the grader itself failed (an exception or a dead worker): such rows are graded again by the
     next batch even when nothing changed, because the fault was not in the submission."""
+
+
+class GradedKey(NamedTuple):
+    """What a batch needs of a stored row to decide whether to grade the file again: the hash of what was graded,
+    the student it was credited to by its place in the folder (None: by the id it gives), and the id it gave when
+    that was someone else."""
+
+    submission_hash: str
+    owner: str | None
+    declared_student: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,12 +213,16 @@ def prepare_record(
     graded_at: str | None = None,
     grader_failed: bool = False,
     submission_hash: str | None = None,
+    owner: str | None = None,
+    declared_student: str | None = None,
 ) -> PreparedRecord:
     """Row values for ``result`` graded from ``submission_path`` (the key of the row together with the sheet id).
 
     ``graded_at`` defaults to now (UTC); ``grader_failed`` marks a Result built because the grader itself failed
     (see :attr:`PreparedRecord.grader_failed`); ``submission_hash`` overrides the Result's for the row's
-    ``submission_hash`` column (a batch stores the hash it judged "unchanged" by). Pure apart from the clock.
+    ``submission_hash`` column (a batch stores the hash it judged "unchanged" by). ``owner`` is the student the
+    file was credited to by its place in the folder (``batch --student-from``; None: by the id it gives), and
+    ``declared_student`` the id the file gave when that differed from ``owner``. Pure apart from the clock.
     """
     submission_row = (
         submission_path,
@@ -221,6 +242,8 @@ def prepare_record(
         # is what lets Result.model_validate_json read the stored text back.
         result.model_dump_json(exclude_computed_fields=True),
         int(grader_failed),
+        owner,
+        declared_student,
     )
     part_rows = tuple(
         (
@@ -279,6 +302,10 @@ class Gradebook:
                 self._conn.execute("PRAGMA synchronous=NORMAL")
                 self._conn.execute("PRAGMA foreign_keys=ON")
                 self._conn.executescript(_SCHEMA)
+                present = {row[1] for row in self._conn.execute("PRAGMA table_info(submissions)")}
+                for column in _ADDED_COLUMNS:
+                    if column not in present:  # an older gradebook: the new columns start empty (NULL)
+                        self._conn.execute(f"ALTER TABLE submissions ADD COLUMN {column} TEXT")
             self._check_schema_version()
         except sqlite3.DatabaseError as error:
             raise GraderError(f"gradebook {self.path}: {_database_problem(error)}") from None
@@ -365,17 +392,18 @@ class Gradebook:
         ).fetchone()
         return row is not None
 
-    def graded_keys(self, spec_hash: str) -> dict[str, tuple[str, str]]:
-        """``{path: (submission_hash, student_id)}`` of every submission graded against the spec with ``spec_hash``,
-        leaving out rows where the grader itself failed (those are graded again).
+    def graded_keys(self, spec_hash: str) -> dict[str, GradedKey]:
+        """``{path: GradedKey}`` of every submission graded against the spec with ``spec_hash``, leaving out rows
+        where the grader itself failed (those are graded again).
 
         One query instead of one :meth:`has` per file when a batch decides what to skip.
         """
         rows = self._conn.execute(
-            "SELECT path, submission_hash, student_id FROM submissions WHERE spec_hash = ? AND grader_failed = 0",
+            "SELECT path, submission_hash, owner, declared_student FROM submissions "
+            "WHERE spec_hash = ? AND grader_failed = 0",
             (spec_hash,),
         )
-        return {path: (submission_hash, student_id) for path, submission_hash, student_id in rows}
+        return {path: GradedKey(submission_hash, owner, declared) for path, submission_hash, owner, declared in rows}
 
     def count(self) -> int:
         """Number of submission rows."""
@@ -412,7 +440,9 @@ class Gradebook:
 
     def rows(self, sheet: str | None = None) -> Iterator[SubmissionRow]:
         """Submission rows (all, or those of ``sheet``: a sheet id or a spec hash), ordered by sheet then path."""
-        columns = ", ".join(c for c in _SUBMISSION_COLUMNS if c != "result_json")
+        # SubmissionRow's fields: every column up to grader_failed but the Result JSON (owner and declared_student,
+        # added later, are for the batch's own decisions and may be missing from an older gradebook).
+        columns = ", ".join(c for c in _SUBMISSION_COLUMNS[: _SUBMISSION_COLUMNS.index("grader_failed") + 1] if c != "result_json")
         if sheet is None:
             cursor = self._conn.execute(f"SELECT {columns} FROM submissions ORDER BY sheet_id, path")
         else:

@@ -61,7 +61,7 @@ def test_a_partly_superseded_file_is_named_with_the_parts_ignored() -> None:
     assert student.used == [new, old] and student.ignored == []
     message = student.conflict()
     assert message is not None  # files of one name are told apart by their paths
-    listed, hint = message.split("; they lie in separate folders")  # old/ and new/: perhaps two students' folders
+    listed, hint = message.split("; files of this id lie in separate folders")  # old/, new/: two students' folders?
     assert listed.endswith("used /subs/new/answers.yaml, /subs/old/answers.yaml; ignored /subs/old/answers.yaml (its ex1.b)")
     assert "--student-from" in hint
 
@@ -100,6 +100,12 @@ def test_a_conflict_between_separate_folders_points_to_student_from() -> None:
     nested = [file("s1", {"ex1.a": 1.0}, "a.yaml", path="/subs/alice/a.yaml", graded_at=time),
               file("s1", {"ex1.a": 0.0}, "a.yaml", path="/subs/alice/v2/a.yaml", graded_at=time)]
     [student] = by_student(apart)
-    assert (student.conflict() or "").endswith("whatever id it gives") and "--student-from '^([^/]+)/'" in (student.conflict() or "")
+    assert (student.conflict() or "").endswith("whatever id it gives") and "--student-from` and a pattern" in (student.conflict() or "")
     [student] = by_student(nested)
     assert "--student-from" not in (student.conflict() or "x")
+    # An answer file in answers/ and a code file in code/ grade other parts: their folders say nothing.
+    mixed = [file("s1", {"ex1.a": 1.0}, "a1.yaml", path="/subs/answers/a1.yaml", graded_at=time),
+             file("s1", {"ex1.a": 0.0}, "a2.yaml", path="/subs/answers/a2.yaml", graded_at=time),
+             file("s1", {"ex2.a": 1.0}, "s1.py", path="/subs/code/s1.py", graded_at=time)]
+    [student] = by_student(mixed)
+    assert student.conflict() is not None and "--student-from" not in (student.conflict() or "")

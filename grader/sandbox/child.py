@@ -35,6 +35,8 @@ _isinstance = builtins.isinstance
 _len = builtins.len
 _str = builtins.str
 _type = builtins.type
+# Values of these exact types hold no object of the student's: freeing them runs none of the student's code.
+_SCALAR_TYPES = frozenset({builtins.float, builtins.int, builtins.bool, *np.sctypeDict.values()} - {np.object_, np.void})
 _to_blob = wire.array_to_blob
 _encode = wire.encode_frame
 _write_all = wire.write_all
@@ -474,8 +476,8 @@ def _run_student(config: ChildConfig) -> None:
             header, payload = {"kind": "bad-result", "case": index, "message": f"the result could not be read: {_type(error).__name__}"}, b""
         if not plain:
             guard.restore()  # converting may have run the student's code again (__array__, __len__, ...)
-        if _len(payload) > HOLD_BYTES or not plain:
-            # Freeing a value that is not a plain array may run the student's code (__del__), which may end the
+        if _len(payload) > HOLD_BYTES or not (plain or _type(value) in _SCALAR_TYPES):
+            # Freeing a list, a dict or an object of the student's may run their code (__del__), which may end the
             # process: its case's frame goes out first.
             _send(fd, header, payload)
             del value

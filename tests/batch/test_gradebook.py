@@ -81,7 +81,7 @@ def test_grader_failures_do_not_count_as_graded(tmp_path: Path) -> None:
         assert not gradebook.has("p", "h", "s")
         assert gradebook.graded_keys("s") == {}
         gradebook.record(failed, "p")
-        assert gradebook.has("p", "h", "s") and gradebook.graded_keys("s") == {"p": ("h", "")}
+        assert gradebook.has("p", "h", "s") and gradebook.graded_keys("s") == {"p": ("h", None, None)}
 
 
 def test_a_file_that_is_not_a_gradebook_is_refused_with_its_name(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""``grader batch --student-from REGEX``: who handed a file in comes from its place in the submissions folder (one
+"""``grader batch --student-from REGEX`` (the patterns of docs/batch.md are tested here): who handed a file in comes from its place in the submissions folder (one
 folder per student, as Moodle and GitHub Classroom export them, or a name prefix, as Canvas does), not from the id the
 file gives, so that nobody can hand in under a classmate's id."""
 
@@ -83,12 +83,21 @@ def test_without_it_the_files_own_ids_count_and_a_changed_pattern_regrades(tmp_p
     assert first.reassigned == [] and first.unmatched == []
     assert _ids(book)["alice/answers.yaml"][0] == "bob"  # what the file says: the impersonation works
     second = run_batch(SHEET, folder, jobs=1, gradebook_path=book, progress=False, student_from=PER_FOLDER)
-    # Regraded: the files now credited to someone else (alice's, and carol's, named after its file before); bob's
-    # says bob, and the loose file matches no folder: unchanged, skipped.
-    assert (second.graded, second.skipped) == (2, 2)
+    # Regraded: the files now credited by their folder (a changed way of crediting, even where the id stays
+    # bob's); the loose file matches no folder, as before: unchanged, skipped.
+    assert (second.graded, second.skipped) == (3, 1)
     assert _ids(book)["alice/answers.yaml"][0] == "alice"
     third = run_batch(SHEET, folder, jobs=1, gradebook_path=book, progress=False, student_from=PER_FOLDER)
     assert (third.graded, third.skipped) == (0, 4)
+    assert third.reassigned == [(str((folder / "alice" / "answers.yaml").resolve()), "bob", "alice")]  # still told
+    # A pattern that no longer names bob, then none at all: the files concerned go back to the id they give.
+    fourth = run_batch(SHEET, folder, jobs=1, gradebook_path=book, progress=False, student_from="^(alice|carol)/")
+    assert (fourth.graded, fourth.skipped) == (1, 3) and _ids(book)["bob/answers.yaml"][0] == "bob"
+    fifth = run_batch(SHEET, folder, jobs=1, gradebook_path=book, progress=False)
+    assert (fifth.graded, fifth.skipped) == (2, 2)  # alice's and carol's
+    assert {key: student for key, (student, _, _) in _ids(book).items()} == {
+        "alice/answers.yaml": "bob", "bob/answers.yaml": "bob", "carol/mine.py": "mine", "subs/loose.yaml": "s-correct",
+    }
 
 
 @pytest.mark.parametrize(
@@ -98,8 +107,9 @@ def test_without_it_the_files_own_ids_count_and_a_changed_pattern_regrades(tmp_p
         (PER_FOLDER, "answers.yaml", None),
         # Moodle: "Full Name_12345_assignsubmission_file_/answers.yaml"
         (r"^[^/]*_(?P<id>\d+)_assignsubmission", "Ada Lovelace_81234_assignsubmission_file_/answers.yaml", "81234"),
-        # Canvas: "lovelaceada_81234_5550001_answers.yaml"
-        (r"^[a-z]+_(\d+)_", "lovelaceada_81234_5550001_answers.yaml", "81234"),
+        # Canvas: "lovelaceada_81234_5550001_answers.yaml", late: "lovelaceada_late_81234_5550001_answers.yaml"
+        (r"^[a-z]+_(?:late_)?(\d+)_", "lovelaceada_81234_5550001_answers.yaml", "81234"),
+        (r"^[a-z]+_(?:late_)?(\d+)_", "lovelaceada_late_81234_5550001_answers.yaml", "81234"),
         (r"^(?P<id>[^/]*)/", "/answers.yaml", None),  # an empty id is no id
     ],
 )
