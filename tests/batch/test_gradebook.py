@@ -131,3 +131,27 @@ def test_the_gradebook_holds_exactly_the_last_grade_of_each_path(
         assert {path: gradebook.result(path, "fake-sheet") for path in last} == last
         expected_parts = sorted((path, p.key) for path, r in last.items() for p in r.parts)
         assert sorted((row.path, row.part_key) for row in gradebook.part_rows("fake-sheet")) == expected_parts
+
+
+def test_a_gradebook_written_before_owners_were_kept_gains_the_columns(tmp_path: Path) -> None:
+    """Columns added later (owner, declared_student) are added when an older gradebook is opened for writing; its
+    rows read as credited by their own ids, and reading it never needs them."""
+    from grader import gradebook as gradebook_module
+
+    path = tmp_path / "old.sqlite"
+    old_schema = gradebook_module._SCHEMA.replace("    owner TEXT,\n    declared_student TEXT,\n", "")
+    assert old_schema != gradebook_module._SCHEMA
+    with sqlite3.connect(path) as conn:
+        conn.executescript(old_schema)
+        conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(gradebook_module.SCHEMA_VERSION),))
+        old_columns = [c for c in gradebook_module._SUBMISSION_COLUMNS if c not in ("owner", "declared_student")]
+        row = gradebook_module.prepare_record(make_result("s1", {"ex1.a": 1.0}, submission_hash="h", spec_hash="s"), "p")
+        conn.execute(f"INSERT INTO submissions ({', '.join(old_columns)}) VALUES ({', '.join('?' * len(old_columns))})",
+                     row.submission_row[: len(old_columns)])
+    with Gradebook(path, read_only=True) as gradebook:
+        assert [r.student_id for r in gradebook.rows("s")] == ["s1"]
+    with Gradebook(path) as gradebook:
+        assert gradebook.graded_keys("s") == {"p": ("h", None, None)}
+        gradebook.write(gradebook_module.prepare_record(make_result("s2", {}, submission_hash="h2", spec_hash="s"), "q",
+                                                        owner="alice", declared_student="s2"))
+        assert gradebook.graded_keys("s")["q"] == ("h2", "alice", "s2")
