@@ -21,7 +21,6 @@ from grader.answers.choice import OptionAt
 from grader.answers.references import FunctionReference, ScheduleReference, TranslationReference
 from grader.engine import structure, symmetry
 from grader.engine.graph import Graph
-from grader.engine.pool import PoolTie, TieAudit, max_pool2d_ties, max_pool_tie_audit
 from grader.engine.tensor import Tensor
 
 
@@ -152,7 +151,7 @@ def _max_pool_winners(x: Any, size: Any, stride: Any = None) -> np.ndarray:
     values = array_of(x)
     window = _pair_or_int(size, "size")
     strides = None if stride is None else _pair_or_int(stride, "stride")
-    scan = max_pool2d_ties(values, window, stride=strides, rtol=TIE_RTOL, atol=TIE_ATOL)
+    scan = engine.max_pool2d_ties(values, window, stride=strides, rtol=TIE_RTOL, atol=TIE_ATOL)
     if scan.ties:
         tie = scan.ties[0]
         others = f"; {scan.tied} of the {scan.windows} windows tie" if scan.tied > 1 else ""
@@ -370,12 +369,12 @@ def _grad(of: Any, wrt: Any) -> np.ndarray:
 
     An error when it depends on which tied entry of a max-pooling window (up to TIE_RTOL/TIE_ATOL) gets that
     window's gradient: the backward pass runs under a tie audit (no extra cost without max pools, a scan of each
-    pool's windows with them), and only when a tied window receives gradient is it run again with the gradient
-    sent to the first and to the last tied entries.
+    pool's windows with them), and only when a tied window receives gradient is it run again with each tied
+    window's gradient split among its tied entries at random (see _refuse_tie_rule_dependence).
     """
     if not isinstance(of, Tensor) or of.value.size != 1:
         raise ValueError(f"'of' must be a scalar quantity (a loss), got shape {array_of(of).shape}")
-    with max_pool_tie_audit(rtol=TIE_RTOL, atol=TIE_ATOL) as audit:
+    with engine.max_pool_tie_audit(rtol=TIE_RTOL, atol=TIE_ATOL) as audit:
         schedule = of.backward()
     # wrt.grad alone cannot tell: a backward pass resets only the nodes it reaches, so an earlier grad of another
     # quantity may have left a gradient on wrt.
@@ -394,39 +393,72 @@ def _differs(other: np.ndarray, gradient: np.ndarray) -> np.ndarray:
     return ~np.isclose(other, gradient, rtol=TIE_RTOL, atol=TIE_ATOL * scale)
 
 
-def _refuse_tie_rule_dependence(of: Tensor, wrt: Tensor, gradient: np.ndarray, audit: TieAudit) -> None:
-    """Raise ValueError when d(of)/d(wrt) changes if tied max-pooling windows give their gradient to their first
-    or last tied entry instead of where the tie rule sends it; the message names one window whose choice alone
-    changes it. Runs only when such windows exist (2 more backward passes, a few more to find the window)."""
-    rerouted: dict[str, np.ndarray] = {}
-    for pick in ("first", "last"):
-        with max_pool_tie_audit(rtol=TIE_RTOL, atol=TIE_ATOL, pick=pick):
+SPLIT_SEEDS = (20261127, 7)
+"""The fixed seeds of the random splits that decide whether a gradient depends on max pooling's tie rule (fixed,
+so that the decision is the same on every run of one sheet and variant)."""
+
+NAMED_CANDIDATES = 16
+"""How many tied windows receiving gradient are tried, one at a time, to name one whose choice alone matters."""
+
+
+def _refuse_tie_rule_dependence(of: Tensor, wrt: Tensor, gradient: np.ndarray, audit: engine.TieAudit) -> None:
+    """Raise ValueError when d(of)/d(wrt) changes if some tied max-pooling window gives its gradient to another of
+    its tied entries than the tie rule's; the message names one such window and entry. Runs only when tied
+    windows receive gradient.
+
+    Reverse mode is linear in the adjoints: routing window w's adjoint g_w to tied entry e instead of the rule's r
+    changes the gradient by g_w * A(e_e - e_r), A the backward map from the pool input to wrt, and any routing
+    changes it by a sum of such terms. A split pass gives each tied window's gradient to its tied entries with
+    random positive weights p summing to 1: it changes the gradient by sum over w, e of p_we * g_w * A(e_e - e_r),
+    which is zero for every p (a nonzero polynomial in the weights vanishes on a set of measure zero only) exactly
+    when every single change is zero. So two split passes (two fixed seeds) decide; a few more find a window whose
+    split alone changes the gradient (among the first NAMED_CANDIDATES) and then the tied entry that does.
+    """
+
+    def rerouted(**how: Any) -> np.ndarray:
+        with engine.max_pool_tie_audit(rtol=TIE_RTOL, atol=TIE_ATOL, limit=0, **how):  # no descriptions needed
             of.backward()
-        rerouted[pick] = np.asarray(wrt.grad).copy()
-    changed = [pick for pick in ("last", "first") if _differs(rerouted[pick], gradient).any()]
-    if not changed:
-        return
-    pick = changed[0]
-    tie: PoolTie = audit.ties[0]
-    other = rerouted[pick]
-    alone = False
-    for candidate in audit.ties[:16]:  # the first tied window whose choice alone changes the gradient
-        with max_pool_tie_audit(rtol=TIE_RTOL, atol=TIE_ATOL, pick=pick, only=frozenset({candidate.serial})):
-            of.backward()
-        if _differs(np.asarray(wrt.grad), gradient).any():
-            tie, other, alone = candidate, np.asarray(wrt.grad).copy(), True
+        return np.asarray(wrt.grad).copy()
+
+    seed, split = None, gradient
+    for candidate_seed in SPLIT_SEEDS:
+        split = rerouted(split=candidate_seed)
+        if _differs(split, gradient).any():
+            seed = candidate_seed
             break
+    if seed is None:
+        return
+    other = split
+    tie: engine.PoolTie = audit.ties[0]
+    target = None
+    for candidate in audit.ties[:NAMED_CANDIDATES]:  # the first tied window whose split alone changes the gradient
+        only = frozenset({candidate.serial})
+        alone = rerouted(split=seed, only=only)
+        if not _differs(alone, gradient).any():
+            continue
+        tie, other = candidate, alone
+        for rank in range(len(candidate.entries)):  # and the first of its tied entries that changes it
+            moved = rerouted(entry=rank, only=only)
+            if _differs(moved, gradient).any():
+                other, target = moved, candidate.entries[rank]
+                break
+        break
     index = tuple(int(i) for i in np.argwhere(_differs(other, gradient))[0])
     entry = f"entry {list(index)} of the gradient" if index else "the gradient"
-    which = "this window's" if alone else "the tied windows'"
+    if target is not None:
+        giving = f"giving this window's gradient to another tied entry (input{list(target)}) instead"
+    elif other is not split:
+        giving = "sharing this window's gradient among its tied entries"
+    else:
+        giving = "sharing the tied windows' gradients among their tied entries"
     count = f" ({audit.receiving} tied windows receive gradient)" if audit.receiving > 1 else ""
     was, now = _gradient_entry(gradient[index]), _gradient_entry(other[index])
     raise ValueError(
         f"the gradient with respect to {wrt.label} depends on max pooling's tie rule: {tie.where()} of the "
         f"{tie.op} input holds its maximum more than once ({tie.tied_text('input')}) and receives gradient{count}; "
-        f"giving {which} gradient to another tied entry changes the key ({entry} is {was} by the tie rule, {now} "
-        "otherwise). Use inputs whose pooling windows each have a single maximum (random inputs from a continuous "
-        "distribution, dist: normal or uniform, not integers), or do not ask for a gradient through this max pooling"
+        f"{giving} changes the key ({entry} is {was} by the tie rule, {now} otherwise). Use inputs whose pooling "
+        "windows each have a single maximum (random inputs from a continuous distribution, dist: normal or "
+        "uniform, not integers), or do not ask for a gradient through this max pooling"
     )
 
 

@@ -12,7 +12,18 @@ from grader.engine.gradcheck import check_gradients, numerical_gradient
 from grader.engine.graph import Graph, ScheduleCheck
 from grader.engine.linear import dense
 from grader.engine.loss import mse_loss
-from grader.engine.pool import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d, max_pool2d_winners
+from grader.engine.pool import (
+    PoolTie,
+    TieAudit,
+    TieScan,
+    avg_pool1d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+    max_pool2d_ties,
+    max_pool2d_winners,
+    max_pool_tie_audit,
+)
 from grader.engine.shapes import conv_output_size, pipeline_shapes, pool_output_size, same_padding
 from grader.engine.symmetry import changed_units, equivariance, invariant_shifts, invariant_shifts_all, shift
 from grader.engine.tensor import Tensor, add, div, mul, neg, power, reverse_schedule, square, sub, sum_all
@@ -43,7 +54,12 @@ __all__ = [
     "dense",
     "max_pool1d",
     "max_pool2d",
+    "max_pool2d_ties",
     "max_pool2d_winners",
+    "max_pool_tie_audit",
+    "PoolTie",
+    "TieAudit",
+    "TieScan",
     "mse_loss",
     "numerical_gradient",
     "Graph",

@@ -9,9 +9,9 @@ receives that window's gradient. Overlapping windows (stride < size) add their g
 
 The rule is a convention, so a key must not depend on it. :func:`max_pool2d_ties` lists the windows whose
 maximum is tied (up to a tolerance); inside ``with max_pool_tie_audit(...)`` the max-pool VJPs record the tied
-windows they send a gradient through and, if asked, give it to another tied entry, so that a caller (the
-``grad`` op) can tell whether a gradient depends on the rule. Outside an audit the VJPs only read one context
-variable more.
+windows they send a gradient through and, if asked, share it among the window's tied entries with random
+positive weights or give it to one chosen tied entry, so that a caller (the ``grad`` op) can tell whether a
+gradient depends on the rule. Outside an audit the VJPs only read one context variable more.
 
 All loops run over the window offsets (fh*fw of them), never over pixels, channels or batch entries.
 """
@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -104,13 +104,7 @@ def _max_pool(op: str, xt: Tensor, x4: np.ndarray, window: tuple[int, int], stri
             dx[:, rows, cols, :] += g4 * (winner == flat)  # overlapping windows: adjoints add up
         return dx.reshape(xt.shape)
 
-    def vjp(g: np.ndarray) -> tuple[np.ndarray]:
-        g4 = g.reshape(best.shape)
-        audit = _AUDIT.get()
-        if audit is not None:
-            return (_audited_vjp(audit, op, xt, x4, best, window, strides, out_size, g4, routed),)
-        return (routed(g4),)
-
+    vjp = _max_pool_vjp(op, xt, x4, best, window, strides, out_size, routed)
     return Tensor.from_op(best.reshape(out_shape), op, (xt,), vjp, fresh_grads=True)
 
 
@@ -139,14 +133,26 @@ def _max_pool_tiled(op: str, xt: Tensor, x4: np.ndarray, window: tuple[int, int]
         np.multiply(won, g4[:, :, None, :, None, :], out=dx.reshape(tiles.shape))
         return dx.reshape(xt.shape)
 
+    vjp = _max_pool_vjp(op, xt, x4, best, window, window, out_size, routed)
+    return Tensor.from_op(best.reshape(out_shape), op, (xt,), vjp, fresh_grads=True)
+
+
+def _max_pool_vjp(
+    op: str, xt: Tensor, x4: np.ndarray, best: np.ndarray, window: tuple[int, int], strides: tuple[int, int],
+    out_size: tuple[int, int], routed: Callable[[np.ndarray], np.ndarray],
+) -> Callable[[np.ndarray], tuple[np.ndarray]]:
+    """The VJP of a max pool: ``routed(g4)`` (g4: the output's adjoint as ``(N, H', W', C)``, result shaped like
+    x) sends each window's adjoint to its winner by the tie rule; inside a :func:`max_pool_tie_audit` the audit
+    sees it first (:func:`_audited_vjp`). Outside an audit this costs one context-variable read."""
+
     def vjp(g: np.ndarray) -> tuple[np.ndarray]:
         g4 = g.reshape(best.shape)
         audit = _AUDIT.get()
         if audit is not None:
-            return (_audited_vjp(audit, op, xt, x4, best, window, window, out_size, g4, routed),)
+            return (_audited_vjp(audit, op, xt, x4, best, window, strides, out_size, g4, routed),)
         return (routed(g4),)
 
-    return Tensor.from_op(best.reshape(out_shape), op, (xt,), vjp, fresh_grads=True)
+    return vjp
 
 
 def _avg_pool(op: str, xt: Tensor, x4: np.ndarray, window: tuple[int, int], strides: tuple[int, int],
@@ -332,20 +338,6 @@ def _near_counts(
     return count
 
 
-def _near_first_last(
-    x4: np.ndarray, floor: np.ndarray, offsets: list[tuple[int, int, tuple[slice, slice]]]
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(first, last)``, each ``(N, H', W', C)``: the flat window offsets (row-major) of the first and the last
-    entry of each window that reaches its :func:`_tie_floor` ``floor``."""
-    first = np.full(floor.shape, -1, dtype=np.intp)
-    last = np.zeros(floor.shape, dtype=np.intp)
-    for flat, (_, _, (rows, cols)) in enumerate(offsets):
-        near = x4[:, rows, cols, :] >= floor
-        last[near] = flat
-        first[near & (first < 0)] = flat
-    return first, last
-
-
 def _tie_at(
     op: str, x_ndim: int, x4: np.ndarray, best: np.ndarray, position: int, serial: int,
     window: tuple[int, int], strides: tuple[int, int], rtol: float, atol: float, adjoint: float | None,
@@ -398,15 +390,24 @@ def max_pool2d_ties(
     return TieScan(ties=ties, tied=int(positions.size), windows=int(best.size))
 
 
+SPLIT_LOW, SPLIT_HIGH = 0.5, 1.5
+"""A split draws each tied entry's weight uniformly from [SPLIT_LOW, SPLIT_HIGH), then normalizes over the window."""
+
+
 @dataclass
 class TieAudit:
     """The tied max-pooling windows met by the VJPs of one backward pass, and what those VJPs do about them.
 
     Attributes:
         rtol, atol: an entry ties with its window's maximum m when ``|entry - m| <= atol + rtol * |m|``.
-        pick: None keeps the tie rule (the gradient goes exactly where it goes without an audit); ``"first"`` or
-            ``"last"`` gives each tied window's gradient to its first or last tied entry (row-major window order).
-        only: with ``pick``, reroute only the tied windows of these serials (None: all of them).
+        split: None keeps the tie rule (the gradient goes exactly where it goes without an audit); a seed shares
+            each tied window's gradient among its tied entries with random positive weights summing to 1 (each
+            drawn uniformly from [SPLIT_LOW, SPLIT_HIGH) by ``numpy.random.default_rng(split)``, then normalized).
+            The weights are drawn for every tied window met, in serial order, whatever ``only`` says: one seed
+            gives a window the same weights in every pass over one graph.
+        entry: instead of ``split``, give each tied window's whole gradient to its tied entry of this rank
+            (0-based, row-major window order among the tied entries); a window with fewer keeps the tie rule.
+        only: with ``split`` or ``entry``, reroute only the tied windows of these serials (None: all of them).
         limit: how many tied windows ``ties`` describes at most.
         ties: the tied windows that received a non-zero gradient, up to ``limit`` of them, in serial order.
         receiving: how many tied windows received a non-zero gradient (all of them, beyond ``limit`` too).
@@ -415,12 +416,25 @@ class TieAudit:
 
     rtol: float
     atol: float
-    pick: Literal["first", "last"] | None = None
+    split: int | None = None
+    entry: int | None = None
     only: frozenset[int] | None = None
     limit: int = 64
     ties: list[PoolTie] = field(default_factory=list)
     receiving: int = 0
     met: int = 0
+    rng: np.random.Generator | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.split is not None and self.entry is not None:
+            raise ValueError("a tie audit splits tied windows' gradients or gives them to one entry, not both")
+        if self.split is not None and self.rng is None:
+            self.rng = np.random.default_rng(self.split)
+
+    @property
+    def reroutes(self) -> bool:
+        """Whether the VJPs send some tied window's gradient elsewhere than the tie rule does."""
+        return self.split is not None or self.entry is not None
 
 
 _AUDIT: ContextVar[TieAudit | None] = ContextVar("max_pool_tie_audit", default=None)
@@ -428,13 +442,14 @@ _AUDIT: ContextVar[TieAudit | None] = ContextVar("max_pool_tie_audit", default=N
 
 @contextmanager
 def max_pool_tie_audit(
-    *, rtol: float, atol: float, pick: Literal["first", "last"] | None = None, only: frozenset[int] | None = None
+    *, rtol: float, atol: float, split: int | None = None, entry: int | None = None,
+    only: frozenset[int] | None = None, limit: int = 64,
 ) -> Iterator[TieAudit]:
     """Audit the max-pool VJPs run inside the block (see :class:`TieAudit`); yields the audit to read after.
 
     Only the VJPs are affected: a forward pass inside the block is the same as outside.
     """
-    audit = TieAudit(rtol=rtol, atol=atol, pick=pick, only=only)
+    audit = TieAudit(rtol=rtol, atol=atol, split=split, entry=entry, only=only, limit=limit)
     token = _AUDIT.set(audit)
     try:
         yield audit
@@ -449,7 +464,8 @@ def _audited_vjp(
     """A max pool's VJP under ``audit``: record the tied windows ``g4`` sends gradient through, then route it.
 
     ``x4``: x as (N, H, W, C) (1-d: (N, 1, L, C)); ``best``, ``g4``: the maxima and the output's adjoint, both
-    (N, H', W', C); ``routed(g4)``: the VJP's usual result, shaped like x (used unless a tied window is rerouted).
+    (N, H', W', C); ``routed(g4)``: the VJP's usual result, shaped like x (the tie rule). A rerouted tied window's
+    adjoint is taken out of ``g4`` before ``routed`` and added back at its tied entries with the audit's weights.
     """
     offsets = _offset_slices(window, strides, out_size)
     floor = _tie_floor(best, audit.rtol, audit.atol)
@@ -467,16 +483,28 @@ def _audited_vjp(
         audit.ties.append(
             _tie_at(op, xt.ndim, x4, best, int(position), int(serial), window, strides, audit.rtol, audit.atol, float(adjoint))
         )
-    if audit.pick is None:
+    if not audit.reroutes:
         return routed(g4)
-    chosen = positions if audit.only is None else positions[np.isin(serials, sorted(audit.only))]
-    if not chosen.size:
+    # (F, P) for the F window offsets and the P tied windows: drawn for all of them (see TieAudit.split)
+    draws = None if audit.rng is None else audit.rng.uniform(SPLIT_LOW, SPLIT_HIGH, size=(len(offsets), positions.size))
+    chosen = np.ones(positions.size, dtype=bool) if audit.only is None else np.isin(serials, sorted(audit.only))
+    chosen &= receiving
+    if not chosen.any():
         return routed(g4)
-    _, winner, _ = _max_pool_arrays(x4, window, strides, out_size)
-    winner = winner.astype(np.intp)
-    first, last = _near_first_last(x4, floor, offsets)
-    winner.reshape(-1)[chosen] = (first if audit.pick == "first" else last).reshape(-1)[chosen]
-    dx = np.zeros(x4.shape)
-    for flat, (_, _, (rows, cols)) in enumerate(offsets):
-        dx[:, rows, cols, :] += g4 * (winner == flat)
-    return dx.reshape(xt.shape)
+    n, i, j, c = np.unravel_index(positions[chosen], best.shape)  # each (P',)
+    a = np.array([a for a, _, _ in offsets])[:, None]  # (F, 1): each offset's row and column in its window
+    b = np.array([b for _, b, _ in offsets])[:, None]
+    index = np.broadcast_arrays(n[None], i[None] * strides[0] + a, j[None] * strides[1] + b, c[None])  # 4 x (F, P')
+    near = x4[tuple(index)] >= floor[n, i, j, c][None]  # (F, P'): the tied entries of each chosen window
+    if draws is not None:
+        weights = draws[:, chosen] * near
+    else:
+        weights = (near & (np.cumsum(near, axis=0) - 1 == audit.entry)).astype(np.float64)
+    given = weights.any(axis=0)  # (P',): False where a window has no tied entry of rank ``entry``: the rule stays
+    weights, index = weights[:, given], tuple(k[:, given] for k in index)
+    weights /= weights.sum(axis=0)
+    kept = g4.copy()
+    kept.reshape(-1)[positions[chosen][given]] = 0.0
+    dx4 = routed(kept).reshape(x4.shape)  # a view: routed returns a fresh contiguous array
+    np.add.at(dx4, index, weights * g4.reshape(-1)[positions[chosen][given]][None])  # overlapping windows add up
+    return dx4.reshape(xt.shape)

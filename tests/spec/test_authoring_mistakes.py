@@ -9,43 +9,16 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
-from grader.cli import main
 from grader.spec import load_sheet
 from grader.validate import validate_sheet
 
+from .conftest import Run
+
 ROOT = Path(__file__).resolve().parents[2]
-ERROR_LINE = re.compile(r"^(?P<file>.+?):(?P<line>\d+) (?P<path>\S+): (?P<message>.+) \[(?P<code>spec-[a-z-]+)\]$")
-
-
-class Run:
-    def __init__(self, code: int, out: str, err: str) -> None:
-        self.code, self.out, self.err = code, out, err
-
-    @property
-    def errors(self) -> list[re.Match[str]]:
-        """The ``file:line path: message [code]`` lines on stderr."""
-        return [m for m in map(ERROR_LINE.match, self.err.splitlines()) if m]
-
-
-@pytest.fixture
-def grader(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # noqa: ANN201
-    """Run ``grader ARGS...`` in this process as the installed program does; returns a Run."""
-
-    def run(*args: str | Path) -> Run:
-        monkeypatch.setattr(sys, "argv", ["grader", *map(str, args)])
-        with pytest.raises(SystemExit) as exited:
-            main()
-        captured = capsys.readouterr()
-        code = exited.value.code if isinstance(exited.value.code, int) else 0
-        assert "internal error" not in captured.err and "Traceback" not in captured.err, captured.err
-        return Run(code, captured.out, captured.err)
-
-    return run
 
 
 def graded_json(run: Run) -> dict:  # type: ignore[type-arg]
