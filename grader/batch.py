@@ -38,7 +38,7 @@ from grader import __version__
 from grader.errors import SHEET_FAULT, GraderError, SpecError, SpecErrors, VariantKeyError
 from grader.gradebook import Gradebook, PreparedRecord, prepare_record
 from grader.notes import ASKING_FOR_AN_ID
-from grader.report.common import printable
+from grader.report.common import one_line, printable
 from grader.result import Result
 from grader.submission.answer_file import CODE_SUFFIXES
 from grader.text import file_name, path_key, without_surrogates
@@ -138,19 +138,19 @@ class BatchSummary:
                 f"--student-from credited {len(self.reassigned)} file(s) to another student than the one they name "
                 "(another naming scheme, a typo, or a classmate's id?):"
             )
-            lines += [f"  {_one_line(path)}: says {printable(repr(declared))}, handed in by {printable(repr(owner))}"
+            lines += [f"  {one_line(path)}: says {printable(repr(declared))}, handed in by {printable(repr(owner))}"
                       for path, declared, owner in self.reassigned[:20]]
             if len(self.reassigned) > 20:
                 lines.append(f"  ... and {len(self.reassigned) - 20} more")
         if self.unmatched:
             lines.append(f"--student-from matched no student in {len(self.unmatched)} file path(s); each counts for the id it gives:")
-            lines += [f"  {_one_line(path)}" for path in self.unmatched[:20]]
+            lines += [f"  {one_line(path)}" for path in self.unmatched[:20]]
             if len(self.unmatched) > 20:
                 lines.append(f"  ... and {len(self.unmatched) - 20} more")
         if self.failures:
             lines.append(f"the grader itself failed on {len(self.failures)} (graded again on the next run):")
             # File names are the students': shown with control characters escaped, on one line each.
-            lines += [f"  {_one_line(path)}: {printable(message)}" for path, message in self.failures[:20]]
+            lines += [f"  {one_line(path)}: {printable(message)}" for path, message in self.failures[:20]]
             if len(self.failures) > 20:
                 lines.append(f"  ... and {len(self.failures) - 20} more")
         return "\n".join(lines)
@@ -168,11 +168,6 @@ class BatchSummary:
                 result = gradebook.result(key, self.sheet_id)
                 if result is not None:
                     yield result
-
-
-def _one_line(path: str) -> str:
-    """A student's file path for a line of output: control characters escaped, newlines as ``\\n``."""
-    return printable(path).replace("\n", "\\n")
 
 
 # -- finding submissions ----------------------------------------------------------------------------------------

@@ -298,9 +298,13 @@ def _unknown_answers(submission: AnswerFile, sheet: Sheet) -> tuple[list[str], d
     exercises = list(answerable)
     notes: list[str] = []
     misspelled: dict[tuple[str, str], list[str]] = {}
+    unlisted = 0
     for exercise_id, answers in submission.answers.items():
         shown_exercise = _shown_id(exercise_id)
         if exercise_id not in answerable:
+            if len(notes) >= MAX_UNKNOWN_ID_NOTES:  # beyond, only counted: each note costs a search for a close id
+                unlisted += 1
+                continue
             hint = _did_you_mean(str(exercise_id), exercises)
             notes.append(f"answers.{shown_exercise}: this sheet has no exercise '{shown_exercise}'{hint} "
                          f"(ignored; exercises: {', '.join(exercises)})")
@@ -309,6 +313,9 @@ def _unknown_answers(submission: AnswerFile, sheet: Sheet) -> tuple[list[str], d
         given = set(answers)
         for part_id in answers:
             if part_id in parts:
+                continue
+            if len(notes) >= MAX_UNKNOWN_ID_NOTES:
+                unlisted += 1
                 continue
             shown = _shown_id(part_id)
             where = f"answers.{shown_exercise}.{shown}"
@@ -324,7 +331,14 @@ def _unknown_answers(submission: AnswerFile, sheet: Sheet) -> tuple[list[str], d
                 elsewhere = [e for e in exercises if part_id in answerable[e]]
                 hint = f"; did you mean {elsewhere[0]}.{part_id}?" if elsewhere else _did_you_mean(str(part_id), parts)
             notes.append(f"{where}: exercise {exercise_id!r} has no part '{shown}'{hint} (ignored; parts: {', '.join(parts)})")
+    if unlisted:
+        notes.append(f"answers: {unlisted} more answer{'s' if unlisted != 1 else ''} under ids this sheet does not have "
+                     "(ignored; not listed one by one)")
     return notes, misspelled
+
+
+MAX_UNKNOWN_ID_NOTES = 20
+"""Notes listed one by one on answers under ids the sheet does not have; beyond, they are only counted."""
 
 
 def _shown_id(name: object) -> str:

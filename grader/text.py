@@ -31,8 +31,10 @@ def without_surrogates(text: str) -> str:
 
 
 def file_name(path: Path) -> str:
-    """``path``'s last component, shown as text (bytes that are not UTF-8 become U+FFFD)."""
-    return without_surrogates(path.name)
+    """``path``'s last component as one line of text, as messages and reports name a student's file: bytes that are
+    not UTF-8 become U+FFFD, control characters -- line breaks and tabs too -- and bidirectional controls are
+    escaped (``\\n``, ``\\x1b``, ``\\u202e``), so that a file name cannot start a forged line of a report."""
+    return _escape(without_surrogates(path.name)).replace("\n", "\\n").replace("\t", "\\t")
 
 
 def path_key(path: str) -> str:
@@ -55,14 +57,34 @@ def may_hold_surrogates(text: str) -> bool:
 
 
 def clean_document(value: Any) -> Any:
-    """A parsed JSON/YAML document with :func:`without_surrogates` applied to every string, keys included."""
-    if isinstance(value, str):
-        return without_surrogates(value)
-    if isinstance(value, dict):
-        return {clean_document(key): clean_document(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [clean_document(item) for item in value]
-    return value
+    """A parsed JSON/YAML document with :func:`without_surrogates` applied to every string, keys included.
+
+    Work and memory follow the size of the parsed graph, not of the tree it stands for: YAML aliases make one list
+    or mapping appear many times (an alias bomb of a few hundred bytes stands for billions of entries), and a
+    shared container is cleaned once and stays shared in the result (a container that holds itself too). Unchanged
+    strings are not copied."""
+    cleaned: dict[int, Any] = {}  # id of an original list/dict -> its cleaned copy (the originals outlive the walk)
+
+    def clean(item: Any) -> Any:
+        if isinstance(item, str):
+            return without_surrogates(item)
+        if not isinstance(item, (dict, list)):
+            return item
+        known = cleaned.get(id(item))
+        if known is not None:
+            return known
+        if isinstance(item, dict):
+            mapping: dict[Any, Any] = {}
+            cleaned[id(item)] = mapping  # before the children: a mapping may hold itself
+            for key, entry in item.items():
+                mapping[clean(key)] = clean(entry)
+            return mapping
+        sequence: list[Any] = []
+        cleaned[id(item)] = sequence
+        sequence.extend(clean(entry) for entry in item)
+        return sequence
+
+    return clean(value)
 
 
 ANSWER_TEXT_LIMIT = 200

@@ -483,6 +483,12 @@ def headline(result: Result, audience: Audience, *, hidden_results: bool = True)
 NOTES_TITLE = "Notes on the file you handed in (they cost no points)"
 
 
+def one_line(text: str) -> str:
+    """Student text (a file name, an id) on one line: control characters escaped as :func:`printable` does, and a
+    line break as ``\\n``, so that it cannot start a line of its own (a forged "Total:" line, say)."""
+    return printable(text).replace("\n", "\\n")
+
+
 def note_lines(result: Result) -> list[str]:
     """The Result's notes (answers to ids the sheet does not have, ...) as printable one-line texts."""
     return [printable(note).replace("\n", " ") for note in result.notes]
@@ -501,4 +507,4 @@ def batch_status(result: Result) -> str:
 def title_of(result: Result) -> str:
     """``Week 7: convolutional networks -- student s123``."""
     sheet = printable(result.sheet_title or result.sheet_id)
-    return f"{sheet} -- {printable(result.student_id)}" if result.student_id else sheet
+    return f"{sheet} -- {one_line(result.student_id)}" if result.student_id else sheet

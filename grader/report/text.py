@@ -17,6 +17,7 @@ from grader.report.common import (
     fmt_points,
     headline,
     note_lines,
+    one_line,
     printable,
     summarize_array,
     title_of,
@@ -100,7 +101,7 @@ def render_text(result: Result, audience: Audience = "student") -> str:
     lines = wrap(title_of(result))
     facts = [f"sheet: {result.sheet_id}"]
     if result.submission:
-        facts.append(f"submission: {result.submission}")
+        facts.append(f"submission: {one_line(result.submission)}")
     if result.seed is not None:
         facts.append(f"variant (seed): {result.seed}")
     lines += wrap("   ".join(facts))
