@@ -198,6 +198,32 @@ def bounded_text(raw: str, what: str) -> str:
     return raw.strip()
 
 
+def whole_number_text(text: str, *, max_digits: int, signed: bool = True) -> int | None:
+    """``text`` (stripped) as an int when it is one optional sign (with ``signed``) and 1 to ``max_digits``
+    decimal digits, else None.
+
+    Decimal digits are those of ``str.isdecimal`` -- ASCII, full-width ``４２``, Arabic-Indic ``٤٢`` ... -- which
+    ``int`` reads; superscripts (``²``), circled digits (``①``) and doubled signs (``+-27``) are not, and give
+    None rather than a ValueError from ``int``.
+    """
+    digits = text[1:] if signed and text[:1] in ("+", "-") else text
+    if not (digits.isdecimal() and len(digits) <= max_digits):
+        return None
+    try:
+        return int(text)
+    except ValueError:  # isdecimal and int agree on every digit known today; never crash if they ever do not
+        return None
+
+
+def format_exact(value: float) -> str:
+    """A number for a message that says it is not whole: :func:`format_number`, or the shortest exact form
+    (``repr``) when rounding to 6 digits would make it look whole (``0.9999999999999999``, not ``1``)."""
+    shown = format_number(value)
+    if math.isfinite(value) and not float(value).is_integer() and shown.lstrip("-").isdigit():
+        return repr(float(value))
+    return shown
+
+
 def format_pair(actual: float, expected: float) -> tuple[str, str]:
     """``actual`` and ``expected`` for a message saying they differ: as :func:`format_number`, with more
     significant digits (up to 17) while the two would read the same (``0.5431`` and ``0.5430590``)."""

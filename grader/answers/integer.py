@@ -5,7 +5,17 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from grader.answers.base import AnswerError, AnswerSpec, CheckContext, correct, describe_raw, format_number, scored
+from grader.answers.base import (
+    AnswerError,
+    AnswerSpec,
+    CheckContext,
+    correct,
+    describe_raw,
+    format_exact,
+    format_number,
+    scored,
+    whole_number_text,
+)
 from grader.answers.number import parse_real
 from grader.result import Verdict
 
@@ -21,17 +31,16 @@ def parse_whole(raw: Any) -> int:
         value = raw
     else:
         if isinstance(raw, str):
-            text = raw.strip()
-            if text.lstrip("+-").isdigit() and len(text) <= 20:
-                value = int(text)
-                return _bounded(value)
-        real = parse_real(raw)
+            whole = whole_number_text(raw.strip(), max_digits=20)
+            if whole is not None:
+                return _bounded(whole)
+        real = parse_real(raw)  # AnswerError for text that is not a number (``²``, ``+-27``, ``five``)
         if math.isinf(real):
             raise AnswerError(f"the whole number is too large: at most {MAX_MAGNITUDE} in absolute value is read")
         if math.isnan(real):
             raise AnswerError(f"expected a whole number, got {format_number(real)}")
         if not real.is_integer():
-            raise AnswerError(f"expected a whole number, got {format_number(real)}")
+            raise AnswerError(f"expected a whole number, got {format_exact(real)}")
         value = int(real)
     return _bounded(value)
 

@@ -22,11 +22,13 @@ from grader.answers.base import (
     number_to_json,
     scored,
 )
-from grader.engine.formula import FormulaError, parse_formula
+from grader.engine.formula import FormulaError, parse_formula, read_minus_signs
 from grader.result import Verdict
 
 _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
 """``0,5431``: a decimal comma (as many locales write it), not a pair of numbers."""
+_DOUBLED_SIGN = re.compile(r"[+-]\s*[+-]")
+"""``+-27``, ``--3``, ``- -3``: a number text starting with two signs."""
 
 CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
 """Names a constant expression may use."""
@@ -72,13 +74,44 @@ def parse_real(raw: Any) -> float:
             return float(text)
         except ValueError:
             pass
-        if _DECIMAL_COMMA.fullmatch(text):
-            whole, _, fraction = text.partition(",")
-            if len(fraction) == 3:  # 1,000: a thousands separator or a decimal comma
-                raise AnswerError(f"write {whole}{fraction} without a thousands separator, or {whole}.{fraction} with a decimal point")
-            raise AnswerError(f"write decimals with a point: {whole}.{fraction}, not {text}")
-        return evaluate_constant(text)
+        return _parse_number_text(text)
     raise AnswerError(f"expected a number, got {describe_raw(raw)}")
+
+
+def _parse_number_text(text: str) -> float:
+    """The slow path of :func:`parse_real` for stripped text ``float`` did not read: Unicode minus signs,
+    a decimal comma, a sign written twice, a ``±`` uncertainty, or a constant expression."""
+    original, text = text, read_minus_signs(text)  # "−0.97" pasted from a PDF (U+2212 MINUS SIGN) is -0.97
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    signs = _DOUBLED_SIGN.match(text)
+    if signs is not None:  # "+-27" is most likely ±27, "--3" a typo: neither is read as a number
+        rest = text[signs.end():].strip()
+        example = f", e.g. {rest} or -{rest}" if _is_float(rest) and rest[:1] not in "+-" else ""
+        raise AnswerError(
+            f"cannot read {original!r} as a number: it starts with two signs ({signs.group(0).replace(' ', '')}); "
+            f"write one sign at most{example}"
+        )
+    if "\u00b1" in text or "+/-" in text:
+        raise AnswerError(f"cannot read {original!r} as a number: write the value alone, without '±' and an uncertainty")
+    if _DECIMAL_COMMA.fullmatch(text):
+        whole, _, fraction = text.partition(",")
+        digits = whole.lstrip("+-")
+        # 1,000 may be a thousands separator or a decimal comma; 0,976 and 012,345 can only be decimal commas.
+        if len(fraction) == 3 and int(digits[0]) != 0:
+            raise AnswerError(f"write {whole}{fraction} without a thousands separator, or {whole}.{fraction} with a decimal point")
+        raise AnswerError(f"write decimals with a point: {whole}.{fraction}, not {original}")
+    return evaluate_constant(original)  # parse_formula reads the minus signs itself; messages show the original
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 class NumberAnswer(Tolerances, AnswerSpec):

@@ -15,12 +15,14 @@ from grader.answers.base import (
     correct,
     describe_raw,
     scored,
+    whole_number_text,
 )
 from grader.result import Verdict
 
 MAX_DIMENSIONS = 32
 MAX_SIZE = 10**9
 """Largest size read for one dimension."""
+_MAX_SIZE_DIGITS = len(str(MAX_SIZE))
 _SEPARATOR = re.compile(r"\s*(?:[x×X*,]|\s)\s*")
 _BRACKETS = {"(": ")", "[": "]", "{": "}"}
 
@@ -31,8 +33,12 @@ def _size(item: Any, position: int) -> int:
         raise AnswerError(f"dimension {position} is {describe_raw(item)}; expected a whole number")
     if isinstance(item, float) and item.is_integer():
         item = int(item)
-    if isinstance(item, str) and item.strip().isdigit() and len(item.strip()) <= 12:
-        item = int(item.strip())
+    if isinstance(item, str):  # "4", "４" (full-width); not "4²", "①" or "+4"
+        text = item.strip()
+        if text.isdecimal() and len(text) > _MAX_SIZE_DIGITS:
+            raise AnswerError(f"dimension {position} is larger than {MAX_SIZE}")
+        whole = whole_number_text(text, max_digits=_MAX_SIZE_DIGITS, signed=False)
+        item = item if whole is None else whole
     if not isinstance(item, int):
         raise AnswerError(f"dimension {position} is {describe_raw(item)}; expected a whole number")
     if item < 1:
@@ -58,7 +64,7 @@ def parse_shape(raw: Any) -> tuple[int, ...]:
         if any(not piece for piece in items):
             raise AnswerError(f"cannot read {raw.strip()!r} as a shape: write the sizes like 4x4x2 or [4, 4, 2]")
         for position, piece in enumerate(items, start=1):
-            if not piece.isdigit():
+            if not piece.isdecimal():  # _size reads it (str.isdecimal: digits int() reads)
                 raise AnswerError(
                     f"cannot read {raw.strip()!r} as a shape: dimension {position} is {piece!r}, "
                     "expected a whole number (write the sizes like 4x4x2 or [4, 4, 2])"

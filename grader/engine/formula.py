@@ -10,6 +10,8 @@ Allowed: numbers, names, ``+ - * / **``, unary ``-``/``+``, and calls of :data:`
 (attributes, indexing, lambdas, strings, keywords, ``^`` ...) is refused with :class:`FormulaError`, whose message
 is meant for students: it names the offending token and its column (1-based, counted in the formula's text).
 Nothing in a formula is ever executed by Python: the tree is walked and each node becomes one engine op.
+Unicode minus signs (:data:`MINUS_SIGNS`, as pasted from PDFs) are read as ``-``; a formula, and a named graph's
+nodes together, may hold at most :data:`MAX_OPERATIONS` operations.
 """
 
 from __future__ import annotations
@@ -31,6 +33,17 @@ MAX_LENGTH = 2000
 """Longest formula text accepted, in characters."""
 MAX_DEPTH = 100
 """Deepest nesting accepted (operations inside operations, parentheses included)."""
+MAX_OPERATIONS = 1000
+"""Most operations (``+ - * / **``, unary minus, function calls) one formula, or all nodes of one named graph
+together, may hold. The week-7 graphs need about 25 (Exercise 4 b and c); the limit bounds the work a hostile
+answer can cause."""
+
+MINUS_SIGNS = "\u2212\u2013\ufe63\uff0d"
+"""Characters read as ``-``: MINUS SIGN (pasted from PDFs), EN DASH (word processors turn `` - `` into it),
+SMALL and FULLWIDTH HYPHEN-MINUS."""
+_MINUS_TABLE = str.maketrans(dict.fromkeys(MINUS_SIGNS, "-"))
+_SUPERSCRIPTS = "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
+_SUPERSCRIPT_DIGITS = str.maketrans(_SUPERSCRIPTS, "0123456789")
 
 FUNCTIONS: dict[str, tuple[Callable[..., Tensor], int]] = {
     "sin": (activations.sin, 1),
@@ -118,6 +131,11 @@ def _suggest(name: str, known: Iterable[str]) -> str:
     return " (did you mean " + " or ".join(repr(c) for c in close) + "?)"
 
 
+def read_minus_signs(text: str) -> str:
+    """``text`` with each of :data:`MINUS_SIGNS` replaced by ``-`` (one character for one: columns stay put)."""
+    return text.translate(_MINUS_TABLE)
+
+
 def _fmt_known(known: Iterable[str]) -> str:
     names = sorted(known)
     return ", ".join(names) if names else "(none)"
@@ -157,12 +175,20 @@ def _check_text(text: str) -> None:
 
 def _syntax_message(text: str, exc: SyntaxError, indent: int) -> FormulaError:
     column = exc.offset + indent if exc.offset is not None and exc.lineno in (None, 1) else None
-    implicit = re.search(r"(?<![\w.])(\d+(?:\.\d*)?)\s*([A-Za-z_(])", text)
+    # A number directly followed by a name or '(' (``2n``, ``2.5E-3n``); the digits and exponent of a number
+    # literal such as ``1e0`` or ``2.5E-3`` are part of the number, never "1 times e".
+    implicit = re.search(
+        r"(?<![\w.])(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)(?![\d.]|[eE][+-]?\d)\s*([A-Za-z_(])", text
+    )
+    superscript = re.search(f"([A-Za-z0-9_.]{{0,20}}?)([{_SUPERSCRIPTS}]+)", text)
     if "\n" in text.strip():
         return FormulaError("a formula must be a single line")
     hint = ""
     stripped = text.rstrip()
-    if implicit is not None:
+    if superscript is not None:
+        base, power = superscript.group(1) or "x", superscript.group(2)
+        hint = f"; write powers with '**', e.g. {base}**{power.translate(_SUPERSCRIPT_DIGITS)} not {base}{power}"
+    elif implicit is not None:
         hint = f"; write multiplication with '*', e.g. {implicit.group(1)}*{implicit.group(2)} not {implicit.group(0)}"
     elif text.count("(") != text.count(")"):
         hint = f"; the parentheses do not match ({text.count('(')} '(' but {text.count(')')} ')')"
@@ -224,12 +250,14 @@ def _operator_column(text: str, node: ast.BinOp, symbol: str) -> int:
 class _Checked:
     variables: frozenset[str]
     ops: frozenset[str]
+    operations: int
 
 
 def _check_tree(text: str, body: ast.expr, variables: frozenset[str] | None) -> _Checked:
     """Refuse every node outside the whitelist; collect the variables and ops used."""
     used: set[str] = set()
     ops: set[str] = set()
+    operations = 0
     stack: list[ast.AST] = [body]
     while stack:
         node = stack.pop()
@@ -264,6 +292,7 @@ def _check_tree(text: str, body: ast.expr, variables: frozenset[str] | None) -> 
             if type(node.op) in _BINARY:
                 symbol, op, _ = _BINARY[type(node.op)]
                 ops.add(op)
+                operations += 1
             else:
                 symbol = _REFUSED_OPERATORS.get(type(node.op), type(node.op).__name__)
                 column = _operator_column(text, node, symbol)
@@ -276,6 +305,7 @@ def _check_tree(text: str, body: ast.expr, variables: frozenset[str] | None) -> 
         elif isinstance(node, ast.UnaryOp):
             if isinstance(node.op, ast.USub):
                 ops.add("neg")
+                operations += 1
             elif not isinstance(node.op, ast.UAdd):
                 symbol = _REFUSED_OPERATORS.get(type(node.op), type(node.op).__name__)
                 raise FormulaError(f"{symbol!r} {_at(node)} is not allowed; allowed: {_ALLOWED_TEXT}",
@@ -284,6 +314,7 @@ def _check_tree(text: str, body: ast.expr, variables: frozenset[str] | None) -> 
         elif isinstance(node, ast.Call):
             _check_call(node, variables)
             ops.add(FUNCTION_OPS[node.func.id])  # type: ignore[attr-defined]
+            operations += max(1, len(node.args) - 1)  # max(a, b, c) is two ops
             stack.extend(node.args)
         else:
             what = _DESCRIPTIONS.get(type(node), f"'{type(node).__name__}'")
@@ -291,7 +322,7 @@ def _check_tree(text: str, body: ast.expr, variables: frozenset[str] | None) -> 
             where = f" at column {column + 1}" if column is not None else ""
             raise FormulaError(f"{what}{where} is not allowed in a formula; allowed: {_ALLOWED_TEXT}",
                                column=None if column is None else column + 1)
-    return _Checked(frozenset(used), frozenset(ops))
+    return _Checked(frozenset(used), frozenset(ops), operations)
 
 
 def _check_call(node: ast.Call, variables: frozenset[str] | None) -> None:
@@ -387,15 +418,17 @@ class Formula:
     """One checked formula.
 
     Attributes:
-        text: the formula as given.
+        text: the formula as given, with Unicode minus signs (:data:`MINUS_SIGNS`) written ``-``.
         variables: the names it uses, sorted.
         ops: the engine op names it records (``{"mul", "add", "sin", "pow"}``); unary ``+`` records none.
+        operations: how many engine ops it records (``max(a, b, c)`` counts 2, unary ``+`` none).
     """
 
     text: str
     variables: tuple[str, ...]
     ops: frozenset[str]
     _body: ast.expr = field(repr=False, compare=False)
+    operations: int = field(default=0, compare=False)
 
     def build(self, inputs: Mapping[str, Tensor | np.ndarray | float]) -> Tensor:
         """The formula as a graph of engine ops over ``inputs`` (autodiff works through it).
@@ -419,16 +452,27 @@ class Formula:
         return self.build(values).value.copy()
 
 
-def parse_formula(text: str, *, variables: Iterable[str] | None = None) -> Formula:
+def parse_formula(
+    text: str, *, variables: Iterable[str] | None = None, max_operations: int = MAX_OPERATIONS
+) -> Formula:
     """Check ``text`` against the whitelist and return a :class:`Formula`.
 
     ``variables``: the names the formula may use (None: any name not starting with ``_`` that is not a
-    function). FormulaError, naming the offending token and its 1-based column, for anything else.
+    function). Unicode minus signs (:data:`MINUS_SIGNS`) are read as ``-``. FormulaError, naming the offending
+    token and its 1-based column, for anything else, and for more than ``max_operations`` operations.
     """
     allowed = None if variables is None else frozenset(variables)
+    if isinstance(text, str):
+        text = read_minus_signs(text)
     body = _parse_tree(text)
     checked = _check_tree(text, body, allowed)
-    return Formula(text=text, variables=tuple(sorted(checked.variables)), ops=checked.ops, _body=body)
+    if checked.operations > max_operations:
+        raise FormulaError(
+            f"the formula has {checked.operations} operations (+ - * / ** and function calls); "
+            f"at most {max_operations} are read"
+        )
+    return Formula(text=text, variables=tuple(sorted(checked.variables)), ops=checked.ops, _body=body,
+                   operations=checked.operations)
 
 
 # ---- named nodes ------------------------------------------------------------------------------------------
@@ -463,6 +507,21 @@ class NamedGraph:
         their text (``x1 * theta``, ``2``), with `` #2``, `` #3`` ... added when a label repeats.
         FormulaError for a missing input or a value a node cannot take, naming the node.
         """
+        env = self._tensors(inputs, label=True)
+        graph = Graph(env[self.output])
+        graph.named = frozenset(self.inputs) | frozenset(self.nodes)
+        return graph
+
+    def evaluate(self, values: Mapping[str, np.ndarray | float]) -> np.ndarray:
+        """The output node's value at ``values`` (arrays of points broadcast together).
+
+        Builds the ops but no Graph and no labels: the cost is one engine op per operation of the needed nodes.
+        """
+        return self._tensors(values, label=False)[self.output].value.copy()
+
+    def _tensors(self, inputs: Mapping[str, Tensor | np.ndarray | float], *, label: bool) -> dict[str, Tensor]:
+        """Each input and each needed node as a Tensor, built in :attr:`order`; with ``label``, the unnamed
+        intermediate tensors get labels (see :meth:`build`)."""
         missing = [name for name in self.inputs if name not in inputs]
         if missing:
             raise FormulaError(
@@ -477,25 +536,8 @@ class NamedGraph:
             elif leaf.name != name:
                 raise FormulaError(f"input {name!r} was given a Tensor named {leaf.name!r}; its name must match")
             env[name] = leaf
-        taken: set[str] = set(self.inputs) | set(self.nodes)
         claimed: set[int] = {id(t) for t in env.values()}
-
-        def labeller(text: str) -> Labeller:
-            def label(expr: ast.expr, tensor: Tensor) -> None:
-                if id(tensor) in claimed or tensor.name is not None:
-                    return
-                base = ast.get_source_segment(text, expr) or ast.unparse(expr)
-                base = ast.unparse(ast.parse(base, mode="eval").body) if len(base) < MAX_LENGTH else base
-                candidate, count = base, 1
-                while candidate in taken:
-                    count += 1
-                    candidate = f"{base} #{count}"
-                taken.add(candidate)
-                tensor.name = candidate
-                claimed.add(id(tensor))
-
-            return label
-
+        labeller = _Labeller(set(self.inputs) | set(self.nodes), claimed) if label else None
         needed = set(self._needed())
         for name in self.order:
             if name not in needed:
@@ -503,23 +545,14 @@ class NamedGraph:
             formula = self.nodes[name]
             body = formula._body
             result = _build(formula.text, body, env, name)
-            if id(result) in claimed:
-                raise FormulaError(
-                    f"node {name!r} only repeats {formula.text.strip()!r}; give it an operation "
-                    f"or use {formula.text.strip()!r} directly",
-                    node=name,
-                )
+            if id(result) in claimed:  # parse_named_graph refuses this already; kept for graphs built by hand
+                raise FormulaError(_repeats_message(name, body), node=name)
             result.name = name
             claimed.add(id(result))
-            _label_inner(body, result, labeller(formula.text))
+            if labeller is not None:
+                _label_inner(body, result, labeller)
             env[name] = result
-        graph = Graph(env[self.output])
-        graph.named = frozenset(self.inputs) | frozenset(self.nodes)
-        return graph
-
-    def evaluate(self, values: Mapping[str, np.ndarray | float]) -> np.ndarray:
-        """The output node's value at ``values`` (arrays of points broadcast together)."""
-        return self.build(values).output.value.copy()
+        return env
 
     def _needed(self) -> list[str]:
         needed: list[str] = []
@@ -533,6 +566,43 @@ class NamedGraph:
             needed.append(name)
             stack.extend(self.nodes[name].variables)
         return needed
+
+
+class _Labeller:
+    """Labels unnamed tensors by the text of their sub-expression (``x1 * theta``), adding `` #2``, `` #3`` ...
+    when a label repeats. A running count per label keeps this linear in the number of labels."""
+
+    def __init__(self, taken: set[str], claimed: set[int]) -> None:
+        self.taken = taken
+        self.claimed = claimed
+        self.counts: dict[str, int] = {}
+
+    def __call__(self, expr: ast.expr, tensor: Tensor) -> None:
+        if id(tensor) in self.claimed or tensor.name is not None:
+            return
+        base = ast.unparse(expr)  # O(size of expr); expressions are at most MAX_DEPTH deep and MAX_LENGTH long
+        count = self.counts.get(base, 1)
+        candidate = base if count == 1 else f"{base} #{count}"
+        while candidate in self.taken:
+            count += 1
+            candidate = f"{base} #{count}"
+        self.counts[base] = count + 1
+        self.taken.add(candidate)
+        tensor.name = candidate
+        self.claimed.add(id(tensor))
+
+
+def _repeats(body: ast.expr) -> str | None:
+    """The name a node's expression only repeats (``x1``, ``(x1)``, ``+x1``), or None."""
+    while isinstance(body, ast.UnaryOp) and isinstance(body.op, ast.UAdd):
+        body = body.operand
+    return body.id if isinstance(body, ast.Name) else None
+
+
+def _repeats_message(name: str, body: ast.expr) -> str:
+    repeated = _repeats(body) or ast.unparse(body)
+    return (f"node {name!r} only repeats {repeated!r}; give it an operation "
+            f"or use {repeated!r} directly where {name!r} is used")
 
 
 def _label_inner(body: ast.expr, root: Tensor, label: Labeller) -> None:
@@ -609,12 +679,14 @@ def parse_named_graph(
     *,
     inputs: Iterable[str],
     output: str | None = None,
+    max_operations: int = MAX_OPERATIONS,
 ) -> NamedGraph:
     """Check named nodes ``name: expression`` over ``inputs`` and return a :class:`NamedGraph`.
 
     Each expression may use the inputs and any other node (in any order, as long as there is no cycle).
     FormulaError naming the node for: a bad name, a name used twice, an undefined name, a cycle, an
-    unknown ``output``.
+    unknown ``output``, a node the output needs that only repeats another name (``a: x1``), and more than
+    ``max_operations`` operations in all nodes together (reading stops at the node that passes the limit).
     """
     input_names = tuple(inputs)
     for name in input_names:
@@ -638,11 +710,19 @@ def parse_named_graph(
             raise FormulaError(f"node {name!r} is defined {names.count(name)} times", node=name)
     known = frozenset(input_names) | frozenset(names)
     formulas: dict[str, Formula] = {}
+    operations = 0
     for name, text in pairs:
         try:
-            formulas[name] = parse_formula(text, variables=known)
+            formulas[name] = parse_formula(text, variables=known, max_operations=max_operations)
         except FormulaError as exc:
             raise FormulaError(f"node {name}: {exc.message}", column=exc.column, node=name) from None
+        operations += formulas[name].operations
+        if operations > max_operations:
+            raise FormulaError(
+                f"the graph has more than {max_operations} operations (+ - * / ** and function calls): the "
+                f"nodes up to {name} already hold {operations}; at most {max_operations} are read",
+                node=name,
+            )
         if name in formulas[name].variables:
             raise FormulaError(f"node {name} uses itself ({name}: {text.strip()})", node=name)
     dependencies = {name: [v for v in formulas[name].variables if v in formulas] for name in formulas}
@@ -671,6 +751,9 @@ def parse_named_graph(
         inputs=input_names, nodes=formulas, order=tuple(order), output=chosen, unused=(), ops=frozenset()
     )
     needed = set(graph._needed())
+    for name in graph.order:
+        if name in needed and _repeats(formulas[name]._body) is not None:
+            raise FormulaError(_repeats_message(name, formulas[name]._body), node=name)
     return NamedGraph(
         inputs=input_names,
         nodes=formulas,
