@@ -60,31 +60,34 @@ def clean_document(value: Any) -> Any:
     """A parsed JSON/YAML document with :func:`without_surrogates` applied to every string, keys included.
 
     Work and memory follow the size of the parsed graph, not of the tree it stands for: YAML aliases make one list
-    or mapping appear many times (an alias bomb of a few hundred bytes stands for billions of entries), and a
-    shared container is cleaned once and stays shared in the result (a container that holds itself too). Unchanged
-    strings are not copied."""
-    cleaned: dict[int, Any] = {}  # id of an original list/dict -> its cleaned copy (the originals outlive the walk)
+    or mapping appear many times (an alias bomb of a few hundred bytes stands for billions of entries), so each
+    container is cleaned once and a shared one stays shared in the result (one that holds itself too). The walk
+    keeps its own stack, so a document nested as deep as a parser allows (libyaml: 1000 levels) is no
+    RecursionError. Strings without surrogates are not copied."""
+    cleaned: dict[int, Any] = {}  # id of an original list/dict -> its copy (the originals outlive the walk)
+    pending: list[tuple[Any, Any]] = []  # (original, its copy still to be filled)
 
-    def clean(item: Any) -> Any:
+    def copy_of(item: Any) -> Any:
         if isinstance(item, str):
             return without_surrogates(item)
         if not isinstance(item, (dict, list)):
             return item
-        known = cleaned.get(id(item))
-        if known is not None:
-            return known
-        if isinstance(item, dict):
-            mapping: dict[Any, Any] = {}
-            cleaned[id(item)] = mapping  # before the children: a mapping may hold itself
-            for key, entry in item.items():
-                mapping[clean(key)] = clean(entry)
-            return mapping
-        sequence: list[Any] = []
-        cleaned[id(item)] = sequence
-        sequence.extend(clean(entry) for entry in item)
-        return sequence
+        copy = cleaned.get(id(item))
+        if copy is None:
+            copy = {} if isinstance(item, dict) else []
+            cleaned[id(item)] = copy
+            pending.append((item, copy))
+        return copy
 
-    return clean(value)
+    top = copy_of(value)
+    while pending:
+        original, copy = pending.pop()
+        if isinstance(original, dict):
+            for key, entry in original.items():
+                copy[copy_of(key)] = copy_of(entry)
+        else:
+            copy.extend([copy_of(entry) for entry in original])
+    return top
 
 
 ANSWER_TEXT_LIMIT = 200

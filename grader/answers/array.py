@@ -56,10 +56,21 @@ def _leaf_problem(item: Any) -> str | None:
     if isinstance(item, (float, np.integer, np.floating)):
         return None
     if isinstance(item, str):
-        return f"is {describe_raw(item)}; write numbers without quotes"
+        return f"is {describe_raw(item)}; {_number_as_text_hint(item)}"
     if item is None:
         return "is empty (null); expected a number"
     return f"is {describe_raw(item)}; expected a number"
+
+
+def _number_as_text_hint(text: str) -> str:
+    """What to do about an entry read as text: a number with a leading zero (``07``) or underscores (``1_000``) is
+    text in an answer file, as is anything quoted."""
+    plain = text.strip().lstrip("+-")
+    if plain[:1] == "0" and plain[1:2].isdigit() and plain.replace(".", "", 1).isdigit():
+        return f"write numbers without leading zeros ({text.strip()} is read as text) and without quotes"
+    if "_" in plain and plain.replace("_", "").replace(".", "", 1).isdigit():
+        return f"write numbers without underscores ({text.strip()} is read as text) and without quotes"
+    return "write numbers without quotes"
 
 
 def read_array(raw: Any, *, max_entries: int) -> np.ndarray:

@@ -16,6 +16,14 @@ def normalize(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
+def _as_number(option: str) -> float | None:
+    """The number an option's text reads as (``'1e-3'`` -> 0.001), or None."""
+    try:
+        return float(option)
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class OptionAt:
     """What the ``option`` op computes: the 0-based position of the right option of a ``choice`` part.
@@ -79,6 +87,11 @@ class ChoiceAnswer(AnswerSpec):
         for candidate in candidates:
             for option in self.options:
                 if normalize(option) == candidate:
+                    return option
+        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            # A number matches an option that reads as the same number: 1e-3 (read as 0.001) and an option '1e-3'.
+            for option in self.options:
+                if _as_number(option) == raw:
                     return option
         raise AnswerError(f"{describe_raw(raw)} is not one of the options: {self._listed()}")
 

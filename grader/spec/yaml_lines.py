@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 from pathlib import Path
 from typing import Any
@@ -81,11 +82,27 @@ def read_text(path: Path, what: str) -> str:
     return utf8_text(data, path, f"{what}: ")
 
 
+_BYTE_ORDER_MARKS = (  # UTF-32's first: its little-endian mark starts with UTF-16's
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+
+
 def utf8_text(data: bytes, path: Path, prefix: str = "") -> str:
-    """``data`` decoded as UTF-8; InputFileError naming the line, column and byte where it is not."""
+    """``data`` decoded as UTF-8; InputFileError naming the line, column and byte where it is not, or saying the
+    file was saved as UTF-16 or UTF-32 when it starts with their byte-order mark."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
+        for mark, encoding in _BYTE_ORDER_MARKS:
+            if data.startswith(mark):
+                raise InputFileError(
+                    f"{prefix}not UTF-8 text: the file was saved as {encoding} (it starts with {encoding}'s byte-order "
+                    f"mark {mark.hex(' ').upper()}); save it as UTF-8",
+                    file=path, line=1,
+                ) from None
         line, column = text_position(data, exc.start)
         raise InputFileError(
             f"{prefix}not UTF-8 text: column {column} has the byte 0x{data[exc.start]:02X} ({data[exc.start]}), which "

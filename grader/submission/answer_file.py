@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import stat
 import sys
@@ -14,8 +15,8 @@ from typing import Any
 import yaml
 
 from grader.errors import InputFileError
-from grader.spec.yaml_lines import MAX_FILE_BYTES, check_nesting, utf8_text
-from grader.text import clean_document, may_hold_surrogates
+from grader.spec.yaml_lines import MAX_FILE_BYTES, Loc, check_nesting, format_path, text_position, utf8_text
+from grader.text import answer_text, clean_document, may_hold_surrogates
 
 ANSWER_SUFFIXES = (".yaml", ".yml", ".json")
 CODE_SUFFIXES = (".py", ".ipynb")
@@ -25,23 +26,135 @@ MAX_YAML_ANSWER_BYTES = 1 << 20
 while it parses (a 4 MiB file needed 470 MB); JSON, a few times, so JSON files may have up to MAX_FILE_BYTES."""
 
 
-class _AnswerLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """The safe loader (libyaml's when installed), refusing a key given twice in one mapping: the student meant one
-    of the two answers, and the grader will not guess which."""
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_BOOL = "tag:yaml.org,2002:bool"
+_MERGE = "tag:yaml.org,2002:merge"
+_DROPPED_RESOLVERS = (_INT, _FLOAT, "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value")
+"""YAML 1.1 resolvers answer files do without: octal, hexadecimal, base-60 and ``1_000`` ints, floats that need
+a dot, dates, and ``=``. Their text stays text (YAML 1.2 reads it so too)."""
+_DECIMAL_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\Z")
+"""A whole number as people write it: ``017`` is no octal 15 and ``0123`` (a student id) no 83; they stay text."""
+_DECIMAL_FLOAT = re.compile(
+    r"(?:[-+]?(?:\.[0-9]+(?:[eE][-+]?[0-9]+)?|[0-9]+(?:\.[0-9]*(?:[eE][-+]?[0-9]+)?|[eE][-+]?[0-9]+))"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))\Z"
+)
+"""A number with a dot or an exponent as numpy prints it (``1e-05``, ``9e0``, ``2.5e3``, ``3E5``, ``.5``) and
+YAML's ``.inf``/``.nan``; plain digits are left to :data:`_DECIMAL_INT`, so ``0123`` is no float either."""
+_UNSUPPORTED_TAGS = ("binary", "timestamp", "set", "omap", "pairs")
+
+
+class _Refusal(yaml.constructor.ConstructorError):
+    """Valid YAML that answer files do not accept (a key given twice, a merge key, a tag): its message is the
+    student's whole explanation, not prefixed with "not valid YAML"."""
+
+
+class _KeyTwice(_Refusal):
+    """A key given twice in one mapping; ``first_line`` is where it was given first. Its message names the key by
+    its whole field path (``answers.ex2.a_set_a``), once the path is known."""
+
+    def __init__(self, key: Any, first_line: int, mark: Any) -> None:
+        super().__init__(None, None, f"{_shown(key)} is given twice (first on line {first_line}); keep one", mark)
+        self.first_line = first_line
+
+
+_SafeBase: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_LIBYAML = _SafeBase is not yaml.SafeLoader
+"""Whether libyaml parses answer files (it counts a bad character's position in bytes, PyYAML in characters)."""
+
+
+class _AnswerLoader(_SafeBase):  # type: ignore[misc,valid-type]
+    """The safe loader (libyaml's when installed) with YAML 1.2-like numbers (:data:`_DECIMAL_INT`,
+    :data:`_DECIMAL_FLOAT`), refusing a key given twice in one mapping (the student meant one of the two
+    answers, and the grader will not guess which), merge keys, and tags that build anything but text, numbers,
+    booleans, lists and mappings. Sheets keep PyYAML's SafeLoader: only answer files read numbers this way."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag not in _DROPPED_RESOLVERS]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    yaml_constructors = dict(yaml.SafeLoader.yaml_constructors)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         first_line: dict[Any, int] = {}
         for key_node, _value_node in node.value:
+            if key_node.tag == _MERGE:
+                raise _Refusal(
+                    None, None, "merge keys (<<) are not supported in answer files; write each answer out", key_node.start_mark
+                )
             key = self.construct_object(key_node, deep=True)
             try:
                 if key in first_line:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"{key!r} is given twice (first on line {first_line[key]}); keep one", key_node.start_mark
-                    )
+                    raise _KeyTwice(key, first_line[key], key_node.start_mark)
                 first_line[key] = key_node.start_mark.line + 1
             except TypeError:  # an unhashable key: the base class refuses it with its own message
                 continue
         return super().construct_mapping(node, deep=deep)
+
+    def construct_decimal_int(self, node: yaml.Node) -> int:
+        """An int (implicit: :data:`_DECIMAL_INT` text; ``!!int``: decimal text only)."""
+        value = node.value
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            if isinstance(value, str) and len(value) > (sys.get_int_max_str_digits() or 4300) and value.isascii():
+                raise  # Python's limit on the digits of an int read from text: _too_many_digits says so
+            raise _Refusal(None, None, f"!!int {_node_text(node)} is not a decimal whole number", node.start_mark) from None
+
+    def construct_decimal_float(self, node: yaml.Node) -> float:
+        """A float (implicit: :data:`_DECIMAL_FLOAT` text; ``!!float``: whatever ``float()`` or YAML reads)."""
+        value = node.value
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            if isinstance(value, str):
+                text = value.strip().lower()
+                sign = -1.0 if text.startswith("-") else 1.0
+                if text.lstrip("+-") == ".inf":
+                    return sign * math.inf
+                if text == ".nan":
+                    return math.nan
+            raise _Refusal(None, None, f"!!float {_node_text(node)} is not a number", node.start_mark) from None
+
+    def construct_checked_bool(self, node: yaml.Node) -> bool:
+        """A bool (implicit: YAML 1.1's yes/no/true/false/on/off; ``!!bool``: those words only)."""
+        value = node.value
+        if isinstance(value, str) and value.lower() in self.bool_values:
+            return self.bool_values[value.lower()]
+        raise _Refusal(None, None, f"!!bool {_node_text(node)} is not yes/no/true/false", node.start_mark)
+
+    def construct_unsupported(self, node: yaml.Node) -> Any:
+        """Refuses a tag that builds something no answer is (dates, bytes, sets) or that YAML cannot build."""
+        tag = str(node.tag)
+        shown = "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org,2002:") else tag
+        raise _Refusal(
+            None, None,
+            f"the tag {answer_text(shown, 40)} is not supported in answer files; write the answer as text, a number or a list",
+            node.start_mark,
+        )
+
+
+_AnswerLoader.add_implicit_resolver(_INT, _DECIMAL_INT, list("-+0123456789"))
+_AnswerLoader.add_implicit_resolver(_FLOAT, _DECIMAL_FLOAT, list("-+.0123456789"))
+_AnswerLoader.add_constructor(_INT, _AnswerLoader.construct_decimal_int)
+_AnswerLoader.add_constructor(_FLOAT, _AnswerLoader.construct_decimal_float)
+_AnswerLoader.add_constructor(_BOOL, _AnswerLoader.construct_checked_bool)
+for _tag in _UNSUPPORTED_TAGS:
+    _AnswerLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _AnswerLoader.construct_unsupported)
+_AnswerLoader.add_constructor(None, _AnswerLoader.construct_unsupported)
+
+
+def _node_text(node: yaml.Node) -> str:
+    """A node's text for a message: a scalar's as written (at most 40 characters), else what kind it is."""
+    if isinstance(node, yaml.ScalarNode):
+        return f"'{answer_text(node.value, 40)}'"
+    return "a list" if isinstance(node, yaml.SequenceNode) else "a mapping"
+
+
+def _shown(value: Any) -> str:
+    """A value the student wrote, for a message: quoted text or a number, at most about 40 characters."""
+    text = answer_text(value, 40)
+    return f"'{text}'" if isinstance(value, str) else text
 
 
 @dataclass(frozen=True)
@@ -89,10 +202,95 @@ def _too_many_digits(text: str, path: Path) -> InputFileError:
     return InputFileError(f"a number has more than {limit} digits, far more than any answer needs (numbers go up to about 1.8e308)", file=path, line=line)
 
 
+def _one_line(text: str) -> str:
+    """A parser's message on one line (libyaml's span several)."""
+    return " ".join(str(text).split())
+
+
+def _saved_as_utf16(data: bytes) -> bool:
+    """Whether ``data`` looks like UTF-16 without a byte-order mark: mostly text with a NUL byte after or before
+    every character (a file of ASCII text saved as UTF-16 decodes as "valid" UTF-8 full of NULs)."""
+    return len(data) >= 4 and max(data[0::2].count(0), data[1::2].count(0)) * 4 >= len(data)
+
+
+def _reader_error(exc: yaml.reader.ReaderError, text: str, data: bytes, path: Path) -> InputFileError:
+    """A character YAML does not allow (a control character, NUL), at its line and column: libyaml gives only
+    an offset (in bytes of the UTF-8 text; PyYAML's own reader counts characters)."""
+    if _saved_as_utf16(data):
+        return InputFileError("not UTF-8 text: the file was saved as UTF-16 (every other byte is 0); save it as UTF-8", file=path, line=1)
+    offset = int(exc.position)
+    encoded = text.encode("utf-8", errors="surrogatepass")
+    if not _LIBYAML:  # PyYAML's own reader: an index in characters
+        offset = len(text[:offset].encode("utf-8", errors="surrogatepass"))
+    line, column = text_position(encoded, min(offset, len(encoded)))
+    code = exc.character if isinstance(exc.character, int) else ord(exc.character) if exc.character else None
+    name = f"the control character U+{code:04X}" if code is not None else "a character"
+    return InputFileError(
+        f"not valid YAML: column {column} has {name}, which YAML does not allow; delete it", file=path, line=line
+    )
+
+
+def _field_at(root: yaml.Node, mark: Any) -> str | None:
+    """The field path (``answers.ex3.b_pool``) of the node of ``root``'s graph that starts at ``mark``; None when
+    none does. Each node is visited once, so aliases cost nothing (called only for a message)."""
+    if mark is None:
+        return None
+    where = (mark.line, mark.column)
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, Loc]] = [(root, ())]
+    while stack:
+        node, loc = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                name = key_node.value if isinstance(key_node, yaml.ScalarNode) else "?"
+                if (key_node.start_mark.line, key_node.start_mark.column) == where:
+                    return format_path(loc if key_node.tag == _MERGE else (*loc, name)) or None
+                stack.append((value_node, (*loc, name)))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, (*loc, index)) for index, item in enumerate(node.value))
+        if node is not root and (node.start_mark.line, node.start_mark.column) == where:
+            return format_path(loc) or None
+    return None
+
+
+class _Places:
+    """Lines of an answer file's fields, looked up only when a message needs one: from the YAML nodes, or for
+    JSON where the field's key is written exactly once in the text."""
+
+    def __init__(self, text: str, root: yaml.Node | None) -> None:
+        self._text = text
+        self.root = root
+        """The YAML document's node (None for JSON)."""
+
+    def line(self, *keys: str) -> int | None:
+        """The line of the key ``keys`` leads to, or of the nearest of its ancestors that has one."""
+        if isinstance(self.root, yaml.MappingNode):
+            node: yaml.Node = self.root
+            line = None
+            for key in keys:
+                if not isinstance(node, yaml.MappingNode):
+                    break
+                found = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == key), None)
+                if found is None:
+                    break
+                line, node = found[0].start_mark.line + 1, found[1]
+            return line
+        for key in reversed(keys):
+            written = re.compile(re.escape(json.dumps(key)) + r"\s*:")
+            hits = [hit.start() for _, hit in zip(range(2), written.finditer(self._text))]
+            if len(hits) == 1:
+                return self._text.count("\n", 0, hits[0]) + 1
+        return None
+
+
 def parse_answer_file(path: Path, data: bytes) -> AnswerFile:
     """Parse an answer file's bytes; InputFileError (with the line where known) when it is unusable."""
-    text = utf8_text(data, path)
+    text = utf8_text(data, path).removeprefix("\ufeff")  # a byte-order mark some Windows editors write
     check_nesting(text, path)
+    root: yaml.Node | None = None
     if path.suffix.lower() == ".json":
 
         def refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -100,12 +298,14 @@ def parse_answer_file(path: Path, data: bytes) -> AnswerFile:
             if len(document) != len(pairs):
                 keys = [key for key, _ in pairs]
                 twice = next(key for key in document if keys.count(key) > 1)
-                raise InputFileError(f"{twice!r} is given twice in one object; keep one", file=path)
+                raise InputFileError(f"{_shown(twice)} is given twice in one object; keep one", file=path)
             return document
 
         try:
             document = json.loads(text, object_pairs_hook=refuse_duplicates)
         except json.JSONDecodeError as exc:
+            if _saved_as_utf16(data):
+                raise InputFileError("not UTF-8 text: the file was saved as UTF-16 (every other byte is 0); save it as UTF-8", file=path, line=1) from None
             raise InputFileError(f"not valid JSON: {exc.msg}", file=path, line=exc.lineno) from None
         except ValueError:  # Python's limit on the digits of an int read from text
             raise _too_many_digits(text, path) from None
@@ -118,51 +318,124 @@ def parse_answer_file(path: Path, data: bytes) -> AnswerFile:
                 "hand in large answers as JSON",
                 file=path,
             )
+        loader = None
         try:
-            document = yaml.load(text, Loader=_AnswerLoader)  # noqa: S506 -- a safe loader
+            loader = _AnswerLoader(text)  # PyYAML's own reader checks the characters here already
+            root = loader.get_single_node()
+            document = loader.construct_document(root) if root is not None else None
+        except yaml.reader.ReaderError as exc:  # no MarkedYAMLError: an offset, no line
+            raise _reader_error(exc, text, data, path) from None
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
+            message = _one_line(exc.problem or exc.context or "")
+            field_path = _field_at(root, mark) if root is not None else None
+            if isinstance(exc, _KeyTwice) and field_path:  # the key's path is the message's subject
+                message, field_path = f"{field_path} is given twice (first on line {exc.first_line}); keep one", None
             raise InputFileError(
-                f"not valid YAML: {exc.problem or exc.context}", file=path, line=mark.line + 1 if mark else None
+                message if isinstance(exc, _Refusal) else f"not valid YAML: {message}",
+                file=path, line=mark.line + 1 if mark else None, path=field_path,
             ) from None
-        except (yaml.YAMLError, RecursionError) as exc:
-            raise InputFileError(f"not valid YAML: {exc}", file=path) from None
+        except yaml.YAMLError as exc:
+            raise InputFileError(f"not valid YAML: {_one_line(str(exc))}", file=path) from None
+        except RecursionError:
+            raise InputFileError("not valid YAML: nested too deeply", file=path) from None
         except ValueError:  # Python's limit on the digits of an int read from text
             raise _too_many_digits(text, path) from None
+        finally:
+            if loader is not None:
+                loader.dispose()
     if may_hold_surrogates(text):
         document = clean_document(document)
-    return _answer_file(path, data, document)
+    return _answer_file(path, data, document, _Places(text, root))
 
 
-def _answer_file(path: Path, data: bytes, document: Any) -> AnswerFile:
+MAX_STUDENT_ID_LENGTH = 200
+"""Longest student id read (characters): ids are short; a longer one is a mistake and would fill every report."""
+_DECIMAL_SEED = re.compile(r"\s*\+?[0-9]{1,19}\s*")
+
+
+def _student(document: dict[Any, Any], path: Path, places: _Places) -> str:
+    """The student id as written: text; a number as its text (``0123`` is not 123, ``1e5`` not 100000.0)."""
+    student = document.get("student")
+    if student is None or (isinstance(student, str) and not student.strip()):
+        return ""  # graded all the same; the report asks for the id (notes.MISSING_STUDENT_NOTE)
+    root = places.root
+    if isinstance(student, int | float) and not isinstance(student, bool) and isinstance(root, yaml.MappingNode):
+        written = (
+            value.value for key, value in root.value
+            if isinstance(key, yaml.ScalarNode) and isinstance(value, yaml.ScalarNode) and key.value == "student"
+        )
+        student = next(written, student)
+    problem = None
+    if isinstance(student, bool) or not isinstance(student, str | int):
+        problem = "'student' must be your student id (text)"
+    else:
+        student = str(student).strip()
+        if len(student) > MAX_STUDENT_ID_LENGTH:
+            problem = (
+                f"'student' is {len(student)} characters long; a student id has at most {MAX_STUDENT_ID_LENGTH} "
+                "(write just your id, e.g. s123456)"
+            )
+        elif not student.isprintable():
+            problem = "'student' must be your student id on one line, without tabs or control characters"
+    if problem is not None:
+        raise InputFileError(problem, file=path, line=places.line("student"), path="student")
+    return student
+
+
+def _seed(document: dict[Any, Any], path: Path, places: _Places) -> int | None:
+    """The variant the file names: a whole number >= 0, also as text of decimal digits (``'17'``, ``017``)."""
+    seed = document.get("seed")
+    if seed is None:
+        return None
+    if isinstance(seed, str) and _DECIMAL_SEED.fullmatch(seed):
+        seed = int(seed)
+    if isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**63:
+        return seed
+    if isinstance(seed, str):
+        got = f"the text {_shown(seed)}"
+    elif isinstance(seed, int) and not isinstance(seed, bool) and seed.bit_length() > 64:
+        got = f"a whole number of {'about ' if seed.bit_length() > 14_000 else ''}{_digits(seed)} digits"
+    else:
+        got = _shown(seed)
+    raise InputFileError(
+        f"'seed' must be a whole number >= 0 (your variant, as `grader sheet --seed` printed it), got {got}",
+        file=path, line=places.line("seed"), path="seed",
+    )
+
+
+def _digits(value: int) -> int:
+    """How many decimal digits ``value`` has (estimated beyond 14,000 bits, where ``str`` would be slow or refused)."""
+    return len(str(abs(value))) if value.bit_length() <= 14_000 else int(value.bit_length() * 0.30103) + 1
+
+
+def _answer_file(path: Path, data: bytes, document: Any, places: _Places) -> AnswerFile:
     if not isinstance(document, dict):
         raise InputFileError(
             "an answer file must be a mapping with 'student' and 'answers' (see `grader template`)", file=path
         )
-    unknown = sorted(str(k) for k in document if k not in ("student", "seed", "answers"))
+    unknown = [key for key in document if key not in ("student", "seed", "answers")]
     if unknown:
-        raise InputFileError(f"unknown top-level field(s) {', '.join(unknown)}; expected student, seed, answers", file=path)
-    student = document.get("student")
-    if student is None or (isinstance(student, str) and not student.strip()):
-        student = ""  # graded all the same; the report asks for the id (notes.MISSING_STUDENT_NOTE)
-    elif not isinstance(student, str | int) or isinstance(student, bool):
-        raise InputFileError("'student' must be your student id (text)", file=path, path="student")
-    if any(not character.isprintable() for character in str(student).strip()):
+        shown = ", ".join(answer_text(str(key), 40) for key in unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
         raise InputFileError(
-            "'student' must be your student id on one line, without tabs or control characters", file=path, path="student"
+            f"unknown top-level field(s) {shown}; expected student, seed, answers",
+            file=path, line=places.line(str(unknown[0])),
         )
-    seed = document.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
-        raise InputFileError(f"'seed' must be a whole number >= 0 (your variant), got {seed!r}", file=path, path="seed")
+    student = _student(document, path, places)
+    seed = _seed(document, path, places)
     answers = document.get("answers")
     if answers is None:
         answers = {}
     if not isinstance(answers, dict):
-        raise InputFileError("'answers' must map exercise ids to {part id: answer}", file=path, path="answers")
+        raise InputFileError(
+            "'answers' must map exercise ids to {part id: answer}", file=path, line=places.line("answers"), path="answers"
+        )
     for exercise_id, parts in answers.items():
         if parts is not None and not isinstance(parts, dict):
+            shown = answer_text(str(exercise_id), 40)
             raise InputFileError(
-                f"answers for exercise {exercise_id!r} must map part ids to answers", file=path, path=f"answers.{exercise_id}"
+                f"answers for exercise '{shown}' must map part ids to answers",
+                file=path, line=places.line("answers", str(exercise_id)), path=f"answers.{shown}",
             )
     normalized = {str(e): {str(p): v for p, v in (parts or {}).items()} for e, parts in answers.items()}
-    return AnswerFile(path=path, sha256=file_hash(data), student=str(student).strip(), seed=seed, answers=normalized)
+    return AnswerFile(path=path, sha256=file_hash(data), student=student, seed=seed, answers=normalized)

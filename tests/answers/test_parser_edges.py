@@ -16,7 +16,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from grader.answers.base import format_exact, whole_number_text
+from grader.answers.base import AnswerError, format_exact, whole_number_text
 from grader.answers.formula import FormulaAnswer
 from grader.answers.graph_answer import GraphAnswer
 from grader.answers.integer import IntegerAnswer
@@ -377,3 +377,21 @@ def test_evaluate_and_build_agree() -> None:
     named = parse_named_graph({"h": "sigmoid(w1_11*x1 + w1_12*x2)", "y": "w3_1*h + h*h"}, inputs=MLP_INPUTS)
     values = {name: np.linspace(-1, 1, 5) + k for k, name in enumerate(MLP_INPUTS)}
     np.testing.assert_array_equal(named.evaluate(values), named.build(values).output.value)
+
+
+def test_a_number_matches_the_option_that_reads_as_it() -> None:
+    """Unquoted 1e-3 in an answer file is the number 0.001: it still picks the option written '1e-3'."""
+    from grader.answers.choice import ChoiceAnswer
+
+    choice = ChoiceAnswer(options=["1e-3", "1e-2", "slow"])
+    assert choice.parse(0.001) == "1e-3" and choice.parse("1E-2") == "1e-2" and choice.parse(" SLOW ") == "slow"
+    with pytest.raises(AnswerError, match="not one of the options"):
+        choice.parse(0.5)
+
+
+def test_array_entries_read_as_text_say_why() -> None:
+    from grader.answers.array import read_array
+
+    for entry, fragment in [("07", "without leading zeros"), ("1_000", "without underscores"), ("'1.5'", "without quotes")]:
+        with pytest.raises(AnswerError, match=fragment):
+            read_array([[1.0, entry]], max_entries=10)
