@@ -46,3 +46,15 @@ def grader(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) 
         return Run(code, captured.out, captured.err)
 
     return run
+
+
+def write(folder: Path, text: str, name: str = "sheet.yaml") -> Path:
+    """``text`` written to ``folder / name`` (UTF-8); its path."""
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def line_of(text: str, needle: str) -> int:
+    """The 1-based number of the first line of ``text`` that contains ``needle``."""
+    return next(i + 1 for i, line in enumerate(text.splitlines()) if needle in line)

@@ -16,7 +16,7 @@ import pytest
 from grader.spec import load_sheet
 from grader.validate import validate_sheet
 
-from .conftest import Run
+from .conftest import Run, line_of, write
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,16 +25,6 @@ def graded_json(run: Run) -> dict:  # type: ignore[type-arg]
     """The result of ``grade --format json`` (one submission)."""
     assert run.code == 0, run.err
     return json.loads(run.out)["result"]
-
-
-def write(folder: Path, text: str, name: str = "sheet.yaml") -> Path:
-    path = folder / name
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def line_of(text: str, needle: str) -> int:
-    return next(i + 1 for i, line in enumerate(text.splitlines()) if needle in line)
 
 
 def the_error(run: Run, path: Path, code: str) -> re.Match[str]:

@@ -25,17 +25,7 @@ from grader.engine import Tensor, max_pool1d, max_pool2d, max_pool2d_ties, max_p
 from grader.errors import SHEET_FAULT
 from grader.quantities import OPS, TIE_ATOL, TIE_RTOL
 
-from .conftest import ERROR_LINE, Grader
-
-
-def write(folder: Path, text: str, name: str = "sheet.yaml") -> Path:
-    path = folder / name
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def line_of(text: str, needle: str) -> int:
-    return next(i + 1 for i, line in enumerate(text.splitlines()) if needle in line)
+from .conftest import ERROR_LINE, Grader, line_of, write
 
 
 def validate_errors(grader: Grader, path: Path) -> list[re.Match[str]]:
