@@ -315,6 +315,21 @@ GRADER_PACKAGE = Path(__file__).resolve().parent.parent
 in a venv, or under /usr)."""
 
 
+def grader_packages() -> list[Path]:
+    """Every copy of the grader package this Python could import: the one running, and any other on ``sys.path``
+    (a copy installed into the venv while the grader runs from a source tree, say). Each holds the reference engine,
+    so each is hidden from the sandbox wherever a mount would show it."""
+    found = {GRADER_PACKAGE}
+    for entry in sys.path:
+        candidate = Path(entry or ".") / "grader"
+        try:
+            if (candidate / "engine").is_dir() and (candidate / "__init__.py").is_file():
+                found.add(candidate.resolve())
+        except OSError:
+            continue
+    return sorted(found)
+
+
 def python_mounts() -> list[Path]:
     """Directories the worker's Python needs to see: the interpreter's installation, the venv, numpy's site dir."""
     import numpy  # the worker needs numpy; the grader process has it already
@@ -386,11 +401,12 @@ def bwrap_command(harness_dir: Path, tmpfs_bytes: int) -> list[str]:
                 args += ["--perms", "0755", "--dir", str(parent)]
                 created.add(parent)
         args += ["--ro-bind", str(mount), str(mount)]
-    if _under(GRADER_PACKAGE, [*bound, *mounts]):
-        # Installed into the environment (pip install ., into a venv or /usr/local), the grader would be importable
-        # there: its reference engine computes every key. An empty, read-only folder hides it (the harness is
-        # mounted on its own below, from the host's path).
-        args += ["--perms", "0555", "--size", "4096", "--tmpfs", str(GRADER_PACKAGE)]
+    for package in grader_packages():
+        if _under(package, [*bound, *mounts]):
+            # Installed into the environment (pip install ., into a venv or /usr/local), the grader would be
+            # importable there: its reference engine computes every key. An empty, read-only folder hides it (the
+            # harness is mounted on its own below, from the host's path).
+            args += ["--perms", "0555", "--size", "4096", "--tmpfs", str(package)]
     args += ["--ro-bind", str(harness_dir), HARNESS_MOUNT, "--chdir", "/tmp", "--clearenv"]
     return args
 

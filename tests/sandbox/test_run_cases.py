@@ -719,3 +719,30 @@ def test_a_grader_installed_under_usr_is_hidden_too(monkeypatch: pytest.MonkeyPa
     at = command.index(installed)
     assert command[at - 1] == "--tmpfs" and command.index("--ro-bind", at) > at  # after /usr's bind, before the harness
     assert command.index("/usr") < at
+
+
+def test_a_second_copy_of_the_grader_on_the_path_is_hidden_too(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The grader running from a source tree while a copy is installed in the mounted venv (a checkout whose venv got
+    ``pip install .``): the installed copy, found on sys.path, is hidden as well."""
+    if not probe_layers()["private-filesystem"]:
+        pytest.skip("no private filesystem (bubblewrap) on this machine: the grader's files are readable anyway")
+    site = tmp_path / "site"
+    (site / "grader" / "engine").mkdir(parents=True)
+    (site / "grader" / "__init__.py").write_text("")
+    (site / "grader" / "engine" / "__init__.py").write_text("")
+    (site / "grader" / "engine" / "conv.py").write_text("def conv2d(x, w):\n    return 'the key'\n")
+    os.chmod(tmp_path, 0o755)  # the sandboxed child's own uid must be able to walk there
+    real_mounts = layers_module.python_mounts
+    monkeypatch.setattr(layers_module, "python_mounts", lambda: [*real_mounts(), site])
+    monkeypatch.setattr("sys.path", [*__import__("sys").path, str(site)])
+    runner_module._POOL.close_all()
+    thief = tmp_path / "thief.py"
+    thief.write_text(
+        f"import sys\nsys.path.insert(0, {str(site)!r})\n"
+        "def solve(x):\n    from grader.engine.conv import conv2d\n    return x\n"
+    )
+    try:
+        outcome = run_cases(thief, "solve", [CaseInput("steal", {"x": np.ones(1)})], limits=FAST_LIMITS).cases[0]
+        assert outcome.status == "exception" and "No module named 'grader.engine'" in outcome.message, outcome.message
+    finally:
+        runner_module._POOL.close_all()
