@@ -38,10 +38,10 @@ from grader import __version__
 from grader.errors import SHEET_FAULT, GraderError, SpecError, SpecErrors, VariantKeyError
 from grader.gradebook import Gradebook, PreparedRecord, prepare_record
 from grader.notes import ASKING_FOR_AN_ID
-from grader.report.common import one_line, printable
+from grader.report.common import printable
 from grader.result import Result
 from grader.submission.answer_file import CODE_SUFFIXES
-from grader.text import file_name, path_key, without_surrogates
+from grader.text import file_name, one_line, path_key, without_surrogates
 
 SUBMISSION_SUFFIXES: tuple[str, ...] = (".yaml", ".yml", ".json", ".py", ".ipynb")
 """File endings a batch grades; everything else in the folder is ignored."""

@@ -232,6 +232,7 @@ def _grade_command(
     from grader.grading import grade_submission, unusable
     from grader.report import render, render_junit, render_md, render_md_many, render_text_many
     from grader.report.common import printable
+    from grader.text import one_line
 
     if output is not None:
         check_output_file(output)
@@ -249,7 +250,8 @@ def _grade_command(
             results.append(grade_submission(loaded, path, mode=mode, require_sandbox=require_sandbox))  # type: ignore[arg-type]
         except (SpecError, SpecErrors) as error:  # this variant's key: the author's fault; grade the others
             # A student running check sees what their report says; the sheet's own error is for its author.
-            sheet_faults.append(f"{path}: {SHEET_FAULT}" if mode == "check" else f"{path}: the sheet failed on this variant: {error}")
+            shown = one_line(str(path))
+            sheet_faults.append(f"{shown}: {SHEET_FAULT}" if mode == "check" else f"{shown}: the sheet failed on this variant: {error}")
             told = error.result if isinstance(error, VariantKeyError) else unusable(loaded, path, SHEET_FAULT, mode=mode)  # type: ignore[arg-type]
             results.append(told)
     if len(results) == 1 and fmt is ReportFormat.junit:
@@ -273,7 +275,7 @@ def _grade_command(
     not_graded = [(path, r) for path, r in zip(files, results, strict=True) if r.error]
     for path, result in not_graded[:20]:  # also on stderr: a CI log shows why, even when the report went to a file
         # The report names the file by its name only (the student's view); here, the path it was given as.
-        typer.echo(f"{printable(str(path))}: could not be graded: {printable(result.error or '')}", err=True)
+        typer.echo(f"{one_line(str(path))}: could not be graded: {printable(result.error or '')}", err=True)
     if len(results) == 1 and not_graded:  # several: like a batch, an unusable one is a result (0 with the reason)
         raise typer.Exit(2)
     if fail_under is not None:

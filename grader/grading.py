@@ -316,6 +316,11 @@ def _unknown_answers(submission: AnswerFile, sheet: Sheet) -> tuple[list[str], d
                 continue
             if len(notes) >= MAX_UNKNOWN_ID_NOTES:
                 unlisted += 1
+                if unlisted <= MAX_UNKNOWN_ID_NOTES * 10 and (exercise_id, part_id) not in code_parts:
+                    # Not listed, but still named in the feedback of the part it looks like (a bounded search).
+                    close = _closest(str(part_id), [p for p in parts if p not in given])
+                    if close is not None:
+                        misspelled.setdefault((exercise_id, close), []).append(_shown_id(part_id))
                 continue
             shown = _shown_id(part_id)
             where = f"answers.{shown_exercise}.{shown}"

@@ -402,17 +402,21 @@ NAMED_CANDIDATES = 16
 
 
 def _refuse_tie_rule_dependence(of: Tensor, wrt: Tensor, gradient: np.ndarray, audit: engine.TieAudit) -> None:
-    """Raise ValueError when d(of)/d(wrt) changes if some tied max-pooling window gives its gradient to another of
-    its tied entries than the tie rule's; the message names one such window and entry. Runs only when tied
-    windows receive gradient.
+    """Raise ValueError when d(of)/d(wrt) changes if tied max-pooling windows give their gradient to other tied
+    entries than the tie rule's (one window, or several together); the message names a window, and an entry when
+    moving that window's gradient alone to it changes the key. Runs only when tied windows receive gradient.
 
-    Reverse mode is linear in the adjoints: routing window w's adjoint g_w to tied entry e instead of the rule's r
-    changes the gradient by g_w * A(e_e - e_r), A the backward map from the pool input to wrt, and any routing
-    changes it by a sum of such terms. A split pass gives each tied window's gradient to its tied entries with
-    random positive weights p summing to 1: it changes the gradient by sum over w, e of p_we * g_w * A(e_e - e_r),
-    which is zero for every p (a nonzero polynomial in the weights vanishes on a set of measure zero only) exactly
-    when every single change is zero. So two split passes (two fixed seeds) decide; a few more find a window whose
-    split alone changes the gradient (among the first NAMED_CANDIDATES) and then the tied entry that does.
+    With one pooling layer on the path, reverse mode is linear in the adjoints: routing window w's adjoint g_w to
+    tied entry e instead of the rule's r changes the gradient by g_w * A(e_e - e_r), A the backward map from the
+    pool input to wrt, and any routing changes it by a sum of such terms. A split pass gives each tied window's
+    gradient to its tied entries with random positive weights p summing to 1: it changes the gradient by sum over
+    w, e of p_we * g_w * A(e_e - e_r), which is zero for every p (a nonzero polynomial in the weights vanishes on a
+    set of measure zero only) exactly when every single change is zero. With stacked pools the gradient is
+    multilinear in the routings: a split then also catches routings that change the key only together, which is
+    refused too (the key depends on the rule all the same). So two split passes (two fixed seeds) decide; a few
+    more find a window whose split alone changes the gradient (among the first NAMED_CANDIDATES) and the tied entry
+    that does. The engine's ``.grad`` values are left as the tie rule gives them (one more plain pass on refusal
+    too).
     """
 
     def rerouted(**how: Any) -> np.ndarray:
@@ -427,7 +431,21 @@ def _refuse_tie_rule_dependence(of: Tensor, wrt: Tensor, gradient: np.ndarray, a
             seed = candidate_seed
             break
     if seed is None:
+        of.backward()  # the nodes' .grad as the tie rule gives them, as after any grad
         return
+    try:
+        _name_tie_rule_dependence(of, wrt, gradient, audit, split, seed, rerouted)
+    finally:
+        of.backward()
+
+
+def _name_tie_rule_dependence(
+    of: Tensor, wrt: Tensor, gradient: np.ndarray, audit: engine.TieAudit, split: np.ndarray, seed: int,
+    rerouted: Callable[..., np.ndarray],
+) -> None:
+    """Raise the ValueError of :func:`_refuse_tie_rule_dependence`, once a split pass (``split``, with ``seed``)
+    changed ``gradient``: find a window (and an entry) to name, and show how one entry of the key changes when a
+    concrete routing does it (a split's shares are no routing an author can picture, so its values are not shown)."""
     other = split
     tie: engine.PoolTie = audit.ties[0]
     target = None
@@ -447,18 +465,20 @@ def _refuse_tie_rule_dependence(of: Tensor, wrt: Tensor, gradient: np.ndarray, a
     entry = f"entry {list(index)} of the gradient" if index else "the gradient"
     if target is not None:
         giving = f"giving this window's gradient to another tied entry (input{list(target)}) instead"
+        changes = f"changes the key ({entry} is {_gradient_entry(gradient[index])} by the tie rule, {_gradient_entry(other[index])} otherwise)"
     elif other is not split:
         giving = "sharing this window's gradient among its tied entries"
+        changes = f"changes the key ({entry}, for one)"
     else:
-        giving = "sharing the tied windows' gradients among their tied entries"
+        giving = "routing the tied windows' gradients to other tied entries together (no one window alone)"
+        changes = f"changes the key ({entry}, for one)"
     count = f" ({audit.receiving} tied windows receive gradient)" if audit.receiving > 1 else ""
-    was, now = _gradient_entry(gradient[index]), _gradient_entry(other[index])
     raise ValueError(
         f"the gradient with respect to {wrt.label} depends on max pooling's tie rule: {tie.where()} of the "
         f"{tie.op} input holds its maximum more than once ({tie.tied_text('input')}) and receives gradient{count}; "
-        f"{giving} changes the key ({entry} is {was} by the tie rule, {now} otherwise). Use inputs whose pooling "
-        "windows each have a single maximum (random inputs from a continuous distribution, dist: normal or "
-        "uniform, not integers), or do not ask for a gradient through this max pooling"
+        f"{giving} {changes}. Use inputs whose pooling windows each have a single maximum (random inputs from a "
+        "continuous distribution, dist: normal or uniform, not integers), or do not ask for a gradient through "
+        "this max pooling"
     )
 
 

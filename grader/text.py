@@ -31,10 +31,15 @@ def without_surrogates(text: str) -> str:
 
 
 def file_name(path: Path) -> str:
-    """``path``'s last component as one line of text, as messages and reports name a student's file: bytes that are
-    not UTF-8 become U+FFFD, control characters -- line breaks and tabs too -- and bidirectional controls are
-    escaped (``\\n``, ``\\x1b``, ``\\u202e``), so that a file name cannot start a forged line of a report."""
-    return _escape(without_surrogates(path.name)).replace("\n", "\\n").replace("\t", "\\t")
+    """``path``'s last component as messages and reports name a student's file: :func:`one_line`."""
+    return one_line(path.name)
+
+
+def one_line(text: str) -> str:
+    """Text a student chose (a file name, a path, an id) as one line: lone surrogates (undecodable bytes of a file
+    name) become U+FFFD, control characters -- line breaks and tabs too -- and bidirectional controls are escaped
+    (``\\n``, ``\\x1b``, ``\\u202e``), so that it cannot start a forged line of a report or of the CLI's output."""
+    return _escape(without_surrogates(text)).replace("\n", "\\n").replace("\t", "\\t")
 
 
 def path_key(path: str) -> str:

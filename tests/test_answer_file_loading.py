@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from grader.cli import app
 from grader.spec import load_sheet
 from grader.submission.answer_file import MAX_STUDENT_ID_LENGTH, parse_answer_file
+from tests.test_answer_files import bomb as anchors
 
 ROOT = Path(__file__).resolve().parents[1]
 WEEK7 = ROOT / "exercises" / "week7.yaml"
@@ -75,15 +76,10 @@ def assert_refused(result: dict[str, Any], path: Path, *words: str, line: int | 
 
 
 # ---- 1. alias bombs and text cleaning ----------------------------------------------------------------------
-def bomb(levels: int = 9, width: int = 9) -> list[str]:
-    """Anchors a: [1 x9], b: [*a x9], ...: the last one stands for width**levels entries (9**9: 387 million) in
-    about 600 bytes. Copying it entry by entry took 46 s and 3.8 GB before failing."""
-    lines, previous = [], None
-    for name in "abcdefghij"[:levels]:
-        body = ", ".join(["1"] * width) if previous is None else ", ".join([f"*{previous}"] * width)
-        lines.append(f"    {name}: &{name} [{body}]")
-        previous = name
-    return lines
+def bomb() -> list[str]:
+    """Anchors a: [1 x9], b: [*a x9], ..., i: the last one stands for 9**9 entries (387 million) in about 600 bytes,
+    indented as answers of an exercise. Copying it entry by entry took 46 s and 3.8 GB before failing."""
+    return ["    " + line for line in anchors(levels=9)]
 
 
 def test_an_alias_bomb_in_a_file_with_a_unicode_escape_is_graded_not_copied(tmp_path: Path) -> None:
@@ -265,7 +261,9 @@ def test_a_merge_key_is_refused_at_its_line_and_field(tmp_path: Path) -> None:
      ("!!set [1]", "the tag !!set is not supported"),  # TypeError before
      ("!!binary aGk=", "the tag !!binary is not supported"),
      ("!!python/object/apply:os.system [ls]", "the tag !!python/object/apply:os.system is not supported"),
-     ("!custom 3", "the tag !custom is not supported")],
+     ("!custom 3", "the tag !custom is not supported"),
+     ("!!map [1, 2]", "the tag !!map needs key: value pairs here"),  # TypeError before
+     ("!!map x", "the tag !!map needs key: value pairs here")],  # "more than 4300 digits" before
 )
 def test_a_tag_that_builds_no_answer_is_refused_at_its_line_and_field(tmp_path: Path, value: str, message: str) -> None:
     path = write(tmp_path, "tag.yaml", f"student: s\nanswers:\n  ex2:\n    a_set_a: 4\n    a_set_b: {value}\n")

@@ -54,3 +54,27 @@ def test_a_few_unknown_ids_are_each_listed(tmp_path: Path) -> None:
     result = runner.invoke(app, ["grade", str(WEEK7), str(folder / "a.yaml"), "--format", "json"])
     notes = json.loads(result.stdout)["result"]["notes"]
     assert [note.split(":")[0] for note in notes] == ["answers.ex9"] and os.sep not in notes[0].split(":")[0]
+
+
+def test_the_cli_names_such_a_file_on_one_line_of_stderr(tmp_path: Path) -> None:
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    (folder / "broken\nFORGED\t.yaml").write_text("student: s2\nanswers: []\n", encoding="utf-8")
+    shutil.copy(CORRECT, folder / "ok.yaml")
+    result = runner.invoke(app, ["grade", str(WEEK7), str(folder), "--format", "text"])
+    assert result.exit_code == 0, result.output
+    complaints = [line for line in result.stderr.splitlines() if "could not be graded" in line]
+    assert len(complaints) == 1 and "broken\\nFORGED\\t.yaml: could not be graded: broken\\nFORGED\\t.yaml" in complaints[0]
+    assert not any(line.startswith("FORGED") for line in result.stderr.splitlines())
+
+
+def test_past_the_listed_notes_a_misspelled_id_still_names_its_part(tmp_path: Path) -> None:
+    answers = {f"zz{index}": 1 for index in range(30)}
+    answers["b_pol"] = [[[1.0, 2.0], [3.0, 4.0]], [[5.0, 6.0], [7.0, 8.0]]]  # listed 31st: only counted
+    data = {"student": "s1", "answers": {"ex3": answers}}
+    path = tmp_path / "late.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    result = json.loads(runner.invoke(app, ["grade", str(WEEK7), str(path), "--format", "json"]).stdout)["result"]
+    assert "11 more answers" in result["notes"][-1]
+    [b_pool] = [part for part in result["parts"] if part["part_id"] == "b_pool"]
+    assert "b_pol" in b_pool["feedback"], b_pool["feedback"]

@@ -64,6 +64,7 @@ class ChoiceAnswer(AnswerSpec):
     @model_validator(mode="after")
     def _options_are_distinct(self) -> ChoiceAnswer:
         seen: dict[str, str] = {}
+        numbers: dict[float, str] = {}
         for option in self.options:
             key = normalize(option)
             if not key:
@@ -71,6 +72,11 @@ class ChoiceAnswer(AnswerSpec):
             if key in seen:
                 raise ValueError(f"options {seen[key]!r} and {option!r} are the same ignoring case and spacing")
             seen[key] = option
+            number = _as_number(option)
+            if number is not None and number in numbers:  # a student's 1e-1 is the number 0.1: which one?
+                raise ValueError(f"options {numbers[number]!r} and {option!r} are the same number")
+            if number is not None:
+                numbers[number] = option
         return self
 
     def _listed(self) -> str:

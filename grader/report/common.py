@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from grader.result import CaseResult, PartResult, Result, Status, Visibility
+from grader.text import one_line
 
 Audience = Literal["student", "instructor"]
 AUDIENCES: tuple[Audience, ...] = ("student", "instructor")
@@ -481,12 +482,6 @@ def headline(result: Result, audience: Audience, *, hidden_results: bool = True)
 
 
 NOTES_TITLE = "Notes on the file you handed in (they cost no points)"
-
-
-def one_line(text: str) -> str:
-    """Student text (a file name, an id) on one line: control characters escaped as :func:`printable` does, and a
-    line break as ``\\n``, so that it cannot start a line of its own (a forged "Total:" line, say)."""
-    return printable(text).replace("\n", "\\n")
 
 
 def note_lines(result: Result) -> list[str]:

@@ -17,7 +17,6 @@ from grader.report.common import (
     fmt_points,
     headline,
     note_lines,
-    one_line,
     printable,
     summarize_array,
     title_of,
@@ -25,6 +24,7 @@ from grader.report.common import (
     view_parts,
 )
 from grader.result import PartResult, Result
+from grader.text import one_line
 
 WIDTH = 100
 

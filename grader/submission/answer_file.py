@@ -76,6 +76,8 @@ class _AnswerLoader(_SafeBase):  # type: ignore[misc,valid-type]
     yaml_constructors = dict(yaml.SafeLoader.yaml_constructors)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if not isinstance(node, yaml.MappingNode):  # ``!!map [1, 2]``: a tag that asks for a mapping on a list
+            raise _Refusal(None, None, "the tag !!map needs key: value pairs here", node.start_mark)
         first_line: dict[Any, int] = {}
         for key_node, _value_node in node.value:
             if key_node.tag == _MERGE:
@@ -98,7 +100,7 @@ class _AnswerLoader(_SafeBase):  # type: ignore[misc,valid-type]
             return int(value)
         except (TypeError, ValueError):
             if isinstance(value, str) and len(value) > (sys.get_int_max_str_digits() or 4300) and value.isascii():
-                raise  # Python's limit on the digits of an int read from text: _too_many_digits says so
+                raise _TooManyDigits from None  # Python's limit on the digits of an int read from text
             raise _Refusal(None, None, f"!!int {_node_text(node)} is not a decimal whole number", node.start_mark) from None
 
     def construct_decimal_float(self, node: yaml.Node) -> float:
@@ -192,6 +194,10 @@ def read_bytes(path: Path) -> bytes:
         raise InputFileError("no such file", file=path) from None
     except OSError as exc:
         raise InputFileError(f"cannot read the file ({exc.strerror})", file=path) from None
+
+
+class _TooManyDigits(Exception):
+    """A whole number in the YAML has more digits than Python reads from text (``sys.get_int_max_str_digits``)."""
 
 
 def _too_many_digits(text: str, path: Path) -> InputFileError:
@@ -339,8 +345,10 @@ def parse_answer_file(path: Path, data: bytes) -> AnswerFile:
             raise InputFileError(f"not valid YAML: {_one_line(str(exc))}", file=path) from None
         except RecursionError:
             raise InputFileError("not valid YAML: nested too deeply", file=path) from None
-        except ValueError:  # Python's limit on the digits of an int read from text
+        except _TooManyDigits:
             raise _too_many_digits(text, path) from None
+        except ValueError as exc:  # a constructor's own refusal (e.g. a tag on the wrong kind of node)
+            raise InputFileError(f"not valid YAML: {_one_line(str(exc))}", file=path) from None
         finally:
             if loader is not None:
                 loader.dispose()

@@ -395,3 +395,12 @@ def test_array_entries_read_as_text_say_why() -> None:
     for entry, fragment in [("07", "without leading zeros"), ("1_000", "without underscores"), ("'1.5'", "without quotes")]:
         with pytest.raises(AnswerError, match=fragment):
             read_array([[1.0, entry]], max_entries=10)
+
+
+def test_options_that_are_the_same_number_are_refused() -> None:
+    from pydantic import ValidationError
+
+    from grader.answers.choice import ChoiceAnswer
+
+    with pytest.raises(ValidationError, match="options '0.1' and '1e-1' are the same number"):
+        ChoiceAnswer(options=["0.1", "1e-1"])
