@@ -138,21 +138,15 @@ class BatchSummary:
                 f"--student-from credited {len(self.reassigned)} file(s) to another student than the one they name "
                 "(another naming scheme, a typo, or a classmate's id?):"
             )
-            lines += [f"  {one_line(path)}: says {printable(repr(declared))}, handed in by {printable(repr(owner))}"
-                      for path, declared, owner in self.reassigned[:20]]
-            if len(self.reassigned) > 20:
-                lines.append(f"  ... and {len(self.reassigned) - 20} more")
+            lines += _first_ones([f"  {one_line(path)}: says {printable(repr(declared))}, handed in by {printable(repr(owner))}"
+                                  for path, declared, owner in self.reassigned])
         if self.unmatched:
             lines.append(f"--student-from matched no student in {len(self.unmatched)} file path(s); each counts for the id it gives:")
-            lines += [f"  {one_line(path)}" for path in self.unmatched[:20]]
-            if len(self.unmatched) > 20:
-                lines.append(f"  ... and {len(self.unmatched) - 20} more")
+            lines += _first_ones([f"  {one_line(path)}" for path in self.unmatched])
         if self.failures:
             lines.append(f"the grader itself failed on {len(self.failures)} (graded again on the next run):")
             # File names are the students': shown with control characters escaped, on one line each.
-            lines += [f"  {one_line(path)}: {printable(message)}" for path, message in self.failures[:20]]
-            if len(self.failures) > 20:
-                lines.append(f"  ... and {len(self.failures) - 20} more")
+            lines += _first_ones([f"  {one_line(path)}: {printable(message)}" for path, message in self.failures])
         return "\n".join(lines)
 
     def below(self, threshold: float) -> bool:
@@ -168,6 +162,11 @@ class BatchSummary:
                 result = gradebook.result(key, self.sheet_id)
                 if result is not None:
                     yield result
+
+
+def _first_ones(lines: list[str], shown: int = 20) -> list[str]:
+    """The first ``shown`` of a summary's listed lines, then how many more there are."""
+    return lines[:shown] + ([f"  ... and {len(lines) - shown} more"] if len(lines) > shown else [])
 
 
 # -- finding submissions ----------------------------------------------------------------------------------------
