@@ -39,7 +39,7 @@ def one_line(text: str) -> str:
     """Text a student chose (a file name, a path, an id) as one line: lone surrogates (undecodable bytes of a file
     name) become U+FFFD, control characters -- line breaks and tabs too -- and bidirectional controls are escaped
     (``\\n``, ``\\x1b``, ``\\u202e``), so that it cannot start a forged line of a report or of the CLI's output."""
-    return _escape(without_surrogates(text)).replace("\n", "\\n").replace("\t", "\\t")
+    return printable(text).replace("\n", "\\n").replace("\t", "\\t")
 
 
 def path_key(path: str) -> str:
@@ -97,6 +97,8 @@ def clean_document(value: Any) -> Any:
 
 ANSWER_TEXT_LIMIT = 200
 """Longest ``answer_text`` kept (characters; longer text is cut and ends in ``...``)."""
+# Control characters, and bidirectional controls, which reorder what is shown ("Trojan Source"): an id or an answer
+# could read as something else.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _NON_TEXT = re.compile("[\ud800-\udfff\ufffe\uffff]")
 
@@ -109,7 +111,7 @@ def answer_text(raw: Any, limit: int = ANSWER_TEXT_LIMIT) -> str:
     pieces: list[str] = []
     size = 0
     for chunk in _text_chunks(raw.strip() if isinstance(raw, str) else raw, top=True):
-        shown = _escape(chunk[: limit + 1 - size])
+        shown = printable(chunk[: limit + 1 - size])
         pieces.append(shown)
         size += len(shown)
         if size > limit:
@@ -118,12 +120,16 @@ def answer_text(raw: Any, limit: int = ANSWER_TEXT_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _escape(text: str) -> str:
-    def one(match: re.Match[str]) -> str:
-        code = ord(match.group())
-        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+def printable(text: str) -> str:
+    """Text with control characters (ESC of ANSI colour codes, NUL, CR ...) shown as ``\\x1b`` escapes, bidirectional
+    controls as ``\\u202e`` and lone surrogates as U+FFFD; newlines and tabs are kept. Keeps terminal output and
+    Markdown pipe-friendly whatever a student typed (every report and message shows student text through it)."""
+    return _NON_TEXT.sub("\ufffd", _CONTROL.sub(_escaped, text.replace("\r\n", "\n")))
 
-    return _NON_TEXT.sub("\ufffd", _CONTROL.sub(one, text.replace("\r\n", "\n")))
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def _text_chunks(value: Any, top: bool = False, depth: int = 0) -> Iterator[str]:

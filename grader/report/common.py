@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from grader.result import CaseResult, PartResult, Result, Status, Visibility
-from grader.text import one_line
+from grader.text import one_line, printable  # printable: re-exported for the renderers
 
 Audience = Literal["student", "instructor"]
 AUDIENCES: tuple[Audience, ...] = ("student", "instructor")
@@ -34,10 +34,6 @@ GRID_MAX_CHANNELS = 6
 LIST_MAX_ITEMS = 16
 
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_NON_CHARACTERS = re.compile("[\ud800-\udfff\ufffe\uffff]")
-# Bidirectional controls reorder what is shown ("Trojan Source"): an id or an answer could read as something else.
-_BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def check_audience(audience: str) -> Audience:
@@ -49,14 +45,6 @@ def check_audience(audience: str) -> Audience:
 def xml_safe(text: str) -> str:
     """Text with characters illegal in XML 1.0 (NUL, most C0 controls, lone surrogates) replaced by U+FFFD."""
     return _ILLEGAL_XML.sub("\ufffd", text)
-
-
-def printable(text: str) -> str:
-    """Text with control characters (ESC of ANSI colour codes, NUL, CR ...) shown as ``\\x1b`` escapes and
-    bidirectional controls as ``\\u202e``; newlines and tabs are kept. Keeps terminal output and Markdown pipe-friendly whatever a student typed."""
-    escaped = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text.replace("\r\n", "\n"))
-    escaped = _BIDI_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", escaped)
-    return _NON_CHARACTERS.sub("\ufffd", escaped)
 
 
 def fmt_number(value: float, digits: int = 4) -> str:
