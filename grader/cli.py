@@ -572,9 +572,10 @@ def _usage_error(exc: Any) -> int:
     """Show a command-line usage error as click does (usage, a hint, ``Error: ...``); its exit code (2).
 
     Typer vendors click, so these are ``typer``'s own exception classes, not ``click.ClickException``. A bare
-    ``grader`` raises NoArgsIsHelpError: with rich installed the help is already printed and the message empty.
+    ``grader`` raises NoArgsIsHelpError: with rich installed the help is already printed and the message empty. A
+    missing argument's ``message`` is empty too: only ``format_message()`` says "Missing argument 'spec'".
     """
-    if exc.message.strip():
+    if exc.format_message().strip():
         show = getattr(exc, "show", None)
         if show is not None:
             show()

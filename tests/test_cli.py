@@ -317,8 +317,12 @@ def test_conv1d_correct_and_mistake_files(tmp_path: Path) -> None:
         (["bogus"], "No such command 'bogus'"),
         (["check", str(WEEK7), str(SAMPLES / "correct.yaml"), "--bogus"], "No such option: --bogus"),
         (["check", str(WEEK7), str(SAMPLES / "correct.yaml"), "extra"], "unexpected extra argument"),
+        (["solve"], "Missing argument 'spec'"),
+        (["grade", str(WEEK7)], "Missing argument 'submissions'"),
+        (["batch", str(WEEK7)], "Missing argument 'submissions"),
+        (["stats"], "Missing argument 'spec'"),
     ],
-    ids=["unknown-command", "unknown-option", "extra-argument"],
+    ids=["unknown-command", "unknown-option", "extra-argument", "solve-no-sheet", "grade-no-files", "batch-no-folder", "stats-no-sheet"],
 )
 def test_usage_errors_exit_2_with_clicks_message(args: list[str], needle: str) -> None:
     result = run(*args)
