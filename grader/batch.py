@@ -14,6 +14,7 @@ the kernel for memory) become a failed Result with the reason, marked so that th
 from __future__ import annotations
 
 import atexit
+import functools
 import hashlib
 import itertools
 import json
@@ -642,6 +643,7 @@ def run_batch(
     grade_fn: GradeFn | None = None,
     chunk_size: int = CHUNK_SIZE,
     student_from: str | None = None,
+    require_sandbox: bool = False,
 ) -> BatchSummary:
     """Grade every submission under ``submissions_dir`` against the sheet at ``spec_path`` into a gradebook.
 
@@ -660,6 +662,10 @@ def run_batch(
         student_from: a regular expression whose group names the student who handed each file in, searched in
             its path relative to ``submissions_dir`` (:func:`student_pattern`); that id counts over the one the
             file gives. Files it does not match keep their own (listed in ``BatchSummary.unmatched``).
+        require_sandbox: refuse to run students' code without every isolation layer: checked here before any
+            grading when the folder holds code (SandboxUnavailable, listing what is missing), and by each worker
+            (on a Dask worker without them, that worker's code submissions are grader failures, graded again
+            next run). Only with the default ``grade_fn``.
 
     Returns a :class:`BatchSummary`. Raises GraderError for the caller's faults (missing spec or folder, bad
     arguments, an unreachable scheduler); never for a submission.
@@ -677,12 +683,18 @@ def run_batch(
     if grade_fn is None:
         from grader.grading import grade_file
 
-        grade_fn = grade_file
+        grade_fn = functools.partial(grade_file, require_sandbox=True) if require_sandbox else grade_file
+    elif require_sandbox:
+        raise GraderError("require_sandbox: only with the default grade_fn")
     gradebook_path = gradebook_path if gradebook_path is not None else DEFAULT_GRADEBOOK
     identity = sheet_identity(spec_path)
     started = time.perf_counter()
 
     discovered = _discover(submissions_dir, _gradebook_files(gradebook_path))
+    if require_sandbox and any(found.path.suffix.lower() in CODE_SUFFIXES for found in discovered):
+        from grader.sandbox import require_layers
+
+        require_layers()  # before anything is graded: a missing layer stops the batch, not each submission
     summary = BatchSummary(
         spec_path=spec_path,
         gradebook_path=gradebook_path,

@@ -46,6 +46,11 @@ class ReportFormat(str, Enum):
     gradescope = "gradescope"
 
 
+class Executor(str, Enum):
+    local = "local"
+    dask = "dask"
+
+
 class KeyFormat(str, Enum):
     yaml = "yaml"
     json = "json"
@@ -338,9 +343,10 @@ def check(
     fmt: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.text,
     output: OutOpt = None,
     fail_under: FailUnder = None,
+    require_sandbox: RequireSandbox = False,
 ) -> None:
     """The student-side run: visible parts graded, hidden parts listed as graded after submission."""
-    _grade_command(spec, [submission], fmt, output, fail_under, "check", False)
+    _grade_command(spec, [submission], fmt, output, fail_under, "check", require_sandbox)
 
 
 @app.command()
@@ -365,13 +371,14 @@ def batch(
     spec: SpecArg,
     submissions_dir: Annotated[Path, typer.Argument(help="Folder of submissions.", show_default=False)],
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", parser=_positive_whole_number, help="Parallel workers (default: all cores).")] = None,
-    gradebook: Annotated[Optional[Path], typer.Option("--gradebook", help="SQLite gradebook (created on first use).")] = None,
+    gradebook: Annotated[Optional[Path], typer.Option("--gradebook", help="SQLite gradebook, created on first use (default: ./gradebook.sqlite).")] = None,
     regrade: Annotated[bool, typer.Option("--regrade", help="Grade again even when nothing changed.")] = False,
-    executor: Annotated[str, typer.Option("--executor", help="local or dask.")] = "local",
-    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler address (with --executor dask).")] = None,
-    fmt: Annotated[Optional[ReportFormat], typer.Option("--format", "-f", help="Also write one report per submission.")] = None,
-    out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Folder for the per-submission reports.")] = None,
+    executor: Annotated[Executor, typer.Option("--executor", help="Where workers run: processes on this machine, or a Dask cluster.")] = Executor.local,
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786 (with --executor dask; without it, a local cluster).")] = None,
+    fmt: Annotated[Optional[ReportFormat], typer.Option("--format", "-f", help="Also write one report per submission (into --out-dir).")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Folder for the per-submission reports (with --format; default: ./reports).")] = None,
     fail_under: FailUnder = None,
+    require_sandbox: RequireSandbox = False,
     student_from: Annotated[Optional[str], typer.Option(
         "--student-from", metavar="REGEX",
         help="Who handed each file in, from its path in the folder: a regular expression whose group is the student "
@@ -381,14 +388,16 @@ def batch(
     """Grade a whole folder in parallel into a gradebook; unchanged submissions are skipped."""
     from grader.batch import run_batch
 
-    if executor not in ("local", "dask"):
-        raise GraderError(f"--executor must be 'local' or 'dask', got {executor!r}")
+    if scheduler is not None and executor is not Executor.dask:
+        raise GraderError("--scheduler needs --executor dask")
+    if out_dir is not None and fmt is None:
+        raise GraderError("--out-dir needs --format (which report to write there: html, junit, gradescope, ...)")
     if fmt is not None:
         out_dir = out_dir or Path("reports")
         check_output_dir(out_dir)
     summary = run_batch(
-        spec, submissions_dir, jobs=jobs, gradebook_path=gradebook, regrade=regrade,
-        executor=executor, scheduler=scheduler, progress=sys.stderr.isatty(), student_from=student_from,  # type: ignore[arg-type]
+        spec, submissions_dir, jobs=jobs, gradebook_path=gradebook, regrade=regrade, executor=executor.value,
+        scheduler=scheduler, progress=sys.stderr.isatty(), student_from=student_from, require_sandbox=require_sandbox,
     )
     described = summary.describe()
     typer.echo(described)

@@ -409,9 +409,10 @@ def grade_submission(sheet: Sheet, path: Path, *, mode: Mode = "full", require_s
     return unusable(sheet, path, f"{file_name(path)}: unsupported file type {suffix or '(none)'}; expected one of {expected}", submission_hash=file_hash(data), mode=mode)
 
 
-def grade_file(spec_path: Path | str, submission_path: Path | str, *, mode: Mode = "full") -> Result:
-    """Load the sheet (cached) and grade one submission file: the function batch workers call."""
-    return grade_submission(_sheet(Path(spec_path)), Path(submission_path), mode=mode)
+def grade_file(spec_path: Path | str, submission_path: Path | str, *, mode: Mode = "full", require_sandbox: bool = False) -> Result:
+    """Load the sheet (cached) and grade one submission file: the function batch workers call (with
+    ``require_sandbox`` bound by ``functools.partial`` for ``grader batch --require-sandbox``)."""
+    return grade_submission(_sheet(Path(spec_path)), Path(submission_path), mode=mode, require_sandbox=require_sandbox)
 
 
 _SHEETS: dict[tuple[Path, int, int], Sheet] = {}

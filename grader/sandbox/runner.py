@@ -246,6 +246,15 @@ def probe_layers() -> dict[str, bool]:
     return layers.probe_layers()
 
 
+def require_layers() -> None:
+    """Raise SandboxUnavailable, listing each missing isolation layer and how to get it, unless this machine has
+    them all (what ``require_sandbox=True`` and ``--require-sandbox`` check before any code runs)."""
+    probed = layers.probe_layers()
+    missing = [name for name in layers.LAYER_NAMES if not probed[name]]
+    if missing:
+        raise SandboxUnavailable(_missing_layers_message(missing))
+
+
 def _missing_layers_message(missing: Sequence[str]) -> str:
     lines = [f"the sandbox is required but {len(missing)} isolation layer(s) are not available on this machine:"]
     lines += [f"  {name}: {layers.LAYER_HOWTO[name]}" for name in missing]
@@ -458,9 +467,7 @@ def run_prepared(source: Path, prepared: PreparedCases, *, require_sandbox: bool
     limits = prepared.limits
     probed = layers.probe_layers()
     if require_sandbox:
-        missing = [name for name in layers.LAYER_NAMES if not probed[name]]
-        if missing:
-            raise SandboxUnavailable(_missing_layers_message(missing))
+        require_layers()
     loaded = _load_source(source)
     if isinstance(loaded, str):
         return RunReport([CaseOutcome(case.name, "import-error", None, loaded) for case in prepared.cases], _no_layers(), "")

@@ -47,3 +47,88 @@ def test_code_submissions_in_a_batch_match_grading_them_one_by_one(tmp_path: Pat
         assert [(p.key, p.status, p.points_earned, p.mistake) for p in batched.parts] == [
             (p.key, p.status, p.points_earned, p.mistake) for p in alone.parts
         ]
+
+
+def _without_seccomp(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process's probe says seccomp is missing (a forked worker inherits the patch)."""
+    from grader.sandbox import layers
+
+    probed = dict(layers.probe_layers(), seccomp=False)
+    monkeypatch.setattr(layers, "probe_layers", lambda: probed)
+
+
+def _grader(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """Run ``grader ARGS...`` in this process as the installed program does (``grader.cli.main``, so the patched
+    probe applies): its exit code and stderr."""
+    import sys
+
+    from grader.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["grader", *args])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "internal error" not in err, err
+    return (exited.value.code if isinstance(exited.value.code, int) else 0), err
+
+
+def test_require_sandbox_stops_a_batch_with_code_before_anything_is_graded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "code"
+    folder.mkdir()
+    shutil.copy(CODE / "correct.py", folder / "correct.py")
+    book = tmp_path / "book.sqlite"
+    _without_seccomp(monkeypatch)
+    code, err = _grader(monkeypatch, capsys, "batch", str(SHEET), str(folder), "--gradebook", str(book), "--jobs", "1", "--require-sandbox")
+    assert code == 2 and "the sandbox is required" in err and "seccomp" in err, err
+    assert not book.exists()  # refused before the gradebook was opened: nothing graded, nothing to resume
+
+
+def test_require_sandbox_in_a_worker_is_a_grader_failure_graded_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Dask worker may lack a layer the batch's machine has: its code submissions fail as the grader's fault."""
+    from grader.sandbox import layers
+
+    folder = tmp_path / "code"
+    folder.mkdir()
+    shutil.copy(CODE / "correct.py", folder / "correct.py")
+    shutil.copy(ROOT / "submissions" / "week7" / "correct.yaml", folder / "answers.yaml")
+    real = layers.probe_layers
+    calls: list[int] = []
+
+    def parent_has_them_workers_do_not() -> dict[str, bool]:
+        calls.append(os.getpid())
+        return dict(real(), seccomp=len(calls) == 1 and real()["seccomp"])
+
+    monkeypatch.setattr(layers, "probe_layers", parent_has_them_workers_do_not)
+    if not all(real().values()):
+        pytest.skip("this machine lacks an isolation layer: the batch would refuse before grading")
+    summary = run_batch(SHEET, folder, jobs=1, gradebook_path=tmp_path / "book.sqlite", progress=False, require_sandbox=True)
+    assert summary.graded == 2 and summary.grader_failures == 1
+    [(path, message)] = summary.failures
+    assert path.endswith("correct.py") and "SandboxUnavailable" in message and "seccomp" in message
+
+
+def test_check_require_sandbox_refuses_code_without_every_layer(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    _without_seccomp(monkeypatch)
+    code, err = _grader(monkeypatch, capsys, "check", str(SHEET), str(CODE / "correct.py"), "--require-sandbox")
+    assert code == 2 and "seccomp" in err, err
+    code, err = _grader(monkeypatch, capsys, "check", str(SHEET), str(ROOT / "submissions" / "week7" / "correct.yaml"), "--require-sandbox")
+    assert code == 0, err  # no code, nothing to isolate
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--scheduler", "tcp://127.0.0.1:1"], "--scheduler needs --executor dask"),
+        (["--out-dir", "reports-here"], "--out-dir needs --format"),
+    ],
+    ids=["scheduler-without-dask", "out-dir-without-format"],
+)
+def test_batch_options_that_need_another_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, err = _grader(monkeypatch, capsys, "batch", str(SHEET), str(CODE), "--gradebook", "book.sqlite", *args)
+    assert code == 2 and message in err, err
+    assert not (tmp_path / "book.sqlite").exists() and not (tmp_path / "reports-here").exists()
