@@ -46,6 +46,11 @@ class ReportFormat(str, Enum):
     gradescope = "gradescope"
 
 
+class Audience(str, Enum):
+    student = "student"
+    instructor = "instructor"
+
+
 class Executor(str, Enum):
     local = "local"
     dask = "dask"
@@ -229,10 +234,11 @@ def _submission_files(paths: list[Path]) -> list[FoundSubmission]:
 
 def _grade_command(
     spec: Path, submissions: list[Path], fmt: ReportFormat, output: Path | None, fail_under: float | None, mode: str,
-    require_sandbox: bool,
+    require_sandbox: bool, audience: Audience = Audience.student,
 ) -> None:
-    """Grade ``submissions``, write their report (one, or a summary then each), append the GitHub step summary, and
-    set the exit code (2: a single submission unusable or the sheet failed on a variant; 1: below ``fail_under``)."""
+    """Grade ``submissions``, write their report for ``audience`` (one, or a summary then each), append the GitHub
+    step summary (the student's view, whoever the report is for), and set the exit code (2: a single submission
+    unusable or the sheet failed on a variant; 1: below ``fail_under``)."""
     from grader.batch import outside_link_message
     from grader.grading import grade_submission, unusable
     from grader.report import render, render_junit, render_md, render_md_many, render_text_many
@@ -259,16 +265,17 @@ def _grade_command(
             sheet_faults.append(f"{shown}: {SHEET_FAULT}" if mode == "check" else f"{shown}: the sheet failed on this variant: {error}")
             told = error.result if isinstance(error, VariantKeyError) else unusable(loaded, path, SHEET_FAULT, mode=mode)  # type: ignore[arg-type]
             results.append(told)
+    reader = audience.value
     if len(results) == 1 and fmt is ReportFormat.junit:
-        text = render_junit(results[0], timestamp=_now_for_junit())
+        text = render_junit(results[0], reader, timestamp=_now_for_junit())
     elif len(results) == 1:
-        text = render(results[0], fmt.value)
+        text = render(results[0], fmt.value, audience=reader)
     elif fmt is ReportFormat.text:
-        text = render_text_many(results)
+        text = render_text_many(results, reader)
     elif fmt is ReportFormat.md:
-        text = render_md_many(results)
+        text = render_md_many(results, reader)
     elif fmt is ReportFormat.json:
-        text = "[\n" + ",\n".join(render(r, "json").strip() for r in results) + "\n]"
+        text = "[\n" + ",\n".join(render(r, "json", audience=reader).strip() for r in results) + "\n]"
     else:
         raise GraderError(f"--format {fmt.value} writes one file per submission: grade them one at a time, or use `grader batch --format {fmt.value} --out-dir DIR`")
     _emit(text, output)  # the report first: a summary that cannot be written must not lose it
@@ -321,6 +328,11 @@ def _graded_score(result: Result) -> float:
 
 FailUnder = Annotated[Optional[float], typer.Option("--fail-under", parser=_fraction, help="Exit 1 when a score (0..1 of the graded parts' points) is below this.")]
 RequireSandbox = Annotated[bool, typer.Option("--require-sandbox", help="Refuse to run code unless every isolation layer is available.")]
+AudienceOpt = Annotated[Audience, typer.Option(
+    "--audience",
+    help="Who reads the reports: the student (hidden parts show only their points and whether they passed) or the "
+         "instructor (also their feedback, known mistake and answer). A GitHub step summary is always the student's.",
+)]
 
 
 @app.command()
@@ -331,9 +343,10 @@ def grade(
     output: OutOpt = None,
     fail_under: FailUnder = None,
     require_sandbox: RequireSandbox = False,
+    audience: AudienceOpt = Audience.student,
 ) -> None:
     """Grade submissions and print the feedback report (several submissions: a summary, then each report)."""
-    _grade_command(spec, submissions, fmt, output, fail_under, "full", require_sandbox)
+    _grade_command(spec, submissions, fmt, output, fail_under, "full", require_sandbox, audience)
 
 
 @app.command()
@@ -379,6 +392,7 @@ def batch(
     out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Folder for the per-submission reports (with --format; default: ./reports).")] = None,
     fail_under: FailUnder = None,
     require_sandbox: RequireSandbox = False,
+    audience: AudienceOpt = Audience.student,
     student_from: Annotated[Optional[str], typer.Option(
         "--student-from", metavar="REGEX",
         help="Who handed each file in, from its path in the folder: a regular expression whose group is the student "
@@ -411,12 +425,12 @@ def batch(
         from grader.gradebook import Gradebook
 
         with Gradebook(summary.gradebook_path, read_only=True) as book:
-            _write_reports(book, fmt.value, out_dir, summary.spec_hash)
+            _write_reports(book, fmt.value, out_dir, summary.spec_hash, audience.value)
     if fail_under is not None and summary.below(fail_under):
         raise _fail(f"a score is below --fail-under {fail_under:g}", 1)
 
 
-def _write_reports(book: Gradebook, fmt: str, out_dir: Path, spec_hash: str) -> None:
+def _write_reports(book: Gradebook, fmt: str, out_dir: Path, spec_hash: str, audience: str) -> None:
     from grader.report import FILE_SUFFIXES, render, render_junit
 
     used: set[str] = set()  # casefolded names (see _report_name)
@@ -424,7 +438,7 @@ def _write_reports(book: Gradebook, fmt: str, out_dir: Path, spec_hash: str) -> 
     graded_at = [row.graded_at for row in book.rows(spec_hash)] if fmt == "junit" else None
     for index, result in enumerate(book.results(spec_hash)):
         name = _report_name(result.student_id, Path(result.submission).stem, used)
-        text = render_junit(result, timestamp=_now_for_junit(graded_at[index])) if graded_at else render(result, fmt)
+        text = render_junit(result, audience, timestamp=_now_for_junit(graded_at[index])) if graded_at else render(result, fmt, audience=audience)
         write_atomic(out_dir / f"{name}{FILE_SUFFIXES[fmt]}", text)
     typer.echo(f"wrote {len(used)} {fmt} report(s) to {out_dir}")
 
@@ -467,6 +481,7 @@ def report(
     fmt: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.html,
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for the reports.")] = Path("reports"),
     csv: Annotated[Optional[Path], typer.Option("--csv", help="Also write one CSV row per student here (LMS import).")] = None,
+    audience: AudienceOpt = Audience.student,
 ) -> None:
     """Render reports from a gradebook without grading again."""
     from grader.cohort import merge_warnings, sheet_points, students_in
@@ -479,7 +494,7 @@ def report(
     loaded = _load(spec)
     with Gradebook(gradebook, read_only=True) as book:  # refuses a missing file or one that is no gradebook
         _require_results_of_this_sheet(book, loaded, spec)
-        _write_reports(book, fmt.value, out_dir, loaded.spec_hash)
+        _write_reports(book, fmt.value, out_dir, loaded.spec_hash, audience.value)
         if csv is not None:
             students = students_in(book, loaded.spec_hash)  # one CSV row per student
             _warn(merge_warnings(students))

@@ -626,3 +626,50 @@ def test_junit_reports_from_a_gradebook_carry_each_grading_time(tmp_path: Path) 
     for stem, when in graded.items():
         text = (tmp_path / "out" / f"{stem}.xml").read_text(encoding="utf-8")
         assert f'timestamp="{when.removesuffix("+00:00")}"' in text
+
+
+# -- --audience: the instructor's view of hidden parts from the command line -------------------------------------
+
+@pytest.fixture(scope="module")
+def hidden_mistake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample whose hidden part ex1.b_unusual matches the known mistake 'sum-over-k', under a name and a student
+    id that do not say so."""
+    sample = SAMPLES / "mistake-sum-over-k--ex1-b_unusual.yaml"
+    text = sample.read_text(encoding="utf-8")
+    assert "student: s-sum-over-k" in text
+    path = tmp_path_factory.mktemp("hidden") / "answers.yaml"
+    path.write_text(text.replace("student: s-sum-over-k", "student: s-someone"), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["text", "md", "json", "html", "junit"])
+def test_grade_audience_instructor_shows_a_hidden_part_s_known_mistake(fmt: str, hidden_mistake: Path) -> None:
+    student = invoke("grade", str(WEEK7), str(hidden_mistake), "--format", fmt)
+    instructor = invoke("grade", str(WEEK7), str(hidden_mistake), "--format", fmt, "--audience", "instructor")
+    assert student.exit_code == instructor.exit_code == 0, (student.output, instructor.output)
+    assert "sum-over-k" in instructor.output and "sum-over-k" not in student.output
+
+
+def test_grade_several_files_for_the_instructor_and_the_step_summary_stays_the_student_s(tmp_path: Path, hidden_mistake: Path) -> None:
+    summary = tmp_path / "summary.md"
+    result = run(
+        "grade", str(WEEK7), str(hidden_mistake), str(SAMPLES / "correct.yaml"), "--audience", "instructor",
+        env={"GITHUB_STEP_SUMMARY": str(summary)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "known mistake matched: sum-over-k" in result.stdout
+    assert "sum-over-k" not in summary.read_text(encoding="utf-8")
+
+
+def test_report_audience_instructor_writes_the_instructor_s_reports(tmp_path: Path, hidden_mistake: Path) -> None:
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    shutil.copy(hidden_mistake, folder / hidden_mistake.name)
+    book = tmp_path / "book.sqlite"
+    assert run("batch", str(WEEK7), str(folder), "--jobs", "1", "--gradebook", str(book)).returncode == 0
+    for audience in ("student", "instructor"):
+        out_dir = tmp_path / audience
+        result = run("report", str(WEEK7), "--gradebook", str(book), "--format", "md", "--out-dir", str(out_dir), "--audience", audience)
+        assert result.returncode == 0, result.stderr
+        [written] = out_dir.glob("*.md")
+        assert ("sum-over-k" in written.read_text(encoding="utf-8")) == (audience == "instructor")
