@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,90 @@ from typing import Any
 import yaml
 
 from grader.errors import InputFileError
+
+INT_TAG = "tag:yaml.org,2002:int"
+FLOAT_TAG = "tag:yaml.org,2002:float"
+BOOL_TAG = "tag:yaml.org,2002:bool"
+YAML11_NUMBER_RESOLVERS = (INT_TAG, FLOAT_TAG, "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value")
+"""YAML 1.1 resolvers that sheets and answer files do without: octal (``010`` is 8), hexadecimal, base-60
+(``1:30`` is 90) and ``1_000`` ints, floats that need a dot (``1e-6`` is text), dates, and ``=``. Their text stays
+text, as YAML 1.2 reads it, and :data:`DECIMAL_INT` and :data:`DECIMAL_FLOAT` read numbers instead."""
+DECIMAL_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\Z")
+"""A whole number as people write it: ``017`` is no octal 15 and ``0123`` (a student id) no 83; they stay text."""
+DECIMAL_FLOAT = re.compile(
+    r"(?:[-+]?(?:\.[0-9]+(?:[eE][-+]?[0-9]+)?|[0-9]+(?:\.[0-9]*(?:[eE][-+]?[0-9]+)?|[eE][-+]?[0-9]+))"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))\Z"
+)
+"""A number with a dot or an exponent as numpy prints it (``1e-05``, ``9e0``, ``2.5e3``, ``3E5``, ``.5``) and
+YAML's ``.inf``/``.nan``; plain digits are left to :data:`DECIMAL_INT`, so ``0123`` is no float either."""
+_CORE_BOOL = re.compile(r"(?:true|True|TRUE|false|False|FALSE)\Z")
+
+
+class SheetLoader(yaml.SafeLoader):
+    """PyYAML's safe loader reading scalars as YAML 1.2's core schema does: numbers as :data:`DECIMAL_INT` and
+    :data:`DECIMAL_FLOAT` (as answer files read them, so a student who copies a sheet's number writes the same
+    number), and only ``true``/``false`` as booleans: ``yes``, ``no``, ``on``, ``off``, ``y`` and ``n`` are text
+    (an id, a choice option or an input named ``on`` stays what it says)."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag not in (*YAML11_NUMBER_RESOLVERS, BOOL_TAG)]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    yaml_constructors = dict(yaml.SafeLoader.yaml_constructors)
+
+    def construct_decimal_int(self, node: yaml.ScalarNode) -> int:
+        """An int: implicit, :data:`DECIMAL_INT` text; ``!!int``, decimal text only (``!!int 010`` is 10, not 8)."""
+        try:
+            return int(node.value)
+        except ValueError:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"!!int {node.value[:40]!r} is not a decimal whole number", node.start_mark
+            ) from None
+
+    def construct_decimal_float(self, node: yaml.ScalarNode) -> float:
+        """A float: implicit, :data:`DECIMAL_FLOAT` text; ``!!float``, what ``float()`` reads or ``.inf``/``.nan``."""
+        text = str(node.value).strip()
+        special = {".inf": math.inf, "+.inf": math.inf, "-.inf": -math.inf, ".nan": math.nan}.get(text.lower())
+        if special is not None:
+            return special
+        try:
+            return float(text)
+        except ValueError:
+            raise yaml.constructor.ConstructorError(None, None, f"!!float {text[:40]!r} is not a number", node.start_mark) from None
+
+    def construct_core_bool(self, node: yaml.ScalarNode) -> bool:
+        """A bool: ``true`` or ``false`` in any of YAML 1.2's three spellings."""
+        if _CORE_BOOL.match(str(node.value)):
+            return str(node.value).lower() == "true"
+        raise yaml.constructor.ConstructorError(None, None, f"!!bool {str(node.value)[:40]!r} is not true or false", node.start_mark)
+
+
+    def construct_unsupported(self, node: yaml.Node) -> Any:
+        """Refuses a tag that builds anything but text, a number, true/false or null (dates, bytes, Python objects,
+        an application's own ``!tag``)."""
+        raise yaml.constructor.ConstructorError(None, None, _unsupported_tag(node), node.start_mark)
+
+
+def _unsupported_tag(node: yaml.Node) -> str:
+    tag = str(node.tag)
+    shown = "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org,2002:") else tag
+    return f"the tag {shown[:60]} is not supported; write text, numbers, true/false, lists and key: value pairs"
+
+
+_PLAIN_TAGS = frozenset({"tag:yaml.org,2002:str", "tag:yaml.org,2002:null", INT_TAG, FLOAT_TAG, BOOL_TAG})
+_COLLECTION_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
+
+
+SheetLoader.add_implicit_resolver(BOOL_TAG, _CORE_BOOL, list("tTfF"))
+SheetLoader.add_implicit_resolver(INT_TAG, DECIMAL_INT, list("-+0123456789"))
+SheetLoader.add_implicit_resolver(FLOAT_TAG, DECIMAL_FLOAT, list("-+.0123456789"))
+SheetLoader.add_constructor(INT_TAG, SheetLoader.construct_decimal_int)
+SheetLoader.add_constructor(FLOAT_TAG, SheetLoader.construct_decimal_float)
+SheetLoader.add_constructor(BOOL_TAG, SheetLoader.construct_core_bool)
+for _tag in list(SheetLoader.yaml_constructors):
+    if _tag not in _PLAIN_TAGS and _tag not in _COLLECTION_TAGS:
+        SheetLoader.add_constructor(_tag, SheetLoader.construct_unsupported)
+SheetLoader.add_constructor(None, SheetLoader.construct_unsupported)
 
 MAX_FILE_BYTES = 4 << 20
 """Larger files are refused before parsing: no exercise or answer file needs more, and a hostile one can't hang us."""
@@ -44,10 +129,12 @@ class LineMap:
         return self._lines.get((), None)
 
 
-def _construct(loader: yaml.SafeLoader, node: yaml.Node, loc: Loc, lines: dict[Loc, int], depth: int = 0) -> Any:
+def _construct(loader: SheetLoader, node: yaml.Node, loc: Loc, lines: dict[Loc, int], depth: int = 0) -> Any:
     lines.setdefault(loc, node.start_mark.line + 1)
     if depth > 200:
         raise InputFileError("nested more than 200 levels deep", line=node.start_mark.line + 1)
+    if not isinstance(node, yaml.ScalarNode) and node.tag not in _COLLECTION_TAGS:  # ``!!set {a, b}``, ``!!omap``
+        raise InputFileError(_unsupported_tag(node), line=node.start_mark.line + 1, path=format_path(loc))
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
@@ -63,7 +150,11 @@ def _construct(loader: yaml.SafeLoader, node: yaml.Node, loc: Loc, lines: dict[L
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_construct(loader, item, (*loc, i), lines, depth + 1) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    try:
+        return loader.construct_object(node, deep=True)
+    except yaml.MarkedYAMLError as exc:  # a tag nothing builds (``!!python/object``, ``!custom``), ``!!int x``
+        problem = " ".join((exc.problem or exc.context or "not valid YAML").split())
+        raise InputFileError(problem, line=node.start_mark.line + 1, path=format_path(loc)) from None
 
 
 def read_text(path: Path, what: str) -> str:
@@ -119,13 +210,14 @@ def text_position(data: bytes, offset: int) -> tuple[int, int]:
 
 
 def load_yaml_with_lines(text: str, file: Path | str) -> tuple[Any, LineMap]:
-    """Parse one YAML document (JSON is YAML too); return data and its line map.
+    """Parse one YAML document (JSON is YAML too) with :class:`SheetLoader` (YAML 1.2's numbers and booleans);
+    return data and its line map.
 
     Aliases are refused (an exercise never needs them and they enable billion-laughs files).
     """
     check_nesting(text, file)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=SheetLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -140,7 +232,7 @@ def load_yaml_with_lines(text: str, file: Path | str) -> tuple[Any, LineMap]:
     _refuse_aliases(text, file)
     lines: dict[Loc, int] = {}
     try:
-        data = _construct(yaml.SafeLoader(""), node, (), lines)
+        data = _construct(SheetLoader(""), node, (), lines)
     except InputFileError as exc:
         raise InputFileError(exc.message, file=file, line=exc.line, path=exc.path) from None
     except yaml.YAMLError as exc:
@@ -151,7 +243,7 @@ def load_yaml_with_lines(text: str, file: Path | str) -> tuple[Any, LineMap]:
 
 
 def _refuse_aliases(text: str, file: Path | str) -> None:
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+    for event in yaml.parse(text, Loader=SheetLoader):
         if isinstance(event, yaml.AliasEvent):
             line = event.start_mark.line + 1 if event.start_mark else None
             raise InputFileError("YAML aliases (*name) are not allowed here", file=file, line=line)

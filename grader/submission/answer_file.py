@@ -15,7 +15,20 @@ from typing import Any
 import yaml
 
 from grader.errors import InputFileError
-from grader.spec.yaml_lines import MAX_FILE_BYTES, Loc, check_nesting, format_path, text_position, utf8_text
+from grader.spec.yaml_lines import (
+    BOOL_TAG,
+    DECIMAL_FLOAT,
+    DECIMAL_INT,
+    FLOAT_TAG,
+    INT_TAG,
+    MAX_FILE_BYTES,
+    YAML11_NUMBER_RESOLVERS,
+    Loc,
+    check_nesting,
+    format_path,
+    text_position,
+    utf8_text,
+)
 from grader.text import answer_text, clean_document, may_hold_surrogates
 
 ANSWER_SUFFIXES = (".yaml", ".yml", ".json")
@@ -26,21 +39,7 @@ MAX_YAML_ANSWER_BYTES = 1 << 20
 while it parses (a 4 MiB file needed 470 MB); JSON, a few times, so JSON files may have up to MAX_FILE_BYTES."""
 
 
-_INT = "tag:yaml.org,2002:int"
-_FLOAT = "tag:yaml.org,2002:float"
-_BOOL = "tag:yaml.org,2002:bool"
 _MERGE = "tag:yaml.org,2002:merge"
-_DROPPED_RESOLVERS = (_INT, _FLOAT, "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value")
-"""YAML 1.1 resolvers answer files do without: octal, hexadecimal, base-60 and ``1_000`` ints, floats that need
-a dot, dates, and ``=``. Their text stays text (YAML 1.2 reads it so too)."""
-_DECIMAL_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\Z")
-"""A whole number as people write it: ``017`` is no octal 15 and ``0123`` (a student id) no 83; they stay text."""
-_DECIMAL_FLOAT = re.compile(
-    r"(?:[-+]?(?:\.[0-9]+(?:[eE][-+]?[0-9]+)?|[0-9]+(?:\.[0-9]*(?:[eE][-+]?[0-9]+)?|[eE][-+]?[0-9]+))"
-    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))\Z"
-)
-"""A number with a dot or an exponent as numpy prints it (``1e-05``, ``9e0``, ``2.5e3``, ``3E5``, ``.5``) and
-YAML's ``.inf``/``.nan``; plain digits are left to :data:`_DECIMAL_INT`, so ``0123`` is no float either."""
 _UNSUPPORTED_TAGS = ("binary", "timestamp", "set", "omap", "pairs")
 
 
@@ -64,13 +63,14 @@ _LIBYAML = _SafeBase is not yaml.SafeLoader
 
 
 class _AnswerLoader(_SafeBase):  # type: ignore[misc,valid-type]
-    """The safe loader (libyaml's when installed) with YAML 1.2-like numbers (:data:`_DECIMAL_INT`,
-    :data:`_DECIMAL_FLOAT`), refusing a key given twice in one mapping (the student meant one of the two
-    answers, and the grader will not guess which), merge keys, and tags that build anything but text, numbers,
-    booleans, lists and mappings. Sheets keep PyYAML's SafeLoader: only answer files read numbers this way."""
+    """The safe loader (libyaml's when installed) with YAML 1.2-like numbers (``DECIMAL_INT`` and ``DECIMAL_FLOAT``
+    of grader.spec.yaml_lines, as sheets read them), refusing a key given twice in one mapping (the student meant
+    one of the two answers, and the grader will not guess which), merge keys, and tags that build anything but
+    text, numbers, booleans, lists and mappings. Unlike sheets, answer files keep YAML 1.1's yes/no/on/off
+    booleans: a student's ``yes`` is a boolean answer."""
 
     yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag not in _DROPPED_RESOLVERS]
+        first: [(tag, regexp) for tag, regexp in resolvers if tag not in YAML11_NUMBER_RESOLVERS]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
     yaml_constructors = dict(yaml.SafeLoader.yaml_constructors)
@@ -94,7 +94,7 @@ class _AnswerLoader(_SafeBase):  # type: ignore[misc,valid-type]
         return super().construct_mapping(node, deep=deep)
 
     def construct_decimal_int(self, node: yaml.Node) -> int:
-        """An int (implicit: :data:`_DECIMAL_INT` text; ``!!int``: decimal text only)."""
+        """An int (implicit: ``DECIMAL_INT`` text; ``!!int``: decimal text only)."""
         value = node.value
         try:
             return int(value)
@@ -104,7 +104,7 @@ class _AnswerLoader(_SafeBase):  # type: ignore[misc,valid-type]
             raise _Refusal(None, None, f"!!int {_node_text(node)} is not a decimal whole number", node.start_mark) from None
 
     def construct_decimal_float(self, node: yaml.Node) -> float:
-        """A float (implicit: :data:`_DECIMAL_FLOAT` text; ``!!float``: whatever ``float()`` or YAML reads)."""
+        """A float (implicit: ``DECIMAL_FLOAT`` text; ``!!float``: whatever ``float()`` or YAML reads)."""
         value = node.value
         try:
             return float(value)
@@ -136,11 +136,11 @@ class _AnswerLoader(_SafeBase):  # type: ignore[misc,valid-type]
         )
 
 
-_AnswerLoader.add_implicit_resolver(_INT, _DECIMAL_INT, list("-+0123456789"))
-_AnswerLoader.add_implicit_resolver(_FLOAT, _DECIMAL_FLOAT, list("-+.0123456789"))
-_AnswerLoader.add_constructor(_INT, _AnswerLoader.construct_decimal_int)
-_AnswerLoader.add_constructor(_FLOAT, _AnswerLoader.construct_decimal_float)
-_AnswerLoader.add_constructor(_BOOL, _AnswerLoader.construct_checked_bool)
+_AnswerLoader.add_implicit_resolver(INT_TAG, DECIMAL_INT, list("-+0123456789"))
+_AnswerLoader.add_implicit_resolver(FLOAT_TAG, DECIMAL_FLOAT, list("-+.0123456789"))
+_AnswerLoader.add_constructor(INT_TAG, _AnswerLoader.construct_decimal_int)
+_AnswerLoader.add_constructor(FLOAT_TAG, _AnswerLoader.construct_decimal_float)
+_AnswerLoader.add_constructor(BOOL_TAG, _AnswerLoader.construct_checked_bool)
 for _tag in _UNSUPPORTED_TAGS:
     _AnswerLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _AnswerLoader.construct_unsupported)
 _AnswerLoader.add_constructor(None, _AnswerLoader.construct_unsupported)
