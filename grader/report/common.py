@@ -78,6 +78,15 @@ def fmt_percent(score: float) -> str:
     return f"{fmt_number(round(score * 100, 2))}%"
 
 
+def score_note(result: Result) -> str:
+    """What goes in the total's parentheses: ``94.23%``, and when parts are pending (``grader check`` leaves hidden
+    ones so) ``94.23%; 3 points graded after submission``, so a student who passed every visible check reads the
+    missing points as not graded yet, not as lost."""
+    pending = sum(p.points_possible for p in result.parts if p.status is Status.pending)
+    note = fmt_percent(result.score)
+    return f"{note}; {fmt_number(pending)} point{'' if pending == 1 else 's'} {STATUS_WORDS[Status.pending]}" if pending else note
+
+
 # ---------------------------------------------------------------------------------------------- arrays
 
 

@@ -12,7 +12,7 @@ from grader.report.common import (
     Audience,
     PartView,
     check_audience,
-    fmt_percent,
+    score_note,
     fmt_points,
     headline,
     note_lines,
@@ -91,7 +91,7 @@ def to_gradescope_data(result: Result, audience: Audience = "student") -> dict[s
                    f"{headline(result, audience, hidden_results=False)}"]
     else:
         summary = [f"Total: {fmt_points(result.points_earned, result.points_possible)} points "
-                   f"({fmt_percent(result.score)}). {headline(result, audience)}"]
+                   f"({score_note(result)}). {headline(result, audience)}"]
     if result.error:
         summary.insert(0, f"This submission could not be graded: {result.error}")
     notes = note_lines(result)

@@ -19,7 +19,7 @@ from grader.report.common import (
     differs,
     flatten,
     fmt_number,
-    fmt_percent,
+    score_note,
     fmt_points,
     grid_fits,
     headline,
@@ -275,7 +275,7 @@ def render_html(result: Result, audience: Audience = "student") -> str:
                     f"<p>{esc(result.error)}</p></div>")
     body.append('<div class="card"><div class="total">'
                 f"{esc(fmt_points(result.points_earned, result.points_possible))} <small>points "
-                f"({esc(fmt_percent(result.score))})</small></div>"
+                f"({esc(score_note(result))})</small></div>"
                 f"<p>{esc(headline(result, audience))}</p>")
     notes = note_lines(result)
     if notes:

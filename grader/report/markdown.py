@@ -13,6 +13,7 @@ from grader.report.common import (
     batch_status,
     check_audience,
     fmt_percent,
+    score_note,
     fmt_points,
     headline,
     note_lines,
@@ -112,7 +113,7 @@ def render_md(result: Result, audience: Audience = "student") -> str:
     if result.error:
         lines += ["> [!CAUTION]", "> **This submission could not be graded.**", f"> {md_text(result.error)}", ""]
     lines += [f"**Total: {fmt_points(result.points_earned, result.points_possible)} points "
-              f"({fmt_percent(result.score)})**. {md_text(headline(result, audience))}", ""]
+              f"({score_note(result)})**. {md_text(headline(result, audience))}", ""]
     notes = note_lines(result)
     if notes:
         lines += ["> [!NOTE]", f"> **{NOTES_TITLE}:**", ">"] + [f"> - {md_text(note)}" for note in notes] + [""]

@@ -14,6 +14,7 @@ from grader.report.common import (
     batch_status,
     check_audience,
     fmt_percent,
+    score_note,
     fmt_points,
     headline,
     note_lines,
@@ -110,8 +111,7 @@ def render_text(result: Result, audience: Audience = "student") -> str:
         lines += wrap("ERROR: this submission could not be graded.")
         lines += wrap(result.error, "  ")
         lines.append("-" * WIDTH)
-    lines.append(f"Total: {fmt_points(result.points_earned, result.points_possible)} points "
-                 f"({fmt_percent(result.score)})")
+    lines.append(f"Total: {fmt_points(result.points_earned, result.points_possible)} points ({score_note(result)})")
     lines += wrap(headline(result, audience))
     notes = note_lines(result)
     if notes:
@@ -128,8 +128,7 @@ def render_text(result: Result, audience: Audience = "student") -> str:
             lines += part_lines(view)
     lines.append("")
     lines.append("=" * WIDTH)
-    lines.append(f"Total: {fmt_points(result.points_earned, result.points_possible)} points "
-                 f"({fmt_percent(result.score)})")
+    lines.append(f"Total: {fmt_points(result.points_earned, result.points_possible)} points ({score_note(result)})")
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
