@@ -65,8 +65,8 @@ def _input_markdown(name: str, description: str, value: np.ndarray) -> str:
     if not grids or value.size > 400:
         return f"- {label}: an array of shape {value.shape} (its values: `grader data`, see above)"
     parts = [f"**{label}**"]
-    for caption, grid in grids:
-        parts.append(f"\n{_markdown_grid(grid)}\n" + (f"\n*{label.split(' (')[0]} {caption}*\n" if caption else ""))
+    for caption, grid in grids:  # each grid's caption above it, where a reader going down the page meets it first
+        parts.append((f"\n*{label.split(' (')[0]} {caption}*\n" if caption else "") + f"\n{_markdown_grid(grid)}\n")
     return "\n".join(parts)
 
 

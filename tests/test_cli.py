@@ -168,6 +168,18 @@ def test_sheet_markdown_shows_the_image_as_a_table() -> None:
     assert "| 0 | 4 | 1 | 1 | 2 | 0 |" in result.stdout
 
 
+def test_sheet_markdown_puts_each_channel_s_caption_above_its_own_table() -> None:
+    """Read top-down, "channel c" introduces the table of channel c (checked against `grader data`'s exact input)."""
+    image = np.array(json.loads(invoke("data", str(WEEK7)).stdout)["inputs"]["ex1"]["image"])
+    lines = invoke("sheet", str(WEEK7), "--format", "md").stdout.splitlines()
+    for channel in range(image.shape[2]):
+        caption = lines.index(f"*input image I channel {channel + 1}*")
+        table = next(i for i in range(caption + 1, len(lines)) if lines[i].startswith("| ") and not lines[i].startswith("|   |"))
+        first_row = [float(cell) for cell in lines[table].strip("| ").split(" | ")]
+        assert np.allclose(first_row, image[0, :, channel], rtol=1e-3), (channel, first_row)
+        assert not any(line.startswith("*input image I channel") for line in lines[caption + 1 : table])
+
+
 def test_sheet_html_is_one_self_contained_page() -> None:
     result = invoke("sheet", str(WEEK7), "--format", "html")
     assert result.exit_code == 0, result.output
