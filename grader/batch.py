@@ -14,6 +14,7 @@ the kernel for memory) become a failed Result with the reason, marked so that th
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import hashlib
 import itertools
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from grader import __version__
-from grader.errors import SHEET_FAULT, GraderError, SpecError, SpecErrors, VariantKeyError
+from grader.errors import SHEET_FAULT, GraderError, Interrupted, SpecError, SpecErrors, VariantKeyError
 from grader.gradebook import Gradebook, PreparedRecord, prepare_record
 from grader.notes import ASKING_FOR_AN_ID
 from grader.report.common import printable
@@ -115,6 +116,9 @@ class BatchSummary:
     executor: str = "local"
     graded_paths: list[str] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+    """``(key, why)`` of the submissions graded 0 because they could not be read or used (the student's fault, not
+    the grader's: they are not graded again unless they change)."""
     unmatched: list[str] = field(default_factory=list)
     """Gradebook keys of the files ``student_from`` did not match (graded under the id they give themselves)."""
     reassigned: list[tuple[str, str, str]] = field(default_factory=list)
@@ -144,17 +148,20 @@ class BatchSummary:
         if self.unmatched:
             lines.append(f"--student-from matched no student in {len(self.unmatched)} file path(s); each counts for the id it gives:")
             lines += _first_ones([f"  {one_line(path)}" for path in self.unmatched])
+        if self.unreadable:
+            lines.append(f"{len(self.unreadable)} could not be graded (0 points, with the reason in their report):")
+            lines += _first_ones([f"  {one_line(path)}: {printable(one_line(why))}" for path, why in self.unreadable])
         if self.failures:
             lines.append(f"the grader itself failed on {len(self.failures)} (graded again on the next run):")
             # File names are the students': shown with control characters escaped, on one line each.
             lines += _first_ones([f"  {one_line(path)}: {printable(message)}" for path, message in self.failures])
         return "\n".join(lines)
 
-    def below(self, threshold: float) -> bool:
-        """Whether any submission of this sheet in the gradebook (graded now or skipped as unchanged) has a
-        score (0..1) below ``threshold``."""
+    def below(self, threshold: float) -> list[tuple[str, float]]:
+        """``(key, score)`` of every submission of this sheet version in the gradebook (graded now or skipped as
+        unchanged) whose score (0..1) is below ``threshold``, in path order."""
         with Gradebook(self.gradebook_path) as gradebook:
-            return any(row.score < threshold for row in gradebook.rows(self.spec_hash))
+            return [(row.path, row.score) for row in gradebook.rows(self.spec_hash) if row.score < threshold]
 
     def results(self) -> Iterator[Result]:
         """The Results graded in this run, read back from the gradebook in grading order."""
@@ -426,7 +433,9 @@ def owner_of(pattern: re.Pattern[str], relative: str) -> str | None:
     if match is None:
         return None
     found = match.group("id") if "id" in pattern.groupindex else match.group(1)
-    return without_surrogates(found.strip()) if found and found.strip() else None
+    # Bytes of a name that are not UTF-8 (an old archive's Latin-1 'Müller') are kept as \xfc, so 'Müller' and
+    # 'Möller' stay two students (replacing each by U+FFFD made them one).
+    return path_key(found.strip()) if found and found.strip() else None
 
 
 def owned_by(result: Result, owner: str) -> tuple[Result, str | None]:
@@ -591,6 +600,9 @@ def _run_local(
                         suspects.extend(chunk)
                     pending.clear()
                     break
+        except BaseException:  # Ctrl-C, or the batch stopped reading: end the workers now, not after their chunks
+            _terminate_workers(pool)
+            raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         if suspects:
@@ -619,9 +631,25 @@ def _run_isolated(
                     outcomes = [_dead_worker_outcome(setup.identity, task, _death_detail(error))]
                 pool.shutdown(wait=True)
                 yield from outcomes
+    except BaseException:  # Ctrl-C, or the batch stopped reading
+        for _, pool in running.values():
+            _terminate_workers(pool)
+        raise
     finally:
         for _, pool in running.values():
             pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _terminate_workers(pool: ProcessPoolExecutor) -> None:
+    """End a pool's worker processes at once (SIGTERM; their sandbox workers die with them) instead of waiting for
+    the chunks they are grading: what Python 3.14's ``terminate_workers`` does, by hand before it."""
+    terminate = getattr(pool, "terminate_workers", None)
+    if terminate is not None:
+        terminate()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        if process.is_alive():
+            process.terminate()
 
 
 def _death_detail(error: BaseException) -> str:
@@ -744,7 +772,8 @@ def run_batch(
         else:
             outcomes = _run_dask(tasks, setup, jobs, scheduler, chunk_size)
 
-        with _Progress(progress, len(unreadable) + len(tasks), f"grading {identity.sheet_id}") as bar:
+        with _Progress(progress, len(unreadable) + len(tasks), f"grading {identity.sheet_id}") as bar, \
+                _interruptible(outcomes, summary, len(unreadable) + len(tasks)):
             for outcome in itertools.chain(unreadable, outcomes):
                 gradebook.write(outcome.record)
                 summary.graded += 1
@@ -754,11 +783,36 @@ def run_batch(
                 if outcome.grader_failure is not None:
                     summary.grader_failures += 1
                     summary.failures.append((outcome.record.path, outcome.grader_failure))
+                elif outcome.record.failed:
+                    summary.unreadable.append((outcome.record.path, _record_error(outcome.record)))
                 if outcome.reassigned is not None:
                     summary.reassigned.append((outcome.record.path, *outcome.reassigned))
                 bar.update(summary.graded, summary.failed)
     summary.elapsed = time.perf_counter() - started
     return summary
+
+
+@contextlib.contextmanager
+def _interruptible(outcomes: Iterable[Outcome], summary: BatchSummary, to_grade: int) -> Iterator[None]:
+    """Turn Ctrl-C while grading into :class:`grader.errors.Interrupted`, saying what is saved, after stopping the
+    workers (closing ``outcomes``, the executor's generator, ends them)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        close = getattr(outcomes, "close", None)
+        if close is not None:
+            close()
+        raise Interrupted(
+            f"interrupted: {summary.graded} of the {to_grade} submission(s) to grade were graded and are saved in "
+            f"{summary.gradebook_path}; run the same command again to grade the rest"
+        ) from None
+
+
+def _record_error(record: PreparedRecord) -> str:
+    """Why a record's submission could not be graded (its row's ``error`` column)."""
+    from grader.gradebook import _SUBMISSION_COLUMNS  # TODO(gradebook owner): a PreparedRecord.error property
+
+    return str(record.submission_row[_SUBMISSION_COLUMNS.index("error")] or "")
 
 
 def _gradebook_files(gradebook_path: Path) -> list[Path]:

@@ -20,8 +20,10 @@ import typer
 import yaml
 
 from grader import __version__
-from grader.errors import SHEET_FAULT, GraderError, SpecError, SpecErrors, VariantKeyError
+from grader.errors import SHEET_FAULT, GraderError, Interrupted, SpecError, SpecErrors, VariantKeyError
 from grader.files import check_output_dir, check_output_file, write_atomic
+from grader.text import one_line
+
 if TYPE_CHECKING:  # pydantic models load only for commands that need them (keeps `grader --help` fast)
     from grader.batch import FoundSubmission
     from grader.gradebook import Gradebook
@@ -243,7 +245,6 @@ def _grade_command(
     from grader.grading import grade_submission, unusable
     from grader.report import render, render_junit, render_md, render_md_many, render_text_many
     from grader.report.common import printable
-    from grader.text import one_line
 
     if output is not None:
         check_output_file(output)
@@ -409,6 +410,11 @@ def batch(
     if fmt is not None:
         out_dir = out_dir or Path("reports")
         check_output_dir(out_dir)
+        if _inside(out_dir, submissions_dir):
+            raise GraderError(
+                f"--out-dir {out_dir}: is inside the submissions folder {submissions_dir}, so the next batch would grade "
+                "the reports as submissions (and a report could replace a student's file); choose a folder outside it"
+            )
     summary = run_batch(
         spec, submissions_dir, jobs=jobs, gradebook_path=gradebook, regrade=regrade, executor=executor.value,
         scheduler=scheduler, progress=sys.stderr.isatty(), student_from=student_from, require_sandbox=require_sandbox,
@@ -426,20 +432,50 @@ def batch(
 
         with Gradebook(summary.gradebook_path, read_only=True) as book:
             _write_reports(book, fmt.value, out_dir, summary.spec_hash, audience.value)
-    if fail_under is not None and summary.below(fail_under):
-        raise _fail(f"a score is below --fail-under {fail_under:g}", 1)
+    if fail_under is not None:
+        below = summary.below(fail_under)
+        for key, score in below[:20]:  # as grade does: the CI log names them
+            typer.echo(f"{one_line(key)}: score {score:.4g} is below --fail-under {fail_under:g}", err=True)
+        if len(below) > 20:
+            typer.echo(f"... and {len(below) - 20} more below --fail-under {fail_under:g}", err=True)
+        if below:
+            raise _fail(f"{len(below)} score(s) below --fail-under {fail_under:g}", 1)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or lies below it (both resolved, links followed)."""
+    resolved, base = path.resolve(), folder.resolve()
+    return resolved == base or base in resolved.parents
+
+
+def _refuse_replacing(outputs: list[Path], book: Gradebook, what: str) -> None:
+    """GraderError, before anything is written, when one of ``outputs`` is the gradebook (or its -wal/-shm/-journal
+    file) or a submission it holds: a typo in an output option must not destroy a term's grades or a student's
+    file."""
+    gradebook = book.path.resolve()
+    protected = {gradebook, *(gradebook.with_name(gradebook.name + suffix) for suffix in ("-wal", "-shm", "-journal"))}
+    for output in outputs:
+        target = output.resolve()
+        if target in protected:
+            raise GraderError(f"{what} {output}: is the gradebook {book.path} (or one of its files); choose another name")
+    submissions = {row.path for row in book.rows()}
+    for output in outputs:
+        if str(output.resolve()) in submissions:
+            raise GraderError(f"{what} {output}: would replace the submission {one_line(str(output.resolve()))}; choose a folder outside the submissions")
 
 
 def _write_reports(book: Gradebook, fmt: str, out_dir: Path, spec_hash: str, audience: str) -> None:
     from grader.report import FILE_SUFFIXES, render, render_junit
 
     used: set[str] = set()  # casefolded names (see _report_name)
+    named = [(result, _report_name(result.student_id, Path(result.submission).stem, used)) for result in book.results(spec_hash)]
+    targets = [out_dir / f"{name}{FILE_SUFFIXES[fmt]}" for _, name in named]
+    _refuse_replacing(targets, book, "--out-dir")
     # JUnit carries when each submission was graded; rows and results of one sheet version come in path order.
     graded_at = [row.graded_at for row in book.rows(spec_hash)] if fmt == "junit" else None
-    for index, result in enumerate(book.results(spec_hash)):
-        name = _report_name(result.student_id, Path(result.submission).stem, used)
+    for index, ((result, _), target) in enumerate(zip(named, targets, strict=True)):
         text = render_junit(result, audience, timestamp=_now_for_junit(graded_at[index])) if graded_at else render(result, fmt, audience=audience)
-        write_atomic(out_dir / f"{name}{FILE_SUFFIXES[fmt]}", text)
+        write_atomic(target, text)
     typer.echo(f"wrote {len(used)} {fmt} report(s) to {out_dir}")
 
 
@@ -494,10 +530,16 @@ def report(
     loaded = _load(spec)
     with Gradebook(gradebook, read_only=True) as book:  # refuses a missing file or one that is no gradebook
         _require_results_of_this_sheet(book, loaded, spec)
+        if csv is not None:
+            _refuse_replacing([csv], book, "--csv")
         _write_reports(book, fmt.value, out_dir, loaded.spec_hash, audience.value)
         if csv is not None:
             students = students_in(book, loaded.spec_hash)  # one CSV row per student
-            _warn(merge_warnings(students))
+            failed = sum(1 for row in book.rows(loaded.spec_hash) if row.grader_failed)
+            _warn(merge_warnings(students) + (
+                [f"{failed} file(s) left out of {csv}: the grader itself failed on them; run grader batch again to grade them"]
+                if failed else []
+            ))
             points = sheet_points(loaded)
             write_atomic(csv, render_csv(students, part_keys=list(points), points_possible=sum(points.values())))
             typer.echo(f"wrote {csv}")
@@ -554,9 +596,12 @@ def stats(
         check_output_file(html_out)
     sheet = _load(spec)
     with Gradebook(gradebook, read_only=True) as book:  # refuses a missing file or one that is no gradebook
+        if html_out is not None:
+            _refuse_replacing([html_out], book, "--html")
+        _require_results_of_this_sheet(book, sheet, spec)  # as report: this version of the sheet only
         try:
             computed = compute_stats(
-                book, sheet.id, known_mistakes=known_mistakes_of(sheet), points_possible=sum(sheet_points(sheet).values())
+                book, sheet.spec_hash, known_mistakes=known_mistakes_of(sheet), points_possible=sum(sheet_points(sheet).values())
             )
         except LookupError as error:  # no results for this sheet: the user gave the wrong gradebook or sheet
             raise GraderError(str(error)) from error
@@ -619,6 +664,9 @@ def main() -> None:
     except SpecErrors as exc:
         typer.echo(str(exc), err=True)
         sys.exit(2)
+    except Interrupted as exc:
+        typer.echo(str(exc), err=True)
+        sys.exit(130)
     except GraderError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)

@@ -257,9 +257,12 @@ def graded_file(
 
 def students_in(book: Gradebook, spec_hash: str) -> list[StudentGrade[PartResult]]:
     """The students of one sheet version in a gradebook (files in path order; each row's ``graded_at`` decides
-    which of a student's files counts for a part)."""
+    which of a student's files counts for a part). Files the grader itself failed on are left out, as in the
+    statistics: they name no student and are graded again by the next batch."""
     files = []
     for row in book.rows(spec_hash):
+        if row.grader_failed:
+            continue
         result = book.result(row.path, spec_hash)
         if result is not None:
             files.append(graded_file(result, path=row.path, graded_at=row.graded_at, grader_failed=row.grader_failed))

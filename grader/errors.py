@@ -108,3 +108,8 @@ class InputFileError(GraderError):
     def __str__(self) -> str:
         place = format_location(self.file, self.line, self.path)
         return f"{place}: {self.message}" if place else self.message
+
+
+class Interrupted(GraderError):
+    """The user stopped a long command (Ctrl-C); the message says what was saved and how to go on. The CLI exits
+    130, as a shell does for SIGINT."""

@@ -27,6 +27,11 @@ def _points(value: float) -> str:
     return f"{value:g}"
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 submission``, ``2 submissions``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _students_note(stats: SheetStats) -> str:
     """Why the totals count fewer students than there are submissions (shown only then)."""
     students = stats.totals.students
@@ -41,7 +46,7 @@ def render_stats_text(stats: SheetStats) -> str:
     totals = stats.totals
     title = f"{stats.sheet_id}: {stats.sheet_title}" if stats.sheet_title else stats.sheet_id
     lines = [
-        f"Statistics of {title} -- {totals.n} submissions"
+        f"Statistics of {title} -- {_count(totals.n, 'submission')}"
         + (f" ({totals.unreadable} could not be graded)" if totals.unreadable else "")
         + (f"; {totals.grader_failures} more left out: the grader failed on them (run batch again)" if totals.grader_failures else ""),
     ]
@@ -121,7 +126,7 @@ def _histogram_svg(stats: SheetStats) -> str:
         bar_height = plot_height * bin_.count / biggest
         x = left + index * slot
         closing = "]" if index == len(bins) - 1 else ")"
-        label = f"[{100 * bin_.low:.0f}%, {100 * bin_.high:.0f}%{closing}: {bin_.count} students"
+        label = f"[{100 * bin_.low:.0f}%, {100 * bin_.high:.0f}%{closing}: {_count(bin_.count, 'student')}"
         shapes.append(
             f'<rect x="{x + 2:.1f}" y="{top + plot_height - bar_height:.1f}" width="{slot - 4:.1f}" '
             f'height="{bar_height:.1f}" fill="#4a7fb5"><title>{escape(label)}</title></rect>'
@@ -205,7 +210,7 @@ def render_stats_html(stats: SheetStats) -> str:
 </head>
 <body>
 <h1>Statistics: {escape(title)}</h1>
-<p>{totals.n} submissions{escape(unreadable)}.{students}
+<p>{_count(totals.n, 'submission')}{escape(unreadable)}.{students}
 Total score per student: mean {_percent(totals.mean)}, sd {_percent(totals.sd)},
 median {_percent(totals.median)}, min {_percent(totals.minimum)}, max {_percent(totals.maximum)}
 (mean {totals.mean_points:.2f} of {escape(_points(totals.points_possible))} points).</p>

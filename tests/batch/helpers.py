@@ -131,3 +131,20 @@ def make_fake_cohort(folder: Path, n: int, *, seed: int = 0, sleep: float = 0.0)
         path = folder / f"group{index % 3}" / f"s{index:04d}.json"
         paths.append(write_fake_submission(path, f"s{index:04d}", fractions, **extra))
     return paths
+
+
+def run_grader(monkeypatch: Any, capsys: Any, *args: str | Path) -> tuple[int, str, str]:
+    """Run ``grader ARGS...`` in this process as the installed program does (``grader.cli.main``, so monkeypatches
+    apply): its exit code, stdout and stderr (never a traceback or an internal error)."""
+    import sys
+
+    import pytest
+
+    from grader.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["grader", *map(str, args)])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err and "internal error" not in captured.err, captured.err
+    return (exited.value.code if isinstance(exited.value.code, int) else 0), captured.out, captured.err

@@ -12,6 +12,7 @@ import pytest
 from grader.batch import code_threads_per_job, run_batch
 from grader.gradebook import Gradebook
 from grader.grading import grade_file
+from tests.batch.helpers import run_grader
 
 ROOT = Path(__file__).resolve().parents[2]
 SHEET = ROOT / "exercises" / "week7.yaml"
@@ -58,18 +59,9 @@ def _without_seccomp(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _grader(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    """Run ``grader ARGS...`` in this process as the installed program does (``grader.cli.main``, so the patched
-    probe applies): its exit code and stderr."""
-    import sys
-
-    from grader.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["grader", *args])
-    with pytest.raises(SystemExit) as exited:
-        main()
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and "internal error" not in err, err
-    return (exited.value.code if isinstance(exited.value.code, int) else 0), err
+    """``grader ARGS...`` in this process (the patched probe applies): its exit code and stderr."""
+    code, _, err = run_grader(monkeypatch, capsys, *args)
+    return code, err
 
 
 def test_require_sandbox_stops_a_batch_with_code_before_anything_is_graded(

@@ -137,3 +137,69 @@ def test_sigkill_at_random_moments_then_rerun_grades_each_submission_exactly_onc
         result = Result.model_validate_json(stored[str(path.resolve())])
         assert result.submission_hash == file_sha256(path)
         assert result.student_id == json.loads(path.read_text())["student"]
+
+
+_INTERRUPTIBLE = """
+import sys
+from pathlib import Path
+from grader.batch import run_batch
+from grader.errors import Interrupted
+from tests.batch.helpers import fake_grade
+try:
+    summary = run_batch(Path(sys.argv[1]), Path(sys.argv[2]), jobs=2, gradebook_path=Path(sys.argv[3]),
+                        progress=False, grade_fn=fake_grade, chunk_size=4)
+except Interrupted as stopped:  # what grader.cli.main does with it
+    print(stopped, file=sys.stderr)
+    sys.exit(130)
+print(summary.graded, summary.skipped, summary.failed)
+"""
+
+
+@pytest.mark.parametrize("whom", ["group", "batch-only"], ids=["ctrl-c-in-a-terminal", "kill-int-the-batch"])
+def test_ctrl_c_stops_the_workers_says_what_is_saved_and_a_rerun_grades_the_rest(tmp_path: Path, whom: str) -> None:
+    spec = write_fake_spec(tmp_path)
+    folder = tmp_path / "submissions"
+    paths = make_fake_cohort(folder, 200, seed=5, sleep=0.01)
+    gradebook = tmp_path / "gb.sqlite"
+    process = subprocess.Popen(
+        [sys.executable, "-c", _INTERRUPTIBLE, str(spec), str(folder), str(gradebook)],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while _row_count(gradebook) < 20 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    assert process.poll() is None, f"the batch ended before it was interrupted: {process.communicate()}"
+    if whom == "group":
+        os.killpg(process.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches every process of the group
+    else:
+        os.kill(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    graded = _check_consistent(gradebook)
+    assert f"interrupted: {graded} of the {len(paths)} submission(s) to grade were graded and are saved in {gradebook}" in err
+    assert "run the same command again" in err and "Traceback" not in err
+    if sys.platform.startswith("linux"):
+        assert _workers_gone(process.pid), "worker processes outlived the interrupted batch"
+
+    rerun = _start(spec, folder, gradebook)
+    out, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err
+    assert tuple(map(int, out.split())) == (len(paths) - graded, graded, 0)
+    assert _check_consistent(gradebook) == len(paths)
+
+
+def test_the_command_line_exits_130_with_the_message(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import grader.batch
+    from grader.cli import main
+    from grader.errors import Interrupted
+
+    def interrupted(*_args: object, **_kwargs: object) -> None:
+        raise Interrupted("interrupted: 3 of the 9 submission(s) to grade were graded and are saved in gb.sqlite")
+
+    monkeypatch.setattr(grader.batch, "run_batch", interrupted)
+    monkeypatch.setattr(sys, "argv", ["grader", "batch", str(REPO / "exercises" / "week7.yaml"), str(REPO / "submissions" / "week7")])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 130
+    assert capsys.readouterr().err.strip() == "interrupted: 3 of the 9 submission(s) to grade were graded and are saved in gb.sqlite"

@@ -126,3 +126,27 @@ def test_a_pattern_without_one_group_is_refused_before_grading(tmp_path: Path, p
     command = [sys.executable, "-m", "grader", "batch", str(SHEET), str(folder), "--gradebook", str(tmp_path / "gb.sqlite"), "--student-from", pattern]
     completed = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     assert completed.returncode == 2 and fragment in completed.stderr and "Traceback" not in completed.stderr, completed.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs a file system that takes any bytes in names")
+def test_folders_named_in_latin_1_stay_two_students(tmp_path: Path) -> None:
+    """An old archive's 'Müller' and 'Möller' (Latin-1 bytes, not UTF-8) are two students, as their folders are; each
+    byte that is not UTF-8 is kept as \\xNN (replacing both by U+FFFD made them one student, and one grade lost)."""
+    import os
+
+    folder = tmp_path / "subs"
+    for raw, student in ((b"M\xfcller", "s-a"), (b"M\xf6ller", "s-b")):
+        owner = folder / os.fsdecode(raw)
+        owner.mkdir(parents=True)
+        (owner / "answers.yaml").write_text(
+            (SAMPLES / "correct.yaml").read_text(encoding="utf-8").replace("student: s-correct", f"student: {student}"), encoding="utf-8"
+        )
+    book = tmp_path / "gb.sqlite"
+    run_batch(SHEET, folder, jobs=1, gradebook_path=book, progress=False, student_from=PER_FOLDER)
+    with sqlite3.connect(book) as connection:
+        owners = sorted(row[0] for row in connection.execute("SELECT student_id FROM submissions"))
+    assert owners == ["M\\xf6ller", "M\\xfcller"]
+    csv = tmp_path / "grades.csv"
+    result = runner.invoke(app, ["report", str(SHEET), "--gradebook", str(book), "--out-dir", str(tmp_path / "r"), "--csv", str(csv)])
+    assert result.exit_code == 0, result.output
+    assert [line.split(",")[0] for line in csv.read_text(encoding="utf-8").splitlines()[1:]] == ["M\\xf6ller", "M\\xfcller"]

@@ -1,0 +1,137 @@
+"""What ``batch``, ``report`` and ``stats`` write, and what they must never overwrite or mix up: the gradebook, a
+student's file, results of another version of the sheet; and what a course's log must name (files that could not
+be graded, scores below ``--fail-under``). Real sheets, real files, the real command line (in this process)."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.batch.helpers import run_grader
+
+ROOT = Path(__file__).resolve().parents[2]
+SHEET = ROOT / "exercises" / "week7.yaml"
+SAMPLES = ROOT / "submissions" / "week7"
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def graded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[Path, Path]:
+    """(submissions folder, gradebook): three week-7 samples, one of them unreadable, graded by ``grader batch``."""
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    for name in ("correct.yaml", "partly-correct.yaml", "invalid-wrong-types.json"):
+        shutil.copy(SAMPLES / name, folder / name)
+    (folder / "answers.json").write_bytes((SAMPLES / "correct.yaml").read_bytes().replace(b"s-correct", b"s-json"))
+    book = tmp_path / "book.sqlite"
+    code, _, err = run_grader(monkeypatch, capsys, "batch", SHEET, folder, "--jobs", "1", "--gradebook", book)
+    assert code == 0, err
+    return folder, book
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["report", "--csv", "{book}"], ["report", "--csv", "{book}-wal"], ["stats", "--html", "{book}"]],
+    ids=["report-csv-onto-the-gradebook", "report-csv-onto-its-wal", "stats-html-onto-the-gradebook"],
+)
+def test_an_output_option_never_overwrites_the_gradebook(
+    graded: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    _, book = graded
+    before = _digest(book)
+    args = [part.format(book=book) for part in command]
+    code, _, err = run_grader(monkeypatch, capsys, args[0], SHEET, "--gradebook", book, "--out-dir", tmp_path / "r", *args[1:]) \
+        if args[0] == "report" else run_grader(monkeypatch, capsys, args[0], SHEET, "--gradebook", book, *args[1:])
+    assert code == 2 and "is the gradebook" in err, err
+    assert _digest(book) == before
+    with sqlite3.connect(book) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM submissions").fetchone()[0] == 4
+
+
+def test_report_never_replaces_a_student_s_file(
+    graded: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, book = graded
+    before = {path.name: _digest(path) for path in folder.iterdir()}
+    code, _, err = run_grader(monkeypatch, capsys, "report", SHEET, "--gradebook", book, "--format", "json", "--out-dir", folder)
+    assert code == 2 and "would replace the submission" in err and "answers.json" in err, err
+    assert {path.name: _digest(path) for path in folder.iterdir()} == before  # nothing written at all
+
+
+@pytest.mark.parametrize("inside", [".", "reports"], ids=["the-folder-itself", "a-folder-inside-it"])
+def test_batch_refuses_an_out_dir_inside_the_submissions_before_grading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], inside: str
+) -> None:
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    shutil.copy(SAMPLES / "correct.yaml", folder / "answers.json")
+    before = _digest(folder / "answers.json")
+    book = tmp_path / "book.sqlite"
+    code, _, err = run_grader(
+        monkeypatch, capsys, "batch", SHEET, folder, "--gradebook", book, "--format", "json", "--out-dir", folder / inside
+    )
+    assert code == 2 and "is inside the submissions folder" in err, err
+    assert _digest(folder / "answers.json") == before and not book.exists()
+    assert sorted(path.name for path in folder.iterdir()) == ["answers.json"]
+
+
+def test_batch_names_the_files_that_could_not_be_graded_and_those_below_fail_under(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    for name in ("correct.yaml", "partly-correct.yaml"):
+        shutil.copy(SAMPLES / name, folder / name)
+    (folder / "broken.yaml").write_text("student: s-broken\nanswers: [\n", encoding="utf-8")
+    code, out, err = run_grader(monkeypatch, capsys, "batch", SHEET, folder, "--jobs", "1", "--gradebook", tmp_path / "b.sqlite", "--fail-under", "0.9")
+    assert code == 1, err
+    unreadable = out.split("1 could not be graded (0 points, with the reason in their report):\n", 1)[1].splitlines()[0]
+    assert unreadable.startswith(f"  {folder.resolve() / 'broken.yaml'}: broken.yaml:") and "not valid YAML" in unreadable
+    below = [line for line in err.splitlines() if "is below --fail-under 0.9" in line]
+    assert sorted(line.split(": score ")[0] for line in below) == sorted(
+        str(folder.resolve() / name) for name in ("partly-correct.yaml", "broken.yaml")
+    )
+    assert "2 score(s) below --fail-under 0.9" in err
+
+
+def test_stats_counts_only_results_of_this_version_of_the_sheet(
+    graded: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As ``report`` does: an edited sheet's stats never divide old points by the new total."""
+    folder, book = graded
+    edited = tmp_path / "week7.yaml"
+    text = SHEET.read_text(encoding="utf-8")
+    edited.write_text(text + "\n# edited\n", encoding="utf-8")
+    code, _, err = run_grader(monkeypatch, capsys, "stats", edited, "--gradebook", book)
+    assert code == 2 and "graded with another version of the sheet" in err, err
+
+    newer = tmp_path / "newer"
+    newer.mkdir()
+    shutil.copy(SAMPLES / "correct.yaml", newer / "again.yaml")
+    code, _, err = run_grader(monkeypatch, capsys, "batch", edited, newer, "--jobs", "1", "--gradebook", book)
+    assert code == 0, err
+    code, out, err = run_grader(monkeypatch, capsys, "stats", edited, "--gradebook", book)
+    assert code == 0, err
+    assert "4 result(s) for sheet 'week7' were graded with another version of the sheet" in err
+    assert out.splitlines()[0].endswith(" -- 1 submission"), out  # the newer one only
+
+
+def test_report_csv_leaves_out_what_the_grader_failed_on_and_says_so(
+    graded: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, book = graded
+    with sqlite3.connect(book) as conn:  # as a dead worker leaves it: no student, no parts, graded again next run
+        conn.execute("UPDATE submissions SET grader_failed = 1 WHERE path LIKE '%partly-correct.yaml'")
+    csv = tmp_path / "grades.csv"
+    code, _, err = run_grader(monkeypatch, capsys, "report", SHEET, "--gradebook", book, "--out-dir", tmp_path / "r", "--csv", csv)
+    assert code == 0, err
+    assert "1 file(s) left out of" in err and "the grader itself failed on them" in err
+    rows = csv.read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 1 + 3 and not any("partly-correct.yaml" in row for row in rows)  # header, the 3 others
