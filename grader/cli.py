@@ -12,6 +12,7 @@ import json
 import math
 import os
 import sys
+from collections import Counter
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
@@ -467,16 +468,15 @@ def _refuse_replacing(outputs: list[Path], book: Gradebook, what: str) -> None:
 def _write_reports(book: Gradebook, fmt: str, out_dir: Path, spec_hash: str, audience: str) -> None:
     from grader.report import FILE_SUFFIXES, render, render_junit
 
-    used: set[str] = set()  # casefolded names (see _report_name)
-    named = [(result, _report_name(result.student_id, Path(result.submission).stem, used)) for result in book.results(spec_hash)]
-    targets = [out_dir / f"{name}{FILE_SUFFIXES[fmt]}" for _, name in named]
+    rows = list(book.rows(spec_hash))  # without the Results: those stream, one in memory at a time
+    names = _report_names([(row.student_id, Path(row.submission).stem) for row in rows])
+    targets = [out_dir / f"{name}{FILE_SUFFIXES[fmt]}" for name in names]
     _refuse_replacing(targets, book, "--out-dir")
-    # JUnit carries when each submission was graded; rows and results of one sheet version come in path order.
-    graded_at = [row.graded_at for row in book.rows(spec_hash)] if fmt == "junit" else None
-    for index, ((result, _), target) in enumerate(zip(named, targets, strict=True)):
-        text = render_junit(result, audience, timestamp=_now_for_junit(graded_at[index])) if graded_at else render(result, fmt, audience=audience)
+    # Rows and Results of one sheet version both come in path order. JUnit carries when each was graded.
+    for row, result, target in zip(rows, book.results(spec_hash), targets, strict=True):
+        text = render_junit(result, audience, timestamp=_now_for_junit(row.graded_at)) if fmt == "junit" else render(result, fmt, audience=audience)
         write_atomic(target, text)
-    typer.echo(f"wrote {len(used)} {fmt} report(s) to {out_dir}")
+    typer.echo(f"wrote {len(targets)} {fmt} report(s) to {out_dir}")
 
 
 REPORT_NAME_BYTES = 120
@@ -494,20 +494,27 @@ def _safe_name(text: str) -> str:
     return f"{cut}-{digest}"
 
 
-def _report_name(student_id: str, stem: str, used: set[str]) -> str:
-    """A file name per report that no other report of the batch has: ``stem``, else ``student--stem``, else numbered.
+def _report_names(submissions: list[tuple[str, str]]) -> list[str]:
+    """A distinct file name stem per report of ``submissions`` (``(student id, file stem)`` each): the stem when no
+    other report has it, else ``student--stem`` for every report that shares it, numbered if still shared.
 
-    Students often hand in files of one name (``alice/answers.yaml``, ``bob/answers.yaml``). Names are compared
-    casefolded, and ``used`` holds them casefolded: ``Bob`` and ``bob`` are one file on the case-insensitive file
-    systems of macOS and Windows, where the reports are often unzipped, so the second becomes ``student--bob``.
+    Students often hand in files of one name (``alice/answers.yaml``, ``bob/answers.yaml``): then each report carries
+    its student (``alice--answers``, ``bob--answers``), so a name never passes from one student's report to another's
+    when the cohort grows. Names are compared casefolded: ``Bob`` and ``bob`` are one file on the case-insensitive
+    file systems of macOS and Windows, where the reports are often unzipped.
     """
-    base = _safe_name(stem)
-    name = base if base.casefold() not in used else f"{_safe_name(student_id)}--{base}"
-    candidate, number = name, 2
-    while candidate.casefold() in used:
-        candidate, number = f"{name}-{number}", number + 1
-    used.add(candidate.casefold())
-    return candidate
+    bases = [_safe_name(stem) for _, stem in submissions]
+    sharing = Counter(base.casefold() for base in bases)
+    used: set[str] = set()  # casefolded
+    names = []
+    for (student_id, _), base in zip(submissions, bases, strict=True):
+        name = base if sharing[base.casefold()] == 1 else _safe_name(f"{_safe_name(student_id or 'no-id')}--{base}")
+        candidate, number = name, 2
+        while candidate.casefold() in used:
+            candidate, number = f"{name}-{number}", number + 1
+        used.add(candidate.casefold())
+        names.append(candidate)
+    return names
 
 
 @app.command()

@@ -507,11 +507,10 @@ def test_report_warns_about_results_of_an_older_version_and_leaves_them_out(tmp_
 
 
 def test_report_file_names_stay_short_and_distinct() -> None:
-    from grader.cli import REPORT_NAME_BYTES, _report_name
+    from grader.cli import REPORT_NAME_BYTES, _report_names
 
-    used: set[str] = set()
     long_id = "\u00e9" * 300
-    names = [_report_name(long_id, "answers", used), _report_name(long_id, "answers", used), _report_name("x" * 400, "y" * 400, used)]
+    names = _report_names([(long_id, "answers"), (long_id, "answers"), ("x" * 400, "y" * 400)])
     assert len(set(names)) == 3
     assert all(len(name.encode("utf-8")) <= REPORT_NAME_BYTES + 8 for name in names), [len(n.encode()) for n in names]
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from grader.cli import _report_name
+from grader.cli import _report_names
 
 ROOT = Path(__file__).resolve().parents[1]
 WEEK7 = ROOT / "exercises" / "week7.yaml"
@@ -40,8 +40,16 @@ def test_reports_of_bob_and_BOB_get_names_that_differ_ignoring_case(tmp_path: Pa
 
 
 def test_report_names_are_unique_ignoring_case() -> None:
-    used: set[str] = set()
-    names = [_report_name(student, stem, used) for student, stem in
-             (("s1", "Bob"), ("s2", "bob"), ("s2", "BOB"), ("S2", "bob"), ("s3", "straße"), ("s4", "STRASSE"))]
-    assert names == ["Bob", "s2--bob", "s2--BOB-2", "S2--bob-3", "straße", "s4--STRASSE"]
+    names = _report_names([("s1", "Bob"), ("s2", "bob"), ("s2", "BOB"), ("S2", "bob"), ("s3", "straße"), ("s4", "STRASSE"), ("s5", "solo")])
+    assert names == ["s1--Bob", "s2--bob", "s2--BOB-2", "S2--bob-3", "s3--straße", "s4--STRASSE", "solo"]
     assert len({name.casefold() for name in names}) == len(names)
+
+
+def test_a_report_s_name_never_passes_to_another_student_as_the_cohort_grows() -> None:
+    """With one carol.yaml the report is carol; once an unreadable carol.json (no id) joins, neither report is named
+    plain carol, so last week's carol.html is never another file's report this week."""
+    before = _report_names([("s-carol", "carol"), ("s-bob", "answers")])
+    after = _report_names([("", "carol"), ("s-carol", "carol"), ("s-bob", "answers"), ("s-alice", "answers")])
+    assert before == ["carol", "answers"]
+    assert after == ["no-id--carol", "s-carol--carol", "s-bob--answers", "s-alice--answers"]
+    assert not set(before) & set(after)
