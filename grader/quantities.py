@@ -9,6 +9,7 @@ quantity with an input replaced: a shifted image, or arrays of random points for
 from __future__ import annotations
 
 import inspect
+import weakref
 from functools import lru_cache
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -17,11 +18,12 @@ from typing import Any
 import numpy as np
 
 from grader import engine
-from grader.answers.choice import OptionAt
+from grader.answers.choice import OptionAt, Position
 from grader.answers.references import FunctionReference, ScheduleReference, TranslationReference
 from grader.engine import structure, symmetry
-from grader.engine.graph import Graph
+from grader.engine.graph import Graph, SelectTie, select_ties, tie_rule_dependence
 from grader.engine.tensor import Tensor
+from grader.errors import GraderError
 
 
 class Lazy:
@@ -151,7 +153,7 @@ def _max_pool_winners(x: Any, size: Any, stride: Any = None) -> np.ndarray:
     values = array_of(x)
     window = _pair_or_int(size, "size")
     strides = None if stride is None else _pair_or_int(stride, "stride")
-    scan = engine.max_pool2d_ties(values, window, stride=strides, rtol=TIE_RTOL, atol=TIE_ATOL)
+    scan = engine.max_pool2d_ties(values, window, stride=strides, rtol=TIE_RTOL, atol=TIE_ATOL, op="max_pool_winners")
     if scan.ties:
         tie = scan.ties[0]
         others = f"; {scan.tied} of the {scan.windows} windows tie" if scan.tied > 1 else ""
@@ -227,7 +229,9 @@ def _less(a: Any, b: Any) -> np.ndarray:
     return np.less(*_compared(a, b, "less"))
 
 
-def _arg_extreme(x: Any, largest: bool) -> int:
+def _arg_extreme(x: Any, largest: bool) -> Position:
+    """The position of the largest (smallest) entry, knowing the size of x (a choice key checks it against its
+    options, whatever the variant); ValueError on a tie or fewer than 2 entries."""
     values = array_of(x).reshape(-1)
     if values.size < 2:
         raise ValueError(f"x has {values.size} entr{'y' if values.size == 1 else 'ies'}: there is nothing to choose from")
@@ -240,7 +244,7 @@ def _arg_extreme(x: Any, largest: bool) -> int:
             f"entries {', '.join(str(int(i)) for i in tied[:5])} tie for the {which} value ({extreme:.6g}): "
             "there is no single right position"
         )
-    return position
+    return Position(position, among=values.size)
 
 
 @op("argmax")
@@ -260,11 +264,11 @@ def _option(at: Any) -> OptionAt:
     """The key of a choice part: the option at 0-based position 'at' (e.g. {op: argmax, x: $y}; false/true: 0/1)."""
     array = np.asarray(at.value if isinstance(at, Tensor) else at)
     if array.dtype == np.bool_ and array.size == 1:
-        return OptionAt(int(bool(array.reshape(())[()])))
+        return OptionAt(int(bool(array.reshape(())[()])), among=2)
     position = whole(at, "'at'")
     if position < 0:
         raise ValueError(f"'at' must be a 0-based position (0 or more), got {position}")
-    return OptionAt(position)
+    return OptionAt(position, among=at.among if isinstance(at, Position) else None)
 
 
 @op("dense")
@@ -370,12 +374,22 @@ def _grad(of: Any, wrt: Any) -> np.ndarray:
     An error when it depends on which tied entry of a max-pooling window (up to TIE_RTOL/TIE_ATOL) gets that
     window's gradient: the backward pass runs under a tie audit (no extra cost without max pools, a scan of each
     pool's windows with them), and only when a tied window receives gradient is it run again with each tied
-    window's gradient split among its tied entries at random (see _refuse_tie_rule_dependence).
+    window's gradient split among its tied entries at random (see _refuse_tie_rule_dependence). The same for a
+    max/min of a formula or graph whose two arguments are equal (see _refuse_select_tie_rule). An error too when
+    'of' is computed from a gradient or adjoint that depends on wrt: that value is a constant to autodiff, so a
+    second-order gradient would silently miss its terms.
     """
     if not isinstance(of, Tensor) or of.value.size != 1:
         raise ValueError(f"'of' must be a scalar quantity (a loss), got shape {array_of(of).shape}")
     with engine.max_pool_tie_audit(rtol=TIE_RTOL, atol=TIE_ATOL) as audit:
         schedule = of.backward()
+    derived = _derived_inputs(schedule)
+    if derived is not None and wrt.label in derived:
+        raise ValueError(
+            f"second-order gradients are not supported: 'of' is computed from a gradient or adjoint (grad, adjoint, "
+            f"adjoints) that depends on {wrt.label}, and grad takes that value as a constant, so its own dependence on "
+            f"{wrt.label} would be left out of the key"
+        )
     # wrt.grad alone cannot tell: a backward pass resets only the nodes it reaches, so an earlier grad of another
     # quantity may have left a gradient on wrt.
     if wrt.grad is None or not any(node is wrt for node in schedule):
@@ -383,7 +397,78 @@ def _grad(of: Any, wrt: Any) -> np.ndarray:
     gradient = wrt.grad.copy()
     if audit.ties:  # a max-pooling window whose maximum is tied receives gradient
         _refuse_tie_rule_dependence(of, wrt, gradient, audit)
-    return gradient
+    _refuse_select_tie_rule(of, [wrt], schedule)
+    return _derivative(gradient, schedule)
+
+
+_DERIVED_FROM: dict[int, tuple[weakref.ReferenceType[np.ndarray], frozenset[str]]] = {}
+"""id of an array the grad, adjoint or adjoints op returned -> (a weak reference to it, the names of the inputs it
+was computed from). To autodiff such an array is a constant (no graph records how it was made), so ``grad`` looks
+its constants up here to refuse a second-order gradient. An entry leaves when its array is freed."""
+
+
+def _derivative(array: np.ndarray, schedule: list[Tensor]) -> np.ndarray:
+    """``array``, a derivative computed over the nodes ``schedule``, registered in :data:`_DERIVED_FROM`."""
+    key = id(array)
+    inputs = frozenset(n.name for n in schedule if n.op == "leaf" and n.name is not None)
+    inputs |= _derived_inputs(schedule) or frozenset()
+    _DERIVED_FROM[key] = (weakref.ref(array, lambda _ref, key=key: _DERIVED_FROM.pop(key, None)), inputs)
+    return array
+
+
+def _derived_inputs(schedule: list[Tensor]) -> frozenset[str] | None:
+    """The inputs the derivatives among the leaves of ``schedule`` were computed from (None: no leaf is a
+    derivative). An op wraps an array it is given as a constant leaf holding that very array (a graph's input, as a
+    leaf named after it)."""
+    found: frozenset[str] | None = None
+    for node in schedule:
+        if node.parents:
+            continue
+        entry = _DERIVED_FROM.get(id(node.value))
+        if entry is not None and entry[0]() is node.value:
+            found = entry[1] if found is None else found | entry[1]
+    return found
+
+
+def _refuse_select_tie_rule(
+    root: Tensor, targets: list[Tensor], schedule: list[Tensor], *, seed: np.ndarray | None = None,
+    named: frozenset[str] | None = None, adjoint: bool = False,
+) -> None:
+    """Raise ValueError when the adjoints of ``targets`` (after ``root.backward(seed)``, which ran over
+    ``schedule``) change if a max(a, b) or min(a, b) whose arguments are equal (up to TIE_RTOL/TIE_ATOL) gave its
+    adjoint to b instead of a, the engine's tie rule: the key would rest on that rule, not on the function. The
+    message names the node (``named``: the graph's chosen names) and the adjoint that changes (``adjoint``: a
+    graph's t_n, else the gradient of the grad op). A scan of the max/min nodes only; the backward pass runs again
+    only when two arguments tie (see :func:`grader.engine.graph.tie_rule_dependence`)."""
+    ties = select_ties(schedule, rtol=TIE_RTOL, atol=TIE_ATOL)
+    if not ties:
+        return
+    found = tie_rule_dependence(root, targets, ties, seed=seed, rtol=TIE_RTOL, atol=TIE_ATOL)
+    if found is None:
+        return
+    tie, function = found.tie, found.tie.function
+    label = found.target.label
+    if adjoint:
+        asked, what = f"the adjoint t_{label}", f"t_{label}"
+    else:
+        asked, what = f"the gradient with respect to {label}", "the gradient"
+    entry = f"entry {list(found.index)} of {what}" if found.index else what
+    if found.alone:
+        giving = f"giving it to the second argument ({SelectTie.argument(tie.node.parents[1])}) instead"
+        changes = (
+            f"changes the key ({entry} is {_gradient_entry(found.by_rule)} by the tie rule, "
+            f"{_gradient_entry(found.otherwise)} otherwise)"
+        )
+    else:
+        giving = f"sharing the adjoints of the {found.ties} tied max/min nodes between their arguments"
+        changes = f"changes the key ({entry}, for one)"
+    raise ValueError(
+        f"{asked} depends on {function}'s tie rule: {tie.where(named)} has equal arguments ({tie.arguments_text()}), "
+        f"so which of them receives its adjoint is decided by a tie rule (the engine's: the first argument), not by "
+        f"the function; {giving} {changes}. Use inputs for which the arguments of this {function} differ (random "
+        f"inputs from a continuous distribution, dist: normal or uniform, not integers), or do not ask for "
+        f"{'an adjoint' if adjoint else 'a gradient'} through it"
+    )
 
 
 def _differs(other: np.ndarray, gradient: np.ndarray) -> np.ndarray:
@@ -489,16 +574,24 @@ def _gradient_entry(value: float) -> str:
 
 @op("graph")
 def _graph(nodes: dict[str, str], inputs: dict[str, Any], output: str | None = None) -> Graph:
-    """A computation graph of named nodes ({f1: x1*theta, ...}) over named inputs ({x1: $x1, ...})."""
+    """A computation graph of named nodes ({f1: x1*theta, ...}, any order) over named inputs ({x1: $x1, ...}); its output is the node no other node uses (name it with output: when several are unused).
+
+    The nodes may be written in any order: ``{L: z*z, z: w*x + b}`` computes L. A graph with several nodes that no
+    other node uses is refused unless ``output`` names the output node (the order the nodes were written in
+    never decides it).
+    """
     if not isinstance(nodes, dict) or not isinstance(inputs, dict):
         raise ValueError("'nodes' and 'inputs' must be mappings of names")
+    if output is not None and not isinstance(output, str):
+        raise ValueError(f"'output' must be the name of a node, got {output!r}")
     named = _parsed_graph(tuple(nodes.items()), tuple(inputs), output)
     return named.build(inputs)
 
 
 @lru_cache(maxsize=256)
 def _parsed_graph(nodes: tuple[tuple[str, str], ...], inputs: tuple[str, ...], output: str | None) -> engine.NamedGraph:
-    return engine.parse_named_graph(nodes, inputs=inputs, output=output)
+    """The sheet's graph, parsed once per text: a sheet names its output when several nodes could be it."""
+    return engine.parse_named_graph(nodes, inputs=inputs, output=output, strict_output=True)
 
 
 def _graph_arg(graph: Any) -> Graph:
@@ -507,27 +600,38 @@ def _graph_arg(graph: Any) -> Graph:
     return graph
 
 
+ADJOINT_ZERO = " (its adjoint would be 0)"
+"""Added to the message of an adjoint asked of an input or node the graph's output does not use."""
+
+
 @op("adjoint")
 def _adjoint(graph: Any, node: str) -> np.ndarray:
-    """The adjoint t_node = d(output)/d(node) of a graph (the sheet's t_n), by reverse-mode autodiff.
+    """The adjoint t_node = d(output)/d(node) of a graph (the sheet's t_n), by reverse-mode autodiff; an error when a tie in a max/min decides it.
 
-    With array-valued inputs (random points), each point's adjoint is computed independently.
+    With array-valued inputs (random points), each point's adjoint is computed independently. A max(a, b) or
+    min(a, b) whose arguments are equal (up to TIE_RTOL/TIE_ATOL) gives its adjoint to a by the engine's tie rule;
+    when giving it to b instead would change t_node, the key would rest on that rule and is refused
+    (see :func:`_refuse_select_tie_rule`).
     """
     g = _graph_arg(graph)
-    target = g.node(node)
-    g.output.backward(seed=np.ones_like(g.output.value))
-    return np.array(target.grad, copy=True)
+    target = g.node(node, left_out_note=ADJOINT_ZERO)
+    seed = np.ones_like(g.output.value)
+    schedule = g.output.backward(seed=seed)
+    _refuse_select_tie_rule(g.output, [target], schedule, seed=seed, named=g.named, adjoint=True)
+    return _derivative(np.array(target.grad, copy=True), schedule)
 
 
 @op("adjoints")
 def _adjoints(graph: Any, nodes: list[str]) -> dict[str, np.ndarray]:
-    """{node: t_node} for the named nodes of a graph: every adjoint at once (one backward pass)."""
+    """{node: t_node} for the named nodes of a graph: every adjoint at once (one backward pass); ties as for adjoint."""
     g = _graph_arg(graph)
     if not isinstance(nodes, list) or not nodes:
         raise ValueError("'nodes' must be a list of node names")
-    targets = [g.node(name) for name in nodes]
-    g.output.backward(seed=np.ones_like(g.output.value))
-    return {name: np.array(t.grad, copy=True) for name, t in zip(nodes, targets, strict=True)}
+    targets = [g.node(name, left_out_note=ADJOINT_ZERO) for name in nodes]
+    seed = np.ones_like(g.output.value)
+    schedule = g.output.backward(seed=seed)
+    _refuse_select_tie_rule(g.output, targets, schedule, seed=seed, named=g.named, adjoint=True)
+    return {name: _derivative(np.array(t.grad, copy=True), schedule) for name, t in zip(nodes, targets, strict=True)}
 
 
 @op("graph_output")
@@ -619,11 +723,42 @@ def _shift(x: Any, dy: Any = 0, dx: Any = 0) -> np.ndarray:
     return symmetry.shift(array_of(x), whole(dy, "dy"), whole(dx, "dx"))
 
 
+DEPENDENCE_SEED = 20261128
+"""The fixed seed of the other input :func:`_refuse_independent` tries when no recorded op links 'of' to it."""
+
+
+def _refuse_independent(of: Lazy, input: Tensor, value: Any) -> None:
+    """Raise ValueError (as grad does) when 'of' does not depend on ``input``: moving the image could not change
+    it, so a translation key computed from it would say nothing about the image. ``value`` is 'of' evaluated with
+    ``input`` replaced (inputs are leaves named after themselves, so a dependence recorded by the ops shows as such a
+    leaf under ``value``). An op that returns a plain array (``shift``, ``changed_mask``) records no link: then 'of'
+    is evaluated once more with ``input`` replaced by another array, and refused only when nothing changes."""
+    if isinstance(value, Tensor) and any(
+        n.op == "leaf" and n.name == input.label for n in engine.reverse_schedule(value)
+    ):
+        return
+    image = input.value
+    scale = max(1.0, float(np.abs(image).max(initial=0.0)))
+    other = image + np.random.default_rng(DEPENDENCE_SEED).normal(size=image.shape) * scale
+    try:
+        changed = array_of(of.value_with({input.label: other}))
+    except (ValueError, ArithmeticError, GraderError):
+        return  # it fails for another input: it depends on it
+    before = array_of(value)
+    if before.shape == changed.shape and np.array_equal(before, changed):
+        raise ValueError(
+            f"'of' does not depend on {input.label}: moving {input.label} cannot change it, so this key would say "
+            f"nothing about translating {input.label}; use a quantity computed from ${input.label}"
+        )
+
+
 @op("shifted", lazy=("of",), input_refs=("input",))
 def _shifted(of: Lazy, input: Tensor, dy: Any = 0, dx: Any = 0) -> Tensor:
-    """The quantity 'of' recomputed after moving the input image by (dy, dx), zero-filled."""
+    """The quantity 'of' recomputed after moving the input image by (dy, dx), zero-filled; an error when 'of' does not depend on the input."""
     moved = symmetry.shift(input.value, whole(dy, "dy"), whole(dx, "dx"))
-    return of.value_with({input.label: moved})
+    value = of.value_with({input.label: moved})
+    _refuse_independent(of, input, value)
+    return value
 
 
 @op("count_changed")
@@ -645,12 +780,24 @@ def _changed_mask(before: Any, after: Any, atol: float = 1e-9) -> np.ndarray:
 
 
 def _layer(of: Lazy, input: Tensor) -> Callable[[np.ndarray], np.ndarray]:
-    return lambda image: array_of(of.value_with({input.label: image}))
+    """'of' as a function of the image ``input``; its first call refuses an 'of' that does not depend on the image
+    (see :func:`_refuse_independent`)."""
+    checked = False
+
+    def layer(image: np.ndarray) -> np.ndarray:
+        nonlocal checked
+        value = of.value_with({input.label: image})
+        if not checked:
+            _refuse_independent(of, input, value)
+            checked = True
+        return array_of(value)
+
+    return layer
 
 
 @op("translation", lazy=("of",), input_refs=("input",))
 def _translation(of: Lazy, input: Tensor, max_shift: int = 2) -> TranslationReference:
-    """For each unit of 'of', the non-zero shifts of the input (|dy|, |dx| <= max_shift) leaving it unchanged."""
+    """For each unit of 'of', the non-zero shifts of the input (|dy|, |dx| <= max_shift) leaving it unchanged; an error when 'of' does not depend on the input."""
     layer = _layer(of, input)
     shifts = symmetry.invariant_shifts_all(layer, input.value, whole(max_shift, "max_shift"))
     units = tuple(shifts)
@@ -666,6 +813,6 @@ def _translation(of: Lazy, input: Tensor, max_shift: int = 2) -> TranslationRefe
 
 @op("every_unit_has_invariant_shift", lazy=("of",), input_refs=("input",))
 def _every_unit_invariant(of: Lazy, input: Tensor, max_shift: int = 2) -> bool:
-    """Whether every unit of 'of' keeps its value under some non-zero shift of the input (|dy|,|dx| <= max_shift)."""
+    """Whether every unit of 'of' keeps its value under some non-zero shift of the input (|dy|,|dx| <= max_shift); an error when 'of' does not depend on the input."""
     shifts = symmetry.invariant_shifts_all(_layer(of, input), input.value, whole(max_shift, "max_shift"))
     return all(shifts.values())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -24,15 +25,50 @@ def _as_number(option: str) -> float | None:
         return None
 
 
+class Position(int):
+    """A 0-based position the engine computed (``argmax``/``argmin``), knowing how many positions it ranges over:
+    ``among``, the size of the array it was taken over, the same in every variant (shapes do not vary)."""
+
+    among: int
+
+    def __new__(cls, position: int, among: int) -> Position:
+        made = super().__new__(cls, position)
+        made.among = among
+        return made
+
+    def __getnewargs__(self) -> tuple[int, int]:  # type: ignore[override]
+        return (int(self), self.among)
+
+
 @dataclass(frozen=True)
 class OptionAt:
     """What the ``option`` op computes: the 0-based position of the right option of a ``choice`` part.
 
     The engine picks the position (``{op: option, at: {op: argmax, x: $y}}``); the key turns it into the option's
-    text, so no answer is typed by hand and a plain number is never mistaken for a position.
+    text (:meth:`option`), so no answer is typed by hand and a plain number is never mistaken for a position.
     """
 
     position: int
+    among: int | None = None
+    """How many positions the computation of ``at`` ranges over in any variant: the size of argmax's/argmin's x, 2
+    for a comparison; None when not known (a quantity or a literal position)."""
+
+    def option(self, options: Sequence[str], where: str) -> str:
+        """The option at :attr:`position`; ValueError (``where`` names the key) when ``at`` ranges over more
+        positions than there are options, found from shapes alone (some variant would pick a position past the last
+        option, whatever this one picks), or when this variant's position is past the last option."""
+        listed = ", ".join(f"{i}: {option!r}" for i, option in enumerate(options))
+        if self.among is not None and self.among > len(options):
+            raise ValueError(
+                f"{where} picks the option at a position among {self.among} (its 'at' is taken over {self.among} "
+                f"entries), but there are only {len(options)} options ({listed}): a variant whose largest or smallest "
+                f"entry is past position {len(options) - 1} would have no option; give one option per entry"
+            )
+        if self.position >= len(options):
+            raise ValueError(
+                f"{where} picks the option at position {self.position}, but there are only {len(options)} ({listed})"
+            )
+        return options[self.position]
 
 
 class ChoiceAnswer(AnswerSpec):

@@ -487,7 +487,8 @@ class NamedGraph:
         inputs: the input names, as given.
         nodes: node name -> its Formula, in the order given.
         order: node names in an order where every node comes after the nodes it uses.
-        output: the node whose value the graph computes (default: the last node given).
+        output: the node whose value the graph computes: the one given, else the one node no other node uses
+            (the sink), whatever the order the nodes were written in (see :func:`parse_named_graph`).
         unused: nodes the output does not depend on (they are not part of the built Graph).
         ops: every engine op the nodes the output depends on record.
     """
@@ -510,7 +511,30 @@ class NamedGraph:
         env = self._tensors(inputs, label=True)
         graph = Graph(env[self.output])
         graph.named = frozenset(self.inputs) | frozenset(self.nodes)
+        graph.left_out = self._left_out()
         return graph
+
+    def _left_out(self) -> dict[str, str]:
+        """Why each input and node the output does not depend on is not part of the built Graph (for the message
+        of a question about it, e.g. its adjoint, which would be 0)."""
+        needed = set(self._needed())
+        users: dict[str, list[str]] = {name: [] for name in (*self.inputs, *self.nodes)}
+        for name, formula in self.nodes.items():
+            for variable in formula.variables:
+                users[variable].append(name)
+        reasons: dict[str, str] = {}
+        for name in (*self.inputs, *self.nodes):
+            if name in needed or any(user in needed for user in users[name]):
+                continue
+            kind = "an input" if name in self.inputs else "a node"
+            if not users[name]:
+                used = f"{kind} no node uses" if name in self.inputs else f"{kind} no other node uses"
+            else:
+                listed = ", ".join(users[name])
+                verb = "uses" if len(users[name]) == 1 else "use"
+                used = f"{kind} only {listed} {verb}, which the output {self.output} does not depend on"
+            reasons[name] = f"{name!r} is {used}"
+        return reasons
 
     def evaluate(self, values: Mapping[str, np.ndarray | float]) -> np.ndarray:
         """The output node's value at ``values`` (arrays of points broadcast together).
@@ -674,16 +698,39 @@ def _find_cycle(dependencies: Mapping[str, Iterable[str]]) -> list[str] | None:
     return None
 
 
+def _sink(names: Sequence[str], dependencies: Mapping[str, Iterable[str]], strict: bool) -> str:
+    """The output of a graph that names none: the one node no other node uses (see :func:`parse_named_graph`).
+
+    ``names``: the nodes in the given order; ``dependencies``: node -> the nodes its expression uses (no cycle, so
+    at least one node is unused). Several unused nodes: FormulaError with ``strict``, else the last of them.
+    """
+    used = {dep for name in names for dep in dependencies[name] if dep != name}
+    sinks = [name for name in names if name not in used]
+    if len(sinks) > 1 and strict:
+        listed = ", ".join(sinks)
+        raise FormulaError(
+            f"the graph has {len(sinks)} nodes that no other node uses ({listed}), so which one is the output is not "
+            f"clear: name it with output (e.g. output: {sinks[-1]}), or remove the nodes the output does not need"
+        )
+    return sinks[-1]
+
+
 def parse_named_graph(
     nodes: Mapping[str, str] | Sequence[tuple[str, str]],
     *,
     inputs: Iterable[str],
     output: str | None = None,
     max_operations: int = MAX_OPERATIONS,
+    strict_output: bool = False,
 ) -> NamedGraph:
     """Check named nodes ``name: expression`` over ``inputs`` and return a :class:`NamedGraph`.
 
     Each expression may use the inputs and any other node (in any order, as long as there is no cycle).
+    The output is ``output`` when given, else the one node no other node uses (the sink: ``L`` in
+    ``{L: z*z, z: w*x + b}``, whatever the order). When several nodes are unused by the others, which one is the
+    output is not clear: with ``strict_output`` (a sheet's graph, whose key must not rest on the order its nodes
+    were written in) that is a FormulaError asking for ``output``; without it (a student's answer, whose format
+    says so) the last of them in the given order is the output, and the others are noted as :attr:`~NamedGraph.unused`.
     FormulaError naming the node for: a bad name, a name used twice, an undefined name, a cycle, an
     unknown ``output``, a node the output needs that only repeats another name (``a: x1``), and more than
     ``max_operations`` operations in all nodes together (reading stops at the node that passes the limit).
@@ -744,7 +791,7 @@ def parse_named_graph(
                 continue
             stack.append((name, True))
             stack.extend((dep, False) for dep in reversed(dependencies[name]) if dep not in placed)
-    chosen = names[-1] if output is None else output
+    chosen = _sink(names, dependencies, strict_output) if output is None else output
     if chosen not in formulas:
         raise FormulaError(f"output {chosen!r} is not a node{_suggest(chosen, names)}; nodes: {', '.join(names)}")
     graph = NamedGraph(

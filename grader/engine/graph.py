@@ -7,12 +7,13 @@ that every node comes after all of its children; ``t_n`` is node n's adjoint d(o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
-from grader.engine.tensor import Tensor, reverse_schedule
+from grader.engine.tensor import VJP, Tensor, reverse_schedule, unbroadcast
 
 
 def _no_vjp(g: np.ndarray) -> Sequence[np.ndarray | None]:
@@ -53,10 +54,17 @@ class Graph:
         self.named: frozenset[str] | None = None
         """The labels someone chose (a NamedGraph's inputs and nodes); other labels were made up from the text of
         a sub-expression (``w * x``). None: every label counts as chosen (a graph built from tensors directly)."""
+        self.left_out: dict[str, str] = {}
+        """Chosen names that are not part of the graph (an input no node uses, a node the output does not depend
+        on), each with the sentence saying so: :meth:`node` gives it instead of "no node named ..."."""
 
     # ---- lookup --------------------------------------------------------------------------------------
-    def node(self, label: str | Tensor) -> Tensor:
-        """The node with this label (or the node itself); ValueError listing the labels when unknown."""
+    def node(self, label: str | Tensor, *, left_out_note: str = "") -> Tensor:
+        """The node with this label (or the node itself); ValueError listing the labels when unknown.
+
+        For a chosen name that is not part of the graph (:attr:`left_out`) the message says why, followed by
+        ``left_out_note`` (e.g. `` (its adjoint would be 0)``).
+        """
         if isinstance(label, Tensor):
             if id(label) not in self._children:
                 raise ValueError(f"graph: node {label.label!r} is not part of this graph")
@@ -64,8 +72,17 @@ class Graph:
         try:
             return self._by_label[label]
         except KeyError:
-            known = ", ".join(sorted(self._by_label))
-            raise ValueError(f"graph: no node named {label!r}; the nodes are: {known}") from None
+            if label in self.left_out:
+                raise ValueError(
+                    f"graph: {self.left_out[label]}{left_out_note}; the nodes of the graph are: {self._known()}"
+                ) from None
+            raise ValueError(f"graph: no node named {label!r}; the nodes are: {self._known()}") from None
+
+    def _known(self) -> str:
+        """The labels a message lists as the graph's nodes: the chosen names only (not ``2`` or ``w * x``) when the
+        graph knows which labels were chosen (:attr:`named`), else every label."""
+        labels = [n.label for n in self.nodes if self.named is None or n.label in self.named]
+        return ", ".join(sorted(labels))
 
     @property
     def labels(self) -> list[str]:
@@ -97,6 +114,7 @@ class Graph:
             proxies[id(node)] = proxy
         view = Graph(proxies[id(self.output)])
         view.named = self.named
+        view.left_out = self.left_out
         return view
 
     def _named_sources(self, node: Tensor) -> list[Tensor]:
@@ -205,3 +223,222 @@ class Graph:
             }
             for n in self.nodes
         ]
+
+
+# ---- ties of max and min nodes --------------------------------------------------------------------------------
+SELECT_OPS: dict[str, str] = {"maximum": "max", "minimum": "min"}
+"""Engine op -> the function a formula writes: the nodes whose adjoint follows a tie rule. When the two arguments
+are equal, :func:`grader.engine.activations.maximum` (and ``minimum``) give the whole adjoint to the FIRST one, a
+convention like max pooling's: a key must not rest on it."""
+
+SPLIT_SEEDS = (20261127, 7)
+"""The fixed seeds of the random splits that decide whether adjoints depend on the tie rule of max/min nodes
+(fixed, so that the decision is the same on every run of one sheet and variant)."""
+SPLIT_LOW, SPLIT_HIGH = 0.25, 0.75
+"""A split gives each tied entry's adjoint to the first argument with a weight drawn uniformly from
+[SPLIT_LOW, SPLIT_HIGH), the rest to the second."""
+NAMED_CANDIDATES = 16
+"""How many tied max/min nodes are tried, one at a time, to name one whose tie alone changes an adjoint."""
+
+
+@dataclass(frozen=True)
+class SelectTie:
+    """A max or min node whose two arguments are equal (up to a tolerance) at some of its entries.
+
+    Attributes:
+        node: the node (op ``maximum`` or ``minimum``, see :data:`SELECT_OPS`).
+        tied: bool array shaped like the node: where the two arguments are equal.
+        index: the first tied entry that receives a non-zero adjoint, else the first tied entry (() for a scalar).
+        first, second: the two arguments' values at ``index``.
+        receiving: whether some tied entry received a non-zero adjoint in the backward pass it was found after.
+    """
+
+    node: Tensor
+    tied: np.ndarray
+    index: tuple[int, ...]
+    first: float
+    second: float
+    receiving: bool
+
+    @property
+    def function(self) -> str:
+        """``max`` or ``min``, as a formula writes it."""
+        return SELECT_OPS[self.node.op]
+
+    @staticmethod
+    def argument(node: Tensor) -> str:
+        """An argument of a max/min node as a message names it: its name, number or expression (``w * x``)."""
+        return _text(node, 3, top=True)
+
+    def where(self, named: frozenset[str] | None = None) -> str:
+        """The node as an author wrote it: ``node m = max(a, b)`` when it has a chosen name (``named``: the chosen
+        labels, None: every name counts), else its expression, ``max(a, b)``."""
+        text = f"{self.function}({', '.join(self.argument(p) for p in self.node.parents)})"
+        name = self.node.name
+        if name is not None and (named is None or name in named) and name != text:
+            return f"node {name} = {text}"
+        return text
+
+    def arguments_text(self) -> str:
+        """``a = 2 and b = 2`` (the arguments' expressions and their values at :attr:`index`)."""
+        first, second = (self.argument(p) for p in self.node.parents)
+        entry = f" at entry {list(self.index)}" if self.index else ""
+        return f"{first} = {_number(self.first)} and {second} = {_number(self.second)}{entry}"
+
+
+def _number(value: float) -> str:
+    """The shortest text that reads back as ``value`` (``2``, ``0.30000000000000004``)."""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
+
+
+_INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
+
+
+def _text(node: Tensor, depth: int, *, top: bool = False) -> str:
+    """A node as formula text for a message: its name, a constant's number, or its op over its parents' text (at
+    most ``depth`` levels, then ``...``). ``top``: no parentheses around an operator's result."""
+    if node.name is not None:
+        return node.name
+    if node.op == "const" and node.value.size == 1:
+        return _number(float(node.value.reshape(())))
+    if depth <= 0 or not node.parents:
+        return "..."
+    args = [_text(parent, depth - 1) for parent in node.parents]
+    if node.op in _INFIX and len(args) == 2:
+        text = f"{args[0]} {_INFIX[node.op]} {args[1]}"
+        return text if top else f"({text})"
+    if node.op == "neg" and len(args) == 1:
+        return f"-{args[0]}"
+    return f"{SELECT_OPS.get(node.op, node.op)}({', '.join(args)})"
+
+
+def select_ties(nodes: Iterable[Tensor], *, rtol: float, atol: float) -> list[SelectTie]:
+    """The max/min nodes among ``nodes`` whose two arguments are equal somewhere: ``|a - b| <= atol + rtol *
+    max(|a|, |b|)`` (rounding must not decide which argument wins). Read after a backward pass, ``receiving`` says
+    whether a tied entry got a non-zero adjoint. One scan of each max/min node; nothing for other nodes."""
+    found: list[SelectTie] = []
+    for node in nodes:
+        if node.op not in SELECT_OPS or len(node.parents) != 2:
+            continue
+        first, second = np.broadcast_arrays(node.parents[0].value, node.parents[1].value)
+        tied = np.abs(first - second) <= atol + rtol * np.maximum(np.abs(first), np.abs(second))
+        if not tied.any():
+            continue
+        adjoint = node.grad if node.grad is not None and node.grad.shape == tied.shape else np.zeros(tied.shape)
+        receiving = tied & (adjoint != 0)
+        at = tuple(int(i) for i in np.argwhere(receiving if receiving.any() else tied)[0])
+        found.append(SelectTie(node, tied.copy(), at, float(first[at]), float(second[at]), bool(receiving.any())))
+    return found
+
+
+@dataclass(frozen=True)
+class TieRuleDependence:
+    """How an adjoint depends on the tie rule of max/min nodes (what :func:`tie_rule_dependence` found).
+
+    Attributes:
+        tie: the tied node to name: one whose tie alone changes ``target``'s adjoint when ``alone``, else the
+            first tied node receiving adjoint.
+        alone: whether giving ``tie``'s tied adjoint to its second argument instead (every other node keeping the
+            rule) changes the adjoint; False: only rerouting several tied nodes together does.
+        target: the node whose adjoint changes.
+        index: the entry of ``target``'s adjoint that changes (() for a scalar).
+        by_rule: that entry by the tie rule.
+        otherwise: that entry when ``tie``'s adjoint goes to the second argument (``alone``), else under a split.
+        ties: how many max/min nodes have tied arguments.
+    """
+
+    tie: SelectTie
+    alone: bool
+    target: Tensor
+    index: tuple[int, ...]
+    by_rule: float
+    otherwise: float
+    ties: int
+
+
+def _differs(other: np.ndarray, base: np.ndarray, rtol: float, atol: float) -> np.ndarray:
+    """Where two adjoints (one shape) differ by more than rounding (``rtol`` per entry, ``atol`` relative to the
+    largest entry: reordered sums of large terms may leave noise on an entry near 0)."""
+    scale = max(1.0, float(np.abs(base).max(initial=0.0)))
+    return ~np.isclose(other, base, rtol=rtol, atol=atol * scale)
+
+
+def _shared_vjp(tie: SelectTie, share: np.ndarray) -> VJP:
+    """A VJP for ``tie.node`` that gives, at each tied entry, the fraction ``share`` (shaped like the node) of the
+    adjoint to the first argument and the rest to the second; elsewhere it routes as the node's own VJP does."""
+    x, y = tie.node.parents
+    first, second = np.broadcast_arrays(x.value, y.value)
+    first_wins = first >= second if tie.node.op == "maximum" else first <= second
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        to_first = np.where(tie.tied, g * share, np.where(first_wins, g, 0.0))
+        return unbroadcast(to_first, x.shape), unbroadcast(g - to_first, y.shape)
+
+    return vjp
+
+
+@contextmanager
+def _rerouted(routes: Sequence[tuple[SelectTie, np.ndarray]]) -> Iterator[None]:
+    """Inside the block, each tied node's VJP splits its tied entries' adjoints by its share (see
+    :func:`_shared_vjp`); the nodes' own VJPs are put back on leaving, whatever happens."""
+    saved = [(tie.node, tie.node._vjp) for tie, _ in routes]
+    try:
+        for tie, share in routes:
+            tie.node._vjp = _shared_vjp(tie, share)
+        yield
+    finally:
+        for node, vjp in saved:
+            node._vjp = vjp
+
+
+def tie_rule_dependence(
+    root: Tensor, targets: Sequence[Tensor], ties: Sequence[SelectTie], *, seed: np.ndarray | None = None,
+    rtol: float, atol: float,
+) -> TieRuleDependence | None:
+    """Whether the adjoints of ``targets`` depend on the tie rule of the tied max/min nodes ``ties``
+    (:func:`select_ties` of the graph under ``root``), after ``root.backward(seed)`` has run (so the targets'
+    ``.grad`` hold the rule's adjoints). None when they do not; the ``.grad`` values are left as the rule gives them.
+
+    Reverse mode is linear in the adjoints: with one tied node, giving a tied entry's adjoint g to the second
+    argument instead of the first changes each target's adjoint by g * (d second - d first), and a split with weight
+    p changes it by (1 - p) times that, so a split changes it exactly when the other choice does. With stacked tied
+    nodes the adjoints are multilinear in the splits, which are drawn at random: a change that some routing makes is
+    seen, but for a set of weights of measure zero. So two split passes (two fixed seeds) decide; then each tied
+    node (up to :data:`NAMED_CANDIDATES`) is given to its second argument alone, to name one whose tie alone
+    matters. ``max(a, a)``, or a tie whose adjoint is 0 whatever the routing, is fine.
+    """
+    if not ties or not targets:
+        return None
+    rule = [np.array(target.grad, dtype=np.float64, copy=True) for target in targets]
+
+    def changed(routes: Sequence[tuple[SelectTie, np.ndarray]]) -> tuple[int, tuple[int, ...], float, float] | None:
+        with _rerouted(routes):
+            root.backward(seed)
+        for k, (target, base) in enumerate(zip(targets, rule, strict=True)):
+            other = np.asarray(target.grad, dtype=np.float64)
+            where = np.argwhere(_differs(other, base, rtol, atol))
+            if len(where):  # (a 0-d array gives one row of no columns)
+                index = tuple(int(i) for i in where[0])
+                return k, index, float(base[index]), float(other[index])
+        return None
+
+    try:
+        found = None
+        for split_seed in SPLIT_SEEDS:
+            rng = np.random.default_rng(split_seed)
+            found = changed([(tie, rng.uniform(SPLIT_LOW, SPLIT_HIGH, size=tie.tied.shape)) for tie in ties])
+            if found is not None:
+                break
+        if found is None:
+            return None
+        for tie in ties[:NAMED_CANDIDATES]:
+            alone = changed([(tie, np.zeros(tie.tied.shape))])
+            if alone is not None:
+                k, index, by_rule, otherwise = alone
+                return TieRuleDependence(tie, True, targets[k], index, by_rule, otherwise, len(ties))
+        k, index, by_rule, otherwise = found
+        first = next((tie for tie in ties if tie.receiving), ties[0])
+        return TieRuleDependence(first, False, targets[k], index, by_rule, otherwise, len(ties))
+    finally:
+        root.backward(seed)  # the nodes' .grad as the tie rule gives them, as after any backward pass

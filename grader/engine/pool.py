@@ -368,7 +368,8 @@ def _tie_at(
 
 
 def max_pool2d_ties(
-    x: ArrayLike, size: IntOrPair, *, stride: IntOrPair | None = None, rtol: float, atol: float, limit: int = 1
+    x: ArrayLike, size: IntOrPair, *, stride: IntOrPair | None = None, rtol: float, atol: float, limit: int = 1,
+    op: str = "max_pool2d_ties",
 ) -> TieScan:
     """The max-pooling windows of ``x`` that hold their maximum more than once.
 
@@ -376,11 +377,13 @@ def max_pool2d_ties(
         x: (H, W, C) or (N, H, W, C). size, stride: as for :func:`max_pool2d`.
         rtol, atol: an entry ties with its window's maximum m when ``|entry - m| <= atol + rtol * |m|``.
         limit: how many tied windows to describe (row-major over the output ``(N, H', W', C)``).
+        op: the name a bad x, size or stride is reported under (``max_pool_winners: size must be >= 1``): the
+            caller's, so that an author reads the op they wrote, never this function's name.
 
     Returns:
         a :class:`TieScan`: the first ``limit`` tied windows, the number of tied windows and of all windows.
     """
-    xt, x4, window, strides, out_size = _prepare_2d("max_pool2d_ties", x, size, stride)
+    xt, x4, window, strides, out_size = _prepare_2d(op, x, size, stride)
     best, _, offsets = _max_pool_arrays(x4, window, strides, out_size)
     positions = np.flatnonzero(_near_counts(x4, _tie_floor(best, rtol, atol), offsets) > 1)
     ties = [
