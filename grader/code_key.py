@@ -23,7 +23,15 @@ from grader.key import Evaluator, exercise_inputs
 from grader.quantities import array_of
 from grader.result import Visibility
 from grader.spec.loader import Sheet
-from grader.spec.models import PartSpec
+from grader.spec.models import (
+    MAX_ENTRIES,
+    MAX_EXACT_INTEGER,
+    PartSpec,
+    entry_count,
+    finite_problem,
+    range_problem,
+    spread_problem,
+)
 from grader.spec.yaml_lines import Loc
 
 MAX_DRAWS = 200
@@ -133,14 +141,54 @@ class _PartKeyBuilder:
                     "spec-random-cases", "answer", "random_cases", "args",
                 )
 
+    def _check_random_settings(self, spec: RandomCases) -> None:
+        """``random_cases`` settings that no draw can use are refused before drawing, each at its field: a dim range
+        beyond +-2**53, NaN or infinite low/high/mean/std, an empty or too wide range, and a size in a shape that is
+        a number below 1 or a dim whose range reaches below 1 (an empty array would test nothing)."""
+        where = ("answer", "random_cases")
+        for name, dim in spec.dims.items():
+            if max(abs(dim.low), abs(dim.high)) > MAX_EXACT_INTEGER:
+                raise self.error(
+                    f"dim {name!r} must stay within +-2**53 = {MAX_EXACT_INTEGER}, got low {dim.low}, high {dim.high}",
+                    "spec-range", *where, "dims", name,
+                )
+        for name, arg in spec.args.items():
+            if not isinstance(arg, RandomArray):
+                continue
+            at = (*where, "args", name)
+            for setting in ("low", "high", "mean", "std"):
+                problem = finite_problem(getattr(arg, setting))
+                if problem:
+                    raise self.error(f"{setting} {problem}", "spec-invalid", *at, setting)
+            problem = range_problem(arg.dist, arg.low, arg.high)
+            if problem:
+                raise self.error(problem, "spec-range", *at, "high")
+            problem = spread_problem(arg.mean, arg.std) if arg.dist == "normal" else None
+            if problem:
+                raise self.error(problem, "spec-range", *at, "std")
+            for index, size in enumerate(arg.shape):
+                if isinstance(size, str) and size.strip() in spec.dims and spec.dims[size.strip()].low < 1:
+                    dim = spec.dims[size.strip()]
+                    raise self.error(
+                        f"the shape of {name!r} uses dim {size.strip()!r} as a size, but its range {dim.low}..{dim.high} "
+                        "reaches below 1 (an empty array tests nothing); give that dim low: 1 or more, or use another dim",
+                        "spec-range", *at, "shape", index,
+                    )
+                if not isinstance(size, str) and size < 1:
+                    raise self.error(
+                        f"the shape of {name!r} has the size {size}; every size must be a whole number >= 1",
+                        "spec-range", *at, "shape", index,
+                    )
+
     def random_cases(self, spec: RandomCases) -> list[CodeCaseKey]:
         self._check_random_args(spec)
+        self._check_random_settings(spec)
         rng = _rng(self.sheet, self.exercise.id, self.part.id)
         cases = []
         for number in range(1, spec.count + 1):
             last_error: SpecError | None = None
             for _ in range(MAX_DRAWS):
-                kwargs = self._draw(spec, rng)
+                kwargs = self._draw(spec, rng, number)
                 try:
                     expected, mistakes = self.values(kwargs)
                 except SpecError as exc:
@@ -157,12 +205,12 @@ class _PartKeyBuilder:
                 )
         return cases
 
-    def _draw(self, spec: RandomCases, rng: np.random.Generator) -> dict[str, Any]:
+    def _draw(self, spec: RandomCases, rng: np.random.Generator, number: int) -> dict[str, Any]:
         dims = {name: int(rng.integers(r.low, r.high + 1)) for name, r in spec.dims.items()}
         kwargs: dict[str, Any] = {}
         for name, arg in spec.args.items():
             if isinstance(arg, RandomArray):
-                kwargs[name] = self._array(arg, dims, rng, name)
+                kwargs[name] = self._array(arg, dims, rng, name, number)
             elif isinstance(arg, str):
                 if arg not in dims:
                     raise self.error(f"argument {name!r} names the dim {arg!r}, which is not in dims", "spec-unknown-ref", "answer", "random_cases", "args", name)
@@ -171,17 +219,35 @@ class _PartKeyBuilder:
                 kwargs[name] = arg
         return {name: _argument(value) for name, value in kwargs.items()}
 
-    def _array(self, arg: RandomArray, dims: dict[str, int], rng: np.random.Generator, name: str) -> np.ndarray:
+    def _array(self, arg: RandomArray, dims: dict[str, int], rng: np.random.Generator, name: str, number: int) -> np.ndarray:
+        """One random array argument of random case ``number``. A size that is not a whole number >= 1 for this draw
+        (``"n - 4"`` for n = 1, ``"n/2"`` for n odd) is refused, not rounded or clamped to an empty array: the draws
+        are the sheet's own, the same in ``validate`` as in grading, so no hidden case ever has such a size."""
+        where = ("answer", "random_cases", "args", name)
         shape = []
-        for n in arg.shape:
+        for index, n in enumerate(arg.shape):
             if isinstance(n, str):
                 try:
                     size = float(parse_formula(n, variables=dims).evaluate(dims))
                 except FormulaError as exc:
-                    raise self.error(f"the shape of {name!r}: {exc}", "spec-bad-arg", "answer", "random_cases", "args", name) from None
-                shape.append(max(int(round(size)), 0))
+                    raise self.error(f"the shape of {name!r}: {exc}", "spec-bad-arg", *where) from None
+                if not (size >= 1 and size.is_integer()):
+                    drawn = ", ".join(f"{dim} = {value}" for dim, value in dims.items())
+                    raise self.error(
+                        f"the shape of {name!r}: {n!r} is {size:g} in random case {number} ({drawn}); every size must be "
+                        "a whole number >= 1 for every draw: narrow the dims or change the formula",
+                        "spec-range", *where, "shape", index,
+                    )
+                shape.append(int(size))
             else:
                 shape.append(n)
+        if entry_count(shape) > MAX_ENTRIES:
+            drawn = ", ".join(f"{dim} = {value}" for dim, value in dims.items())
+            raise self.error(
+                f"the shape of {name!r} is {shape} in random case {number} ({drawn}): {entry_count(shape)} entries; an "
+                f"array may have at most {MAX_ENTRIES} (MAX_ENTRIES): narrow the dims",
+                "spec-range", *where, "shape",
+            )
         if arg.dist == "integers":
             return rng.integers(int(np.ceil(arg.low)), int(np.floor(arg.high)) + 1, size=shape).astype(np.float64)
         if arg.dist == "normal":

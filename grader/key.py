@@ -8,6 +8,7 @@ to what its answer type compares against. Author faults become SpecErrors placed
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -23,8 +24,16 @@ from grader.engine.tensor import Tensor
 from grader.errors import SpecError, SpecErrors
 from grader.quantities import OPS, Lazy
 from grader.spec.loader import Sheet
-from grader.spec.models import Call, ExerciseSpec, InputSpec, PartSpec
+from grader.spec.models import MAX_ENTRIES, Call, ExerciseSpec, InputSpec, PartSpec, check_literal, entry_count
 from grader.spec.yaml_lines import Loc
+
+MAX_KEY_ENTRIES = 2 * MAX_ENTRIES
+"""The most numbers one variant's key may hold in all (every part's key and known mistakes; 160 MB as float64).
+A key is held whole while it is used (``validate`` holds one at a time, ``grade`` caches one per variant), so each
+array's cap (MAX_ENTRIES) alone would let a sheet of thousands of large parts take gigabytes."""
+
+_BROADCASTING_OPS = frozenset({"add", "sub", "mul", "div", "pow", "greater", "less", "formula"})
+"""Ops whose result has the broadcast shape of their array arguments (a (n, 1) and a (1, m) give n x m)."""
 
 
 def variant_rng(seed: int, exercise_id: str) -> np.random.Generator:
@@ -130,8 +139,18 @@ class _Env:
                 args[arg] = self.inputs[raw[1:]]
             else:
                 args[arg] = self.resolve(raw, arg_loc)
+        for what, shape in _planned_arrays(call.op, args):
+            if entry_count(shape) > MAX_ENTRIES:
+                raise self.error(
+                    f"{call.op}: {what} would have {entry_count(shape)} entries (shape {_shape_text(shape)}); an array "
+                    f"may have at most {MAX_ENTRIES} (MAX_ENTRIES)", "spec-range", loc,
+                )
         try:
-            return operation.fn(**args)
+            result = operation.fn(**args)
+        except MemoryError:
+            raise self.error(
+                f"{call.op}: ran out of memory computing this quantity; make its inputs smaller", "spec-range", loc
+            ) from None
         except TypeError as exc:
             if "argument" not in str(exc):
                 raise
@@ -143,6 +162,105 @@ class _Env:
             # engine functions often name themselves already (``conv_output_size: ... is not a whole number``)
             message = text if text.startswith(f"{call.op}:") else f"{call.op}: {text}"
             raise self.error(message, "spec-op-failed", loc) from None
+        size = _entries_held(result)
+        if size > MAX_ENTRIES:
+            raise self.error(
+                f"{call.op}: the result has {size} entries; an array may have at most {MAX_ENTRIES} (MAX_ENTRIES)",
+                "spec-range", loc,
+            )
+        return result
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    """``4002x4002`` for messages (``()`` for a scalar)."""
+    return "x".join(str(n) for n in shape) if shape else "()"
+
+
+def _entries_held(value: Any) -> int:
+    """How many numbers a value holds (an array's entries; a mapping's in all; 1 for anything else)."""
+    if isinstance(value, Tensor):
+        return int(value.value.size)
+    if isinstance(value, np.ndarray):
+        return int(value.size)
+    if isinstance(value, dict):
+        return sum(_entries_held(item) for item in value.values())
+    return 1
+
+
+def _arg_shape(value: Any) -> tuple[int, ...]:
+    """The shape of an evaluated argument (a number is ``()``); ValueError for anything that is not an array."""
+    if isinstance(value, Tensor):
+        return tuple(value.value.shape)
+    if isinstance(value, np.ndarray):
+        return tuple(value.shape)
+    if isinstance(value, int | float | np.number) and not isinstance(value, bool):
+        return ()
+    if isinstance(value, list):
+        return check_literal(value)  # nested lists of numbers as written; ValueError for anything else
+    raise ValueError("not an array")
+
+
+def _arg_whole(value: Any) -> int:
+    """An evaluated whole-number argument; ValueError otherwise (the op then says what is wrong)."""
+    if type(value) is int:
+        return value
+    array = np.asarray(value.value if isinstance(value, Tensor) else value, dtype=np.float64)
+    if array.size != 1 or not float(array.reshape(())).is_integer():
+        raise ValueError("not a whole number")
+    return int(array.reshape(()))
+
+
+def _arg_pair(value: Any) -> tuple[int, int]:
+    """An evaluated stride or padding (a number or a [rows, columns] pair) as a pair; ValueError otherwise."""
+    if isinstance(value, list | tuple):
+        if len(value) != 2:
+            raise ValueError("not a pair")
+        return (_arg_whole(value[0]), _arg_whole(value[1]))
+    number = _arg_whole(value)
+    return (number, number)
+
+
+def _planned_arrays(op: str, args: dict[str, Any]) -> list[tuple[str, tuple[int, ...]]]:
+    """The largest arrays ``op`` is about to allocate, from its arguments' shapes, before it runs: a pad width of 1e8,
+    broadcasting an (n, 1) against a (1, m), or a convolution's padded input and windows must be refused by their
+    size, not by a MemoryError. Empty when the op allocates no more than its arguments hold, or when the arguments
+    do not fit the op (the op itself then says why)."""
+    try:
+        if op in _BROADCASTING_OPS:
+            shapes = [_arg_shape(value) for name, value in args.items() if name != "text"]
+            return [("the result", tuple(np.broadcast_shapes(*shapes)))] if shapes else []
+        if op == "pad":
+            shape = list(_arg_shape(args["x"]))
+            width = _arg_whole(args["width"])
+            axes = args.get("axes")
+            for axis in (0, 1) if axes is None else axes:
+                shape[int(axis)] += 2 * max(width, 0)
+            return [("the padded array", tuple(shape))]
+        if op == "stack":
+            items = args["items"]
+            return [("the result", (len(items), *_arg_shape(items[0])))] if isinstance(items, list) and items else []
+        if op in ("conv2d", "conv1d"):
+            return _planned_conv(op, args)
+    except (KeyError, IndexError, TypeError, ValueError, OverflowError):
+        return []
+    return []
+
+
+def _planned_conv(op: str, args: dict[str, Any]) -> list[tuple[str, tuple[int, ...]]]:
+    """A convolution's padded input and its matrix of windows (output positions x filter entries)."""
+    x, w = _arg_shape(args["x"]), _arg_shape(args["w"])
+    spatial = 2 if op == "conv2d" else 1
+    batch = x[0] if len(x) == spatial + 2 else 1
+    sizes, channels = x[-spatial - 1:-1], x[-1]
+    pads = _arg_pair(args.get("padding", 0)) if spatial == 2 else (_arg_whole(args.get("padding", 0)),)
+    strides = _arg_pair(args.get("stride", 1)) if spatial == 2 else (_arg_whole(args.get("stride", 1)),)
+    padded = tuple(n + 2 * max(p, 0) for n, p in zip(sizes, pads, strict=True))
+    planned = [("the padded input", (batch, *padded, channels))]
+    outputs = [(n - f) // s + 1 if s > 0 else 0 for n, f, s in zip(padded, w[:spatial], strides, strict=True)]
+    if min(outputs) >= 1:
+        window = math.prod(w[:spatial]) * channels
+        planned.append(("the windows it multiplies", (batch * math.prod(outputs), window)))
+    return planned
 
 
 def _type_error_text(exc: TypeError) -> str:
@@ -292,10 +410,7 @@ def _choice(options: list[str], value: Any, where: str) -> str:
             "of the right option computed by the engine (e.g. at: {op: argmax, x: ...}); if the answer is the "
             "number itself, use an 'integer' or 'number' part"
         )
-    if value.position >= len(options):
-        listed = ", ".join(f"{i}: {option!r}" for i, option in enumerate(options))
-        raise ValueError(f"{where} picks the option at position {value.position}, but there are only {len(options)} ({listed})")
-    return options[value.position]
+    return value.option(options, where)  # refuses, from shapes alone, an 'at' over more entries than options
 
 
 def exercise_inputs(exercise: ExerciseSpec, seed: int | None) -> dict[str, np.ndarray]:
@@ -323,6 +438,7 @@ def _compute_key(sheet: Sheet, seed: int | None) -> AnswerKey:
     parts: dict[tuple[str, str], PartKey] = {}
     inputs: dict[str, dict[str, np.ndarray]] = {}
     errors: list[SpecError] = []
+    held = 0  # numbers the key holds so far (MAX_KEY_ENTRIES)
     for e_index, exercise in enumerate(sheet.spec.exercises):
         values = exercise_inputs(exercise, seed)
         inputs[exercise.id] = values
@@ -342,10 +458,72 @@ def _compute_key(sheet: Sheet, seed: int | None) -> AnswerKey:
             except SpecError as exc:
                 errors.append(exc)
                 continue
+            held += _entries_held(expected) + sum(_entries_held(value) for value in mistakes.values())
+            if held > MAX_KEY_ENTRIES:
+                errors.append(
+                    sheet.error(
+                        f"the answer key holds {held} numbers up to this part (its key and known mistakes included); "
+                        f"one variant's key may hold at most {MAX_KEY_ENTRIES} (MAX_KEY_ENTRIES): make the arrays "
+                        "students answer with smaller, or split the sheet",
+                        code="spec-range", loc=("exercises", e_index, *part_loc, "expected"),
+                    )
+                )
+                raise SpecErrors(_unique_errors(errors))  # stop here: the rest would only take more memory
             parts[(exercise.id, part.id)] = PartKey(exercise.id, part.id, expected, mistakes)
     if errors:
         raise SpecErrors(_unique_errors(errors))
     return AnswerKey(sheet=sheet, seed=seed, parts=parts, inputs=inputs)
+
+
+def referenced_names(expression: Any) -> set[str]:
+    """Every ``$name`` an expression mentions (a reference, a call's arguments, nested lists and mappings)."""
+    if isinstance(expression, str):
+        text = expression.strip()
+        return {text[1:]} if text.startswith("$") else set()
+    if isinstance(expression, Call):
+        return referenced_names(expression.args)
+    if isinstance(expression, dict):
+        return set().union(*(referenced_names(value) for value in expression.values()))
+    if isinstance(expression, list | tuple):
+        return set().union(*(referenced_names(value) for value in expression))
+    return set()
+
+
+def unused_quantities(exercise: ExerciseSpec) -> list[str]:
+    """The quantities of an exercise that no part reads, directly or through other quantities (in sheet order)."""
+    pending: set[str] = set()
+    for part in exercise.parts:
+        pending |= referenced_names(part.expected)
+        pending |= referenced_names([mistake.expected for mistake in part.mistakes])
+        for case in getattr(part.answer, "cases", None) or []:
+            pending |= referenced_names(getattr(case, "inputs", {}))
+    used: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name in used or name not in exercise.quantities:
+            continue
+        used.add(name)
+        pending |= referenced_names(exercise.quantities[name]) - used
+    return [name for name in exercise.quantities if name not in used]
+
+
+def unused_quantity_errors(sheet: Sheet, seed: int | None) -> list[SpecError]:
+    """The faults of the quantities no part reads, evaluated for variant ``seed``: an unknown op, a bad argument, a
+    cycle or an undefined ``$name`` there would otherwise go unnoticed until a part uses the quantity. Messages are
+    without the variant (as :func:`compute_key` with ``name_variant=False``); inputs that cannot be drawn are left to
+    the key's own errors."""
+    errors: list[SpecError] = []
+    for e_index, exercise in enumerate(sheet.spec.exercises):
+        unused = unused_quantities(exercise)
+        if not unused:
+            continue
+        env = _Env(Evaluator(sheet, e_index, exercise_inputs(exercise, seed)), {})
+        for name in unused:
+            try:
+                env.name(name, ("quantities", name))
+            except SpecError as exc:
+                errors.append(exc)
+    return _unique_errors(errors)
 
 
 def _unique_errors(errors: list[SpecError]) -> list[SpecError]:

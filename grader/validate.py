@@ -1,7 +1,7 @@
 """``grader validate``: find every author fault in a sheet before a student sees it.
 
-Checks, for the seed-less variant and each of the sheet's validation seeds: the schema; every quantity and
-key can be computed; the reference answer, written as a student would write it, scores full marks; and no
+Checks, for the seed-less variant and each of the sheet's validation seeds: the schema; every quantity (also those
+no part uses) and key can be computed; the reference answer, written as a student would write it, scores full marks; and no
 known mistake scores full marks (it would never be told apart from the right answer).
 """
 
@@ -18,7 +18,7 @@ from grader.answers.formula import compare_at_points
 from grader.code_key import code_part_key
 from grader.errors import GraderError, SpecError, SpecErrors
 from grader.grading import check_context
-from grader.key import AnswerKey, compute_key
+from grader.key import AnswerKey, compute_key, unused_quantity_errors
 from grader.spec.loader import Sheet, load_sheet
 from grader.spec.models import PartSpec
 
@@ -50,13 +50,7 @@ def validate_sheet(path: Path) -> list[GraderError]:
     # One message per fault and place, naming the variants it occurs in (not one per seed).
     found: dict[tuple[object, ...], list[tuple[SpecError, int | None]]] = {}
     for seed in seeds:
-        try:
-            key = compute_key(sheet, seed, name_variant=False)
-        except SpecErrors as exc:
-            variant_errors: list[SpecError] = list(exc.errors)
-        else:
-            variant_errors = _check_key(sheet, key, coinciding)
-        for error in variant_errors:
+        for error in _variant_errors(sheet, seed, coinciding):
             found.setdefault((error.file, error.line, error.path, error.code), []).append((error, seed))
     for occurrences in found.values():
         errors.extend(_in_variants(occurrences, len(seeds)))
@@ -72,6 +66,20 @@ def validate_sheet(path: Path) -> list[GraderError]:
                 )
             )
     return errors
+
+
+def _variant_errors(sheet: Sheet, seed: int | None, coinciding: dict[tuple[int, int, int], int]) -> list[SpecError]:
+    """The faults of one variant: its key's, and those of the quantities no part uses (messages without the variant).
+
+    The key lives only while this runs, so validating several seeds holds one key at a time, not two."""
+    try:
+        key = compute_key(sheet, seed, name_variant=False)
+    except SpecErrors as exc:
+        errors: list[SpecError] = list(exc.errors)
+    else:
+        errors = _check_key(sheet, key, coinciding)
+        del key
+    return errors + unused_quantity_errors(sheet, seed)
 
 
 def _in_variants(occurrences: list[tuple[SpecError, int | None]], variant_count: int) -> list[SpecError]:
@@ -202,9 +210,11 @@ def _scores_full(part: PartSpec, answer_value: Any, expected: Any, ctx: Any) -> 
 
 def validate_paths(paths: Iterable[Path]) -> dict[Path, list[GraderError]]:
     """``{sheet file: its faults}`` for every sheet named (folders expanded)."""
+    paths = list(paths)
     files = sheet_files(paths)
     if not files:
-        raise GraderError("no exercise sheets found (expected .yaml/.yml files)")
+        places = ", ".join(str(path) for path in paths) or "the paths given"
+        raise GraderError(f"no exercise sheets found in {places} (expected .yaml/.yml files)")
     return {path: _validate_one(path) for path in files}
 
 

@@ -7,10 +7,23 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from grader.answers import AnswerSpecUnion
 from grader.answers.choice import normalize
 from grader.result import Visibility
+
+MAX_ENTRIES = 10_000_000
+"""The most entries any one array of a sheet may have: an input (literal or drawn), a code case's argument, and
+every quantity the engine computes (80 MB as float64). Sheets need a few hundred; the cap turns a typo (a shape of
+[4096, 4096, 4096], a pad width of 1e8) into a located error instead of a MemoryError or a killed process."""
+
+MAX_EXACT_INTEGER = 2**53
+"""Inputs are float64: whole numbers beyond 2**53 = 9007199254740992 cannot all be held exactly (2**53 + 1 becomes
+2**53), so a literal ``value`` and an ``integers`` draw must stay within +-2**53."""
+
+_SPREAD = 40.0
+"""A normal draw is kept finite when ``|mean| + 40 std`` is (a draw 40 standard deviations out never happens)."""
 
 SLUG = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
 Slug = Annotated[str, Field(pattern=SLUG, max_length=64)]
@@ -26,13 +39,67 @@ class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
 
+def out_of_range(message: str) -> PydanticCustomError:
+    """A validator's error that the loader reports with the code ``spec-range`` (a number outside what is allowed)."""
+    return PydanticCustomError("less_than_equal", message)
+
+
+def entry_count(shape: Any) -> int:
+    """The number of entries of an array of ``shape`` (exact: Python ints never overflow)."""
+    return math.prod(int(n) for n in shape)
+
+
+def finite_problem(value: float) -> str | None:
+    """Why ``value`` cannot be a random-draw setting (NaN or infinite), or None."""
+    if _finite(value):
+        return None
+    return f"must be a finite number, not {value}"
+
+
+def range_problem(dist: str, low: float, high: float) -> str | None:
+    """Why ``low``/``high`` cannot be drawn from with ``dist`` (empty, reversed or too wide a range), or None.
+
+    ``integers`` needs a whole number in [low, high] and both ends within +-2**53 (the draws are float64, which hold
+    larger whole numbers inexactly); ``uniform`` needs low < high and a width high - low that float64 can hold.
+    ``normal`` does not use them.
+    """
+    if dist == "normal" or not (_finite(low) and _finite(high)):
+        return None
+    if dist == "integers":
+        if high < low:
+            return f"high ({high:g}) must be >= low ({low:g})"
+        if max(abs(low), abs(high)) > MAX_EXACT_INTEGER:
+            return (
+                f"low ({low:g}) and high ({high:g}) must lie within +-2**53 = {MAX_EXACT_INTEGER}: inputs are float64 "
+                "numbers, which cannot hold every larger whole number exactly"
+            )
+        if math.ceil(low) > math.floor(high):
+            return (
+                f"there is no whole number from low ({low:g}) to high ({high:g}): 'integers' draws whole numbers "
+                "from low to high inclusive (use dist: uniform for fractions)"
+            )
+        return None
+    if not high > low:
+        return f"high ({high:g}) must be > low ({low:g}): 'uniform' draws from [low, high)"
+    if not _finite(high - low):
+        return f"the range from low ({low:g}) to high ({high:g}) is wider than a float64 number can hold"
+    return None
+
+
+def spread_problem(mean: float, std: float) -> str | None:
+    """Why a normal draw with ``mean`` and ``std`` could give infinite numbers, or None."""
+    if not (_finite(mean) and _finite(std)) or _finite(abs(mean) + _SPREAD * std):
+        return None
+    return f"mean ({mean:g}) and std ({std:g}) are so large that the draws would overflow float64"
+
+
 class RandomSpec(_Strict):
     """How a variant draws an input: each student (seed) gets their own numbers."""
 
     dist: Literal["integers", "normal", "uniform"] = "integers"
     """``integers``: whole numbers from low to high inclusive; ``normal``: mean/std; ``uniform``: [low, high)."""
     shape: list[Annotated[int, Field(ge=1, le=4096)]] = []
-    """Array shape; empty for a scalar."""
+    """Array shape; empty for a scalar. At most MAX_ENTRIES (10 million) entries in all."""
     low: float = 0
     """Smallest value (integers, uniform)."""
     high: float = 1
@@ -44,11 +111,66 @@ class RandomSpec(_Strict):
     zero_border: int = Field(0, ge=0)
     """Set this many rows/columns at the border of the first two axes to 0 (images with a zero frame)."""
 
-    @model_validator(mode="after")
-    def _range(self) -> RandomSpec:
-        if self.dist != "normal" and self.high < self.low:
-            raise ValueError(f"high ({self.high}) must be >= low ({self.low})")
-        return self
+    @field_validator("low", "high", "mean", "std", mode="before")
+    @classmethod
+    def _finite_setting(cls, value: Any) -> Any:
+        """NaN or infinity in low/high/mean/std would crash the draw or give non-finite inputs."""
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(finite_problem(value))
+        return value
+
+    @field_validator("shape")
+    @classmethod
+    def _size(cls, shape: list[int]) -> list[int]:
+        """The shape is refused by its entry count (MAX_ENTRIES) before anything is drawn."""
+        count = entry_count(shape)
+        if count > MAX_ENTRIES:
+            raise out_of_range(
+                f"shape {shape} has {count} entries; an input may have at most {MAX_ENTRIES} (MAX_ENTRIES)"
+            )
+        return shape
+
+    @field_validator("high")
+    @classmethod
+    def _range(cls, high: float, info: ValidationInfo) -> float:
+        """low and high must leave something to draw (:func:`range_problem`); reported at ``high``."""
+        if "low" in info.data and "dist" in info.data:
+            problem = range_problem(info.data["dist"], info.data["low"], high)
+            if problem:
+                raise out_of_range(problem)
+        return high
+
+    @field_validator("std")
+    @classmethod
+    def _spread(cls, std: float, info: ValidationInfo) -> float:
+        """A normal draw must stay finite (:func:`spread_problem`); reported at ``std``."""
+        if "mean" in info.data:
+            problem = spread_problem(info.data["mean"], std)
+            if problem:
+                raise out_of_range(problem)
+        return std
+
+    @field_validator("zero_border")
+    @classmethod
+    def _border(cls, border: int, info: ValidationInfo) -> int:
+        """A zero border needs two axes (it was silently skipped on one) and must leave an inside that is not 0."""
+        shape = info.data.get("shape")
+        if not border or shape is None:
+            return border
+        if len(shape) < 2:
+            raise ValueError(
+                f"zero_border sets rows and columns of the first two axes to 0, but shape {shape} has "
+                f"{'no axes' if not shape else 'one axis'}: drop zero_border or give the input two axes or more"
+            )
+        side = min(shape[0], shape[1])
+        if 2 * border >= side:
+            largest = (side - 1) // 2
+            fix = f"use zero_border: {largest} or less" if largest else "drop zero_border (no border leaves any inside)"
+            raise out_of_range(
+                f"zero_border {border} on shape {shape} sets every entry to 0 (a border of {border} on each side "
+                f"leaves nothing of {side} rows or columns); {fix}"
+            )
+        return border
 
 
 def _entries(count: int) -> str:
@@ -64,6 +186,24 @@ def _finite(number: float) -> bool:
 
 def _shape_text(shape: tuple[int, ...]) -> str:
     return "x".join(str(n) for n in shape)
+
+
+def _plain_number_ok(item: int | float) -> bool:
+    """A plain int or float that a float64 input holds exactly: finite, and a whole number within +-2**53."""
+    if type(item) is int:
+        return -MAX_EXACT_INTEGER <= item <= MAX_EXACT_INTEGER
+    return _finite(item)
+
+
+def _inexact_integer(number: int, shown: str, at: str) -> ValueError:
+    """The error for a whole number beyond +-2**53 in a literal value (shown as ``shown``, placed by ``at``)."""
+    return ValueError(
+        f"{shown} cannot be held exactly{at}: inputs are float64 numbers, which hold whole numbers exactly only up to "
+        f"2**53 = {MAX_EXACT_INTEGER} ({number} would become {float(number):.17g})"
+        if _finite(number) else
+        f"{shown} is too large{at}: inputs are float64 numbers, which hold whole numbers exactly only up to "
+        f"2**53 = {MAX_EXACT_INTEGER}"
+    )
 
 
 def _describe_item(item: Any) -> str:
@@ -86,6 +226,11 @@ def check_literal(value: Any, where: str = "") -> tuple[int, ...]:
             f"not a number: {str(value).lower()}{at} (YAML reads an unquoted yes/no/true/false as a boolean); "
             "write 1 or 0"
         )
+    if value is None:
+        raise ValueError(f"an empty entry (~ or null){at}: write a number there")
+    if isinstance(value, int) and not -MAX_EXACT_INTEGER <= value <= MAX_EXACT_INTEGER:
+        shown = str(value) if len(str(value)) <= 40 else f"{str(value)[:20]}...({len(str(value))} digits)"
+        raise _inexact_integer(value, shown, at)
     if isinstance(value, (int, float)):
         if not _finite(value):
             raise ValueError(f"not a finite number: {value}{at}")
@@ -101,6 +246,13 @@ def check_literal(value: Any, where: str = "") -> tuple[int, ...]:
             number = float(text)
         except ValueError:
             raise ValueError(f"not a number: {value!r}{at}") from None
+        if number.is_integer() and abs(number) >= MAX_EXACT_INTEGER:
+            try:
+                whole = int(text.replace("_", ""))
+            except ValueError:
+                whole = None  # written as a float ("1e20"): the author asked for that float
+            if whole is not None and abs(whole) > MAX_EXACT_INTEGER:
+                raise _inexact_integer(whole, repr(value), at)
         if not _finite(number):
             raise ValueError(f"not a finite number: {value!r}{at}")
         return ()
@@ -111,7 +263,10 @@ def check_literal(value: Any, where: str = "") -> tuple[int, ...]:
         )
     if not isinstance(value, list):
         raise ValueError(f"expected a number or a (nested) list of numbers{at}, got {type(value).__name__}")
-    if all(type(item) in (int, float) for item in value) and all(map(_finite, value)):
+    if not value:
+        where_text = f" at value{where}" if where else ""
+        raise ValueError(f"an empty list{where_text}: an input needs at least one number in every row")
+    if all(type(item) in (int, float) for item in value) and all(map(_plain_number_ok, value)):
         return (len(value),)  # a row of plain numbers: the common case, checked without a call per entry
     shapes = [check_literal(item, f"{where}[{i}]") for i, item in enumerate(value)]
     for i, shape in enumerate(shapes[1:], start=1):
@@ -145,14 +300,29 @@ class InputSpec(_Strict):
     @classmethod
     def _literal_numbers(cls, value: Any) -> Any:
         if value is not None:
-            check_literal(value)
+            count = entry_count(check_literal(value))
+            if count > MAX_ENTRIES:
+                raise out_of_range(f"value has {count} entries; an input may have at most {MAX_ENTRIES} (MAX_ENTRIES)")
         return value
 
     @model_validator(mode="after")
     def _something(self) -> InputSpec:
         if self.value is None and self.random is None:
             raise ValueError("an input needs a literal 'value', a 'random' draw, or both")
+        if self.value is not None and self.random is not None:
+            literal, drawn = check_literal(self.value), tuple(self.random.shape)
+            if literal != drawn:
+                raise ValueError(f"{_shapes_disagree(literal, drawn)}: the sheet's own numbers and every student's draw must have one shape")
         return self
+
+
+def _shapes_disagree(literal: tuple[int, ...], drawn: tuple[int, ...]) -> str:
+    """Says how a literal value's shape and its random draw's shape differ, and what to write instead."""
+    if not literal:
+        return f"value is a single number but random.shape is {list(drawn)} (write shape: [] or leave it out for a number)"
+    if not drawn:
+        return f"value has shape {list(literal)} but random has no shape (a single number); write random.shape: {list(literal)}"
+    return f"value has shape {list(literal)} but random.shape is {list(drawn)}"
 
 
 class Call(BaseModel):
@@ -211,6 +381,18 @@ def check_expression(value: Any, choice_options: list[str] | None = None) -> Any
     raise ValueError(f"expected a $reference or an {{op: ...}} call, got {value!r} ({typed})")
 
 
+def refuse_nan(value: Any) -> Any:
+    """``value`` unchanged, or ValueError when it is NaN (``.nan``), which every range check would misname."""
+    if isinstance(value, float | str) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        if math.isnan(number):
+            raise ValueError("must be a number, not NaN (.nan)")
+    return value
+
+
 class MistakeSpec(_Strict):
     """A known wrong answer: the quantity computed under a wrong assumption, and what to tell the student."""
 
@@ -227,6 +409,12 @@ class MistakeSpec(_Strict):
     """Shown to the student whose answer matches this mistake."""
     credit: float = Field(0.0, ge=0.0, lt=1.0)
     """Share of the part's points still earned (0 to <1)."""
+
+    @field_validator("credit", mode="before")
+    @classmethod
+    def _credit_number(cls, value: Any) -> Any:
+        """NaN credit would otherwise be reported as a range error."""
+        return refuse_nan(value)
     may_coincide: bool = False
     """The mistake gives the right answer for some variants (e.g. a flipped kernel when the filters are
     symmetric): ``validate`` then only requires it to differ from the reference in at least one variant."""
@@ -268,6 +456,12 @@ class PartSpec(_Strict):
     """For instructors only (e.g. where the printed solution disagrees with the engine)."""
     report: ReportOptions = ReportOptions()
     """How reports draw this part's arrays."""
+
+    @field_validator("points", mode="before")
+    @classmethod
+    def _points_number(cls, value: Any) -> Any:
+        """NaN points would otherwise be reported as 'less than or equal to 1000'."""
+        return refuse_nan(value)
 
     @field_validator("expected", mode="before")
     @classmethod
@@ -324,8 +518,20 @@ class SheetSpec(_Strict):
     source: str = ""
     """Where the exercises come from (book, printed sheet)."""
     validation_seeds: list[int] = [1, 2, 3]
-    """Seeds ``grader validate`` evaluates besides the seed-less variant."""
+    """Seeds ``grader validate`` evaluates besides the seed-less variant (whole numbers >= 0, as ``--seed``)."""
     exercises: list[ExerciseSpec] = Field(min_length=1)
+
+    @field_validator("validation_seeds")
+    @classmethod
+    def _seeds(cls, seeds: list[int]) -> list[int]:
+        """Seeds are whole numbers >= 0, as ``--seed`` and answer files take: a variant no student can have is not
+        worth validating."""
+        negative = [seed for seed in seeds if seed < 0]
+        if negative:
+            raise out_of_range(
+                f"a seed is a whole number >= 0 (as --seed and answer files take), got {negative[0]}"
+            )
+        return seeds
 
     @model_validator(mode="after")
     def _unique(self) -> SheetSpec:

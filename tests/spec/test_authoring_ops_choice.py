@@ -3,8 +3,7 @@ options: some variants would pick no option. It is refused from the shapes alone
 variants whose largest entry happens to be past the last option.
 
 The engine side (the position knows the size of the array it was taken over; ``OptionAt.option`` refuses) is tested
-here directly. The key (grader/key.py ``_choice``) must call ``OptionAt.option`` for ``grader validate`` to refuse
-the sheet in every variant: the command-line test is marked xfail (strict) until it does.
+here directly, and through ``grader validate``, whose key (grader/key.py ``_choice``) calls ``OptionAt.option``.
 """
 
 from __future__ import annotations
@@ -60,7 +59,6 @@ def test_more_positions_than_options_is_refused_whatever_the_position() -> None:
         OptionAt(3).option(options, "expected")
 
 
-@pytest.mark.xfail(strict=True, reason="grader/key.py _choice must call OptionAt.option (not this file's to edit)")
 def test_validate_refuses_more_argmax_entries_than_options_in_every_variant(grader: Grader, tmp_path: Path) -> None:
     text = SHEET.replace("OPTIONS", "[a, b, c]")
     run = grader("validate", write(tmp_path, text))
