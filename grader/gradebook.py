@@ -15,11 +15,18 @@ inserted), so a reader or a crash never sees half a submission. The journal is W
 batch's failure case); only a power cut or OS crash may lose the last few commits -- never corrupt the file --
 and a lost commit is harmless here, because the next run sees the submission as not graded and grades it
 again. ``FULL`` would add an fsync per submission (hundreds per second in a batch) for no gain in correctness.
+A write that fails (a full disk, an I/O error) leaves every earlier submission saved and is one GraderError.
+
+Opening for writing adopts only a new or empty database (or a gradebook): another SQLite file is refused before
+anything is written to it. A finished gradebook -- its last writer closed, so no ``-wal`` file lies next to it -- is
+read from a read-only folder or disk as an immutable file.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,11 +43,45 @@ LOCK_SECONDS = 30.0
 """How long a write waits for another process holding the gradebook (e.g. a second batch) before giving up."""
 
 
-def _database_problem(error: sqlite3.DatabaseError) -> str:
-    """What is wrong with the gradebook, for people."""
-    if "locked" in str(error) or "busy" in str(error):
+DISK_FULL_BYTES = 1 << 20
+"""Free space below which an I/O error is reported as a full disk: SQLite says "disk I/O error", not "disk is
+full", when it cannot grow its shared-memory file (``-shm``) on a full disk."""
+
+
+def _disk_is_full(folder: Path) -> bool:
+    """Whether the disk holding ``folder`` has (next to) no space left for this user."""
+    try:
+        usage = os.statvfs(folder)
+    except OSError:
+        return False
+    return usage.f_bavail * usage.f_frsize < DISK_FULL_BYTES
+
+
+def _database_problem(error: sqlite3.DatabaseError, *, saved: bool = False, folder: Path | None = None) -> str:
+    """What is wrong with the gradebook, for people, with SQLite's own words in brackets.
+
+    ``saved``: the error came from writing one result, so every result committed before it is in the file (each
+    submission is its own transaction) and running the same command again carries on from there. ``folder``: the
+    gradebook's folder, whose free space tells a full disk from other I/O errors.
+    """
+    code = getattr(error, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    then = "; the results graded so far are saved: " if saved else ": "
+    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in str(error) or "busy" in str(error):
         return f"another process has held it for more than {LOCK_SECONDS:.0f} s (is a second grader batch writing to it?)"
+    if primary == sqlite3.SQLITE_FULL or (primary == sqlite3.SQLITE_IOERR and folder and _disk_is_full(folder)):
+        return f"the disk is full (SQLite: {error}){then}free some space and run the same command again"
+    if primary == sqlite3.SQLITE_IOERR:
+        return (
+            f"the disk could not be read or written (SQLite: {error}){then}check the disk and run the same command again"
+        )
+    if primary == sqlite3.SQLITE_READONLY:
+        return (
+            f"cannot be written: the file, its folder or its disk is read-only (SQLite: {error}){then}"
+            "make it writable or write to a gradebook in a writable folder"
+        )
     return f"cannot be used as a SQLite gradebook ({error})"
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -117,6 +158,52 @@ _PART_COLUMNS = (
     "fraction",
     "mistakes",
 )
+
+_SCHEMA_OBJECTS = frozenset(re.findall(r"CREATE (?:TABLE|INDEX) IF NOT EXISTS (\w+)", _SCHEMA))
+"""The tables and indexes :data:`_SCHEMA` creates."""
+_TABLES = frozenset({"meta", "submissions", "parts"})
+_NOT_A_GRADEBOOK = "is a SQLite file but not a grader gradebook"
+
+
+def _stored_schema(conn: sqlite3.Connection) -> tuple[frozenset[str], str | None]:
+    """The names of the database's own objects (tables, indexes, views, triggers; not SQLite's internal ones) and
+    the grader schema version in its ``meta`` table (None when there is none). Only reads."""
+    names = frozenset(
+        row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite^_%' ESCAPE '^'")
+    )
+    if "meta" not in names:
+        return names, None
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.OperationalError as error:
+        if getattr(error, "sqlite_errorcode", None) != sqlite3.SQLITE_ERROR:
+            raise
+        return names, None  # a table called meta without the grader's columns
+    return names, None if row is None else str(row[0])
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> frozenset[str]:
+    """The column names of ``table`` (none when there is no such table)."""
+    return frozenset(row[1] for row in conn.execute(f"PRAGMA table_info({table})"))
+
+
+def _is_unfinished_gradebook(conn: sqlite3.Connection, names: frozenset[str]) -> bool:
+    """Whether a database without a schema version is a gradebook whose creation stopped half-way (older graders
+    created the tables one by one): only the grader's own tables, with the grader's columns, and indexes, all of
+    the tables empty."""
+    if not names <= _SCHEMA_OBJECTS:
+        return False
+    schema = sqlite3.connect(":memory:")
+    try:
+        schema.executescript(_SCHEMA)
+        for table in names & _TABLES:
+            expected = _columns(schema, table)
+            present = _columns(conn, table)
+            if not expected - frozenset(_ADDED_COLUMNS) <= present <= expected:
+                return False
+    finally:
+        schema.close()
+    return all(conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is None for table in names & _TABLES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,9 +365,15 @@ class Gradebook:
 
     def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
         """Open (and, unless ``read_only``, create) the gradebook; ``read_only`` never changes the file (reports
-        and statistics open it so) and refuses one that does not exist or is not a gradebook."""
+        and statistics open it so) and refuses one that does not exist or is not a gradebook.
+
+        Opening for writing creates the tables only in a new or empty database: a SQLite file with other tables is
+        refused before anything is written to it. A finished gradebook (no ``-wal`` file next to it) can be read
+        from a read-only folder or disk.
+        """
         self.path = Path(path)
         self.read_only = read_only
+        self._conn: sqlite3.Connection = None  # type: ignore[assignment]  # set below; None once closed
         if self.path.exists() and self.path.is_dir():
             raise GraderError(f"gradebook {self.path}: is a directory; give a file name such as gradebook.sqlite")
         if not self.path.parent.exists():
@@ -289,39 +382,119 @@ class Gradebook:
             raise GraderError(f"gradebook {self.path}: does not exist (grader batch creates it)")
         try:
             if read_only:
-                uri = f"{self.path.absolute().as_uri()}?mode=ro"
-                self._conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=LOCK_SECONDS)
-                tables = {row[0] for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-                if not {"meta", "submissions", "parts"} <= tables:
-                    raise GraderError(f"gradebook {self.path}: is a SQLite file but not a grader gradebook")
+                self._conn = self._connect_read_only()
+                names, version = _stored_schema(self._conn)
+                if not _TABLES <= names or version is None:
+                    raise GraderError(f"gradebook {self.path}: {_NOT_A_GRADEBOOK}")
+                self._check_schema_version(version)
             else:
                 # isolation_level=None: transactions are opened explicitly (BEGIN IMMEDIATE) so one submission is
                 # exactly one transaction, and reads outside record() do not hold a write lock.
                 self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=LOCK_SECONDS)
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                self._conn.execute("PRAGMA synchronous=NORMAL")
-                self._conn.execute("PRAGMA foreign_keys=ON")
-                self._conn.executescript(_SCHEMA)
-                present = {row[1] for row in self._conn.execute("PRAGMA table_info(submissions)")}
-                for column in _ADDED_COLUMNS:
-                    if column not in present:  # an older gradebook: the new columns start empty (NULL)
-                        self._conn.execute(f"ALTER TABLE submissions ADD COLUMN {column} TEXT")
-            self._check_schema_version()
+                self._prepare_for_writing()
         except sqlite3.DatabaseError as error:
-            raise GraderError(f"gradebook {self.path}: {_database_problem(error)}") from None
+            self.close()
+            raise GraderError(f"gradebook {self.path}: {self._open_problem(error)}") from None
+        except BaseException:
+            self.close()
+            raise
 
-    def _check_schema_version(self) -> None:
-        row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is None and self.read_only:
-            raise GraderError(f"gradebook {self.path}: has no schema version; is it a grader gradebook?")
-        if row is None:
-            self._conn.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
-        elif row[0] != str(SCHEMA_VERSION):
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """A connection that cannot write. A gradebook is in WAL mode, so reading it normally needs its ``-shm``
+        file, which SQLite creates next to it; in a read-only folder or disk it cannot, and when no ``-wal`` file
+        exists either -- the last batch finished and the whole gradebook is in the main file -- the file is read
+        as immutable (no locks, no side files). A ``-wal`` file there holds results not yet in the main file:
+        then say so."""
+        uri = f"{self.path.absolute().as_uri()}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=LOCK_SECONDS)
+        try:
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.DatabaseError as error:
+            conn.close()
+            if getattr(error, "sqlite_errorcode", None) != sqlite3.SQLITE_CANTOPEN or not os.access(self.path, os.R_OK):
+                raise
+        wal = self.path.with_name(self.path.name + "-wal")
+        if wal.exists():
             raise GraderError(
-                f"gradebook {self.path}: schema version {row[0]}, this grader reads version {SCHEMA_VERSION}"
+                f"gradebook {self.path}: cannot be read in this read-only folder: {wal.name} lies next to it (the "
+                "gradebook's last batch did not finish cleanly, or one is still running) and reading it needs "
+                f"files SQLite cannot create here; copy the gradebook together with {wal.name} to a writable "
+                "folder and read it there"
             )
+        # immutable=1: SQLite trusts that nobody changes the file while it is open (it takes no locks). Nobody can
+        # on a read-only disk; in a folder only others may write to, a batch writing there would have its -wal file
+        # next to the gradebook (checked above) for as long as it runs.
+        conn = sqlite3.connect(f"{uri}&immutable=1", uri=True, isolation_level=None, timeout=LOCK_SECONDS)
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return conn
+
+    def _prepare_for_writing(self) -> None:
+        """Make the open database a gradebook of this schema version: create the tables in a new or empty database,
+        add the columns an older gradebook lacks. Refuses any other SQLite file before writing anything to it."""
+        conn = self._conn
+        names, version = _stored_schema(conn)
+        self._refuse_foreign(names, version)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        if version is not None and _SCHEMA_OBJECTS <= names and not self._missing_columns():
+            return  # nothing to add: no write lock taken
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Again under the write lock: another batch may have created the tables since the first look.
+            names, version = _stored_schema(conn)
+            self._refuse_foreign(names, version)
+            for statement in _SCHEMA.split(";"):  # one by one: executescript() would commit the transaction
+                if statement.strip():
+                    conn.execute(statement)
+            if version is None:
+                conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            for column in self._missing_columns():  # an older gradebook: the new columns start empty (NULL)
+                conn.execute(f"ALTER TABLE submissions ADD COLUMN {column} TEXT")
+            conn.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+
+    def _refuse_foreign(self, names: frozenset[str], version: str | None) -> None:
+        """GraderError unless the database is empty, a gradebook of this schema version or one whose creation
+        stopped half-way."""
+        if version is None and names and not _is_unfinished_gradebook(self._conn, names):
+            raise GraderError(f"gradebook {self.path}: {_NOT_A_GRADEBOOK}")
+        if version is not None:
+            self._check_schema_version(version)
+
+    def _missing_columns(self) -> list[str]:
+        """The columns added to ``submissions`` since schema version 1 was first written that it lacks."""
+        present = _columns(self._conn, "submissions")
+        return [column for column in _ADDED_COLUMNS if column not in present]
+
+    def _check_schema_version(self, version: str) -> None:
+        """GraderError unless ``version`` (from the ``meta`` table) is the one this grader reads and writes."""
+        if version != str(SCHEMA_VERSION):
+            raise GraderError(
+                f"gradebook {self.path}: schema version {version}, this grader reads version {SCHEMA_VERSION}"
+            )
+
+    def _open_problem(self, error: sqlite3.DatabaseError) -> str:
+        """:func:`_database_problem` for an error while opening; a file that cannot be created or opened for
+        writing says where to look."""
+        if getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_CANTOPEN:
+            if self.path.exists() and not os.access(self.path, os.R_OK):
+                return "cannot be read: no permission to read the file"
+            if not self.read_only and not os.access(self.path.parent, os.W_OK):
+                return f"cannot be created or opened for writing: the folder {self.path.parent} is read-only"
+        return _database_problem(error, folder=self.path.parent)
+
+    def _rollback(self) -> None:
+        """Roll back the open transaction, if SQLite has not already done so (it does after a full disk or an I/O
+        error); a failing rollback is left unsaid, since the error that led here is the one to report."""
+        if self._conn.in_transaction:
+            try:
+                self._conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
 
     # -- context manager ---------------------------------------------------------------------------------------
 
@@ -350,33 +523,34 @@ class Gradebook:
 
     def write(self, record: PreparedRecord) -> None:
         """Insert a :class:`PreparedRecord` (see :meth:`record`), in one transaction. GraderError when another
-        process holds the gradebook for more than LOCK_SECONDS."""
+        process holds the gradebook for more than LOCK_SECONDS, or when it cannot be written (a full disk, an I/O
+        error, a read-only file): the results written before stay saved."""
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as error:
-            raise GraderError(f"gradebook {self.path}: {_database_problem(error)}") from None
-        try:
-            conn.execute("DELETE FROM submissions WHERE path = ? AND sheet_id = ?", (record.path, record.sheet_id))
-            cursor = conn.execute(
-                f"INSERT INTO submissions ({', '.join(_SUBMISSION_COLUMNS)}) "
-                f"VALUES ({', '.join('?' * len(_SUBMISSION_COLUMNS))})",
-                record.submission_row,
-            )
-            submission_id = cursor.lastrowid
-            conn.executemany(
-                f"INSERT INTO parts (submission_id, {', '.join(_PART_COLUMNS)}) "
-                f"VALUES (?, {', '.join('?' * len(_PART_COLUMNS))})",
-                [(submission_id, *row) for row in record.part_rows],
-            )
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        try:
-            conn.execute("COMMIT")
-        except sqlite3.OperationalError as error:
-            conn.execute("ROLLBACK")
-            raise GraderError(f"gradebook {self.path}: {_database_problem(error)}") from None
+            try:
+                conn.execute("DELETE FROM submissions WHERE path = ? AND sheet_id = ?", (record.path, record.sheet_id))
+                cursor = conn.execute(
+                    f"INSERT INTO submissions ({', '.join(_SUBMISSION_COLUMNS)}) "
+                    f"VALUES ({', '.join('?' * len(_SUBMISSION_COLUMNS))})",
+                    record.submission_row,
+                )
+                submission_id = cursor.lastrowid
+                conn.executemany(
+                    f"INSERT INTO parts (submission_id, {', '.join(_PART_COLUMNS)}) "
+                    f"VALUES (?, {', '.join('?' * len(_PART_COLUMNS))})",
+                    [(submission_id, *row) for row in record.part_rows],
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()  # SQLite may have rolled back already (a full disk at COMMIT): then nothing to do
+                raise
+        except sqlite3.DatabaseError as error:
+            if type(error) not in (sqlite3.OperationalError, sqlite3.DatabaseError):
+                raise  # IntegrityError, ProgrammingError: a bad record or a closed gradebook, the caller's bug
+            raise GraderError(
+                f"gradebook {self.path}: {_database_problem(error, saved=True, folder=self.path.parent)}"
+            ) from None
 
     # -- reading -----------------------------------------------------------------------------------------------
 
