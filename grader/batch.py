@@ -119,6 +119,9 @@ class BatchSummary:
     unreadable: list[tuple[str, str]] = field(default_factory=list)
     """``(key, why)`` of the submissions graded 0 because they could not be read or used (the student's fault, not
     the grader's: they are not graded again unless they change)."""
+    forgotten: list[str] = field(default_factory=list)
+    """Gradebook keys of this sheet's results whose files are no longer in the folder (deleted or renamed since they
+    were graded): removed from the gradebook, so that report and stats count only the folder's files."""
     unmatched: list[str] = field(default_factory=list)
     """Gradebook keys of the files ``student_from`` did not match (graded under the id they give themselves)."""
     reassigned: list[tuple[str, str, str]] = field(default_factory=list)
@@ -138,6 +141,9 @@ class BatchSummary:
             f"{self.elapsed:.1f} s, {self.rate:.{1 if self.rate < 10 else 0}f}/s on {self.jobs} {self.executor} worker{'s' if self.jobs != 1 else ''}",
             f"gradebook: {self.gradebook_path}",
         ]
+        if self.forgotten:
+            lines.append(f"forgot the results of {len(self.forgotten)} file(s) no longer in the folder (deleted or renamed since):")
+            lines += _first_ones([f"  {one_line(path)}" for path in self.forgotten])
         if self.reassigned:
             lines.append(
                 f"--student-from credited {len(self.reassigned)} file(s) to another student than the one they name "
@@ -733,6 +739,7 @@ def run_batch(
         executor=executor,
     )
     with Gradebook(gradebook_path) as gradebook:
+        summary.forgotten = _forget_gone(gradebook, identity.sheet_id, submissions_dir, discovered)
         graded_before = {} if regrade else gradebook.graded_keys(identity.spec_hash)
         tasks: list[SubmissionTask] = []
         unreadable: list[Outcome] = []
@@ -784,7 +791,7 @@ def run_batch(
                     summary.grader_failures += 1
                     summary.failures.append((outcome.record.path, outcome.grader_failure))
                 elif outcome.record.failed:
-                    summary.unreadable.append((outcome.record.path, _record_error(outcome.record)))
+                    summary.unreadable.append((outcome.record.path, outcome.record.error))
                 if outcome.reassigned is not None:
                     summary.reassigned.append((outcome.record.path, *outcome.reassigned))
                 bar.update(summary.graded, summary.failed)
@@ -808,11 +815,20 @@ def _interruptible(outcomes: Iterable[Outcome], summary: BatchSummary, to_grade:
         ) from None
 
 
-def _record_error(record: PreparedRecord) -> str:
-    """Why a record's submission could not be graded (its row's ``error`` column)."""
-    from grader.gradebook import _SUBMISSION_COLUMNS  # TODO(gradebook owner): a PreparedRecord.error property
-
-    return str(record.submission_row[_SUBMISSION_COLUMNS.index("error")] or "")
+def _forget_gone(gradebook: Gradebook, sheet_id: str, submissions_dir: Path, found: list[FoundSubmission]) -> list[str]:
+    """Remove from ``gradebook`` the results of ``sheet_id`` (any version) of files in ``submissions_dir`` that are no
+    longer there (deleted or renamed since they were graded), so that a file counts once and a deleted one not at
+    all in report and stats; return their keys. Results of files elsewhere (another folder graded into the same
+    gradebook) are kept."""
+    folder = path_key(str(submissions_dir.resolve()))
+    present = {submission.key for submission in found}
+    gone = [
+        row.path for row in gradebook.rows(sheet_id)
+        if row.sheet_id == sheet_id and row.path.startswith(folder + os.sep) and row.path not in present
+    ]
+    if gone:
+        gradebook.remove(gone, sheet_id)
+    return gone
 
 
 def _gradebook_files(gradebook_path: Path) -> list[Path]:

@@ -24,6 +24,7 @@ read from a read-only folder or disk as an immutable file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -223,6 +224,11 @@ class PreparedRecord:
     grader_failed: bool
     """True when the grader itself failed (an exception or a dead worker): such rows are graded again by the
     next batch even when nothing changed, because the fault was not in the submission."""
+
+    @property
+    def error(self) -> str:
+        """Why the submission could not be graded ("" when it was): the row's ``error`` column."""
+        return str(self.submission_row[_SUBMISSION_COLUMNS.index("error")] or "")
 
 
 class GradedKey(NamedTuple):
@@ -525,22 +531,36 @@ class Gradebook:
         """Insert a :class:`PreparedRecord` (see :meth:`record`), in one transaction. GraderError when another
         process holds the gradebook for more than LOCK_SECONDS, or when it cannot be written (a full disk, an I/O
         error, a read-only file): the results written before stay saved."""
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM submissions WHERE path = ? AND sheet_id = ?", (record.path, record.sheet_id))
+            cursor = conn.execute(
+                f"INSERT INTO submissions ({', '.join(_SUBMISSION_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(_SUBMISSION_COLUMNS))})",
+                record.submission_row,
+            )
+            submission_id = cursor.lastrowid
+            conn.executemany(
+                f"INSERT INTO parts (submission_id, {', '.join(_PART_COLUMNS)}) "
+                f"VALUES (?, {', '.join('?' * len(_PART_COLUMNS))})",
+                [(submission_id, *row) for row in record.part_rows],
+            )
+
+    def remove(self, paths: list[str], sheet_id: str) -> None:
+        """Delete the rows of ``paths`` for ``sheet_id`` (their part rows go with them), in one transaction: a batch
+        forgets the files that are no longer in the folder it grades. GraderError as for :meth:`write`."""
+        with self._transaction() as conn:
+            conn.executemany("DELETE FROM submissions WHERE path = ? AND sheet_id = ?", [(path, sheet_id) for path in paths])
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT), rolled back when the body fails. GraderError when
+        another process holds the gradebook for more than LOCK_SECONDS, or when it cannot be written (a full disk,
+        an I/O error, a read-only file): what was committed before stays saved."""
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.execute("DELETE FROM submissions WHERE path = ? AND sheet_id = ?", (record.path, record.sheet_id))
-                cursor = conn.execute(
-                    f"INSERT INTO submissions ({', '.join(_SUBMISSION_COLUMNS)}) "
-                    f"VALUES ({', '.join('?' * len(_SUBMISSION_COLUMNS))})",
-                    record.submission_row,
-                )
-                submission_id = cursor.lastrowid
-                conn.executemany(
-                    f"INSERT INTO parts (submission_id, {', '.join(_PART_COLUMNS)}) "
-                    f"VALUES (?, {', '.join('?' * len(_PART_COLUMNS))})",
-                    [(submission_id, *row) for row in record.part_rows],
-                )
+                yield conn
                 conn.execute("COMMIT")
             except BaseException:
                 self._rollback()  # SQLite may have rolled back already (a full disk at COMMIT): then nothing to do

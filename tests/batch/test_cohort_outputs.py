@@ -135,3 +135,31 @@ def test_report_csv_leaves_out_what_the_grader_failed_on_and_says_so(
     assert "1 file(s) left out of" in err and "the grader itself failed on them" in err
     rows = csv.read_text(encoding="utf-8").splitlines()
     assert len(rows) == 1 + 3 and not any("partly-correct.yaml" in row for row in rows)  # header, the 3 others
+
+
+def test_a_rerun_forgets_files_deleted_or_renamed_in_the_folder_and_keeps_other_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, other = tmp_path / "submissions", tmp_path / "code"
+    folder.mkdir()
+    other.mkdir()
+    for name in ("correct.yaml", "partly-correct.yaml", "missing-parts.yaml"):
+        shutil.copy(SAMPLES / name, folder / name)
+    shutil.copy(SAMPLES / "code" / "correct.py", other / "correct.py")
+    book = tmp_path / "book.sqlite"
+    for graded in (folder, other):
+        code, _, err = run_grader(monkeypatch, capsys, "batch", SHEET, graded, "--jobs", "1", "--gradebook", book)
+        assert code == 0, err
+    (folder / "missing-parts.yaml").unlink()
+    (folder / "partly-correct.yaml").rename(folder / "renamed.yaml")
+
+    code, out, err = run_grader(monkeypatch, capsys, "batch", SHEET, folder, "--jobs", "1", "--gradebook", book)
+    assert code == 0, err
+    listed = out.split("forgot the results of 2 file(s) no longer in the folder (deleted or renamed since):\n", 1)[1].splitlines()[:2]
+    assert sorted(listed) == sorted(f"  {folder.resolve() / name}" for name in ("missing-parts.yaml", "partly-correct.yaml"))
+    with sqlite3.connect(book) as conn:
+        paths = sorted(Path(row[0]).name for row in conn.execute("SELECT path FROM submissions"))
+        orphans = conn.execute("SELECT COUNT(*) FROM parts WHERE submission_id NOT IN (SELECT id FROM submissions)").fetchone()[0]
+    assert paths == ["correct.py", "correct.yaml", "renamed.yaml"] and orphans == 0
+    code, out, err = run_grader(monkeypatch, capsys, "stats", SHEET, "--gradebook", book)
+    assert code == 0 and out.splitlines()[0].endswith(" -- 3 submissions"), out
