@@ -24,6 +24,7 @@ import multiprocessing
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -162,6 +163,21 @@ class BatchSummary:
             # File names are the students': shown with control characters escaped, on one line each.
             lines += _first_ones([f"  {one_line(path)}: {printable(message)}" for path, message in self.failures])
         return "\n".join(lines)
+
+    def add(self, outcome: Outcome) -> None:
+        """Count ``outcome``, just saved in the gradebook."""
+        record = outcome.record
+        self.graded += 1
+        self.graded_paths.append(record.path)
+        if record.failed:
+            self.failed += 1
+        if outcome.grader_failure is not None:
+            self.grader_failures += 1
+            self.failures.append((record.path, outcome.grader_failure))
+        elif record.failed:
+            self.unreadable.append((record.path, record.error))
+        if outcome.reassigned is not None:
+            self.reassigned.append((record.path, *outcome.reassigned))
 
     def below(self, threshold: float) -> list[tuple[str, float]]:
         """``(key, score)`` of every submission of this sheet version in the gradebook (graded now or skipped as
@@ -779,24 +795,54 @@ def run_batch(
         else:
             outcomes = _run_dask(tasks, setup, jobs, scheduler, chunk_size)
 
+        guard = _SavingGuard()
         with _Progress(progress, len(unreadable) + len(tasks), f"grading {identity.sheet_id}") as bar, \
-                _interruptible(outcomes, summary, len(unreadable) + len(tasks)):
+                _interruptible(outcomes, summary, len(unreadable) + len(tasks)), guard.installed():
             for outcome in itertools.chain(unreadable, outcomes):
-                gradebook.write(outcome.record)
-                summary.graded += 1
-                summary.graded_paths.append(outcome.record.path)
-                if outcome.record.failed:
-                    summary.failed += 1
-                if outcome.grader_failure is not None:
-                    summary.grader_failures += 1
-                    summary.failures.append((outcome.record.path, outcome.grader_failure))
-                elif outcome.record.failed:
-                    summary.unreadable.append((outcome.record.path, outcome.record.error))
-                if outcome.reassigned is not None:
-                    summary.reassigned.append((outcome.record.path, *outcome.reassigned))
+                with guard.saving():  # Ctrl-C lands before or after a result is saved and counted, not between
+                    gradebook.write(outcome.record)
+                    summary.add(outcome)
                 bar.update(summary.graded, summary.failed)
     summary.elapsed = time.perf_counter() - started
     return summary
+
+
+class _SavingGuard:
+    """While installed (:meth:`installed`, on the main thread, where Python runs signal handlers), Ctrl-C during
+    :meth:`saving` is held until saving ends, then raised: a result is saved and counted, or neither, so an
+    interrupted batch's count of saved results is exact. Elsewhere Ctrl-C raises KeyboardInterrupt as usual."""
+
+    def __init__(self) -> None:
+        self._saving = False
+        self._pending = False
+
+    def _on_sigint(self, signum: int, frame: object) -> None:
+        if self._saving:
+            self._pending = True
+        else:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            yield  # not where Ctrl-C arrives, or someone else handles it: leave it alone
+            return
+        signal.signal(signal.SIGINT, self._on_sigint)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    @contextlib.contextmanager
+    def saving(self) -> Iterator[None]:
+        self._saving = True
+        try:
+            yield
+        finally:
+            self._saving = False
+        if self._pending:
+            self._pending = False
+            raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
