@@ -684,3 +684,27 @@ def test_report_audience_instructor_writes_the_instructor_s_reports(tmp_path: Pa
         assert result.returncode == 0, result.stderr
         [written] = out_dir.glob("*.md")
         assert ("sum-over-k" in written.read_text(encoding="utf-8")) == (audience == "instructor")
+
+
+def test_grading_the_week7_samples_lists_each_file_on_a_row_of_its_own() -> None:
+    """The quick start's table: similar long file names stay apart (cut in the middle, not at the end), no row is
+    wider than 100 columns, and a note says what each total is out of."""
+    result = run("grade", str(WEEK7), str(SAMPLES))
+    table = result.stdout.split("\n\n", 1)[0].splitlines()
+    rows = table[2:]
+    assert len(rows) == len(set(rows)) and all(len(line) <= 100 for line in table)
+    assert any("mistake-flipped-k...-ex3-b_conv.yaml" in row for row in rows)
+    assert any("mistake-flipped-k...-ex3-b_pool.yaml" in row for row in rows)
+    assert "Each total is out of the parts its file grades" in result.stdout
+
+
+def test_a_batch_with_nothing_to_grade_writes_no_empty_table_to_the_step_summary(tmp_path: Path) -> None:
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    shutil.copy(SAMPLES / "correct.yaml", folder / "correct.yaml")
+    book, summary = tmp_path / "b.sqlite", tmp_path / "summary.md"
+    assert run("batch", str(WEEK7), str(folder), "--jobs", "1", "--gradebook", str(book)).returncode == 0
+    result = run("batch", str(WEEK7), str(folder), "--jobs", "1", "--gradebook", str(book), env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert result.returncode == 0, result.stderr
+    text = summary.read_text(encoding="utf-8")
+    assert "No submission was graded in this run." in text and "| student |" not in text

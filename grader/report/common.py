@@ -78,6 +78,10 @@ def fmt_percent(score: float) -> str:
     return f"{fmt_number(round(score * 100, 2))}%"
 
 
+TOTALS_NOTE = "Each total is out of the parts its file grades (the whole sheet for a file that could not be read)."
+"""Under a batch's table: an answer file, a code file and an unreadable file have different denominators."""
+
+
 def score_note(result: Result) -> str:
     """What goes in the total's parentheses: ``94.23%``, and when parts are pending (``grader check`` leaves hidden
     ones so) ``94.23%; 3 points graded after submission``, so a student who passed every visible check reads the

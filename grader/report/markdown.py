@@ -8,16 +8,17 @@ from typing import Any
 
 from grader.report.common import (
     NOTES_TITLE,
+    TOTALS_NOTE,
     Audience,
     PartView,
     batch_status,
     check_audience,
     fmt_percent,
-    score_note,
     fmt_points,
     headline,
     note_lines,
     printable,
+    score_note,
     title_of,
     value_lines,
     view_parts,
@@ -134,12 +135,15 @@ def render_md(result: Result, audience: Audience = "student") -> str:
 
 def render_md_summary(results: Iterable[Result]) -> str:
     """A batch's table: one row per submission (student, file, total, score, status), no per-part detail."""
+    rows = [
+        f"| {md_text(r.student_id or '?')} | {md_text(r.submission or '?')} | "
+        f"{fmt_points(r.points_earned, r.points_possible)} | {fmt_percent(r.score)} | {md_text(batch_status(r))} |"
+        for r in results
+    ]
+    if not rows:  # a batch that found everything unchanged: no table of nothing
+        return "## Batch summary\n\nNo submission was graded in this run.\n"
     lines = ["## Batch summary", "", "| student | submission | total | score | status |", "| --- | --- | ---: | ---: | --- |"]
-    for r in results:
-        lines.append(f"| {md_text(r.student_id or '?')} | {md_text(r.submission or '?')} | "
-                     f"{fmt_points(r.points_earned, r.points_possible)} | {fmt_percent(r.score)} | "
-                     f"{md_text(batch_status(r))} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, *rows, "", md_text(TOTALS_NOTE)]) + "\n"
 
 
 def render_md_many(results: Sequence[Result], audience: Audience = "student") -> str:

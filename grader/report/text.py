@@ -8,17 +8,18 @@ from typing import Any
 
 from grader.report.common import (
     NOTES_TITLE,
+    TOTALS_NOTE,
     Audience,
     PartView,
     array_shape,
     batch_status,
     check_audience,
     fmt_percent,
-    score_note,
     fmt_points,
     headline,
     note_lines,
     printable,
+    score_note,
     summarize_array,
     title_of,
     value_lines,
@@ -140,7 +141,9 @@ def _by_exercise(views: list[PartView]) -> dict[str, list[PartView]]:
 
 
 def summary_table(results: Sequence[Result]) -> list[str]:
-    """Rows ``student  submission  total  score  status`` aligned in columns (cells cut to fit 100 columns)."""
+    """Rows ``student  submission  total  score  status`` aligned in columns, then :data:`TOTALS_NOTE`, in 100
+    columns: long ids are cut at the end, long file names in the middle (``mistake-flipped...ex3-b_pool.yaml``),
+    keeping the end that tells similar names apart; the status is never cut."""
     header = ("student", "submission", "total", "score", "status")
     rows = [
         (
@@ -152,19 +155,28 @@ def summary_table(results: Sequence[Result]) -> list[str]:
         )
         for r in results
     ]
-    limits = (16, 32, 9, 7)
-    widths = [min(limit, max(len(row[i]) for row in [header, *rows])) for i, limit in enumerate(limits)]
-    widths.append(max(len(row[4]) for row in [header, *rows]))  # the status is never cut short
+    status = max(len(row[4]) for row in [header, *rows])  # the status is never cut short
+    limits = (16, max(12, min(36, WIDTH - 8 - 16 - 9 - 7 - status)), 9, 7)  # the file name gets what is left
+    widths = [min(limit, max(len(row[i]) for row in [header, *rows])) for i, limit in enumerate(limits)] + [status]
+    cut = (_cut, _cut_middle, _cut, _cut, _cut)  # a file name's end tells similar names apart
     out = []
     for row in [header, *rows]:
-        cells = [_cut(cell, widths[i]).ljust(widths[i]) for i, cell in enumerate(row)]
+        cells = [cut[i](cell, widths[i]).ljust(widths[i]) for i, cell in enumerate(row)]
         out.append(_cut("  ".join(cells).rstrip(), WIDTH))
     out.insert(1, "  ".join("-" * w for w in widths))
-    return out
+    return [*out, "", TOTALS_NOTE]
 
 
 def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _cut_middle(text: str, width: int) -> str:
+    """``text`` in at most ``width`` characters: its start and its end around ``...``."""
+    if len(text) <= width:
+        return text
+    tail = (width - 3) // 2
+    return text[: width - 3 - tail] + "..." + text[len(text) - tail :]
 
 
 def render_text_many(results: Sequence[Result], audience: Audience = "student") -> str:
