@@ -607,8 +607,9 @@ def stats(
             _refuse_replacing([html_out], book, "--html")
         _require_results_of_this_sheet(book, sheet, spec)  # as report: this version of the sheet only
         try:
+            points = sheet_points(sheet)
             computed = compute_stats(
-                book, sheet.spec_hash, known_mistakes=known_mistakes_of(sheet), points_possible=sum(sheet_points(sheet).values())
+                book, sheet.spec_hash, known_mistakes=known_mistakes_of(sheet), points_possible=sum(points.values()), part_points=points
             )
         except LookupError as error:  # no results for this sheet: the user gave the wrong gradebook or sheet
             raise GraderError(str(error)) from error

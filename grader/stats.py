@@ -168,6 +168,7 @@ def compute_stats(
     *,
     known_mistakes: Mapping[str, Sequence[str]] | None = None,
     points_possible: float | None = None,
+    part_points: Mapping[str, float] | None = None,
 ) -> SheetStats:
     """Statistics of every submission stored for ``sheet_id`` (a sheet id or a spec hash) in ``gradebook``.
 
@@ -175,7 +176,9 @@ def compute_stats(
     :func:`known_mistakes_of`); they are then listed even when nobody made them, and the parts come in the
     mapping's order. ``points_possible`` is the sheet's total points, the denominator of the students' scores
     (``sum(grader.cohort.sheet_points(sheet).values())``); without it, the points of every part some file graded
-    (:func:`grader.cohort.cohort_points`). Raises LookupError when the gradebook holds nothing for ``sheet_id``.
+    (:func:`grader.cohort.cohort_points`). ``part_points`` (``grader.cohort.sheet_points(sheet)``, in sheet order):
+    every part of the sheet, so a part no file graded (no code handed in yet) is listed with n = 0 rather than left
+    out. Raises LookupError when the gradebook holds nothing for ``sheet_id``.
     """
     stored = list(gradebook.rows(sheet_id))
     if not stored:
@@ -222,6 +225,10 @@ def compute_stats(
                 acc.statuses[row.status] += 1
                 acc.mistakes.update(row.mistakes)
 
+    for position, (key, points) in enumerate((part_points or {}).items()):
+        if key not in parts:  # no file graded it: listed, with n = 0
+            exercise_id, _, part_id = key.partition(".")
+            parts[key] = _PartAccumulator(exercise_id, part_id, position, points_possible=points)
     order = list(known_mistakes) if known_mistakes is not None else []
     keys = sorted(parts, key=lambda k: (order.index(k) if k in order else len(order), parts[k].position, k))
     part_stats = [_part_stats(key, parts[key], (known_mistakes or {}).get(key, ())) for key in keys]
@@ -249,7 +256,9 @@ def _part_stats(key: str, acc: _PartAccumulator, known: Iterable[str]) -> PartSt
     fractions = np.asarray(acc.fractions, dtype=np.float64)
     rest = np.asarray(acc.rest_points, dtype=np.float64)
     n = sum(acc.statuses.values())
-    if acc.points_possible == 0:  # no score to correlate (its fractions are undefined)
+    if n == 0:
+        discrimination, note = None, "undefined: no file graded this part"
+    elif acc.points_possible == 0:  # no score to correlate (its fractions are undefined)
         discrimination, note = None, "undefined: the part has no points"
     else:
         discrimination, note = _pearson(fractions, rest)

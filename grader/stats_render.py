@@ -27,6 +27,11 @@ def _points(value: float) -> str:
     return f"{value:g}"
 
 
+def _share(part: PartStats, value: float) -> str:
+    """A part's mean, spread or share of full marks as a percentage; ``n/a`` when no file graded the part."""
+    return _percent(value) if part.n else "n/a"
+
+
 def _count(n: int, noun: str) -> str:
     """``1 submission``, ``2 submissions``."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
@@ -77,8 +82,8 @@ def render_stats_text(stats: SheetStats) -> str:
     notes: list[str] = []
     for part in stats.parts:
         lines.append(
-            f"{part.key:<{key_width}}  {_points(part.points_possible):>6}  {part.n:>6}  {_percent(part.mean):>6}  "
-            f"{_percent(part.sd):>6}  {_percent(part.full_marks):>6}  {_discrimination(part):>6}"
+            f"{part.key:<{key_width}}  {_points(part.points_possible):>6}  {part.n:>6}  {_share(part, part.mean):>6}  "
+            f"{_share(part, part.sd):>6}  {_share(part, part.full_marks):>6}  {_discrimination(part):>6}"
         )
         if part.discrimination_note:
             notes.append(f"  {part.key}: discrimination {part.discrimination_note}")
@@ -182,7 +187,7 @@ def render_stats_html(stats: SheetStats) -> str:
         statuses = ", ".join(f"{escape(status)} {count}" for status, count in part.status_counts.items())
         rows.append(
             f"<tr><td>{escape(part.key)}</td><td>{escape(_points(part.points_possible))}</td><td>{part.n}</td>"
-            f"<td>{_percent(part.mean)}</td><td>{_percent(part.sd)}</td><td>{_percent(part.full_marks)}</td>"
+            f"<td>{_share(part, part.mean)}</td><td>{_share(part, part.sd)}</td><td>{_share(part, part.full_marks)}</td>"
             f"<td>{discrimination}</td><td>{statuses}</td></tr>"
         )
     notes = [

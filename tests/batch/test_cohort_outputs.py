@@ -163,3 +163,15 @@ def test_a_rerun_forgets_files_deleted_or_renamed_in_the_folder_and_keeps_other_
     assert paths == ["correct.py", "correct.yaml", "renamed.yaml"] and orphans == 0
     code, out, err = run_grader(monkeypatch, capsys, "stats", SHEET, "--gradebook", book)
     assert code == 0 and out.splitlines()[0].endswith(" -- 3 submissions"), out
+
+
+def test_stats_lists_the_parts_no_file_graded_with_n_0(
+    graded: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No code was handed in yet: the code parts are in the table (n 0, n/a), not missing from it."""
+    _, book = graded
+    code, out, err = run_grader(monkeypatch, capsys, "stats", SHEET, "--gradebook", book)
+    assert code == 0, err
+    row = next(line for line in out.splitlines() if line.startswith("ex3.code_conv2d "))
+    assert row.split()[1:] == ["4", "0", "n/a", "n/a", "n/a", "n/a"], row
+    assert "ex3.code_conv2d: discrimination undefined: no file graded this part" in out
