@@ -136,10 +136,13 @@ class BatchSummary:
 
     def describe(self) -> str:
         """A few lines for people: counts, speed, where the gradebook is, and the grader's own failures."""
+        speed = (  # nothing graded: no worker was started (or reached), so none is named
+            f"{self.elapsed:.1f} s, {self.rate:.{1 if self.rate < 10 else 0}f}/s on {self.jobs} {self.executor} worker{'s' if self.jobs != 1 else ''}"
+            if self.graded else f"{self.elapsed:.1f} s"
+        )
         lines = [
             f"{self.sheet_id}: {self.total} submission{'s' if self.total != 1 else ''} found; "
-            f"graded {self.graded} ({self.failed} could not be graded), skipped {self.skipped} unchanged; "
-            f"{self.elapsed:.1f} s, {self.rate:.{1 if self.rate < 10 else 0}f}/s on {self.jobs} {self.executor} worker{'s' if self.jobs != 1 else ''}",
+            f"graded {self.graded} ({self.failed} could not be graded), skipped {self.skipped} unchanged; {speed}",
             f"gradebook: {self.gradebook_path}",
         ]
         if self.forgotten:
