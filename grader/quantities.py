@@ -21,7 +21,8 @@ from grader import engine
 from grader.answers.choice import OptionAt, Position
 from grader.answers.references import FunctionReference, ScheduleReference, TranslationReference
 from grader.engine import structure, symmetry
-from grader.engine.graph import Graph, SelectTie, select_ties, tie_rule_dependence
+from grader.engine.formula import flow_comma_hint
+from grader.engine.graph import Graph, KinkDependence, SelectTie, kink_dependence, kinks, select_ties, tie_rule_dependence
 from grader.engine.tensor import Tensor
 from grader.errors import GraderError
 
@@ -53,11 +54,110 @@ class Op:
 
     @property
     def doc(self) -> str:
-        return (inspect.getdoc(self.fn) or "").split("\n", 1)[0]
+        """The first line of the op's docstring, without reStructuredText's double backquotes."""
+        return (inspect.getdoc(self.fn) or "").split("\n", 1)[0].replace("``", "")
 
     @property
     def signature(self) -> str:
-        return f"{self.name}{inspect.signature(self.fn)}"
+        """The op as an author writes it in YAML: ``conv2d(x: array, w: array, b: array (optional), stride: whole
+        number or pair = 1, ...)``: each argument's name, its kind (:data:`KINDS`), and its default when it may be
+        left out (``(optional)`` when leaving it out means "none")."""
+        items: list[str] = []
+        for parameter in inspect.signature(self.fn).parameters.values():
+            kind = argument_kind(self, parameter.name)
+            if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+                items.append(f"NAME: {kind}, ...")
+            elif parameter.default is inspect.Parameter.empty:
+                items.append(f"{parameter.name}: {kind}")
+            else:
+                default = DEFAULT_TEXTS.get((self.name, parameter.name), parameter.default)
+                shown = "(optional)" if default is None else f"= {_default_text(default)}"
+                items.append(f"{parameter.name}: {kind} {shown}")
+        return f"{self.name}({', '.join(items)})"
+
+
+KINDS: dict[str, str] = {
+    "array": "a quantity, an input or a literal: a number or nested lists of numbers ($x, 2, [[1, 2], [3, 4]])",
+    "scalar quantity": "a quantity holding one number (a loss), e.g. $loss",
+    "quantity": "a quantity or an {op: ...} call, evaluated again with an input replaced",
+    "$input": "a $reference to an input (not a quantity or a literal)",
+    "graph quantity": "a quantity made by the graph op, e.g. $G",
+    "number": "a number, e.g. 1.0e-9",
+    "whole number": "a whole number, e.g. 2",
+    "whole number or pair": "a whole number, or a pair [rows, columns]",
+    "position": "a 0-based position: a whole number, argmax/argmin of a quantity, or a comparison (false: 0, true: 1)",
+    "list of whole numbers": "a list of whole numbers, e.g. [2, 0, 1]",
+    "list of positions": "a list of 0-based positions, null keeping a whole axis, e.g. [0, null]",
+    "list of arrays": "a list of quantities or literals of one shape",
+    "text": "text (quote it when it holds ': ' or ', ')",
+    "node name": "the name of a node or input of the graph",
+    "list of names": "a list of node or input names, e.g. [f1, x1]",
+    "mapping of nodes": "a mapping from node name to expression, e.g. {z: w*x + b, L: z*z}",
+    "mapping of inputs": "a mapping from a name to a $reference to an input, e.g. {x: $x, w: $w}",
+}
+"""The kinds of argument :attr:`Op.signature` names (``grader ops``), each with what an author may write."""
+
+_KIND_BY_ANNOTATION: dict[str, str] = {
+    "Any": "array", "int": "whole number", "float": "number", "str": "text", "Lazy": "quantity", "Tensor": "$input",
+    "list[int]": "list of whole numbers", "list[int] | None": "list of whole numbers", "list[str]": "list of names",
+    "list[str] | None": "list of names", "list[int | None]": "list of positions", "list[Any]": "list of arrays",
+    "dict[str, str]": "mapping of nodes", "dict[str, Any]": "mapping of inputs", "str | None": "text",
+}  # fmt: skip
+"""The kind of an argument from its annotation, unless :data:`_KIND_BY_NAME` or :data:`_KIND_BY_OP` says otherwise."""
+
+_KIND_BY_NAME: dict[str, str] = {
+    "stride": "whole number", "padding": "whole number", "width": "whole number", "dy": "whole number",
+    "dx": "whole number", "graph": "graph quantity", "node": "node name",
+}  # fmt: skip
+"""The kind of an argument by its name alone, in every op."""
+
+_PAIR_OPS = ("conv2d", "max_pool2d", "avg_pool2d", "max_pool_winners")
+_KIND_BY_OP: dict[tuple[str, str], str] = {
+    **{(name, arg): "whole number or pair" for name in _PAIR_OPS for arg in ("size", "stride", "padding")},
+    **{(name, "size"): "whole number" for name in ("max_pool1d", "avg_pool1d", "pool_output_size")},
+    **{(name, arg): "whole number" for name in ("conv_output_size", "conv_volume", "pool_output_size") for arg in ("n", "f", "c", "k")},
+    ("same_padding", "f"): "whole number",
+    ("grad", "of"): "scalar quantity",
+    ("grad", "wrt"): "$input",
+    ("option", "at"): "position",
+    ("function", "variables"): "mapping of inputs",
+    ("graph", "output"): "node name",
+}
+"""The kind of an argument of one op, where neither its annotation nor its name tells."""
+
+DEFAULT_TEXTS: dict[tuple[str, str], str] = {
+    **{(name, "stride"): "size" for name in ("max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d", "max_pool_winners", "pool_output_size")},
+    ("flip", "axes"): "[0, 1]",
+    ("pad", "axes"): "[0, 1]",
+    ("schedule", "wrt"): "every node",
+    ("graph", "output"): "the node no other node uses",
+}
+"""Defaults an author reads better in words (a pool's stride is its size) than as the Python default (None)."""
+
+
+def argument_kind(operation: Op, argument: str) -> str:
+    """The kind (a key of :data:`KINDS`) of one argument of ``operation``, as ``grader ops`` shows it."""
+    kind = _KIND_BY_OP.get((operation.name, argument)) or _KIND_BY_NAME.get(argument)
+    if kind is None and argument in operation.input_refs:
+        kind = "$input"
+    if kind is None and argument in operation.lazy:
+        kind = "quantity"
+    if kind is None:
+        annotation = inspect.signature(operation.fn).parameters[argument].annotation
+        kind = _KIND_BY_ANNOTATION.get(annotation if isinstance(annotation, str) else getattr(annotation, "__name__", ""), "array")
+    return kind
+
+
+def _default_text(default: Any) -> str:
+    """A default value as YAML writes it (``1``, ``1.0e-09``, ``size``)."""
+    if isinstance(default, str):
+        return default
+    if isinstance(default, bool):
+        return "true" if default else "false"
+    text = repr(default)
+    if isinstance(default, float) and "e" in text and "." not in text:
+        return text.replace("e", ".0e")  # YAML 1.1 (PyYAML) reads 1e-09 as text, 1.0e-09 as a number
+    return text
 
 
 OPS: dict[str, Op] = {}
@@ -326,7 +426,12 @@ def _pad(x: Any, width: Any, axes: list[int] | None = None) -> Tensor:
 @op("formula")
 def _formula(text: str, **variables: Any) -> Tensor:
     """A formula of the named arguments, e.g. {op: formula, text: "(n + p - f)/s + 1", n: $n, ...}."""
-    return _parsed_formula(text, tuple(sorted(variables))).build(variables)
+    try:
+        parsed = _parsed_formula(text, tuple(sorted(variables)))
+    except engine.FormulaError as exc:
+        # {op: formula, text: max(a, b) + 1} reads as text: 'max(a' and an argument 'b) + 1'
+        raise engine.FormulaError(flow_comma_hint(exc.message, text, *variables), column=exc.column) from None
+    return parsed.build(variables)
 
 
 @lru_cache(maxsize=256)
@@ -369,13 +474,14 @@ def _same_padding(f: Any) -> Any:
 # ---- derivatives and graphs ----------------------------------------------------------------------------------
 @op("grad", input_refs=("wrt",))
 def _grad(of: Any, wrt: Any) -> np.ndarray:
-    """d(of)/d(wrt) by reverse-mode autodiff: of is a scalar quantity, wrt an input; shaped like wrt.
+    """d(of)/d(wrt) by reverse-mode autodiff: of is a scalar quantity, wrt an input; shaped like wrt; an error when a tie (max pooling, max/min) or relu/abs at 0 decides it.
 
     An error when it depends on which tied entry of a max-pooling window (up to TIE_RTOL/TIE_ATOL) gets that
     window's gradient: the backward pass runs under a tie audit (no extra cost without max pools, a scan of each
     pool's windows with them), and only when a tied window receives gradient is it run again with each tied
     window's gradient split among its tied entries at random (see _refuse_tie_rule_dependence). The same for a
-    max/min of a formula or graph whose two arguments are equal (see _refuse_select_tie_rule). An error too when
+    max/min of a formula or graph whose two arguments are equal (see _refuse_select_tie_rule), and for a relu or abs
+    whose input is 0, where the derivative is a convention (see _refuse_kink_convention). An error too when
     'of' is computed from a gradient or adjoint that depends on wrt: that value is a constant to autodiff, so a
     second-order gradient would silently miss its terms.
     """
@@ -398,6 +504,7 @@ def _grad(of: Any, wrt: Any) -> np.ndarray:
     if audit.ties:  # a max-pooling window whose maximum is tied receives gradient
         _refuse_tie_rule_dependence(of, wrt, gradient, audit)
     _refuse_select_tie_rule(of, [wrt], schedule)
+    _refuse_kink_convention(of, [wrt], schedule, pools=audit.met > 0)
     return _derivative(gradient, schedule)
 
 
@@ -469,6 +576,83 @@ def _refuse_select_tie_rule(
         f"inputs from a continuous distribution, dist: normal or uniform, not integers), or do not ask for "
         f"{'an adjoint' if adjoint else 'a gradient'} through it"
     )
+
+
+def _refuse_kink_convention(
+    root: Tensor, targets: list[Tensor], schedule: list[Tensor], *, seed: np.ndarray | None = None,
+    named: frozenset[str] | None = None, adjoint: bool = False, pools: bool = False,
+) -> None:
+    """Raise ValueError when the adjoints of ``targets`` (after ``root.backward(seed)``, which ran over
+    ``schedule``) change if a relu or abs whose input is 0 (up to TIE_ATOL) took another derivative there than the
+    engine's 0 (relu: 1; abs: +1 or -1): relu and abs have no derivative at 0, so the key would rest on a
+    convention, not on the function. The message names the node (``named``: the graph's chosen names), the entry at
+    0 and the key under each convention (``adjoint``: a graph's t_n, else the gradient of the grad op). A scan of
+    the relu/abs nodes' inputs only; the backward pass runs again only when one of them is 0 somewhere (see
+    :func:`grader.engine.graph.kink_dependence`). The split passes also split the ties of max/min nodes and, with
+    ``pools`` (a max pool met a tied window), of max pooling: a relu at 0 behind a tie changes the key only when both
+    conventions change."""
+    found = kinks(schedule, atol=TIE_ATOL)
+    if not found:
+        return
+    ties = select_ties(schedule, rtol=TIE_RTOL, atol=TIE_ATOL)
+    also = (lambda split: engine.max_pool_tie_audit(rtol=TIE_RTOL, atol=TIE_ATOL, split=split, limit=0)) if pools else None
+    dependence = kink_dependence(root, targets, found, ties=ties, also=also, seed=seed, rtol=TIE_RTOL, atol=TIE_ATOL)
+    if dependence is not None:
+        rules = [f"{function}'s tie rule" for function in dict.fromkeys(tie.function for tie in ties)]
+        rules += ["max pooling's tie rule"] if pools else []
+        raise ValueError(_kink_message(dependence, named, adjoint, " and ".join(rules)))
+
+
+def _kink_message(found: KinkDependence, named: frozenset[str] | None, adjoint: bool, tie_rules: str) -> str:
+    """The message of :func:`_refuse_kink_convention` for what :func:`kink_dependence` found; ``tie_rules`` names
+    the tie rules the split passes changed too (``max pooling's tie rule``), empty when none."""
+    kink, function = found.kink, found.kink.function
+    label = found.target.label
+    if adjoint:
+        asked, what = f"the adjoint t_{label}", f"t_{label}"
+    else:
+        asked, what = f"the gradient with respect to {label}", "the gradient"
+    entry = f"entry {list(found.index)} of {what}" if found.index else what
+    at = found.entry if found.entry is not None else kink.index
+    value = float(kink.node.parents[0].value[at])
+    shown = "0" if value == 0 else f"{_number_text(value)}, 0 up to rounding"
+    place = f" at entry {list(at)}" if at else ""
+    zeros = int(np.count_nonzero(kink.at))
+    others = f" and {zeros - 1} more entr{'y' if zeros == 2 else 'ies'}" if zeros > 1 else ""
+    derivative = f"{function}'(0)"
+    if found.alone:
+        engine_s = float(kink.rule[at])  # 0 at an exact 0; a rounding error's side otherwise
+        values = ", ".join(
+            f"{_gradient_entry(key + 0.0)} with {'the engine' + chr(39) + 's ' if c == engine_s else ''}"
+            f"{derivative} = {_convention(c, function)}"
+            for c, key in found.values
+        )
+        where = "there" if found.entry is not None else f"at its {zeros} entries at 0"
+        changes = f"taking another derivative {where} changes the key ({entry} is {values})"
+    else:
+        nodes = f"the derivative at 0 of the {found.kinks} relu/abs nodes whose input is 0" if found.kinks > 1 else "it"
+        ties = f" together with {tie_rules}" if tie_rules else ""
+        changes = f"changing {nodes}{ties} changes the key ({entry}, for one)"
+    return (
+        f"{asked} depends on {function}'s derivative at 0: {kink.where(named)} has its input at 0 ({kink.argument} = "
+        f"{shown}{place}{others}), where {function} has no derivative, so the derivative there is a convention (the "
+        f"engine takes {derivative} = 0, as PyTorch and TensorFlow do), not the function's; {changes}. Use inputs "
+        f"for which the input of this {function} is not 0 (random inputs from a continuous distribution, dist: normal "
+        f"or uniform, not integers), or do not ask for {'an adjoint' if adjoint else 'a gradient'} through it"
+    )
+
+
+def _convention(derivative: float, function: str) -> str:
+    """A derivative at 0 as the message shows it: ``0``, ``1`` (relu), ``+1`` or ``-1`` (abs)."""
+    if derivative == 1 and function == "abs":
+        return "+1"
+    return _number_text(derivative)
+
+
+def _number_text(value: float) -> str:
+    """The shortest text that reads back as ``value`` (``2``, ``1e-17``)."""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
 
 
 def _differs(other: np.ndarray, gradient: np.ndarray) -> np.ndarray:
@@ -606,24 +790,26 @@ ADJOINT_ZERO = " (its adjoint would be 0)"
 
 @op("adjoint")
 def _adjoint(graph: Any, node: str) -> np.ndarray:
-    """The adjoint t_node = d(output)/d(node) of a graph (the sheet's t_n), by reverse-mode autodiff; an error when a tie in a max/min decides it.
+    """The adjoint t_node = d(output)/d(node) of a graph (the sheet's t_n), by reverse-mode autodiff; an error when a tie in a max/min or relu/abs at 0 decides it.
 
     With array-valued inputs (random points), each point's adjoint is computed independently. A max(a, b) or
     min(a, b) whose arguments are equal (up to TIE_RTOL/TIE_ATOL) gives its adjoint to a by the engine's tie rule;
     when giving it to b instead would change t_node, the key would rest on that rule and is refused
-    (see :func:`_refuse_select_tie_rule`).
+    (see :func:`_refuse_select_tie_rule`). The same for a relu(x) or abs(x) with x = 0, whose derivative there is a
+    convention (see :func:`_refuse_kink_convention`).
     """
     g = _graph_arg(graph)
     target = g.node(node, left_out_note=ADJOINT_ZERO)
     seed = np.ones_like(g.output.value)
     schedule = g.output.backward(seed=seed)
     _refuse_select_tie_rule(g.output, [target], schedule, seed=seed, named=g.named, adjoint=True)
+    _refuse_kink_convention(g.output, [target], schedule, seed=seed, named=g.named, adjoint=True)
     return _derivative(np.array(target.grad, copy=True), schedule)
 
 
 @op("adjoints")
 def _adjoints(graph: Any, nodes: list[str]) -> dict[str, np.ndarray]:
-    """{node: t_node} for the named nodes of a graph: every adjoint at once (one backward pass); ties as for adjoint."""
+    """{node: t_node} for the named nodes of a graph: every adjoint at once (one backward pass); ties and kinks as for adjoint."""
     g = _graph_arg(graph)
     if not isinstance(nodes, list) or not nodes:
         raise ValueError("'nodes' must be a list of node names")
@@ -631,6 +817,7 @@ def _adjoints(graph: Any, nodes: list[str]) -> dict[str, np.ndarray]:
     seed = np.ones_like(g.output.value)
     schedule = g.output.backward(seed=seed)
     _refuse_select_tie_rule(g.output, targets, schedule, seed=seed, named=g.named, adjoint=True)
+    _refuse_kink_convention(g.output, targets, schedule, seed=seed, named=g.named, adjoint=True)
     return {name: _derivative(np.array(t.grad, copy=True), schedule) for name, t in zip(nodes, targets, strict=True)}
 
 

@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 from grader.answers.base import AnswerError, AnswerSpec, CheckContext, describe_raw, scored
 from grader.answers.formula import Domain, PointCheck, check_variable_names, compare_at_points, reference_examples
 from grader.answers.references import FunctionReference
-from grader.engine.formula import FUNCTION_OPS, FormulaError, NamedGraph, parse_named_graph
+from grader.engine.formula import FUNCTION_OPS, FormulaError, NamedGraph, flow_comma_hint, parse_named_graph
 from grader.result import Verdict
 
 OPERATOR_OPS = ("add", "sub", "mul", "div", "pow", "neg")
@@ -25,9 +25,10 @@ OUTPUT_KEY = "output"
 class GraphAnswer(PointCheck, AnswerSpec):
     """A computation graph as named nodes, each one expression over the inputs and earlier nodes.
 
-    Written as a mapping in order, ``{h1: "sigmoid(w1_11*x1 + w1_12*x2)", ..., y: "v1*h1 + v2*h2"}``, with an
-    optional key ``output`` naming the output node (default: the last node), or as a list of
-    ``{name: ..., expr: ...}``. It is right when it uses only the ``allowed`` primitive ops and its output agrees
+    Written as a mapping, ``{h1: "sigmoid(w1_11*x1 + w1_12*x2)", ..., y: "v1*h1 + v2*h2"}``, with an optional key
+    ``output`` naming the output node, or as a list of ``{name: ..., expr: ...}``. Without ``output``, the output is
+    the node no other node uses, and when several nodes are unused, the last of them in the order written (see
+    :func:`~grader.engine.formula.parse_named_graph`; the others are noted as not used by the output). It is right when it uses only the ``allowed`` primitive ops and its output agrees
     with the key's reference at ``points`` random values of the inputs. The key's value is a
     :class:`~grader.answers.references.FunctionReference` (also exported as ``GraphReference``).
     """
@@ -88,7 +89,10 @@ class GraphAnswer(PointCheck, AnswerSpec):
     @staticmethod
     def _expression(expression: Any, name: str) -> str:
         if isinstance(expression, bool) or not isinstance(expression, (str, int, float)):
-            raise AnswerError(f"node {name}: expected an expression as text, got {describe_raw(expression)}")
+            # {p: max(a, b)} reads as p: 'max(a' and 'b)': null
+            raise AnswerError(
+                flow_comma_hint(f"node {name}: expected an expression as text, got {describe_raw(expression)}", name)
+            )
         return str(expression)
 
     def check(self, actual: NamedGraph, expected: FunctionReference, ctx: CheckContext) -> Verdict:
@@ -124,6 +128,7 @@ class GraphAnswer(PointCheck, AnswerSpec):
     @property
     def format_hint(self) -> str:
         return (
-            "a mapping from node name to expression, in order, e.g. {a1: \"w1*x1 + w2*x2\", h1: \"sigmoid(a1)\"} "
-            f"(allowed ops: {', '.join(self.allowed)}; the last node is the output)"
+            "a mapping from node name to expression, e.g. {a1: \"w1*x1 + w2*x2\", h1: \"sigmoid(a1)\"} "
+            f"(allowed ops: {', '.join(self.allowed)}; the output is the node no other node uses, the last of them "
+            "when several are unused, or the one named by output: NAME)"
         )

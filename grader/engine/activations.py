@@ -59,14 +59,21 @@ def sigmoid(x: ArrayLike) -> Tensor:
 
 
 def relu(x: ArrayLike) -> Tensor:
-    """max(x, 0), elementwise. The derivative at exactly 0 is taken as 0 (as in PyTorch and TensorFlow)."""
+    """max(x, 0), elementwise. The derivative at exactly 0 is taken as 0 (as in PyTorch and TensorFlow).
+
+    relu has no derivative at 0, so that is a convention: the grad, adjoint and adjoints ops refuse a key that
+    changes when it is 1 instead (see :func:`grader.engine.graph.kink_dependence`).
+    """
     t = as_tensor(x, "relu: x")
     positive = t.value > 0
     return Tensor.from_op(np.where(positive, t.value, 0.0), "relu", (t,), lambda g: (g * positive,))
 
 
 def absolute(x: ArrayLike) -> Tensor:
-    """|x|, elementwise. The derivative at exactly 0 is taken as 0 (as for relu)."""
+    """|x|, elementwise. The derivative at exactly 0 is taken as 0 (as for relu, and as in PyTorch and TensorFlow).
+
+    A convention, as for relu: the grad, adjoint and adjoints ops refuse a key that changes when it is +1 or -1.
+    """
     t = as_tensor(x, "abs: x")
     sign = np.sign(t.value)
     return Tensor.from_op(np.abs(t.value), "abs", (t,), lambda g: (g * sign,))

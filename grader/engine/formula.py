@@ -136,6 +136,22 @@ def read_minus_signs(text: str) -> str:
     return text.translate(_MINUS_TABLE)
 
 
+FLOW_COMMA_HINT = "a comma inside {...} ends the value in YAML: quote the expression, e.g. p: 'max(a, b)'"
+"""Added to the message about a node name, formula text or node expression whose parentheses do not match: in a
+YAML flow mapping, ``{p: max(a, b), L: p*b}`` reads as ``p: 'max(a'``, ``'b)': null``, ``L: p*b``."""
+
+
+def unbalanced(text: object) -> bool:
+    """Whether ``text`` is text whose ``(`` and ``)`` counts differ (a value a YAML flow mapping may have split at a
+    comma: ``max(a`` and ``b)``)."""
+    return isinstance(text, str) and text.count("(") != text.count(")")
+
+
+def flow_comma_hint(message: str, *texts: object) -> str:
+    """``message`` with :data:`FLOW_COMMA_HINT` added when one of ``texts`` is :func:`unbalanced`."""
+    return f"{message}; {FLOW_COMMA_HINT}" if any(unbalanced(text) for text in texts) else message
+
+
 def _fmt_known(known: Iterable[str]) -> str:
     names = sorted(known)
     return ", ".join(names) if names else "(none)"
@@ -749,8 +765,8 @@ def parse_named_graph(
     names = [name for name, _ in pairs]
     for name in names:
         if not _IDENTIFIER.match(name) or name in FUNCTIONS:
-            raise FormulaError(f"node name {name!r} is not allowed: use letters, digits and '_', starting with "
-                               "a letter, and not a function name", node=name)
+            raise FormulaError(flow_comma_hint(f"node name {name!r} is not allowed: use letters, digits and '_', "
+                                               "starting with a letter, and not a function name", name), node=name)
         if name in input_names:
             raise FormulaError(f"node {name!r} has the same name as an input", node=name)
         if names.count(name) > 1:
@@ -762,7 +778,7 @@ def parse_named_graph(
         try:
             formulas[name] = parse_formula(text, variables=known, max_operations=max_operations)
         except FormulaError as exc:
-            raise FormulaError(f"node {name}: {exc.message}", column=exc.column, node=name) from None
+            raise FormulaError(flow_comma_hint(f"node {name}: {exc.message}", text), column=exc.column, node=name) from None
         operations += formulas[name].operations
         if operations > max_operations:
             raise FormulaError(

@@ -7,8 +7,8 @@ that every node comes after all of its children; ``t_n`` is node n's adjoint d(o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -442,3 +442,247 @@ def tie_rule_dependence(
         return TieRuleDependence(first, False, targets[k], index, by_rule, otherwise, len(ties))
     finally:
         root.backward(seed)  # the nodes' .grad as the tie rule gives them, as after any backward pass
+
+
+# ---- kinks of relu and abs: the derivative at 0 ---------------------------------------------------------------
+KINK_CONVENTIONS: dict[str, tuple[float, ...]] = {"relu": (0.0, 1.0), "abs": (0.0, 1.0, -1.0)}
+"""Engine op -> the derivatives at 0 a key could be computed with: the engine's first (0, as in PyTorch and
+TensorFlow, see :func:`grader.engine.activations.relu`), then the one-sided derivatives. relu and abs have no
+derivative at 0, so which of these a backward pass uses there is a convention: a key must not rest on it."""
+
+KINK_SPLIT: dict[str, tuple[float, float]] = {"relu": (0.25, 0.75), "abs": (-0.5, 0.5)}
+"""A split pass gives each entry at 0 a derivative drawn uniformly from this range: a random convex combination of
+the one-sided derivatives (0 and 1 for relu, -1 and +1 for abs) that differs from the engine's (for an entry at
+exactly 0) but for a set of measure zero."""
+
+NAMED_ENTRIES = 16
+"""How many entries at 0 of a relu/abs node are tried, one at a time, to name one whose derivative alone matters."""
+
+
+@dataclass(frozen=True)
+class Kink:
+    """A relu or abs node whose input is 0 (up to a tolerance) at some of its entries, where it has no derivative.
+
+    Attributes:
+        node: the node (op ``relu`` or ``abs``, see :data:`KINK_CONVENTIONS`).
+        at: bool array shaped like the node's input: where it is 0.
+        rule: the derivative the engine uses, shaped like the input (relu: 1 where the input is > 0, else 0; abs:
+            its sign, 0 at 0).
+        index: the first entry at 0 that receives a non-zero adjoint, else the first entry at 0 (() for a scalar).
+        value: the input at ``index`` (0, or a rounding error such as 1e-17).
+        receiving_at: bool array shaped like the input: the entries at 0 that received a non-zero adjoint in the
+            backward pass the kink was found after.
+    """
+
+    node: Tensor
+    at: np.ndarray
+    rule: np.ndarray
+    index: tuple[int, ...]
+    value: float
+    receiving_at: np.ndarray
+
+    @property
+    def receiving(self) -> bool:
+        """Whether some entry at 0 received a non-zero adjoint (see :attr:`receiving_at`)."""
+        return bool(self.receiving_at.any())
+
+    @property
+    def function(self) -> str:
+        """``relu`` or ``abs``, as a formula writes it."""
+        return self.node.op
+
+    @property
+    def conventions(self) -> tuple[float, ...]:
+        """The derivatives at 0 a key could be computed with, the engine's (0) first."""
+        return KINK_CONVENTIONS[self.node.op]
+
+    @property
+    def argument(self) -> str:
+        """The node's input as a message names it: its name or expression (``a - 0.7``, ``conv2d(x, w)``)."""
+        return _text(self.node.parents[0], 3, top=True)
+
+    def where(self, named: frozenset[str] | None = None) -> str:
+        """``node p = relu(a - 0.7)`` when the node has a chosen name (``named``: the chosen labels, None: every
+        name counts), else its expression, ``relu(a - 0.7)``."""
+        text = f"{self.function}({self.argument})"
+        name = self.node.name
+        if name is not None and (named is None or name in named) and name != text:
+            return f"node {name} = {text}"
+        return text
+
+    def derivative(self, at_zero: float | np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
+        """The node's derivative with ``at_zero`` (a number, or an array shaped like the input) at its entries at 0
+        (only those in ``where`` when given), the engine's elsewhere."""
+        chosen = self.at if where is None else self.at & where
+        return np.where(chosen, at_zero, self.rule)
+
+
+def kinks(nodes: Iterable[Tensor], *, atol: float) -> list[Kink]:
+    """The relu/abs nodes among ``nodes`` whose input is 0 somewhere: ``|x| <= atol`` (rounding must not decide
+    which side of the kink an entry is on). Read after a backward pass, ``receiving`` says whether an entry at 0 got
+    a non-zero adjoint. One scan of each relu/abs node's input; nothing for other nodes."""
+    found: list[Kink] = []
+    for node in nodes:
+        if node.op not in KINK_CONVENTIONS or len(node.parents) != 1:
+            continue
+        x = node.parents[0].value
+        at = np.abs(x) <= atol
+        if not at.any():
+            continue
+        rule = (x > 0).astype(np.float64) if node.op == "relu" else np.sign(x)
+        adjoint = node.grad if node.grad is not None and node.grad.shape == at.shape else np.zeros(at.shape)
+        receiving = at & (adjoint != 0)
+        index = tuple(int(i) for i in np.argwhere(receiving if receiving.any() else at)[0])
+        found.append(Kink(node, at, rule, index, float(x[index]), receiving))
+    return found
+
+
+@dataclass(frozen=True)
+class KinkDependence:
+    """How a key depends on the derivative at 0 of relu/abs nodes (what :func:`kink_dependence` found).
+
+    Attributes:
+        kink: the node to name: one whose derivative at 0 alone changes the key when ``alone``, else the first
+            node whose entries at 0 receive adjoint.
+        alone: whether changing ``kink``'s derivative at 0 alone (every other node keeping the engine's rules)
+            changes the key; False: only changing several together (or with a tie rule) does.
+        entry: the entry of ``kink``'s input whose derivative alone changes the key, None when no single entry was
+            found (all of the node's entries at 0 together do).
+        target: the node whose adjoint changes.
+        index: the entry of ``target``'s adjoint that changes (() for a scalar).
+        values: ``(derivative at 0, that entry of the key)`` for each of ``kink.conventions`` (when ``alone``;
+            empty otherwise), the engine's first.
+        kinks: how many relu/abs nodes have inputs at 0.
+        with_ties: whether the split passes rerouted ties (max/min, max pooling) too.
+    """
+
+    kink: Kink
+    alone: bool
+    entry: tuple[int, ...] | None
+    target: Tensor
+    index: tuple[int, ...]
+    values: tuple[tuple[float, float], ...]
+    kinks: int
+    with_ties: bool
+
+
+@contextmanager
+def _kinked(routes: Sequence[tuple[Kink, np.ndarray]]) -> Iterator[None]:
+    """Inside the block, each relu/abs node's VJP multiplies the adjoint by its route's derivative (shaped like the
+    input); the nodes' own VJPs are put back on leaving, whatever happens."""
+    saved = [(kink.node, kink.node._vjp) for kink, _ in routes]
+
+    def vjp_with(derivative: np.ndarray) -> VJP:
+        return lambda g: (g * derivative,)
+
+    try:
+        for kink, derivative in routes:
+            kink.node._vjp = vjp_with(derivative)
+        yield
+    finally:
+        for node, vjp in saved:
+            node._vjp = vjp
+
+
+def kink_dependence(
+    root: Tensor, targets: Sequence[Tensor], found: Sequence[Kink], *, ties: Sequence[SelectTie] = (),
+    also: Callable[[int], AbstractContextManager[object]] | None = None, seed: np.ndarray | None = None,
+    rtol: float, atol: float,
+) -> KinkDependence | None:
+    """Whether the adjoints of ``targets`` depend on the derivative at 0 of the relu/abs nodes ``found``
+    (:func:`kinks` of the graph under ``root``), after ``root.backward(seed)`` has run (so the targets' ``.grad``
+    hold the engine's adjoints). None when they do not; the ``.grad`` values are left as the engine gives them.
+
+    Reverse mode is linear in each node's derivative: with one node at 0, giving entry e the derivative d instead of
+    the engine's d0 changes each target's adjoint by (d - d0) times a coefficient c_e, so a pass giving every entry at
+    0 a random derivative in the node's range (:data:`KINK_SPLIT`: a convex combination of the one-sided
+    derivatives) changes the key exactly when some one-sided derivative at some entry does (a nonzero linear form
+    vanishes at random weights with probability 0). Stacked nodes make the key multilinear in the derivatives, and
+    a max pool or a max/min whose tie sends the adjoint past an entry at 0 multiplies in the tie's routing: the
+    split passes therefore also split the max/min ``ties`` (as :func:`tie_rule_dependence` does) and run inside
+    ``also(split_seed)`` (e.g. a max-pooling tie audit that splits tied windows), so that a key that only changes
+    when both conventions change is seen too. Two split passes (two fixed seeds, :data:`SPLIT_SEEDS`) decide; then
+    each node (up to :data:`NAMED_CANDIDATES`) is given each one-sided derivative at its entries at 0, alone, and
+    then its entries one at a time (up to :data:`NAMED_ENTRIES`), to name a node and an entry and show the key under
+    each convention. A node at 0 receiving no adjoint, or not reaching the targets, is fine.
+    """
+    if not found or not targets:
+        return None
+    rule = [np.array(target.grad, dtype=np.float64, copy=True) for target in targets]
+
+    def run(routes: Sequence[tuple[Kink, np.ndarray]], shares: Sequence[tuple[SelectTie, np.ndarray]] = (),
+            split_seed: int | None = None) -> list[np.ndarray]:
+        extra = also(split_seed) if also is not None and split_seed is not None else nullcontext()
+        with _kinked(routes), _rerouted(shares), extra:
+            root.backward(seed)
+        return [np.array(target.grad, dtype=np.float64, copy=True) for target in targets]
+
+    def first_change(adjoints: Sequence[np.ndarray]) -> tuple[int, tuple[int, ...]] | None:
+        for k, (other, base) in enumerate(zip(adjoints, rule, strict=True)):
+            where = np.argwhere(_differs(other, base, rtol, atol))
+            if len(where):  # (a 0-d array gives one row of no columns)
+                return k, tuple(int(i) for i in where[0])
+        return None
+
+    def conventions(kink: Kink, where: np.ndarray | None) -> tuple[tuple[int, tuple[int, ...]] | None, list[list[np.ndarray]]]:
+        results = [run([(kink, kink.derivative(c, where))]) for c in kink.conventions]
+        for adjoints in results:
+            change = first_change(adjoints)
+            if change is not None:
+                return change, results
+        return None, results
+
+    def entries(kink: Kink) -> list[np.ndarray]:
+        """Masks of single entries at 0 to try, those receiving adjoint first (at most NAMED_ENTRIES)."""
+        at, receiving = kink.at, kink.receiving_at
+        masks: list[np.ndarray] = []
+        for candidate in [*np.argwhere(receiving), *np.argwhere(at & ~receiving)][:NAMED_ENTRIES]:
+            one = np.zeros(at.shape, dtype=bool)
+            one[tuple(candidate)] = True
+            masks.append(one)
+        return masks
+
+    try:
+        found_change: tuple[int, tuple[int, ...]] | None = None
+        derivatives: list[np.ndarray] = []
+        shares: list[tuple[SelectTie, np.ndarray]] = []
+        used_seed = SPLIT_SEEDS[0]
+        for split_seed in SPLIT_SEEDS:
+            rng = np.random.default_rng(split_seed)
+            derivatives = [rng.uniform(*KINK_SPLIT[k.function], size=k.at.shape) for k in found]
+            shares = [(tie, rng.uniform(SPLIT_LOW, SPLIT_HIGH, size=tie.tied.shape)) for tie in ties]
+            routes = [(k, k.derivative(d)) for k, d in zip(found, derivatives, strict=True)]
+            found_change = first_change(run(routes, shares, split_seed))
+            used_seed = split_seed
+            if found_change is not None:
+                break
+        if found_change is None:
+            return None
+        with_ties = bool(ties) or also is not None
+        for kink in found[:NAMED_CANDIDATES]:
+            change, results = conventions(kink, None)
+            if change is None:
+                continue
+            entry: tuple[int, ...] | None = None
+            for one in entries(kink):
+                single, single_results = conventions(kink, one)
+                if single is not None:
+                    entry, change, results = tuple(int(i) for i in np.argwhere(one)[0]), single, single_results
+                    break
+            k, index = change
+            values = tuple((c, float(adjoints[k][index])) for c, adjoints in zip(kink.conventions, results, strict=True))
+            return KinkDependence(kink, True, entry, targets[k], index, values, len(found), with_ties)
+        # No node alone: its derivative matters only with another node's, or with a tie's routing. Name an entry
+        # whose random derivative, with the same split of the ties, changes the key.
+        for kink, derivative in list(zip(found, derivatives, strict=True))[:NAMED_CANDIDATES]:
+            for one in entries(kink):
+                change = first_change(run([(kink, kink.derivative(derivative, one))], shares, used_seed))
+                if change is not None:
+                    k, index = change
+                    entry = tuple(int(i) for i in np.argwhere(one)[0])
+                    return KinkDependence(kink, False, entry, targets[k], index, (), len(found), with_ties)
+        k, index = found_change
+        first = next((kink for kink in found if kink.receiving), found[0])
+        return KinkDependence(first, False, None, targets[k], index, (), len(found), with_ties)
+    finally:
+        root.backward(seed)  # the nodes' .grad as the engine gives them, as after any backward pass

@@ -643,6 +643,11 @@ def check_against_twin(case: dict) -> bool:  # type: ignore[type-arg]
     rule, changes = twin_verdict(case)
     mattering = {key for key, other in changes.items() if differs(other, rule)}
     got = engine_grad(case)
+    if isinstance(got, str) and "relu's derivative at 0" in got:
+        # refused for relu at 0, which the pool check leaves to the kink check (tests/spec/test_authoring_kinks_twin.py
+        # checks that verdict against its own twin): no tied entry alone changes the gradient
+        assert not mattering, (case, got, sorted(mattering))
+        return False
     if not isinstance(got, str):
         assert not mattering, (case, sorted(mattering))
         np.testing.assert_allclose(got, rule, rtol=1e-12, atol=1e-12)
