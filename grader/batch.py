@@ -120,6 +120,9 @@ class BatchSummary:
     unreadable: list[tuple[str, str]] = field(default_factory=list)
     """``(key, why)`` of the submissions graded 0 because they could not be read or used (the student's fault, not
     the grader's: they are not graded again unless they change)."""
+    unlisted: list[str] = field(default_factory=list)
+    """Gradebook keys of the folders (and entries) in the folder that could not be listed or looked at: their files
+    were neither graded nor forgotten."""
     forgotten: list[str] = field(default_factory=list)
     """Gradebook keys of this sheet's results whose files are no longer in the folder (deleted or renamed since they
     were graded): removed from the gradebook, so that report and stats count only the folder's files."""
@@ -145,6 +148,9 @@ class BatchSummary:
             f"graded {self.graded} ({self.failed} could not be graded), skipped {self.skipped} unchanged; {speed}",
             f"gradebook: {self.gradebook_path}",
         ]
+        if self.unlisted:
+            lines.append(f"{len(self.unlisted)} folder(s) or file(s) could not be read (no permission?); what they hold was neither graded nor forgotten:")
+            lines += _first_ones([f"  {one_line(path)}" for path in self.unlisted])
         if self.forgotten:
             lines.append(f"forgot the results of {len(self.forgotten)} file(s) no longer in the folder (deleted or renamed since):")
             lines += _first_ones([f"  {one_line(path)}" for path in self.forgotten])
@@ -232,8 +238,10 @@ def find_submissions(submissions_dir: Path, *, exclude: Iterable[Path] = ()) -> 
     return _discover(submissions_dir, exclude)
 
 
-def _discover(submissions_dir: Path, exclude: Iterable[Path]) -> list[FoundSubmission]:
-    """:func:`find_submissions`.
+def _discover(submissions_dir: Path, exclude: Iterable[Path], unlisted: list[str] | None = None) -> list[FoundSubmission]:
+    """:func:`find_submissions`; the gradebook keys of the folders that could not be listed and of the entries that
+    could not be looked at (no permission, gone, an I/O error) are appended to ``unlisted``: what they hold is
+    unknown, so a batch neither grades nor forgets it.
 
     The folder is resolved once; a file's key is that plus its relative path, unless the file is a symbolic link
     (then it is resolved itself, or keeps its own path when it leads out of the folder): no path component below
@@ -246,7 +254,7 @@ def _discover(submissions_dir: Path, exclude: Iterable[Path]) -> list[FoundSubmi
     excluded = {os.path.realpath(p) for p in exclude}
     base = os.path.realpath(submissions_dir)
     inside = os.path.join(base, "")  # what every path in the folder starts with
-    found: list[tuple[str, Path, str, bool]] = []
+    found: list[tuple[str, Path, str, bool, bool]] = []
     pending: list[tuple[str, ...]] = [()]
     while pending:
         parts = pending.pop()
@@ -260,13 +268,15 @@ def _discover(submissions_dir: Path, exclude: Iterable[Path]) -> list[FoundSubmi
                         continue
                     if os.path.splitext(entry.name)[1].lower() not in SUBMISSION_SUFFIXES:
                         continue
+                    own = os.path.join(base, *parts, entry.name)
                     try:
                         if not entry.is_file():  # FIFOs, devices, dangling links and link loops are no submissions
                             continue
                         link = entry.is_symlink()
-                        own = os.path.join(base, *parts, entry.name)
                         key = os.path.realpath(entry.path) if link else own
                     except OSError:
+                        if unlisted is not None:
+                            unlisted.append(path_key(own))
                         continue
                     outside = link and not key.startswith(inside)
                     if outside:
@@ -277,6 +287,8 @@ def _discover(submissions_dir: Path, exclude: Iterable[Path]) -> list[FoundSubmi
         except OSError:  # a folder that vanished or cannot be listed: its files cannot be graded
             if not parts:
                 raise GraderError(f"submissions folder {submissions_dir}: cannot be read") from None
+            if unlisted is not None:
+                unlisted.append(path_key(os.path.join(base, *parts)))
     found.sort(key=lambda item: item[0])
     # A file reached both directly and through a link is one submission, graded under its own name.
     direct = {key for _relative, _path, key, link, _outside in found if not link}
@@ -743,7 +755,8 @@ def run_batch(
     identity = sheet_identity(spec_path)
     started = time.perf_counter()
 
-    discovered = _discover(submissions_dir, _gradebook_files(gradebook_path))
+    unlisted: list[str] = []
+    discovered = _discover(submissions_dir, _gradebook_files(gradebook_path), unlisted)
     if require_sandbox and any(found.path.suffix.lower() in CODE_SUFFIXES for found in discovered):
         from grader.sandbox import require_layers
 
@@ -758,7 +771,8 @@ def run_batch(
         executor=executor,
     )
     with Gradebook(gradebook_path) as gradebook:
-        summary.forgotten = _forget_gone(gradebook, identity.sheet_id, submissions_dir, discovered)
+        summary.unlisted = unlisted
+        summary.forgotten = _forget_gone(gradebook, identity.sheet_id, submissions_dir, discovered, unlisted)
         graded_before = {} if regrade else gradebook.graded_keys(identity.spec_hash)
         tasks: list[SubmissionTask] = []
         unreadable: list[Outcome] = []
@@ -864,16 +878,25 @@ def _interruptible(outcomes: Iterable[Outcome], summary: BatchSummary, to_grade:
         ) from None
 
 
-def _forget_gone(gradebook: Gradebook, sheet_id: str, submissions_dir: Path, found: list[FoundSubmission]) -> list[str]:
+def _forget_gone(
+    gradebook: Gradebook, sheet_id: str, submissions_dir: Path, found: list[FoundSubmission], unlisted: list[str]
+) -> list[str]:
     """Remove from ``gradebook`` the results of ``sheet_id`` (any version) of files in ``submissions_dir`` that are no
     longer there (deleted or renamed since they were graded), so that a file counts once and a deleted one not at
-    all in report and stats; return their keys. Results of files elsewhere (another folder graded into the same
-    gradebook) are kept."""
+    all in report and stats; return their keys.
+
+    Kept: results of files elsewhere (another folder graded into the same gradebook), of files in or below the
+    ``unlisted`` folders and entries (what they hold now is unknown), and everything when the folder holds no
+    submission at all (an unmounted drive or a failed copy looks the same as a cohort deleted)."""
+    if not found:
+        return []
     folder = path_key(str(submissions_dir.resolve()))
     present = {submission.key for submission in found}
+    unknown = tuple(unlisted) + tuple(place + os.sep for place in unlisted)
     gone = [
         row.path for row in gradebook.rows(sheet_id)
         if row.sheet_id == sheet_id and row.path.startswith(folder + os.sep) and row.path not in present
+        and not (unknown and row.path.startswith(unknown))
     ]
     if gone:
         gradebook.remove(gone, sheet_id)

@@ -43,16 +43,23 @@ def one_line(text: str) -> str:
 
 
 def path_key(path: str) -> str:
-    """A path as stored text, distinct for distinct paths: bytes that are not UTF-8 are written ``\\xe9``."""
+    """A path as stored text, distinct for distinct paths: bytes that are not UTF-8 are written ``\\xe9``, and so
+    (where ``/`` separates folders) is a backslash, as ``\\x5c``, so that a file literally named ``caf\\xe9.yaml``
+    and one whose name has the byte E9 get two keys. Other paths are kept as they are."""
     try:
         path.encode("utf-8")
     except UnicodeEncodeError:
-        try:
-            raw = os.fsencode(path)  # the bytes the file system has
-        except UnicodeEncodeError:
-            raw = path.encode("utf-8", errors="surrogatepass")
-        return raw.decode("utf-8", errors="backslashreplace")
-    return path
+        pass
+    else:
+        if os.sep != "/" or "\\" not in path:
+            return path
+    try:
+        raw = os.fsencode(path)  # the bytes the file system has
+    except UnicodeEncodeError:
+        raw = path.encode("utf-8", errors="surrogatepass")
+    if os.sep == "/":
+        raw = raw.replace(b"\\", b"\\x5c")
+    return raw.decode("utf-8", errors="backslashreplace")
 
 
 def may_hold_surrogates(text: str) -> bool:

@@ -175,3 +175,61 @@ def test_stats_lists_the_parts_no_file_graded_with_n_0(
     row = next(line for line in out.splitlines() if line.startswith("ex3.code_conv2d "))
     assert row.split()[1:] == ["4", "0", "n/a", "n/a", "n/a", "n/a"], row
     assert "ex3.code_conv2d: discrimination undefined: no file graded this part" in out
+
+
+def test_a_folder_that_cannot_be_listed_is_neither_graded_nor_forgotten_and_an_empty_folder_forgets_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from grader.batch import run_batch
+
+    folder = tmp_path / "subs"
+    for student, sample in (("alice", "correct.yaml"), ("bob", "missing-parts.yaml")):
+        (folder / student).mkdir(parents=True)
+        shutil.copy(SAMPLES / sample, folder / student / sample)
+    book = tmp_path / "book.sqlite"
+    assert run_batch(SHEET, folder, jobs=1, gradebook_path=book, progress=False).graded == 2
+
+    real_scandir = os.scandir
+
+    def bob_is_unreadable(path: object) -> object:  # as `chmod 000 subs/bob` is for anyone but root
+        if str(path).endswith("bob"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "scandir", bob_is_unreadable)
+    summary = run_batch(SHEET, folder, jobs=1, gradebook_path=book, progress=False)
+    monkeypatch.undo()
+    assert summary.forgotten == [] and summary.unlisted == [str(folder.resolve() / "bob")]
+    assert "could not be read (no permission?); what they hold was neither graded nor forgotten" in summary.describe()
+    with sqlite3.connect(book) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM submissions").fetchone()[0] == 2
+
+    shutil.rmtree(folder)
+    folder.mkdir()  # an unmounted drive looks like this: no submission at all
+    summary = run_batch(SHEET, folder, jobs=1, gradebook_path=book, progress=False)
+    assert summary.total == 0 and summary.forgotten == []
+    with sqlite3.connect(book) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM submissions").fetchone()[0] == 2
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="needs a file system that takes any bytes in names")
+def test_a_name_with_a_non_utf8_byte_and_one_spelling_it_out_are_two_submissions(tmp_path: Path) -> None:
+    import os
+
+    from grader.batch import run_batch
+
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    text = (SAMPLES / "correct.yaml").read_text(encoding="utf-8")
+    (folder / os.fsdecode(b"caf\xe9.yaml")).write_text(text.replace("s-correct", "s-byte"), encoding="utf-8")
+    (folder / "caf\\xe9.yaml").write_text(text.replace("s-correct", "s-spelled"), encoding="utf-8")
+    book = tmp_path / "book.sqlite"
+    for _ in range(2):  # the second run skips both: nothing overwrites the other
+        summary = run_batch(SHEET, folder, jobs=1, gradebook_path=book, progress=False)
+    assert (summary.total, summary.skipped) == (2, 2)
+    with sqlite3.connect(book) as conn:
+        rows = dict(conn.execute("SELECT path, student_id FROM submissions"))
+    base = str(folder.resolve())
+    assert rows == {f"{base}/caf\\xe9.yaml": "s-byte", f"{base}/caf\\x5cxe9.yaml": "s-spelled"}
