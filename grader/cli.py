@@ -431,7 +431,7 @@ def batch(
     if fmt is not None and out_dir is not None:
         from grader.gradebook import Gradebook
 
-        with Gradebook(summary.gradebook_path, read_only=True) as book:
+        with Gradebook(summary.gradebook_path, read_only=True) as book, book.snapshot():
             _write_reports(book, fmt.value, out_dir, summary.spec_hash, audience.value)
     if fail_under is not None:
         below = summary.below(fail_under)
@@ -535,7 +535,8 @@ def report(
     if csv is not None:
         check_output_file(csv)
     loaded = _load(spec)
-    with Gradebook(gradebook, read_only=True) as book:  # refuses a missing file or one that is no gradebook
+    # One snapshot: a batch committing meanwhile cannot pair one student's name with another's report.
+    with Gradebook(gradebook, read_only=True) as book, book.snapshot():  # refuses a missing file or no gradebook
         _require_results_of_this_sheet(book, loaded, spec)
         if csv is not None:
             _refuse_replacing([csv], book, "--csv")
@@ -602,7 +603,7 @@ def stats(
     if html_out is not None:
         check_output_file(html_out)
     sheet = _load(spec)
-    with Gradebook(gradebook, read_only=True) as book:  # refuses a missing file or one that is no gradebook
+    with Gradebook(gradebook, read_only=True) as book, book.snapshot():  # refuses a missing file or no gradebook
         if html_out is not None:
             _refuse_replacing([html_out], book, "--html")
         _require_results_of_this_sheet(book, sheet, spec)  # as report: this version of the sheet only

@@ -418,7 +418,10 @@ class Gradebook:
             return conn
         except sqlite3.DatabaseError as error:
             conn.close()
-            if getattr(error, "sqlite_errorcode", None) != sqlite3.SQLITE_CANTOPEN or not os.access(self.path, os.R_OK):
+            code = getattr(error, "sqlite_errorcode", None)
+            # CANTOPEN on a read-only disk; READONLY_DIRECTORY (a READONLY code) in a folder this user cannot write
+            primary = code & 0xFF if isinstance(code, int) else None
+            if primary not in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY) or not os.access(self.path, os.R_OK):
                 raise
         wal = self.path.with_name(self.path.name + "-wal")
         if wal.exists():
@@ -433,6 +436,9 @@ class Gradebook:
         # next to the gradebook (checked above) for as long as it runs.
         conn = sqlite3.connect(f"{uri}&immutable=1", uri=True, isolation_level=None, timeout=LOCK_SECONDS)
         conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        if wal.exists():  # a batch started between the check and the open: its pages may be half written
+            conn.close()
+            raise GraderError(f"gradebook {self.path}: a batch is writing it ({wal.name} appeared); read it when the batch has ended")
         return conn
 
     def _prepare_for_writing(self) -> None:
@@ -573,6 +579,16 @@ class Gradebook:
             ) from None
 
     # -- reading -----------------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every read inside sees one state of the gradebook, even while a batch commits results (one read
+        transaction): a report's names, rows and Results read in separate queries belong together."""
+        self._conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._conn.execute("COMMIT")
 
     def has(self, path: str, submission_hash: str, spec_hash: str) -> bool:
         """Whether ``path`` is graded with exactly this submission content and this spec (then a batch skips it).

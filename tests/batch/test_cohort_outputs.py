@@ -233,3 +233,36 @@ def test_a_name_with_a_non_utf8_byte_and_one_spelling_it_out_are_two_submissions
         rows = dict(conn.execute("SELECT path, student_id FROM submissions"))
     base = str(folder.resolve())
     assert rows == {f"{base}/caf\\xe9.yaml": "s-byte", f"{base}/caf\\x5cxe9.yaml": "s-spelled"}
+
+
+def test_report_pairs_names_and_reports_from_one_state_while_a_batch_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A batch commits a late file between the report's reading of the rows (for the names) and of the Results: each
+    report still goes under its own student's name (it went under the next student's), from one snapshot."""
+    import grader.gradebook
+    from grader.batch import run_batch
+
+    folder = tmp_path / "subs"
+    for student, sample in (("bob", "correct.yaml"), ("carol", "missing-parts.yaml")):
+        (folder / student).mkdir(parents=True)
+        shutil.copy(SAMPLES / sample, folder / student / "answers.yaml")
+    book = tmp_path / "book.sqlite"
+    run_batch(SHEET, folder, jobs=1, gradebook_path=book, progress=False)
+    (folder / "aaron").mkdir()
+    shutil.copy(SAMPLES / "mistake-average-pooling--ex3-b_pool.yaml", folder / "aaron" / "answers.yaml")
+    read_results = grader.gradebook.Gradebook.results
+
+    def a_batch_commits_first(self: grader.gradebook.Gradebook, sheet: str):  # type: ignore[no-untyped-def]
+        if self.read_only:
+            run_batch(SHEET, folder, jobs=1, gradebook_path=book, progress=False)
+        return read_results(self, sheet)
+
+    monkeypatch.setattr(grader.gradebook.Gradebook, "results", a_batch_commits_first)
+    out_dir = tmp_path / "reports"
+    code, _, err = run_grader(monkeypatch, capsys, "report", SHEET, "--gradebook", book, "--format", "json", "--out-dir", out_dir)
+    assert code == 0, err
+    import json
+
+    written = {path.name: json.loads(path.read_text(encoding="utf-8"))["result"]["student_id"] for path in out_dir.iterdir()}
+    assert written == {"s-correct--answers.json": "s-correct", "s-missing--answers.json": "s-missing"}

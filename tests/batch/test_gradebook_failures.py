@@ -371,3 +371,28 @@ def test_an_older_gradebook_still_gains_its_new_columns_in_one_step(tmp_path: Pa
     with Gradebook(book) as gradebook:
         gradebook.write(prepare_record(make_result("s1", {}, submission_hash="h", spec_hash="s"), "q", owner="ann"))
         assert gradebook.graded_keys("s") == {"q": ("h", "ann", None)}
+
+
+def test_a_finished_gradebook_is_read_from_a_folder_this_user_may_not_write(tmp_path: Path, week7_gradebook: Path) -> None:
+    """A ``chmod 555`` folder (not a read-only disk): SQLite says READONLY_DIRECTORY there, not CANTOPEN. As root the
+    test drops the capabilities that let root write anywhere (``setpriv``), so the folder binds it as any user."""
+    as_a_user: list[str] = []
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("as root this needs setpriv(1) to drop the right to write into any folder")
+        as_a_user = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--"]
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    shutil.copy(week7_gradebook, folder / "gb.sqlite")
+    folder.chmod(0o555)
+    try:
+        environment = {name: value for name, value in os.environ.items() if name != "GITHUB_STEP_SUMMARY"}
+        stats = subprocess.run(
+            [*as_a_user, sys.executable, "-m", "grader", "stats", str(WEEK7), "--gradebook", str(folder / "gb.sqlite")],
+            capture_output=True, text=True, cwd=ROOT, timeout=300, env=environment,
+        )
+    finally:
+        folder.chmod(0o755)
+    assert stats.returncode == 0, stats.stderr
+    assert "Statistics of week7" in stats.stdout
+    assert sorted(path.name for path in folder.iterdir()) == ["gb.sqlite"]
