@@ -114,9 +114,17 @@ class RandomSpec(_Strict):
     @field_validator("low", "high", "mean", "std", mode="before")
     @classmethod
     def _finite_setting(cls, value: Any) -> Any:
-        """NaN or infinity in low/high/mean/std would crash the draw or give non-finite inputs."""
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(finite_problem(value))
+        """NaN or infinity in low/high/mean/std would crash the draw or give non-finite inputs; checked before the
+        range checks (NaN fails them with a misleading message), also for the text ``inf`` or ``nan``, which YAML
+        1.2 leaves as text and pydantic would read as a number."""
+        number = value
+        if isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                return value  # not a number at all: pydantic says so
+        if isinstance(number, float) and not math.isfinite(number):
+            raise ValueError(finite_problem(number))
         return value
 
     @field_validator("shape")
@@ -223,7 +231,7 @@ def check_literal(value: Any, where: str = "") -> tuple[int, ...]:
     at = f" (at value{where})" if where else ""
     if isinstance(value, bool):
         raise ValueError(
-            f"not a number: {str(value).lower()}{at} (YAML reads an unquoted yes/no/true/false as a boolean); "
+            f"not a number: {str(value).lower()}{at} (YAML reads an unquoted true/false as a boolean); "
             "write 1 or 0"
         )
     if value is None:

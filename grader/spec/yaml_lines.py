@@ -30,6 +30,13 @@ YAML's ``.inf``/``.nan``; plain digits are left to :data:`DECIMAL_INT`, so ``012
 _CORE_BOOL = re.compile(r"(?:true|True|TRUE|false|False|FALSE)\Z")
 
 
+def read_float(text: str) -> float:
+    """A float scalar of a sheet or an answer file: implicit, :data:`DECIMAL_FLOAT` text; ``!!float``, what
+    ``float()`` reads or YAML's ``.inf``/``-.inf``/``.nan``. ValueError for anything else."""
+    special = {".inf": math.inf, "+.inf": math.inf, "-.inf": -math.inf, ".nan": math.nan}.get(text.strip().lower())
+    return special if special is not None else float(text)
+
+
 class SheetLoader(yaml.SafeLoader):
     """PyYAML's safe loader reading scalars as YAML 1.2's core schema does: numbers as :data:`DECIMAL_INT` and
     :data:`DECIMAL_FLOAT` (as answer files read them, so a student who copies a sheet's number writes the same
@@ -52,15 +59,13 @@ class SheetLoader(yaml.SafeLoader):
             ) from None
 
     def construct_decimal_float(self, node: yaml.ScalarNode) -> float:
-        """A float: implicit, :data:`DECIMAL_FLOAT` text; ``!!float``, what ``float()`` reads or ``.inf``/``.nan``."""
-        text = str(node.value).strip()
-        special = {".inf": math.inf, "+.inf": math.inf, "-.inf": -math.inf, ".nan": math.nan}.get(text.lower())
-        if special is not None:
-            return special
+        """A float (:func:`read_float`)."""
         try:
-            return float(text)
+            return read_float(str(node.value))
         except ValueError:
-            raise yaml.constructor.ConstructorError(None, None, f"!!float {text[:40]!r} is not a number", node.start_mark) from None
+            raise yaml.constructor.ConstructorError(
+                None, None, f"!!float {str(node.value).strip()[:40]!r} is not a number", node.start_mark
+            ) from None
 
     def construct_core_bool(self, node: yaml.ScalarNode) -> bool:
         """A bool: ``true`` or ``false`` in any of YAML 1.2's three spellings."""
@@ -138,7 +143,11 @@ def _construct(loader: SheetLoader, node: yaml.Node, loc: Loc, lines: dict[Loc, 
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True) if isinstance(key_node, yaml.ScalarNode) else None
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise InputFileError(
+                    "merge keys (<<) are not supported; write the fields out", line=key_node.start_mark.line + 1, path=format_path(loc)
+                )
+            key = _scalar(loader, key_node, loc) if isinstance(key_node, yaml.ScalarNode) else None
             if not isinstance(key, (str, int, float, bool)) or key is None:
                 raise InputFileError("mapping keys must be plain names", line=key_node.start_mark.line + 1)
             key = str(key) if not isinstance(key, str) else key
@@ -150,9 +159,15 @@ def _construct(loader: SheetLoader, node: yaml.Node, loc: Loc, lines: dict[Loc, 
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_construct(loader, item, (*loc, i), lines, depth + 1) for i, item in enumerate(node.value)]
+    return _scalar(loader, node, loc)
+
+
+def _scalar(loader: SheetLoader, node: yaml.Node, loc: Loc) -> Any:
+    """A scalar (a value or a key) at ``loc``; a tag nothing builds (``!!python/object``, ``!custom``) or ``!!int x``
+    is one InputFileError at its line (PyYAML's own message takes four lines)."""
     try:
         return loader.construct_object(node, deep=True)
-    except yaml.MarkedYAMLError as exc:  # a tag nothing builds (``!!python/object``, ``!custom``), ``!!int x``
+    except yaml.MarkedYAMLError as exc:
         problem = " ".join((exc.problem or exc.context or "not valid YAML").split())
         raise InputFileError(problem, line=node.start_mark.line + 1, path=format_path(loc)) from None
 

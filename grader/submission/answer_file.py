@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 import stat
 import sys
@@ -24,6 +23,7 @@ from grader.spec.yaml_lines import (
     MAX_FILE_BYTES,
     YAML11_NUMBER_RESOLVERS,
     Loc,
+    read_float,
     check_nesting,
     format_path,
     text_position,
@@ -105,17 +105,9 @@ class _AnswerLoader(_SafeBase):  # type: ignore[misc,valid-type]
 
     def construct_decimal_float(self, node: yaml.Node) -> float:
         """A float (implicit: ``DECIMAL_FLOAT`` text; ``!!float``: whatever ``float()`` or YAML reads)."""
-        value = node.value
         try:
-            return float(value)
-        except (TypeError, ValueError):
-            if isinstance(value, str):
-                text = value.strip().lower()
-                sign = -1.0 if text.startswith("-") else 1.0
-                if text.lstrip("+-") == ".inf":
-                    return sign * math.inf
-                if text == ".nan":
-                    return math.nan
+            return read_float(str(node.value))
+        except ValueError:
             raise _Refusal(None, None, f"!!float {_node_text(node)} is not a number", node.start_mark) from None
 
     def construct_checked_bool(self, node: yaml.Node) -> bool:

@@ -155,6 +155,9 @@ BAD_RANDOM = [
     ("{dist: normal, std: .inf}", "std", "spec-invalid", "must be a finite number, not inf"),
     ("{dist: normal, std: .nan}", "std", "spec-invalid", "must be a finite number, not nan"),
     ("{dist: normal, mean: .nan}", "mean", "spec-invalid", "must be a finite number, not nan"),
+    ("{dist: uniform, low: 0, high: inf}", "high", "spec-invalid", "must be a finite number, not inf"),  # text in YAML 1.2
+    ("{dist: uniform, low: nan, high: 1}", "low", "spec-invalid", "must be a finite number, not nan"),
+    ("{dist: normal, std: Infinity}", "std", "spec-invalid", "must be a finite number, not inf"),
     ("{dist: normal, mean: 1.0e300, std: 1.0e307}", "std", "spec-range", "the draws would overflow float64"),
 ]
 

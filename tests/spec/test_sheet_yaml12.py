@@ -102,3 +102,21 @@ def test_explicit_int_tags_are_decimal(tmp_path: Path, grader: Grader, tagged: s
         assert run.code == 0 and json.loads(run.out)["ex"]["n"] == 10, run.err
     else:
         assert run.code == 2 and message in run.err, run.err
+
+
+@pytest.mark.parametrize(
+    ("mapping", "message"),
+    [
+        ("{!!python/name:os.system x: 1, value: 10}", "the tag !!python/name:os.system is not supported"),
+        ("{value: 10, !!binary aGk=: 1}", "the tag !!binary is not supported"),
+        ("{<<: {value: 10}}", "merge keys (<<) are not supported"),
+    ],
+    ids=["python-tag-on-a-key", "binary-tag-on-a-key", "merge-key"],
+)
+def test_tags_on_keys_and_merge_keys_are_one_located_line(tmp_path: Path, grader: Grader, mapping: str, message: str) -> None:
+    text = ZERO_PADDED.replace("n: {value: 010}", f"n: {mapping}")
+    sheet = write(tmp_path, text)
+    run = grader("validate", sheet)
+    assert run.code == 2
+    [line] = [line for line in run.err.splitlines() if str(sheet) in line]
+    assert line.startswith(f"{sheet}:{line_of(text, mapping)} exercises[0].inputs.n: {message}"), line
