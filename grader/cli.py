@@ -667,6 +667,8 @@ def main() -> None:
     try:
         # Without standalone mode click returns (not raises) the code of a typer.Exit.
         code = app(standalone_mode=False)
+        if code == 130:  # typer's answer to Ctrl-C in a command (no command of the grader exits 130 itself)
+            typer.echo("interrupted", err=True)
         sys.exit(code if isinstance(code, int) else 0)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -684,7 +686,7 @@ def main() -> None:
     except typer.Abort as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # outside the command (typer's own Ctrl-C handling covers the command itself)
         typer.echo("interrupted", err=True)
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 -- the last line of defence: no traceback for users

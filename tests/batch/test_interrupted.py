@@ -203,3 +203,18 @@ def test_the_command_line_exits_130_with_the_message(monkeypatch: pytest.MonkeyP
         main()
     assert exited.value.code == 130
     assert capsys.readouterr().err.strip() == "interrupted: 3 of the 9 submission(s) to grade were graded and are saved in gb.sqlite"
+
+
+def test_ctrl_c_in_any_other_command_says_interrupted(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """typer turns Ctrl-C into exit 130 with nothing said; the grader says it was interrupted."""
+    import grader.validate
+    from grader.cli import main
+
+    def pressed_ctrl_c(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(grader.validate, "validate_paths", pressed_ctrl_c)
+    monkeypatch.setattr(sys, "argv", ["grader", "validate", str(REPO / "exercises")])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 130 and capsys.readouterr().err.strip() == "interrupted"
