@@ -503,9 +503,29 @@ def _grad(of: Any, wrt: Any) -> np.ndarray:
     gradient = wrt.grad.copy()
     if audit.ties:  # a max-pooling window whose maximum is tied receives gradient
         _refuse_tie_rule_dependence(of, wrt, gradient, audit)
-    _refuse_select_tie_rule(of, [wrt], schedule)
+    _refuse_select_tie_rule(of, [wrt], schedule, pools=audit.met > 0)
     _refuse_kink_convention(of, [wrt], schedule, pools=audit.met > 0)
     return _derivative(gradient, schedule)
+
+
+class ConventionError(ValueError):
+    """A key that rests on a convention, not on the function: a max-pooling or max/min tie rule, or relu/abs's
+    derivative at 0 (raised by :func:`_refuse_tie_rule_dependence`, :func:`_refuse_select_tie_rule` and
+    :func:`_refuse_kink_convention`). Where a ``function`` key meets one at some of its random points, the
+    function is undefined there (see :func:`_function`)."""
+
+
+def _convention_refused(exc: BaseException) -> bool:
+    """Whether ``exc`` is, or was raised while handling, a :class:`ConventionError` (the sheet's evaluator wraps
+    an op's ValueError in a SpecError ``from None``, which keeps it as the context)."""
+    seen: BaseException | None = exc
+    for _ in range(16):
+        if seen is None:
+            return False
+        if isinstance(seen, ConventionError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 _DERIVED_FROM: dict[int, tuple[weakref.ReferenceType[np.ndarray], frozenset[str]]] = {}
@@ -516,11 +536,25 @@ its constants up here to refuse a second-order gradient. An entry leaves when it
 
 def _derivative(array: np.ndarray, schedule: list[Tensor]) -> np.ndarray:
     """``array``, a derivative computed over the nodes ``schedule``, registered in :data:`_DERIVED_FROM`."""
-    key = id(array)
     inputs = frozenset(n.name for n in schedule if n.op == "leaf" and n.name is not None)
     inputs |= _derived_inputs(schedule) or frozenset()
+    return _registered(array, inputs)
+
+
+def _registered(array: np.ndarray, inputs: frozenset[str]) -> np.ndarray:
+    """``array`` recorded in :data:`_DERIVED_FROM` as computed from a derivative of ``inputs``."""
+    key = id(array)
     _DERIVED_FROM[key] = (weakref.ref(array, lambda _ref, key=key: _DERIVED_FROM.pop(key, None)), inputs)
     return array
+
+
+def _derived_argument(x: Any) -> frozenset[str] | None:
+    """The inputs a derivative that ``x`` (a quantity or a plain array an op returned) is computed from was taken
+    over, None when ``x`` does not come from a grad, adjoint or adjoints."""
+    if isinstance(x, Tensor):
+        return _derived_inputs(engine.reverse_schedule(x))
+    entry = _DERIVED_FROM.get(id(x))
+    return entry[1] if entry is not None and entry[0]() is x else None
 
 
 def _derived_inputs(schedule: list[Tensor]) -> frozenset[str] | None:
@@ -539,43 +573,64 @@ def _derived_inputs(schedule: list[Tensor]) -> frozenset[str] | None:
 
 def _refuse_select_tie_rule(
     root: Tensor, targets: list[Tensor], schedule: list[Tensor], *, seed: np.ndarray | None = None,
-    named: frozenset[str] | None = None, adjoint: bool = False,
+    named: frozenset[str] | None = None, adjoint: bool = False, pools: bool = False,
 ) -> None:
     """Raise ValueError when the adjoints of ``targets`` (after ``root.backward(seed)``, which ran over
     ``schedule``) change if a max(a, b) or min(a, b) whose arguments are equal (up to TIE_RTOL/TIE_ATOL) gave its
     adjoint to b instead of a, the engine's tie rule: the key would rest on that rule, not on the function. The
     message names the node (``named``: the graph's chosen names) and the adjoint that changes (``adjoint``: a
     graph's t_n, else the gradient of the grad op). A scan of the max/min nodes only; the backward pass runs again
-    only when two arguments tie (see :func:`grader.engine.graph.tie_rule_dependence`)."""
+    only when two arguments tie (see :func:`grader.engine.graph.tie_rule_dependence`). With ``pools`` (a max pool
+    met a tied window), the split passes also split max pooling's tied windows when the max/min ties alone change
+    nothing: a max/min tie and a max-pooling tie may change the key only together."""
     ties = select_ties(schedule, rtol=TIE_RTOL, atol=TIE_ATOL)
     if not ties:
         return
-    found = tie_rule_dependence(root, targets, ties, seed=seed, rtol=TIE_RTOL, atol=TIE_ATOL)
+    also = _pool_splits if pools else None
+    found = tie_rule_dependence(root, targets, ties, seed=seed, also=also, rtol=TIE_RTOL, atol=TIE_ATOL)
     if found is None:
         return
     tie, function = found.tie, found.tie.function
-    label = found.target.label
-    if adjoint:
-        asked, what = f"the adjoint t_{label}", f"t_{label}"
-    else:
-        asked, what = f"the gradient with respect to {label}", "the gradient"
-    entry = f"entry {list(found.index)} of {what}" if found.index else what
+    asked, what, entry = _asked(found.target.label, found.index, adjoint)
+    first_arg, second_arg = (SelectTie.argument(parent) for parent in tie.node.parents)
+    engine_arg, other_arg = ("first", "second") if found.to_first else ("second", "first")
+    engine_name, other_name = (first_arg, second_arg) if found.to_first else (second_arg, first_arg)
     if found.alone:
-        giving = f"giving it to the second argument ({SelectTie.argument(tie.node.parents[1])}) instead"
+        giving = f"giving it to the {other_arg} argument ({other_name}) instead"
         changes = (
             f"changes the key ({entry} is {_gradient_entry(found.by_rule)} by the tie rule, "
             f"{_gradient_entry(found.otherwise)} otherwise)"
         )
+    elif found.with_pools:
+        nodes = f"the adjoints of the {found.ties} tied max/min nodes between their" if found.ties > 1 else "its adjoint between its"
+        giving = f"sharing {nodes} arguments together with max pooling's tie rule"
+        changes = f"changes the key ({entry}, for one)"
     else:
         giving = f"sharing the adjoints of the {found.ties} tied max/min nodes between their arguments"
         changes = f"changes the key ({entry}, for one)"
-    raise ValueError(
+    raise ConventionError(
         f"{asked} depends on {function}'s tie rule: {tie.where(named)} has equal arguments ({tie.arguments_text()}), "
-        f"so which of them receives its adjoint is decided by a tie rule (the engine's: the first argument), not by "
-        f"the function; {giving} {changes}. Use inputs for which the arguments of this {function} differ (random "
+        f"so which of them receives its adjoint is decided by a tie rule (the engine gave it to the {engine_arg} "
+        f"argument, {engine_name}), not by the function; {giving} {changes}. Use inputs for which the arguments of this {function} differ (random "
         f"inputs from a continuous distribution, dist: normal or uniform, not integers), or do not ask for "
         f"{'an adjoint' if adjoint else 'a gradient'} through it"
     )
+
+
+def _pool_splits(split: int) -> Any:
+    """A max-pooling tie audit that splits every tied window's gradient with the seed ``split`` (for the ``also``
+    of :func:`grader.engine.graph.tie_rule_dependence` and :func:`grader.engine.graph.kink_dependence`)."""
+    return engine.max_pool_tie_audit(rtol=TIE_RTOL, atol=TIE_ATOL, split=split, limit=0)
+
+
+def _asked(label: str, index: tuple[int, ...], adjoint: bool) -> tuple[str, str, str]:
+    """``(asked, what, entry)`` of a refusal: ``the adjoint t_a`` (``adjoint``) or ``the gradient with respect to
+    a``; ``t_a`` or ``the gradient``; ``entry [1] of t_a`` (or just ``what`` for a scalar)."""
+    if adjoint:
+        asked, what = f"the adjoint t_{label}", f"t_{label}"
+    else:
+        asked, what = f"the gradient with respect to {label}", "the gradient"
+    return asked, what, f"entry {list(index)} of {what}" if index else what
 
 
 def _refuse_kink_convention(
@@ -591,28 +646,25 @@ def _refuse_kink_convention(
     :func:`grader.engine.graph.kink_dependence`). The split passes also split the ties of max/min nodes and, with
     ``pools`` (a max pool met a tied window), of max pooling: a relu at 0 behind a tie changes the key only when both
     conventions change."""
-    found = kinks(schedule, atol=TIE_ATOL)
+    found = kinks(schedule, rtol=TIE_RTOL, atol=TIE_ATOL)
     if not found:
         return
     ties = select_ties(schedule, rtol=TIE_RTOL, atol=TIE_ATOL)
-    also = (lambda split: engine.max_pool_tie_audit(rtol=TIE_RTOL, atol=TIE_ATOL, split=split, limit=0)) if pools else None
+    also = _pool_splits if pools else None
     dependence = kink_dependence(root, targets, found, ties=ties, also=also, seed=seed, rtol=TIE_RTOL, atol=TIE_ATOL)
     if dependence is not None:
-        rules = [f"{function}'s tie rule" for function in dict.fromkeys(tie.function for tie in ties)]
-        rules += ["max pooling's tie rule"] if pools else []
-        raise ValueError(_kink_message(dependence, named, adjoint, " and ".join(rules)))
+        rules = []
+        if dependence.with_select_ties:
+            rules += [f"{function}'s tie rule" for function in dict.fromkeys(tie.function for tie in ties)]
+        rules += ["max pooling's tie rule"] if dependence.with_pool_ties else []
+        raise ConventionError(_kink_message(dependence, named, adjoint, " and ".join(rules)))
 
 
 def _kink_message(found: KinkDependence, named: frozenset[str] | None, adjoint: bool, tie_rules: str) -> str:
     """The message of :func:`_refuse_kink_convention` for what :func:`kink_dependence` found; ``tie_rules`` names
     the tie rules the split passes changed too (``max pooling's tie rule``), empty when none."""
     kink, function = found.kink, found.kink.function
-    label = found.target.label
-    if adjoint:
-        asked, what = f"the adjoint t_{label}", f"t_{label}"
-    else:
-        asked, what = f"the gradient with respect to {label}", "the gradient"
-    entry = f"entry {list(found.index)} of {what}" if found.index else what
+    asked, what, entry = _asked(found.target.label, found.index, adjoint)
     at = found.entry if found.entry is not None else kink.index
     value = float(kink.node.parents[0].value[at])
     shown = "0" if value == 0 else f"{_number_text(value)}, 0 up to rounding"
@@ -620,8 +672,16 @@ def _kink_message(found: KinkDependence, named: frozenset[str] | None, adjoint: 
     zeros = int(np.count_nonzero(kink.at))
     others = f" and {zeros - 1} more entr{'y' if zeros == 2 else 'ies'}" if zeros > 1 else ""
     derivative = f"{function}'(0)"
+    engine_s = float(kink.rule[at])  # 0 at an exact 0; a rounding error's side otherwise
+    if engine_s == 0:
+        engine_took = f"the engine takes {derivative} = 0, as PyTorch and TensorFlow do"
+    else:
+        side = "above" if value > 0 else "below"
+        engine_took = (
+            f"the engine took {derivative} = {_convention(engine_s, function)} here, as rounding left the input just "
+            f"{side} 0; at an exact 0 it takes 0, as PyTorch and TensorFlow do"
+        )
     if found.alone:
-        engine_s = float(kink.rule[at])  # 0 at an exact 0; a rounding error's side otherwise
         values = ", ".join(
             f"{_gradient_entry(key + 0.0)} with {'the engine' + chr(39) + 's ' if c == engine_s else ''}"
             f"{derivative} = {_convention(c, function)}"
@@ -635,8 +695,8 @@ def _kink_message(found: KinkDependence, named: frozenset[str] | None, adjoint: 
         changes = f"changing {nodes}{ties} changes the key ({entry}, for one)"
     return (
         f"{asked} depends on {function}'s derivative at 0: {kink.where(named)} has its input at 0 ({kink.argument} = "
-        f"{shown}{place}{others}), where {function} has no derivative, so the derivative there is a convention (the "
-        f"engine takes {derivative} = 0, as PyTorch and TensorFlow do), not the function's; {changes}. Use inputs "
+        f"{shown}{place}{others}), where {function} has no derivative, so the derivative there is a convention "
+        f"({engine_took}), not the function's; {changes}. Use inputs "
         f"for which the input of this {function} is not 0 (random inputs from a continuous distribution, dist: normal "
         f"or uniform, not integers), or do not ask for {'an adjoint' if adjoint else 'a gradient'} through it"
     )
@@ -742,7 +802,7 @@ def _name_tie_rule_dependence(
         giving = "routing the tied windows' gradients to other tied entries together (no one window alone)"
         changes = f"changes the key ({entry}, for one)"
     count = f" ({audit.receiving} tied windows receive gradient)" if audit.receiving > 1 else ""
-    raise ValueError(
+    raise ConventionError(
         f"the gradient with respect to {wrt.label} depends on max pooling's tie rule: {tie.where()} of the "
         f"{tie.op} input holds its maximum more than once ({tie.tied_text('input')}) and receives gradient{count}; "
         f"{giving} {changes}. Use inputs whose pooling windows each have a single maximum (random inputs from a "
@@ -878,11 +938,33 @@ def _function(of: Lazy, variables: Lazy) -> FunctionReference:
         if memo_key not in memo:
             if len(memo) >= 32:
                 memo.clear()
-            overrides = {names[key]: array for key, array in arrays.items()}
-            memo[memo_key] = array_of(of.value_with(overrides)).astype(np.float64)
+            memo[memo_key] = _function_values(of, {names[key]: array for key, array in arrays.items()})
         return memo[memo_key].copy()
 
     return NamedFunction(fn=fn, variables=tuple(names))
+
+
+def _function_values(of: Lazy, overrides: dict[str, np.ndarray]) -> np.ndarray:
+    """'of' at the random points ``overrides`` (arrays of one shape). When it is refused because a tie rule or a
+    kink's derivative decides it (:class:`ConventionError`: an adjoint through relu(a - 1) at a = 1), it is
+    evaluated point by point, and is NaN (undefined, skipped by the formula check) at the points refused so."""
+    try:
+        return array_of(of.value_with(overrides)).astype(np.float64)
+    except (GraderError, ValueError) as exc:
+        shapes = {np.shape(array) for array in overrides.values()}
+        if not _convention_refused(exc) or len(shapes) != 1 or len(next(iter(shapes))) != 1:
+            raise
+    (count,) = next(iter(shapes))
+    out = np.full(count, np.nan)
+    for index in range(count):
+        try:
+            value = array_of(of.value_with({name: array[index : index + 1] for name, array in overrides.items()}))
+        except (GraderError, ValueError) as exc:
+            if not _convention_refused(exc):
+                raise
+            continue
+        out[index] = np.asarray(value, dtype=np.float64).reshape(-1)[0]
+    return out
 
 
 def _input_name(reference: Any, written: Any, where: str) -> str:
@@ -907,7 +989,11 @@ def _input_name(reference: Any, written: Any, where: str) -> str:
 @op("shift")
 def _shift(x: Any, dy: Any = 0, dx: Any = 0) -> np.ndarray:
     """x (H, W, C) moved dy rows down and dx columns right (negative: up/left), zero-filled."""
-    return symmetry.shift(array_of(x), whole(dy, "dy"), whole(dx, "dx"))
+    moved = symmetry.shift(array_of(x), whole(dy, "dy"), whole(dx, "dx"))
+    derived = _derived_argument(x)  # a plain array is a constant to grad: keep the record that it is a derivative
+    if derived is not None:
+        moved = _registered(np.array(moved, copy=True), derived)
+    return moved
 
 
 DEPENDENCE_SEED = 20261128

@@ -265,6 +265,12 @@ class SelectTie:
         """``max`` or ``min``, as a formula writes it."""
         return SELECT_OPS[self.node.op]
 
+    @property
+    def engine_first(self) -> bool:
+        """Whether the engine gives the adjoint at :attr:`index` to the first argument (max: first >= second; min:
+        first <= second): rounding may leave a tied second argument strictly ahead."""
+        return self.first >= self.second if self.node.op == "maximum" else self.first <= self.second
+
     @staticmethod
     def argument(node: Tensor) -> str:
         """An argument of a max/min node as a message names it: its name, number or expression (``w * x``)."""
@@ -346,6 +352,10 @@ class TieRuleDependence:
         by_rule: that entry by the tie rule.
         otherwise: that entry when ``tie``'s adjoint goes to the second argument (``alone``), else under a split.
         ties: how many max/min nodes have tied arguments.
+        to_first: where the engine sent ``tie``'s adjoint at its entry (the first argument, or the second when
+            rounding left the second strictly ahead); when ``alone``, ``otherwise`` is the key with it sent to the
+            other argument.
+        with_pools: whether the change found needed the max-pooling tie splits of ``also`` too (not ``alone``).
     """
 
     tie: SelectTie
@@ -355,6 +365,8 @@ class TieRuleDependence:
     by_rule: float
     otherwise: float
     ties: int
+    to_first: bool = True
+    with_pools: bool = False
 
 
 def _differs(other: np.ndarray, base: np.ndarray, rtol: float, atol: float) -> np.ndarray:
@@ -394,7 +406,7 @@ def _rerouted(routes: Sequence[tuple[SelectTie, np.ndarray]]) -> Iterator[None]:
 
 def tie_rule_dependence(
     root: Tensor, targets: Sequence[Tensor], ties: Sequence[SelectTie], *, seed: np.ndarray | None = None,
-    rtol: float, atol: float,
+    also: Callable[[int], AbstractContextManager[object]] | None = None, rtol: float, atol: float,
 ) -> TieRuleDependence | None:
     """Whether the adjoints of ``targets`` depend on the tie rule of the tied max/min nodes ``ties``
     (:func:`select_ties` of the graph under ``root``), after ``root.backward(seed)`` has run (so the targets'
@@ -405,15 +417,22 @@ def tie_rule_dependence(
     p changes it by (1 - p) times that, so a split changes it exactly when the other choice does. With stacked tied
     nodes the adjoints are multilinear in the splits, which are drawn at random: a change that some routing makes is
     seen, but for a set of weights of measure zero. So two split passes (two fixed seeds) decide; then each tied
-    node (up to :data:`NAMED_CANDIDATES`) is given to its second argument alone, to name one whose tie alone
-    matters. ``max(a, a)``, or a tie whose adjoint is 0 whatever the routing, is fine.
+    node (up to :data:`NAMED_CANDIDATES`) is given to its second argument alone, then to its first, to name one
+    whose tie alone matters. ``max(a, a)``, or a tie whose adjoint is 0 whatever the routing, is fine.
+
+    ``also(split_seed)``, when given, is a context (e.g. a max-pooling tie audit that splits tied windows) that
+    two more split passes run inside when the plain ones find nothing: a max/min tie and a max-pooling tie that
+    change the key only together are seen too (``with_pools`` in the result).
     """
     if not ties or not targets:
         return None
     rule = [np.array(target.grad, dtype=np.float64, copy=True) for target in targets]
 
-    def changed(routes: Sequence[tuple[SelectTie, np.ndarray]]) -> tuple[int, tuple[int, ...], float, float] | None:
-        with _rerouted(routes):
+    def changed(
+        routes: Sequence[tuple[SelectTie, np.ndarray]], split_seed: int | None = None,
+    ) -> tuple[int, tuple[int, ...], float, float] | None:
+        extra = also(split_seed) if also is not None and split_seed is not None else nullcontext()
+        with _rerouted(routes), extra:
             root.backward(seed)
         for k, (target, base) in enumerate(zip(targets, rule, strict=True)):
             other = np.asarray(target.grad, dtype=np.float64)
@@ -424,22 +443,34 @@ def tie_rule_dependence(
         return None
 
     try:
-        found = None
-        for split_seed in SPLIT_SEEDS:
-            rng = np.random.default_rng(split_seed)
-            found = changed([(tie, rng.uniform(SPLIT_LOW, SPLIT_HIGH, size=tie.tied.shape)) for tie in ties])
+        found, with_pools = None, False
+        for pools in (False, True) if also is not None else (False,):
+            for split_seed in SPLIT_SEEDS:
+                rng = np.random.default_rng(split_seed)
+                shares = [(tie, rng.uniform(SPLIT_LOW, SPLIT_HIGH, size=tie.tied.shape)) for tie in ties]
+                found = changed(shares, split_seed if pools else None)
+                if found is not None:
+                    break
             if found is not None:
+                with_pools = pools
                 break
         if found is None:
             return None
-        for tie in ties[:NAMED_CANDIDATES]:
-            alone = changed([(tie, np.zeros(tie.tied.shape))])
-            if alone is not None:
-                k, index, by_rule, otherwise = alone
-                return TieRuleDependence(tie, True, targets[k], index, by_rule, otherwise, len(ties))
+        if not with_pools:
+            for tie in ties[:NAMED_CANDIDATES]:
+                for share in (0.0, 1.0):  # all to the second argument, then all to the first
+                    alone = changed([(tie, np.full(tie.tied.shape, share))])
+                    if alone is not None:
+                        k, index, by_rule, otherwise = alone
+                        return TieRuleDependence(
+                            tie, True, targets[k], index, by_rule, otherwise, len(ties), to_first=share == 0.0,
+                        )
         k, index, by_rule, otherwise = found
         first = next((tie for tie in ties if tie.receiving), ties[0])
-        return TieRuleDependence(first, False, targets[k], index, by_rule, otherwise, len(ties))
+        return TieRuleDependence(
+            first, False, targets[k], index, by_rule, otherwise, len(ties), to_first=first.engine_first,
+            with_pools=with_pools,
+        )
     finally:
         root.backward(seed)  # the nodes' .grad as the tie rule gives them, as after any backward pass
 
@@ -517,16 +548,42 @@ class Kink:
         return np.where(chosen, at_zero, self.rule)
 
 
-def kinks(nodes: Iterable[Tensor], *, atol: float) -> list[Kink]:
-    """The relu/abs nodes among ``nodes`` whose input is 0 somewhere: ``|x| <= atol`` (rounding must not decide
-    which side of the kink an entry is on). Read after a backward pass, ``receiving`` says whether an entry at 0 got
-    a non-zero adjoint. One scan of each relu/abs node's input; nothing for other nodes."""
+def _rounding_scale(x: Tensor) -> np.ndarray | float:
+    """The size of the numbers the op that made ``x`` combined: ``max(|operands|)``, entry by entry when the
+    operands broadcast to ``x``'s shape (``a - b``), else their largest entry (a sum, a product of matrices). 0
+    for an input or constant: it holds its value exactly."""
+    if not x.parents:
+        return 0.0
+    values = [np.abs(np.asarray(parent.value, dtype=np.float64)) for parent in x.parents]
+    try:
+        shaped = np.broadcast_arrays(*values, np.empty(x.value.shape))[:-1]
+    except ValueError:
+        shaped = []
+    if shaped and all(v.shape == x.value.shape for v in shaped):
+        return np.maximum.reduce(shaped) if len(shaped) > 1 else shaped[0]
+    return max(float(v.max(initial=0.0)) for v in values)
+
+
+def kinks(nodes: Iterable[Tensor], *, atol: float, rtol: float | None = None) -> list[Kink]:
+    """The relu/abs nodes among ``nodes`` whose input x is 0 somewhere, up to the rounding of the op that made it:
+    ``|x| <= atol + rtol * max(|operands|)`` (as :func:`select_ties` compares a max's arguments; see
+    :func:`_rounding_scale`), so that rounding does not decide which side of the kink an entry is on. An input or
+    constant x is at 0 only where it is exactly 0 (3e-13 typed in a sheet is no rounding error). Read after a
+    backward pass, ``receiving`` says whether an entry at 0 got a non-zero adjoint. One scan of each relu/abs node's
+    input; nothing for other nodes. Without ``rtol``, the plain absolute test ``|x| <= atol`` for every input (the
+    sheet's audits pass ``rtol``)."""
     found: list[Kink] = []
     for node in nodes:
         if node.op not in KINK_CONVENTIONS or len(node.parents) != 1:
             continue
-        x = node.parents[0].value
-        at = np.abs(x) <= atol
+        parent = node.parents[0]
+        x = parent.value
+        if rtol is None:
+            at = np.abs(x) <= atol
+        elif not parent.parents:
+            at = x == 0
+        else:
+            at = np.abs(x) <= atol + rtol * _rounding_scale(parent)
         if not at.any():
             continue
         rule = (x > 0).astype(np.float64) if node.op == "relu" else np.sign(x)
@@ -553,7 +610,8 @@ class KinkDependence:
         values: ``(derivative at 0, that entry of the key)`` for each of ``kink.conventions`` (when ``alone``;
             empty otherwise), the engine's first.
         kinks: how many relu/abs nodes have inputs at 0.
-        with_ties: whether the split passes rerouted ties (max/min, max pooling) too.
+        with_select_ties: whether the change found (not ``alone``) needs the max/min ``ties`` shared too.
+        with_pool_ties: whether it needs the max-pooling ties of ``also`` split too.
     """
 
     kink: Kink
@@ -563,7 +621,8 @@ class KinkDependence:
     index: tuple[int, ...]
     values: tuple[tuple[float, float], ...]
     kinks: int
-    with_ties: bool
+    with_select_ties: bool = False
+    with_pool_ties: bool = False
 
 
 @contextmanager
@@ -658,20 +717,32 @@ def kink_dependence(
                 break
         if found_change is None:
             return None
-        with_ties = bool(ties) or also is not None
+        def needed(routes: Sequence[tuple[Kink, np.ndarray]]) -> tuple[bool, bool]:
+            """Which tie kinds the change made by ``routes`` with the split ties needs: (max/min, max pooling)."""
+            if first_change(run(routes)) is not None:
+                return False, False
+            if shares and first_change(run(routes, shares)) is not None:
+                return True, False
+            if also is not None and first_change(run(routes, (), used_seed)) is not None:
+                return False, True
+            return bool(shares), also is not None
+
         for kink in found[:NAMED_CANDIDATES]:
             change, results = conventions(kink, None)
-            if change is None:
+            if change is None and not kink.receiving:
                 continue
+            # (all its entries at once may cancel out, 2 - 2, where one entry alone does not: try them even then)
             entry: tuple[int, ...] | None = None
             for one in entries(kink):
                 single, single_results = conventions(kink, one)
                 if single is not None:
                     entry, change, results = tuple(int(i) for i in np.argwhere(one)[0]), single, single_results
                     break
+            if change is None:
+                continue
             k, index = change
             values = tuple((c, float(adjoints[k][index])) for c, adjoints in zip(kink.conventions, results, strict=True))
-            return KinkDependence(kink, True, entry, targets[k], index, values, len(found), with_ties)
+            return KinkDependence(kink, True, entry, targets[k], index, values, len(found))
         # No node alone: its derivative matters only with another node's, or with a tie's routing. Name an entry
         # whose random derivative, with the same split of the ties, changes the key.
         for kink, derivative in list(zip(found, derivatives, strict=True))[:NAMED_CANDIDATES]:
@@ -680,9 +751,11 @@ def kink_dependence(
                 if change is not None:
                     k, index = change
                     entry = tuple(int(i) for i in np.argwhere(one)[0])
-                    return KinkDependence(kink, False, entry, targets[k], index, (), len(found), with_ties)
+                    select, pool = needed([(kink, kink.derivative(derivative, one))])
+                    return KinkDependence(kink, False, entry, targets[k], index, (), len(found), select, pool)
         k, index = found_change
         first = next((kink for kink in found if kink.receiving), found[0])
-        return KinkDependence(first, False, None, targets[k], index, (), len(found), with_ties)
+        select, pool = needed([(kink, kink.derivative(d)) for kink, d in zip(found, derivatives, strict=True)])
+        return KinkDependence(first, False, None, targets[k], index, (), len(found), select, pool)
     finally:
         root.backward(seed)  # the nodes' .grad as the engine gives them, as after any backward pass
