@@ -21,6 +21,7 @@ from grader import engine
 from grader.answers.choice import OptionAt, Position
 from grader.answers.references import FunctionReference, ScheduleReference, TranslationReference
 from grader.engine import structure, symmetry
+from grader.engine.audit import NAMED_CANDIDATES, SPLIT_SEEDS, differs, number_text
 from grader.engine.formula import flow_comma_hint
 from grader.engine.graph import Graph, KinkDependence, SelectTie, kink_dependence, kinks, select_ties, tie_rule_dependence
 from grader.engine.tensor import Tensor
@@ -667,7 +668,7 @@ def _kink_message(found: KinkDependence, named: frozenset[str] | None, adjoint: 
     asked, what, entry = _asked(found.target.label, found.index, adjoint)
     at = found.entry if found.entry is not None else kink.index
     value = float(kink.node.parents[0].value[at])
-    shown = "0" if value == 0 else f"{_number_text(value)}, 0 up to rounding"
+    shown = "0" if value == 0 else f"{number_text(value)}, 0 up to rounding"
     place = f" at entry {list(at)}" if at else ""
     zeros = int(np.count_nonzero(kink.at))
     others = f" and {zeros - 1} more entr{'y' if zeros == 2 else 'ies'}" if zeros > 1 else ""
@@ -706,28 +707,7 @@ def _convention(derivative: float, function: str) -> str:
     """A derivative at 0 as the message shows it: ``0``, ``1`` (relu), ``+1`` or ``-1`` (abs)."""
     if derivative == 1 and function == "abs":
         return "+1"
-    return _number_text(derivative)
-
-
-def _number_text(value: float) -> str:
-    """The shortest text that reads back as ``value`` (``2``, ``1e-17``)."""
-    text = repr(float(value))
-    return text[:-2] if text.endswith(".0") else text
-
-
-def _differs(other: np.ndarray, gradient: np.ndarray) -> np.ndarray:
-    """Where two gradients (one shape) differ by more than rounding (TIE_RTOL per entry, and TIE_ATOL relative to
-    the largest entry: reordered sums of large terms may leave noise on an entry near 0)."""
-    scale = max(1.0, float(np.abs(gradient).max(initial=0.0)))
-    return ~np.isclose(other, gradient, rtol=TIE_RTOL, atol=TIE_ATOL * scale)
-
-
-SPLIT_SEEDS = (20261127, 7)
-"""The fixed seeds of the random splits that decide whether a gradient depends on max pooling's tie rule (fixed,
-so that the decision is the same on every run of one sheet and variant)."""
-
-NAMED_CANDIDATES = 16
-"""How many tied windows receiving gradient are tried, one at a time, to name one whose choice alone matters."""
+    return number_text(derivative)
 
 
 def _refuse_tie_rule_dependence(of: Tensor, wrt: Tensor, gradient: np.ndarray, audit: engine.TieAudit) -> None:
@@ -756,7 +736,7 @@ def _refuse_tie_rule_dependence(of: Tensor, wrt: Tensor, gradient: np.ndarray, a
     seed, split = None, gradient
     for candidate_seed in SPLIT_SEEDS:
         split = rerouted(split=candidate_seed)
-        if _differs(split, gradient).any():
+        if differs(split, gradient, TIE_RTOL, TIE_ATOL).any():
             seed = candidate_seed
             break
     if seed is None:
@@ -781,16 +761,16 @@ def _name_tie_rule_dependence(
     for candidate in audit.ties[:NAMED_CANDIDATES]:  # the first tied window whose split alone changes the gradient
         only = frozenset({candidate.serial})
         alone = rerouted(split=seed, only=only)
-        if not _differs(alone, gradient).any():
+        if not differs(alone, gradient, TIE_RTOL, TIE_ATOL).any():
             continue
         tie, other = candidate, alone
         for rank in range(len(candidate.entries)):  # and the first of its tied entries that changes it
             moved = rerouted(entry=rank, only=only)
-            if _differs(moved, gradient).any():
+            if differs(moved, gradient, TIE_RTOL, TIE_ATOL).any():
                 other, target = moved, candidate.entries[rank]
                 break
         break
-    index = tuple(int(i) for i in np.argwhere(_differs(other, gradient))[0])
+    index = tuple(int(i) for i in np.argwhere(differs(other, gradient, TIE_RTOL, TIE_ATOL))[0])
     entry = f"entry {list(index)} of the gradient" if index else "the gradient"
     if target is not None:
         giving = f"giving this window's gradient to another tied entry (input{list(target)}) instead"

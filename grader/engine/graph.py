@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from grader.engine.tensor import VJP, Tensor, reverse_schedule, unbroadcast
+from grader.engine.audit import NAMED_CANDIDATES, SPLIT_SEEDS, differs, number_text
 
 
 def _no_vjp(g: np.ndarray) -> Sequence[np.ndarray | None]:
@@ -231,14 +232,9 @@ SELECT_OPS: dict[str, str] = {"maximum": "max", "minimum": "min"}
 are equal, :func:`grader.engine.activations.maximum` (and ``minimum``) give the whole adjoint to the FIRST one, a
 convention like max pooling's: a key must not rest on it."""
 
-SPLIT_SEEDS = (20261127, 7)
-"""The fixed seeds of the random splits that decide whether adjoints depend on the tie rule of max/min nodes
-(fixed, so that the decision is the same on every run of one sheet and variant)."""
 SPLIT_LOW, SPLIT_HIGH = 0.25, 0.75
 """A split gives each tied entry's adjoint to the first argument with a weight drawn uniformly from
 [SPLIT_LOW, SPLIT_HIGH), the rest to the second."""
-NAMED_CANDIDATES = 16
-"""How many tied max/min nodes are tried, one at a time, to name one whose tie alone changes an adjoint."""
 
 
 @dataclass(frozen=True)
@@ -289,13 +285,7 @@ class SelectTie:
         """``a = 2 and b = 2`` (the arguments' expressions and their values at :attr:`index`)."""
         first, second = (self.argument(p) for p in self.node.parents)
         entry = f" at entry {list(self.index)}" if self.index else ""
-        return f"{first} = {_number(self.first)} and {second} = {_number(self.second)}{entry}"
-
-
-def _number(value: float) -> str:
-    """The shortest text that reads back as ``value`` (``2``, ``0.30000000000000004``)."""
-    text = repr(float(value))
-    return text[:-2] if text.endswith(".0") else text
+        return f"{first} = {number_text(self.first)} and {second} = {number_text(self.second)}{entry}"
 
 
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
@@ -307,7 +297,7 @@ def _text(node: Tensor, depth: int, *, top: bool = False) -> str:
     if node.name is not None:
         return node.name
     if node.op == "const" and node.value.size == 1:
-        return _number(float(node.value.reshape(())))
+        return number_text(float(node.value.reshape(())))
     if depth <= 0 or not node.parents:
         return "..."
     args = [_text(parent, depth - 1) for parent in node.parents]
@@ -367,13 +357,6 @@ class TieRuleDependence:
     ties: int
     to_first: bool = True
     with_pools: bool = False
-
-
-def _differs(other: np.ndarray, base: np.ndarray, rtol: float, atol: float) -> np.ndarray:
-    """Where two adjoints (one shape) differ by more than rounding (``rtol`` per entry, ``atol`` relative to the
-    largest entry: reordered sums of large terms may leave noise on an entry near 0)."""
-    scale = max(1.0, float(np.abs(base).max(initial=0.0)))
-    return ~np.isclose(other, base, rtol=rtol, atol=atol * scale)
 
 
 def _shared_vjp(tie: SelectTie, share: np.ndarray) -> VJP:
@@ -436,7 +419,7 @@ def tie_rule_dependence(
             root.backward(seed)
         for k, (target, base) in enumerate(zip(targets, rule, strict=True)):
             other = np.asarray(target.grad, dtype=np.float64)
-            where = np.argwhere(_differs(other, base, rtol, atol))
+            where = np.argwhere(differs(other, base, rtol, atol))
             if len(where):  # (a 0-d array gives one row of no columns)
                 index = tuple(int(i) for i in where[0])
                 return k, index, float(base[index]), float(other[index])
@@ -678,7 +661,7 @@ def kink_dependence(
 
     def first_change(adjoints: Sequence[np.ndarray]) -> tuple[int, tuple[int, ...]] | None:
         for k, (other, base) in enumerate(zip(adjoints, rule, strict=True)):
-            where = np.argwhere(_differs(other, base, rtol, atol))
+            where = np.argwhere(differs(other, base, rtol, atol))
             if len(where):  # (a 0-d array gives one row of no columns)
                 return k, tuple(int(i) for i in where[0])
         return None

@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from grader.engine.audit import number_text
 from grader.engine.conv import IntOrPair, _checked, _offset_slices, _output_size, _pair, _single
 from grader.engine.tensor import ArrayLike, Tensor
 
@@ -300,16 +301,10 @@ class PoolTie:
 
     def tied_text(self, name: str = "x", shown: int = 4) -> str:
         """``x[0, 2, 0] = 5 and x[1, 3, 0] = 5`` (at most ``shown`` entries, then how many more)."""
-        items = [f"{name}{list(index)} = {_number(value)}" for index, value in zip(self.entries, self.values, strict=True)]
+        items = [f"{name}{list(index)} = {number_text(value)}" for index, value in zip(self.entries, self.values, strict=True)]
         if len(items) > shown:
             items = [*items[:shown], f"{len(items) - shown} more"]
         return ", ".join(items[:-1]) + f" and {items[-1]}"
-
-
-def _number(value: float) -> str:
-    """The shortest text that reads back as ``value`` (``5``, ``0.30000000000000004``)."""
-    text = repr(float(value))
-    return text[:-2] if text.endswith(".0") else text
 
 
 class TieScan(NamedTuple):
