@@ -3,10 +3,12 @@ process, so the exit codes and the stderr lines are the ones a user sees."""
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,3 +60,24 @@ def write(folder: Path, text: str, name: str = "sheet.yaml") -> Path:
 def line_of(text: str, needle: str) -> int:
     """The 1-based number of the first line of ``text`` that contains ``needle``."""
     return next(i + 1 for i, line in enumerate(text.splitlines()) if needle in line)
+
+
+def validate_errors(grader: Grader, path: Path) -> list[dict[str, str]]:
+    """The located errors of ``grader validate PATH`` (``file``, ``line``, ``path``, ``message``, ``code``); asserts
+    exit 2 and that every line but the count is one."""
+    run = grader("validate", path)
+    assert run.code == 2, run.err
+    lines = run.err.strip().splitlines()
+    assert lines[-1] == "1 of 1 sheet(s) have errors", run.err
+    errors = [m.groupdict() for m in map(ERROR_LINE.match, lines[:-1]) if m]
+    assert len(errors) == len(lines) - 1, run.err  # every line is a located error
+    return errors
+
+
+def solved_key(grader: Grader, path: Path) -> dict[str, Any]:
+    """``grader solve PATH --format json`` of a sheet that ``grader validate`` accepts."""
+    run = grader("validate", path)
+    assert run.code == 0, run.err
+    run = grader("solve", path, "--format", "json")
+    assert run.code == 0, run.err
+    return json.loads(run.out)  # type: ignore[no-any-return]

@@ -10,7 +10,6 @@ installed, against PyTorch. The sheets are real YAML files run through the real 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ import pytest
 from grader.engine import Tensor
 from grader.quantities import OPS
 
-from .conftest import ERROR_LINE, Grader, line_of, write
+from .conftest import Grader, line_of, solved_key, validate_errors, write
 
 GRAPH = """\
 id: graph-kinks
@@ -41,28 +40,10 @@ def _sheet(function: str, a: float, b: float) -> str:
     return GRAPH.replace("FUNCTION", function).replace("A}", f"{a}}}").replace("B}", f"{b}}}")
 
 
-def _errors(grader: Grader, path: Path) -> list[dict[str, str]]:
-    """The located errors of ``grader validate``; asserts exit 2 and that every line is one."""
-    run = grader("validate", path)
-    assert run.code == 2, run.err
-    lines = run.err.strip().splitlines()
-    assert lines[-1] == "1 of 1 sheet(s) have errors", run.err
-    errors = [m.groupdict() for m in map(ERROR_LINE.match, lines[:-1]) if m]
-    assert len(errors) == len(lines) - 1, run.err
-    return errors
-
-
-def _key(grader: Grader, path: Path) -> dict:  # type: ignore[type-arg]
-    assert grader("validate", path).code == 0, grader("validate", path).err
-    run = grader("solve", path, "--format", "json")
-    assert run.code == 0, run.err
-    return json.loads(run.out)
-
-
 # ---- graphs: adjoint and adjoints -------------------------------------------------------------------------------
 def test_an_adjoint_through_relu_at_0_is_refused_with_both_values(grader: Grader, tmp_path: Path) -> None:
     text = _sheet("relu", 0.7, -1.3)
-    [error] = _errors(grader, write(tmp_path, text))
+    [error] = validate_errors(grader, write(tmp_path, text))
     assert error["path"] == "exercises[0].parts[0].expected" and int(error["line"]) == line_of(text, "id: ta")
     assert error["code"] == "spec-op-failed"
     assert error["message"] == (
@@ -76,7 +57,7 @@ def test_an_adjoint_through_relu_at_0_is_refused_with_both_values(grader: Grader
 
 
 def test_an_adjoint_through_abs_at_0_is_refused_with_the_three_values(grader: Grader, tmp_path: Path) -> None:
-    [error] = _errors(grader, write(tmp_path, _sheet("abs", 0.7, -1.3)))
+    [error] = validate_errors(grader, write(tmp_path, _sheet("abs", 0.7, -1.3)))
     assert error["message"].startswith("adjoint: the adjoint t_a depends on abs's derivative at 0: node p = abs(a - 0.7)")
     # d/da (|a - 0.7| * b) = sign * b: 0 by the engine, b = -1.3 with +1, 1.3 with -1
     assert "(t_a is 0 with the engine's abs'(0) = 0, -1.3 with abs'(0) = +1, 1.3 with abs'(0) = -1)" in error["message"]
@@ -87,8 +68,8 @@ def test_keys_that_cannot_change_at_0_are_accepted(grader: Grader, tmp_path: Pat
     # t_b = p = 0 and t_p = b do not pass through the derivative at 0; with b = 0 nothing reaches the kink, so
     # t_a = derivative * b = 0 by any convention.
     path = write(tmp_path, _sheet(function, 0.7, -1.3).replace("node: a}}", "node: L}}"))
-    assert _key(grader, path)["ex"] == {"ta": 1.0, "tb": 0.0, "tp": -1.3}
-    assert _key(grader, write(tmp_path, _sheet(function, 0.7, 0)))["ex"] == {"ta": 0.0, "tb": 0.0, "tp": 0.0}
+    assert solved_key(grader, path)["ex"] == {"ta": 1.0, "tb": 0.0, "tp": -1.3}
+    assert solved_key(grader, write(tmp_path, _sheet(function, 0.7, 0)))["ex"] == {"ta": 0.0, "tb": 0.0, "tp": 0.0}
 
 
 @pytest.mark.parametrize("function", ["relu", "abs"])
@@ -98,7 +79,7 @@ def test_away_from_0_the_keys_are_the_derivatives(grader: Grader, tmp_path: Path
     z = a - 0.7
     slope = (1.0 if z > 0 else 0.0) if function == "relu" else float(np.sign(z))
     value = max(z, 0.0) if function == "relu" else abs(z)
-    key = _key(grader, write(tmp_path, _sheet(function, a, b)))["ex"]
+    key = solved_key(grader, write(tmp_path, _sheet(function, a, b)))["ex"]
     assert key["ta"] == pytest.approx(slope * b) and key["tb"] == pytest.approx(value) and key["tp"] == b
 
 
@@ -113,7 +94,7 @@ def test_adjoints_refuses_as_adjoint_does() -> None:
 def test_rounding_to_0_counts_as_0(grader: Grader, tmp_path: Path) -> None:
     # 0.1 + 0.2 - 0.3 is 5.55e-17, not 0: relu takes slope 1 there by rounding alone.
     text = _sheet("relu", 0.3, 2).replace("a - 0.7", "a - 0.1 - 0.2")
-    [error] = _errors(grader, write(tmp_path, text))
+    [error] = validate_errors(grader, write(tmp_path, text))
     assert "has its input at 0 (a - 0.1 - 0.2 = -2.7755575615628914e-17, 0 up to rounding)" in error["message"]
     assert "(t_a is 0 with the engine's relu'(0) = 0, 2 with relu'(0) = 1)" in error["message"]
 
@@ -148,7 +129,7 @@ exercises:
     parts:
       - {id: g, prompt: q, points: 1, answer: {type: array}, expected: $dx}
 """
-    [error] = _errors(grader, write(tmp_path, text))
+    [error] = validate_errors(grader, write(tmp_path, text))
     assert error["path"] == "exercises[0].quantities.dx" and error["code"] == "spec-op-failed"
     assert error["message"].startswith(
         "grad: the gradient with respect to x depends on abs's derivative at 0: abs(x - 1) has its input at 0 "
@@ -224,7 +205,7 @@ def _conv_grad(image: list[list[int]], pool: str, slope_at_0: float, only: tuple
 
 def test_a_conv_net_gradient_through_relu_at_0_and_avg_pooling_is_refused(grader: Grader, tmp_path: Path) -> None:
     text = _conv(KINKED, "avg_pool2d")
-    [error] = _errors(grader, write(tmp_path, text))
+    [error] = validate_errors(grader, write(tmp_path, text))
     assert error["path"] == "exercises[0].quantities.dw" and int(error["line"]) == line_of(text, "dw: {op: grad")
     message = error["message"]
     assert message.startswith(
@@ -245,7 +226,7 @@ def test_a_conv_net_gradient_behind_a_max_pool_tie_is_refused(grader: Grader, tm
     # the window at rows 1-2, columns 1-2 of the relu output is all 0 (pre-activations -2, 0, 0, -2): the tie rule
     # gives its gradient to the -2 (slope 0), so changing relu'(0) alone or the routing alone changes nothing, but
     # both together do.
-    [error] = _errors(grader, write(tmp_path, _conv(KINKED, "max_pool2d")))
+    [error] = validate_errors(grader, write(tmp_path, _conv(KINKED, "max_pool2d")))
     assert "has its input at 0 (conv2d(reshape(image), reshape(w)) = 0 at entry [1, 2, 0] and 3 more entries)" in (
         error["message"]
     )
@@ -256,7 +237,7 @@ def test_a_conv_net_gradient_whose_zeros_do_not_reach_it_is_accepted(grader: Gra
     pool = "max_pool2d"
     x, w = np.array(UNREACHED, float), np.array([[1.0, -1.0], [1.0, -1.0]])
     assert sum((x[i : i + 2, j : j + 2] * w).sum() == 0 for i in range(3) for j in range(3)) == 2  # zeros there are
-    key = _key(grader, write(tmp_path, _conv(UNREACHED, pool)))["ex"]["g"]
+    key = solved_key(grader, write(tmp_path, _conv(UNREACHED, pool)))["ex"]["g"]
     expected = _conv_grad(UNREACHED, pool, 0.0)
     np.testing.assert_allclose(key, expected, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(key, _conv_grad(UNREACHED, pool, 1.0), rtol=1e-12, atol=1e-12)

@@ -19,7 +19,7 @@ import pytest
 from grader.engine import Tensor
 from grader.quantities import OPS
 
-from .conftest import ERROR_LINE, Grader, line_of, write
+from .conftest import Grader, line_of, validate_errors, write
 
 GRAPH = """\
 id: graph-ties
@@ -46,22 +46,12 @@ def _sheet(function: str, a: float, b: float) -> str:
     return GRAPH.replace("FUNCTION", function).replace("A}", f"{a}}}").replace("B}", f"{b}}}")
 
 
-def _errors(grader: Grader, path: Path) -> list[dict[str, str]]:
-    run = grader("validate", path)
-    assert run.code == 2, run.err
-    lines = run.err.strip().splitlines()
-    assert lines[-1] == "1 of 1 sheet(s) have errors", run.err
-    errors = [m.groupdict() for m in map(ERROR_LINE.match, lines[:-1]) if m]
-    assert len(errors) == len(lines) - 1, run.err  # every line is a located error
-    return errors
-
-
 @pytest.mark.parametrize("function", ["max", "min"])
 def test_a_tied_max_or_min_in_a_graph_is_refused_where_the_adjoint_is_asked(
     grader: Grader, tmp_path: Path, function: str
 ) -> None:
     text = _sheet(function, 2, 2)
-    errors = _errors(grader, write(tmp_path, text))
+    errors = validate_errors(grader, write(tmp_path, text))
     assert [e["path"] for e in errors] == ["exercises[0].parts[0].expected", "exercises[0].parts[1].expected"]
     assert [int(e["line"]) for e in errors] == [line_of(text, "id: ta"), line_of(text, "id: tb")]
     for error, name in zip(errors, "ab", strict=True):
@@ -126,7 +116,7 @@ exercises:
 
 def test_grad_through_a_tied_max_of_a_formula_is_refused(grader: Grader, tmp_path: Path) -> None:
     text = FORMULA.replace("N}", "[1.5, 0.5, -2]}").replace("M}", "[0.25, 0.5, 1]}")
-    (error,) = _errors(grader, write(tmp_path, text))
+    (error,) = validate_errors(grader, write(tmp_path, text))
     assert int(error["line"]) == line_of(text, "id: g") and error["path"] == "exercises[0].parts[0].expected"
     message = error["message"]
     assert message.startswith("grad: the gradient with respect to n depends on max's tie rule: max(n, m) has equal arguments")

@@ -7,30 +7,11 @@ checked against derivatives written out here.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from .conftest import ERROR_LINE, Grader, line_of, write
-
-
-def _errors(grader: Grader, path: Path) -> list[dict[str, str]]:
-    run = grader("validate", path)
-    assert run.code == 2, run.err
-    lines = run.err.strip().splitlines()
-    assert lines[-1] == "1 of 1 sheet(s) have errors", run.err
-    errors = [m.groupdict() for m in map(ERROR_LINE.match, lines[:-1]) if m]
-    assert len(errors) == len(lines) - 1, run.err
-    return errors
-
-
-def _key(grader: Grader, path: Path) -> dict:  # type: ignore[type-arg]
-    run = grader("validate", path)
-    assert run.code == 0, run.err
-    run = grader("solve", path, "--format", "json")
-    assert run.code == 0, run.err
-    return json.loads(run.out)
+from .conftest import Grader, line_of, solved_key, validate_errors, write
 
 
 # ---- 1. a max/min tie and a max-pooling tie that change the key only together ------------------------------
@@ -67,7 +48,7 @@ def _selpool_routings() -> set[tuple[float, float]]:
 
 def test_a_max_tie_and_a_pool_tie_that_change_the_key_only_together_are_refused(grader: Grader, tmp_path: Path) -> None:
     assert _selpool_routings() == {(1.0, 0.0), (0.0, 1.0)}  # the key rests on the two rules together
-    [error] = _errors(grader, write(tmp_path, SELPOOL))
+    [error] = validate_errors(grader, write(tmp_path, SELPOOL))
     assert error["path"] == "exercises[0].quantities.g" and int(error["line"]) == line_of(SELPOOL, "g: {op: grad")
     assert "depends on max's tie rule" in error["message"]
     assert "together with max pooling's tie rule changes the key" in error["message"]
@@ -96,7 +77,7 @@ def test_a_pool_tie_in_front_of_a_max_tie_is_refused_too(grader: Grader, tmp_pat
     # other one (the pool u, max y): two rules together decide it
     keys = {1.0 if (pool_v or max_x) else 0.0 for pool_v in (True, False) for max_x in (True, False)}
     assert keys == {0.0, 1.0}
-    [error] = _errors(grader, write(tmp_path, POOLSEL))
+    [error] = validate_errors(grader, write(tmp_path, POOLSEL))
     assert "together with max pooling's tie rule" in error["message"]
 
 
@@ -106,7 +87,7 @@ def test_a_pool_tie_without_a_max_tie_that_matters_is_accepted(grader: Grader, t
         "      m: {op: formula, text: 'max(a, b)', a: $a, b: $b}",
         "      m: {op: formula, text: 'max(2*a, b)', a: $a, b: $b0}",
     )
-    key = _key(grader, write(tmp_path, text))
+    key = solved_key(grader, write(tmp_path, text))
     assert key["ex"]["g"] == [[2], [0]]
 
 
@@ -137,7 +118,7 @@ def test_relu_of_a_rounding_error_of_large_operands_is_refused(grader: Grader, t
     assert abs(x * w * c - d) < 1e-9 * d and x * w * c - d != 0
     one_sided = [b * (max(0.0, (x + s * 1e-9) * w * c - d) - max(0.0, x * w * c - d)) / (s * 1e-9) for s in (1, -1)]
     assert round(one_sided[0] / 6e6, 3) == 1.0 or round(one_sided[1] / 6e6, 3) == 1.0  # one side has slope 6e6
-    [error] = _errors(grader, write(tmp_path, SMALL))
+    [error] = validate_errors(grader, write(tmp_path, SMALL))
     assert int(error["line"]) == line_of(SMALL, "id: tx")
     message = error["message"]
     assert "depends on relu's derivative at 0" in message and "x * w * c - d = 5.820766091346741e-11" in message
@@ -153,7 +134,7 @@ def test_relu_of_a_small_typed_input_is_no_kink(grader: Grader, tmp_path: Path) 
     slopes = [b * (max(0.0, a + s * h) - max(0.0, a)) / (s * h) for s in (1, -1)]
     assert np.allclose(slopes, [2.0, 2.0])
     text = SMALL.replace("      - {id: tx,", "      #")
-    key = _key(grader, write(tmp_path, text))
+    key = solved_key(grader, write(tmp_path, text))
     assert key["ex"]["ta"] == 2
 
 
@@ -220,7 +201,7 @@ def test_a_second_order_gradient_through_shift_is_refused(grader: Grader, tmp_pa
     h = 1e-6
     true = np.array([(np.sum(3 * (x + h * e) ** 3) - np.sum(3 * x**3)) / h for e in np.eye(2)])
     assert not np.allclose(true, 3 * x**2, rtol=1e-3)
-    [error] = _errors(grader, write(tmp_path, SECOND))
+    [error] = validate_errors(grader, write(tmp_path, SECOND))
     assert int(error["line"]) == line_of(SECOND, "viashift:")
     assert "second-order gradients are not supported" in error["message"]
 
@@ -244,7 +225,7 @@ exercises:
 def test_a_tie_the_engine_routed_to_the_second_argument_is_named_so(grader: Grader, tmp_path: Path) -> None:
     # 0.1 + 0.2 = 0.30000000000000004 > 0.3: the engine routes to a + 0.2 (t_a = 2); to c, t_a would be 0
     assert 0.1 + 0.2 > 0.3
-    [error] = _errors(grader, write(tmp_path, ROUND))
+    [error] = validate_errors(grader, write(tmp_path, ROUND))
     message = error["message"]
     assert "(the engine gave it to the second argument, a + 0.2)" in message
     assert "giving it to the first argument (c) instead changes the key (t_a is 2 by the tie rule, 0 otherwise)" in message
@@ -269,7 +250,7 @@ def test_a_tie_that_does_not_reach_the_adjoint_is_not_named(grader: Grader, tmp_
     # t_a = b * r1 * r2 with r1, r2 the two relus' derivatives at 0: 0 unless both are 1 (then 2), and no route of
     # max(e, e) reaches a: only the two kinks together change the key, and max's tie rule is no part of it
     assert {2.0 * r1 * r2 for r1 in (0.0, 1.0) for r2 in (0.0, 1.0)} == {0.0, 2.0}
-    [error] = _errors(grader, write(tmp_path, UNRELATED))
+    [error] = validate_errors(grader, write(tmp_path, UNRELATED))
     message = error["message"]
     assert "depends on relu's derivative at 0" in message
     assert "changing the derivative at 0 of the 2 relu/abs nodes whose input is 0 changes the key" in message
