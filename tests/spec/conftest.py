@@ -81,3 +81,17 @@ def solved_key(grader: Grader, path: Path) -> dict[str, Any]:
     run = grader("solve", path, "--format", "json")
     assert run.code == 0, run.err
     return json.loads(run.out)  # type: ignore[no-any-return]
+
+
+def one_error(run: Run, path: Path, code: str) -> re.Match[str]:
+    """The only located error of a run (exit 2), checked to be of ``code`` and in ``path``."""
+    assert run.code == 2, run.err
+    assert len(run.errors) == 1, run.err
+    error = run.errors[0]
+    assert error["file"] == str(path) and error["code"] == code, error.string
+    return error
+
+
+def graph_sheet(template: str, function: str, a: float, b: float) -> str:
+    """A graph sheet ``template`` with FUNCTION, and inputs ``a: {value: A}``, ``b: {value: B}``, filled in."""
+    return template.replace("FUNCTION", function).replace("A}", f"{a}}}").replace("B}", f"{b}}}")

@@ -18,17 +18,8 @@ import grader.key as key_module
 import grader.validate as validate_module
 from grader.spec.models import MAX_ENTRIES
 
-from .conftest import Grader, Run, line_of, write
-
-
-def one_error(run: Run, path: Path, code: str) -> re.Match[str]:
-    """The only located error of a run (exit 2), checked to be of ``code`` and in ``path``."""
-    assert run.code == 2, run.err
-    assert len(run.errors) == 1, run.err
-    error = run.errors[0]
-    assert error["file"] == str(path) and error["code"] == code, error.string
-    return error
-
+from .conftest import Grader, line_of, one_error, write
+from .test_authoring_inputs_random import code_sheet
 
 SHEET = """\
 id: s
@@ -89,28 +80,7 @@ def test_a_quantity_whose_size_is_only_known_afterwards_is_refused_too(tmp_path:
 
 
 def test_a_code_case_argument_beyond_the_cap_is_refused_before_it_is_drawn(tmp_path: Path, grader: Grader) -> None:
-    text = """\
-id: code
-exercises:
-  - id: ex
-    inputs:
-      x: {value: [[1, -2], [3, 4]]}
-    parts:
-      - id: c
-        prompt: Write f(x) returning relu(x).
-        points: 1
-        answer:
-          type: code
-          function: f
-          cases:
-            - {name: one, inputs: {x: $x}}
-          random_cases:
-            count: 5
-            dims: {n: {low: 1, high: 3000}}
-            args:
-              x: {shape: [n, "n * 100000"], dist: normal}
-        expected: {op: relu, x: $x}
-"""
+    text = code_sheet(dims="{n: {low: 1, high: 3000}}", arg='{shape: [n, "n * 100000"], dist: normal}')
     path = write(tmp_path, text)
     error = one_error(grader("validate", path), path, "spec-range")
     assert error["path"] == "exercises[0].parts[0].answer.random_cases.args.x.shape"

@@ -9,22 +9,11 @@ an empty value, a null entry, an integer beyond 2**53 and the folder without she
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 
-from .conftest import Grader, Run, line_of, write
-
-
-def one_error(run: Run, path: Path, code: str) -> re.Match[str]:
-    """The only located error of a run (exit 2), checked to be of ``code`` and in ``path``."""
-    assert run.code == 2, run.err
-    assert len(run.errors) == 1, run.err
-    error = run.errors[0]
-    assert error["file"] == str(path) and error["code"] == code, error.string
-    return error
-
+from .conftest import Grader, line_of, one_error, write
 
 # ---- 1. random-case shapes of code parts --------------------------------------------------------------------
 CODE_SHEET = """\

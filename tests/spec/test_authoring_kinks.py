@@ -18,7 +18,7 @@ import pytest
 from grader.engine import Tensor
 from grader.quantities import OPS
 
-from .conftest import Grader, line_of, solved_key, validate_errors, write
+from .conftest import Grader, graph_sheet, line_of, solved_key, validate_errors, write
 
 GRAPH = """\
 id: graph-kinks
@@ -36,13 +36,9 @@ exercises:
 """
 
 
-def _sheet(function: str, a: float, b: float) -> str:
-    return GRAPH.replace("FUNCTION", function).replace("A}", f"{a}}}").replace("B}", f"{b}}}")
-
-
 # ---- graphs: adjoint and adjoints -------------------------------------------------------------------------------
 def test_an_adjoint_through_relu_at_0_is_refused_with_both_values(grader: Grader, tmp_path: Path) -> None:
-    text = _sheet("relu", 0.7, -1.3)
+    text = graph_sheet(GRAPH, "relu", 0.7, -1.3)
     [error] = validate_errors(grader, write(tmp_path, text))
     assert error["path"] == "exercises[0].parts[0].expected" and int(error["line"]) == line_of(text, "id: ta")
     assert error["code"] == "spec-op-failed"
@@ -57,7 +53,7 @@ def test_an_adjoint_through_relu_at_0_is_refused_with_both_values(grader: Grader
 
 
 def test_an_adjoint_through_abs_at_0_is_refused_with_the_three_values(grader: Grader, tmp_path: Path) -> None:
-    [error] = validate_errors(grader, write(tmp_path, _sheet("abs", 0.7, -1.3)))
+    [error] = validate_errors(grader, write(tmp_path, graph_sheet(GRAPH, "abs", 0.7, -1.3)))
     assert error["message"].startswith("adjoint: the adjoint t_a depends on abs's derivative at 0: node p = abs(a - 0.7)")
     # d/da (|a - 0.7| * b) = sign * b: 0 by the engine, b = -1.3 with +1, 1.3 with -1
     assert "(t_a is 0 with the engine's abs'(0) = 0, -1.3 with abs'(0) = +1, 1.3 with abs'(0) = -1)" in error["message"]
@@ -67,9 +63,9 @@ def test_an_adjoint_through_abs_at_0_is_refused_with_the_three_values(grader: Gr
 def test_keys_that_cannot_change_at_0_are_accepted(grader: Grader, tmp_path: Path, function: str) -> None:
     # t_b = p = 0 and t_p = b do not pass through the derivative at 0; with b = 0 nothing reaches the kink, so
     # t_a = derivative * b = 0 by any convention.
-    path = write(tmp_path, _sheet(function, 0.7, -1.3).replace("node: a}}", "node: L}}"))
+    path = write(tmp_path, graph_sheet(GRAPH, function, 0.7, -1.3).replace("node: a}}", "node: L}}"))
     assert solved_key(grader, path)["ex"] == {"ta": 1.0, "tb": 0.0, "tp": -1.3}
-    assert solved_key(grader, write(tmp_path, _sheet(function, 0.7, 0)))["ex"] == {"ta": 0.0, "tb": 0.0, "tp": 0.0}
+    assert solved_key(grader, write(tmp_path, graph_sheet(GRAPH, function, 0.7, 0)))["ex"] == {"ta": 0.0, "tb": 0.0, "tp": 0.0}
 
 
 @pytest.mark.parametrize("function", ["relu", "abs"])
@@ -79,7 +75,7 @@ def test_away_from_0_the_keys_are_the_derivatives(grader: Grader, tmp_path: Path
     z = a - 0.7
     slope = (1.0 if z > 0 else 0.0) if function == "relu" else float(np.sign(z))
     value = max(z, 0.0) if function == "relu" else abs(z)
-    key = solved_key(grader, write(tmp_path, _sheet(function, a, b)))["ex"]
+    key = solved_key(grader, write(tmp_path, graph_sheet(GRAPH, function, a, b)))["ex"]
     assert key["ta"] == pytest.approx(slope * b) and key["tb"] == pytest.approx(value) and key["tp"] == b
 
 
@@ -93,7 +89,7 @@ def test_adjoints_refuses_as_adjoint_does() -> None:
 
 def test_rounding_to_0_counts_as_0(grader: Grader, tmp_path: Path) -> None:
     # 0.1 + 0.2 - 0.3 is 5.55e-17, not 0: relu takes slope 1 there by rounding alone.
-    text = _sheet("relu", 0.3, 2).replace("a - 0.7", "a - 0.1 - 0.2")
+    text = graph_sheet(GRAPH, "relu", 0.3, 2).replace("a - 0.7", "a - 0.1 - 0.2")
     [error] = validate_errors(grader, write(tmp_path, text))
     assert "has its input at 0 (a - 0.1 - 0.2 = -2.7755575615628914e-17, 0 up to rounding)" in error["message"]
     assert "(t_a is 0 with the engine's relu'(0) = 0, 2 with relu'(0) = 1)" in error["message"]

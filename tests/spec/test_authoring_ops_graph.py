@@ -112,18 +112,10 @@ def test_a_student_graph_keeps_the_last_node_when_several_are_unused() -> None:
         parse_named_graph({"q": "a+b", "p": "a*b"}, inputs=["a", "b"], strict_output=True)
 
 
-UNUSED_INPUT = """\
-id: unused-input
-exercises:
-  - id: ex
-    inputs:
-      a: {value: 0.7}
-      b: {value: -1.3}
-    quantities:
-      G: {op: graph, nodes: NODES, inputs: {a: $a, b: $b}OUTPUT}
-    parts:
-      - {id: p, prompt: t_b, points: 1, answer: {type: number}, expected: {op: adjoint, graph: $G, node: b}}
-"""
+UNUSED_INPUT = (
+    TWO_SINKS.replace("id: two-sinks", "id: unused-input").replace("prompt: t_a", "prompt: t_b").replace("node: a}", "node: b}")
+)
+"""The same sheet, asking for t_b."""
 
 
 def test_the_adjoint_of_an_input_no_node_uses_says_so(grader: Grader, tmp_path: Path) -> None:

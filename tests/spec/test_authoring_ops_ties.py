@@ -19,7 +19,7 @@ import pytest
 from grader.engine import Tensor
 from grader.quantities import OPS
 
-from .conftest import Grader, line_of, validate_errors, write
+from .conftest import Grader, graph_sheet, line_of, validate_errors, write
 
 GRAPH = """\
 id: graph-ties
@@ -42,15 +42,11 @@ exercises:
 """
 
 
-def _sheet(function: str, a: float, b: float) -> str:
-    return GRAPH.replace("FUNCTION", function).replace("A}", f"{a}}}").replace("B}", f"{b}}}")
-
-
 @pytest.mark.parametrize("function", ["max", "min"])
 def test_a_tied_max_or_min_in_a_graph_is_refused_where_the_adjoint_is_asked(
     grader: Grader, tmp_path: Path, function: str
 ) -> None:
-    text = _sheet(function, 2, 2)
+    text = graph_sheet(GRAPH, function, 2, 2)
     errors = validate_errors(grader, write(tmp_path, text))
     assert [e["path"] for e in errors] == ["exercises[0].parts[0].expected", "exercises[0].parts[1].expected"]
     assert [int(e["line"]) for e in errors] == [line_of(text, "id: ta"), line_of(text, "id: tb")]
@@ -68,7 +64,7 @@ def test_a_tied_max_or_min_in_a_graph_is_refused_where_the_adjoint_is_asked(
 @pytest.mark.parametrize("function", ["max", "min"])
 @pytest.mark.parametrize(("a", "b"), [(2.0, -1.5), (-0.5, 0.25)])
 def test_untied_keys_are_the_derivatives(grader: Grader, tmp_path: Path, function: str, a: float, b: float) -> None:
-    path = write(tmp_path, _sheet(function, a, b))
+    path = write(tmp_path, graph_sheet(GRAPH, function, a, b))
     assert grader("validate", path).code == 0
     run = grader("solve", path, "--format", "json")
     key = json.loads(run.out)["ex"]
@@ -77,7 +73,7 @@ def test_untied_keys_are_the_derivatives(grader: Grader, tmp_path: Path, functio
 
 
 def test_a_tie_that_cannot_change_the_asked_adjoint_is_fine(grader: Grader, tmp_path: Path) -> None:
-    text = _sheet("max", 2, 2).replace("max(a, b)", "max(a, a) + b").replace("node: b}}", "node: L}}")
+    text = graph_sheet(GRAPH, "max", 2, 2).replace("max(a, b)", "max(a, a) + b").replace("node: b}}", "node: L}}")
     path = write(tmp_path, text)
     assert grader("validate", path).code == 0, grader("validate", path).err
     key = json.loads(grader("solve", path, "--format", "json").out)["ex"]
