@@ -504,8 +504,7 @@ def _grad(of: Any, wrt: Any) -> np.ndarray:
     gradient = wrt.grad.copy()
     if audit.ties:  # a max-pooling window whose maximum is tied receives gradient
         _refuse_tie_rule_dependence(of, wrt, gradient, audit)
-    _refuse_select_tie_rule(of, [wrt], schedule, pools=audit.met > 0)
-    _refuse_kink_convention(of, [wrt], schedule, pools=audit.met > 0)
+    _refuse_conventions(of, [wrt], schedule, pools=audit.met > 0)
     return _derivative(gradient, schedule)
 
 
@@ -570,6 +569,16 @@ def _derived_inputs(schedule: list[Tensor]) -> frozenset[str] | None:
         if entry is not None and entry[0]() is node.value:
             found = entry[1] if found is None else found | entry[1]
     return found
+
+
+def _refuse_conventions(
+    root: Tensor, targets: list[Tensor], schedule: list[Tensor], *, seed: np.ndarray | None = None,
+    named: frozenset[str] | None = None, adjoint: bool = False, pools: bool = False,
+) -> None:
+    """The checks every gradient and adjoint gets after max pooling's: ties of max/min
+    (:func:`_refuse_select_tie_rule`), then relu/abs at 0 (:func:`_refuse_kink_convention`); same arguments."""
+    _refuse_select_tie_rule(root, targets, schedule, seed=seed, named=named, adjoint=adjoint, pools=pools)
+    _refuse_kink_convention(root, targets, schedule, seed=seed, named=named, adjoint=adjoint, pools=pools)
 
 
 def _refuse_select_tie_rule(
@@ -842,8 +851,7 @@ def _adjoint(graph: Any, node: str) -> np.ndarray:
     target = g.node(node, left_out_note=ADJOINT_ZERO)
     seed = np.ones_like(g.output.value)
     schedule = g.output.backward(seed=seed)
-    _refuse_select_tie_rule(g.output, [target], schedule, seed=seed, named=g.named, adjoint=True)
-    _refuse_kink_convention(g.output, [target], schedule, seed=seed, named=g.named, adjoint=True)
+    _refuse_conventions(g.output, [target], schedule, seed=seed, named=g.named, adjoint=True)
     return _derivative(np.array(target.grad, copy=True), schedule)
 
 
@@ -856,8 +864,7 @@ def _adjoints(graph: Any, nodes: list[str]) -> dict[str, np.ndarray]:
     targets = [g.node(name, left_out_note=ADJOINT_ZERO) for name in nodes]
     seed = np.ones_like(g.output.value)
     schedule = g.output.backward(seed=seed)
-    _refuse_select_tie_rule(g.output, targets, schedule, seed=seed, named=g.named, adjoint=True)
-    _refuse_kink_convention(g.output, targets, schedule, seed=seed, named=g.named, adjoint=True)
+    _refuse_conventions(g.output, targets, schedule, seed=seed, named=g.named, adjoint=True)
     return {name: _derivative(np.array(t.grad, copy=True), schedule) for name, t in zip(nodes, targets, strict=True)}
 
 
