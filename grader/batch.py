@@ -770,7 +770,7 @@ def run_batch(
         jobs=jobs,
         executor=executor,
     )
-    with Gradebook(gradebook_path) as gradebook:
+    with Gradebook(gradebook_path, exclusive=True) as gradebook:
         summary.unlisted = unlisted
         summary.forgotten = _forget_gone(gradebook, identity.sheet_id, submissions_dir, discovered, unlisted)
         graded_before = {} if regrade else gradebook.graded_keys(identity.spec_hash)

@@ -20,11 +20,18 @@ A write that fails (a full disk, an I/O error) leaves every earlier submission s
 Opening for writing adopts only a new or empty database (or a gradebook): another SQLite file is refused before
 anything is written to it. A finished gradebook -- its last writer closed, so no ``-wal`` file lies next to it -- is
 read from a read-only folder or disk as an immutable file.
+
+One batch at a time: ``grader batch`` opens the gradebook ``exclusive``, holding an advisory lock (``flock``) on the
+file for as long as it runs, and a second batch on the same file is refused at once instead of grading everything a
+second time. The kernel drops the lock when its process ends, SIGKILL included. Readers (reports, statistics) take
+no such lock.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import json
 import os
 import re
@@ -369,9 +376,11 @@ class Gradebook:
     Use as a context manager or call :meth:`close`.
     """
 
-    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
+    def __init__(self, path: Path | str, *, read_only: bool = False, exclusive: bool = False) -> None:
         """Open (and, unless ``read_only``, create) the gradebook; ``read_only`` never changes the file (reports
-        and statistics open it so) and refuses one that does not exist or is not a gradebook.
+        and statistics open it so) and refuses one that does not exist or is not a gradebook. ``exclusive`` (a
+        batch) also locks the file against other exclusive openers until :meth:`close`: GraderError if one holds
+        it.
 
         Opening for writing creates the tables only in a new or empty database: a SQLite file with other tables is
         refused before anything is written to it. A finished gradebook (no ``-wal`` file next to it) can be read
@@ -380,6 +389,7 @@ class Gradebook:
         self.path = Path(path)
         self.read_only = read_only
         self._conn: sqlite3.Connection = None  # type: ignore[assignment]  # set below; None once closed
+        self._lock_fd: int | None = None
         if self.path.exists() and self.path.is_dir():
             raise GraderError(f"gradebook {self.path}: is a directory; give a file name such as gradebook.sqlite")
         if not self.path.parent.exists():
@@ -397,6 +407,8 @@ class Gradebook:
                 # isolation_level=None: transactions are opened explicitly (BEGIN IMMEDIATE) so one submission is
                 # exactly one transaction, and reads outside record() do not hold a write lock.
                 self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=LOCK_SECONDS)
+                if exclusive:
+                    self._lock_for_batch()
                 self._prepare_for_writing()
         except sqlite3.DatabaseError as error:
             self.close()
@@ -440,6 +452,25 @@ class Gradebook:
             conn.close()
             raise GraderError(f"gradebook {self.path}: a batch is writing it ({wal.name} appeared); read it when the batch has ended")
         return conn
+
+    def _lock_for_batch(self) -> None:
+        """Take the batch's advisory lock on the gradebook file (``flock`` on a descriptor of its own, which
+        SQLite's byte-range locks do not touch), or GraderError when another batch holds it. A file system without
+        ``flock`` (some network shares) goes unlocked, as before. The connection has created the file by now:
+        SQLite creates it on connecting."""
+        try:
+            self._lock_fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            return  # whatever hinders this open hinders SQLite too, and it says so more precisely
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                return  # no flock here: unlocked (the descriptor is closed with the gradebook)
+            raise GraderError(
+                f"gradebook {self.path}: another grader batch is writing it; wait until that batch ends (two at "
+                "once would each grade every submission), or give this one its own --gradebook"
+            ) from None
 
     def _prepare_for_writing(self) -> None:
         """Make the open database a gradebook of this schema version: create the tables in a new or empty database,
@@ -519,10 +550,14 @@ class Gradebook:
         self.close()
 
     def close(self) -> None:
-        """Close the connection (idempotent)."""
+        """Close the connection, then release the batch's lock (idempotent). In this order: closing any descriptor
+        of the file drops the byte-range locks SQLite holds on it in this process."""
         if self._conn is not None:
             self._conn.close()
             self._conn = None  # type: ignore[assignment]
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # also releases the flock
+            self._lock_fd = None
 
     # -- writing -----------------------------------------------------------------------------------------------
 
