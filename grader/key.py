@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -287,6 +288,8 @@ class AnswerKey:
     parts: dict[tuple[str, str], PartKey]
     inputs: dict[str, dict[str, np.ndarray]]
     """exercise id -> input name -> value (as drawn for this variant)."""
+    numbers: int = field(default=0, compare=False)
+    """How many numbers the parts' keys and known mistakes hold in all (what :data:`MAX_KEY_ENTRIES` bounds)."""
     _shown: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False, compare=False)
 
     def expected_json(self, exercise_id: str, part_id: str) -> Any:
@@ -472,7 +475,7 @@ def _compute_key(sheet: Sheet, seed: int | None) -> AnswerKey:
             parts[(exercise.id, part.id)] = PartKey(exercise.id, part.id, expected, mistakes)
     if errors:
         raise SpecErrors(_unique_errors(errors))
-    return AnswerKey(sheet=sheet, seed=seed, parts=parts, inputs=inputs)
+    return AnswerKey(sheet=sheet, seed=seed, parts=parts, inputs=inputs, numbers=held)
 
 
 def referenced_names(expression: Any) -> set[str]:
@@ -587,12 +590,32 @@ def _check_report(evaluator: Evaluator, part: PartSpec, expected: Any, part_loc:
         ) from None
 
 
-@lru_cache(maxsize=256)
-def _cached_key(sheet: Sheet, seed: int | None) -> AnswerKey:
-    return compute_key(sheet, seed)
+KEY_CACHE_KEYS = 256
+"""How many variants' keys one process keeps at most (least recently used go first)."""
+KEY_CACHE_NUMBERS = 2_500_000
+"""How many numbers the kept keys may hold in all (20 MB as float64): a sheet of big arrays keeps few variants,
+the week-7 sheet (254 numbers a variant) keeps :data:`KEY_CACHE_KEYS`. The key just computed is kept
+whatever its size, so a batch of one variant computes it once."""
+
+_KEYS: OrderedDict[tuple[Sheet, int | None], AnswerKey] = OrderedDict()
+_KEYS_LOCK = threading.Lock()  # a batch worker grades code submissions on several threads
 
 
 def answer_key(sheet: Sheet, seed: int | None = None) -> AnswerKey:
-    """:func:`compute_key`, cached per (sheet, seed): a batch computes each variant's key once."""
-    return _cached_key(sheet, seed)
+    """:func:`compute_key`, cached per (sheet, seed) within :data:`KEY_CACHE_KEYS` and :data:`KEY_CACHE_NUMBERS`:
+    a batch computes each variant's key once, and its memory stays bounded however many variants it meets."""
+    where = (sheet, seed)
+    with _KEYS_LOCK:
+        if where in _KEYS:
+            _KEYS.move_to_end(where)
+            return _KEYS[where]
+    key = compute_key(sheet, seed)  # outside the lock: two threads may compute one key, never wait on each other
+    with _KEYS_LOCK:
+        _KEYS[where] = key
+        _KEYS.move_to_end(where)
+        held = sum(kept.numbers for kept in _KEYS.values())
+        while len(_KEYS) > 1 and (len(_KEYS) > KEY_CACHE_KEYS or held > KEY_CACHE_NUMBERS):
+            _, dropped = _KEYS.popitem(last=False)
+            held -= dropped.numbers
+    return key
 
