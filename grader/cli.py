@@ -521,9 +521,9 @@ def _report_names(submissions: list[tuple[str, str]]) -> list[str]:
 def report(
     spec: SpecArg,
     gradebook: Annotated[Path, typer.Option("--gradebook", help="The gradebook to read.")],
-    fmt: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.html,
-    out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for the reports.")] = Path("reports"),
-    csv: Annotated[Optional[Path], typer.Option("--csv", help="Also write one CSV row per student here (LMS import).")] = None,
+    fmt: Annotated[Optional[ReportFormat], typer.Option("--format", "-f", help="Format of the per-submission reports (default: html).")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Folder for the reports (default: ./reports).")] = None,
+    csv: Annotated[Optional[Path], typer.Option("--csv", help="Write one CSV row per student here (LMS import); alone, without --format or --out-dir, only the CSV.")] = None,
     audience: AudienceOpt = Audience.student,
 ) -> None:
     """Render reports from a gradebook without grading again."""
@@ -531,7 +531,11 @@ def report(
     from grader.gradebook import Gradebook
     from grader.report import render_csv
 
-    check_output_dir(out_dir)
+    per_submission = csv is None or fmt is not None or out_dir is not None
+    fmt = fmt or ReportFormat.html
+    out_dir = out_dir or Path("reports")
+    if per_submission:
+        check_output_dir(out_dir)
     if csv is not None:
         check_output_file(csv)
     loaded = _load(spec)
@@ -540,7 +544,8 @@ def report(
         _require_results_of_this_sheet(book, loaded, spec)
         if csv is not None:
             _refuse_replacing([csv], book, "--csv")
-        _write_reports(book, fmt.value, out_dir, loaded.spec_hash, audience.value)
+        if per_submission:
+            _write_reports(book, fmt.value, out_dir, loaded.spec_hash, audience.value)
         if csv is not None:
             students = students_in(book, loaded.spec_hash)  # one CSV row per student
             failed = sum(1 for row in book.rows(loaded.spec_hash) if row.grader_failed)

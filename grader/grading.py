@@ -368,15 +368,32 @@ def unusable(
     sheet: Sheet, path: Path, reason: str, *, submission_hash: str = "", mode: Mode = "full", student_id: str = "",
     seed: int | None = None,
 ) -> Result:
-    """The Result of a submission that could not be graded at all: every part 0 points, with the reason (and the
-    student id and seed when the file could be read)."""
-    parts = []
-    for exercise, part in sheet.parts():
-        status = Status.pending if (mode == "check" and part.visibility is Visibility.hidden) else Status.missing
-        parts.append(PartResult(**part_fields(exercise, part), points_earned=0.0, status=status))
+    """The Result of a submission that could not be graded at all: 0 points for every part a file of its kind
+    answers (:func:`parts_answered_by`), with the reason (and the student id and seed when the file could be read).
+
+    Hidden parts are ``missing`` in check mode too, not "graded after submission": nothing of this file will be
+    graded later, and saying it scores 0 there tells nothing of their keys."""
+    parts = [
+        PartResult(**part_fields(exercise, part), points_earned=0.0, status=Status.missing)
+        for exercise, part in parts_answered_by(sheet, path)
+    ]
     return sheet_result(
         sheet, path, submission_hash=submission_hash, parts=parts, error=reason, student_id=student_id, seed=seed
     )
+
+
+def parts_answered_by(sheet: Sheet, path: Path) -> list[tuple[ExerciseSpec, PartSpec]]:
+    """The parts a file like ``path`` answers: an answer file (.yaml/.json) the parts that are not code, a .py or
+    .ipynb file the code parts, as grading them does; any other file, or a kind the sheet has no part for, all."""
+    suffix = path.suffix.lower()
+    every = list(sheet.parts())
+    if suffix in ANSWER_SUFFIXES:
+        answered = [(exercise, part) for exercise, part in every if part.answer.type != "code"]
+    elif suffix in CODE_SUFFIXES:
+        answered = [(exercise, part) for exercise, part in every if part.answer.type == "code"]
+    else:
+        answered = every
+    return answered or every
 
 
 def student_error(error: InputFileError, path: Path) -> str:
