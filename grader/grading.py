@@ -197,7 +197,8 @@ def grade_answer_file(sheet: Sheet, submission: AnswerFile, *, mode: Mode = "ful
         raw = submission.answers.get(exercise.id, {}).get(part.id)
         parts.append(part_result(exercise, part, raw, key, check_context(sheet, exercise.id, part.id), mode,
                                  written_as=misspelled.get((exercise.id, part.id), ())))
-    notes = [MISSING_STUDENT_NOTE] if not submission.student else []
+    notes = _another_sheet_note(submission, sheet)
+    notes += [MISSING_STUDENT_NOTE] if not submission.student else []
     notes += variant_notes(sheet, submission, key, parts)
     notes += unknown
     return sheet_result(
@@ -340,6 +341,15 @@ def _unknown_answers(submission: AnswerFile, sheet: Sheet) -> tuple[list[str], d
         notes.append(f"answers: {unlisted} more answer{'s' if unlisted != 1 else ''} under ids this sheet does not have "
                      "(ignored; not listed one by one)")
     return notes, misspelled
+
+
+def _another_sheet_note(submission: AnswerFile, sheet: Sheet) -> list[str]:
+    """The note, first of all, on an answer file none of whose exercises is on ``sheet``: likely for another sheet."""
+    exercises = [exercise.id for exercise in sheet.spec.exercises]
+    if not submission.answers or any(exercise_id in exercises for exercise_id in submission.answers):
+        return []
+    return [f"answers: none of this file's exercises is on the sheet {sheet.id!r} (its exercises: {', '.join(exercises)}), "
+            "so nothing in it was graded: is it an answer file for another sheet? `grader template` writes one for this sheet"]
 
 
 MAX_UNKNOWN_ID_NOTES = 20
