@@ -47,8 +47,9 @@ def test_a_second_batch_is_refused_while_the_first_runs_and_runs_after_it(tmp_pa
         assert out == ""
         assert _row_count(gradebook) >= rows_before  # the refused batch forgot and removed nothing
         # Reading is not writing: a report of what is saved so far still works.
-        code, out, err = run_grader(monkeypatch, capsys, "report", spec, "--gradebook", gradebook)
+        code, out, err = run_grader(monkeypatch, capsys, "report", spec, "--gradebook", gradebook, "--out-dir", tmp_path / "reports")
         assert code == 0, err
+        assert list((tmp_path / "reports").iterdir())
     finally:
         stdout, stderr = first.communicate(timeout=120)
     assert first.returncode == 0, stderr
