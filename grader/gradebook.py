@@ -23,8 +23,9 @@ read from a read-only folder or disk as an immutable file.
 
 One batch at a time: ``grader batch`` opens the gradebook ``exclusive``, holding an advisory lock (``flock``) on the
 file for as long as it runs, and a second batch on the same file is refused at once instead of grading everything a
-second time. The kernel drops the lock when its process ends, SIGKILL included. Readers (reports, statistics) take
-no such lock.
+second time. The kernel drops the lock when its process ends, SIGKILL included (the batch's forked workers close
+their inherited copy at once, so a worker outliving a killed batch does not keep it). Readers (reports, statistics)
+take no such lock.
 """
 
 from __future__ import annotations
@@ -369,6 +370,25 @@ def prepare_record(
     )
 
 
+_BATCH_LOCKS: set[int] = set()
+"""The descriptors holding a batch's lock in this process (see :meth:`Gradebook._lock_for_batch`)."""
+
+
+def _drop_inherited_locks() -> None:
+    """In a child forked from a batch (its grading workers): close the inherited lock descriptors. A flock belongs
+    to the open file, which a fork shares, so a worker outliving its killed batch would otherwise keep the gradebook
+    locked; closing the child's copy leaves the parent's lock held."""
+    for descriptor in _BATCH_LOCKS:
+        try:
+            os.close(descriptor)
+        except OSError:
+            pass
+    _BATCH_LOCKS.clear()
+
+
+os.register_at_fork(after_in_child=_drop_inherited_locks)
+
+
 class Gradebook:
     """The SQLite gradebook at ``path`` (created with its tables on first use).
 
@@ -459,9 +479,10 @@ class Gradebook:
         ``flock`` (some network shares) goes unlocked, as before. The connection has created the file by now:
         SQLite creates it on connecting."""
         try:
-            self._lock_fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            self._lock_fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
             return  # whatever hinders this open hinders SQLite too, and it says so more precisely
+        _BATCH_LOCKS.add(self._lock_fd)
         try:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as error:
@@ -556,6 +577,7 @@ class Gradebook:
             self._conn.close()
             self._conn = None  # type: ignore[assignment]
         if self._lock_fd is not None:
+            _BATCH_LOCKS.discard(self._lock_fd)
             os.close(self._lock_fd)  # also releases the flock
             self._lock_fd = None
 

@@ -80,3 +80,23 @@ def test_the_lock_is_taken_on_the_gradebook_file_itself(tmp_path: Path) -> None:
         check=False,
     ).returncode
     assert code == 0  # released when the batch returned
+
+
+def test_forked_workers_do_not_hold_the_lock(tmp_path: Path) -> None:
+    """A worker forked from the batch closes its copy of the lock, so only the batch itself holds it: a worker
+    outliving its killed batch cannot keep the gradebook locked."""
+    from grader.gradebook import Gradebook
+
+    with Gradebook(tmp_path / "gb.sqlite", exclusive=True) as book:
+        descriptor = book._lock_fd
+        assert descriptor is not None
+        child = os.fork()
+        if child == 0:  # the child: is the descriptor still open here?
+            try:
+                os.fstat(descriptor)
+            except OSError:
+                os._exit(0)
+            os._exit(1)
+        _, status = os.waitpid(child, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, "the forked child still holds the lock descriptor"
+        os.fstat(descriptor)  # the parent's is open
