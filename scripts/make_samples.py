@@ -46,6 +46,7 @@ WRITTEN = {
 WRITTEN_MISTAKES = {
     ("ex2", "a_formula", "p-not-2p"): "(n + p - f)/s + 1",
     ("ex2", "a_formula", "no-plus-one"): "(n + 2*p - f)/s",
+    ("ex2", "a_formula", "padding-ignored"): "(n - f)/s + 1",
     ("ex2", "b_formula", "p-not-halved"): "f - 1",
     ("ex4", "t_theta_formula", "one-path-only"): "x1*cos(theta*x1 + x2)",
 }
@@ -89,6 +90,8 @@ def main() -> None:
     # One file per known mistake: the mistake's own value where it is a value, else a student's expression.
     for variant_seed, variant_key, base in ((None, key, right), (17, key17, right17)):
         for exercise, part in sheet.parts():
+            if part.answer.type == "code":  # code parts' mistakes have their own samples (submissions/week7/code)
+                continue
             for mistake in part.mistakes:
                 value = WRITTEN_MISTAKES.get((exercise.id, part.id, mistake.id))
                 if value is None:
