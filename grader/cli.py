@@ -157,6 +157,8 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="Sheet files or fo
             for error in errors:
                 typer.echo(str(error), err=True)
         else:
+            for warning in errors.warnings:  # the sheet is usable: said on stderr, validation passes
+                typer.echo(f"warning: {warning}", err=True)
             typer.echo(f"{path}: ok")
     if failed:
         raise _fail(f"{failed} of {len(results)} sheet(s) have errors")

@@ -374,7 +374,10 @@ def _option(at: Any) -> OptionAt:
 
 @op("dense")
 def _dense(h: Any, v: Any, b: Any = None) -> Tensor:
-    """Dense layer contracting all axes of h with the leading axes of v (the sheet's y_o = sum v_ijko h_ijk)."""
+    """Dense layer y_o = b_o + sum v_ijko h_ijk; the ranks decide batching: v one axis longer than h (v = h.shape + (O,)) contracts all of h and gives (O,), e.g. h (3,), v (3, 2) -> (2,); v as long as h makes h's first axis a batch (v = h.shape[1:] + (O,)) and gives (N, O), e.g. h (2, 3), v (3, 2) -> (2, 2).
+
+    Nothing else is inferred: to contract every axis of a (2, 3) h as one sample, give v the shape (2, 3, O).
+    """
     return engine.dense(h, v, b)
 
 
@@ -426,7 +429,7 @@ def _pad(x: Any, width: Any, axes: list[int] | None = None) -> Tensor:
 
 @op("formula")
 def _formula(text: str, **variables: Any) -> Tensor:
-    """A formula of the named arguments, e.g. {op: formula, text: "(n + p - f)/s + 1", n: $n, ...}."""
+    """A formula of the named arguments, e.g. {op: formula, text: "floor((n + 2*p - f)/s) + 1", n: $n, ...}; functions: sin, cos, exp, log, tanh, sigmoid, relu, square, abs, max, min, floor, ceil."""
     try:
         parsed = _parsed_formula(text, tuple(sorted(variables)))
     except engine.FormulaError as exc:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import html
+import re
+from typing import Any
 
 import numpy as np
 
 from grader.key import AnswerKey
-from grader.spec.models import ExerciseSpec, PartSpec, SheetSpec
+from grader.result import Visibility
+from grader.spec.models import Call, ExerciseSpec, PartSpec, SheetSpec
 
 
 def _number(value: float) -> str:
@@ -37,17 +40,102 @@ def variant_data(key: AnswerKey) -> dict[str, object]:
     return {"sheet": key.sheet.spec.id, "seed": key.seed, "inputs": inputs}
 
 
-def _grids(value: np.ndarray) -> list[tuple[str, np.ndarray]]:
-    """An input as 2-D grids with captions: (H, W) as is; (H, W, C) one grid per channel; (K, f, f) per plane."""
+HIDDEN_NOTE = "hidden: graded after submission, the report says only whether it passed"
+"""How the sheet and the answer-file template mark a hidden part."""
+
+
+def _grids(value: np.ndarray, conv_filters: bool = False) -> list[tuple[str, np.ndarray]]:
+    """An input as 2-D grids with captions: (H, W) as is; (H, W, C) one grid per channel; (K, f, f) per plane;
+    (f, f, C, K) one grid per filter and channel (``conv_filters``: the input is conv2d's w), any other 4-D array
+    one per [:, :, i, j].
+
+    Captions count 1-based as the printed sheets do ("output with filter 1") and name the 0-based index that
+    answers and ``grader data`` use, as reports do: ``channel 1 of 3 ([:, :, 0])``."""
     if value.ndim <= 1:
         return [("", value.reshape(1, -1))]
     if value.ndim == 2:
         return [("", value)]
     if value.ndim == 3 and value.shape[0] < value.shape[-1]:
-        return [(f"{i + 1}", value[i]) for i in range(value.shape[0])]
+        planes = value.shape[0]
+        return [(f"slice {i + 1} of {planes} ([{i}, :, :])", value[i]) for i in range(planes)]
     if value.ndim == 3:
-        return [(f"channel {c + 1}", value[:, :, c]) for c in range(value.shape[-1])]
+        channels = value.shape[-1]
+        return [(f"channel {c + 1} of {channels} ([:, :, {c}])", value[:, :, c]) for c in range(channels)]
+    if value.ndim == 4:
+        channels, filters = value.shape[2], value.shape[3]
+        if conv_filters:
+            return [
+                (f"filter {k + 1} of {filters}, channel {c + 1} of {channels} ([:, :, {c}, {k}])", value[:, :, c, k])
+                for k in range(filters) for c in range(channels)
+            ]
+        pairs = [(i, j) for i in range(channels) for j in range(filters)]
+        return [(f"slice {n + 1} of {len(pairs)} ([:, :, {i}, {j}])", value[:, :, i, j]) for n, (i, j) in enumerate(pairs)]
     return []
+
+
+def _conv_filter_inputs(exercise: ExerciseSpec) -> set[str]:
+    """The inputs the exercise passes as conv2d's filters ``w`` ($name), to caption their slices by filter and channel."""
+    found: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, Call):
+            if value.op == "conv2d" and isinstance(value.args.get("w"), str):
+                found.add(value.args["w"].lstrip("$"))
+            for argument in value.args.values():
+                walk(argument)
+        elif isinstance(value, dict):
+            if value.get("op") == "conv2d" and isinstance(value.get("w"), str):
+                found.add(value["w"].lstrip("$"))
+            for argument in value.values():
+                walk(argument)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    for call in exercise.quantities.values():
+        walk(call)
+    return found
+
+
+_ARRAY_EXAMPLE = re.compile(r"a nested list of numbers(?P<layout>.*?), first index outermost, e\.g\. \[\[1, 2\], \[3, 4\]\]")
+"""The generic rank-2 example of the array answer's format hint, replaced by one of the key's own shape."""
+
+
+def _nested_example(shape: tuple[int, ...]) -> str:
+    """A nested list of the given shape with entries 1, 2, 3, ...: an axis longer than 2 (the last: 4) shows its
+    first entries and ``...``."""
+    counter = iter(range(1, 10**6))
+
+    def level(axis: int) -> str:
+        if axis == len(shape) - 1:
+            shown = shape[axis] if shape[axis] <= 4 else 3
+            items = [str(next(counter)) for _ in range(shown)]
+            return "[" + ", ".join(items + (["..."] if shown < shape[axis] else [])) + "]"
+        shown = min(shape[axis], 2)
+        items = [level(axis + 1) for _ in range(shown)]
+        return "[" + ", ".join(items + (["..."] if shown < shape[axis] else [])) + "]"
+
+    return level(0)
+
+
+def _hint(key: AnswerKey, exercise_id: str, part: PartSpec) -> str:
+    """The part's answer format; for an array, with an example of its key's own shape instead of a generic one."""
+    hint = part.answer.format_hint
+    if part.answer.type != "array":
+        return hint
+    shape = tuple(np.shape(key.part(exercise_id, part.id).expected))
+    match = _ARRAY_EXAMPLE.search(hint)
+    if match is None:
+        return hint
+    layout = match["layout"]
+    if not shape:
+        text = f"a single number{layout}, e.g. 0.5"
+    elif len(shape) == 1:
+        text = f"a list of {shape[0]} number{'s' if shape[0] != 1 else ''}{layout}, e.g. {_nested_example(shape)}"
+    else:
+        sizes = "x".join(str(n) for n in shape)
+        text = f"a nested list of numbers{layout} of shape {sizes}, first index outermost, e.g. {_nested_example(shape)}"
+    return hint[: match.start()] + text + hint[match.end() :]
 
 
 def _markdown_grid(grid: np.ndarray) -> str:
@@ -57,11 +145,11 @@ def _markdown_grid(grid: np.ndarray) -> str:
     return "\n".join([header, rule, *rows])
 
 
-def _input_markdown(name: str, description: str, value: np.ndarray) -> str:
+def _input_markdown(name: str, description: str, value: np.ndarray, conv_filters: bool = False) -> str:
     label = description or name
     if value.ndim == 0:
         return f"- {label}: **{_exact(float(value))}**"
-    grids = _grids(value)
+    grids = _grids(value, conv_filters)
     if not grids or value.size > 400:
         return f"- {label}: an array of shape {value.shape} (its values: `grader data`, see above)"
     parts = [f"**{label}**"]
@@ -74,6 +162,11 @@ def _points(part: PartSpec) -> str:
     return f"{_number(part.points)} point{'s' if part.points != 1 else ''}"
 
 
+def _points_and_visibility(part: PartSpec) -> str:
+    """``2 points``, or ``2 points; hidden: graded after submission, ...`` for a hidden part."""
+    return f"{_points(part)}; {HIDDEN_NOTE}" if part.visibility is Visibility.hidden else _points(part)
+
+
 def sheet_markdown(key: AnswerKey) -> str:
     """The sheet for the key's variant, in Markdown: statement, the variant's inputs as tables, prompts, points."""
     spec = key.sheet.spec
@@ -84,12 +177,13 @@ def sheet_markdown(key: AnswerKey) -> str:
         if exercise.text:
             lines += [exercise.text.strip(), ""]
         shown = [(n, s) for n, s in exercise.inputs.items() if s.show]
+        filters = _conv_filter_inputs(exercise)
         if shown:
             for name, input_spec in shown:
-                lines += [_input_markdown(name, input_spec.description, key.inputs[exercise.id][name]), ""]
+                lines += [_input_markdown(name, input_spec.description, key.inputs[exercise.id][name], name in filters), ""]
         for part in exercise.parts:
-            lines += [f"- **{exercise.id}.{part.id}** ({_points(part)}): {part.prompt.strip()}", "",
-                      f"  *Answer: {part.answer.format_hint}*", ""]
+            lines += [f"- **{exercise.id}.{part.id}** ({_points_and_visibility(part)}): {part.prompt.strip()}", "",
+                      f"  *Answer: {_hint(key, exercise.id, part)}*", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -108,6 +202,7 @@ def sheet_html(key: AnswerKey) -> str:
         body.append(f"<h2>{esc(exercise.title or exercise.id)}</h2>")
         if exercise.text:
             body.append(f"<pre class='text'>{esc(exercise.text.strip())}</pre>")
+        filters = _conv_filter_inputs(exercise)
         for name, input_spec in exercise.inputs.items():
             if not input_spec.show:
                 continue
@@ -118,12 +213,12 @@ def sheet_html(key: AnswerKey) -> str:
                 continue
             figures = "".join(
                 f"<figure>{_html_grid(grid)}<figcaption>{label} {esc(caption)}</figcaption></figure>"
-                for caption, grid in _grids(value)
+                for caption, grid in _grids(value, name in filters)
             )
             body.append(f"<div class='inputs'>{figures}</div>" if value.size <= 400 else f"<p>{label}: an array of shape {value.shape} (its values: <code>grader data</code>, see above)</p>")
         items = "".join(
-            f"<li><strong>{esc(exercise.id)}.{esc(part.id)}</strong> ({esc(_points(part))}): {esc(part.prompt.strip())}"
-            f"<br><em>Answer: {esc(part.answer.format_hint)}</em></li>"
+            f"<li><strong>{esc(exercise.id)}.{esc(part.id)}</strong> ({esc(_points_and_visibility(part))}): "
+            f"{esc(part.prompt.strip())}<br><em>Answer: {esc(_hint(key, exercise.id, part))}</em></li>"
             for part in exercise.parts
         )
         body.append(f"<ol class='parts'>{items}</ol>")
@@ -162,7 +257,7 @@ def answer_template(key: AnswerKey) -> str:
     code = [(e, p) for e, p in spec_parts(spec) if p.answer.type == "code"]
     if code:
         lines.append("# Code parts are handed in as one .py or .ipynb file (put STUDENT = \"your id\" in it), defining:")
-        lines += [f"#   {p.answer.function}()  ({e.id}.{p.id}, {_points(p)})" for e, p in code]  # type: ignore[attr-defined]
+        lines += [f"#   {p.answer.function}()  ({e.id}.{p.id}, {_points_and_visibility(p)})" for e, p in code]  # type: ignore[attr-defined]
     lines.append("answers:")
     for exercise in spec.exercises:
         answerable = [p for p in exercise.parts if p.answer.type != "code"]
@@ -171,7 +266,9 @@ def answer_template(key: AnswerKey) -> str:
         lines.append(f"  {exercise.id}:  # {exercise.title}")
         for part in answerable:
             lines += _comment(f"{part.prompt.strip()} ({_points(part)})", "    ")
-            lines += _comment(f"format: {part.answer.format_hint}", "    ")
+            if part.visibility is Visibility.hidden:
+                lines += _comment(HIDDEN_NOTE, "    ")
+            lines += _comment(f"format: {_hint(key, exercise.id, part)}", "    ")
             lines.append(f"    {part.id}:")
     return "\n".join(lines) + "\n"
 

@@ -3,6 +3,11 @@
 Checks, for the seed-less variant and each of the sheet's validation seeds: the schema; every quantity (also those
 no part uses) and key can be computed; the reference answer, written as a student would write it, scores full marks; and no
 known mistake scores full marks (it would never be told apart from the right answer).
+
+Warnings (:func:`check_sheet`; the sheet is still usable, so they do not fail validation): a key that is all zeros in
+some variants (a degenerate variant, e.g. every ReLU unit dead: a student answering zeros scores full marks there), and
+a hidden part whose key a visible part gives away (its key, the inputs or expected output of a visible code case, or
+the max-pooling winners report.pool_winners marks on it).
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ import numpy as np
 from grader.answers import AnswerError, FormulaAnswer, FunctionReference, GraphAnswer, Tolerances
 from grader.answers.formula import compare_at_points
 from grader.code_key import code_part_key
+from grader.engine.pool import max_pool2d_winners
 from grader.errors import GraderError, SpecError, SpecErrors
 from grader.grading import check_context
 from grader.key import AnswerKey, compute_key, unused_quantity_errors
+from grader.result import Visibility
 from grader.spec.loader import Sheet, load_sheet
 from grader.spec.models import PartSpec
 
@@ -36,21 +43,42 @@ def sheet_files(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
-def validate_sheet(path: Path) -> list[GraderError]:
-    """Every fault found in one sheet file (empty when it is fine)."""
+class Validation(list[GraderError]):
+    """What ``grader validate`` found in one sheet: the list of its faults, which make it unusable (exit 2; empty
+    when it is fine), and ``warnings``, to print while the sheet stays usable (exit 0), since what they point at
+    may be intended. Warnings are looked for only in a sheet without faults. Being the list of faults, it reads as
+    before where only the faults matter."""
+
+    def __init__(self, errors: Iterable[GraderError] = (), warnings: Iterable[SpecError] = ()) -> None:
+        super().__init__(errors)
+        self.warnings: list[SpecError] = list(warnings)
+
+    @property
+    def errors(self) -> list[GraderError]:
+        return list(self)
+
+
+def validate_sheet(path: Path) -> Validation:
+    """Every fault found in one sheet file (empty when it is fine), with the warnings as ``.warnings``."""
+    return check_sheet(path)
+
+
+def check_sheet(path: Path) -> Validation:
+    """Every fault and every warning found in one sheet file."""
     try:
         sheet = load_sheet(path)
     except SpecErrors as exc:
-        return list(exc.errors)
+        return Validation(list(exc.errors))
     except GraderError as exc:
-        return [exc]
+        return Validation([exc])
     errors: list[GraderError] = []
     coinciding: dict[tuple[int, int, int], int] = {}  # mistakes allowed to coincide -> variants where they did
     seeds = [None, *sheet.spec.validation_seeds]
+    watch = _KeyWatch(sheet)
     # One message per fault and place, naming the variants it occurs in (not one per seed).
     found: dict[tuple[object, ...], list[tuple[SpecError, int | None]]] = {}
     for seed in seeds:
-        for error in _variant_errors(sheet, seed, coinciding):
+        for error in _variant_errors(sheet, seed, coinciding, watch):
             found.setdefault((error.file, error.line, error.path, error.code), []).append((error, seed))
     for occurrences in found.values():
         errors.extend(_in_variants(occurrences, len(seeds)))
@@ -65,11 +93,15 @@ def validate_sheet(path: Path) -> list[GraderError]:
                     "spec-mistake-full", ("mistakes", m_index),
                 )
             )
-    return errors
+    # Warnings once the sheet has no errors: they are about a sheet that works, and an author fixes errors first.
+    return Validation(errors, [] if errors else watch.warnings())
 
 
-def _variant_errors(sheet: Sheet, seed: int | None, coinciding: dict[tuple[int, int, int], int]) -> list[SpecError]:
+def _variant_errors(
+    sheet: Sheet, seed: int | None, coinciding: dict[tuple[int, int, int], int], watch: _KeyWatch | None = None
+) -> list[SpecError]:
     """The faults of one variant: its key's, and those of the quantities no part uses (messages without the variant).
+    ``watch`` sees the key too (for the warnings).
 
     The key lives only while this runs, so validating several seeds holds one key at a time, not two."""
     try:
@@ -78,6 +110,8 @@ def _variant_errors(sheet: Sheet, seed: int | None, coinciding: dict[tuple[int, 
         errors: list[SpecError] = list(exc.errors)
     else:
         errors = _check_key(sheet, key, coinciding)
+        if watch is not None:
+            watch.observe(key)
         del key
     return errors + unused_quantity_errors(sheet, seed)
 
@@ -208,20 +242,190 @@ def _scores_full(part: PartSpec, answer_value: Any, expected: Any, ctx: Any) -> 
     return None
 
 
-def validate_paths(paths: Iterable[Path]) -> dict[Path, list[GraderError]]:
-    """``{sheet file: its faults}`` for every sheet named (folders expanded)."""
+_NUMERIC = frozenset({"number", "integer", "array"})
+"""Answer types whose key is a number or an array of numbers (what the warnings look at)."""
+_CAUSE = "often every ReLU unit is inactive there, so no gradient flows"
+_FIX = (
+    "students' variants are drawn like these, so other validation seeds do not help: change the inputs or their "
+    "random draws so that no variant's key is"
+)
+
+
+class _KeyWatch:
+    """Collects the warnings of :func:`check_sheet` from each validated variant's key (:meth:`observe`), one key at a
+    time: degenerate keys (all zeros, or 0 in some variants only) and hidden keys that a visible part shows."""
+
+    def __init__(self, sheet: Sheet) -> None:
+        self.sheet = sheet
+        self.seeds: list[int | None] = []
+        self.zero_arrays: dict[tuple[int, int], list[int | None]] = {}
+        self.sizes: dict[tuple[int, int], int] = {}
+        self.numbers: dict[tuple[int, int], dict[int | None, bool]] = {}  # part -> variant -> key is 0
+        self.leaks: dict[tuple[int, int, str, str], list[int | None]] = {}  # (part, source, advice) -> variants
+        self._code_sources: list[tuple[str, str, np.ndarray]] | None = None
+
+    def _parts(self) -> Iterable[tuple[int, int, str, str, PartSpec]]:
+        for e_index, exercise in enumerate(self.sheet.spec.exercises):
+            for p_index, part in enumerate(exercise.parts):
+                if part.answer.type in _NUMERIC:
+                    yield e_index, p_index, exercise.id, f"{exercise.id}.{part.id}", part
+
+    def observe(self, key: AnswerKey) -> None:
+        """Note what one variant's key shows (all of its parts' keys could be computed)."""
+        self.seeds.append(key.seed)
+        values = {(e, p): _numbers(key.part(exercise_id, part.id).expected) for e, p, exercise_id, _, part in self._parts()}
+        shown = self._visible_sources(values)
+        for e, p, _, _, part in self._parts():
+            value = values[(e, p)]
+            if value is None:
+                continue
+            if part.answer.type == "array" and value.size > 1:
+                self.sizes[(e, p)] = value.size
+                if not value.any():
+                    self.zero_arrays.setdefault((e, p), []).append(key.seed)
+            if part.answer.type == "number" and value.size == 1:
+                self.numbers.setdefault((e, p), {})[key.seed] = not value.any()
+            if part.visibility is not Visibility.hidden or _trivial(value):
+                continue
+            for what, advice, source in shown:
+                if source.shape == value.shape and np.allclose(value, source):
+                    self.leaks.setdefault((e, p, what, advice), []).append(key.seed)
+
+    def _visible_sources(self, values: dict[tuple[int, int], np.ndarray | None]) -> list[tuple[str, str, np.ndarray]]:
+        """What students see of this variant, each with what to change: each visible part's key and the pool
+        winners marked on it, and the inputs and expected outputs of the visible code cases (the same in every
+        variant). ``{hidden}`` in the advice stands for the hidden part."""
+        shown: list[tuple[str, str, np.ndarray]] = []
+        for e, p, _, name, part in self._parts():
+            value = values[(e, p)]
+            if part.visibility is Visibility.hidden or value is None:
+                continue
+            shown.append((
+                f"the key of the visible part {name}, which its report shows",
+                f"make {name} hidden too or {{hidden}} visible, or change one of them", value,
+            ))
+            window = part.report.pool_winners
+            if window is not None:
+                try:
+                    marks = max_pool2d_winners(value, window.size, stride=window.stride).astype(np.float64)
+                except ValueError:
+                    continue  # compute_key refuses such a window (spec-report)
+                shown.append((
+                    f"the max-pooling winners that report.pool_winners marks on the visible part {name} (its report "
+                    "stars them on the expected answer)",
+                    f"remove pool_winners from {name}'s report options, make {name} hidden, or make {{hidden}} visible",
+                    marks,
+                ))
+        return shown + self._code_cases()
+
+    def _code_cases(self) -> list[tuple[str, str, np.ndarray]]:
+        if self._code_sources is not None:
+            return self._code_sources
+        self._code_sources = []
+        for exercise in self.sheet.spec.exercises:
+            for part in exercise.parts:
+                if part.answer.type != "code" or part.visibility is Visibility.hidden:
+                    continue
+                try:
+                    code_key = code_part_key(self.sheet, exercise.id, part.id)
+                except SpecError:
+                    continue  # reported by _check_code_parts
+                for case in code_key.cases:
+                    if case.visibility is Visibility.hidden:
+                        continue
+                    where = f"the visible case {case.name!r} of the code part {exercise.id}.{part.id}"
+                    advice = (
+                        f"make case {case.name!r} hidden (visibility: hidden) or {{hidden}} visible, or give the case "
+                        "other inputs"
+                    )
+                    outputs = case.expected if isinstance(case.expected, dict) else {"": case.expected}
+                    for output, value in outputs.items():
+                        array = _numbers(value)
+                        if array is not None:
+                            label = f"the output {output!r}" if output else "the expected output"
+                            self._code_sources.append((f"{label} of {where}, which its feedback shows", advice, array))
+                    for argument, value in case.kwargs.items():
+                        array = _numbers(value)
+                        if array is not None:
+                            self._code_sources.append((f"the input {argument!r} of {where}", advice, array))
+        return self._code_sources
+
+    def warnings(self) -> list[SpecError]:
+        """The warnings, in sheet order (each naming the variants it concerns)."""
+        found: list[SpecError] = []
+        total = len(self.seeds)
+        for e, p, _, name, part in self._parts():
+            zeros = self.zero_arrays.get((e, p), [])
+            if zeros:
+                where = (
+                    "in every validated variant" if len(zeros) == total
+                    else f"in {_variants_text(zeros)}, {len(zeros)} of the {total} validated variants"
+                )
+                found.append(_part_error(
+                    self.sheet, e, p,
+                    f"the key of {name} is all zeros ({self.sizes[(e, p)]} entries) {where}: a student who answers "
+                    f"all zeros there scores full marks without computing anything ({_CAUSE}); {_FIX} all zeros, or "
+                    "ignore this warning if the zeros are intended",
+                    "spec-degenerate-key", ("expected",),
+                ))
+            is_zero = self.numbers.get((e, p), {})
+            zero = [seed for seed, flag in is_zero.items() if flag]
+            if zero and len(zero) < len(is_zero):
+                others = [seed for seed, flag in is_zero.items() if not flag]
+                found.append(_part_error(
+                    self.sheet, e, p,
+                    f"the key of {name} is 0 in {_variants_text(zero)} but not in {_variants_text(others)}: a "
+                    "degenerate variant, where a student who answers 0 scores full marks without computing anything "
+                    f"({_CAUSE}); {_FIX} 0, or ignore this warning if it is intended",
+                    "spec-degenerate-key", ("expected",),
+                ))
+            if part.visibility is not Visibility.hidden:
+                continue
+            for (le, lp, what, advice), seeds in self.leaks.items():
+                if (le, lp) != (e, p):
+                    continue
+                where = "in every validated variant" if len(seeds) == total else f"in {_variants_text(seeds)}"
+                found.append(_part_error(
+                    self.sheet, e, p,
+                    f"{where}, the key of the hidden part {name} equals {what}: a student can copy it from there; "
+                    + advice.format(hidden=name),
+                    "spec-hidden-shown", ("visibility",),
+                ))
+        return found
+
+
+def _numbers(value: Any) -> np.ndarray | None:
+    """A key as a float64 array, or None when it is not numbers."""
+    if isinstance(value, bool | str | dict) or value is None:
+        return None
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return array if np.isfinite(array).all() else None
+
+
+def _trivial(value: np.ndarray) -> bool:
+    """A key too plain for an equal one elsewhere to give it away: all zeros (see the all-zeros warning), or a single
+    0, 1 or -1."""
+    return not value.any() or (value.size == 1 and abs(float(value.reshape(()))) == 1.0)
+
+
+def validate_paths(paths: Iterable[Path]) -> dict[Path, Validation]:
+    """``{sheet file: its faults}`` for every sheet named (folders expanded); each list of faults has the sheet's
+    warnings as ``.warnings`` (see :class:`Validation`)."""
     paths = list(paths)
     files = sheet_files(paths)
     if not files:
         places = ", ".join(str(path) for path in paths) or "the paths given"
         raise GraderError(f"no exercise sheets found in {places} (expected .yaml/.yml files)")
-    return {path: _validate_one(path) for path in files}
+    return {path: _check_one(path) for path in files}
 
 
-def _validate_one(path: Path) -> list[GraderError]:
-    """:func:`validate_sheet`, with a grader bug on one sheet reported as that sheet's error: the other sheets of
+def _check_one(path: Path) -> Validation:
+    """:func:`check_sheet`, with a grader bug on one sheet reported as that sheet's error: the other sheets of
     a folder are still checked and listed."""
     try:
-        return validate_sheet(path)
+        return check_sheet(path)
     except Exception as exc:  # noqa: BLE001 -- a bug must not hide the results of the other sheets
-        return [GraderError(f"{path}: internal error while validating this sheet: {type(exc).__name__}: {exc} (please report this with the sheet)")]
+        return Validation([GraderError(f"{path}: internal error while validating this sheet: {type(exc).__name__}: {exc} (please report this with the sheet)")])

@@ -173,7 +173,7 @@ def test_sheet_markdown_puts_each_channel_s_caption_above_its_own_table() -> Non
     image = np.array(json.loads(invoke("data", str(WEEK7)).stdout)["inputs"]["ex1"]["image"])
     lines = invoke("sheet", str(WEEK7), "--format", "md").stdout.splitlines()
     for channel in range(image.shape[2]):
-        caption = lines.index(f"*input image I channel {channel + 1}*")
+        caption = lines.index(f"*input image I channel {channel + 1} of 3 ([:, :, {channel}])*")
         table = next(i for i in range(caption + 1, len(lines)) if lines[i].startswith("| ") and not lines[i].startswith("|   |"))
         first_row = [float(cell) for cell in lines[table].strip("| ").split(" | ")]
         assert np.allclose(first_row, image[0, :, channel], rtol=1e-3), (channel, first_row)

@@ -1,4 +1,5 @@
-"""Elementwise functions with their derivatives: sin, cos, exp, log, tanh, sigmoid, relu, abs, maximum, minimum."""
+"""Elementwise functions with their derivatives: sin, cos, exp, log, tanh, sigmoid, relu, abs, floor, ceil, maximum,
+minimum."""
 
 from __future__ import annotations
 
@@ -77,6 +78,22 @@ def absolute(x: ArrayLike) -> Tensor:
     t = as_tensor(x, "abs: x")
     sign = np.sign(t.value)
     return Tensor.from_op(np.abs(t.value), "abs", (t,), lambda g: (g * sign,))
+
+
+def floor(x: ArrayLike) -> Tensor:
+    """Rounded down, elementwise (a pooled width with a partial window dropped: floor((n + 1)/4)); d/dx = 0.
+
+    Piecewise constant: the derivative is 0 wherever there is one. At a whole number it jumps, so there is no pair
+    of finite one-sided derivatives to choose between as for relu at 0, and the convention audits do not look at it.
+    """
+    t = as_tensor(x, "floor: x")
+    return Tensor.from_op(np.floor(t.value), "floor", (t,), lambda g: (np.zeros_like(t.value),))
+
+
+def ceil(x: ArrayLike) -> Tensor:
+    """Rounded up, elementwise; d/dx = 0 (see :func:`floor`)."""
+    t = as_tensor(x, "ceil: x")
+    return Tensor.from_op(np.ceil(t.value), "ceil", (t,), lambda g: (np.zeros_like(t.value),))
 
 
 def _select(op: str, x: Tensor, y: Tensor, first_wins: np.ndarray) -> Tensor:

@@ -57,12 +57,16 @@ FUNCTIONS: dict[str, tuple[Callable[..., Tensor], int]] = {
     "abs": (activations.absolute, 1),
     "max": (activations.maximum, 2),
     "min": (activations.minimum, 2),
+    # Rounding down/up, derivative 0; a gradient taken exactly at a jump is not refused (see activations.floor).
+    "floor": (activations.floor, 1),
+    "ceil": (activations.ceil, 1),
 }
-"""Function name -> (engine op, number of arguments; ``max``/``min`` take 2 or more, folded left)."""
+"""Function name -> (engine op, number of arguments; ``max``/``min`` take 2 or more, folded left). ``floor`` and
+``ceil`` round down and up (derivative 0)."""
 
 FUNCTION_OPS: dict[str, str] = {
     "sin": "sin", "cos": "cos", "exp": "exp", "log": "log", "tanh": "tanh", "sigmoid": "sigmoid",
-    "relu": "relu", "square": "square", "abs": "abs", "max": "maximum", "min": "minimum",
+    "relu": "relu", "square": "square", "abs": "abs", "max": "maximum", "min": "minimum", "floor": "floor", "ceil": "ceil",
 }  # fmt: skip
 """Function name in a formula -> the engine op name it records (``Tensor.op``)."""
 

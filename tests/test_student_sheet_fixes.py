@@ -1,0 +1,194 @@
+"""The student's sheet (``grader sheet``) and answer-file template (``grader template``), through the real command
+line (``grader.cli.main`` in this process):
+
+- slice captions count 1-based as the printed sheets do ("filter 1") and name the 0-based index that answers and
+  ``grader data`` use, as reports do: ``channel 1 of 2 ([:, :, 0])``;
+- an array part's format shows an example of its key's own shape (a 1-D part: a flat list);
+- hidden parts are marked on the sheet and in the template;
+- a 4-D input (conv filters) is printed as f x f slices, one per filter and channel, with captions.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from grader.cli import main
+
+
+class Run:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+
+@pytest.fixture
+def grader(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
+    """Run ``grader ARGS...`` in this process as the installed program does."""
+
+    def run(*args: str | Path) -> Run:
+        monkeypatch.setattr(sys, "argv", ["grader", *map(str, args)])
+        with pytest.raises(SystemExit) as exited:
+            main()
+        captured = capsys.readouterr()
+        code = exited.value.code if isinstance(exited.value.code, int) else 0
+        assert "internal error" not in captured.err and "Traceback" not in captured.err, captured.err
+        assert code == 0, captured.err
+        return Run(code, captured.out, captured.err)
+
+    return run
+
+
+CONV = """\
+id: conv_sheet
+title: Conv
+validation_seeds: [1, 2]
+exercises:
+  - id: cnn
+    title: One convolution
+    text: "Arrays are indexed [row, column, channel], 0-based."
+    inputs:
+      image: {random: {dist: normal, shape: [4, 4, 2]}, description: "image I (4x4x2)"}
+      w: {random: {dist: normal, shape: [3, 3, 2, 3], std: 0.5}, description: "filters w_xyck (3x3x2x3)"}
+      b: {random: {dist: normal, shape: [3], std: 0.1}, description: "biases b_k"}
+      v: {random: {dist: normal, shape: [2, 2, 3, 2]}, description: "dense weights v_ijko (2x2x3x2)"}
+    quantities:
+      conv: {op: conv2d, x: $image, w: $w, b: $b}
+      loss: {op: sum, x: {op: dense, h: {op: relu, x: $conv}, v: $v}}
+      db: {op: grad, of: $loss, wrt: $b}
+      dv: {op: grad, of: $loss, wrt: $v}
+    parts:
+      - id: conv
+        prompt: "a. The convolution output (2x2x3)."
+        points: 2
+        answer: {type: array, abs_tol: 1.0e-6, rel_tol: 1.0e-5, axes: [row, column, filter]}
+        expected: $conv
+      - id: db
+        prompt: "b. dL/db (3 values)."
+        points: 1
+        visibility: hidden
+        answer: {type: array, abs_tol: 1.0e-6, rel_tol: 1.0e-5}
+        expected: $db
+      - id: dv
+        prompt: "c. dL/dv (2x2x3x2)."
+        points: 1
+        answer: {type: array, abs_tol: 1.0e-6, rel_tol: 1.0e-5}
+        expected: $dv
+      - id: loss
+        prompt: "d. L."
+        points: 1
+        answer: {type: number, abs_tol: 1.0e-6, rel_tol: 1.0e-5}
+        expected: $loss
+"""
+TOLERANCE = "each entry within 1e-06 + 1e-05 * |expected|: give 6 significant digits or more"
+
+
+@pytest.fixture
+def sheet(tmp_path: Path) -> Path:
+    path = tmp_path / "conv.yaml"
+    path.write_text(CONV, encoding="utf-8")
+    return path
+
+
+def data(grader: Callable[..., Run], sheet: Path) -> dict[str, np.ndarray]:
+    inputs = json.loads(grader("data", sheet, "--seed", "1").out)["inputs"]["cnn"]
+    return {name: np.array(value) for name, value in inputs.items()}
+
+
+def table_after(lines: list[str], caption: str) -> np.ndarray:
+    """The Markdown table printed right after the caption line (its 4-digit entries)."""
+    start = lines.index(caption)
+    rows = []
+    for line in lines[start + 1 :]:
+        if rows and not line.startswith("| "):
+            break
+        if line.startswith("| ") and not line.startswith("|   |"):
+            rows.append([float(cell) for cell in line.strip("| ").split(" | ")])
+    return np.array(rows)
+
+
+# ---- (a) 1-based ordinals with the 0-based index ---------------------------------------------------------------
+def test_channel_captions_count_from_1_and_name_the_0_based_index(grader: Callable[..., Run], sheet: Path) -> None:
+    image = data(grader, sheet)["image"]
+    lines = grader("sheet", sheet, "--seed", "1").out.splitlines()
+    assert [line for line in lines if line.startswith("*image I")] == [
+        "*image I channel 1 of 2 ([:, :, 0])*",
+        "*image I channel 2 of 2 ([:, :, 1])*",
+    ]
+    for c in range(2):
+        assert np.allclose(table_after(lines, f"*image I channel {c + 1} of 2 ([:, :, {c}])*"), image[:, :, c], rtol=1e-3)
+    page = grader("sheet", sheet, "--seed", "1", "--format", "html").out
+    assert "<figcaption>image I (4x4x2) channel 2 of 2 ([:, :, 1])</figcaption>" in page
+
+
+def test_plane_captions_name_their_index(grader: Callable[..., Run], tmp_path: Path) -> None:
+    path = tmp_path / "planes.yaml"
+    path.write_text(CONV.replace("shape: [4, 4, 2]}", "shape: [2, 4, 4]}").replace("x: $image, w", "x: {op: transpose, x: $image, axes: [1, 2, 0]}, w"), encoding="utf-8")
+    lines = grader("sheet", path, "--seed", "1").out.splitlines()
+    assert [line for line in lines if line.startswith("*image I")] == [
+        "*image I slice 1 of 2 ([0, :, :])*",
+        "*image I slice 2 of 2 ([1, :, :])*",
+    ]
+
+
+# ---- (b) the template's example has the part's own shape --------------------------------------------------------
+def test_template_examples_have_each_array_part_s_own_shape(grader: Callable[..., Run], sheet: Path) -> None:
+    template = grader("template", sheet, "--seed", "1").out
+    formats = [line.strip() for line in template.splitlines() if line.strip().startswith("# format:")]
+    assert formats[:3] == [
+        "# format: a nested list of numbers with axes (row, column, filter) of shape 2x2x3, first index outermost, "
+        f"e.g. [[[1, 2, 3], [4, 5, 6]], [[7, 8, 9], [10, 11, 12]]]; {TOLERANCE}",
+        f"# format: a list of 3 numbers, e.g. [1, 2, 3]; {TOLERANCE}",
+        "# format: a nested list of numbers of shape 2x2x3x2, first index outermost, "
+        f"e.g. [[[[1, 2], [3, 4], ...], [[5, 6], [7, 8], ...]], [[[9, 10], [11, 12], ...], [[13, 14], [15, 16], ...]]]; {TOLERANCE}",
+    ]
+    assert "[[1, 2], [3, 4]]" not in template
+    # the examples that are whole have the key's shape exactly
+    key = json.loads(grader("solve", sheet, "--seed", "1", "--format", "json").out)["cnn"]
+    for line, part in ((formats[0], "conv"), (formats[1], "db")):
+        example = yaml.safe_load(line.split("e.g. ")[1].split(";")[0])
+        assert np.shape(example) == np.shape(key[part])
+    sheet_md = grader("sheet", sheet, "--seed", "1").out
+    assert f"  *Answer: a list of 3 numbers, e.g. [1, 2, 3]; {TOLERANCE}*" in sheet_md
+
+
+# ---- (c) hidden parts are marked ------------------------------------------------------------------------------
+def test_sheet_and_template_mark_the_hidden_parts(grader: Callable[..., Run], sheet: Path) -> None:
+    note = "hidden: graded after submission, the report says only whether it passed"
+    lines = grader("template", sheet, "--seed", "1").out.splitlines()
+    at = lines.index("    # b. dL/db (3 values). (1 point)")
+    assert lines[at + 1] == f"    # {note}" and lines[at + 3] == "    db:"
+    assert sum(note in line for line in lines) == 1  # only the hidden part
+    md = grader("sheet", sheet, "--seed", "1").out
+    assert f"- **cnn.db** (1 point; {note}): b. dL/db (3 values)." in md
+    assert "- **cnn.conv** (2 points): a. The convolution output (2x2x3)." in md
+    assert md.count("hidden:") == 1
+    page = grader("sheet", sheet, "--seed", "1", "--format", "html").out
+    assert f"<li><strong>cnn.db</strong> (1 point; {note}): b. dL/db (3 values).<br>" in page
+
+
+# ---- (d) a 4-D input is printed as f x f slices -----------------------------------------------------------------
+def test_conv_filters_are_printed_per_filter_and_channel(grader: Callable[..., Run], sheet: Path) -> None:
+    inputs = data(grader, sheet)
+    lines = grader("sheet", sheet, "--seed", "1").out.splitlines()
+    captions = [line for line in lines if line.startswith("*filters w_xyck")]
+    assert captions == [
+        f"*filters w_xyck filter {k + 1} of 3, channel {c + 1} of 2 ([:, :, {c}, {k}])*" for k in range(3) for c in range(2)
+    ]
+    for k in range(3):
+        for c in range(2):
+            caption = f"*filters w_xyck filter {k + 1} of 3, channel {c + 1} of 2 ([:, :, {c}, {k}])*"
+            assert np.allclose(table_after(lines, caption), inputs["w"][:, :, c, k], rtol=1e-3)
+    assert not any("its values: `grader data`" in line for line in lines)
+    # a 4-D input that is not conv2d's filters: slices by their index only
+    assert [line for line in lines if line.startswith("*dense weights")] == [
+        f"*dense weights v_ijko slice {n + 1} of 6 ([:, :, {i}, {j}])*" for n, (i, j) in enumerate((i, j) for i in range(3) for j in range(2))
+    ]
+    assert np.allclose(table_after(lines, "*dense weights v_ijko slice 4 of 6 ([:, :, 1, 1])*"), inputs["v"][:, :, 1, 1], rtol=1e-3)
+    page = grader("sheet", sheet, "--seed", "1", "--format", "html").out
+    assert "<figcaption>filters w_xyck (3x3x2x3) filter 3 of 3, channel 2 of 2 ([:, :, 1, 2])</figcaption>" in page
