@@ -2,11 +2,18 @@
 
 Reading is built for hostile input: the nested list is walked one depth level at a time (no recursion), its
 shape and entry count are known before any array is allocated, and it is rejected as soon as it is deeper
-than :data:`MAX_DEPTH`, ragged, holds a non-number, or has more than ``max_entries`` entries.
+than :data:`MAX_DEPTH`, ragged, holds a non-number, or has more than ``max_entries`` entries. The array it gives
+(a :class:`ReadArray`) keeps the entries as written, so hints can tell the decimal places of each.
+
+A wrong array gets one hint in its feedback when one explanation fits: the key with its axes in another order
+(:func:`matching_order`, any order of up to :data:`MAX_PERMUTED_RANK` axes, named with the part's ``axes``), the
+key with the opposite sign in every differing entry, or the key rounded to the decimal places written in every
+differing entry.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any, Literal
 
@@ -19,12 +26,20 @@ from grader.answers.base import (
     CheckContext,
     Tolerances,
     correct,
+    decimals_needed,
+    decimals_of,
     describe_raw,
     format_number,
     format_pair,
+    half_unit,
     invalid,
+    is_rounding,
+    number_hint,
     number_to_json,
+    opposite_sign_hint,
+    rounding_hint,
     scored,
+    with_hint,
 )
 from grader.result import Verdict
 
@@ -32,7 +47,30 @@ MAX_DEPTH = 32
 """Deepest nesting read (numpy itself allows 64 axes; no exercise needs more than a handful)."""
 MAX_LISTED = 5
 """How many differing entries the details list by position."""
+MAX_ROUNDING_CHECKED = 100_000
+"""Most differing entries whose written decimal places are read for the rounding hint (each is read one by one);
+an answer with more differing entries gets no rounding hint."""
+MAX_PERMUTED_RANK = 4
+"""Arrays of up to this many axes are tried in every order of their axes (4! = 24 orders) for a layout hint."""
 _LARGEST_FLOAT_BITS = 1024  # ints of 1024 bits or more overflow float64
+
+
+class ReadArray(np.ndarray):
+    """A float64 array read from nested lists that keeps its entries as written: ``written`` holds them flat, in
+    C order (ints, floats, :class:`~grader.answers.base.WrittenFloat`), for the decimal places a hint names.
+    Arrays computed from it (views, arithmetic) are plain: their ``written`` is None."""
+
+    written: list[Any] | None
+
+    def __array_finalize__(self, obj: Any) -> None:
+        self.written = None
+
+
+def _kept(array: np.ndarray, written: list[Any]) -> ReadArray:
+    """``array`` as a :class:`ReadArray` whose entries were written as ``written`` (flat, C order)."""
+    read = array.view(ReadArray)
+    read.written = written
+    return read
 
 
 # ---- reading -----------------------------------------------------------------------------------------------
@@ -85,7 +123,7 @@ def read_array(raw: Any, *, max_entries: int) -> np.ndarray:
         problem = _leaf_problem(raw)
         if problem is not None:
             raise AnswerError(f"expected a nested list of numbers, got {describe_raw(raw)}")
-        return np.asarray(float(raw), dtype=np.float64)
+        return _kept(np.asarray(float(raw), dtype=np.float64), [raw])
     shape: list[int] = []
     level: list[Any] = [raw]  # every item of ``level`` is a list, at depth len(shape)
     while True:
@@ -126,7 +164,7 @@ def read_array(raw: Any, *, max_entries: int) -> np.ndarray:
             problem = _leaf_problem(item)
             if problem is not None:
                 raise AnswerError(f"the entry {_where(_index_of(position, shape))} {problem}")
-        return np.array(items, dtype=np.float64).reshape(shape)
+        return _kept(np.array(items, dtype=np.float64).reshape(shape), items)
 
 
 def _read_ndarray(raw: np.ndarray, *, max_entries: int) -> np.ndarray:
@@ -144,6 +182,7 @@ def _read_ndarray(raw: np.ndarray, *, max_entries: int) -> np.ndarray:
 
 def array_to_json(array: np.ndarray) -> Any:
     """An array as nested lists: whole values as ints, NaN/inf as ``"nan"``/``"inf"``/``"-inf"``."""
+    array = np.asarray(array)
     finite = np.isfinite(array)
     if finite.all():
         if np.all(array == np.round(array)) and np.all(np.abs(array) < 2**53):
@@ -193,6 +232,96 @@ def shape_hint(actual: tuple[int, ...], expected: tuple[int, ...], axes: list[st
     return ""
 
 
+# ---- layouts: the key's axes in another order -----------------------------------------------------------------
+def axis_orders(source: tuple[int, ...], target: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """Every order of the axes of shape ``source`` (as ``np.transpose`` takes it) that gives shape ``target``,
+    leaving out keeping them all in place. Axes of size 1 keep their order among themselves (swapping two of them
+    moves no entry, so it would only be the same explanation twice). Empty for ranks other than 2 to
+    :data:`MAX_PERMUTED_RANK`."""
+    if len(source) != len(target) or not 2 <= len(source) <= MAX_PERMUTED_RANK:
+        return []
+    orders = []
+    for order in itertools.permutations(range(len(source))):
+        ones = [axis for axis in order if source[axis] == 1]
+        if tuple(source[axis] for axis in order) == target and ones == sorted(ones) and order != tuple(sorted(order)):
+            orders.append(order)
+    return orders
+
+
+def close_to(actual: np.ndarray, expected: np.ndarray, tolerances: Tolerances) -> np.ndarray:
+    """Entrywise, whether ``|actual - expected| <= abs_tol + rel_tol * |expected|`` (two arrays of one shape; a
+    boolean array of that shape, False where either is NaN)."""
+    with np.errstate(over="ignore", invalid="ignore"):  # answers near 1e308 overflow to inf: not close
+        return np.abs(actual - expected) <= tolerances.abs_tol + tolerances.rel_tol * np.abs(expected)
+
+
+def matching_order(actual: np.ndarray, expected: np.ndarray, tolerances: Tolerances) -> tuple[int, ...] | None:
+    """The one order of the key's axes (``expected.transpose(order)``) that gives the student's array within the
+    tolerances, or None when no order does or several do: a key symmetric under some reordering has no single
+    explanation, and no hint is better than a wrong one. Any shapes; the key has no NaN."""
+    found = [
+        order for order in axis_orders(expected.shape, actual.shape)
+        if bool(np.all(close_to(actual, expected.transpose(order), tolerances)))
+    ]
+    return found[0] if len(found) == 1 else None
+
+
+def layout_hint(order: tuple[int, ...], axes: list[str] | None) -> str:
+    """What a student's array laid out as ``expected.transpose(order)`` did: named with the part's ``axes`` when
+    it has them (``your array is laid out [filter, position] but the sheet asks for [position, filter]``)."""
+    if axes is not None:
+        return f"your array is laid out [{', '.join(axes[axis] for axis in order)}] but the sheet asks for [{', '.join(axes)}]"
+    if order[:2] == (1, 0) and order[2:] == tuple(range(2, len(order))):
+        return "your array is the correct one with rows and columns swapped (transposed)"
+    yours = ", ".join(str(axis) for axis in range(len(order)))
+    return (f"your array holds the correct values with the axes in another order: your axes {yours} are the "
+            f"sheet's axes {', '.join(str(axis) for axis in order)}")
+
+
+# ---- hints for values: the opposite sign, rounded too early ---------------------------------------------------
+def sign_hint(actual: np.ndarray, expected: np.ndarray, wrong: np.ndarray, tolerance: np.ndarray) -> str:
+    """A hint when every differing entry (``wrong``) is the negative of the key's entry, which is clearly not 0
+    (:func:`~grader.answers.base.is_opposite_sign`); else ``""``. All four arrays have one shape; ``tolerance``
+    holds each entry's accepted difference."""
+    negated = np.abs(actual + expected) <= tolerance
+    if not np.all((negated & (np.abs(expected) > tolerance))[wrong]):
+        return ""
+    if np.count_nonzero(wrong) == 1:
+        return opposite_sign_hint()
+    return "your array is the correct one with every sign flipped" if np.all(negated) else opposite_sign_hint("each of them")
+
+
+def rounded_hint(
+    actual: np.ndarray, expected: np.ndarray, wrong: np.ndarray, tolerance: np.ndarray, written: list[Any] | None
+) -> str:
+    """A hint when every differing entry (``wrong``) is the key's entry rounded to the decimal places it was written
+    with (``written``: the entries as written, flat in C order, else the floats' shortest forms); else ``""``. A
+    bare 0 tells no places: it counts when the key's entry rounds to 0 at the most places the others were written
+    with. The places this part needs are those of the strictest differing entry. No hint beyond
+    :data:`MAX_ROUNDING_CHECKED` differing entries. All arrays have one shape."""
+    positions = np.flatnonzero(wrong)
+    yours, keys = actual.reshape(-1)[positions], expected.reshape(-1)[positions]
+    if len(positions) > MAX_ROUNDING_CHECKED or not np.all(np.abs(yours - keys) <= half_unit(0)):
+        return ""  # too many to read one by one, or one further off than any rounding to a whole number or finer
+    places: set[int] = set()
+    zeros: list[float] = []  # the key's entries where the student wrote a bare 0
+    for position, value, key in zip(positions.tolist(), yours.tolist(), keys.tolist(), strict=True):
+        decimals = decimals_of(written[position] if written is not None else value)
+        if value == 0 and decimals == 0:
+            zeros.append(key)
+        elif decimals is None or not is_rounding(value, key, decimals):
+            return ""
+        else:
+            places.add(decimals)
+    if not places or any(abs(key) > half_unit(max(places)) for key in zeros):
+        return ""
+    needs = [decimals_needed(t) for t in tolerance.reshape(-1)[positions].tolist()]
+    known = [need for need in needs if need is not None]
+    needed = max(known) if len(known) == len(needs) and max(known) > max(places) else None
+    decimals = next(iter(places)) if len(places) == 1 else None
+    return rounding_hint(decimals, needed, "it" if len(positions) == 1 else "each of them")
+
+
 # ---- the answer type ---------------------------------------------------------------------------------------
 
 def _yours_and_expected(actual: Any, expected: Any) -> str:
@@ -204,7 +333,9 @@ class ArrayAnswer(Tolerances, AnswerSpec):
     """A numeric array of any rank (a volume, a filter bank, a gradient), written as nested lists.
 
     The key's value is a float64 ``np.ndarray``. Each entry is accepted when
-    ``|actual - expected| <= abs_tol + rel_tol * |expected|``; the answer is correct when every entry is.
+    ``|actual - expected| <= abs_tol + rel_tol * |expected|``; the answer is correct when every entry is. A wrong
+    answer's feedback names its layout when it is the key with the axes in another order, or says that the
+    differing entries have the opposite sign or are rounded too early, when that explains every one of them.
     """
 
     type: Literal["array"] = "array"
@@ -222,6 +353,8 @@ class ArrayAnswer(Tolerances, AnswerSpec):
         return read_array(raw, max_entries=self.max_entries)
 
     def check(self, actual: np.ndarray, expected: np.ndarray, ctx: CheckContext) -> Verdict:
+        written = actual.written if isinstance(actual, ReadArray) else None
+        actual = np.asarray(actual, dtype=np.float64)
         expected = np.asarray(expected, dtype=np.float64)
         if self.axes is not None and len(self.axes) != expected.ndim:
             raise ValueError(
@@ -231,10 +364,7 @@ class ArrayAnswer(Tolerances, AnswerSpec):
         if not np.isfinite(expected).all():
             raise ValueError("array answer: the key's array holds NaN or inf")
         if actual.shape != expected.shape:
-            hint = shape_hint(actual.shape, expected.shape, self.axes)
-            got = str(actual.shape) if actual.shape else "a single number"
-            message = f"expected {_describe_shape(expected.shape)}, got {got}"
-            return invalid(f"{message}; {hint}" if hint else message)
+            return invalid(self._shape_feedback(actual, expected))
         finite = np.isfinite(actual)
         if not finite.all():
             bad = np.argwhere(~finite)
@@ -245,23 +375,44 @@ class ArrayAnswer(Tolerances, AnswerSpec):
             )
         with np.errstate(over="ignore", invalid="ignore"):  # answers near 1e308 overflow to inf: still wrong
             difference = np.abs(actual - expected)
-            wrong = difference > self.abs_tol + self.rel_tol * np.abs(expected)
+        wrong = ~close_to(actual, expected, self)
         count = int(np.count_nonzero(wrong))
         if count == 0:
             return correct()
         size = expected.size
         fraction = (size - count) / size if self.partial else 0.0
         if expected.ndim == 0:
+            value = written[0] if written is not None else float(actual)
             return scored(
                 fraction,
-                f"your value {format_pair(float(actual), float(expected))[0]} is not within the tolerance of the expected value",
+                with_hint(
+                    f"your value {format_pair(float(actual), float(expected))[0]} is not within the tolerance of the expected value",
+                    number_hint(value, float(expected), self.tolerance_for(float(expected))),
+                ),
                 [_yours_and_expected(actual, expected)],
             )
         return scored(
             fraction,
-            f"{count} of {size} entries differ from the expected values",
+            with_hint(f"{count} of {size} entries differ from the expected values", self._values_hint(actual, expected, wrong, written)),
             self._value_details(actual, expected, difference, wrong),
         )
+
+    def _shape_feedback(self, actual: np.ndarray, expected: np.ndarray) -> str:
+        """``expected shape (6, 2), got (2, 6)`` and a hint: the layout the values show when one order of the key's
+        axes gives them (:func:`matching_order`), else a guess from the sizes (:func:`shape_hint`)."""
+        got = str(actual.shape) if actual.shape else "a single number"
+        order = matching_order(actual, expected, self)
+        hint = layout_hint(order, self.axes) if order is not None else shape_hint(actual.shape, expected.shape, self.axes)
+        return with_hint(f"expected {_describe_shape(expected.shape)}, got {got}", hint)
+
+    def _values_hint(self, actual: np.ndarray, expected: np.ndarray, wrong: np.ndarray, written: list[Any] | None) -> str:
+        """One explanation of an array of the right shape whose ``wrong`` entries differ: its axes in another order,
+        the opposite sign, or rounded too early (in that order of preference); ``""`` when none fits."""
+        order = matching_order(actual, expected, self)
+        if order is not None:
+            return layout_hint(order, self.axes)
+        tolerance = self.abs_tol + self.rel_tol * np.abs(expected)
+        return sign_hint(actual, expected, wrong, tolerance) or rounded_hint(actual, expected, wrong, tolerance, written)
 
     def _value_details(
         self, actual: np.ndarray, expected: np.ndarray, difference: np.ndarray, wrong: np.ndarray

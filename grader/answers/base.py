@@ -7,14 +7,20 @@ part runs the check ladder (PrairieLearn style) and stops at the first rung that
 
 ``parse`` covers missing/type/dtype (it raises :class:`AnswerError`, a message for the student); ``check``
 covers shape/finite/values and returns a :class:`~grader.result.Verdict`. Verdict feedback never states an
-expected value (it is shown for hidden parts too); where and by how much go into ``details``, which the
-pipeline drops for hidden parts.
+expected value; where and by how much go into ``details``, which the pipeline drops for hidden parts.
+
+Numeric types add a hint to a wrong value's feedback when it is one of the usual slips (:func:`number_hint`): the
+opposite sign, or the right value rounded too early. Such a hint tells how the answer relates to the key, so it
+is only for students who see the key: the pipeline shows a hidden part's (and a hidden code case's) feedback
+only as passed / not passed. How many decimal places a student wrote comes from the text of the number
+(:class:`WrittenFloat`, kept by the answer file reader), or else from the shortest ``repr`` of the float.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -261,3 +267,112 @@ def number_to_json(value: float) -> int | float | str:
     if value.is_integer() and abs(value) < 2**53:
         return int(value)
     return value
+
+
+# ---- hints for wrong numbers ------------------------------------------------------------------------------
+class WrittenFloat(float):
+    """A float that keeps the text it was written as (``0.440``, ``4.4e-1``), so a hint can tell how many decimal
+    places the student gave. It compares, hashes, prints and serialises as the plain float."""
+
+    __slots__ = ("text",)
+    text: str
+
+    def __new__(cls, value: float, text: str) -> WrittenFloat:
+        number = super().__new__(cls, value)
+        number.text = text
+        return number
+
+    def __getnewargs__(self) -> tuple[float, str]:  # type: ignore[override]
+        return float(self), self.text
+
+
+_DECIMAL_TEXT = re.compile(r"[+-]?(?P<whole>\d*)(?:\.(?P<fraction>\d*))?(?:[eE](?P<exponent>[+-]?\d{1,6}))?")
+"""A plain decimal number as text, optionally with an exponent (``-0.440``, ``4.4e-1``, ``12``)."""
+
+
+def written_decimals(text: str) -> int | None:
+    """The decimal place of the last digit of a plain number text: 2 for ``0.44`` and ``4.4e-1``, 3 for
+    ``0.440``, 0 for ``12``, -2 for ``1.2e3``; None for any other text (``1/3``, ``inf``, ``1_000``)."""
+    match = _DECIMAL_TEXT.fullmatch(text.strip())
+    if match is None or not (match["whole"] or match["fraction"]):
+        return None
+    return len(match["fraction"] or "") - int(match["exponent"] or 0)
+
+
+def decimals_of(value: float) -> int | None:
+    """The decimal places ``value`` was written with: from its text when it is a :class:`WrittenFloat` (or an
+    int: 0), else from its shortest ``repr`` (a whole float counts 0). None when not finite or not known."""
+    if isinstance(value, (int, np.integer)):
+        return 0
+    if not math.isfinite(value):
+        return None
+    text = getattr(value, "text", None)
+    decimals = written_decimals(text) if isinstance(text, str) else None
+    if decimals is not None:
+        return decimals
+    if float(value).is_integer():
+        return 0
+    return written_decimals(repr(float(value)))
+
+
+def half_unit(decimals: int) -> float:
+    """Half a unit in the ``decimals``-th decimal place (0.005 for 2), with a little room for float rounding."""
+    return 0.5 * 10.0 ** -decimals * (1 + 1e-9)
+
+
+def is_rounding(actual: float, expected: float, decimals: int | None) -> bool:
+    """Whether ``actual``, written with ``decimals`` places (at least 0), is ``expected`` rounded to that many: at
+    most half a unit of its last place away. A bare ``0`` is no rounding (it more likely means "zero") but
+    ``0.000`` is."""
+    if decimals is None or decimals < 0 or (actual == 0 and decimals == 0):
+        return False
+    return abs(actual - expected) <= half_unit(decimals)
+
+
+def decimals_needed(tolerance: float) -> int | None:
+    """The fewest decimal places with which every correctly rounded value is within ``tolerance`` (half a unit of
+    the last place at most ``tolerance``); None for a tolerance of 0, which no number of places is sure to meet."""
+    if not tolerance > 0:
+        return None
+    return max(0, math.ceil(math.log10(0.5 / tolerance) - 1e-9))
+
+
+def places_text(decimals: int) -> str:
+    """``a whole number``, ``1 decimal place``, ``6 decimal places``."""
+    return "a whole number" if decimals == 0 else f"{decimals} decimal place{'s' if decimals != 1 else ''}"
+
+
+def rounding_hint(decimals: int | None, needed: int | None, subject: str = "it") -> str:
+    """``it matches the correct value rounded to 2 decimal places, but this part needs more digits: give at least
+    6 decimal places`` (``decimals`` None: rounded to the decimal places you wrote; ``needed`` is left out when it
+    is None or not more than ``decimals``). ``subject`` replaces ``it`` (``each of them``)."""
+    places = "the decimal places you wrote" if decimals is None else places_text(decimals)
+    more = "" if needed is None or (decimals is not None and needed <= decimals) else f": give at least {places_text(needed)}"
+    return f"{subject} matches the correct value rounded to {places}, but this part needs more digits{more}"
+
+
+def is_opposite_sign(actual: float, expected: float, tolerance: float) -> bool:
+    """Whether ``actual`` is ``-expected`` within ``tolerance`` while ``expected`` is clearly not 0 (``|expected| >
+    tolerance``, so ``actual`` has the other sign and is no right answer)."""
+    return abs(expected) > tolerance and abs(actual + expected) <= tolerance
+
+
+def opposite_sign_hint(subject: str = "it") -> str:
+    """``it has the opposite sign of the correct value (the size is right)``; ``subject`` replaces ``it``."""
+    return f"{subject} has the opposite sign of the correct value (the size is right)"
+
+
+def number_hint(actual: float, expected: float, tolerance: float) -> str:
+    """A hint for a number that is not within ``tolerance`` of ``expected`` when it is one of the usual slips --
+    the opposite sign, or the correct value rounded to the places written (:func:`rounding_hint`) -- else ``""``."""
+    if is_opposite_sign(actual, expected, tolerance):
+        return opposite_sign_hint()
+    decimals = decimals_of(actual)
+    if is_rounding(actual, expected, decimals):
+        return rounding_hint(decimals, decimals_needed(tolerance))
+    return ""
+
+
+def with_hint(feedback: str, hint: str) -> str:
+    """``feedback; hint``, or ``feedback`` alone when there is no hint."""
+    return f"{feedback}; {hint}" if hint else feedback

@@ -1,5 +1,8 @@
 """The ``formula`` answer type: an expression in named variables, compared with a reference function at random
-points of the variables' domains. Also the sampling and point-wise comparison the ``graph`` type shares."""
+points of the variables' domains. Also the sampling and point-wise comparison the ``graph`` type shares.
+
+A formula written as an equation (``p = (f-1)/2``, ``p == (f-1)/2``, ``(f-1)/2 = p``) is not read; the message
+says which side to keep and what to drop (:func:`equation_hint`)."""
 
 from __future__ import annotations
 
@@ -32,6 +35,11 @@ MIN_DEFINED_POINTS = 10
 EXAMPLE_POINTS = 5
 """How many sample points ``expected_json`` shows."""
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+_EQUALS = re.compile(r"(?<![<>!=:])==?(?!=)")
+"""``=`` or ``==`` as an equation's sign: not part of ``<=``, ``>=``, ``!=``, ``:=`` or ``===``."""
+_NAMED_SIDE = re.compile(r"[A-Za-z_][A-Za-z0-9_']* *(?:\([A-Za-z0-9_, ]*\))?\Z")
+"""The side of an equation that names what it defines: ``p``, ``p_out``, ``p'``, ``p(f)``, ``n'(n, f)`` (only
+these characters, so the message that names it shows nothing else a student typed)."""
 
 
 def check_variable_names(domains: dict[str, Domain]) -> dict[str, Domain]:
@@ -174,6 +182,31 @@ def reference_examples(reference: FunctionReference, domains: Mapping[str, Domai
     return examples
 
 
+def _equation_sign(text: str) -> re.Match[str] | None:
+    """The one ``=``/``==`` outside parentheses that makes ``text`` an equation, or None (none, or several)."""
+    signs = [sign for sign in _EQUALS.finditer(text) if text.count("(", 0, sign.start()) == text.count(")", 0, sign.start())]
+    return signs[0] if len(signs) == 1 else None
+
+
+def equation_hint(text: str) -> tuple[str, str] | None:
+    """For a formula written as an equation, ``(the expression to keep, the message saying what to drop)``: ``p =
+    (f-1)/2`` keeps ``(f-1)/2`` (``it is an equation; write only its right-hand side (the expression), without 'p ='``), ``(f-1)/2 ==
+    p`` keeps ``(f-1)/2``. Two expressions (``2*p = f - 1``) keep ``""``: the student must solve for the answer.
+    None when ``text`` is no equation."""
+    sign = _equation_sign(text)
+    if sign is None:
+        return None
+    left, right = text[: sign.start()].strip(), text[sign.end():].strip()
+    if not left or _NAMED_SIDE.fullmatch(left):
+        dropped = f"{left} {sign.group()}".strip()
+        return right, f"it is an equation; write only its right-hand side (the expression), without '{dropped}'"
+    if not right or _NAMED_SIDE.fullmatch(right):
+        dropped = f"{sign.group()} {right}".strip()
+        return left, f"it is an equation; write only its left-hand side (the expression), without '{dropped}'"
+    return "", (f"it is an equation ('{sign.group()}' between two expressions); write only the expression that is "
+                "the answer, solved for the quantity asked, without '='")
+
+
 class FormulaAnswer(PointCheck, AnswerSpec):
     """A formula in the given variables, e.g. the conv output size ``(n + 2*p - f)/s + 1``.
 
@@ -203,7 +236,21 @@ class FormulaAnswer(PointCheck, AnswerSpec):
         try:
             return parse_formula(text, variables=self.variables)
         except FormulaError as exc:
-            raise AnswerError(f"cannot read the formula: {exc}") from None
+            raise AnswerError(self._unreadable(text, exc)) from None
+
+    def _unreadable(self, text: str, error: FormulaError) -> str:
+        """Why ``text`` is no formula: the parser's ``error``, or for an equation what to drop (and why the side to
+        keep cannot be read either, if it cannot)."""
+        equation = equation_hint(text)
+        if equation is None:
+            return f"cannot read the formula: {error}"
+        kept, message = equation
+        if kept:
+            try:
+                parse_formula(kept, variables=self.variables)
+            except FormulaError as exc:
+                return f"cannot read the formula: {message}; the expression itself cannot be read either: {exc}"
+        return f"cannot read the formula: {message}"
 
     def check(self, actual: Formula, expected: FunctionReference, ctx: CheckContext) -> Verdict:
         if not isinstance(expected, FunctionReference):

@@ -1,4 +1,8 @@
-"""The ``number`` answer type: one real number, compared with the key within a tolerance."""
+"""The ``number`` answer type: one real number, compared with the key within a tolerance.
+
+A number read from text keeps that text (:class:`~grader.answers.base.WrittenFloat`), so a wrong value that is
+the right one rounded too early can be told apart by the decimal places written (``0.440`` has three).
+"""
 
 from __future__ import annotations
 
@@ -13,14 +17,17 @@ from grader.answers.base import (
     AnswerSpec,
     CheckContext,
     Tolerances,
+    WrittenFloat,
     bounded_text,
     correct,
     describe_raw,
     format_number,
     format_pair,
     invalid,
+    number_hint,
     number_to_json,
     scored,
+    with_hint,
 )
 from grader.engine.formula import FormulaError, parse_formula, read_minus_signs
 from grader.result import Verdict
@@ -51,7 +58,10 @@ def evaluate_constant(text: str) -> float:
 
 
 def parse_real(raw: Any) -> float:
-    """A raw answer as a Python float (NaN and inf pass through; callers decide). Booleans are not numbers."""
+    """A raw answer as a Python float (NaN and inf pass through; callers decide). Booleans are not numbers.
+
+    A number written as text (``"0.440"``, ``"−0.97"``) comes back as a :class:`WrittenFloat` keeping the text
+    (minus signs read as ``-``); a YAML/JSON float does when the answer file reader kept it."""
     if isinstance(raw, bool):
         raise AnswerError(f"expected a number, got {describe_raw(raw)}")
     if isinstance(raw, int):
@@ -71,7 +81,7 @@ def parse_real(raw: Any) -> float:
         if not text:
             raise AnswerError("expected a number, got empty text")
         try:
-            return float(text)
+            return WrittenFloat(float(text), text)
         except ValueError:
             pass
         return _parse_number_text(text)
@@ -83,7 +93,7 @@ def _parse_number_text(text: str) -> float:
     a decimal comma, a sign written twice, a ``±`` uncertainty, or a constant expression."""
     original, text = text, read_minus_signs(text)  # "−0.97" pasted from a PDF (U+2212 MINUS SIGN) is -0.97
     try:
-        return float(text)
+        return WrittenFloat(float(text), text)
     except ValueError:
         pass
     signs = _DOUBLED_SIGN.match(text)
@@ -119,7 +129,8 @@ class NumberAnswer(Tolerances, AnswerSpec):
 
     Written as a number (``0.25``) or as text holding a constant expression (``"1/4"``, ``"2*pi"``,
     ``"cos(0.5)"``). Accepted when ``|actual - expected| <= abs_tol + rel_tol * |expected|`` (numpy ``isclose``
-    semantics). The key's value is a float.
+    semantics). The key's value is a float. A wrong value gets a hint when it has the opposite sign of the key
+    or is the key rounded to the decimal places written (:func:`~grader.answers.base.number_hint`).
     """
 
     type: Literal["number"] = "number"
@@ -143,7 +154,8 @@ class NumberAnswer(Tolerances, AnswerSpec):
         yours, key = format_pair(actual, expected)
         return scored(
             0.0,
-            f"your value {yours} is not within the tolerance of the expected value",
+            with_hint(f"your value {yours} is not within the tolerance of the expected value",
+                      number_hint(actual, expected, tolerance)),
             [f"yours {yours}, expected {key}: difference {difference:.3g} > tolerance {tolerance:.3g}"],
         )
 

@@ -1,9 +1,16 @@
-"""Answer files: ``{student, seed?, answers: {exercise_id: {part_id: value}}}`` in YAML or JSON."""
+"""Answer files: ``{student, seed?, answers: {exercise_id: {part_id: value}}}`` in YAML or JSON.
+
+Numbers are read as written: a float keeps its text (a :class:`~grader.answers.base.WrittenFloat`, so a hint can
+tell ``0.440`` from ``0.44``), and in YAML an unquoted number with a minus sign pasted from a PDF or a word
+processor (``−6``, ``1e−5``: :data:`~grader.engine.formula.MINUS_SIGNS`) is that number, wherever it stands (a
+list entry, a shift), as a number typed with ``-`` would be. Quoted, it stays text, as every quoted number does.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import stat
 import sys
@@ -13,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from grader.answers.base import WrittenFloat
+from grader.engine.formula import MINUS_SIGNS, read_minus_signs
 from grader.errors import InputFileError
 from grader.spec.yaml_lines import (
     BOOL_TAG,
@@ -40,6 +49,15 @@ while it parses (a 4 MiB file needed 470 MB); JSON, a few times, so JSON files m
 
 
 _MERGE = "tag:yaml.org,2002:merge"
+_PASTED_MINUS_TAG = "tag:grader,2024:number-with-pasted-minus"
+"""The private tag of an unquoted number written with a pasted minus sign (``−6``): see :data:`PASTED_MINUS_NUMBER`."""
+_ANY_SIGN = f"[-+{MINUS_SIGNS}]"
+PASTED_MINUS_NUMBER = re.compile(
+    f"(?=[^{MINUS_SIGNS}]*[{MINUS_SIGNS}])"  # at least one pasted minus sign
+    f"(?:{DECIMAL_INT.pattern.replace('[-+]', _ANY_SIGN)}|{DECIMAL_FLOAT.pattern.replace('[-+]', _ANY_SIGN)})"
+)
+"""A number as :data:`DECIMAL_INT` or :data:`DECIMAL_FLOAT` read it, with at least one of its signs a pasted minus
+sign (``−6``, ``−0.5``, ``1e−5``): the text is a plain number once those are read as ``-``."""
 _UNSUPPORTED_TAGS = ("binary", "timestamp", "set", "omap", "pairs")
 
 
@@ -104,11 +122,25 @@ class _AnswerLoader(_SafeBase):  # type: ignore[misc,valid-type]
             raise _Refusal(None, None, f"!!int {_node_text(node)} is not a decimal whole number", node.start_mark) from None
 
     def construct_decimal_float(self, node: yaml.Node) -> float:
-        """A float (implicit: ``DECIMAL_FLOAT`` text; ``!!float``: whatever ``float()`` or YAML reads)."""
+        """A float (implicit: ``DECIMAL_FLOAT`` text; ``!!float``: whatever ``float()`` or YAML reads), keeping its
+        text (a :class:`WrittenFloat`) when it is finite."""
+        text = str(node.value)
         try:
-            return read_float(str(node.value))
+            value = read_float(text)
         except ValueError:
             raise _Refusal(None, None, f"!!float {_node_text(node)} is not a number", node.start_mark) from None
+        return WrittenFloat(value, text.strip()) if math.isfinite(value) else value
+
+    def construct_pasted_minus_number(self, node: yaml.Node) -> int | float:
+        """An unquoted number written with a pasted minus sign (:data:`PASTED_MINUS_NUMBER`), read as the number
+        written with ``-``, as a YAML int or float."""
+        text = str(node.value)
+        if not isinstance(node, yaml.ScalarNode) or not PASTED_MINUS_NUMBER.match(text):
+            raise _Refusal(None, None, f"{_node_text(node)} is not a number", node.start_mark)
+        plain = read_minus_signs(text)
+        tag = INT_TAG if DECIMAL_INT.match(plain) else FLOAT_TAG
+        number = yaml.ScalarNode(tag, plain, node.start_mark, node.end_mark)
+        return self.construct_decimal_int(number) if tag == INT_TAG else self.construct_decimal_float(number)
 
     def construct_checked_bool(self, node: yaml.Node) -> bool:
         """A bool (implicit: YAML 1.1's yes/no/true/false/on/off; ``!!bool``: those words only)."""
@@ -133,9 +165,17 @@ _AnswerLoader.add_implicit_resolver(FLOAT_TAG, DECIMAL_FLOAT, list("-+.012345678
 _AnswerLoader.add_constructor(INT_TAG, _AnswerLoader.construct_decimal_int)
 _AnswerLoader.add_constructor(FLOAT_TAG, _AnswerLoader.construct_decimal_float)
 _AnswerLoader.add_constructor(BOOL_TAG, _AnswerLoader.construct_checked_bool)
+_AnswerLoader.add_implicit_resolver(_PASTED_MINUS_TAG, PASTED_MINUS_NUMBER, list(f"{MINUS_SIGNS}+.0123456789"))
+_AnswerLoader.add_constructor(_PASTED_MINUS_TAG, _AnswerLoader.construct_pasted_minus_number)
 for _tag in _UNSUPPORTED_TAGS:
     _AnswerLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _AnswerLoader.construct_unsupported)
 _AnswerLoader.add_constructor(None, _AnswerLoader.construct_unsupported)
+
+
+def _json_float(text: str) -> float:
+    """A JSON number with a fraction or an exponent, keeping its text when it is finite (``1e400`` is inf)."""
+    value = float(text)
+    return WrittenFloat(value, text) if math.isfinite(value) else value
 
 
 def _node_text(node: yaml.Node) -> str:
@@ -300,7 +340,7 @@ def parse_answer_file(path: Path, data: bytes) -> AnswerFile:
             return document
 
         try:
-            document = json.loads(text, object_pairs_hook=refuse_duplicates)
+            document = json.loads(text, object_pairs_hook=refuse_duplicates, parse_float=_json_float)
         except json.JSONDecodeError as exc:
             if _saved_as_utf16(data):
                 raise InputFileError("not UTF-8 text: the file was saved as UTF-16 (every other byte is 0); save it as UTF-8", file=path, line=1) from None

@@ -1,0 +1,204 @@
+"""Generic hints for a wrong number or array when no known mistake matched: the opposite sign, or the right value
+rounded to the decimal places the student wrote (read from the answer file's text: ``0.120`` has three). Points
+are unchanged; a known mistake the sheet names keeps its own feedback. Through real answer files and the real
+``grader grade``, and as properties of the checks."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from grader.answers import ArrayAnswer, CheckContext, NumberAnswer
+from grader.answers.base import format_pair
+from grader.result import Status
+from grader.spec import load_sheet
+
+from .test_hints_support import WEEK7, answer_file, flow, grade, solve, write_sheet
+
+CTX = CheckContext.from_seed(0)
+NOT_WITHIN = "your value {} is not within the tolerance of the expected value"
+SIGN = "it has the opposite sign of the correct value (the size is right)"
+
+
+def rounded_hint(places: str, needed: int) -> str:
+    return f"it matches the correct value rounded to {places}, but this part needs more digits: give at least {needed} decimal places"
+
+
+# ---------------------------------------------------------------------------------------------- numbers, CLI
+
+
+def test_a_number_with_the_opposite_sign(tmp_path: Path) -> None:
+    sheet = write_sheet(tmp_path)
+    key = solve(sheet)["ex"]["num"]
+    part = grade(sheet, answer_file(tmp_path, "ex", {"num": repr(-key)}))["ex.num"]
+    assert part["points_earned"] == 0 and part["status"] == "incorrect"
+    assert part["feedback"] == f"{NOT_WITHIN.format(format_pair(-key, key)[0])}; {SIGN}"
+
+
+def test_a_number_rounded_too_early(tmp_path: Path) -> None:
+    sheet = write_sheet(tmp_path)
+    key = solve(sheet)["ex"]["num"]
+    two, four = f"{key:.2f}", f"{key:.4f}"  # 0.12, 0.1178
+    parts = grade(sheet, answer_file(tmp_path, "ex", {"num": two}))
+    assert parts["ex.num"]["points_earned"] == 0
+    assert parts["ex.num"]["feedback"] == f"{NOT_WITHIN.format(two)}; {rounded_hint('2 decimal places', 6)}"
+    quoted = grade(sheet, answer_file(tmp_path, "ex", {"num": f"'{four}'"}))["ex.num"]
+    assert quoted["feedback"] == f"{NOT_WITHIN.format(four)}; {rounded_hint('4 decimal places', 6)}"
+    path = tmp_path / "answers.json"
+    path.write_text(f'{{"student": "s1", "answers": {{"ex": {{"num": {four}}}}}}}', encoding="utf-8")
+    assert grade(sheet, path)["ex.num"]["feedback"] == quoted["feedback"]
+
+
+def test_the_decimal_places_come_from_the_text_written(tmp_path: Path) -> None:
+    """``0.120`` claims three places, and the key rounded to three is not 0.120: no rounding hint (its float's
+    shortest form, 0.12, would have matched the key rounded to two)."""
+    sheet = write_sheet(tmp_path)
+    key = solve(sheet)["ex"]["num"]
+    written = f"{key:.2f}0"
+    assert abs(float(written) - key) > 0.0005
+    part = grade(sheet, answer_file(tmp_path, "ex", {"num": written}))["ex.num"]
+    assert part["feedback"] == NOT_WITHIN.format(format_pair(float(written), key)[0])
+
+
+def test_right_and_unrelated_numbers_get_no_hint(tmp_path: Path) -> None:
+    sheet = write_sheet(tmp_path)
+    key = solve(sheet)["ex"]["num"]
+    right = grade(sheet, answer_file(tmp_path, "ex", {"num": repr(key), "zero": "0"}))
+    assert right["ex.num"]["status"] == "correct" and right["ex.num"]["feedback"] == ""
+    assert right["ex.zero"]["status"] == "correct"
+    wrong = grade(sheet, answer_file(tmp_path, "ex", {"num": repr(3 * key), "zero": "-0.5"}))
+    assert wrong["ex.num"]["feedback"] == NOT_WITHIN.format(format_pair(3 * key, key)[0])
+    assert wrong["ex.zero"]["feedback"] == NOT_WITHIN.format("-0.5")
+
+
+def test_a_known_mistake_keeps_its_own_feedback(tmp_path: Path) -> None:
+    """week7 ex1.a names the sign error: its feedback, not the generic hint."""
+    key = solve(WEEK7)["ex1"]["a"]
+    part_spec = next(p for e, p in load_sheet(WEEK7).parts() if (e.id, p.id) == ("ex1", "a"))
+    named = next(m for m in part_spec.mistakes if m.id == "sign-error")
+    part = grade(WEEK7, answer_file(tmp_path, "ex1", {"a": repr(-key)}))["ex1.a"]
+    assert part["mistake"] == "sign-error" and part["feedback"] == named.feedback
+
+
+def test_the_walkthrough_numbers(tmp_path: Path) -> None:
+    """week7 ex4: t_x1 written 0.5753 (rounded) and t_f6 written with the other sign, as a student handed in."""
+    key = solve(WEEK7)["ex4"]
+    needed = math.ceil(math.log10(0.5 / (1e-6 + 1e-6 * abs(key["t_x1"]))))
+    parts = grade(WEEK7, answer_file(tmp_path, "ex4", {"t_x1": f"{key['t_x1']:.4f}", "t_f6": repr(-key["t_f6"])}))
+    assert parts["ex4.t_x1"]["feedback"].endswith(f"; {rounded_hint('4 decimal places', needed)}")
+    assert parts["ex4.t_f6"]["feedback"].endswith(f"; {SIGN}")
+
+
+# ---------------------------------------------------------------------------------------------- arrays, CLI
+
+
+def test_arrays_with_the_opposite_sign(tmp_path: Path) -> None:
+    sheet = write_sheet(tmp_path)
+    key = np.array(solve(sheet)["ex"]["vol"])
+    parts = grade(sheet, answer_file(tmp_path, "ex", {"vol": flow((-key).tolist())}))
+    assert parts["ex.vol"]["feedback"] == "8 of 8 entries differ from the expected values; your array is the correct one with every sign flipped"
+    some = key.copy()
+    some[0, 1, 0] *= -1
+    some[1, 1, 1] *= -1
+    parts = grade(sheet, answer_file(tmp_path, "ex", {"vol": flow(some.tolist())}))
+    assert parts["ex.vol"]["feedback"] == (
+        "2 of 8 entries differ from the expected values; each of them has the opposite sign of the correct value (the size is right)"
+    )
+
+
+def test_arrays_rounded_too_early(tmp_path: Path) -> None:
+    sheet = write_sheet(tmp_path)
+    key = np.array(solve(sheet)["ex"]["vol"])
+    rounded = "[" + ", ".join("[" + ", ".join("[" + ", ".join(f"{v:.3f}" for v in row) + "]" for row in plane) + "]" for plane in key) + "]"
+    differ = int(np.count_nonzero(np.abs(np.round(key, 3) - key) > 1e-6 + 1e-6 * np.abs(key)))
+    parts = grade(sheet, answer_file(tmp_path, "ex", {"vol": rounded}))
+    assert parts["ex.vol"]["points_earned"] == 0
+    assert parts["ex.vol"]["feedback"] == (
+        f"{differ} of 8 entries differ from the expected values; each of them matches the correct value rounded to "
+        "3 decimal places, but this part needs more digits: give at least 6 decimal places"
+    )
+    mixed = key.tolist()
+    mixed[0][0][0], mixed[1][1][1] = round(mixed[0][0][0], 2), round(mixed[1][1][1], 4)
+    parts = grade(sheet, answer_file(tmp_path, "ex", {"vol": flow(mixed)}))
+    assert parts["ex.vol"]["feedback"] == (
+        "2 of 8 entries differ from the expected values; each of them matches the correct value rounded to the "
+        "decimal places you wrote, but this part needs more digits: give at least 6 decimal places"
+    )
+
+
+def test_right_and_unrelated_arrays_get_no_hint(tmp_path: Path) -> None:
+    sheet = write_sheet(tmp_path)
+    key = np.array(solve(sheet)["ex"]["vol"])
+    assert grade(sheet, answer_file(tmp_path, "ex", {"vol": flow(key.tolist())}))["ex.vol"]["status"] == "correct"
+    wrong = key.copy()
+    wrong[0, 0, 1] += 0.25
+    wrong[1, 0, 0] = -2 * wrong[1, 0, 0]
+    feedback = grade(sheet, answer_file(tmp_path, "ex", {"vol": flow(wrong.tolist())}))["ex.vol"]["feedback"]
+    assert feedback == "2 of 8 entries differ from the expected values"
+
+
+def test_a_bare_zero_is_no_rounding_of_its_own(tmp_path: Path) -> None:
+    """``0`` alone may mean "zero": no hint. Among entries rounded to 3 places it counts when the key's entry rounds
+    to 0.000 too; ``0.0`` (written with a place) is a rounding."""
+    path = tmp_path / "answers.json"
+    answer = ArrayAnswer()
+    key = np.array([0.11775, 0.0003, -0.3185])
+    with_zero = answer.check(answer.parse([0.118, 0, -0.319]), key, CTX)
+    assert with_zero.feedback == (
+        "3 of 3 entries differ from the expected values; each of them matches the correct value rounded to 3 decimal "
+        "places, but this part needs more digits: give at least 6 decimal places"
+    )
+    assert answer.check(answer.parse([0.118, 0, -0.319]), key * [1, 10, 1], CTX).feedback == "3 of 3 entries differ from the expected values"
+    assert answer.check(answer.parse([0, 0]), np.array([0.3, 0.1]), CTX).feedback == "2 of 2 entries differ from the expected values"
+    number = NumberAnswer()
+    assert number.check(number.parse(0), 0.3, CTX).feedback == NOT_WITHIN.format("0")
+    path.write_text('{"student": "s1", "answers": {"ex": {"num": 0.0}}}', encoding="utf-8")
+    sheet = write_sheet(tmp_path)
+    key_num = solve(sheet)["ex"]["num"]
+    assert abs(key_num) > 0.05  # 0.0 is no rounding of it to 1 place
+    assert grade(sheet, path)["ex.num"]["feedback"] == NOT_WITHIN.format("0")
+
+
+# ---------------------------------------------------------------------------------------------- properties
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    magnitude=st.floats(min_value=1e-3, max_value=1e3),
+    negative=st.booleans(),
+    places=st.integers(min_value=0, max_value=9),
+)
+def test_a_rounded_number_gets_the_hint_exactly_when_it_fails(magnitude: float, negative: bool, places: int) -> None:
+    expected = -magnitude if negative else magnitude
+    answer = NumberAnswer()
+    text = f"{expected:.{places}f}"
+    verdict = answer.check(answer.parse(text), expected, CTX)
+    if verdict.status is Status.correct:
+        assert verdict.feedback == ""  # never a hint for an answer within the tolerance
+    elif float(text) != 0 or places > 0:  # a bare 0 is no rounding, 0.0 is
+        shown = "a whole number" if places == 0 else f"{places} decimal place{'s' if places != 1 else ''}"
+        assert f"; it matches the correct value rounded to {shown}, but this part needs more digits: give at least " in verdict.feedback
+        needed = int(verdict.feedback.rsplit("give at least ", 1)[1].split()[0])
+        assert needed > places and abs(round(expected, needed) - expected) <= answer.tolerance_for(expected)
+    else:
+        assert "rounded" not in verdict.feedback
+
+
+@settings(max_examples=300, deadline=None)
+@given(actual=st.floats(allow_nan=False, allow_infinity=False, width=64), abs_tol=st.sampled_from([0.0, 1e-9, 1e-6, 0.1]))
+def test_the_sign_hint_never_fires_when_the_key_is_zero(actual: float, abs_tol: float) -> None:
+    number = NumberAnswer(abs_tol=abs_tol).check(actual, 0.0, CTX)
+    array = ArrayAnswer(abs_tol=abs_tol).check(np.array([actual, -actual]), np.zeros(2), CTX)
+    for feedback in (number.feedback, array.feedback):
+        assert "opposite sign" not in feedback and "sign flipped" not in feedback
+
+
+@settings(max_examples=200, deadline=None)
+@given(expected=st.floats(min_value=-1e6, max_value=1e6).filter(lambda x: abs(x) > 1e-5))
+def test_the_negated_key_gets_the_sign_hint(expected: float) -> None:
+    verdict = NumberAnswer().check(-expected, expected, CTX)
+    assert verdict.status is Status.incorrect and verdict.feedback.endswith(f"; {SIGN}")
