@@ -8,6 +8,7 @@ a known mistake, the student gets that mistake's feedback (and credit, if any).
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,10 @@ from grader.code_key import CodeCaseKey, CodeKey, code_part_key
 from grader.engine import symmetry
 from grader.grading import Mode, check_context, part_fields, pending_part, sheet_result, unusable
 from grader.notes import MISSING_CODE_STUDENT_NOTE
+from grader.report.common import CASE_NOT_COUNTED, CASE_NOT_RUN, HIDDEN_CASE_KINDS, raised
 from grader.result import CaseResult, PartResult, Result, Status, Verdict, Visibility
 from grader.sandbox import CaseInput, CaseOutcome, Limits, PreparedCases, prepare_cases, run_prepared
+from grader.sandbox.runner import DescribedOutcome
 from grader.spec.loader import Sheet
 from grader.spec.models import ExerciseSpec, PartSpec
 from grader.submission.answer_file import file_hash
@@ -32,10 +35,26 @@ _STOPPED = {
     "memory": "your function used too much memory",
     "crashed": "your code stopped the process before returning",
     "bad-result": "your function returned something that is not numbers",
-    "not-run": "not run: the time for the whole submission was used up",
+    "not-run": CASE_NOT_RUN + "the time for the whole submission was used up",
     "import-error": "your file could not be imported",
     "missing-function": "the function is not defined in your file",
 }
+
+# Why no case of a part called the function (DescribedOutcome.before_call), by the status the cases share.
+_BEFORE_CALL = {
+    "import-error": "your file could not be imported",
+    "missing-function": "the function is not defined in your file",
+    "timeout": "importing your file took too long",
+    "memory": "importing your file used too much memory",
+    "crashed": "your file stopped the process while it was imported",
+}
+
+
+def part_title(part: PartSpec) -> str:
+    """A code part's whole prompt for reports: each paragraph's lines joined into one (a YAML block breaks them
+    only to keep the sheet narrow), paragraphs on lines of their own; the part's id when it has no prompt."""
+    paragraphs = (" ".join(block.split()) for block in re.split(r"\n\s*\n", part.prompt.strip()))
+    return "\n".join(paragraph for paragraph in paragraphs if paragraph) or part.id
 
 
 def declared_student_of(path: Path, data: bytes) -> str | None:
@@ -105,11 +124,13 @@ def _mistake(part: PartSpec, answer: CodeAnswer, failed: list[CodeCaseKey], outp
     return None
 
 
-def _gate_properties(key: CodeKey, verdicts: dict[str, Verdict]) -> None:
+def _gate_properties(key: CodeKey, verdicts: dict[str, Verdict]) -> set[str]:
     """Take back a passed property case whose base case failed: a function that is wrong on the base case (a
     constant output, a transposed kernel) can still be trivially equivariant or invariant, and must not earn
-    points for it. The base case is named only when it is visible."""
+    points for it. The base case is named only when it is visible. Returns the names of the cases taken back:
+    they hold, so reports label them ``not counted`` (:data:`CASE_NOT_COUNTED`), not failed."""
     cases = {c.name: c for c in key.cases}
+    gated: set[str] = set()
     for case in key.cases:
         if case.kind == "value" or verdicts[case.name].fraction < 1.0 or verdicts[case.base].fraction >= 1.0:
             continue
@@ -117,8 +138,94 @@ def _gate_properties(key: CodeKey, verdicts: dict[str, Verdict]) -> None:
         named = f"case {base.name}" if base.visibility is not Visibility.hidden else "the case it is compared with"
         verdicts[case.name] = Verdict(
             fraction=0.0, status=Status.incorrect,
-            feedback=f"not counted: the property holds, but only counts when your function also gets {named} right",
+            feedback=f"{CASE_NOT_COUNTED}the property holds, but only counts when your function also gets {named} right",
         )
+        gated.add(case.name)
+    return gated
+
+
+def _before_call(outcome: CaseOutcome) -> bool:
+    """Whether the case never called the function (the module failed to import, or lacks the function)."""
+    return outcome.status in ("import-error", "missing-function") or (isinstance(outcome, DescribedOutcome) and outcome.before_call)
+
+
+def _stopped_before_call(key: CodeKey, outcomes: dict[str, CaseOutcome]) -> CaseOutcome | None:
+    """The outcome all of a part's cases share when none of them called the function (a SyntaxError, a missing
+    function): the same status and message for every case, so it is told once for the part. None otherwise."""
+    first = outcomes[key.cases[0].name]
+    shared = all(
+        _before_call(o) and o.status == first.status and o.message == first.message for o in (outcomes[c.name] for c in key.cases)
+    )
+    return first if shared else None
+
+
+def _not_run_part(exercise: ExerciseSpec, part: PartSpec, key: CodeKey, stopped: CaseOutcome) -> PartResult:
+    """A part none of whose cases ran: the reason once, with the file's own message (the line and the error of a
+    SyntaxError), and every case ``not run``."""
+    lead = _BEFORE_CALL.get(stopped.status, _STOPPED.get(stopped.status, stopped.status))
+    count = len(key.cases)
+    cases_ran = "the case ran" if count == 1 else f"none of the {count} cases ran"
+    feedback = f"{lead}, so {cases_ran}" + (f":\n{stopped.message}" if stopped.message else "")
+    hidden_part = part.visibility is Visibility.hidden
+    verdict = Verdict(fraction=0.0, status=Status.error, feedback=f"{CASE_NOT_RUN}{lead}")
+    return PartResult(
+        **_part_fields(exercise, part),
+        points_earned=0.0,
+        status=Status.error,
+        feedback="not passed" if hidden_part else feedback,
+        cases=[_case_result(c, verdict, hidden_part, HIDDEN_CASE_KINDS["before-call"]) for c in key.cases],
+    )
+
+
+def _failure_kind(answer: CodeAnswer, case: CodeCaseKey, outcome: CaseOutcome, outputs: dict[str, Any], gated: bool) -> str:
+    """How a case failed, in words that tell none of its values (what a hidden case may say): a phrase of
+    HIDDEN_CASE_KINDS, or ``raised <type>`` for an exception of a type Python or numpy defines."""
+    if outcome.status != "ok":
+        if outcome.status == "exception" and isinstance(outcome, DescribedOutcome) and outcome.error_type:
+            return raised(outcome.error_type)
+        kind = "before-call" if _before_call(outcome) else outcome.status
+        return HIDDEN_CASE_KINDS.get(kind, HIDDEN_CASE_KINDS["crashed"])
+    if case.kind == "value":
+        return HIDDEN_CASE_KINDS[answer.failure_kind(outcome.value, case.expected)]
+    if gated:
+        return HIDDEN_CASE_KINDS["not-counted"]
+    base = outputs.get(case.base)
+    if base is None:
+        return HIDDEN_CASE_KINDS["unchecked"]
+    if isinstance(base, dict) or isinstance(outcome.value, dict):
+        return HIDDEN_CASE_KINDS["dict"]
+    if np.shape(base) != np.shape(case.expected) or np.shape(outcome.value) != np.shape(case.expected):
+        return HIDDEN_CASE_KINDS["shape"]
+    return HIDDEN_CASE_KINDS["property"]
+
+
+def _changed_note(function: str, key: CodeKey, outcomes: dict[str, CaseOutcome]) -> str:
+    """A remark (no points) when the function changed array arguments in place (DescribedOutcome.changed): which,
+    and in how many cases; empty when it changed none."""
+    changed = [o.changed for o in (outcomes[c.name] for c in key.cases) if isinstance(o, DescribedOutcome) and o.changed]
+    if not changed:
+        return ""
+    names = list(dict.fromkeys(name for case in changed for name in case))
+    quoted = [f"'{name}'" for name in names]
+    listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+    return (
+        f"Note: your function changed its argument{'s' if len(names) > 1 else ''} {listed} in place (in {len(changed)} of "
+        f"{len(key.cases)} cases). This costs no points, as every case gets its own copy, but code that calls "
+        f"{function}() would find its array changed: work on a copy ({names[0]} = {names[0]}.copy()) or write the "
+        "result into a new array."
+    )
+
+
+def _with_note(feedback: str, note: str) -> str:
+    """``feedback`` then ``note`` as a sentence of its own on a line of its own."""
+    if not feedback or not note:
+        return feedback or note
+    return f"{feedback}{'' if feedback.endswith('.') else '.'}\n{note}"
+
+
+def _part_fields(exercise: ExerciseSpec, part: PartSpec) -> dict[str, Any]:
+    """``part_fields`` with the part's whole prompt as its title (:func:`part_title`)."""
+    return {**part_fields(exercise, part), "title": part_title(part)}
 
 
 # One submission's whole run may take at most this long, however many code parts its sheet has.
@@ -149,17 +256,21 @@ def _part_cases(prefix: str, answer: CodeAnswer, key: CodeKey) -> list[CaseInput
 
 def _graded_part(sheet: Sheet, exercise: ExerciseSpec, part: PartSpec, key: CodeKey, outcomes: dict[str, CaseOutcome]) -> PartResult:
     """Grade one code part from its cases' sandbox ``outcomes`` (by case name, without any prefix)."""
+    stopped = _stopped_before_call(key, outcomes)
+    if stopped is not None:
+        return _not_run_part(exercise, part, key, stopped)
     answer: CodeAnswer = part.answer  # type: ignore[assignment]
     outputs = {name: o.value for name, o in outcomes.items() if o.status == "ok"}
     ctx = check_context(sheet, exercise.id, part.id)
     verdicts = {c.name: _case_verdict(answer, c, outcomes[c.name], outputs, ctx) for c in key.cases}
-    _gate_properties(key, verdicts)
+    gated = _gate_properties(key, verdicts)
     passed = [c for c in key.cases if verdicts[c.name].fraction >= 1.0]
     failed = [c for c in key.cases if verdicts[c.name].fraction < 1.0]
     fraction = len(passed) / len(key.cases)
     mistake = _mistake(part, answer, failed, outputs, ctx) if failed else None
     hidden_part = part.visibility is Visibility.hidden
-    cases = [_case_result(c, verdicts[c.name], hidden_part) for c in key.cases]
+    kinds = {c.name: _failure_kind(answer, c, outcomes[c.name], outputs, c.name in gated) for c in failed}
+    cases = [_case_result(c, verdicts[c.name], hidden_part, kinds.get(c.name, "")) for c in key.cases]
     if not failed:
         status, feedback = Status.correct, ""
     elif mistake is not None:
@@ -167,15 +278,19 @@ def _graded_part(sheet: Sheet, exercise: ExerciseSpec, part: PartSpec, key: Code
         status, feedback = (Status.partial if fraction > 0 else Status.incorrect), mistake.feedback
     else:
         status = Status.partial if passed else (Status.error if all(verdicts[c.name].status is Status.error for c in failed) else Status.incorrect)
+        wrong = [c for c in failed if c.name not in gated]
         # Only a visible case is named: a hidden one's verdict would tell its expected shape or values.
-        shown = [c for c in failed if c.visibility is not Visibility.hidden]
-        feedback = f"{len(failed)} of {len(key.cases)} cases failed"
-        feedback += f"; first: {shown[0].name}: {verdicts[shown[0].name].feedback}" if shown else " (hidden cases: only whether they pass is shown)"
+        shown = [c for c in wrong if c.visibility is not Visibility.hidden]
+        feedback = f"{len(wrong)} of {len(key.cases)} cases failed"
+        if len(wrong) < len(failed):
+            feedback += f" and {len(failed) - len(wrong)} {'was' if len(failed) - len(wrong) == 1 else 'were'} not counted"
+        feedback += f"; first: {shown[0].name}: {verdicts[shown[0].name].feedback}" if shown else " (all of them hidden: how they failed is below)"
+    note = _changed_note(answer.function, key, outcomes)
     return PartResult(
-        **part_fields(exercise, part),
+        **_part_fields(exercise, part),
         points_earned=round(fraction * part.points, 6),
         status=status,
-        feedback=("passed" if not failed else "not passed") if hidden_part else feedback,
+        feedback=("passed" if not failed else "not passed") if hidden_part else _with_note(feedback, note),
         mistake=mistake.id if mistake is not None else None,
         cases=cases,
     )
@@ -233,19 +348,24 @@ def _grade_code_parts(
     results: list[PartResult] = []
     for exercise, part in parts:
         pending = pending_part(exercise, part, mode)
+        if pending is not None:
+            pending = pending.model_copy(update={"title": part_title(part)})
         results.append(pending if pending is not None else graded[(exercise.id, part.id)])
     return results, layers
 
 
-def _case_result(case: CodeCaseKey, verdict: Verdict, hidden_part: bool) -> CaseResult:
+def _case_result(case: CodeCaseKey, verdict: Verdict, hidden_part: bool, kind: str) -> CaseResult:
+    """One case as the Result holds it. A hidden case keeps only whether it passed and, when it failed, ``kind``
+    (:func:`_failure_kind`): how it failed, in words that tell none of its inputs, outputs or expected values."""
     hidden = hidden_part or case.visibility is Visibility.hidden
+    passed = verdict.fraction >= 1.0
     return CaseResult(
         name=case.name,
         visibility=Visibility.hidden if hidden else Visibility.visible,
-        passed=verdict.fraction >= 1.0,
+        passed=passed,
         fraction=verdict.fraction,
         inputs="" if hidden else case.inputs_text,
-        feedback="" if hidden else verdict.feedback,
+        feedback=("" if passed else kind) if hidden else verdict.feedback,
         details=[] if hidden else list(verdict.details),
         mistake=None,
     )

@@ -174,10 +174,31 @@ class CodeAnswer(Tolerances, AnswerSpec):
             verdict = self._array().check(np.asarray(actual[name], dtype=np.float64), np.asarray(value, dtype=np.float64), ctx)
             if verdict.fraction < 1.0:
                 wrong.append(name)
-                details += [f"{name}: {verdict.feedback}"] + [f"{name}: {d}" for d in verdict.details]
+                details += [f"{name}: {line}" for line in _key_lines(verdict, np.ndim(value))]
         if not wrong:
             return correct()
         return scored(0.0, f"wrong value{'s' if len(wrong) > 1 else ''} for {', '.join(wrong)}", details)
+
+    def failure_kind(self, actual: Any, expected: Any) -> str:
+        """How an output that :meth:`check` refuses is wrong, in a word that tells none of its values or shapes
+        (a key of ``grader.report.common.HIDDEN_CASE_KINDS``): ``dict``, ``not-dict``, ``keys``, ``shape``,
+        ``non-finite`` or ``wrong``. ``actual``: an array (e.g. ``(H', W', K)``) or a dict of them, as the sandbox
+        returns it; ``expected``: the key's value for the case."""
+        if self.output == "mapping":
+            if not isinstance(actual, dict):
+                return "not-dict"
+            if any(name not in actual for name in expected):
+                return "keys"
+            pairs = [(np.asarray(actual[name], dtype=np.float64), np.shape(value)) for name, value in expected.items()]
+        elif isinstance(actual, dict):
+            return "dict"
+        else:
+            pairs = [(np.asarray(actual, dtype=np.float64), np.shape(expected))]
+        if any(array.shape != shape for array, shape in pairs):
+            return "shape"
+        if not all(np.isfinite(array).all() for array, _ in pairs):
+            return "non-finite"
+        return "wrong"
 
     def to_json(self, actual: Any) -> Any:
         if isinstance(actual, dict):
@@ -186,6 +207,15 @@ class CodeAnswer(Tolerances, AnswerSpec):
 
     def expected_json(self, expected: Any) -> Any:
         return self.to_json(expected)
+
+
+def _key_lines(verdict: Verdict, ndim: int) -> list[str]:
+    """What one wrong entry of a returned dict gets in the details: for a number only ``yours 1.5, expected 2``
+    (the verdict's feedback says the same in other words), for an array or an unreadable value the feedback and
+    then where it differs."""
+    if ndim == 0 and verdict.details:
+        return list(verdict.details)
+    return [verdict.feedback, *verdict.details]
 
 
 def shapes_text(kwargs: dict[str, Any]) -> str:

@@ -296,6 +296,15 @@ def differs(actual: float, expected: float, part: PartResult) -> bool:
 # ---------------------------------------------------------------------------------------------- what a part shows
 
 
+CASE_NOT_COUNTED = "not counted: "
+"""Starts the feedback of a case that is right in itself but earns nothing (a property that holds for a function
+that fails the case it is compared with): reports label it ``not counted``, not ``FAIL``."""
+CASE_NOT_RUN = "not run: "
+"""Starts the feedback of a case whose function was never called (the file could not be imported, the function is
+missing, the submission's time ran out): reports label it ``not run``."""
+_CASE_LABELS = ((CASE_NOT_COUNTED, "not counted"), (CASE_NOT_RUN, "not run"))
+
+
 @dataclass(frozen=True)
 class CaseView:
     """One visible code case as a report shows it."""
@@ -305,6 +314,24 @@ class CaseView:
     inputs: str
     feedback: str
     details: list[str]
+
+    @property
+    def label(self) -> str:
+        """``pass``, ``FAIL``, or for a case that failed without being wrong ``not counted`` / ``not run``."""
+        if self.passed:
+            return "pass"
+        return next((label for prefix, label in _CASE_LABELS if self.feedback.startswith(prefix)), "FAIL")
+
+    @property
+    def result_word(self) -> str:
+        """The label in a table's result column: ``passed``, ``failed``, ``not counted``, ``not run``."""
+        return {"pass": "passed", "FAIL": "failed"}.get(self.label, self.label)
+
+    @property
+    def remark(self) -> str:
+        """The feedback without the words its label already says (``not counted: `` ...)."""
+        prefix = next((prefix for prefix, label in _CASE_LABELS if label == self.label), "")
+        return self.feedback[len(prefix):] if prefix else self.feedback
 
 
 @dataclass(frozen=True)
@@ -421,11 +448,60 @@ def _view_case(case: CaseResult) -> CaseView:
     )
 
 
+HIDDEN_CASE_KINDS: dict[str, str] = {
+    "timeout": "ran out of time",
+    "memory": "used too much memory",
+    "crashed": "stopped the process",
+    "bad-result": "returned something that is not numbers",
+    "not-run": "not run (the submission's time was used up)",
+    "before-call": "not run",
+    "exception": "raised an exception",
+    "shape": "returned an array of the wrong shape",
+    "non-finite": "returned non-finite values (NaN or inf)",
+    "wrong": "returned a wrong value",
+    "dict": "returned a dict, not an array",
+    "not-dict": "returned an array, not a dict",
+    "keys": "returned a dict without every expected key",
+    "property": "broke the property",
+    "unchecked": "not checked (the case it is compared with failed)",
+    "not-counted": "not counted (the property holds, but the case it is compared with failed)",
+}
+"""Why a hidden code case failed, in words that tell no value of it (its ``CaseResult.feedback``). With
+``raised <type>`` (:func:`raised`) they are the only texts of a hidden case that reports show."""
+_RAISED = "raised "
+_ERROR_TYPE = re.compile(r"(?:numpy(?:\.[a-z_]+)+\.)?[A-Z][A-Za-z]{0,60}")
+
+
+def raised(error_type: str) -> str:
+    """``raised ZeroDivisionError``: the kind of a hidden case whose function raised an exception of a type every
+    Python or numpy has (the grader names no type a student defined: its name could spell out values)."""
+    return _RAISED + error_type
+
+
+def _hidden_kind(case: CaseResult) -> str:
+    """What a report may say of why a hidden case failed: its feedback when that is one of the kinds
+    (:data:`HIDDEN_CASE_KINDS`, :func:`raised`), else nothing."""
+    text = case.feedback
+    if text in HIDDEN_CASE_KINDS.values():
+        return text
+    if text.startswith(_RAISED) and _ERROR_TYPE.fullmatch(text[len(_RAISED):]):
+        return text
+    return ""
+
+
 def _hidden_case_counts(cases: Sequence[CaseResult]) -> str:
+    """``hidden cases: 2 of 6 passed; 3 returned a wrong value, 1 raised IndexError``: the counts, then how many
+    failed in each way (no case named: a hidden case's name may describe its inputs)."""
     if not cases:
         return ""
     passed = sum(1 for c in cases if c.passed)
-    return f"hidden cases: {passed} of {len(cases)} passed"
+    kinds: dict[str, int] = {}
+    for case in cases:
+        kind = "" if case.passed else _hidden_kind(case)
+        if kind:
+            kinds[kind] = kinds.get(kind, 0) + 1
+    counts = f"hidden cases: {passed} of {len(cases)} passed"
+    return counts + ("; " + ", ".join(f"{count} {kind}" for kind, count in kinds.items()) if kinds else "")
 
 
 def shown_status(part: PartResult, audience: Audience) -> Status:

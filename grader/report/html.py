@@ -10,6 +10,7 @@ from typing import Any
 from grader.report.common import (
     NOTES_TITLE,
     Audience,
+    CaseView,
     PartView,
     array_shape,
     as_number,
@@ -240,9 +241,8 @@ def _part(view: PartView) -> str:
     if view.cases or view.hidden_cases:
         rows = "".join(
             f"<tr><td>{esc(c.name)}</td><td>{esc(c.inputs)}</td>"
-            f'<td><span class="badge s-{"passed" if c.passed else "not-passed"}">'
-            f'{"passed" if c.passed else "failed"}</span></td>'
-            f"<td>{'<br>'.join(esc(t) for t in [c.feedback, *c.details] if t)}</td></tr>"
+            f'<td><span class="badge s-{_case_class(c)}">{esc(c.result_word)}</span></td>'
+            f"<td>{'<br>'.join(esc(t) for t in [c.remark, *c.details] if t)}</td></tr>"
             for c in view.cases
         )
         if rows:
@@ -252,6 +252,14 @@ def _part(view: PartView) -> str:
             out.append(f'<p class="note">{esc(view.hidden_cases[0].upper() + view.hidden_cases[1:])}.</p>')
     out.append("</section>")
     return "\n".join(out)
+
+
+def _case_class(case: CaseView) -> str:
+    """The badge colour of a case: passed, failed, or grey for a case that failed without being wrong (not counted,
+    not run)."""
+    if case.passed:
+        return "passed"
+    return "not-passed" if case.label == "FAIL" else "missing"
 
 
 def _subtitle(view: PartView) -> str:

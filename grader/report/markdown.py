@@ -91,9 +91,8 @@ def part_section(view: PartView) -> list[str]:
     if view.cases or view.hidden_cases:
         lines += ["| case | inputs | result | feedback |", "| --- | --- | --- | --- |"]
         for case in view.cases:
-            said = "; ".join(md_text(t) for t in [case.feedback, *case.details] if t)
-            lines.append(f"| {md_text(case.name)} | {md_text(case.inputs)} | "
-                         f"{'passed' if case.passed else 'failed'} | {said} |")
+            said = "; ".join(md_text(t) for t in [case.remark, *case.details] if t)
+            lines.append(f"| {md_text(case.name)} | {md_text(case.inputs)} | {case.result_word} | {said} |")
         lines.append("")
         if view.hidden_cases:
             lines += [md_text(view.hidden_cases[0].upper() + view.hidden_cases[1:]) + ".", ""]

@@ -86,10 +86,9 @@ def part_lines(view: PartView) -> list[str]:
     if view.cases or view.hidden_cases:
         lines.append("  Cases:")
         for case in view.cases:
-            mark = "pass" if case.passed else "FAIL"
-            lines += wrap(f"[{mark}] {case.name}" + (f"  inputs: {case.inputs}" if case.inputs else ""), "    ")
-            if case.feedback:
-                lines += wrap(case.feedback, "           ")
+            lines += wrap(f"[{case.label}] {case.name}" + (f"  inputs: {case.inputs}" if case.inputs else ""), "    ")
+            if case.remark:
+                lines += wrap(case.remark, "           ")
             for detail in case.details:
                 lines += wrap(detail, "           ")
         if view.hidden_cases:

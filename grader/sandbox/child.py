@@ -46,6 +46,16 @@ _map = builtins.map
 _zip = builtins.zip
 _is = operator.is_
 _repeat = itertools.repeat
+# For telling which array arguments a call changed in place (C-level ufuncs and methods, captured before the student
+# could replace numpy's attributes): comparing with them runs none of the student's code.
+_copy_array = _ndarray.copy
+_equal = np.equal
+_isnan = np.isnan
+_logical_or = np.logical_or
+_logical_and = np.logical_and
+_all_true = np.logical_and.reduce
+_bool_array = np.array
+_BOOL = np.dtype(np.bool_)
 _MISSING = object()
 _streams: list[Any] = []  # the child's own stdout/stderr objects, flushed before "done" even if the student swapped them
 
@@ -363,8 +373,54 @@ def _describe(value: Any) -> str:
     return f"a {kind.__module__ + '.' if kind.__module__ not in ('builtins', 'submission') else ''}{kind.__qualname__}"
 
 
-def _result_frame(case: int, value: Any, max_bytes: int) -> tuple[dict[str, Any], bytes]:
-    """The ``ok`` frame for ``value`` or a ``bad-result`` frame explaining why it is not acceptable."""
+MAX_SNAPSHOT_BYTES = 64 << 20
+"""The array arguments of one call are copied (to tell afterwards which the call changed in place) only when they
+hold at most this many bytes together: the copies count against the student's memory while their function runs."""
+
+
+def _snapshot(kwargs: dict[str, Any]) -> list[np.ndarray | None] | None:
+    """Copies of a case's arguments taken before the call, one per argument in order (None for a number), for
+    :func:`_changed_flags`; None when the arrays together exceed :data:`MAX_SNAPSHOT_BYTES` or cannot be copied
+    (then nothing is checked). The arguments are the harness's exact ndarrays: copying them runs no student code."""
+    try:
+        arrays = [value if _type(value) is _ndarray else None for value in kwargs.values()]
+        if not any(array is not None for array in arrays) or sum(a.nbytes for a in arrays if a is not None) > MAX_SNAPSHOT_BYTES:
+            return None
+        return [None if array is None else _copy_array(array) for array in arrays]
+    except BaseException:  # noqa: BLE001 -- out of memory: the call runs unchecked rather than not at all
+        return None
+
+
+def _unchanged(now: np.ndarray, before: np.ndarray) -> bool:
+    """Whether an argument still holds what its copy ``before`` holds: same shape, dtype and values, NaN equal to
+    NaN (both of any shape, e.g. an image ``(H, W, C)``)."""
+    if now.shape != before.shape or now.dtype != before.dtype:
+        return False
+    same = _equal(now, before)
+    if now.dtype.kind == "f":
+        same = _logical_or(same, _logical_and(_isnan(now), _isnan(before)))
+    return bool(_all_true(same, axis=None))
+
+
+def _changed_flags(kwargs: dict[str, Any], snapshot: list[np.ndarray | None] | None) -> bytes | None:
+    """An array blob of shape ``(len(kwargs),)``, dtype bool: which arguments the call changed in place; None when
+    it changed none (the common case: nothing is sent) or nothing was copied."""
+    if snapshot is None:
+        return None
+    # An argument that is no longer the harness's exact ndarray was swapped by code digging in the harness's frames.
+    flags = [
+        before is not None and (_type(now) is not _ndarray or not _unchanged(now, before))
+        for now, before in _zip(kwargs.values(), snapshot)
+    ]
+    if not any(flags):
+        return None
+    return _to_blob(_bool_array(flags, dtype=_BOOL))
+
+
+def _result_frame(case: int, value: Any, max_bytes: int, changed: bytes | None = None) -> tuple[dict[str, Any], bytes]:
+    """The ``ok`` frame for ``value`` or a ``bad-result`` frame explaining why it is not acceptable. ``changed``
+    (:func:`_changed_flags`), when given, travels as one more blob after the result's own: the grader reads it as
+    the flags of the arguments the call changed in place."""
     if _isinstance(value, dict):
         if _len(value) > wire.MAX_RESULT_KEYS:
             return {"kind": "bad-result", "case": case, "message": f"the returned dict has {_len(value)} keys (at most {wire.MAX_RESULT_KEYS})"}, b""
@@ -380,12 +436,14 @@ def _result_frame(case: int, value: Any, max_bytes: int) -> tuple[dict[str, Any]
             total += wire.held_bytes(array.dtype.kind, array.size)
             keys.append(key)
             blobs.append(_to_blob(array))
+        if changed is not None and _len(blobs) < wire.MAX_RESULT_KEYS:
+            blobs.append(changed)
         table, payload = wire.pack_blobs(blobs)
         return {"kind": "ok", "case": case, "result": "dict", "keys": keys, "blobs": table}, payload
     array = _as_plain_array(value, "the returned value", max_bytes)
     if _isinstance(array, str):
         return {"kind": "bad-result", "case": case, "message": array}, b""
-    table, payload = wire.pack_blobs([_to_blob(array)])
+    table, payload = wire.pack_blobs([_to_blob(array)] if changed is None else [_to_blob(array), changed])
     return {"kind": "ok", "case": case, "result": "array", "blobs": table}, payload
 
 
@@ -452,12 +510,14 @@ def _run_student(config: ChildConfig) -> None:
             held += _encode(dict(missing[function_name], kind="missing-function", case=index), b"")
             continue
         function = functions[function_name]
+        snapshot = _snapshot(kwargs)
         _send(fd, {"kind": "start", "case": index}, held=held)
         held = b""
         try:
             value = function(**kwargs)
         except BaseException as error:  # noqa: BLE001 -- SystemExit and KeyboardInterrupt included
             guard.restore()
+            snapshot = None
             kind = "memory" if _isinstance(error, MemoryError) else "exception"
             info = _memory_info(error, config.filename)
             error.__traceback__ = None
@@ -465,11 +525,16 @@ def _run_student(config: ChildConfig) -> None:
             held = _encode({"kind": kind, "case": index, "error": info}, b"")
             continue
         guard.restore()
+        try:
+            changed = _changed_flags(kwargs, snapshot)
+        except BaseException:  # noqa: BLE001 -- out of memory, or harness data the student's code tampered with
+            changed = None
+        snapshot = None
         # Converting (and later freeing) an exact ndarray of numbers runs no code of the student's; a subclass, a
         # list, a dict or an array of objects may (__array__, __len__, __del__, ...).
         plain = _type(value) is _ndarray and value.dtype.kind in "biuf"
         try:
-            header, payload = _result_frame(index, value, config.max_result_bytes)
+            header, payload = _result_frame(index, value, config.max_result_bytes, changed)
         except MemoryError:
             header, payload = {"kind": "bad-result", "case": index, "message": "the result could not be copied: out of memory"}, b""
         except BaseException as error:  # noqa: BLE001 -- conversion may run the student's __array__ etc.

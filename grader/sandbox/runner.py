@@ -68,6 +68,41 @@ class SandboxError(GraderError):
     """The sandbox itself failed (a bug or a broken machine), not the student's code."""
 
 
+@dataclass(frozen=True)
+class DescribedOutcome(CaseOutcome):
+    """A CaseOutcome with facts about the case that reveal none of its inputs or outputs, so a grader may tell
+    them even about a hidden case (each checked here; only the grader's own names or allow-listed words).
+
+    Attributes:
+        error_type: for ``exception`` and ``memory``: the exception's type name when it is one of
+            :data:`SAFE_ERROR_TYPES` (``ZeroDivisionError``, ``numpy.linalg.LinAlgError``), else empty: any other
+            name is the student's to choose and could spell out what their code saw.
+        before_call: the function was never called: the module could not be imported (or ran out of time or
+            crashed while importing), or it does not define the function.
+        changed: for ``ok``: the array arguments (the grader's own names, in the case's order) that the call changed
+            in place (shape, dtype or any value; NaN equals NaN); the call got its own copies, so nothing else saw it.
+    """
+
+    error_type: str = ""
+    before_call: bool = False
+    changed: tuple[str, ...] = ()
+
+
+def _safe_error_types() -> frozenset[str]:
+    """Names of Python's built-in exception types and of numpy's own, as the child reports them
+    (``child._error_info``: a built-in's bare name, ``module.QualName`` for others)."""
+    import builtins
+
+    names = {name for name, value in vars(builtins).items() if isinstance(value, type) and issubclass(value, BaseException)}
+    for error in (np.linalg.LinAlgError, np.exceptions.AxisError, np.exceptions.DTypePromotionError):
+        names.add(f"{error.__module__}.{error.__qualname__}")
+    return frozenset(names)
+
+
+SAFE_ERROR_TYPES = _safe_error_types()
+"""Exception type names a report may show for a hidden case (see :class:`DescribedOutcome`)."""
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # workers
 
@@ -614,9 +649,10 @@ class _Describer:
         if not isinstance(raw, dict):
             return CaseOutcome(name, "crashed", None, "the sandbox lost this case's result")
         status = raw.get("status")
+        in_import = raw.get("phase") == "import"
         if status == "ok":
             try:
-                value = self._value(raw, payload)
+                value, changed = self._value(raw, payload, case)
             except wire.WireError as error:
                 return CaseOutcome(name, "bad-result", None, f"{function} returned an unusable value: {error}")
             size = value.nbytes if isinstance(value, np.ndarray) else sum(array.nbytes for array in value.values())
@@ -624,37 +660,50 @@ class _Describer:
                 total = self.limits.max_total_result_bytes / 2**20
                 return CaseOutcome(name, "bad-result", None, f"the results of this submission's cases together are over {total:.0f} MiB; this one was not kept")
             self.held_bytes += size
-            return CaseOutcome(name, "ok", value, "")
-        if status == "exception":
-            return CaseOutcome(name, "exception", None, self._exception(raw.get("error"), function, during_call=True))
-        if status == "memory":
+            return DescribedOutcome(name, "ok", value, "", changed=changed)
+        if status in ("exception", "memory"):
+            error_type = _error_type(raw.get("error"))
             text = self._exception(raw.get("error"), function, during_call=True)
-            return CaseOutcome(name, "memory", None, f"ran out of memory (the limit is {_mib(self.limits.memory_bytes)}):\n{text}")
+            if status == "memory":
+                text = f"ran out of memory (the limit is {_mib(self.limits.memory_bytes)}):\n{text}"
+            return DescribedOutcome(name, status, None, text, error_type=error_type)
         if status == "bad-result":
             return CaseOutcome(name, "bad-result", None, f"{function} returned an unusable value: {str(raw.get('message', ''))[:2000]}")
         if status == "timeout":
-            return CaseOutcome(name, "timeout", None, self._timeout(raw, case))
+            return DescribedOutcome(name, "timeout", None, self._timeout(raw, case), before_call=in_import)
         if status == "crashed":
             exit_code = raw.get("exit_code")
             if exit_code == -signal.SIGXCPU:  # RLIMIT_CPU, the backstop of the per-case CPU watch
-                return CaseOutcome(name, "timeout", None, self._timeout({"reason": "cpu", "phase": raw.get("phase")}, case))
-            return CaseOutcome(name, "crashed", None, self._crashed(raw, function, previous_function))
+                message = self._timeout({"reason": "cpu", "phase": raw.get("phase")}, case)
+                return DescribedOutcome(name, "timeout", None, message, before_call=in_import)
+            return DescribedOutcome(name, "crashed", None, self._crashed(raw, function, previous_function), before_call=in_import)
         if status == "import-error":
-            return CaseOutcome(name, "import-error", None, self._import_error(raw, function))
+            return DescribedOutcome(name, "import-error", None, self._import_error(raw, function), before_call=True)
         if status == "missing-function":
-            return CaseOutcome(name, "missing-function", None, self._missing_function(raw, function))
+            return DescribedOutcome(name, "missing-function", None, self._missing_function(raw, function), before_call=True)
         if status == "not-run":
             return CaseOutcome(
                 name, "not-run", None, f"not run: the submission used up its {self.limits.wall_seconds_total:g} s of total time before this case"
             )
         return CaseOutcome(name, "crashed", None, "the sandbox lost this case's result")
 
-    def _value(self, raw: dict[str, Any], payload: bytes) -> np.ndarray | dict[str, np.ndarray]:
+    def _value(self, raw: dict[str, Any], payload: bytes, case: _Case) -> tuple[np.ndarray | dict[str, np.ndarray], tuple[str, ...]]:
+        """The result of an ``ok`` record and the array arguments the call changed in place (:func:`_changed`)."""
         base, length = raw.get("base"), raw.get("length")
         if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (base, length)) or base + length > len(payload):
             raise wire.WireError("the result was lost in transfer")
         blob_payload = payload[base : base + length]
         table = raw.get("blobs")
+        keys = raw.get("keys")
+        # One blob more than the result needs: the child's flags of the arguments the call changed in place.
+        needed = len(keys) if raw.get("result") == "dict" and isinstance(keys, list) else 1
+        changed: tuple[str, ...] = ()
+        if isinstance(table, list) and len(table) == needed + 1:
+            changed = _changed(wire.blob_at(blob_payload, table, needed), case)
+            table = table[:needed]
+        return self._result(raw, blob_payload, table), changed
+
+    def _result(self, raw: dict[str, Any], blob_payload: bytes, table: Any) -> np.ndarray | dict[str, np.ndarray]:
         cap = self.limits.max_result_bytes
         if raw.get("result") == "array":
             if not isinstance(table, list) or len(table) != 1:
@@ -797,6 +846,25 @@ class _Describer:
             }.get(signal_name, "")
             return f"the process crashed ({signal_name}) {what}{hint}"
         return f"the process ended {what} without a result"
+
+
+def _error_type(info: Any) -> str:
+    """The type name of a child's error record when it is one of :data:`SAFE_ERROR_TYPES`, else empty."""
+    name = info.get("type") if isinstance(info, dict) else None
+    return name if isinstance(name, str) and name in SAFE_ERROR_TYPES else ""
+
+
+def _changed(blob: bytes, case: _Case) -> tuple[str, ...]:
+    """The array arguments of ``case`` the child flags as changed in place by the call: ``blob`` must be a bool array
+    of shape ``(len(case.kwargs),)``, one flag per argument in order (``child._changed_flags``). Anything else is
+    ignored: only a student forging frames could send it, and it would concern nothing but their own function."""
+    try:
+        flags = wire.blob_to_array(blob, max_bytes=len(case.kwargs))
+    except wire.WireError:
+        return ()
+    if flags.dtype != np.bool_ or flags.shape != (len(case.kwargs),):
+        return ()
+    return tuple(name for (name, value), flag in zip(case.kwargs.items(), flags.tolist()) if flag and isinstance(value, np.ndarray))
 
 
 def _mib(size: int) -> str:
