@@ -259,7 +259,7 @@ def _grade_command(
     for submission in found:
         path = submission.path
         if submission.outside:
-            results.append(unusable(loaded, path, outside_link_message(path), mode=mode))  # type: ignore[arg-type]
+            results.append(unusable(loaded, path, outside_link_message(path)))  # type: ignore[arg-type]
             continue
         try:
             results.append(grade_submission(loaded, path, mode=mode, require_sandbox=require_sandbox))  # type: ignore[arg-type]
@@ -267,7 +267,7 @@ def _grade_command(
             # A student running check sees what their report says; the sheet's own error is for its author.
             shown = one_line(str(path))
             sheet_faults.append(f"{shown}: {SHEET_FAULT}" if mode == "check" else f"{shown}: the sheet failed on this variant: {error}")
-            told = error.result if isinstance(error, VariantKeyError) else unusable(loaded, path, SHEET_FAULT, mode=mode)  # type: ignore[arg-type]
+            told = error.result if isinstance(error, VariantKeyError) else unusable(loaded, path, SHEET_FAULT)  # type: ignore[arg-type]
             results.append(told)
     reader = audience.value
     if len(results) == 1 and fmt is ReportFormat.junit:

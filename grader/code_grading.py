@@ -8,7 +8,6 @@ a known mistake, the student gets that mistake's feedback (and credit, if any).
 from __future__ import annotations
 
 import json
-import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -48,13 +47,6 @@ _BEFORE_CALL = {
     "memory": "importing your file used too much memory",
     "crashed": "your file stopped the process while it was imported",
 }
-
-
-def part_title(part: PartSpec) -> str:
-    """A code part's whole prompt for reports: each paragraph's lines joined into one (a YAML block breaks them
-    only to keep the sheet narrow), paragraphs on lines of their own; the part's id when it has no prompt."""
-    paragraphs = (" ".join(block.split()) for block in re.split(r"\n\s*\n", part.prompt.strip()))
-    return "\n".join(paragraph for paragraph in paragraphs if paragraph) or part.id
 
 
 def declared_student_of(path: Path, data: bytes) -> str | None:
@@ -169,7 +161,7 @@ def _not_run_part(exercise: ExerciseSpec, part: PartSpec, key: CodeKey, stopped:
     hidden_part = part.visibility is Visibility.hidden
     verdict = Verdict(fraction=0.0, status=Status.error, feedback=f"{CASE_NOT_RUN}{lead}")
     return PartResult(
-        **_part_fields(exercise, part),
+        **part_fields(exercise, part),
         points_earned=0.0,
         status=Status.error,
         feedback="not passed" if hidden_part else feedback,
@@ -221,11 +213,6 @@ def _with_note(feedback: str, note: str) -> str:
     if not feedback or not note:
         return feedback or note
     return f"{feedback}{'' if feedback.endswith('.') else '.'}\n{note}"
-
-
-def _part_fields(exercise: ExerciseSpec, part: PartSpec) -> dict[str, Any]:
-    """``part_fields`` with the part's whole prompt as its title (:func:`part_title`)."""
-    return {**part_fields(exercise, part), "title": part_title(part)}
 
 
 # One submission's whole run may take at most this long, however many code parts its sheet has.
@@ -287,7 +274,7 @@ def _graded_part(sheet: Sheet, exercise: ExerciseSpec, part: PartSpec, key: Code
         feedback += f"; first: {shown[0].name}: {verdicts[shown[0].name].feedback}" if shown else " (all of them hidden: how they failed is below)"
     note = _changed_note(answer.function, key, outcomes)
     return PartResult(
-        **_part_fields(exercise, part),
+        **part_fields(exercise, part),
         points_earned=round(fraction * part.points, 6),
         status=status,
         feedback=("passed" if not failed else "not passed") if hidden_part else _with_note(feedback, note),
@@ -348,8 +335,6 @@ def _grade_code_parts(
     results: list[PartResult] = []
     for exercise, part in parts:
         pending = pending_part(exercise, part, mode)
-        if pending is not None:
-            pending = pending.model_copy(update={"title": part_title(part)})
         results.append(pending if pending is not None else graded[(exercise.id, part.id)])
     return results, layers
 
@@ -378,7 +363,7 @@ def grade_code_file(sheet: Sheet, path: Path, data: bytes, *, mode: Mode = "full
     parts = [(e, p) for e, p in sheet.parts() if p.answer.type == "code"]
     digest = file_hash(data)
     if not parts:
-        return unusable(sheet, path, f"{file_name(path)}: this sheet has no code parts; hand in an answer file", submission_hash=digest, mode=mode)
+        return unusable(sheet, path, f"{file_name(path)}: this sheet has no code parts; hand in an answer file", submission_hash=digest)
     results, layers = _grade_code_parts(sheet, parts, path, mode=mode, require_sandbox=require_sandbox)
     declared = declared_student_of(path, data)
     return sheet_result(

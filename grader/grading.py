@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -59,8 +60,11 @@ def judge(answer: AnswerSpec, part: PartSpec, raw: Any, key: PartKey, ctx: Check
 
 
 def title_of(part: PartSpec) -> str:
-    first = part.prompt.strip().splitlines()[0] if part.prompt.strip() else part.id
-    return first if len(first) <= 120 else first[:117] + "..."
+    """A part's whole prompt for reports: each paragraph's lines joined into one (a YAML block breaks them only to
+    keep the sheet narrow), paragraphs on lines of their own; the part's id when it has no prompt. Never cut: the
+    end of a prompt often says what matters (a code part's "no flipping")."""
+    paragraphs = (" ".join(block.split()) for block in re.split(r"\n\s*\n", part.prompt.strip()))
+    return "\n".join(paragraph for paragraph in paragraphs if paragraph) or part.id
 
 
 def part_fields(exercise: ExerciseSpec, part: PartSpec) -> dict[str, Any]:
@@ -186,7 +190,7 @@ def grade_answer_file(sheet: Sheet, submission: AnswerFile, *, mode: Mode = "ful
         key = answer_key(sheet, submission.seed)
     except SpecErrors as exc:
         failed = unusable(
-            sheet, submission.path, SHEET_FAULT, submission_hash=submission.sha256, mode=mode,
+            sheet, submission.path, SHEET_FAULT, submission_hash=submission.sha256,
             student_id=submission.student, seed=submission.seed,
         )
         raise VariantKeyError(exc.errors, failed) from None
@@ -375,8 +379,7 @@ def _did_you_mean(name: str, known: Sequence[str]) -> str:
 
 
 def unusable(
-    sheet: Sheet, path: Path, reason: str, *, submission_hash: str = "", mode: Mode = "full", student_id: str = "",
-    seed: int | None = None,
+    sheet: Sheet, path: Path, reason: str, *, submission_hash: str = "", student_id: str = "", seed: int | None = None,
 ) -> Result:
     """The Result of a submission that could not be graded at all: 0 points for every part a file of its kind
     answers (:func:`parts_answered_by`), with the reason (and the student id and seed when the file could be read).
@@ -420,20 +423,20 @@ def grade_submission(sheet: Sheet, path: Path, *, mode: Mode = "full", require_s
     try:
         data = read_bytes(path)
     except InputFileError as exc:
-        return unusable(sheet, path, student_error(exc, path), mode=mode)
+        return unusable(sheet, path, student_error(exc, path))
     suffix = path.suffix.lower()
     if suffix in ANSWER_SUFFIXES:
         try:
             submission = parse_answer_file(path, data)
         except InputFileError as exc:
-            return unusable(sheet, path, student_error(exc, path), submission_hash=file_hash(data), mode=mode)
+            return unusable(sheet, path, student_error(exc, path), submission_hash=file_hash(data))
         return grade_answer_file(sheet, submission, mode=mode)
     if suffix in CODE_SUFFIXES:
         from grader.code_grading import grade_code_file  # the sandbox is loaded only for code
 
         return grade_code_file(sheet, path, data, mode=mode, require_sandbox=require_sandbox)
     expected = ", ".join(ANSWER_SUFFIXES + CODE_SUFFIXES)
-    return unusable(sheet, path, f"{file_name(path)}: unsupported file type {suffix or '(none)'}; expected one of {expected}", submission_hash=file_hash(data), mode=mode)
+    return unusable(sheet, path, f"{file_name(path)}: unsupported file type {suffix or '(none)'}; expected one of {expected}", submission_hash=file_hash(data))
 
 
 def grade_file(spec_path: Path | str, submission_path: Path | str, *, mode: Mode = "full", require_sandbox: bool = False) -> Result:
