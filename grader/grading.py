@@ -63,8 +63,14 @@ def title_of(part: PartSpec) -> str:
     """A part's whole prompt for reports: each paragraph's lines joined into one (a YAML block breaks them only to
     keep the sheet narrow), paragraphs on lines of their own; the part's id when it has no prompt. Never cut: the
     end of a prompt often says what matters (a code part's "no flipping")."""
-    paragraphs = (" ".join(block.split()) for block in re.split(r"\n\s*\n", part.prompt.strip()))
-    return "\n".join(paragraph for paragraph in paragraphs if paragraph) or part.id
+    return _joined_prompt(part.prompt) or part.id
+
+
+@lru_cache(maxsize=4096)
+def _joined_prompt(prompt: str) -> str:
+    """:func:`title_of`'s text (cached: every submission's every part asks for it)."""
+    paragraphs = (" ".join(block.split()) for block in re.split(r"\n\s*\n", prompt.strip()))
+    return "\n".join(paragraph for paragraph in paragraphs if paragraph)
 
 
 def part_fields(exercise: ExerciseSpec, part: PartSpec) -> dict[str, Any]:

@@ -149,7 +149,8 @@ def test_tolerance_per_entry() -> None:
 def test_transposed_values_get_a_hint() -> None:
     expected = np.arange(9.0).reshape(3, 3)
     verdict = ArrayAnswer().check(expected.T.copy(), expected, CTX)
-    assert any("transposed" in line for line in verdict.details)
+    assert verdict.feedback.endswith("; your array is the correct one with rows and columns swapped (transposed)")
+    assert not any("transposed" in line for line in verdict.details)  # said once, in the feedback
 
 
 def test_json_forms() -> None:
