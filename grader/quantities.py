@@ -8,6 +8,7 @@ quantity with an input replaced: a shifted image, or arrays of random points for
 
 from __future__ import annotations
 
+import functools
 import inspect
 import weakref
 from functools import lru_cache
@@ -24,7 +25,7 @@ from grader.engine import structure, symmetry
 from grader.engine.audit import NAMED_CANDIDATES, SPLIT_SEEDS, differs, number_text
 from grader.engine.formula import flow_comma_hint
 from grader.engine.graph import Graph, KinkDependence, SelectTie, kink_dependence, kinks, select_ties, tie_rule_dependence
-from grader.engine.tensor import Tensor
+from grader.engine.tensor import Tensor, as_tensor
 from grader.errors import GraderError
 
 
@@ -91,6 +92,7 @@ KINDS: dict[str, str] = {
     "list of positions": "a list of 0-based positions, null keeping a whole axis, e.g. [0, null]",
     "list of arrays": "a list of quantities or literals of one shape",
     "text": "text (quote it when it holds ': ' or ', ')",
+    "true or false": "true or false (YAML booleans)",
     "node name": "the name of a node or input of the graph",
     "list of names": "a list of node or input names, e.g. [f1, x1]",
     "mapping of nodes": "a mapping from node name to expression, e.g. {z: w*x + b, L: z*z}",
@@ -103,6 +105,7 @@ _KIND_BY_ANNOTATION: dict[str, str] = {
     "list[int]": "list of whole numbers", "list[int] | None": "list of whole numbers", "list[str]": "list of names",
     "list[str] | None": "list of names", "list[int | None]": "list of positions", "list[Any]": "list of arrays",
     "dict[str, str]": "mapping of nodes", "dict[str, Any]": "mapping of inputs", "str | None": "text",
+    "bool": "true or false",
 }  # fmt: skip
 """The kind of an argument from its annotation, unless :data:`_KIND_BY_NAME` or :data:`_KIND_BY_OP` says otherwise."""
 
@@ -220,10 +223,43 @@ def _elementwise(fn: Callable[..., int], *args: Any) -> Any:
 
 
 # ---- engine ops ---------------------------------------------------------------------------------------------
+def _pair(value: int | tuple[int, int]) -> tuple[int, int]:
+    return value if isinstance(value, tuple) else (value, value)
+
+
+def _floor_cropped(x: Tensor, window: tuple[int, int], stride: tuple[int, int]) -> Tensor:
+    """``x`` (H, W, C) or (N, H, W, C) without the last rows and columns that no window of ``window`` (rows,
+    columns) at ``stride`` reaches: what ``floor: true`` drops, as PyTorch does. Unchanged where the windows tile
+    it (or do not fit at all: the op then says so)."""
+    rows, columns = x.shape[-3], x.shape[-2]
+    keep = [
+        (size - span) // step * step + span if span <= size else size
+        for size, span, step in ((rows, window[0], stride[0]), (columns, window[1], stride[1]))
+    ]
+    if keep == [rows, columns]:
+        return x
+    return structure.crop(x, keep, axes=(x.ndim - 3, x.ndim - 2))
+
+
 @op("conv2d")
-def _conv2d(x: Any, w: Any, b: Any = None, stride: Any = 1, padding: Any = 0) -> Tensor:
-    """2-D convolution (cross-correlation) of x (H, W, C) with filters w (f, f, C, K), bias b (K,)."""
-    return engine.conv2d(x, w, b, stride=_pair_or_int(stride, "stride"), padding=_pair_or_int(padding, "padding"))
+def _conv2d(x: Any, w: Any, b: Any = None, stride: Any = 1, padding: Any = 0, floor: bool = False) -> Tensor:
+    """2-D convolution (cross-correlation) of x (H, W, C) with filters w (f, f, C, K), bias b (K,); floor: true drops the last rows/columns the filter cannot reach when the stride does not divide n + 2p - f (as PyTorch)."""
+    strides, paddings = _pair_or_int(stride, "stride"), _pair_or_int(padding, "padding")
+    if not _flag(floor, "floor"):
+        return engine.conv2d(x, w, b, stride=strides, padding=paddings)
+    image, filters = as_tensor(x, "conv2d: x"), as_tensor(w, "conv2d: w")
+    for axis, width in zip((image.ndim - 3, image.ndim - 2), _pair(paddings), strict=True):
+        if width:
+            image = structure.pad(image, width, axes=(axis,))
+    window = (filters.shape[0], filters.shape[1]) if filters.ndim == 4 else (0, 0)  # a bad w: conv2d says so
+    return engine.conv2d(_floor_cropped(image, window, _pair(strides)), filters, b, stride=strides, padding=0)
+
+
+def _flag(value: Any, name: str) -> bool:
+    """A yes/no argument: true or false."""
+    if not isinstance(value, bool | np.bool_):
+        raise ValueError(f"{name} must be true or false, got {value!r}")
+    return bool(value)
 
 
 @op("conv1d")
@@ -240,7 +276,24 @@ def _pool(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
     return pool
 
 
-for _name in ("max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d"):
+def _pool2d(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    def pool(x: Any, size: Any, stride: Any = None, floor: bool = False) -> Tensor:
+        window = _pair_or_int(size, "size")
+        strides = window if stride is None else _pair_or_int(stride, "stride")
+        image = as_tensor(x, f"{fn.__name__}: x")
+        if _flag(floor, "floor") and image.ndim >= 3:
+            image = _floor_cropped(image, _pair(window), _pair(strides))
+        return fn(image, window, stride=strides)
+
+    pool.__doc__ = (fn.__doc__ or "").split("\n", 1)[0] + (
+        " floor: true drops the last rows/columns no window reaches when the windows do not tile x (as PyTorch)."
+    )
+    return pool
+
+
+for _name in ("max_pool2d", "avg_pool2d"):
+    op(_name)(_pool2d(getattr(engine, _name)))
+for _name in ("max_pool1d", "avg_pool1d"):
     op(_name)(_pool(getattr(engine, _name)))
 
 
@@ -451,15 +504,15 @@ def _shape_of(x: Any) -> tuple[int, ...]:
 
 
 @op("conv_output_size")
-def _conv_output_size(n: Any, f: Any, stride: Any = 1, padding: Any = 0) -> Any:
-    """(n + 2p - f)/s + 1, the width of a convolution's output (an error when not whole)."""
-    return _elementwise(engine.conv_output_size, n, f, stride, padding)
+def _conv_output_size(n: Any, f: Any, stride: Any = 1, padding: Any = 0, floor: bool = False) -> Any:
+    """(n + 2p - f)/s + 1, the width of a convolution's output (an error when not whole; floor: true rounds down)."""
+    return _elementwise(functools.partial(engine.conv_output_size, floor=_flag(floor, "floor")), n, f, stride, padding)
 
 
 @op("pool_output_size")
-def _pool_output_size(n: Any, size: Any, stride: Any = None) -> Any:
-    """(n - size)/stride + 1, the width of a pooling layer's output."""
-    return _elementwise(engine.pool_output_size, n, size, size if stride is None else stride)
+def _pool_output_size(n: Any, size: Any, stride: Any = None, floor: bool = False) -> Any:
+    """(n - size)/stride + 1, the width of a pooling layer's output (an error when not whole; floor: true rounds down)."""
+    return _elementwise(functools.partial(engine.pool_output_size, floor=_flag(floor, "floor")), n, size, size if stride is None else stride)
 
 
 @op("conv_volume")

@@ -38,9 +38,9 @@ def test_each_argument_has_a_plain_kind_and_defaults_read_as_yaml(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lines = set(_ops_output(monkeypatch, capsys))
-    assert "conv2d(x: array, w: array, b: array (optional), stride: whole number or pair = 1, padding: whole number or pair = 0)" in lines
+    assert "conv2d(x: array, w: array, b: array (optional), stride: whole number or pair = 1, padding: whole number or pair = 0, floor: true or false = false)" in lines
     assert "conv1d(x: array, w: array, b: array (optional), stride: whole number = 1, padding: whole number = 0)" in lines
-    assert "max_pool2d(x: array, size: whole number or pair, stride: whole number or pair = size)" in lines
+    assert "max_pool2d(x: array, size: whole number or pair, stride: whole number or pair = size, floor: true or false = false)" in lines
     assert "count_changed(before: array, after: array, atol: number = 1.0e-09)" in lines
     assert "every_unit_has_invariant_shift(of: quantity, input: $input, max_shift: whole number = 2)" in lines
     assert "grad(of: scalar quantity, wrt: $input)" in lines

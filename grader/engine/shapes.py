@@ -19,12 +19,13 @@ def _check_int(value: object, name: str, where: str, *, minimum: int) -> int:
     return int(value)
 
 
-def conv_output_size(n: int, f: int, stride: int = 1, padding: int = 0) -> int:
+def conv_output_size(n: int, f: int, stride: int = 1, padding: int = 0, *, floor: bool = False) -> int:
     """Width (or height) after a convolution: ``(n + 2p - f)/s + 1``, the sheet's Eq. 7.
 
     ``n``: input width; ``f``: filter width; ``stride`` s >= 1; ``padding`` p >= 0 zeros on each side.
-    ValueError naming the numbers when the filter does not fit (f > n + 2p) or the filter positions do not
-    come out whole (the stride does not divide n + 2p - f).
+    ValueError naming the numbers when the filter does not fit (f > n + 2p) or, unless ``floor``, when the filter
+    positions do not come out whole (the stride does not divide n + 2p - f). With ``floor`` the division is
+    rounded down, as PyTorch and TensorFlow's VALID padding do: the last rows the filter cannot reach are dropped.
     """
     where = "conv_output_size"
     n = _check_int(n, "n (input size)", where, minimum=1)
@@ -38,9 +39,12 @@ def conv_output_size(n: int, f: int, stride: int = 1, padding: int = 0) -> int:
             f"{where}: the filter (f = {f}) is larger than the padded input (n + 2p = {n + 2 * padding}), "
             f"so {formula} = {span / stride + 1:g} < 1"
         )
-    if span % stride:
-        raise ValueError(f"{where}: {formula} = {span / stride + 1:g} is not a whole number")
+    if span % stride and not floor:
+        raise ValueError(f"{where}: {formula} = {span / stride + 1:g} is not a whole number{_FLOOR_HINT}")
     return span // stride + 1
+
+
+_FLOOR_HINT = " (floor: true rounds it down, dropping the rows the last window cannot reach, as PyTorch does)"
 
 
 def same_padding(f: int) -> int:
@@ -58,11 +62,11 @@ def same_padding(f: int) -> int:
     return (f - 1) // 2
 
 
-def pool_output_size(n: int, size: int, stride: int | None = None) -> int:
+def pool_output_size(n: int, size: int, stride: int | None = None, *, floor: bool = False) -> int:
     """Width after pooling windows of ``size`` with ``stride`` (default: ``size``, non-overlapping): (n - size)/s + 1.
 
     Strict like :func:`conv_output_size`: ValueError when the windows do not tile the input exactly (no
-    silent flooring that would drop a row or column).
+    silent flooring that would drop a row or column), unless ``floor`` asks for exactly that.
     """
     where = "pool_output_size"
     n = _check_int(n, "n (input size)", where, minimum=1)
@@ -72,8 +76,8 @@ def pool_output_size(n: int, size: int, stride: int | None = None) -> int:
     formula = f"(n - size)/s + 1 = ({n} - {size})/{stride} + 1"
     if span < 0:
         raise ValueError(f"{where}: the window (size = {size}) is larger than the input (n = {n})")
-    if span % stride:
-        raise ValueError(f"{where}: {formula} = {span / stride + 1:g} is not a whole number")
+    if span % stride and not floor:
+        raise ValueError(f"{where}: {formula} = {span / stride + 1:g} is not a whole number{_FLOOR_HINT}")
     return span // stride + 1
 
 

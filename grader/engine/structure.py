@@ -1,4 +1,4 @@
-"""Ops that move entries around without arithmetic: flip, index, stack, transpose, pad (each with its VJP)."""
+"""Ops that move entries around without arithmetic: flip, index, stack, transpose, pad, crop (each with its VJP)."""
 
 from __future__ import annotations
 
@@ -89,6 +89,23 @@ def pad(x: ArrayLike, width: int, axes: Sequence[int] = (0, 1)) -> Tensor:
     widths = [(int(width), int(width)) if a in padded_axes else (0, 0) for a in range(t.ndim)]
     inner = tuple(slice(w, n + w) for (w, _), n in zip(widths, t.shape, strict=True))
     return Tensor.from_op(np.pad(t.value, widths), "pad", (t,), lambda g: (g[inner],))
+
+
+def crop(x: ArrayLike, keep: Sequence[int], axes: Sequence[int]) -> Tensor:
+    """The first ``keep[i]`` entries of ``x`` along each axis ``axes[i]`` (the rest dropped; their gradient is 0)."""
+    t = as_tensor(x, "crop: x")
+    cropped = _axes(axes, t.ndim, "crop")
+    stops = dict(zip(cropped, keep, strict=True))
+    if any(not 0 < stop <= t.shape[axis] for axis, stop in stops.items()):
+        raise ValueError(f"crop: cannot keep {list(keep)} entries of axes {list(axes)} of x of shape {t.shape}")
+    kept = tuple(slice(0, stops[a]) if a in stops else slice(None) for a in range(t.ndim))
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray]:
+        grad = np.zeros_like(t.value)
+        grad[kept] = g
+        return (grad,)
+
+    return Tensor.from_op(t.value[kept], "crop", (t,), vjp)
 
 
 def reshape(x: ArrayLike, shape: Sequence[int]) -> Tensor:
