@@ -5,56 +5,17 @@ other variants are not: a student answering zeros scores full marks there) and o
 part shows (its key, a visible code case, the pool winners ``report.pool_winners`` stars). ``grader ops`` states
 dense's batch rule, and formulas know floor and ceil.
 
-The warning lines on stderr need grader/cli.py to print the ``.warnings`` of each sheet :func:`grader.validate.
-validate_paths` returns (``warning: `` and the located message); until it does, the tests of those lines are
-expected failures (strict), and :func:`grader.validate.check_sheet` is tested directly.
+The warnings are lines ``warning: `` and the located message on stderr; :func:`grader.validate.check_sheet` is also
+tested directly.
 """
 
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
-from grader.cli import main
 from grader.validate import check_sheet
-
-
-class Run:
-    def __init__(self, code: int, out: str, err: str) -> None:
-        self.code, self.out, self.err = code, out, err
-
-
-@pytest.fixture
-def grader(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
-    """Run ``grader ARGS...`` in this process as the installed program does."""
-
-    def run(*args: str | Path) -> Run:
-        monkeypatch.setattr(sys, "argv", ["grader", *map(str, args)])
-        with pytest.raises(SystemExit) as exited:
-            main()
-        captured = capsys.readouterr()
-        code = exited.value.code if isinstance(exited.value.code, int) else 0
-        assert "internal error" not in captured.err and "Traceback" not in captured.err, captured.err
-        return Run(code, captured.out, captured.err)
-
-    return run
-
-
-def write(folder: Path, text: str, name: str = "sheet.yaml") -> Path:
-    path = folder / name
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def line_of(text: str, needle: str, after: str = "") -> int:
-    """The 1-based number of the first line holding ``needle`` (after the first line holding ``after``)."""
-    lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if after in line) if after else 0
-    return next(i + 1 for i in range(start, len(lines)) if needle in lines[i])
+from tests.conftest import Grader, line_of, write
 
 
 # ---- 1. degenerate variants: every hidden ReLU dead in seed 1 ------------------------------------------------
@@ -116,7 +77,7 @@ def degenerate_lines(path: Path, text: str) -> list[str]:
     ]
 
 
-def test_a_degenerate_variant_is_a_warning_naming_its_seeds(tmp_path: Path, grader: Callable[..., Run]) -> None:
+def test_a_degenerate_variant_is_a_warning_naming_its_seeds(tmp_path: Path, grader: Grader) -> None:
     text = MLP.replace("SEEDS", "[1, 3, 7]")  # seed 1: both hidden units dead; 3, 7 and the sheet's numbers: not
     path = write(tmp_path, text)
     found = check_sheet(path)
@@ -126,7 +87,7 @@ def test_a_degenerate_variant_is_a_warning_naming_its_seeds(tmp_path: Path, grad
     assert (run.code, run.out) == (0, f"{path}: ok\n"), run.err
 
 
-def test_validate_prints_each_degenerate_key_as_a_warning(tmp_path: Path, grader: Callable[..., Run]) -> None:
+def test_validate_prints_each_degenerate_key_as_a_warning(tmp_path: Path, grader: Grader) -> None:
     text = MLP.replace("SEEDS", "[1, 3, 7]")
     path = write(tmp_path, text)
     run = grader("validate", path)
@@ -134,7 +95,7 @@ def test_validate_prints_each_degenerate_key_as_a_warning(tmp_path: Path, grader
     assert run.err.splitlines() == [f"warning: {line}" for line in degenerate_lines(path, text)]
 
 
-def test_no_warning_when_no_variant_is_degenerate(tmp_path: Path, grader: Callable[..., Run]) -> None:
+def test_no_warning_when_no_variant_is_degenerate(tmp_path: Path, grader: Grader) -> None:
     path = write(tmp_path, MLP.replace("SEEDS", "[3, 7]"))
     assert check_sheet(path).warnings == []
     run = grader("validate", path)
@@ -250,7 +211,7 @@ def leak_lines(tmp_path: Path) -> list[tuple[Path, list[str]]]:
     ]
 
 
-def test_a_hidden_key_a_visible_part_shows_is_a_warning(tmp_path: Path, grader: Callable[..., Run]) -> None:
+def test_a_hidden_key_a_visible_part_shows_is_a_warning(tmp_path: Path, grader: Grader) -> None:
     for path, lines in leak_lines(tmp_path):
         found = check_sheet(path)
         assert found.errors == [], found.errors
@@ -259,7 +220,7 @@ def test_a_hidden_key_a_visible_part_shows_is_a_warning(tmp_path: Path, grader: 
         assert (run.code, run.out) == (0, f"{path}: ok\n"), run.err
 
 
-def test_validate_prints_each_hidden_key_shown_elsewhere(tmp_path: Path, grader: Callable[..., Run]) -> None:
+def test_validate_prints_each_hidden_key_shown_elsewhere(tmp_path: Path, grader: Grader) -> None:
     for path, lines in leak_lines(tmp_path):
         run = grader("validate", path)
         assert run.code == 0 and run.out == f"{path}: ok\n"
@@ -272,7 +233,7 @@ def test_a_hidden_code_case_shows_nothing(tmp_path: Path) -> None:
 
 
 # ---- 3. grader ops states dense's batch rule ------------------------------------------------------------------
-def test_ops_states_the_batch_rule_of_dense_with_an_example(tmp_path: Path, grader: Callable[..., Run]) -> None:
+def test_ops_states_the_batch_rule_of_dense_with_an_example(tmp_path: Path, grader: Grader) -> None:
     lines = grader("ops").out.splitlines()
     doc = lines[lines.index("dense(h: array, v: array, b: array (optional))") + 1]
     assert doc == (
@@ -321,7 +282,7 @@ exercises:
 """
 
 
-def test_a_formula_answer_with_floor_is_graded(tmp_path: Path, grader: Callable[..., Run]) -> None:
+def test_a_formula_answer_with_floor_is_graded(tmp_path: Path, grader: Grader) -> None:
     sheet = write(tmp_path, FLOOR_SHEET)
     run = grader("validate", sheet)
     assert (run.code, run.out) == (0, f"{sheet}: ok\n"), run.err
@@ -336,12 +297,12 @@ def test_a_formula_answer_with_floor_is_graded(tmp_path: Path, grader: Callable[
         assert next(p for p in graded["parts"] if p["part_id"] == "pooled")["status"] == "incorrect", wrong_answer
 
 
-def test_the_derivative_of_floor_and_ceil_is_zero(tmp_path: Path, grader: Callable[..., Run]) -> None:
+def test_the_derivative_of_floor_and_ceil_is_zero(tmp_path: Path, grader: Grader) -> None:
     run = grader("solve", write(tmp_path, FLOOR_SHEET), "--format", "json")
     assert json.loads(run.out)["ex"]["slope"] == 2  # d/dx floor(x)*x = floor(x) + x*0; d/dx ceil(x) = 0
 
 
-def test_ops_and_errors_list_floor_and_ceil(tmp_path: Path, grader: Callable[..., Run]) -> None:
+def test_ops_and_errors_list_floor_and_ceil(tmp_path: Path, grader: Grader) -> None:
     lines = grader("ops").out.splitlines()
     doc = lines[lines.index("formula(text: text, NAME: array, ...)") + 1]
     assert doc.endswith("; functions: sin, cos, exp, log, tanh, sigmoid, relu, square, abs, max, min, floor, ceil."), doc

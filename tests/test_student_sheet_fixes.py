@@ -11,35 +11,23 @@ line (``grader.cli.main`` in this process):
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
-from grader.cli import main
-
-
-class Run:
-    def __init__(self, code: int, out: str, err: str) -> None:
-        self.code, self.out, self.err = code, out, err
+from tests.conftest import Grader, Run
 
 
 @pytest.fixture
-def grader(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
-    """Run ``grader ARGS...`` in this process as the installed program does."""
+def grader(grader: Grader) -> Grader:
+    """tests/conftest.py's ``grader``, asserting that each command succeeds (exit 0)."""
 
     def run(*args: str | Path) -> Run:
-        monkeypatch.setattr(sys, "argv", ["grader", *map(str, args)])
-        with pytest.raises(SystemExit) as exited:
-            main()
-        captured = capsys.readouterr()
-        code = exited.value.code if isinstance(exited.value.code, int) else 0
-        assert "internal error" not in captured.err and "Traceback" not in captured.err, captured.err
-        assert code == 0, captured.err
-        return Run(code, captured.out, captured.err)
+        done = grader(*args)
+        assert done.code == 0, done.err
+        return done
 
     return run
 
@@ -95,7 +83,7 @@ def sheet(tmp_path: Path) -> Path:
     return path
 
 
-def data(grader: Callable[..., Run], sheet: Path) -> dict[str, np.ndarray]:
+def data(grader: Grader, sheet: Path) -> dict[str, np.ndarray]:
     inputs = json.loads(grader("data", sheet, "--seed", "1").out)["inputs"]["cnn"]
     return {name: np.array(value) for name, value in inputs.items()}
 
@@ -113,7 +101,7 @@ def table_after(lines: list[str], caption: str) -> np.ndarray:
 
 
 # ---- (a) 1-based ordinals with the 0-based index ---------------------------------------------------------------
-def test_channel_captions_count_from_1_and_name_the_0_based_index(grader: Callable[..., Run], sheet: Path) -> None:
+def test_channel_captions_count_from_1_and_name_the_0_based_index(grader: Grader, sheet: Path) -> None:
     image = data(grader, sheet)["image"]
     lines = grader("sheet", sheet, "--seed", "1").out.splitlines()
     assert [line for line in lines if line.startswith("*image I")] == [
@@ -126,7 +114,7 @@ def test_channel_captions_count_from_1_and_name_the_0_based_index(grader: Callab
     assert "<figcaption>image I (4x4x2) channel 2 of 2 ([:, :, 1])</figcaption>" in page
 
 
-def test_plane_captions_name_their_index(grader: Callable[..., Run], tmp_path: Path) -> None:
+def test_plane_captions_name_their_index(grader: Grader, tmp_path: Path) -> None:
     path = tmp_path / "planes.yaml"
     path.write_text(CONV.replace("shape: [4, 4, 2]}", "shape: [2, 4, 4]}").replace("x: $image, w", "x: {op: transpose, x: $image, axes: [1, 2, 0]}, w"), encoding="utf-8")
     lines = grader("sheet", path, "--seed", "1").out.splitlines()
@@ -137,7 +125,7 @@ def test_plane_captions_name_their_index(grader: Callable[..., Run], tmp_path: P
 
 
 # ---- (b) the template's example has the part's own shape --------------------------------------------------------
-def test_template_examples_have_each_array_part_s_own_shape(grader: Callable[..., Run], sheet: Path) -> None:
+def test_template_examples_have_each_array_part_s_own_shape(grader: Grader, sheet: Path) -> None:
     template = grader("template", sheet, "--seed", "1").out
     formats = [line.strip() for line in template.splitlines() if line.strip().startswith("# format:")]
     assert formats[:3] == [
@@ -158,7 +146,7 @@ def test_template_examples_have_each_array_part_s_own_shape(grader: Callable[...
 
 
 # ---- (c) hidden parts are marked ------------------------------------------------------------------------------
-def test_sheet_and_template_mark_the_hidden_parts(grader: Callable[..., Run], sheet: Path) -> None:
+def test_sheet_and_template_mark_the_hidden_parts(grader: Grader, sheet: Path) -> None:
     note = "hidden: graded after submission, the report says only whether it passed"
     lines = grader("template", sheet, "--seed", "1").out.splitlines()
     at = lines.index("    # b. dL/db (3 values). (1 point)")
@@ -173,7 +161,7 @@ def test_sheet_and_template_mark_the_hidden_parts(grader: Callable[..., Run], sh
 
 
 # ---- (d) a 4-D input is printed as f x f slices -----------------------------------------------------------------
-def test_conv_filters_are_printed_per_filter_and_channel(grader: Callable[..., Run], sheet: Path) -> None:
+def test_conv_filters_are_printed_per_filter_and_channel(grader: Grader, sheet: Path) -> None:
     inputs = data(grader, sheet)
     lines = grader("sheet", sheet, "--seed", "1").out.splitlines()
     captions = [line for line in lines if line.startswith("*filters w_xyck")]
