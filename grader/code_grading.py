@@ -19,7 +19,7 @@ from grader.code_key import CodeCaseKey, CodeKey, code_part_key
 from grader.engine import symmetry
 from grader.grading import Mode, check_context, part_fields, pending_part, sheet_result, unusable
 from grader.notes import MISSING_CODE_STUDENT_NOTE
-from grader.report.common import CASE_NOT_COUNTED, CASE_NOT_RUN, HIDDEN_CASE_KINDS, raised
+from grader.report.common import CASE_NOT_COUNTED, CASE_NOT_RUN, HIDDEN_CASE_KINDS
 from grader.result import CaseResult, PartResult, Result, Status, Verdict, Visibility
 from grader.sandbox import CaseInput, CaseOutcome, Limits, PreparedCases, prepare_cases, run_prepared
 from grader.sandbox.runner import DescribedOutcome
@@ -171,10 +171,8 @@ def _not_run_part(exercise: ExerciseSpec, part: PartSpec, key: CodeKey, stopped:
 
 def _failure_kind(answer: CodeAnswer, case: CodeCaseKey, outcome: CaseOutcome, outputs: dict[str, Any], gated: bool) -> str:
     """How a case failed, in words that tell none of its values (what a hidden case may say): a phrase of
-    HIDDEN_CASE_KINDS, or ``raised <type>`` for an exception of a type Python or numpy defines."""
+    HIDDEN_CASE_KINDS (never an exception's type: the student's code picks it, so it could spell out the inputs)."""
     if outcome.status != "ok":
-        if outcome.status == "exception" and isinstance(outcome, DescribedOutcome) and outcome.error_type:
-            return raised(outcome.error_type)
         kind = "before-call" if _before_call(outcome) else outcome.status
         return HIDDEN_CASE_KINDS.get(kind, HIDDEN_CASE_KINDS["crashed"])
     if case.kind == "value":
@@ -192,9 +190,11 @@ def _failure_kind(answer: CodeAnswer, case: CodeCaseKey, outcome: CaseOutcome, o
 
 
 def _changed_note(function: str, key: CodeKey, outcomes: dict[str, CaseOutcome]) -> str:
-    """A remark (no points) when the function changed array arguments in place (DescribedOutcome.changed): which,
-    and in how many cases; empty when it changed none."""
-    changed = [o.changed for o in (outcomes[c.name] for c in key.cases) if isinstance(o, DescribedOutcome) and o.changed]
+    """A remark (no points) when the function changed array arguments in place (DescribedOutcome.changed) in a
+    visible case: which, and in how many visible cases; empty when it changed none. Hidden cases are not counted: the
+    code chooses whether to change an argument, so that would be one more bit of what it saw of each."""
+    visible = [c for c in key.cases if c.visibility is Visibility.visible]
+    changed = [o.changed for o in (outcomes[c.name] for c in visible) if isinstance(o, DescribedOutcome) and o.changed]
     if not changed:
         return ""
     names = list(dict.fromkeys(name for case in changed for name in case))
@@ -202,7 +202,7 @@ def _changed_note(function: str, key: CodeKey, outcomes: dict[str, CaseOutcome])
     listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
     return (
         f"Note: your function changed its argument{'s' if len(names) > 1 else ''} {listed} in place (in {len(changed)} of "
-        f"{len(key.cases)} cases). This costs no points, as every case gets its own copy, but code that calls "
+        f"{len(visible)} visible cases). This costs no points, as every case gets its own copy, but code that calls "
         f"{function}() would find its array changed: work on a copy ({names[0]} = {names[0]}.copy()) or write the "
         "result into a new array."
     )
