@@ -289,7 +289,8 @@ class AnswerKey:
     inputs: dict[str, dict[str, np.ndarray]]
     """exercise id -> input name -> value (as drawn for this variant)."""
     numbers: int = field(default=0, compare=False)
-    """How many numbers the parts' keys and known mistakes hold in all (what :data:`MAX_KEY_ENTRIES` bounds)."""
+    """How many numbers the key holds in all: its inputs and the parts' keys and known mistakes (the latter are what
+    :data:`MAX_KEY_ENTRIES` bounds; the inputs are bounded by :data:`MAX_ENTRIES` each)."""
     _shown: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False, compare=False)
 
     def expected_json(self, exercise_id: str, part_id: str) -> Any:
@@ -475,7 +476,8 @@ def _compute_key(sheet: Sheet, seed: int | None) -> AnswerKey:
             parts[(exercise.id, part.id)] = PartKey(exercise.id, part.id, expected, mistakes)
     if errors:
         raise SpecErrors(_unique_errors(errors))
-    return AnswerKey(sheet=sheet, seed=seed, parts=parts, inputs=inputs, numbers=held)
+    drawn = sum(_entries_held(value) for values in inputs.values() for value in values.values())
+    return AnswerKey(sheet=sheet, seed=seed, parts=parts, inputs=inputs, numbers=held + drawn)
 
 
 def referenced_names(expression: Any) -> set[str]:
@@ -594,7 +596,7 @@ KEY_CACHE_KEYS = 256
 """How many variants' keys one process keeps at most (least recently used go first)."""
 KEY_CACHE_NUMBERS = 2_500_000
 """How many numbers the kept keys may hold in all (20 MB as float64): a sheet of big arrays keeps few variants,
-the week-7 sheet (254 numbers a variant) keeps :data:`KEY_CACHE_KEYS`. The key just computed is kept
+the week-7 sheet (about 3,000 numbers a variant) keeps :data:`KEY_CACHE_KEYS`. The key just computed is kept
 whatever its size, so a batch of one variant computes it once."""
 
 _KEYS: OrderedDict[tuple[Sheet, int | None], AnswerKey] = OrderedDict()

@@ -48,7 +48,7 @@ def test_big_keys_are_dropped_oldest_first_within_the_bound(tmp_path: Path) -> N
     path.write_text(BIG_SHEET)
     sheet = load_sheet(path)
     per_key = compute_key(sheet, 0).numbers
-    assert per_key == 400 * 500
+    assert per_key == 2 * 400 * 500  # the drawn input and the part's key
     for seed in range(30):
         latest = answer_key(sheet, seed)
         assert _held() <= max(KEY_CACHE_NUMBERS, per_key)
@@ -67,3 +67,30 @@ def test_a_key_bigger_than_the_bound_is_still_kept_while_it_is_the_latest(tmp_pa
     assert answer_key(sheet, 1) is first and list(key_module._KEYS) == [(sheet, 1)]
     answer_key(sheet, 2)
     assert list(key_module._KEYS) == [(sheet, 2)]
+
+
+BIG_INPUT_SMALL_KEY = """\
+id: big-input
+exercises:
+  - id: total
+    inputs:
+      x: {random: {dist: normal, shape: [1000, 1000]}}
+    parts:
+      - id: sum
+        prompt: the sum of x
+        points: 1
+        answer: {type: number}
+        expected: {op: sum, x: $x}
+"""
+
+
+def test_drawn_inputs_count_against_the_bound(tmp_path: Path) -> None:
+    """A key of one number over a 1000x1000 input still holds the input (the student's sheet shows it)."""
+    path = tmp_path / "big-input.yaml"
+    path.write_text(BIG_INPUT_SMALL_KEY)
+    sheet = load_sheet(path)
+    for seed in range(8):
+        answer_key(sheet, seed)
+    assert compute_key(sheet, 0).numbers == 1000 * 1000 + 1
+    assert len(key_module._KEYS) == KEY_CACHE_NUMBERS // (1000 * 1000 + 1)
+    assert _held() <= KEY_CACHE_NUMBERS
