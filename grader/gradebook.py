@@ -478,8 +478,8 @@ class Gradebook:
         SQLite's byte-range locks do not touch), or GraderError when another batch holds it. A file system without
         ``flock`` (some network shares) goes unlocked, as before. The connection has created the file by now:
         SQLite creates it on connecting."""
-        try:
-            self._lock_fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        try:  # for writing: an NFS client emulates flock with a byte-range lock, which needs a writable descriptor
+            self._lock_fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
         except OSError:
             return  # whatever hinders this open hinders SQLite too, and it says so more precisely
         _BATCH_LOCKS.add(self._lock_fd)
