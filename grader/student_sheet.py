@@ -119,9 +119,11 @@ def _nested_example(shape: tuple[int, ...]) -> str:
 
 
 def _hint(key: AnswerKey, exercise_id: str, part: PartSpec) -> str:
-    """The part's answer format; for an array, with an example of its key's own shape instead of a generic one."""
+    """The part's answer format; for an array of a visible part, with an example of its key's own shape instead of a
+    generic one. A hidden part keeps the generic one: its key's shape can be (or give away) a hidden answer, such as
+    an output width."""
     hint = part.answer.format_hint
-    if part.answer.type != "array":
+    if part.answer.type != "array" or part.visibility is Visibility.hidden:
         return hint
     shape = tuple(np.shape(key.part(exercise_id, part.id).expected))
     match = _ARRAY_EXAMPLE.search(hint)

@@ -317,3 +317,32 @@ def test_ops_and_errors_list_floor_and_ceil(tmp_path: Path, grader: Grader) -> N
         "unknown function 'flor' at column 1 (did you mean 'floor'?); known functions: sin, cos, exp, log, tanh, "
         "sigmoid, relu, square, abs, max, min, floor, ceil"
     ) in feedback, feedback
+
+
+# ---- review: whole numbers coincide, hidden shapes stay hidden ----------------------------------------------------
+
+
+def test_a_hidden_whole_number_equal_to_a_visible_stride_or_count_is_no_warning(tmp_path: Path, grader: Grader) -> None:
+    """Week 7 with set C's width (3) hidden: a visible code case's stride 3, window 3 and the visible count 3 are
+    coincidences, not leaks."""
+    text = (Path(__file__).resolve().parents[1] / "exercises" / "week7.yaml").read_text(encoding="utf-8")
+    marker = '        prompt: "a. Set C (n = 7, f = 3, s = 2, p = 0): the width of the output volume."\n'
+    assert marker in text
+    sheet = write(tmp_path, text.replace(marker, marker + "        visibility: hidden\n"))
+    run = grader("validate", sheet)
+    assert run.code == 0 and run.err == "", run.err
+
+
+def test_the_student_sheet_does_not_show_the_shape_of_a_hidden_array(tmp_path: Path, grader: Grader) -> None:
+    """conv1d_avgpool with its length (6) and conv_out (6x2) hidden: conv_out's format must not say 6x2."""
+    text = (Path(__file__).resolve().parents[1] / "exercises" / "conv1d_avgpool.yaml").read_text(encoding="utf-8")
+    text = text.replace("after relu: a 6x2 array indexed", "after relu, indexed")
+    for part_id in ("length", "conv_out"):
+        marker = f"      - id: {part_id}\n"
+        assert marker in text
+        text = text.replace(marker, marker + "        visibility: hidden\n")
+    sheet = write(tmp_path, text)
+    for command in ("sheet", "template"):
+        run = grader(command, sheet)
+        assert run.code == 0, run.err
+        assert "6x2" not in run.out and "[[1, 2], [3, 4]]" in run.out, command
