@@ -306,18 +306,18 @@ def rounded_hint(
 ) -> str:
     """A hint when every differing entry (``wrong``) is the key's entry rounded to the decimal places it was written
     with (``written``: the entries as written, flat in C order, else the floats' shortest forms); else ``""``. A
-    bare 0 tells no places: it counts when the key's entry rounds to 0 at the most places the others were written
-    with. The places this part needs are those of the strictest differing entry. No hint beyond
+    0 (``0`` or ``0.000``) is no rounding on its own: it counts when the key's entry rounds to 0 at the most places
+    the others were written with. The places this part needs are those of the strictest differing entry. No hint beyond
     :data:`MAX_ROUNDING_CHECKED` differing entries. All arrays have one shape."""
     positions = np.flatnonzero(wrong)
     yours, keys = actual.reshape(-1)[positions], expected.reshape(-1)[positions]
     if len(positions) > MAX_ROUNDING_CHECKED or not np.all(np.abs(yours - keys) <= half_unit(0)):
         return ""  # too many to read one by one, or one further off than any rounding to a whole number or finer
     places: set[int] = set()
-    zeros: list[float] = []  # the key's entries where the student wrote a bare 0
+    zeros: list[float] = []  # the key's entries where the student wrote 0
     for position, value, key in zip(positions.tolist(), yours.tolist(), keys.tolist(), strict=True):
         decimals = decimals_of(written[position] if written is not None else value)
-        if value == 0 and decimals == 0:
+        if value == 0:
             zeros.append(key)
         elif decimals is None or not is_rounding(value, key, decimals):
             return ""

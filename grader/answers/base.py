@@ -320,13 +320,21 @@ def half_unit(decimals: int) -> float:
     return 0.5 * 10.0 ** -decimals * (1 + 1e-9)
 
 
+MIN_ROUNDED_DIGITS = 2
+"""Significant digits a wrong number must have been written with to be called the key rounded too early: ``0.44``
+for 0.4429 (2) is, while ``1`` for 0.7136 or ``3`` for 3.44 (1) more likely is another slip (a factor left out) than
+a rounding, and ``0.0`` tells nothing."""
+
+
 def is_rounding(actual: float, expected: float, decimals: int | None) -> bool:
-    """Whether ``actual``, written with ``decimals`` places (at least 0), is ``expected`` rounded to that many: at
-    most half a unit of its last place away. A bare ``0`` is no rounding (it more likely means "zero") but
-    ``0.000`` is."""
-    if decimals is None or decimals < 0 or (actual == 0 and decimals == 0):
+    """Whether ``actual``, written with ``decimals`` places (at least 0) and at least :data:`MIN_ROUNDED_DIGITS`
+    significant digits, is ``expected`` rounded to that many places: at most half a unit of its last place away. A 0
+    (``0``, ``0.000``) is never one on its own (an array's rounded entries may include zeros: see
+    ``array.rounded_hint``)."""
+    if decimals is None or decimals < 0 or actual == 0:
         return False
-    return abs(actual - expected) <= half_unit(decimals)
+    significant = math.floor(math.log10(abs(actual))) + 1 + decimals
+    return significant >= MIN_ROUNDED_DIGITS and abs(actual - expected) <= half_unit(decimals)
 
 
 def decimals_needed(tolerance: float) -> int | None:

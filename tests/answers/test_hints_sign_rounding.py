@@ -9,6 +9,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -177,9 +178,10 @@ def test_a_rounded_number_gets_the_hint_exactly_when_it_fails(magnitude: float, 
     answer = NumberAnswer()
     text = f"{expected:.{places}f}"
     verdict = answer.check(answer.parse(text), expected, CTX)
+    significant = len(text.lstrip("-").replace(".", "").lstrip("0"))  # digits from the first one that is not 0
     if verdict.status is Status.correct:
         assert verdict.feedback == ""  # never a hint for an answer within the tolerance
-    elif float(text) != 0 or places > 0:  # a bare 0 is no rounding, 0.0 is
+    elif significant >= 2:  # "1" for 0.71 or "0.0" for 0.017 more likely is another slip than a rounding
         shown = "a whole number" if places == 0 else f"{places} decimal place{'s' if places != 1 else ''}"
         assert f"; it matches the correct value rounded to {shown}, but this part needs more digits: give at least " in verdict.feedback
         needed = int(verdict.feedback.rsplit("give at least ", 1)[1].split()[0])
@@ -202,3 +204,17 @@ def test_the_sign_hint_never_fires_when_the_key_is_zero(actual: float, abs_tol: 
 def test_the_negated_key_gets_the_sign_hint(expected: float) -> None:
     verdict = NumberAnswer().check(-expected, expected, CTX)
     assert verdict.status is Status.incorrect and verdict.feedback.endswith(f"; {SIGN}")
+
+
+@pytest.mark.parametrize(("written", "key"), [("1", 0.7136), ("3", 3.4369), ("0.0", 0.0172), ("0.000", 0.0004)])
+def test_a_number_with_fewer_than_two_significant_digits_is_not_called_rounded(written: str, key: float) -> None:
+    """``t_f2: 1`` for 0.7136 is more likely a factor left out than a rounding; a 0 tells nothing (re-check)."""
+    answer = NumberAnswer()
+    verdict = answer.check(answer.parse(written), key, CTX)
+    assert verdict.status is not Status.correct and "rounded" not in verdict.feedback, verdict.feedback
+
+
+def test_a_whole_number_with_two_significant_digits_still_is() -> None:
+    answer = NumberAnswer()
+    verdict = answer.check(answer.parse("12"), 12.4, CTX)
+    assert "it matches the correct value rounded to a whole number" in verdict.feedback
