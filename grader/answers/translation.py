@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from grader.answers.base import AnswerError, AnswerSpec, CheckContext, bounded_text, describe_raw, scored
 from grader.answers.references import Shift, TranslationReference, Unit
+from grader.engine.formula import read_minus_signs
 from grader.result import Verdict
 
 MAX_UNITS = 10_000
@@ -52,8 +53,8 @@ def _whole(item: Any, what: str) -> int:
         raise AnswerError(f"{what} is {describe_raw(item)}; expected a whole number")
     if isinstance(item, float) and item.is_integer():
         item = int(item)
-    if isinstance(item, str) and re.fullmatch(r"[+-]?\d{1,9}", item.strip()):
-        item = int(item.strip())
+    if isinstance(item, str) and re.fullmatch(r"[+-]?\d{1,9}", read_minus_signs(item.strip())):
+        item = int(read_minus_signs(item.strip()))  # "−1" pasted from a PDF is -1, as "-1" is
     if not isinstance(item, int):
         raise AnswerError(f"{what} is {describe_raw(item)}; expected a whole number")
     if abs(item) > MAX_OFFSET:

@@ -157,3 +157,14 @@ def test_parse_rejects(raw: object, message: str) -> None:
     with pytest.raises(AnswerError) as caught:
         TranslationAnswer().parse(raw)
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize("minus", ["\u2212", "\u2013", "-"])
+def test_a_shift_written_as_text_reads_a_pasted_minus_as_minus(minus: str) -> None:
+    """``"(0, −1)"`` and ``["−1", 0]`` (JSON strings, or quoted in YAML) are the shift (0, -1), as with ``-``."""
+    from grader.answers.translation import parse_shift
+
+    assert parse_shift(f"(0, {minus}1)", "unit 0,1,1") == (0, -1)
+    assert parse_shift([f"{minus}1", 0], "unit 0,1,1") == (-1, 0)
+    with pytest.raises(AnswerError, match="dy is"):
+        parse_shift([f"{minus}{minus}1", 0], "unit 0,1,1")
