@@ -82,6 +82,8 @@ def _case_verdict(answer: CodeAnswer, case: CodeCaseKey, outcome: CaseOutcome, o
             fraction=0.0, status=Status.invalid,
             feedback=f"not checked: the outputs have shapes {before.shape} and {after.shape}, expected {reference_shape}",
         )
+    if not (np.isfinite(before).all() and np.isfinite(after).all()):  # NaN compares as "no difference": never holds
+        return Verdict(fraction=0.0, status=Status.invalid, feedback="not checked: the outputs hold NaN or inf")
     tolerance = answer.abs_tol + answer.rel_tol * np.abs(after)
     if case.kind == "equivariance":
         dy, dx = case.shift

@@ -112,6 +112,13 @@ def grad_w(image, w, b, v, target):
 )
 
 
+# max_pool right but for one NaN entry in every output: no property case may "hold" on NaN (NaN compares as equal).
+NAN_POOL = (
+    "import numpy as np\nSTUDENT = 's-nan'\n"
+    + MAX_POOL.replace("    return out\n", "    out.flat[0] = np.nan\n    return out\n")
+)
+
+
 def write(folder: Path, name: str, source: str) -> Path:
     path = folder / name
     path.write_text(source, encoding="utf-8")
@@ -145,6 +152,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Result]:
         "zeros": ("zeros.py", ZEROS_AND_WRONG_ADJOINTS),
         "hidden": ("hidden.py", HIDDEN_FAILURES.replace("VISIBLE", str(visible))),
         "mutating": ("mutating.py", MUTATING),
+        "nan": ("nan.py", NAN_POOL),
     }
     return {key: grade_submission(sheet, write(folder, name, source)) for key, (name, source) in files.items()}
 
@@ -326,3 +334,14 @@ def test_the_child_flags_an_argument_only_when_its_shape_dtype_or_values_change(
     assert flags(fresh(), reshaped) == [True, False, False]
     assert flags(fresh(), zeroed) == [False, True, False]
     assert _snapshot({"size": 2, "stride": 1}) is None  # no arrays: nothing copied, nothing sent
+
+
+def test_a_property_case_is_not_checked_on_outputs_holding_nan(graded: dict[str, Result]) -> None:
+    """Re-check finding: a max_pool returning NaN had its invariance cases 'hold' (NaN differs from nothing)."""
+    pool = part(graded["nan"], "code_max_pool")
+    assert pool.points_earned == 0
+    properties = [c for c in pool.cases if c.visibility is Visibility.visible and c.name not in {
+        case.name for case in code_part_key(load_sheet(WEEK7), "ex3", "code_max_pool").cases if case.kind == "value"}]
+    assert properties, [c.name for c in pool.cases]
+    for case in properties:
+        assert not case.passed and case.feedback == "not checked: the outputs hold NaN or inf", (case.name, case.feedback)
