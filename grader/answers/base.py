@@ -372,12 +372,16 @@ def opposite_sign_hint(subject: str = "it") -> str:
 
 def number_hint(actual: float, expected: float, tolerance: float) -> str:
     """A hint for a number that is not within ``tolerance`` of ``expected`` when it is one of the usual slips --
-    the opposite sign, or the correct value rounded to the places written (:func:`rounding_hint`) -- else ``""``."""
+    the opposite sign, the correct value rounded to the places written (:func:`rounding_hint`), or both -- else
+    ``""``."""
     if is_opposite_sign(actual, expected, tolerance):
         return opposite_sign_hint()
     decimals = decimals_of(actual)
     if is_rounding(actual, expected, decimals):
         return rounding_hint(decimals, decimals_needed(tolerance))
+    if abs(expected) > tolerance and is_rounding(-actual, expected, decimals):  # -0.44 for 0.4429
+        rounded = rounding_hint(decimals, decimals_needed(tolerance), "apart from the sign it")
+        return f"it has the opposite sign of the correct value, and {rounded}"
     return ""
 
 

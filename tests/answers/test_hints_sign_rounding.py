@@ -218,3 +218,13 @@ def test_a_whole_number_with_two_significant_digits_still_is() -> None:
     answer = NumberAnswer()
     verdict = answer.check(answer.parse("12"), 12.4, CTX)
     assert "it matches the correct value rounded to a whole number" in verdict.feedback
+
+
+def test_a_number_with_the_opposite_sign_and_rounded_is_told_both() -> None:
+    answer = NumberAnswer()
+    verdict = answer.check(answer.parse("-0.44"), 0.44292827, CTX)
+    assert verdict.feedback.endswith(
+        "; it has the opposite sign of the correct value, and apart from the sign it matches the correct value rounded "
+        "to 2 decimal places, but this part needs more digits: give at least 6 decimal places"
+    ), verdict.feedback
+    assert "rounded" not in answer.check(answer.parse("-0.5"), 0.44292827, CTX).feedback  # not a rounding of it
