@@ -305,7 +305,8 @@ def rounded_hint(
     actual: np.ndarray, expected: np.ndarray, wrong: np.ndarray, tolerance: np.ndarray, written: list[Any] | None
 ) -> str:
     """A hint when every differing entry (``wrong``) is the key's entry rounded to the decimal places it was written
-    with (``written``: the entries as written, flat in C order, else the floats' shortest forms); else ``""``. A
+    with (``written``: the entries as written, flat in C order; None for values the student's code computed, read
+    from the floats' shortest forms and told not to round); else ``""``. A
     0 (``0`` or ``0.000``) is no rounding on its own: it counts when the key's entry rounds to 0 at the most places
     the others were written with. The places this part needs are those of the strictest differing entry. No hint beyond
     :data:`MAX_ROUNDING_CHECKED` differing entries. All arrays have one shape."""
@@ -329,7 +330,7 @@ def rounded_hint(
     known = [need for need in needs if need is not None]
     needed = max(known) if len(known) == len(needs) and max(known) > max(places) else None
     decimals = next(iter(places)) if len(places) == 1 else None
-    return rounding_hint(decimals, needed, "it" if len(positions) == 1 else "each of them")
+    return rounding_hint(decimals, needed, "it" if len(positions) == 1 else "each of them", computed=written is None)
 
 
 # ---- the answer type ---------------------------------------------------------------------------------------
@@ -397,7 +398,7 @@ class ArrayAnswer(Tolerances, AnswerSpec):
                 fraction,
                 with_hint(
                     f"your value {format_pair(float(actual), float(expected))[0]} is not within the tolerance of the expected value",
-                    number_hint(value, float(expected), self.tolerance_for(float(expected))),
+                    number_hint(value, float(expected), self.tolerance_for(float(expected)), computed=written is None),
                 ),
                 [_yours_and_expected(actual, expected)],
             )

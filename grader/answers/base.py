@@ -350,10 +350,15 @@ def places_text(decimals: int) -> str:
     return "a whole number" if decimals == 0 else f"{decimals} decimal place{'s' if decimals != 1 else ''}"
 
 
-def rounding_hint(decimals: int | None, needed: int | None, subject: str = "it") -> str:
+def rounding_hint(decimals: int | None, needed: int | None, subject: str = "it", *, computed: bool = False) -> str:
     """``it matches the correct value rounded to 2 decimal places, but this part needs more digits: give at least
     6 decimal places`` (``decimals`` None: rounded to the decimal places you wrote; ``needed`` is left out when it
-    is None or not more than ``decimals``). ``subject`` replaces ``it`` (``each of them``)."""
+    is None or not more than ``decimals``). ``subject`` replaces ``it`` (``each of them``). ``computed``: the
+    values came from the student's code, which should not round at all: ``..., but your code rounds: return the
+    value unrounded``."""
+    if computed:
+        places = "fewer decimal places" if decimals is None else places_text(decimals)
+        return f"{subject} matches the correct value rounded to {places}, but your code rounds: return the values unrounded"
     places = "the decimal places you wrote" if decimals is None else places_text(decimals)
     more = "" if needed is None or (decimals is not None and needed <= decimals) else f": give at least {places_text(needed)}"
     return f"{subject} matches the correct value rounded to {places}, but this part needs more digits{more}"
@@ -370,17 +375,17 @@ def opposite_sign_hint(subject: str = "it") -> str:
     return f"{subject} has the opposite sign of the correct value (the size is right)"
 
 
-def number_hint(actual: float, expected: float, tolerance: float) -> str:
+def number_hint(actual: float, expected: float, tolerance: float, *, computed: bool = False) -> str:
     """A hint for a number that is not within ``tolerance`` of ``expected`` when it is one of the usual slips --
     the opposite sign, the correct value rounded to the places written (:func:`rounding_hint`), or both -- else
-    ``""``."""
+    ``""``. ``computed``: ``actual`` came from the student's code (see :func:`rounding_hint`)."""
     if is_opposite_sign(actual, expected, tolerance):
         return opposite_sign_hint()
     decimals = decimals_of(actual)
     if is_rounding(actual, expected, decimals):
-        return rounding_hint(decimals, decimals_needed(tolerance))
+        return rounding_hint(decimals, decimals_needed(tolerance), computed=computed)
     if abs(expected) > tolerance and is_rounding(-actual, expected, decimals):  # -0.44 for 0.4429
-        rounded = rounding_hint(decimals, decimals_needed(tolerance), "apart from the sign it")
+        rounded = rounding_hint(decimals, decimals_needed(tolerance), "apart from the sign it", computed=computed)
         return f"it has the opposite sign of the correct value, and {rounded}"
     return ""
 

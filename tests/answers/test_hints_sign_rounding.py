@@ -228,3 +228,16 @@ def test_a_number_with_the_opposite_sign_and_rounded_is_told_both() -> None:
         "to 2 decimal places, but this part needs more digits: give at least 6 decimal places"
     ), verdict.feedback
     assert "rounded" not in answer.check(answer.parse("-0.5"), 0.44292827, CTX).feedback  # not a rounding of it
+
+
+def test_values_computed_by_code_that_rounds_are_told_not_to_round() -> None:
+    """A plain array (a code submission's output) rounded to 3 places is told its code rounds, not to give more
+    digits; the same numbers read from an answer file keep the answer-file advice (re-check)."""
+    answer = ArrayAnswer()
+    expected = np.array([[0.12345678, 0.98765432], [0.5555555, 0.333333]])
+    computed = answer.check(np.round(expected, 3), expected, CTX).feedback
+    assert computed.endswith("; each of them matches the correct value rounded to 3 decimal places, but your code "
+                             "rounds: return the values unrounded"), computed
+    written = answer.check(answer.parse([[0.123, 0.988], [0.556, 0.333]]), expected, CTX).feedback
+    assert written.endswith("; each of them matches the correct value rounded to 3 decimal places, but this part "
+                            "needs more digits: give at least 6 decimal places"), written
