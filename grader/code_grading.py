@@ -18,8 +18,7 @@ from grader.answers.code import CodeAnswer, declared_student
 from grader.code_key import CodeCaseKey, CodeKey, code_part_key
 from grader.engine import symmetry
 from grader.grading import Mode, check_context, part_fields, pending_part, sheet_result, unusable
-from grader.notes import MISSING_CODE_STUDENT_NOTE
-from grader.report.common import CASE_NOT_COUNTED, CASE_NOT_RUN, HIDDEN_CASE_KINDS
+from grader.notes import CASE_NOT_COUNTED, CASE_NOT_RUN, HIDDEN_CASE_KINDS, MISSING_CODE_STUDENT_NOTE
 from grader.result import CaseResult, PartResult, Result, Status, Verdict, Visibility
 from grader.sandbox import CaseInput, CaseOutcome, Limits, PreparedCases, prepare_cases, run_prepared
 from grader.sandbox.runner import DescribedOutcome

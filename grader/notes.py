@@ -1,6 +1,7 @@
 """The notes the grader writes on a submission as a whole (``Result.notes``: they cost no points, every report
 shows them to the student), for those that other steps recognize again: grading writes them, and batch and the
-cohort merge read them back from stored Results, so their texts live here, in one place."""
+cohort merge read them back from stored Results, so their texts live here, in one place. Likewise the texts of
+code cases that reports recognize and label (not counted, not run, and how a hidden case failed)."""
 
 from __future__ import annotations
 
@@ -40,3 +41,34 @@ def wrong_variant_note(seed: int) -> str:
 def named_after_file(notes: list[str]) -> bool:
     """Whether a Result with these notes has its file's name as student id: a code file without ``STUDENT``."""
     return MISSING_CODE_STUDENT_NOTE in notes
+
+
+# ---- the texts of code cases that reports recognize (grading writes them, reports label them) -------------------
+CASE_NOT_COUNTED = "not counted: "
+"""Starts the feedback of a case that is right in itself but earns nothing (a property that holds for a function
+that fails the case it is compared with): reports label it ``not counted``, not ``FAIL``."""
+CASE_NOT_RUN = "not run: "
+"""Starts the feedback of a case whose function was never called (the file could not be imported, the function is
+missing, the submission's time ran out): reports label it ``not run``."""
+
+HIDDEN_CASE_KINDS: dict[str, str] = {
+    "timeout": "ran out of time",
+    "memory": "used too much memory",
+    "crashed": "stopped the process",
+    "bad-result": "returned something that is not numbers",
+    "not-run": "not run (the submission's time was used up)",
+    "before-call": "not run",
+    "exception": "raised an exception",
+    "shape": "returned an array of the wrong shape",
+    "non-finite": "returned non-finite values (NaN or inf)",
+    "wrong": "returned a wrong value",
+    "dict": "returned a dict, not an array",
+    "not-dict": "returned an array, not a dict",
+    "keys": "returned a dict without every expected key",
+    "property": "broke the property",
+    "unchecked": "not checked (the case it is compared with failed)",
+    "not-counted": "not counted (the property holds, but the case it is compared with failed)",
+}
+"""Why a hidden code case failed, in words that tell no value of it (its ``CaseResult.feedback``): the only texts
+of a hidden case that reports show. A student's code chooses how a case fails, so these are a few bits a hidden case
+(pass or fail alone is one); an exception's type, which the code also chooses among dozens, is never among them."""

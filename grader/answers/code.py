@@ -181,7 +181,7 @@ class CodeAnswer(Tolerances, AnswerSpec):
 
     def failure_kind(self, actual: Any, expected: Any) -> str:
         """How an output that :meth:`check` refuses is wrong, in a word that tells none of its values or shapes
-        (a key of ``grader.report.common.HIDDEN_CASE_KINDS``): ``dict``, ``not-dict``, ``keys``, ``shape``,
+        (a key of ``grader.notes.HIDDEN_CASE_KINDS``): ``dict``, ``not-dict``, ``keys``, ``shape``,
         ``non-finite`` or ``wrong``. ``actual``: an array (e.g. ``(H', W', K)``) or a dict of them, as the sandbox
         returns it; ``expected``: the key's value for the case."""
         if self.output == "mapping":

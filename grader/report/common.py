@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from grader.notes import CASE_NOT_COUNTED, CASE_NOT_RUN, HIDDEN_CASE_KINDS  # re-exported for the renderers
 from grader.result import CaseResult, PartResult, Result, Status, Visibility
 from grader.text import one_line, printable  # printable: re-exported for the renderers
 
@@ -296,12 +297,6 @@ def differs(actual: float, expected: float, part: PartResult) -> bool:
 # ---------------------------------------------------------------------------------------------- what a part shows
 
 
-CASE_NOT_COUNTED = "not counted: "
-"""Starts the feedback of a case that is right in itself but earns nothing (a property that holds for a function
-that fails the case it is compared with): reports label it ``not counted``, not ``FAIL``."""
-CASE_NOT_RUN = "not run: "
-"""Starts the feedback of a case whose function was never called (the file could not be imported, the function is
-missing, the submission's time ran out): reports label it ``not run``."""
 _CASE_LABELS = ((CASE_NOT_COUNTED, "not counted"), (CASE_NOT_RUN, "not run"))
 
 
@@ -446,29 +441,6 @@ def _view_case(case: CaseResult) -> CaseView:
     return CaseView(
         name=case.name, passed=case.passed, inputs=case.inputs, feedback=case.feedback, details=list(case.details)
     )
-
-
-HIDDEN_CASE_KINDS: dict[str, str] = {
-    "timeout": "ran out of time",
-    "memory": "used too much memory",
-    "crashed": "stopped the process",
-    "bad-result": "returned something that is not numbers",
-    "not-run": "not run (the submission's time was used up)",
-    "before-call": "not run",
-    "exception": "raised an exception",
-    "shape": "returned an array of the wrong shape",
-    "non-finite": "returned non-finite values (NaN or inf)",
-    "wrong": "returned a wrong value",
-    "dict": "returned a dict, not an array",
-    "not-dict": "returned an array, not a dict",
-    "keys": "returned a dict without every expected key",
-    "property": "broke the property",
-    "unchecked": "not checked (the case it is compared with failed)",
-    "not-counted": "not counted (the property holds, but the case it is compared with failed)",
-}
-"""Why a hidden code case failed, in words that tell no value of it (its ``CaseResult.feedback``): the only texts
-of a hidden case that reports show. A student's code chooses how a case fails, so these are a few bits a hidden case
-(pass or fail alone is one); an exception's type, which the code also chooses among dozens, is never among them."""
 
 
 def _hidden_kind(case: CaseResult) -> str:
