@@ -5,6 +5,7 @@ arguments in place."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -194,6 +195,12 @@ def test_a_property_that_holds_is_labelled_not_counted_and_still_earns_nothing(g
     markdown = render(graded["zeros"], "md")
     assert "| sheet-image-shifted-1-1 |" in markdown and "| not counted | the property holds" in markdown
     assert '<span class="badge s-missing">not counted</span>' in render(graded["zeros"], "html")
+    # the LMS formats too: Gradescope's test output and JUnit's failure text
+    gradescope = json.loads(render(graded["zeros"], "gradescope"))
+    output = next(t["output"] for t in gradescope["tests"] if "code_conv2d" in t["name"])
+    assert "[not counted] sheet-image-shifted-1-1" in output and "[FAIL] sheet-image-shifted-1-1" not in output
+    junit = render(graded["zeros"], "junit")
+    assert "case sheet-image-shifted-1-1: not counted -- the property holds" in junit
 
 
 # ---------------------------------------------------------------------------------------------- 3. a dict result
@@ -300,7 +307,9 @@ def _case(**kwargs: object) -> _Case:
     ],
 )
 def test_the_flags_from_the_child_are_checked_before_use(flags: object, expected: tuple[str, ...]) -> None:
-    from grader.sandbox.runner import _changed  # the grader's check of what the child sends
+    from grader.sandbox.runner import (
+        _changed,  # the grader's check of what the child sends
+    )
 
     case = _Case("c", "f", {"x": np.zeros((2, 2)), "filters": np.ones(3), "size": 2}, 1.0, 1.0)
     assert _changed(array_to_blob(np.asarray(flags)), case) == expected

@@ -80,12 +80,15 @@ def test_code_sample_gets_the_promised_outcome(path: Path) -> None:
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
 
 
-def test_hidden_cases_show_only_pass_or_fail() -> None:
+def test_hidden_cases_show_only_pass_or_fail_and_how_they_failed() -> None:
     _, result = grade(FOLDER / "mistake-flipped-kernel.py")
     part = next(p for p in result["parts"] if p["key"] == "ex3.code_conv2d")
     hidden = [c for c in part["cases"] if c["visibility"] == "hidden"]
-    assert hidden and all(c["inputs"] == "" and c["details"] == [] and c["feedback"] == "" for c in hidden)
+    assert hidden and all(c["inputs"] == "" and c["details"] == [] for c in hidden)
     assert any(not c["passed"] for c in hidden)
+    # a failed hidden case says only its kind, as the text and HTML reports do; a passed one says nothing
+    assert {c["feedback"] for c in hidden if not c["passed"]} == {"returned a wrong value"}
+    assert {c["feedback"] for c in hidden if c["passed"]} <= {""}
     # the flipped kernel gives the right maps for the sheet's filters, which a 180-degree turn leaves unchanged; the
     # visible case with asymmetric test filters catches it before submission
     failed_visible = [c["name"] for c in part["cases"] if c["visibility"] == "visible" and not c["passed"]]

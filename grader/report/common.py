@@ -443,7 +443,7 @@ def _view_case(case: CaseResult) -> CaseView:
     )
 
 
-def _hidden_kind(case: CaseResult) -> str:
+def hidden_kind(case: CaseResult) -> str:
     """What a report may say of why a hidden case failed: its feedback when that is one of the kinds
     (:data:`HIDDEN_CASE_KINDS`), else nothing."""
     text = case.feedback
@@ -458,7 +458,7 @@ def _hidden_case_counts(cases: Sequence[CaseResult]) -> str:
     passed = sum(1 for c in cases if c.passed)
     kinds: dict[str, int] = {}
     for case in cases:
-        kind = "" if case.passed else _hidden_kind(case)
+        kind = "" if case.passed else hidden_kind(case)
         if kind:
             kinds[kind] = kinds.get(kind, 0) + 1
     counts = f"hidden cases: {passed} of {len(cases)} passed"

@@ -45,8 +45,8 @@ def _test_output(view: PartView) -> str:
     if view.cases or view.hidden_cases:
         lines.append("")
         for case in view.cases:
-            said = "; ".join(t for t in [case.feedback, *case.details] if t)
-            lines.append(f"[{'pass' if case.passed else 'FAIL'}] {case.name}"
+            said = "; ".join(t for t in [case.remark, *case.details] if t)
+            lines.append(f"[{case.label}] {case.name}"
                          + (f" ({case.inputs})" if case.inputs else "") + (f": {said}" if said else ""))
         if view.hidden_cases:
             lines.append(view.hidden_cases)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from grader.report.common import Audience, check_audience, shown_status
+from grader.report.common import Audience, check_audience, hidden_kind, shown_status
 from grader.result import CaseResult, Result, Visibility
 
 FORMAT_NAME = "grader-result"
@@ -25,8 +25,8 @@ def redact_for_student(result: Result) -> Result:
     (``actual``, ``answer_text``), why it could not be read (``answer_error``: never from the key) and a status
     that says only passed / not passed / pending (``correct`` / ``incorrect`` / ``pending``: a partly correct,
     missing, invalid or error status becomes ``incorrect``); their feedback, known mistake, annotations and case
-    texts go. Hidden cases keep only pass/fail (named ``hidden case <n>``, 1-based). Everything else of visible
-    parts is unchanged.
+    texts go. Hidden cases keep only pass/fail (named ``hidden case <n>``, 1-based) and, in a visible part, how a
+    failed one failed (its kind, as the other formats show it). Everything else of visible parts is unchanged.
     Idempotent; ``audience="instructor"`` output is never redacted."""
     parts = []
     for part in result.parts:
@@ -35,16 +35,17 @@ def redact_for_student(result: Result) -> Result:
             part = part.model_copy(update={"status": shown_status(part, "student"), "feedback": "", "mistake": None,
                                            "annotations": {}, "cases": cases})
         else:
-            cases = [_bare_case(c, i) if c.visibility is Visibility.hidden else c for i, c in enumerate(part.cases)]
+            cases = [_bare_case(c, i, hidden_kind(c)) if c.visibility is Visibility.hidden else c for i, c in enumerate(part.cases)]
             part = part.model_copy(update={"cases": cases})
         parts.append(part)
     return result.model_copy(update={"parts": parts})
 
 
-def _bare_case(case: CaseResult, index: int) -> CaseResult:
-    """A hidden case as a student may see it: only whether it passed (its name may describe its inputs)."""
+def _bare_case(case: CaseResult, index: int, kind: str = "") -> CaseResult:
+    """A hidden case as a student may see it: whether it passed and ``kind``, how it failed (its name may describe
+    its inputs)."""
     return CaseResult(name=f"hidden case {index + 1}", visibility=Visibility.hidden, passed=case.passed,
-                      fraction=case.fraction)
+                      fraction=case.fraction, feedback=kind)
 
 
 def to_json_data(result: Result, audience: Audience = "student") -> dict[str, Any]:

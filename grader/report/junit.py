@@ -45,8 +45,8 @@ def _failure_text(view: PartView) -> str:
     if view.expected_shown is not None:
         lines += ["expected:", *("  " + line for line in value_lines(view.expected_shown, view.part))]
     for case in view.cases:
-        said = "; ".join(t for t in [case.feedback, *case.details] if t)
-        lines.append(f"case {case.name}: {'passed' if case.passed else 'failed'}" + (f" -- {said}" if said else ""))
+        said = "; ".join(t for t in [case.remark, *case.details] if t)
+        lines.append(f"case {case.name}: {case.result_word}" + (f" -- {said}" if said else ""))
     if view.hidden_cases:
         lines.append(view.hidden_cases)
     return printable("\n".join(lines))
