@@ -290,6 +290,8 @@ class _KeyWatch:
             for what, advice, source in shown:
                 if source.shape == value.shape and np.allclose(value, source):
                     self.leaks.setdefault((e, p, what, advice), []).append(key.seed)
+                elif value.size == 1 and source.size > 1 and _holds_entry(source, float(value.reshape(()))):
+                    self.leaks.setdefault((e, p, f"an entry of {what}", advice), []).append(key.seed)
 
     def _visible_sources(self, values: dict[tuple[int, int], np.ndarray | None]) -> list[tuple[str, str, np.ndarray]]:
         """What students see of this variant, each with what to change: each visible part's key and the pool
@@ -403,6 +405,12 @@ def _numbers(value: Any) -> np.ndarray | None:
     except (TypeError, ValueError):
         return None
     return array if np.isfinite(array).all() else None
+
+
+def _holds_entry(source: np.ndarray, number: float) -> bool:
+    """Whether some entry of ``source`` (any shape) is ``number`` up to rounding (relative 1e-9): a hidden number key
+    that a visible array shows as one of its entries (``dw[0, 0, 0]`` of a visible ``dw``)."""
+    return bool(np.isclose(source, number, rtol=1e-9, atol=0.0).any())
 
 
 def _trivial(value: np.ndarray) -> bool:

@@ -346,3 +346,28 @@ def test_the_student_sheet_does_not_show_the_shape_of_a_hidden_array(tmp_path: P
         run = grader(command, sheet)
         assert run.code == 0, run.err
         assert "6x2" not in run.out and "[[1, 2], [3, 4]]" in run.out, command
+
+
+def test_a_hidden_number_that_is_an_entry_of_a_visible_array_is_a_warning(tmp_path: Path, grader: Grader) -> None:
+    """conv1d_avgpool with dw000 (dE/dw[0, 0, 0]) hidden and the whole dE/dw asked for visibly: the hidden number is
+    one of the visible array's entries (review: only whole-array equality was checked)."""
+    text = (Path(__file__).resolve().parents[1] / "exercises" / "conv1d_avgpool.yaml").read_text(encoding="utf-8")
+    marker = "      - id: dw000\n"
+    assert marker in text
+    visible_dw = (
+        "      - id: dw_all\n"
+        "        prompt: \"dE/dw, all of it, indexed [x, c, k].\"\n"
+        "        points: 1\n"
+        "        answer: {type: array, abs_tol: 1.0e-6, rel_tol: 1.0e-4}\n"
+        "        expected: $dw\n"
+    )
+    text = text.replace(marker, visible_dw + marker + "        visibility: hidden\n")
+    sheet = write(tmp_path, text)
+    run = grader("validate", sheet)
+    assert run.code == 0, run.err
+    warnings = [line for line in run.err.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1 and warnings[0].endswith(
+        "the key of the hidden part conv.dw000 equals an entry of the key of the visible part conv.dw_all, which its "
+        "report shows: a student can copy it from there; make conv.dw_all hidden too or conv.dw000 visible, or change "
+        "one of them [spec-hidden-shown]"
+    ), run.err
