@@ -21,7 +21,6 @@ from grader.grading import Mode, check_context, part_fields, pending_part, sheet
 from grader.notes import CASE_NOT_COUNTED, CASE_NOT_RUN, HIDDEN_CASE_KINDS, MISSING_CODE_STUDENT_NOTE
 from grader.result import CaseResult, PartResult, Result, Status, Verdict, Visibility
 from grader.sandbox import CaseInput, CaseOutcome, Limits, PreparedCases, prepare_cases, run_prepared
-from grader.sandbox.runner import DescribedOutcome
 from grader.spec.loader import Sheet
 from grader.spec.models import ExerciseSpec, PartSpec
 from grader.submission.answer_file import file_hash
@@ -38,7 +37,7 @@ _STOPPED = {
     "missing-function": "the function is not defined in your file",
 }
 
-# Why no case of a part called the function (DescribedOutcome.before_call), by the status the cases share.
+# Why no case of a part called the function (CaseOutcome.before_call), by the status the cases share.
 _BEFORE_CALL = {
     "import-error": "your file could not be imported",
     "missing-function": "the function is not defined in your file",
@@ -139,7 +138,7 @@ def _gate_properties(key: CodeKey, verdicts: dict[str, Verdict]) -> set[str]:
 
 def _before_call(outcome: CaseOutcome) -> bool:
     """Whether the case never called the function (the module failed to import, or lacks the function)."""
-    return outcome.status in ("import-error", "missing-function") or (isinstance(outcome, DescribedOutcome) and outcome.before_call)
+    return outcome.before_call
 
 
 def _stopped_before_call(key: CodeKey, outcomes: dict[str, CaseOutcome]) -> CaseOutcome | None:
@@ -191,11 +190,11 @@ def _failure_kind(answer: CodeAnswer, case: CodeCaseKey, outcome: CaseOutcome, o
 
 
 def _changed_note(function: str, key: CodeKey, outcomes: dict[str, CaseOutcome]) -> str:
-    """A remark (no points) when the function changed array arguments in place (DescribedOutcome.changed) in a
+    """A remark (no points) when the function changed array arguments in place (CaseOutcome.changed) in a
     visible case: which, and in how many visible cases; empty when it changed none. Hidden cases are not counted: the
     code chooses whether to change an argument, so that would be one more bit of what it saw of each."""
     visible = [c for c in key.cases if c.visibility is Visibility.visible]
-    changed = [o.changed for o in (outcomes[c.name] for c in visible) if isinstance(o, DescribedOutcome) and o.changed]
+    changed = [o.changed for o in (outcomes[c.name] for c in visible) if o.changed]
     if not changed:
         return ""
     names = list(dict.fromkeys(name for case in changed for name in case))

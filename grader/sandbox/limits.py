@@ -100,12 +100,23 @@ class CaseOutcome:
             reports them).
         message: for the student: their exception with only their own traceback lines, or why the case was
             stopped; empty for ``ok``.
+        before_call: the function was never called: the module could not be imported (or ran out of time or
+            crashed while importing), or it does not define the function.
+        changed: for ``ok``: the array arguments (the grader's own names, in the case's order) that the call changed
+            in place (shape, dtype or any value; NaN equals NaN); the call got its own copies, so nothing else saw it.
+
+    ``before_call`` and ``changed`` reveal none of the case's inputs or outputs (each is checked by the runner: only
+    the grader's own argument names), so a grader may tell them even about a hidden case. No exception type is
+    among such facts: a student's code picks which type to raise, so even a list of built-in types would spell out
+    what it saw of a hidden case.
     """
 
     name: str
     status: CaseStatus
     value: np.ndarray | dict[str, np.ndarray] | None
     message: str
+    before_call: bool = False
+    changed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -68,25 +68,6 @@ class SandboxError(GraderError):
     """The sandbox itself failed (a bug or a broken machine), not the student's code."""
 
 
-@dataclass(frozen=True)
-class DescribedOutcome(CaseOutcome):
-    """A CaseOutcome with facts about the case that reveal none of its inputs or outputs, so a grader may tell
-    them even about a hidden case (each checked here; only the grader's own names or allow-listed words).
-
-    No exception type is among them: a student's code picks which type to raise, so even a list of built-in types
-    would spell out what it saw of a hidden case (six bits a case).
-
-    Attributes:
-        before_call: the function was never called: the module could not be imported (or ran out of time or
-            crashed while importing), or it does not define the function.
-        changed: for ``ok``: the array arguments (the grader's own names, in the case's order) that the call changed
-            in place (shape, dtype or any value; NaN equals NaN); the call got its own copies, so nothing else saw it.
-    """
-
-    before_call: bool = False
-    changed: tuple[str, ...] = ()
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # workers
 
@@ -489,7 +470,7 @@ def run_prepared(source: Path, prepared: PreparedCases, *, require_sandbox: bool
         require_layers()
     loaded = _load_source(source)
     if isinstance(loaded, str):
-        return RunReport([CaseOutcome(case.name, "import-error", None, loaded) for case in prepared.cases], _no_layers(), "")
+        return RunReport([CaseOutcome(case.name, "import-error", None, loaded, before_call=True) for case in prepared.cases], _no_layers(), "")
     if not prepared.cases:
         return RunReport([], _no_layers(), "")
     # The source travels as the frame's payload (the header is JSON, where escaping could make it 6 times larger).
@@ -644,7 +625,7 @@ class _Describer:
                 total = self.limits.max_total_result_bytes / 2**20
                 return CaseOutcome(name, "bad-result", None, f"the results of this submission's cases together are over {total:.0f} MiB; this one was not kept")
             self.held_bytes += size
-            return DescribedOutcome(name, "ok", value, "", changed=changed)
+            return CaseOutcome(name, "ok", value, "", changed=changed)
         if status in ("exception", "memory"):
             text = self._exception(raw.get("error"), function, during_call=True)
             if status == "memory":
@@ -653,17 +634,17 @@ class _Describer:
         if status == "bad-result":
             return CaseOutcome(name, "bad-result", None, f"{function} returned an unusable value: {str(raw.get('message', ''))[:2000]}")
         if status == "timeout":
-            return DescribedOutcome(name, "timeout", None, self._timeout(raw, case), before_call=in_import)
+            return CaseOutcome(name, "timeout", None, self._timeout(raw, case), before_call=in_import)
         if status == "crashed":
             exit_code = raw.get("exit_code")
             if exit_code == -signal.SIGXCPU:  # RLIMIT_CPU, the backstop of the per-case CPU watch
                 message = self._timeout({"reason": "cpu", "phase": raw.get("phase")}, case)
-                return DescribedOutcome(name, "timeout", None, message, before_call=in_import)
-            return DescribedOutcome(name, "crashed", None, self._crashed(raw, function, previous_function), before_call=in_import)
+                return CaseOutcome(name, "timeout", None, message, before_call=in_import)
+            return CaseOutcome(name, "crashed", None, self._crashed(raw, function, previous_function), before_call=in_import)
         if status == "import-error":
-            return DescribedOutcome(name, "import-error", None, self._import_error(raw, function), before_call=True)
+            return CaseOutcome(name, "import-error", None, self._import_error(raw, function), before_call=True)
         if status == "missing-function":
-            return DescribedOutcome(name, "missing-function", None, self._missing_function(raw, function), before_call=True)
+            return CaseOutcome(name, "missing-function", None, self._missing_function(raw, function), before_call=True)
         if status == "not-run":
             return CaseOutcome(
                 name, "not-run", None, f"not run: the submission used up its {self.limits.wall_seconds_total:g} s of total time before this case"
