@@ -11,7 +11,7 @@ import hashlib
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -492,6 +492,24 @@ def referenced_names(expression: Any) -> set[str]:
     if isinstance(expression, list | tuple):
         return set().union(*(referenced_names(value) for value in expression))
     return set()
+
+
+def calls_in(expression: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every operation an expression calls, nested calls included: ``(op, its arguments)`` (a call, or a mapping
+    with ``op`` as nested calls are written; lists and mappings are searched)."""
+    if isinstance(expression, Call):
+        yield expression.op, expression.args
+        children: Iterable[Any] = expression.args.values()
+    elif isinstance(expression, dict):
+        if isinstance(expression.get("op"), str):
+            yield expression["op"], {name: value for name, value in expression.items() if name != "op"}
+        children = expression.values()
+    elif isinstance(expression, list | tuple):
+        children = expression
+    else:
+        return
+    for child in children:
+        yield from calls_in(child)
 
 
 def unused_quantities(exercise: ExerciseSpec) -> list[str]:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any
 
 import numpy as np
 
-from grader.key import AnswerKey
+from grader.key import AnswerKey, calls_in
 from grader.result import Visibility
-from grader.spec.models import Call, ExerciseSpec, PartSpec, SheetSpec
+from grader.spec.models import ExerciseSpec, PartSpec, SheetSpec
 
 
 def _number(value: float) -> str:
@@ -74,27 +73,12 @@ def _grids(value: np.ndarray, conv_filters: bool = False) -> list[tuple[str, np.
 
 
 def _conv_filter_inputs(exercise: ExerciseSpec) -> set[str]:
-    """The inputs the exercise passes as conv2d's filters ``w`` ($name), to caption their slices by filter and channel."""
-    found: set[str] = set()
-
-    def walk(value: Any) -> None:
-        if isinstance(value, Call):
-            if value.op == "conv2d" and isinstance(value.args.get("w"), str):
-                found.add(value.args["w"].lstrip("$"))
-            for argument in value.args.values():
-                walk(argument)
-        elif isinstance(value, dict):
-            if value.get("op") == "conv2d" and isinstance(value.get("w"), str):
-                found.add(value["w"].lstrip("$"))
-            for argument in value.values():
-                walk(argument)
-        elif isinstance(value, list):
-            for item in value:
-                walk(item)
-
-    for call in exercise.quantities.values():
-        walk(call)
-    return found
+    """The inputs the exercise's quantities pass as conv2d's filters ``w`` ($name), to caption their slices by filter
+    and channel."""
+    return {
+        arguments["w"][1:] for op, arguments in calls_in(list(exercise.quantities.values()))
+        if op == "conv2d" and isinstance(arguments.get("w"), str) and arguments["w"].startswith("$")
+    }
 
 
 _ARRAY_EXAMPLE = re.compile(r"a nested list of numbers(?P<layout>.*?), first index outermost, e\.g\. \[\[1, 2\], \[3, 4\]\]")
