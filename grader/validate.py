@@ -4,7 +4,7 @@ Checks, for the seed-less variant and each of the sheet's validation seeds: the 
 no part uses) and key can be computed; the reference answer, written as a student would write it, scores full marks; and no
 known mistake scores full marks (it would never be told apart from the right answer).
 
-Warnings (:func:`check_sheet`; the sheet is still usable, so they do not fail validation): a key that is all zeros in
+Warnings (:func:`validate_sheet`; the sheet is still usable, so they do not fail validation): a key that is all zeros in
 some variants (a degenerate variant, e.g. every ReLU unit dead: a student answering zeros scores full marks there), and
 a hidden part whose key a visible part gives away (its key, the inputs or expected output of a visible code case, or
 the max-pooling winners report.pool_winners marks on it).
@@ -53,18 +53,9 @@ class Validation(list[GraderError]):
         super().__init__(errors)
         self.warnings: list[SpecError] = list(warnings)
 
-    @property
-    def errors(self) -> list[GraderError]:
-        return list(self)
-
 
 def validate_sheet(path: Path) -> Validation:
     """Every fault found in one sheet file (empty when it is fine), with the warnings as ``.warnings``."""
-    return check_sheet(path)
-
-
-def check_sheet(path: Path) -> Validation:
-    """Every fault and every warning found in one sheet file."""
     try:
         sheet = load_sheet(path)
     except SpecErrors as exc:
@@ -252,7 +243,7 @@ _FIX = (
 
 
 class _KeyWatch:
-    """Collects the warnings of :func:`check_sheet` from each validated variant's key (:meth:`observe`), one key at a
+    """Collects the warnings of :func:`validate_sheet` from each validated variant's key (:meth:`observe`), one key at a
     time: degenerate keys (all zeros, or 0 in some variants only) and hidden keys that a visible part shows."""
 
     def __init__(self, sheet: Sheet) -> None:
@@ -433,9 +424,9 @@ def validate_paths(paths: Iterable[Path]) -> dict[Path, Validation]:
 
 
 def _check_one(path: Path) -> Validation:
-    """:func:`check_sheet`, with a grader bug on one sheet reported as that sheet's error: the other sheets of
+    """:func:`validate_sheet`, with a grader bug on one sheet reported as that sheet's error: the other sheets of
     a folder are still checked and listed."""
     try:
-        return check_sheet(path)
+        return validate_sheet(path)
     except Exception as exc:  # noqa: BLE001 -- a bug must not hide the results of the other sheets
         return Validation([GraderError(f"{path}: internal error while validating this sheet: {type(exc).__name__}: {exc} (please report this with the sheet)")])

@@ -5,7 +5,7 @@ other variants are not: a student answering zeros scores full marks there) and o
 part shows (its key, a visible code case, the pool winners ``report.pool_winners`` stars). ``grader ops`` states
 dense's batch rule, and formulas know floor and ceil.
 
-The warnings are lines ``warning: `` and the located message on stderr; :func:`grader.validate.check_sheet` is also
+The warnings are lines ``warning: `` and the located message on stderr; :func:`grader.validate.validate_sheet` is also
 tested directly.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from grader.validate import check_sheet
+from grader.validate import validate_sheet
 from tests.conftest import Grader, line_of, write
 
 
@@ -80,8 +80,8 @@ def degenerate_lines(path: Path, text: str) -> list[str]:
 def test_a_degenerate_variant_is_a_warning_naming_its_seeds(tmp_path: Path, grader: Grader) -> None:
     text = MLP.replace("SEEDS", "[1, 3, 7]")  # seed 1: both hidden units dead; 3, 7 and the sheet's numbers: not
     path = write(tmp_path, text)
-    found = check_sheet(path)
-    assert found.errors == []
+    found = validate_sheet(path)
+    assert list(found) == []
     assert [str(w) for w in found.warnings] == degenerate_lines(path, text)
     run = grader("validate", path)  # a warning: the sheet is usable, validate passes
     assert (run.code, run.out) == (0, f"{path}: ok\n"), run.err
@@ -97,15 +97,15 @@ def test_validate_prints_each_degenerate_key_as_a_warning(tmp_path: Path, grader
 
 def test_no_warning_when_no_variant_is_degenerate(tmp_path: Path, grader: Grader) -> None:
     path = write(tmp_path, MLP.replace("SEEDS", "[3, 7]"))
-    assert check_sheet(path).warnings == []
+    assert validate_sheet(path).warnings == []
     run = grader("validate", path)
     assert (run.code, run.out, run.err) == (0, f"{path}: ok\n", "")
 
 
 def test_warnings_wait_until_the_sheet_has_no_errors(tmp_path: Path) -> None:
     path = write(tmp_path, MLP.replace("SEEDS", "[1, 3, 7]").replace("expected: $h", "expected: $nothere"))
-    found = check_sheet(path)
-    assert [e.code for e in found.errors] == ["spec-unknown-ref"] and found.warnings == []  # type: ignore[attr-defined]
+    found = validate_sheet(path)
+    assert [e.code for e in found] == ["spec-unknown-ref"] and found.warnings == []  # type: ignore[attr-defined]
 
 
 # ---- 2. a hidden key shown by a visible part ---------------------------------------------------------------
@@ -213,8 +213,8 @@ def leak_lines(tmp_path: Path) -> list[tuple[Path, list[str]]]:
 
 def test_a_hidden_key_a_visible_part_shows_is_a_warning(tmp_path: Path, grader: Grader) -> None:
     for path, lines in leak_lines(tmp_path):
-        found = check_sheet(path)
-        assert found.errors == [], found.errors
+        found = validate_sheet(path)
+        assert list(found) == [], list(found)
         assert [str(w) for w in found.warnings] == lines
         run = grader("validate", path)  # a warning: the sheet is usable, validate passes
         assert (run.code, run.out) == (0, f"{path}: ok\n"), run.err
@@ -229,7 +229,7 @@ def test_validate_prints_each_hidden_key_shown_elsewhere(tmp_path: Path, grader:
 
 def test_a_hidden_code_case_shows_nothing(tmp_path: Path) -> None:
     path = write(tmp_path, RELU_BACKWARD.replace("{name: sheet, inputs:", "{name: sheet, visibility: hidden, inputs:"))
-    assert check_sheet(path).warnings == []
+    assert validate_sheet(path).warnings == []
 
 
 # ---- 3. grader ops states dense's batch rule ------------------------------------------------------------------
