@@ -23,7 +23,7 @@ from grader.answers.references import FunctionReference, ScheduleReference, Tran
 from grader.engine import max_pool2d_winners
 from grader.engine.tensor import Tensor
 from grader.errors import SpecError, SpecErrors
-from grader.quantities import OPS, Lazy
+from grader.quantities import OPS, Lazy, QuantityNode
 from grader.spec.loader import Sheet
 from grader.spec.models import MAX_ENTRIES, Call, ExerciseSpec, InputSpec, PartSpec, check_literal, entry_count
 from grader.spec.yaml_lines import Loc
@@ -111,6 +111,19 @@ class _Env:
         self.memo[name] = value
         return value
 
+    def node(self, op: str, arg: str, raw: Any, loc: Loc) -> Any:
+        """The node a ``$reference`` names for an op's ``node_refs`` argument: an input's Tensor, or a quantity as a
+        QuantityNode holding the very value (memoized) the other quantities of this evaluation were computed from."""
+        if not (isinstance(raw, str) and raw.startswith("$")):
+            raise self.error(
+                f"{op}: '{arg}' must be a $reference to an input or a quantity (a node the value is computed from), "
+                f"got {raw!r}", "spec-bad-arg", loc,
+            )
+        name = raw[1:]
+        if name in self.inputs:
+            return self.inputs[name]
+        return QuantityNode(name, self.name(name, loc))
+
     def resolve(self, value: Any, loc: Loc) -> Any:
         if isinstance(value, str) and value.startswith("$"):
             return self.name(value[1:], loc)
@@ -138,6 +151,8 @@ class _Env:
                 if not (isinstance(raw, str) and raw.startswith("$") and raw[1:] in self.inputs):
                     raise self.error(f"{call.op}: '{arg}' must be a $reference to an input, got {raw!r}", "spec-bad-arg", arg_loc)
                 args[arg] = self.inputs[raw[1:]]
+            elif arg in operation.node_refs:
+                args[arg] = self.node(call.op, arg, raw, arg_loc)
             else:
                 args[arg] = self.resolve(raw, arg_loc)
         for what, shape in _planned_arrays(call.op, args):
@@ -242,6 +257,8 @@ def _planned_arrays(op: str, args: dict[str, Any]) -> list[tuple[str, tuple[int,
             return [("the result", (len(items), *_arg_shape(items[0])))] if isinstance(items, list) and items else []
         if op in ("conv2d", "conv1d"):
             return _planned_conv(op, args)
+        if op == "matmul":
+            return _planned_matmul(args)
     except (KeyError, IndexError, TypeError, ValueError, OverflowError):
         return []
     return []
@@ -262,6 +279,16 @@ def _planned_conv(op: str, args: dict[str, Any]) -> list[tuple[str, tuple[int, .
         window = math.prod(w[:spatial]) * channels
         planned.append(("the windows it multiplies", (batch * math.prod(outputs), window)))
     return planned
+
+
+def _planned_matmul(args: dict[str, Any]) -> list[tuple[str, tuple[int, ...]]]:
+    """A matrix product's result: (n, 1) @ (1, m) holds n * m numbers from n + m."""
+    a, b = _arg_shape(args["a"]), _arg_shape(args["b"])
+    if not a or not b:
+        return []
+    rows = a[-2:-1] if len(a) >= 2 else ()
+    columns = b[-1:] if len(b) >= 2 else ()
+    return [("the result", (*np.broadcast_shapes(a[:-2], b[:-2]), *rows, *columns))]
 
 
 def _type_error_text(exc: TypeError) -> str:

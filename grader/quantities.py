@@ -14,7 +14,7 @@ import weakref
 from functools import lru_cache
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -53,6 +53,9 @@ class Op:
     lazy: frozenset[str]
     input_refs: frozenset[str]
     """Arguments that must be a ``$reference`` to an input (not a quantity or a literal)."""
+    node_refs: frozenset[str] = frozenset()
+    """Arguments that must be a ``$reference`` to an input or a quantity: the op gets the input's Tensor, or the
+    quantity as a :class:`QuantityNode` (the Tensor the other quantities were computed from, and its name)."""
 
     @property
     def doc(self) -> str:
@@ -83,6 +86,7 @@ KINDS: dict[str, str] = {
     "scalar quantity": "a quantity holding one number (a loss), e.g. $loss",
     "quantity": "a quantity or an {op: ...} call, evaluated again with an input replaced",
     "$input": "a $reference to an input (not a quantity or a literal)",
+    "$input or $quantity": "a $reference to an input or to a quantity that 'of' is computed from, e.g. $w or $a",
     "graph quantity": "a quantity made by the graph op, e.g. $G",
     "number": "a number, e.g. 1.0e-9",
     "whole number": "a whole number, e.g. 2",
@@ -93,6 +97,8 @@ KINDS: dict[str, str] = {
     "list of arrays": "a list of quantities or literals of one shape",
     "text": "text (quote it when it holds ': ' or ', ')",
     "true or false": "true or false (YAML booleans)",
+    "axis or axes": "a whole number, or a list of whole numbers (negative: from the end), e.g. 0 or [0, 1]",
+    "reduction": "mean (over the samples), sum, or none (one loss per sample)",
     "node name": "the name of a node or input of the graph",
     "list of names": "a list of node or input names, e.g. [f1, x1]",
     "mapping of nodes": "a mapping from node name to expression, e.g. {z: w*x + b, L: z*z}",
@@ -121,8 +127,11 @@ _KIND_BY_OP: dict[tuple[str, str], str] = {
     **{(name, "size"): "whole number" for name in ("max_pool1d", "avg_pool1d", "pool_output_size")},
     **{(name, arg): "whole number" for name in ("conv_output_size", "conv_volume", "pool_output_size") for arg in ("n", "f", "c", "k")},
     ("same_padding", "f"): "whole number",
+    **{(name, "axis"): "axis or axes" for name in ("sum", "mean")},
+    **{(name, "axis"): "whole number" for name in ("softmax", "log_softmax", "cross_entropy")},
+    ("cross_entropy", "reduction"): "reduction",
     ("grad", "of"): "scalar quantity",
-    ("grad", "wrt"): "$input",
+    ("grad", "wrt"): "$input or $quantity",
     ("option", "at"): "position",
     ("function", "variables"): "mapping of inputs",
     ("graph", "output"): "node name",
@@ -135,6 +144,7 @@ DEFAULT_TEXTS: dict[tuple[str, str], str] = {
     ("pad", "axes"): "[0, 1]",
     ("schedule", "wrt"): "every node",
     ("graph", "output"): "the node no other node uses",
+    **{(name, "axis"): "every axis" for name in ("sum", "mean")},
 }
 """Defaults an author reads better in words (a pool's stride is its size) than as the Python default (None)."""
 
@@ -167,9 +177,11 @@ def _default_text(default: Any) -> str:
 OPS: dict[str, Op] = {}
 
 
-def op(name: str, *, lazy: tuple[str, ...] = (), input_refs: tuple[str, ...] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def op(
+    name: str, *, lazy: tuple[str, ...] = (), input_refs: tuple[str, ...] = (), node_refs: tuple[str, ...] = ()
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-        OPS[name] = Op(name, fn, frozenset(lazy), frozenset(input_refs))
+        OPS[name] = Op(name, fn, frozenset(lazy), frozenset(input_refs), frozenset(node_refs))
         return fn
 
     return register
@@ -345,10 +357,26 @@ for _name, _fn in (("add", engine.add), ("sub", engine.sub), ("mul", engine.mul)
     op(_name)(_binary(_fn))
 
 
+def _axes(axis: Any, name: str = "axis") -> int | list[int] | None:
+    """An ``axis`` argument as written in YAML: None, a whole number, or a list of them (each may be a scalar
+    quantity); ValueError naming ``name`` otherwise."""
+    if axis is None:
+        return None
+    if isinstance(axis, list):
+        return [whole(item, name) for item in axis]
+    return whole(axis, name)
+
+
 @op("sum")
-def _sum(x: Any) -> Tensor:
-    """The sum of every entry of x: a scalar."""
-    return engine.sum_all(x)
+def _sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """The sum of x over axis (every axis: a scalar; a whole number or a list of them: those axes); keepdims: true keeps them with length 1."""
+    return engine.sum_over(x, _axes(axis), keepdims=_flag(keepdims, "keepdims"))
+
+
+@op("mean")
+def _mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """The mean of x over axis (every axis: a scalar; a whole number or a list of them: those axes); keepdims: true keeps them with length 1."""
+    return engine.mean(x, _axes(axis), keepdims=_flag(keepdims, "keepdims"))
 
 
 TIE_RTOL, TIE_ATOL = 1e-9, 1e-12
@@ -440,6 +468,34 @@ def _mse_loss(y: Any, target: Any) -> Tensor:
     return engine.mse_loss(y, target)
 
 
+@op("matmul")
+def _matmul(a: Any, b: Any) -> Tensor:
+    """Matrix product a @ b as numpy: (m, n) @ (n, p) -> (m, p); a vector is a row on the left, a column on the right; leading axes are batches that broadcast."""
+    return engine.matmul(a, b)
+
+
+@op("softmax")
+def _softmax(x: Any, axis: Any = -1) -> Tensor:
+    """softmax along axis (default the last, the classes): e^x_i / sum_j e^x_j, computed without overflow."""
+    return engine.softmax(x, whole(axis, "axis"))
+
+
+@op("log_softmax")
+def _log_softmax(x: Any, axis: Any = -1) -> Tensor:
+    """log softmax along axis (default the last): x_i - log sum_j e^x_j, computed without overflow."""
+    return engine.log_softmax(x, whole(axis, "axis"))
+
+
+@op("cross_entropy")
+def _cross_entropy(logits: Any, target: Any, axis: Any = -1, reduction: str = "mean") -> Tensor:
+    """-sum_i t_i log softmax(logits)_i per sample; target: class indices (the shape of logits without axis) or probabilities (the shape of logits); reduction: mean over the samples (as PyTorch), sum or none.
+
+    The class axis is the last unless axis says otherwise: logits (C,) with a single index, or (N, C) with N
+    indices, are the usual cases. dL/dlogits = softmax(logits) - one-hot(target), divided by N for mean.
+    """
+    return engine.cross_entropy(logits, target, whole(axis, "axis"), reduction)  # type: ignore[arg-type]
+
+
 @op("flip")
 def _flip(x: Any, axes: list[int] | None = None) -> Tensor:
     """x reversed along axes (default the filter's two spatial axes): the flipped-kernel mistake."""
@@ -529,9 +585,21 @@ def _same_padding(f: Any) -> Any:
 
 
 # ---- derivatives and graphs ----------------------------------------------------------------------------------
-@op("grad", input_refs=("wrt",))
+class QuantityNode(NamedTuple):
+    """A quantity named by a ``$reference`` where an op wants a node of a graph (grad's ``wrt``): its name, for
+    messages, and its node, the very Tensor every quantity computed from it was built on in this evaluation."""
+
+    name: str
+    node: Tensor
+
+
+@op("grad", node_refs=("wrt",))
 def _grad(of: Any, wrt: Any) -> np.ndarray:
-    """d(of)/d(wrt) by reverse-mode autodiff: of is a scalar quantity, wrt an input; shaped like wrt; an error when a tie (max pooling, max/min) or relu/abs at 0 decides it.
+    """d(of)/d(wrt) by reverse-mode autodiff: of is a scalar quantity, wrt an input or a quantity it is computed from (dL/da of a layer's output a); shaped like wrt; an error when a tie (max pooling, max/min) or relu/abs at 0 decides it.
+
+    With respect to a quantity, it is the total derivative through that node of the graph (PyTorch's
+    ``retain_grad``): every path from wrt to 'of' counts, and a part of 'of' that recomputes the same value
+    without using the quantity does not. Ties and kinks matter only between wrt and 'of'.
 
     An error when it depends on which tied entry of a max-pooling window (up to TIE_RTOL/TIE_ATOL) gets that
     window's gradient: the backward pass runs under a tie audit (no extra cost without max pools, a scan of each
@@ -542,26 +610,43 @@ def _grad(of: Any, wrt: Any) -> np.ndarray:
     'of' is computed from a gradient or adjoint that depends on wrt: that value is a constant to autodiff, so a
     second-order gradient would silently miss its terms.
     """
+    node, label = (wrt.node, wrt.name) if isinstance(wrt, QuantityNode) else (wrt, wrt.label)
+    if not isinstance(node, Tensor):
+        raise ValueError(f"'wrt' must be a node of the graph 'of' is computed from; {label} is {_value_kind(node)}")
     if not isinstance(of, Tensor) or of.value.size != 1:
         raise ValueError(f"'of' must be a scalar quantity (a loss), got shape {array_of(of).shape}")
     with engine.max_pool_tie_audit(rtol=TIE_RTOL, atol=TIE_ATOL) as audit:
         schedule = of.backward()
-    derived = _derived_inputs(schedule)
-    if derived is not None and wrt.label in derived:
+    derived = _derivations(schedule)
+    # An input is known by its name (a derivative may come from another evaluation of the sheet); a quantity, by its
+    # very node: a derivative computed through it changes with it.
+    if derived is not None and (label in derived.inputs if node.op == "leaf" else node in derived.nodes):
         raise ValueError(
             f"second-order gradients are not supported: 'of' is computed from a gradient or adjoint (grad, adjoint, "
-            f"adjoints) that depends on {wrt.label}, and grad takes that value as a constant, so its own dependence on "
-            f"{wrt.label} would be left out of the key"
+            f"adjoints) that depends on {label}, and grad takes that value as a constant, so its own dependence on "
+            f"{label} would be left out of the key"
         )
-    # wrt.grad alone cannot tell: a backward pass resets only the nodes it reaches, so an earlier grad of another
-    # quantity may have left a gradient on wrt.
-    if wrt.grad is None or not any(node is wrt for node in schedule):
-        raise ValueError(f"'of' does not depend on {wrt.label}")
-    gradient = wrt.grad.copy()
+    # node.grad alone cannot tell: a backward pass resets only the nodes it reaches, so an earlier grad of another
+    # quantity may have left a gradient on it.
+    if node.grad is None or not any(n is node for n in schedule):
+        raise ValueError(f"'of' does not depend on {label}" + (
+            f": no path of its graph goes through the quantity ${label} (an expression that computes the same value "
+            f"again, instead of writing ${label}, is another node)" if isinstance(wrt, QuantityNode) else ""
+        ))
+    gradient = node.grad.copy()
     if audit.ties:  # a max-pooling window whose maximum is tied receives gradient
-        _refuse_tie_rule_dependence(of, wrt, gradient, audit)
-    _refuse_conventions(of, [wrt], schedule, pools=audit.met > 0)
+        _refuse_tie_rule_dependence(of, node, gradient, audit, label)
+    _refuse_conventions(of, [node], schedule, pools=audit.met > 0, labels={id(node): label})
     return _derivative(gradient, schedule)
+
+
+def _value_kind(value: Any) -> str:
+    """What a value that is no node of a computation graph is, for grad's messages."""
+    if isinstance(value, Graph):
+        return "a graph (use adjoint for its nodes)"
+    if isinstance(value, np.ndarray):
+        return "an array autodiff holds as a constant (an op such as grad, adjoint, greater or shift does not record how it was made)"
+    return f"not an array ({type(value).__name__})"
 
 
 class ConventionError(ValueError):
@@ -584,40 +669,54 @@ def _convention_refused(exc: BaseException) -> bool:
     return False
 
 
-_DERIVED_FROM: dict[int, tuple[weakref.ReferenceType[np.ndarray], frozenset[str]]] = {}
-"""id of an array the grad, adjoint or adjoints op returned -> (a weak reference to it, the names of the inputs it
-was computed from). To autodiff such an array is a constant (no graph records how it was made), so ``grad`` looks
-its constants up here to refuse a second-order gradient. An entry leaves when its array is freed."""
+@dataclass(frozen=True)
+class Derivation:
+    """What a derivative (an array the grad, adjoint or adjoints op returned) was computed from: the names of the
+    inputs, and every node its backward pass ran over, through earlier derivatives too (weakly: a node no quantity
+    holds any more cannot be a later grad's wrt)."""
+
+    inputs: frozenset[str]
+    nodes: weakref.WeakSet[Tensor]
+
+    def __or__(self, other: Derivation) -> Derivation:
+        return Derivation(self.inputs | other.inputs, self.nodes | other.nodes)
+
+
+_DERIVED_FROM: dict[int, tuple[weakref.ReferenceType[np.ndarray], Derivation]] = {}
+"""id of an array the grad, adjoint or adjoints op returned -> (a weak reference to it, what it was computed from).
+To autodiff such an array is a constant (no graph records how it was made), so ``grad`` looks its constants up here
+to refuse a second-order gradient. An entry leaves when its array is freed."""
 
 
 def _derivative(array: np.ndarray, schedule: list[Tensor]) -> np.ndarray:
     """``array``, a derivative computed over the nodes ``schedule``, registered in :data:`_DERIVED_FROM`."""
     inputs = frozenset(n.name for n in schedule if n.op == "leaf" and n.name is not None)
-    inputs |= _derived_inputs(schedule) or frozenset()
-    return _registered(array, inputs)
+    derivation = Derivation(inputs, weakref.WeakSet(schedule))
+    earlier = _derivations(schedule)
+    return _registered(array, derivation if earlier is None else derivation | earlier)
 
 
-def _registered(array: np.ndarray, inputs: frozenset[str]) -> np.ndarray:
-    """``array`` recorded in :data:`_DERIVED_FROM` as computed from a derivative of ``inputs``."""
+def _registered(array: np.ndarray, derivation: Derivation) -> np.ndarray:
+    """``array`` recorded in :data:`_DERIVED_FROM` as a derivative computed from ``derivation``."""
     key = id(array)
-    _DERIVED_FROM[key] = (weakref.ref(array, lambda _ref, key=key: _DERIVED_FROM.pop(key, None)), inputs)
+    _DERIVED_FROM[key] = (weakref.ref(array, lambda _ref, key=key: _DERIVED_FROM.pop(key, None)), derivation)
     return array
 
 
-def _derived_argument(x: Any) -> frozenset[str] | None:
-    """The inputs a derivative that ``x`` (a quantity or a plain array an op returned) is computed from was taken
-    over, None when ``x`` does not come from a grad, adjoint or adjoints."""
+def _derived_argument(x: Any) -> Derivation | None:
+    """What the derivatives that ``x`` (a quantity or a plain array an op returned) is computed from were computed
+    from, None when ``x`` does not come from a grad, adjoint or adjoints."""
     if isinstance(x, Tensor):
-        return _derived_inputs(engine.reverse_schedule(x))
+        return _derivations(engine.reverse_schedule(x))
     entry = _DERIVED_FROM.get(id(x))
     return entry[1] if entry is not None and entry[0]() is x else None
 
 
-def _derived_inputs(schedule: list[Tensor]) -> frozenset[str] | None:
-    """The inputs the derivatives among the leaves of ``schedule`` were computed from (None: no leaf is a
-    derivative). An op wraps an array it is given as a constant leaf holding that very array (a graph's input, as a
-    leaf named after it)."""
-    found: frozenset[str] | None = None
+def _derivations(schedule: list[Tensor]) -> Derivation | None:
+    """What the derivatives among the leaves of ``schedule`` were computed from (None: no leaf is a derivative).
+    An op wraps an array it is given as a constant leaf holding that very array (a graph's input, as a leaf named
+    after it)."""
+    found: Derivation | None = None
     for node in schedule:
         if node.parents:
             continue
@@ -629,17 +728,18 @@ def _derived_inputs(schedule: list[Tensor]) -> frozenset[str] | None:
 
 def _refuse_conventions(
     root: Tensor, targets: list[Tensor], schedule: list[Tensor], *, seed: np.ndarray | None = None,
-    named: frozenset[str] | None = None, adjoint: bool = False, pools: bool = False,
+    named: frozenset[str] | None = None, adjoint: bool = False, pools: bool = False, labels: Mapping[int, str] | None = None,
 ) -> None:
     """The checks every gradient and adjoint gets after max pooling's: ties of max/min
-    (:func:`_refuse_select_tie_rule`), then relu/abs at 0 (:func:`_refuse_kink_convention`); same arguments."""
-    _refuse_select_tie_rule(root, targets, schedule, seed=seed, named=named, adjoint=adjoint, pools=pools)
-    _refuse_kink_convention(root, targets, schedule, seed=seed, named=named, adjoint=adjoint, pools=pools)
+    (:func:`_refuse_select_tie_rule`), then relu/abs at 0 (:func:`_refuse_kink_convention`); same arguments.
+    ``labels`` names targets that are no named node (id of the node -> name; a quantity grad's wrt) in messages."""
+    _refuse_select_tie_rule(root, targets, schedule, seed=seed, named=named, adjoint=adjoint, pools=pools, labels=labels)
+    _refuse_kink_convention(root, targets, schedule, seed=seed, named=named, adjoint=adjoint, pools=pools, labels=labels)
 
 
 def _refuse_select_tie_rule(
     root: Tensor, targets: list[Tensor], schedule: list[Tensor], *, seed: np.ndarray | None = None,
-    named: frozenset[str] | None = None, adjoint: bool = False, pools: bool = False,
+    named: frozenset[str] | None = None, adjoint: bool = False, pools: bool = False, labels: Mapping[int, str] | None = None,
 ) -> None:
     """Raise ValueError when the adjoints of ``targets`` (after ``root.backward(seed)``, which ran over
     ``schedule``) change if a max(a, b) or min(a, b) whose arguments are equal (up to TIE_RTOL/TIE_ATOL) gave its
@@ -657,7 +757,7 @@ def _refuse_select_tie_rule(
     if found is None:
         return
     tie, function = found.tie, found.tie.function
-    asked, what, entry = _asked(found.target.label, found.index, adjoint)
+    asked, what, entry = _asked(_target_label(found.target, labels), found.index, adjoint)
     first_arg, second_arg = (SelectTie.argument(parent) for parent in tie.node.parents)
     engine_arg, other_arg = ("first", "second") if found.to_first else ("second", "first")
     engine_name, other_name = (first_arg, second_arg) if found.to_first else (second_arg, first_arg)
@@ -701,7 +801,7 @@ def _asked(label: str, index: tuple[int, ...], adjoint: bool) -> tuple[str, str,
 
 def _refuse_kink_convention(
     root: Tensor, targets: list[Tensor], schedule: list[Tensor], *, seed: np.ndarray | None = None,
-    named: frozenset[str] | None = None, adjoint: bool = False, pools: bool = False,
+    named: frozenset[str] | None = None, adjoint: bool = False, pools: bool = False, labels: Mapping[int, str] | None = None,
 ) -> None:
     """Raise ValueError when the adjoints of ``targets`` (after ``root.backward(seed)``, which ran over
     ``schedule``) change if a relu or abs whose input is 0 (up to TIE_ATOL) took another derivative there than the
@@ -723,14 +823,19 @@ def _refuse_kink_convention(
         if dependence.with_select_ties:
             rules += [f"{function}'s tie rule" for function in dict.fromkeys(tie.function for tie in ties)]
         rules += ["max pooling's tie rule"] if dependence.with_pool_ties else []
-        raise ConventionError(_kink_message(dependence, named, adjoint, " and ".join(rules)))
+        raise ConventionError(_kink_message(dependence, named, adjoint, " and ".join(rules), _target_label(dependence.target, labels)))
 
 
-def _kink_message(found: KinkDependence, named: frozenset[str] | None, adjoint: bool, tie_rules: str) -> str:
+def _target_label(target: Tensor, labels: Mapping[int, str] | None) -> str:
+    """How a refusal names the node whose gradient or adjoint changes: its name in ``labels``, else its label."""
+    return (labels or {}).get(id(target), target.label)
+
+
+def _kink_message(found: KinkDependence, named: frozenset[str] | None, adjoint: bool, tie_rules: str, target: str) -> str:
     """The message of :func:`_refuse_kink_convention` for what :func:`kink_dependence` found; ``tie_rules`` names
     the tie rules the split passes changed too (``max pooling's tie rule``), empty when none."""
     kink, function = found.kink, found.kink.function
-    asked, what, entry = _asked(found.target.label, found.index, adjoint)
+    asked, what, entry = _asked(target, found.index, adjoint)
     at = found.entry if found.entry is not None else kink.index
     value = float(kink.node.parents[0].value[at])
     shown = "0" if value == 0 else f"{number_text(value)}, 0 up to rounding"
@@ -775,7 +880,7 @@ def _convention(derivative: float, function: str) -> str:
     return number_text(derivative)
 
 
-def _refuse_tie_rule_dependence(of: Tensor, wrt: Tensor, gradient: np.ndarray, audit: engine.TieAudit) -> None:
+def _refuse_tie_rule_dependence(of: Tensor, wrt: Tensor, gradient: np.ndarray, audit: engine.TieAudit, label: str) -> None:
     """Raise ValueError when d(of)/d(wrt) changes if tied max-pooling windows give their gradient to other tied
     entries than the tie rule's (one window, or several together); the message names a window, and an entry when
     moving that window's gradient alone to it changes the key. Runs only when tied windows receive gradient.
@@ -808,13 +913,13 @@ def _refuse_tie_rule_dependence(of: Tensor, wrt: Tensor, gradient: np.ndarray, a
         of.backward()  # the nodes' .grad as the tie rule gives them, as after any grad
         return
     try:
-        _name_tie_rule_dependence(of, wrt, gradient, audit, split, seed, rerouted)
+        _name_tie_rule_dependence(label, gradient, audit, split, seed, rerouted)
     finally:
         of.backward()
 
 
 def _name_tie_rule_dependence(
-    of: Tensor, wrt: Tensor, gradient: np.ndarray, audit: engine.TieAudit, split: np.ndarray, seed: int,
+    label: str, gradient: np.ndarray, audit: engine.TieAudit, split: np.ndarray, seed: int,
     rerouted: Callable[..., np.ndarray],
 ) -> None:
     """Raise the ValueError of :func:`_refuse_tie_rule_dependence`, once a split pass (``split``, with ``seed``)
@@ -848,7 +953,7 @@ def _name_tie_rule_dependence(
         changes = f"changes the key ({entry}, for one)"
     count = f" ({audit.receiving} tied windows receive gradient)" if audit.receiving > 1 else ""
     raise ConventionError(
-        f"the gradient with respect to {wrt.label} depends on max pooling's tie rule: {tie.where()} of the "
+        f"the gradient with respect to {label} depends on max pooling's tie rule: {tie.where()} of the "
         f"{tie.op} input holds its maximum more than once ({tie.tied_text('input')}) and receives gradient{count}; "
         f"{giving} {changes}. Use inputs whose pooling windows each have a single maximum (random inputs from a "
         "continuous distribution, dist: normal or uniform, not integers), or do not ask for a gradient through "

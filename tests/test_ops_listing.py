@@ -43,7 +43,9 @@ def test_each_argument_has_a_plain_kind_and_defaults_read_as_yaml(
     assert "max_pool2d(x: array, size: whole number or pair, stride: whole number or pair = size, floor: true or false = false)" in lines
     assert "count_changed(before: array, after: array, atol: number = 1.0e-09)" in lines
     assert "every_unit_has_invariant_shift(of: quantity, input: $input, max_shift: whole number = 2)" in lines
-    assert "grad(of: scalar quantity, wrt: $input)" in lines
+    assert "grad(of: scalar quantity, wrt: $input or $quantity)" in lines
+    assert "sum(x: array, axis: axis or axes = every axis, keepdims: true or false = false)" in lines
+    assert "cross_entropy(logits: array, target: array, axis: whole number = -1, reduction: reduction = mean)" in lines
     assert "graph(nodes: mapping of nodes, inputs: mapping of inputs, output: node name = the node no other node uses)" in lines
     assert "reshape(x: array, shape: list of whole numbers)" in lines
     assert "index(x: array, at: list of positions)" in lines

@@ -10,8 +10,8 @@ from grader.engine.conv import conv1d, conv2d
 from grader.engine.formula import Formula, FormulaError, NamedGraph, parse_formula, parse_named_graph
 from grader.engine.gradcheck import check_gradients, numerical_gradient
 from grader.engine.graph import Graph, ScheduleCheck
-from grader.engine.linear import dense
-from grader.engine.loss import mse_loss
+from grader.engine.linear import dense, matmul
+from grader.engine.loss import cross_entropy, mse_loss
 from grader.engine.pool import (
     PoolTie,
     TieAudit,
@@ -24,7 +24,9 @@ from grader.engine.pool import (
     max_pool2d_winners,
     max_pool_tie_audit,
 )
+from grader.engine.reduce import mean, sum_over
 from grader.engine.shapes import conv_output_size, pipeline_shapes, pool_output_size, same_padding
+from grader.engine.softmax import log_softmax, softmax
 from grader.engine.symmetry import changed_units, equivariance, invariant_shifts, invariant_shifts_all, shift
 from grader.engine.tensor import Tensor, add, div, mul, neg, power, reverse_schedule, square, sub, sum_all
 
@@ -61,6 +63,12 @@ __all__ = [
     "TieAudit",
     "TieScan",
     "mse_loss",
+    "cross_entropy",
+    "matmul",
+    "mean",
+    "sum_over",
+    "softmax",
+    "log_softmax",
     "numerical_gradient",
     "Graph",
     "ScheduleCheck",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from grader.engine.conv import _checked
-from grader.engine.tensor import ArrayLike, Tensor
+from grader.engine.tensor import ArrayLike, Tensor, unbroadcast
 
 
 def dense(h: ArrayLike, v: ArrayLike, b: ArrayLike | None = None) -> Tensor:
@@ -76,3 +76,46 @@ def dense(h: ArrayLike, v: ArrayLike, b: ArrayLike | None = None) -> Tensor:
 
     parents = (ht, vt, bt) if bt is not None else (ht, vt)
     return Tensor.from_op(y2 if batched else y2[0], op, parents, vjp)
+
+
+def matmul(a: ArrayLike, b: ArrayLike) -> Tensor:
+    """Matrix product a @ b as numpy's matmul: (m, n) @ (n, p) -> (m, p); a vector is a row (on the left) or a column (on the right); leading axes are batches that broadcast.
+
+    Args:
+        a: (..., m, n), or (n,) as one row.
+        b: (..., n, p), or (n,) as one column.
+
+    Returns:
+        (..., m, p) with the batch axes broadcast, the vector's axis dropped (``(n,) @ (n, p)`` is (p,),
+        ``(n,) @ (n,)`` a scalar). dL/da = g @ b^T and dL/db = a^T @ g, summed over broadcast batches.
+
+    Raises:
+        ValueError naming a and b and their shapes when one is a single number, the inner lengths differ or the
+        batch axes do not broadcast.
+    """
+    op = "matmul"
+    at, bt = _checked(a, f"{op}: a"), _checked(b, f"{op}: b")
+    if at.ndim == 0 or bt.ndim == 0:
+        which = "a" if at.ndim == 0 else "b"
+        raise ValueError(f"{op}: {which} is a single number; matmul needs a vector or a matrix (use mul to scale)")
+    a2 = at.value[np.newaxis, :] if at.ndim == 1 else at.value  # (..., m, n)
+    b2 = bt.value[:, np.newaxis] if bt.ndim == 1 else bt.value  # (..., n, p)
+    if a2.shape[-1] != b2.shape[-2]:
+        raise ValueError(
+            f"{op}: the inner lengths differ: a {at.shape} has {a2.shape[-1]} columns but b {bt.shape} has "
+            f"{b2.shape[-2]} rows"
+        )
+    try:
+        np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+    except ValueError:
+        raise ValueError(f"{op}: the batch axes of a {at.shape} and b {bt.shape} do not broadcast together") from None
+    product = a2 @ b2  # (..., m, p)
+    out_shape = product.shape[:-2] + (() if at.ndim == 1 else product.shape[-2:-1]) + (() if bt.ndim == 1 else product.shape[-1:])
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        g2 = g.reshape(product.shape)
+        da = unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(at.shape)
+        db = unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(bt.shape)
+        return da, db
+
+    return Tensor.from_op(product.reshape(out_shape), op, (at, bt), vjp)
