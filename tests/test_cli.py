@@ -287,26 +287,30 @@ def test_python_dash_m_grader_help() -> None:
         assert command in result.stdout
 
 
-def _conv1d_samples_module() -> Any:
-    spec = importlib.util.spec_from_file_location("make_conv1d_samples", ROOT / "scripts" / "make_conv1d_samples.py")
+def _samples_module() -> Any:
+    spec = importlib.util.spec_from_file_location("make_yaml_samples", ROOT / "scripts" / "make_yaml_samples.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules["make_yaml_samples"] = module  # dataclasses resolve the module's annotations through sys.modules
     spec.loader.exec_module(module)
     return module
 
 
-def test_conv1d_samples_are_what_the_engine_solves() -> None:
-    """The committed samples equal a fresh `grader solve --format json` (+ the written formula)."""
-    documents = _conv1d_samples_module().documents()
-    folder = ROOT / "submissions" / "conv1d_avgpool"
+@pytest.mark.parametrize("sheet_id", ["conv1d_avgpool", "softmax_regression"])
+def test_yaml_sheet_samples_are_what_the_engine_solves(sheet_id: str) -> None:
+    """The committed samples equal a fresh `grader solve --format json` (+ the written formulas)."""
+    module = _samples_module()
+    documents = module.documents(module.SAMPLE_SHEETS[sheet_id])
+    folder = ROOT / "submissions" / sheet_id
     assert sorted(documents) == sorted(p.name for p in folder.iterdir())
     for name, document in documents.items():
         assert yaml.safe_load((folder / name).read_text(encoding="utf-8")) == document, name
 
 
 def test_conv1d_correct_and_mistake_files(tmp_path: Path) -> None:
-    module = _conv1d_samples_module()
-    answers = module.right_answers(module.solve())
+    module = _samples_module()
+    samples = module.SAMPLE_SHEETS["conv1d_avgpool"]
+    answers = module.right_answers(samples, module.solve(samples))
     correct = tmp_path / "correct.json"
     correct.write_text(json.dumps({"student": "s", "answers": answers}), encoding="utf-8")
     graded = json.loads(invoke("grade", str(CONV1D), str(correct), "--format", "json").stdout)["result"]

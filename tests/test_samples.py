@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_SETS = {
     "week7": (ROOT / "exercises" / "week7.yaml", ROOT / "submissions" / "week7"),
     "conv1d_avgpool": (ROOT / "exercises" / "conv1d_avgpool.yaml", ROOT / "submissions" / "conv1d_avgpool"),
+    "softmax_regression": (ROOT / "exercises" / "softmax_regression.yaml", ROOT / "submissions" / "softmax_regression"),
 }
 MISTAKE_NAME = re.compile(r"^mistake-(?P<mistake>[a-z0-9-]+?)--(?P<exercise>[A-Za-z0-9_]+)-(?P<part>[A-Za-z0-9_]+)\.(yaml|yml|json)$")
 
