@@ -7,7 +7,7 @@ import hashlib
 import json
 import re
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,6 +17,7 @@ from grader import __version__
 from grader.answers import AnswerSpec, CheckContext, Tolerances
 from grader.engine import max_pool2d_winners
 from grader.errors import SHEET_FAULT, InputFileError, SpecErrors, VariantKeyError
+from grader.follow_through import with_follow_through
 from grader.key import AnswerKey, PartKey, answer_key
 from grader.notes import MISSING_STUDENT_NOTE, NO_SEED_NOTE, wrong_variant_note
 from grader.result import PartResult, Result, Status, Verdict, Visibility
@@ -203,10 +204,12 @@ def grade_answer_file(sheet: Sheet, submission: AnswerFile, *, mode: Mode = "ful
     gradable = [(exercise, part) for exercise, part in sheet.parts() if part.answer.type != "code"]
     unknown, misspelled = _unknown_answers(submission, sheet)
     parts: list[PartResult] = []
+    raw_answers: dict[tuple[str, str], Any] = {}
     for exercise, part in gradable:
-        raw = submission.answers.get(exercise.id, {}).get(part.id)
+        raw = raw_answers[(exercise.id, part.id)] = submission.answers.get(exercise.id, {}).get(part.id)
         parts.append(part_result(exercise, part, raw, key, check_context(sheet, exercise.id, part.id), mode,
                                  written_as=misspelled.get((exercise.id, part.id), ())))
+    parts = with_follow_through(sheet, key, parts, raw_answers, partial(check_context, sheet))
     notes = _another_sheet_note(submission, sheet)
     notes += [MISSING_STUDENT_NOTE] if not submission.student else []
     notes += variant_notes(sheet, submission, key, parts)

@@ -24,6 +24,7 @@ from grader.engine import max_pool2d_winners
 from grader.engine.tensor import Tensor
 from grader.errors import SpecError, SpecErrors
 from grader.quantities import OPS, Lazy, QuantityNode
+from grader.result import Visibility
 from grader.spec.loader import Sheet
 from grader.spec.models import MAX_ENTRIES, Call, ExerciseSpec, InputSpec, PartSpec, check_literal, entry_count
 from grader.spec.yaml_lines import Loc
@@ -480,6 +481,7 @@ def _compute_key(sheet: Sheet, seed: int | None) -> AnswerKey:
                 continue
             part_loc: Loc = ("parts", p_index)
             try:
+                _check_follow_through(sheet, e_index, p_index)
                 expected = _key_value(evaluator, part, part.expected, (*part_loc, "expected"), "expected")
                 _check_report(evaluator, part, expected, part_loc)
                 mistakes = {
@@ -586,8 +588,68 @@ def _unique_errors(errors: list[SpecError]) -> list[SpecError]:
     return unique
 
 
-def _key_value(evaluator: Evaluator, part: PartSpec, expression: Any, loc: Loc, what: str) -> Any:
-    value = evaluator.evaluate(expression, loc)
+FOLLOW_SOURCE_TYPES = ("number", "integer", "array")
+"""Answer types whose answer can stand for an input or quantity (follow_through's ``part``)."""
+
+
+def _check_follow_through(sheet: Sheet, e_index: int, p_index: int) -> None:
+    """SpecError, at the field, when a part's ``follow_through`` names no usable earlier answer: another part of
+    the exercise with a number, integer or array answer, visible when this part is (a visible part's feedback would
+    tell whether a hidden one was right), standing for an input or quantity of the exercise."""
+    exercise = sheet.spec.exercises[e_index]
+    part = exercise.parts[p_index]
+    parts = {other.id: other for other in exercise.parts}
+    for f_index, entry in enumerate(part.follow_through):
+        loc = ("exercises", e_index, "parts", p_index, "follow_through", f_index)
+        source = parts.get(entry.part)
+        if part.answer.type not in _PLAIN_TYPES:
+            raise sheet.error(
+                f"follow_through works for answers that are values ({', '.join(sorted(_PLAIN_TYPES))}), not for a "
+                f"'{part.answer.type}' part", code="spec-follow-through", loc=loc,
+            )
+        if source is None or source is part:
+            others = ", ".join(other.id for other in exercise.parts if other is not part) or "none"
+            what = "this part itself" if source is part else f"no part {entry.part!r} in exercise {exercise.id!r}"
+            raise sheet.error(f"follow_through.part names {what}; the other parts: {others}", code="spec-follow-through", loc=(*loc, "part"))
+        if source.answer.type not in FOLLOW_SOURCE_TYPES:
+            raise sheet.error(
+                f"part {source.id!r} has a '{source.answer.type}' answer, which cannot stand for a value; follow_through "
+                f"takes a part answered with a {', '.join(FOLLOW_SOURCE_TYPES[:-1])} or {FOLLOW_SOURCE_TYPES[-1]}",
+                code="spec-follow-through", loc=(*loc, "part"),
+            )
+        if source.visibility is Visibility.hidden and part.visibility is not Visibility.hidden:
+            raise sheet.error(
+                f"part {source.id!r} is hidden: this visible part's feedback would tell whether the student's answer "
+                "there was right; make both hidden, or both visible", code="spec-follow-through", loc=(*loc, "part"),
+            )
+        if entry.replaces not in exercise.inputs and entry.replaces not in exercise.quantities:
+            known = ", ".join(sorted([*exercise.inputs, *exercise.quantities])) or "none"
+            raise sheet.error(
+                f"follow_through.replaces must name an input or quantity of exercise {exercise.id!r} (without $), got "
+                f"{entry.replaces!r}; known: {known}", code="spec-follow-through", loc=(*loc, "replaces"),
+            )
+
+
+def follow_through_key(key: AnswerKey, exercise_id: str, part_id: str, replaces: str, value: Any) -> Any:
+    """The key of a part computed again with the input or quantity ``replaces`` set to ``value`` (a student's answer
+    to an earlier part, as that part's answer type reads it): what is right "given your answer there".
+
+    SpecError when it cannot be computed for that value (a width that is not whole, say): then nothing is right
+    given it."""
+    sheet = key.sheet
+    e_index = sheet.exercise_index(exercise_id)
+    exercise = sheet.spec.exercises[e_index]
+    p_index = next(index for index, part in enumerate(exercise.parts) if part.id == part_id)
+    part = exercise.parts[p_index]
+    evaluator = Evaluator(sheet, e_index, key.inputs[exercise_id])
+    overrides = {replaces: np.asarray(value, dtype=np.float64)}
+    return _key_value(evaluator, part, part.expected, ("parts", p_index, "expected"), "expected", overrides)
+
+
+def _key_value(
+    evaluator: Evaluator, part: PartSpec, expression: Any, loc: Loc, what: str, overrides: Mapping[str, Any] | None = None
+) -> Any:
+    value = evaluator.evaluate(expression, loc, overrides)
     try:
         converted = _convert(part, value, what)
     except ValueError as exc:

@@ -153,6 +153,15 @@ def _points_and_visibility(part: PartSpec) -> str:
     return f"{_points(part)}; {HIDDEN_NOTE}" if part.visibility is Visibility.hidden else _points(part)
 
 
+def _answer_line(key: AnswerKey, exercise_id: str, part: PartSpec) -> str:
+    """How to write the answer, and which earlier answers it may follow through from."""
+    hint = _hint(key, exercise_id, part)
+    for entry in part.follow_through:
+        share = "its points" if entry.credit >= 1.0 else f"{entry.credit:g} of its points"
+        hint += f". If your {entry.part} is wrong, an answer right for your own {entry.part} still earns {share}"
+    return hint
+
+
 def sheet_markdown(key: AnswerKey) -> str:
     """The sheet for the key's variant, in Markdown: statement, the variant's inputs as tables, prompts, points."""
     spec = key.sheet.spec
@@ -169,7 +178,7 @@ def sheet_markdown(key: AnswerKey) -> str:
                 lines += [_input_markdown(name, input_spec.description, key.inputs[exercise.id][name], name in filters), ""]
         for part in exercise.parts:
             lines += [f"- **{exercise.id}.{part.id}** ({_points_and_visibility(part)}): {part.prompt.strip()}", "",
-                      f"  *Answer: {_hint(key, exercise.id, part)}*", ""]
+                      f"  *Answer: {_answer_line(key, exercise.id, part)}*", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -204,7 +213,7 @@ def sheet_html(key: AnswerKey) -> str:
             body.append(f"<div class='inputs'>{figures}</div>" if value.size <= 400 else f"<p>{label}: an array of shape {value.shape} (its values: <code>grader data</code>, see above)</p>")
         items = "".join(
             f"<li><strong>{esc(exercise.id)}.{esc(part.id)}</strong> ({esc(_points_and_visibility(part))}): "
-            f"{esc(part.prompt.strip())}<br><em>Answer: {esc(_hint(key, exercise.id, part))}</em></li>"
+            f"{esc(part.prompt.strip())}<br><em>Answer: {esc(_answer_line(key, exercise.id, part))}</em></li>"
             for part in exercise.parts
         )
         body.append(f"<ol class='parts'>{items}</ol>")

@@ -24,7 +24,7 @@ from grader.code_key import code_part_key
 from grader.engine.pool import max_pool2d_winners
 from grader.errors import GraderError, SpecError, SpecErrors
 from grader.grading import check_context
-from grader.key import AnswerKey, compute_key, unused_quantity_errors
+from grader.key import AnswerKey, compute_key, follow_through_key, unused_quantity_errors
 from grader.result import Visibility
 from grader.spec.loader import Sheet, load_sheet
 from grader.spec.models import PartSpec
@@ -64,12 +64,13 @@ def validate_sheet(path: Path) -> Validation:
         return Validation([exc])
     errors: list[GraderError] = []
     coinciding: dict[tuple[int, int, int], int] = {}  # mistakes allowed to coincide -> variants where they did
+    unchanged: dict[tuple[int, int, int], int] = {}  # follow_through entries -> variants their value changed nothing
     seeds = [None, *sheet.spec.validation_seeds]
     watch = _KeyWatch(sheet)
     # One message per fault and place, naming the variants it occurs in (not one per seed).
     found: dict[tuple[object, ...], list[tuple[SpecError, int | None]]] = {}
     for seed in seeds:
-        for error in _variant_errors(sheet, seed, coinciding, watch):
+        for error in _variant_errors(sheet, seed, coinciding, watch, unchanged):
             found.setdefault((error.file, error.line, error.path, error.code), []).append((error, seed))
     for occurrences in found.values():
         errors.extend(_in_variants(occurrences, len(seeds)))
@@ -84,15 +85,29 @@ def validate_sheet(path: Path) -> Validation:
                     "spec-mistake-full", ("mistakes", m_index),
                 )
             )
+    for (e_index, p_index, f_index), count in unchanged.items():
+        if count == len(seeds):
+            entry = sheet.spec.exercises[e_index].parts[p_index].follow_through[f_index]
+            errors.append(
+                _part_error(
+                    sheet, e_index, p_index,
+                    f"this part's key does not change with {entry.replaces} (set to the key of {entry.part} with 1, 2, "
+                    f"3, ... added to its entries, in every validated variant): it does not use what {entry.part}'s "
+                    "answer stands for",
+                    "spec-follow-through", ("follow_through", f_index, "replaces"),
+                )
+            )
     # Warnings once the sheet has no errors: they are about a sheet that works, and an author fixes errors first.
     return Validation(errors, [] if errors else watch.warnings())
 
 
 def _variant_errors(
-    sheet: Sheet, seed: int | None, coinciding: dict[tuple[int, int, int], int], watch: _KeyWatch | None = None
+    sheet: Sheet, seed: int | None, coinciding: dict[tuple[int, int, int], int], watch: _KeyWatch | None = None,
+    unchanged: dict[tuple[int, int, int], int] | None = None,
 ) -> list[SpecError]:
-    """The faults of one variant: its key's, and those of the quantities no part uses (messages without the variant).
-    ``watch`` sees the key too (for the warnings).
+    """The faults of one variant: its key's, its follow_through entries' (counting in ``unchanged`` those whose value
+    changed nothing), and those of the quantities no part uses (messages without the variant). ``watch`` sees the
+    key too (for the warnings).
 
     The key lives only while this runs, so validating several seeds holds one key at a time, not two."""
     try:
@@ -101,6 +116,7 @@ def _variant_errors(
         errors: list[SpecError] = list(exc.errors)
     else:
         errors = _check_key(sheet, key, coinciding)
+        errors += _check_follow_through(sheet, key, {} if unchanged is None else unchanged)
         if watch is not None:
             watch.observe(key)
         del key
@@ -199,6 +215,50 @@ def _check_key(sheet: Sheet, key: AnswerKey, coinciding: dict[tuple[int, int, in
                         )
                     )
     return errors
+
+
+def _check_follow_through(sheet: Sheet, key: AnswerKey, unchanged: dict[tuple[int, int, int], int]) -> list[SpecError]:
+    """Each follow_through entry stands for what it says: with ``replaces`` set to the earlier part's own key, the
+    part's key comes out again (else the earlier answer is not that input or quantity). Entries whose key does not
+    change when that value is 1 more are counted in ``unchanged`` (an error when it is so in every variant)."""
+    errors: list[SpecError] = []
+    for e_index, exercise in enumerate(sheet.spec.exercises):
+        for p_index, part in enumerate(exercise.parts):
+            expected = key.part(exercise.id, part.id).expected if part.follow_through else None
+            ctx = check_context(sheet, exercise.id, part.id)
+            for f_index, entry in enumerate(part.follow_through):
+                source = key.part(exercise.id, entry.part).expected
+                where = ("follow_through", f_index, "replaces")
+                try:
+                    again = follow_through_key(key, exercise.id, part.id, entry.replaces, source)
+                except SpecError as exc:
+                    errors.append(_part_error(
+                        sheet, e_index, p_index, f"with {entry.replaces} set to the key of {entry.part}, this part's key "
+                        f"cannot be computed: {exc.message}", "spec-follow-through", where,
+                    ))
+                    continue
+                if not _scores_full(part, again, expected, ctx):
+                    errors.append(_part_error(
+                        sheet, e_index, p_index, f"with {entry.replaces} set to the key of {entry.part}, this part's key "
+                        f"would be {part.answer.expected_json(again)}, not {part.answer.expected_json(expected)}: the "
+                        f"answer to {entry.part} is not {entry.replaces}", "spec-follow-through", where,
+                    ))
+                    continue
+                try:
+                    moved = follow_through_key(key, exercise.id, part.id, entry.replaces, _moved(source))
+                except SpecError:
+                    continue  # no key for that value: it matters
+                if _scores_full(part, moved, expected, ctx):
+                    where_count = (e_index, p_index, f_index)
+                    unchanged[where_count] = unchanged.get(where_count, 0) + 1
+    return errors
+
+
+def _moved(value: Any) -> np.ndarray:
+    """``value`` with 1, 2, 3, ... added to its entries in order: a change no reasonable key ignores (not one constant
+    for all, which softmax ignores)."""
+    array = np.asarray(value, dtype=np.float64)
+    return array + 1 + np.arange(array.size, dtype=np.float64).reshape(array.shape)
 
 
 def _exact_on_fractions(part: PartSpec, expected: Any) -> str | None:

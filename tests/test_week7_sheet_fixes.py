@@ -281,9 +281,9 @@ def test_each_new_mistake_has_a_sample_that_gets_it(sheet: Any, name: str) -> No
     assert wrong[0].mistake == mistake and wrong[0].feedback.strip()
 
 
-def test_b_check_size_is_graded_against_the_right_p_not_the_students(sheet: Any, tmp_path: Path) -> None:
-    """No error-carried-forward (week7-notes.md): a width consistent with the student's own wrong p = f - 1 = 2 is
-    wrong, with no known mistake."""
+def test_b_check_size_follows_through_from_the_students_own_p(sheet: Any, tmp_path: Path) -> None:
+    """Error carried forward (follow_through, week7-notes.md): a width consistent with the student's own wrong
+    p = f - 1 = 2 earns b_check_size's point, with no known mistake; b_check_p keeps its own."""
     key = compute_key(sheet, None)
     text = (SAMPLES / "mistake-p-not-halved--ex2-b_check_p.yaml").read_text(encoding="utf-8")
     right_size = key.part("ex2", "b_check_size").expected
@@ -291,5 +291,8 @@ def test_b_check_size_is_graded_against_the_right_p_not_the_students(sheet: Any,
     assert f"b_check_size: {right_size}" in text
     path = tmp_path / "carried.yaml"
     path.write_text(text.replace(f"b_check_size: {right_size}", f"b_check_size: {carried}"), encoding="utf-8")
-    part = next(p for p in grade_submission(sheet, path).parts if p.part_id == "b_check_size")
-    assert part.status.value == "incorrect" and part.mistake is None
+    parts = {p.part_id: p for p in grade_submission(sheet, path).parts}
+    part = parts["b_check_size"]
+    assert part.status.value == "correct" and part.mistake is None and part.points_earned == part.points_possible
+    assert part.feedback.startswith("Right for your own answer to b_check_p (2), which was not right")
+    assert parts["b_check_p"].mistake == "p-not-halved" and parts["b_check_p"].points_earned == 0

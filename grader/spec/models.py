@@ -446,6 +446,24 @@ class ReportOptions(_Strict):
     """What the slices of the last axis are called, e.g. ``output with filter`` (then 1, 2, ...)."""
 
 
+class FollowThroughSpec(_Strict):
+    """Error carried forward: an answer that is right for the student's own (wrong) answer to an earlier part of the
+    exercise earns ``credit``, as a marker gives "correct given your p" (STACK's follow-through marks)."""
+
+    part: Slug
+    """Another part of the same exercise (a number, integer or array answer) whose answer this part uses."""
+    replaces: str = Field(min_length=1)
+    """The input or quantity that part's answer stands for: this part's key is computed again with it set to the
+    student's answer there."""
+    credit: float = Field(1.0, gt=0.0, le=1.0)
+    """Share of this part's points an answer right for the student's own value earns (default all)."""
+
+    @field_validator("credit", mode="before")
+    @classmethod
+    def _credit_number(cls, value: Any) -> Any:
+        return refuse_nan(value)
+
+
 class PartSpec(_Strict):
     """One gradable item."""
 
@@ -460,6 +478,8 @@ class PartSpec(_Strict):
     visibility: Visibility = Visibility.visible
     """``hidden``: students see only whether they passed, never the expected answer."""
     mistakes: list[MistakeSpec] = []
+    follow_through: list[FollowThroughSpec] = []
+    """Earlier parts whose answers this part uses: a wrong one there is not held against this part twice."""
     note: str = ""
     """For instructors only (e.g. where the printed solution disagrees with the engine)."""
     report: ReportOptions = ReportOptions()

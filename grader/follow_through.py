@@ -1,0 +1,98 @@
+"""Error carried forward: an answer that is right for the student's own wrong answer to an earlier part.
+
+A part with ``follow_through: [{part: b_check_p, replaces: same_p}]`` that was not answered right is checked once
+more, against its key computed again with ``same_p`` set to what the student answered for ``b_check_p``, when that
+answer was readable and not right. A match earns the entry's credit, with feedback saying so: one slip is not
+held against every later part that uses its result (as STACK's follow-through marks do).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from grader.answers.base import CheckContext
+from grader.errors import SpecError, SpecErrors
+from grader.key import AnswerKey, follow_through_key
+from grader.result import PartResult, Status, Visibility
+from grader.spec.loader import Sheet
+from grader.spec.models import ExerciseSpec, FollowThroughSpec, PartSpec
+
+Raw = Mapping[tuple[str, str], Any]
+"""(exercise id, part id) -> the student's raw answer as the answer file holds it."""
+
+
+def with_follow_through(
+    sheet: Sheet, key: AnswerKey, results: Sequence[PartResult], raw: Raw, context: Callable[[str, str], CheckContext]
+) -> list[PartResult]:
+    """``results`` (one per answer-file part, in sheet order) with each part that declares ``follow_through`` and
+    was not answered right re-judged against the key its earlier parts' wrong answers lead to (see the module)."""
+    by_id = {(result.exercise_id, result.part_id): result for result in results}
+    specs = {(exercise.id, part.id): (exercise, part) for exercise, part in sheet.parts()}
+    out: list[PartResult] = []
+    for result in results:
+        exercise, part = specs[(result.exercise_id, result.part_id)]
+        if part.follow_through and _may_follow(result):
+            result = _followed(key, exercise, part, result, by_id, raw, context(exercise.id, part.id))
+        out.append(result)
+    return out
+
+
+def _may_follow(result: PartResult) -> bool:
+    """Whether a part's result could improve: read, graded (not pending) and short of full marks."""
+    graded = result.status in (Status.incorrect, Status.partial)
+    return graded and result.actual is not None and result.points_earned < result.points_possible
+
+
+def _followed(
+    key: AnswerKey, exercise: ExerciseSpec, part: PartSpec, result: PartResult, by_id: Mapping[tuple[str, str], PartResult],
+    raw: Raw, ctx: CheckContext,
+) -> PartResult:
+    """``result`` with the credit of the first follow-through entry the answer is right for, if one gives more."""
+    for entry in part.follow_through:
+        source = by_id[(exercise.id, entry.part)]
+        if source.status not in (Status.incorrect, Status.partial) or source.actual is None:
+            continue  # right (the key applies), not graded yet (hidden, in check mode), or nothing to follow
+        source_spec = next(p for p in exercise.parts if p.id == entry.part)
+        value, unread = source_spec.answer.read(raw.get((exercise.id, entry.part)))
+        if unread is not None:
+            continue
+        try:
+            given_theirs = follow_through_key(key, exercise.id, part.id, entry.replaces, value)
+        except (SpecError, SpecErrors):
+            continue  # nothing is right for that value (a width that is not whole, say)
+        _, verdict = part.answer.grade(raw.get((exercise.id, part.id)), given_theirs, ctx)
+        points = round(entry.credit * part.points, 6)
+        if verdict.fraction >= 1.0 and points > result.points_earned:
+            return _credited(part, result, entry, value, key.expected_json(exercise.id, part.id), points)
+    return result
+
+
+def _credited(part: PartSpec, result: PartResult, entry: FollowThroughSpec, value: Any, expected: Any, points: float) -> PartResult:
+    """The result of an answer right for the student's own answer ``value`` to ``entry.part``; ``expected`` is this
+    part's key (as reports show it)."""
+    status = Status.correct if entry.credit >= 1.0 else Status.partial
+    if part.visibility is Visibility.hidden:
+        feedback = "passed" if status is Status.correct else "not passed"
+    else:
+        earned = "all its points" if entry.credit >= 1.0 else f"{entry.credit:g} of its points"
+        theirs, right = _scalar_text(value), _scalar_text(expected)
+        feedback = (
+            f"Right for your own answer to {entry.part}{f' ({theirs})' if theirs else ''}, which was not right: this "
+            f"part uses that answer, so it earns {earned}" + (f". With the right {entry.part} it is {right}" if right else "")
+        )
+    # details list where the answer differs from the key, which is not what it is judged by here
+    update = {"points_earned": points, "status": status, "feedback": feedback, "mistake": None, "details": []}
+    return result.model_copy(update=update)
+
+
+def _scalar_text(value: Any) -> str | None:
+    """A single number as a sentence shows it (``2``, ``0.4429``), None for anything else (an array is too long to
+    repeat in a sentence)."""
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return f"{float(array.reshape(())):.6g}" if array.size == 1 else None
