@@ -57,8 +57,8 @@ def _followed(
             continue  # right (the key applies), not graded yet (hidden, in check mode), or nothing to follow
         source_spec = next(p for p in exercise.parts if p.id == entry.part)
         value, unread = source_spec.answer.read(raw.get((exercise.id, entry.part)))
-        if unread is not None:
-            continue
+        if unread is not None or np.shape(value) != np.shape(key.part(exercise.id, entry.part).expected):
+            continue  # unreadable, or of another shape: a slip in the values is followed, not another layout
         try:
             given_theirs = follow_through_key(key, exercise.id, part.id, entry.replaces, value)
         except (SpecError, SpecErrors):

@@ -193,3 +193,13 @@ def test_a_follow_through_from_a_part_that_is_no_value_is_an_error(grader: Grade
     run = grader("validate", sheet)
     assert run.code == 2
     assert "part 'big' has a 'boolean' answer, which cannot stand for a value" in run.err
+
+
+def test_an_earlier_answer_of_another_shape_is_not_followed(grader: Grader, tmp_path: Path) -> None:
+    """y has 2 entries; a y of 3 entries for which b is consistent earns nothing: another layout is no slip in a
+    value (and the key is never recomputed for arrays of a size the student chooses)."""
+    sheet = write(tmp_path, CHAIN)
+    part = _graded(grader, sheet, tmp_path, {"e": {"a": [1.0, 2.0, 2.0], "b": 9.0}})[("e", "b")]
+    assert (part["status"], part["points_earned"]) == ("incorrect", 0.0)
+    same_shape = _graded(grader, sheet, tmp_path, {"e": {"a": [1.0, 2.0], "b": 5.0}})[("e", "b")]
+    assert (same_shape["status"], same_shape["points_earned"]) == ("partial", 2.0)
