@@ -220,11 +220,14 @@ def _check_key(sheet: Sheet, key: AnswerKey, coinciding: dict[tuple[int, int, in
 def _check_follow_through(sheet: Sheet, key: AnswerKey, unchanged: dict[tuple[int, int, int], int]) -> list[SpecError]:
     """Each follow_through entry stands for what it says: with ``replaces`` set to the earlier part's own key, the
     part's key comes out again (else the earlier answer is not that input or quantity). Entries whose key does not
-    change when that value is 1 more are counted in ``unchanged`` (an error when it is so in every variant)."""
+    change when that value moves (:func:`_moved`) are counted in ``unchanged`` (an error when it is so in every
+    variant)."""
     errors: list[SpecError] = []
     for e_index, exercise in enumerate(sheet.spec.exercises):
         for p_index, part in enumerate(exercise.parts):
-            expected = key.part(exercise.id, part.id).expected if part.follow_through else None
+            if not part.follow_through:
+                continue
+            expected = key.part(exercise.id, part.id).expected
             ctx = check_context(sheet, exercise.id, part.id)
             for f_index, entry in enumerate(part.follow_through):
                 source = key.part(exercise.id, entry.part).expected
@@ -237,10 +240,10 @@ def _check_follow_through(sheet: Sheet, key: AnswerKey, unchanged: dict[tuple[in
                         f"cannot be computed: {exc.message}", "spec-follow-through", where,
                     ))
                     continue
-                if not _scores_full(part, again, expected, ctx):
+                if not _scores_full_or_not(part, again, expected, ctx):
                     errors.append(_part_error(
                         sheet, e_index, p_index, f"with {entry.replaces} set to the key of {entry.part}, this part's key "
-                        f"would be {part.answer.expected_json(again)}, not {part.answer.expected_json(expected)}: the "
+                        f"would be {_short(part.answer.expected_json(again))}, not {_short(part.answer.expected_json(expected))}: the "
                         f"answer to {entry.part} is not {entry.replaces}", "spec-follow-through", where,
                     ))
                     continue
@@ -248,10 +251,24 @@ def _check_follow_through(sheet: Sheet, key: AnswerKey, unchanged: dict[tuple[in
                     moved = follow_through_key(key, exercise.id, part.id, entry.replaces, _moved(source))
                 except SpecError:
                     continue  # no key for that value: it matters
-                if _scores_full(part, moved, expected, ctx):
+                if _scores_full_or_not(part, moved, expected, ctx):
                     where_count = (e_index, p_index, f_index)
                     unchanged[where_count] = unchanged.get(where_count, 0) + 1
     return errors
+
+
+def _scores_full_or_not(part: PartSpec, answer_value: Any, expected: Any, ctx: Any) -> bool:
+    """:func:`_scores_full`, with a value that cannot even be written as an answer (another shape) scoring nothing."""
+    try:
+        return bool(_scores_full(part, answer_value, expected, ctx))
+    except (AnswerError, ValueError):
+        return False
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """A key as a message quotes it: whole when short, else its start and ``...``."""
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _moved(value: Any) -> np.ndarray:
