@@ -12,6 +12,8 @@ the max-pooling winners report.pool_winners marks on it).
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -360,6 +362,8 @@ class _KeyWatch:
                     self.leaks.setdefault((e, p, what, advice), []).append(key.seed)
                 elif value.size == 1 and source.size > 1 and _holds_entry(source, float(value.reshape(()))):
                     self.leaks.setdefault((e, p, f"an entry of {what}", advice), []).append(key.seed)
+                elif 1 < value.size < source.size and _holds_slice(source, value):
+                    self.leaks.setdefault((e, p, f"a slice of {what}", advice), []).append(key.seed)
 
     def _visible_sources(self, values: dict[tuple[int, int], np.ndarray | None]) -> list[tuple[str, str, np.ndarray]]:
         """What students see of this variant, each with what to change: each visible part's key and the pool
@@ -479,6 +483,32 @@ def _holds_entry(source: np.ndarray, number: float) -> bool:
     """Whether some entry of ``source`` (any shape) is ``number`` up to rounding (relative 1e-9): a hidden number key
     that a visible array shows as one of its entries (``dw[0, 0, 0]`` of a visible ``dw``)."""
     return bool(np.isclose(source, number, rtol=1e-9, atol=0.0).any())
+
+
+MAX_SLICES = 10_000
+"""Slices of a visible array :func:`_holds_slice` compares at most (a bound on validate's time, never reached by the
+arrays of a sheet)."""
+
+
+def _holds_slice(source: np.ndarray, value: np.ndarray) -> bool:
+    """Whether ``value`` is ``source`` with some of its axes fixed at one index each (up to rounding, relative 1e-9):
+    a hidden array key that a visible array shows as a slice (``dw[:, :, :, 0]`` of a visible ``dw``). The kept axes
+    stay in order; axes of length 1 in ``value`` count for nothing (``value`` (5, 5, 1) of ``source`` (5, 5, 2))."""
+    for kept in itertools.combinations(range(source.ndim), value.ndim):
+        if tuple(source.shape[axis] for axis in kept) != value.shape:
+            continue
+        fixed = [axis for axis in range(source.ndim) if axis not in kept]
+        if math.prod(source.shape[axis] for axis in fixed) > MAX_SLICES:
+            continue
+        for at in itertools.product(*(range(source.shape[axis]) for axis in fixed)):
+            index: list[Any] = [slice(None)] * source.ndim
+            for axis, position in zip(fixed, at, strict=True):
+                index[axis] = position
+            candidate = source[tuple(index)]
+            if candidate.shape == value.shape and np.allclose(candidate, value, rtol=1e-9, atol=0.0):
+                return True
+    squeezed = np.squeeze(value)
+    return squeezed.shape != value.shape and squeezed.size > 1 and _holds_slice(source, squeezed)
 
 
 def _trivial(value: np.ndarray) -> bool:

@@ -371,3 +371,36 @@ def test_a_hidden_number_that_is_an_entry_of_a_visible_array_is_a_warning(tmp_pa
         "report shows: a student can copy it from there; make conv.dw_all hidden too or conv.dw000 visible, or change "
         "one of them [spec-hidden-shown]"
     ), run.err
+
+
+def test_a_hidden_array_that_is_a_slice_of_a_visible_array_is_a_warning(tmp_path: Path, grader: Grader) -> None:
+    """conv1d_avgpool with dE/dw of filter 0 hidden (dw[:, :, 0], shape 3x1) beside the whole dE/dw asked for visibly:
+    the hidden array is a slice of the visible one (only whole arrays and single entries were compared)."""
+    text = (Path(__file__).resolve().parents[1] / "exercises" / "conv1d_avgpool.yaml").read_text(encoding="utf-8")
+    marker = "      - id: dw000\n"
+    assert marker in text
+    parts = (
+        "      - id: dw_all\n"
+        "        prompt: \"dE/dw, all of it, indexed [x, c, k].\"\n"
+        "        points: 1\n"
+        "        answer: {type: array, abs_tol: 1.0e-6, rel_tol: 1.0e-4}\n"
+        "        expected: $dw\n"
+        "      - id: dw_filter0\n"
+        "        prompt: \"dE/dw of filter 0.\"\n"
+        "        points: 1\n"
+        "        visibility: hidden\n"
+        "        answer: {type: array, abs_tol: 1.0e-6, rel_tol: 1.0e-4}\n"
+        "        expected: {op: index, x: $dw, at: [null, null, 0]}\n"
+    )
+    sheet = write(tmp_path, text.replace(marker, parts + marker))
+    run = grader("validate", sheet)
+    assert run.code == 0, run.err
+    warnings = [line for line in run.err.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1 and warnings[0].endswith(
+        "the key of the hidden part conv.dw_filter0 equals a slice of the key of the visible part conv.dw_all, which "
+        "its report shows: a student can copy it from there; make conv.dw_all hidden too or conv.dw_filter0 visible, "
+        "or change one of them [spec-hidden-shown]"
+    ), run.err
+    # the same part visible: no warning
+    visible = write(tmp_path, text.replace(marker, parts.replace("        visibility: hidden\n", "") + marker), "visible.yaml")
+    assert "warning:" not in grader("validate", visible).err
