@@ -41,8 +41,9 @@ def with_follow_through(
 
 
 def _may_follow(result: PartResult) -> bool:
-    """Whether a part's result could improve: read, graded (not pending) and short of full marks."""
-    graded = result.status in (Status.incorrect, Status.partial)
+    """Whether a part's result could improve: read (perhaps of another shape than the key's, which the student's
+    own earlier answer may explain), graded (not pending) and short of full marks."""
+    graded = result.status in (Status.incorrect, Status.partial, Status.invalid)
     return graded and result.actual is not None and result.points_earned < result.points_possible
 
 
@@ -50,38 +51,52 @@ def _followed(
     key: AnswerKey, exercise: ExerciseSpec, part: PartSpec, result: PartResult, by_id: Mapping[tuple[str, str], PartResult],
     raw: Raw, ctx: CheckContext,
 ) -> PartResult:
-    """``result`` with the credit of the first follow-through entry the answer is right for, if one gives more."""
+    """``result``, or the best credit of the follow-through entries the answer is right for, if one gives more.
+
+    An earlier answer is followed when it was read, has its key's shape (a slip in values is followed, not another
+    layout, and no key is computed again for arrays of a size the student picks) and is not the key itself: a wrong
+    answer earns the entry's credit; one accepted within its tolerance, but not exact, earns all the points (a part
+    whose key reacts strongly to it may otherwise fail for an answer the sheet accepted)."""
+    best = result
     for entry in part.follow_through:
         source = by_id[(exercise.id, entry.part)]
-        if source.status not in (Status.incorrect, Status.partial) or source.actual is None:
-            continue  # right (the key applies), not graded yet (hidden, in check mode), or nothing to follow
+        if source.status not in (Status.incorrect, Status.partial, Status.correct) or source.actual is None:
+            continue  # not graded yet (hidden, in check mode), or nothing to follow
+        source_key = key.part(exercise.id, entry.part).expected
         source_spec = next(p for p in exercise.parts if p.id == entry.part)
         value, unread = source_spec.answer.read(raw.get((exercise.id, entry.part)))
-        if unread is not None or np.shape(value) != np.shape(key.part(exercise.id, entry.part).expected):
-            continue  # unreadable, or of another shape: a slip in the values is followed, not another layout
+        if unread is not None or np.shape(value) != np.shape(source_key):
+            continue
+        accepted = source.status is Status.correct
+        if accepted and np.array_equal(np.asarray(value, dtype=np.float64), np.asarray(source_key, dtype=np.float64)):
+            continue  # the key is computed from this very value
         try:
             given_theirs = follow_through_key(key, exercise.id, part.id, entry.replaces, value)
         except (SpecError, SpecErrors):
             continue  # nothing is right for that value (a width that is not whole, say)
         _, verdict = part.answer.grade(raw.get((exercise.id, part.id)), given_theirs, ctx)
-        points = round(entry.credit * part.points, 6)
-        if verdict.fraction >= 1.0 and points > result.points_earned:
-            return _credited(part, result, entry, value, key.expected_json(exercise.id, part.id), points)
-    return result
+        points = round((1.0 if accepted else entry.credit) * part.points, 6)
+        if verdict.fraction >= 1.0 and points > best.points_earned:
+            best = _credited(part, result, entry, value, key.expected_json(exercise.id, part.id), points, accepted)
+    return best
 
 
-def _credited(part: PartSpec, result: PartResult, entry: FollowThroughSpec, value: Any, expected: Any, points: float) -> PartResult:
-    """The result of an answer right for the student's own answer ``value`` to ``entry.part``; ``expected`` is this
-    part's key (as reports show it)."""
-    status = Status.correct if entry.credit >= 1.0 else Status.partial
+def _credited(
+    part: PartSpec, result: PartResult, entry: FollowThroughSpec, value: Any, expected: Any, points: float, accepted: bool
+) -> PartResult:
+    """The result of an answer right for the student's own answer ``value`` to ``entry.part`` (``accepted``: that
+    answer was right within its tolerance); ``expected`` is this part's key (as reports show it)."""
+    status = Status.correct if points >= part.points else Status.partial
     if part.visibility is Visibility.hidden:
         feedback = "passed" if status is Status.correct else "not passed"
     else:
-        earned = "all its points" if entry.credit >= 1.0 else f"{entry.credit:g} of its points"
+        earned = "all its points" if status is Status.correct else f"{points / part.points:g} of its points"
         theirs, right = _scalar_text(value), _scalar_text(expected)
+        judged = "which was accepted within its tolerance" if accepted else "which was not right"
+        exact = f"the exact {entry.part}" if accepted else f"the right {entry.part}"
         feedback = (
-            f"Right for your own answer to {entry.part}{f' ({theirs})' if theirs else ''}, which was not right: this "
-            f"part uses that answer, so it earns {earned}" + (f". With the right {entry.part} it is {right}" if right else "")
+            f"Right for your own answer to {entry.part}{f' ({theirs})' if theirs else ''}, {judged}: this part uses "
+            f"that answer, so it earns {earned}" + (f". With {exact} it is {right}" if right else "")
         )
     # details list where the answer differs from the key, which is not what it is judged by here
     update = {"points_earned": points, "status": status, "feedback": feedback, "mistake": None, "details": []}

@@ -85,6 +85,7 @@ class _Env:
         # Overrides replace inputs (a shifted image, random points) or add new ones (a code case's arguments,
         # which shadow quantities of the same name).
         values = {**evaluator.inputs, **overrides}
+        self.overrides = overrides
         self.inputs: dict[str, Tensor] = {name: Tensor(value, name=name) for name, value in values.items()}
         self.memo: dict[str, Any] = {}
         self.active: list[str] = []
@@ -147,7 +148,9 @@ class _Env:
         for arg, raw in call.args.items():
             arg_loc = (*loc, arg)
             if arg in operation.lazy:
-                args[arg] = Lazy(raw, lambda expr, overrides, l=arg_loc: self.ev.evaluate(expr, l, overrides))
+                # evaluated again with some inputs replaced, on top of this evaluation's own replacements (a
+                # follow_through's value, a code case's arguments): they hold inside the op's argument too
+                args[arg] = Lazy(raw, lambda expr, more, l=arg_loc: self.ev.evaluate(expr, l, {**self.overrides, **more}))
             elif arg in operation.input_refs:
                 if not (isinstance(raw, str) and raw.startswith("$") and raw[1:] in self.inputs):
                     raise self.error(f"{call.op}: '{arg}' must be a $reference to an input, got {raw!r}", "spec-bad-arg", arg_loc)
@@ -476,12 +479,16 @@ def _compute_key(sheet: Sheet, seed: int | None) -> AnswerKey:
         inputs[exercise.id] = values
         evaluator = Evaluator(sheet, e_index, values)
         for p_index, part in enumerate(exercise.parts):
+            try:
+                _check_follow_through(sheet, e_index, p_index)
+            except SpecError as exc:
+                errors.append(exc)
+                continue
             if part.answer.type == "code":
                 parts[(exercise.id, part.id)] = PartKey(exercise.id, part.id, expected=None)
                 continue
             part_loc: Loc = ("parts", p_index)
             try:
-                _check_follow_through(sheet, e_index, p_index)
                 expected = _key_value(evaluator, part, part.expected, (*part_loc, "expected"), "expected")
                 _check_report(evaluator, part, expected, part_loc)
                 mistakes = {
@@ -599,8 +606,15 @@ def _check_follow_through(sheet: Sheet, e_index: int, p_index: int) -> None:
     exercise = sheet.spec.exercises[e_index]
     part = exercise.parts[p_index]
     parts = {other.id: other for other in exercise.parts}
+    seen: set[tuple[str, str]] = set()
     for f_index, entry in enumerate(part.follow_through):
         loc = ("exercises", e_index, "parts", p_index, "follow_through", f_index)
+        if (entry.part, entry.replaces) in seen:
+            raise sheet.error(
+                f"follow_through lists part {entry.part!r} replacing {entry.replaces!r} twice; keep one entry (the best "
+                "credit of the entries an answer fits is given)", code="spec-follow-through", loc=loc,
+            )
+        seen.add((entry.part, entry.replaces))
         source = parts.get(entry.part)
         if part.answer.type not in _PLAIN_TYPES:
             raise sheet.error(

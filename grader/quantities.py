@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 import weakref
 from functools import lru_cache
 from collections.abc import Callable, Mapping
@@ -27,6 +28,7 @@ from grader.engine.formula import flow_comma_hint
 from grader.engine.graph import Graph, KinkDependence, SelectTie, kink_dependence, kinks, select_ties, tie_rule_dependence
 from grader.engine.tensor import Tensor, as_tensor
 from grader.errors import GraderError
+from grader.spec.yaml_lines import DECIMAL_FLOAT
 
 
 class Lazy:
@@ -196,7 +198,13 @@ def array_of(value: Any) -> np.ndarray:
 
 
 def whole(value: Any, name: str) -> int:
-    """A whole number from a literal or a scalar quantity; ValueError naming ``name`` otherwise."""
+    """A whole number from a literal or a scalar quantity; ValueError naming ``name`` otherwise (also for true/false,
+    which numpy would read as 1, and for text other than a decimal number: ``010`` stays text in a sheet, as YAML 1.2
+    reads it, and means ten)."""
+    if isinstance(value, bool | np.bool_ | dict | None) or (isinstance(value, str) and not _decimal_text(value)):
+        raise ValueError(f"{name} must be a whole number, got {_written(value)}")
+    if isinstance(value, list):
+        raise ValueError(f"{name} must be a single whole number, got the list {value!r}")
     array = array_of(value)
     if array.size != 1 or array.ndim > 1:
         raise ValueError(f"{name} must be a single whole number, got shape {array.shape}")
@@ -204,6 +212,31 @@ def whole(value: Any, name: str) -> int:
     if not number.is_integer():
         raise ValueError(f"{name} must be a whole number, got {number:g}")
     return int(number)
+
+
+def _written(value: Any) -> str:
+    """A YAML value as an author wrote it, for messages: ``true``, ``'one'``, ``null``."""
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if value is None:
+        return "nothing (null)"
+    return repr(value)
+
+
+def _decimal_text(text: str) -> bool:
+    """Whether text spells a decimal number as sheets write them (``010``, ``1e-6``), which numeric arguments read."""
+    stripped = text.strip()
+    return bool(DECIMAL_FLOAT.match(stripped) or re.fullmatch(r"[-+]?[0-9]+", stripped))
+
+
+def number(value: Any, name: str) -> float:
+    """A number from a literal or a scalar quantity; ValueError naming ``name`` otherwise (as :func:`whole`)."""
+    if isinstance(value, bool | np.bool_ | dict | list | None) or (isinstance(value, str) and not _decimal_text(value)):
+        raise ValueError(f"{name} must be a number, got {_written(value)}")
+    array = array_of(value)
+    if array.size != 1:
+        raise ValueError(f"{name} must be a single number, got shape {array.shape}")
+    return float(array.reshape(()))
 
 
 def _pair_or_int(value: Any, name: str) -> int | tuple[int, int]:
@@ -358,12 +391,14 @@ for _name, _fn in (("add", engine.add), ("sub", engine.sub), ("mul", engine.mul)
 
 
 def _axes(axis: Any, name: str = "axis") -> int | list[int] | None:
-    """An ``axis`` argument as written in YAML: None, a whole number, or a list of them (each may be a scalar
-    quantity); ValueError naming ``name`` otherwise."""
+    """An ``axis`` argument as written in YAML: None (every axis), a whole number, or a non-empty list of them (each
+    may be a scalar quantity); ValueError naming ``name`` otherwise."""
     if axis is None:
         return None
     if isinstance(axis, list):
-        return [whole(item, name) for item in axis]
+        if not axis:
+            raise ValueError(f"{name}: [] names no axis; leave {name} out to use every axis")
+        return [whole(item, f"each entry of {name}") for item in axis]
     return whole(axis, name)
 
 
@@ -515,7 +550,7 @@ def _stack(items: list[Any], axis: int = -1) -> Tensor:
     """The items, all of one shape, stacked along a new axis."""
     if not isinstance(items, list):
         raise ValueError("'items' must be a list")
-    return structure.stack(items, axis)
+    return structure.stack(items, whole(axis, "axis"))
 
 
 @op("transpose")
@@ -1188,7 +1223,7 @@ def _count_changed(before: Any, after: Any, atol: float = 1e-9) -> int:
     a, b = array_of(before), array_of(after)
     if a.shape != b.shape:
         raise ValueError(f"'before' has shape {a.shape} but 'after' has shape {b.shape}")
-    return int(np.count_nonzero(np.abs(a - b) > atol))
+    return int(np.count_nonzero(np.abs(a - b) > number(atol, "atol")))
 
 
 @op("changed_mask")
@@ -1197,7 +1232,7 @@ def _changed_mask(before: Any, after: Any, atol: float = 1e-9) -> np.ndarray:
     a, b = array_of(before), array_of(after)
     if a.shape != b.shape:
         raise ValueError(f"'before' has shape {a.shape} but 'after' has shape {b.shape}")
-    return (np.abs(a - b) > atol).astype(np.float64)
+    return (np.abs(a - b) > number(atol, "atol")).astype(np.float64)
 
 
 def _layer(of: Lazy, input: Tensor) -> Callable[[np.ndarray], np.ndarray]:

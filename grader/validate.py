@@ -93,9 +93,8 @@ def validate_sheet(path: Path) -> Validation:
             errors.append(
                 _part_error(
                     sheet, e_index, p_index,
-                    f"this part's key does not change with {entry.replaces} (set to the key of {entry.part} with 1, 2, "
-                    f"3, ... added to its entries, in every validated variant): it does not use what {entry.part}'s "
-                    "answer stands for",
+                    f"this part's key does not change with {entry.replaces} (set to the key of {entry.part} moved "
+                    f"several ways, in every validated variant): it does not use what {entry.part}'s answer stands for",
                     "spec-follow-through", ("follow_through", f_index, "replaces"),
                 )
             )
@@ -227,8 +226,8 @@ def _check_follow_through(sheet: Sheet, key: AnswerKey, unchanged: dict[tuple[in
     errors: list[SpecError] = []
     for e_index, exercise in enumerate(sheet.spec.exercises):
         for p_index, part in enumerate(exercise.parts):
-            if not part.follow_through:
-                continue
+            if not part.follow_through or part.answer.type == "code":
+                continue  # a code part's entries are refused with its key
             expected = key.part(exercise.id, part.id).expected
             ctx = check_context(sheet, exercise.id, part.id)
             for f_index, entry in enumerate(part.follow_through):
@@ -239,7 +238,9 @@ def _check_follow_through(sheet: Sheet, key: AnswerKey, unchanged: dict[tuple[in
                 except SpecError as exc:
                     errors.append(_part_error(
                         sheet, e_index, p_index, f"with {entry.replaces} set to the key of {entry.part}, this part's key "
-                        f"cannot be computed: {exc.message}", "spec-follow-through", where,
+                        f"cannot be computed: {exc.message} (follow_through makes {entry.replaces} a given value, so "
+                        f"nothing that {entry.replaces} is computed from reaches this key through it)",
+                        "spec-follow-through", where,
                     ))
                     continue
                 if not _scores_full_or_not(part, again, expected, ctx):
@@ -249,11 +250,7 @@ def _check_follow_through(sheet: Sheet, key: AnswerKey, unchanged: dict[tuple[in
                         f"answer to {entry.part} is not {entry.replaces}", "spec-follow-through", where,
                     ))
                     continue
-                try:
-                    moved = follow_through_key(key, exercise.id, part.id, entry.replaces, _moved(source))
-                except SpecError:
-                    continue  # no key for that value: it matters
-                if _scores_full_or_not(part, moved, expected, ctx):
+                if all(_same_key_when_moved(key, exercise.id, part, entry, moved, expected, ctx) for moved in _moved(source)):
                     where_count = (e_index, p_index, f_index)
                     unchanged[where_count] = unchanged.get(where_count, 0) + 1
     return errors
@@ -273,11 +270,25 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _moved(value: Any) -> np.ndarray:
-    """``value`` with 1, 2, 3, ... added to its entries in order: a change no reasonable key ignores (not one constant
-    for all, which softmax ignores)."""
+def _moved(value: Any) -> list[np.ndarray]:
+    """Values ``value`` is moved to, to see whether a key depends on it: 1, 2, 3, ... added to its entries in order
+    (not one constant for all, which softmax ignores), the opposite sign (which a comparison with 0 notices), and
+    twice it plus 3."""
     array = np.asarray(value, dtype=np.float64)
-    return array + 1 + np.arange(array.size, dtype=np.float64).reshape(array.shape)
+    steps = 1 + np.arange(array.size, dtype=np.float64).reshape(array.shape)
+    return [array + steps, -array - steps, 2 * array + 3]
+
+
+def _same_key_when_moved(
+    key: AnswerKey, exercise_id: str, part: PartSpec, entry: Any, moved: np.ndarray, expected: Any, ctx: Any
+) -> bool:
+    """Whether ``part``'s key is still ``expected`` with ``entry.replaces`` set to ``moved`` (no key at all for it
+    counts as a change)."""
+    try:
+        again = follow_through_key(key, exercise_id, part.id, entry.replaces, moved)
+    except SpecError:
+        return False
+    return _scores_full_or_not(part, again, expected, ctx)
 
 
 def _exact_on_fractions(part: PartSpec, expected: Any) -> str | None:

@@ -72,9 +72,22 @@ def test_the_student_sheet_says_which_answers_a_part_follows(grader: Grader) -> 
 
 
 # ---- softmax regression: probabilities, loss and dL/dz for the student's own logits -------------------------------
+def _softmax_following_the_logits(folder: Path) -> Path:
+    """exercises/softmax_regression.yaml with the probabilities, the loss and dL/dz following a_logits (the shipped
+    sheet does not: logits of zeros would make them trivial)."""
+    single, batch = SOFTMAX.read_text(encoding="utf-8").split("  - id: batch\n")
+    entry = "        follow_through: [{part: a_logits, replaces: z}]\n"
+    for expected in ("\n        expected: $p\n", "\n        expected: $loss\n", "\n        expected: $dz\n"):
+        assert single.count(expected) == 1, expected  # the part's own line (a mistake's is indented further)
+        single = single.replace(expected, expected + entry)
+    return write(folder, single + "  - id: batch\n" + batch, "softmax_following.yaml")
+
+
 def test_a_consistent_chain_from_wrong_logits_earns_the_later_parts(grader: Grader, tmp_path: Path) -> None:
     """A student who forgot the bias computes z = x W and then, correctly for that z, p, L and dL/dz."""
-    inputs = {name: np.asarray(value) for name, value in json.loads(grader("data", SOFTMAX).out)["inputs"]["single"].items()}
+    sheet = _softmax_following_the_logits(tmp_path)
+    assert grader("validate", sheet).code == 0
+    inputs = {name: np.asarray(value) for name, value in json.loads(grader("data", sheet).out)["inputs"]["single"].items()}
     z = inputs["x"] @ inputs["W"]  # no + b
     p = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
     label = int(inputs["label"])
@@ -82,7 +95,7 @@ def test_a_consistent_chain_from_wrong_logits_earns_the_later_parts(grader: Grad
         "a_logits": z.tolist(), "b_probabilities": p.tolist(), "c_loss": float(-np.log(p[label])),
         "d_dz": (p - np.eye(3)[label]).tolist(), "e_dW": np.outer(inputs["x"], p - np.eye(3)[label]).tolist(),
     }}
-    parts = _graded(grader, SOFTMAX, tmp_path, answers)
+    parts = _graded(grader, sheet, tmp_path, answers)
     assert parts[("single", "a_logits")]["points_earned"] == 0
     for part_id in ("b_probabilities", "c_loss", "d_dz"):
         part = parts[("single", part_id)]
@@ -90,6 +103,9 @@ def test_a_consistent_chain_from_wrong_logits_earns_the_later_parts(grader: Grad
         assert part["feedback"].startswith("Right for your own answer to a_logits, which was not right"), part["feedback"]
     # dL/dW has no follow_through (it is the gradient with respect to W, which the student's z does not carry)
     assert parts[("single", "e_dW")]["points_earned"] == 0
+    # the shipped sheet follows nothing: the same file earns only what the key gives
+    shipped = _graded(grader, SOFTMAX, tmp_path, answers)
+    assert all("your own answer" not in part["feedback"] for part in shipped.values())
 
 
 # ---- partial credit, hidden parts -------------------------------------------------------------------------------
@@ -203,3 +219,169 @@ def test_an_earlier_answer_of_another_shape_is_not_followed(grader: Grader, tmp_
     assert (part["status"], part["points_earned"]) == ("incorrect", 0.0)
     same_shape = _graded(grader, sheet, tmp_path, {"e": {"a": [1.0, 2.0], "b": 5.0}})[("e", "b")]
     assert (same_shape["status"], same_shape["points_earned"]) == ("partial", 2.0)
+
+
+# ---- review: what a first version got wrong -------------------------------------------------------------------------
+LAZY = """\
+id: lazy
+exercises:
+  - id: e
+    inputs:
+      image: {value: [[1, 2, 0], [0, 3, 1], [2, 0, 1]]}
+      s: {value: 1.5}
+    quantities:
+      x: {op: reshape, x: $image, shape: [3, 3, 1]}
+      t: {op: mul, a: $s, b: 2}
+      y: {op: mul, a: $x, b: $t}
+      moved: {op: shifted, of: $y, input: $image, dx: 1}
+    parts:
+      - {id: a, prompt: t = 2 s, points: 1, answer: {type: number}, expected: $t}
+      - id: b
+        prompt: y with the image moved right, minus y
+        points: 1
+        answer: {type: array}
+        expected: {op: sub, a: $moved, b: $y}
+        follow_through: [{part: a, replaces: t}]
+"""
+
+
+def test_the_students_value_holds_inside_ops_that_evaluate_again(grader: Grader, tmp_path: Path) -> None:
+    """shifted evaluates 'of' again with the image moved; the student's t must hold there too (a first version mixed
+    their t outside with the true t inside)."""
+    sheet = write(tmp_path, LAZY)
+    assert grader("validate", sheet).code == 0
+    image = np.array([[1, 2, 0], [0, 3, 1], [2, 0, 1]], dtype=float)
+    moved = np.zeros_like(image)
+    moved[:, 1:] = image[:, :-1]
+    theirs = ((moved - image) * 4.0)[:, :, None]  # right for t = 4
+    part = _graded(grader, sheet, tmp_path, {"e": {"a": 4.0, "b": theirs.tolist()}})[("e", "b")]
+    assert (part["status"], part["points_earned"]) == ("correct", 1.0), part["feedback"]
+
+
+TOLERANT = """\
+id: tol
+exercises:
+  - id: e
+    inputs:
+      s: {value: 0.7234}
+    quantities:
+      y: {op: exp, x: {op: mul, a: $s, b: 10}}
+    parts:
+      - {id: s1, prompt: s, points: 1, answer: {type: number, rel_tol: 0.01}, expected: $s}
+      - id: y1
+        prompt: exp(10 s)
+        points: 3
+        answer: {type: number, rel_tol: 1.0e-4}
+        expected: $y
+        follow_through: [{part: s1, replaces: s, credit: 0.5}]
+"""
+
+
+def test_an_earlier_answer_accepted_within_its_tolerance_is_followed_with_all_points(grader: Grader, tmp_path: Path) -> None:
+    """s1 = 0.72 is accepted (1%); exp(7.2) is right for it but 3% off exp(7.234). It must not score less than the
+    wrong s1 = 0.70 with exp(7.0), which the follow-through credits."""
+    sheet = write(tmp_path, TOLERANT)
+    accepted = _graded(grader, sheet, tmp_path, {"e": {"s1": 0.72, "y1": float(np.exp(7.2))}})
+    wrong = _graded(grader, sheet, tmp_path, {"e": {"s1": 0.70, "y1": float(np.exp(7.0))}})
+    assert (accepted[("e", "s1")]["status"], accepted[("e", "y1")]["points_earned"]) == ("correct", 3.0)
+    assert "which was accepted within its tolerance" in accepted[("e", "y1")]["feedback"]
+    assert wrong[("e", "y1")]["points_earned"] == 1.5  # credit 0.5 for a wrong s1
+    exact = _graded(grader, sheet, tmp_path, {"e": {"s1": 0.7234, "y1": float(np.exp(7.2))}})
+    assert exact[("e", "y1")]["points_earned"] == 0  # s1 exact: the key is the student's own
+
+
+def test_the_best_of_several_entries_counts(grader: Grader, tmp_path: Path) -> None:
+    text = CHAIN.replace(
+        "      s: {op: sum, x: {op: square, x: $y}}\n",
+        "      s: {op: sum, x: {op: square, x: $y}}\n      y2: {op: mul, a: $y, b: 1}\n",
+    ).replace(
+        "      - {id: a, prompt: y = 3x, points: 2, answer: {type: array}, expected: $y}\n",
+        "      - {id: a, prompt: y = 3x, points: 2, answer: {type: array}, expected: $y}\n"
+        "      - {id: a2, prompt: y again, points: 2, answer: {type: array}, expected: $y2}\n",
+    ).replace(
+        "expected: $s\n", "expected: {op: sum, x: {op: square, x: $y2}}\n"
+    ).replace(
+        "          - {part: a, replaces: y, credit: 0.5}\n",
+        "          - {part: a, replaces: y, credit: 0.5}\n          - {part: a2, replaces: y2}\n",
+    )
+    sheet = write(tmp_path, text)
+    assert grader("validate", sheet).code == 0, grader("validate", sheet).err
+    part = _graded(grader, sheet, tmp_path, {"e": {"a": [2.0, 4.0], "a2": [2.0, 4.0], "b": 20.0}})[("e", "b")]
+    assert (part["status"], part["points_earned"]) == ("correct", 4.0)
+
+
+PADDED = """\
+id: pad
+exercises:
+  - id: e
+    inputs:
+      x: {value: [[1, 2, 0, 1], [0, 3, 1, 2], [2, 0, 1, 1], [1, 1, 0, 2]]}
+      w: {value: [[1, 0, -1], [2, 1, 0], [0, 1, 1]]}
+      f: {value: 3}
+    quantities:
+      p: {op: same_padding, f: $f}
+      out: {op: conv2d, x: {op: reshape, x: $x, shape: [4, 4, 1]}, w: {op: reshape, x: $w, shape: [3, 3, 1, 1]}, padding: $p}
+    parts:
+      - {id: a, prompt: the padding that keeps the size, points: 1, answer: {type: integer}, expected: $p}
+      - id: b
+        prompt: the output with that padding
+        points: 2
+        answer: {type: array}
+        expected: $out
+        follow_through: [{part: a, replaces: p}]
+"""
+
+
+def test_an_answer_whose_shape_follows_from_the_earlier_answer_is_followed(grader: Grader, tmp_path: Path) -> None:
+    """With the student's p = 2 the output is 6x6x1, not the key's 4x4x1: a shape the key alone calls invalid."""
+    sheet = write(tmp_path, PADDED)
+    assert grader("validate", sheet).code == 0
+    x = np.array([[1, 2, 0, 1], [0, 3, 1, 2], [2, 0, 1, 1], [1, 1, 0, 2]], dtype=float)
+    w = np.array([[1, 0, -1], [2, 1, 0], [0, 1, 1]], dtype=float)
+    padded = np.pad(x, 2)
+    out = np.array([[(padded[i:i + 3, j:j + 3] * w).sum() for j in range(6)] for i in range(6)])[:, :, None]
+    part = _graded(grader, sheet, tmp_path, {"e": {"a": 2, "b": out.tolist()}})[("e", "b")]
+    assert (part["status"], part["points_earned"]) == ("correct", 2.0), part["feedback"]
+
+
+def test_a_comparison_that_follows_a_number_is_accepted_and_credited(grader: Grader, tmp_path: Path) -> None:
+    """validate moves the earlier value several ways: 0.7 + 1 leaves 'greater than 0' true, the opposite sign does not."""
+    text = """\
+id: cmp
+exercises:
+  - id: e
+    inputs:
+      s: {value: 0.7}
+    parts:
+      - {id: a, prompt: s, points: 1, answer: {type: number}, expected: $s}
+      - id: b
+        prompt: is s positive?
+        points: 1
+        answer: {type: boolean}
+        expected: {op: greater, a: $s, b: 0}
+        follow_through: [{part: a, replaces: s}]
+"""
+    sheet = write(tmp_path, text)
+    assert grader("validate", sheet).code == 0
+    part = _graded(grader, sheet, tmp_path, {"e": {"a": -0.5, "b": False}})[("e", "b")]
+    assert (part["status"], part["points_earned"]) == ("correct", 1.0)
+
+
+def test_a_code_part_may_not_follow_through(grader: Grader, tmp_path: Path) -> None:
+    text = CHAIN.replace(
+        "        answer: {type: number}\n        expected: $s\n",
+        "        answer: {type: code, function: f, cases: [{name: c, inputs: {x: $x}}]}\n        expected: $s\n",
+    )
+    run = grader("validate", write(tmp_path, text))
+    assert run.code == 2 and "internal error" not in run.err
+    assert "follow_through works for answers that are values" in run.err and "not for a 'code' part" in run.err
+
+
+def test_an_entry_listed_twice_is_an_error(grader: Grader, tmp_path: Path) -> None:
+    text = CHAIN.replace(
+        "          - {part: a, replaces: y, credit: 0.5}\n",
+        "          - {part: a, replaces: y}\n          - {part: a, replaces: y, credit: 0.5}\n",
+    )
+    run = grader("validate", write(tmp_path, text))
+    assert run.code == 2
+    assert "follow_through lists part 'a' replacing 'y' twice" in run.err and "[spec-follow-through]" in run.err

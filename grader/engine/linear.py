@@ -109,13 +109,15 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Tensor:
         np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
     except ValueError:
         raise ValueError(f"{op}: the batch axes of a {at.shape} and b {bt.shape} do not broadcast together") from None
-    product = a2 @ b2  # (..., m, p)
+    with np.errstate(over="ignore", invalid="ignore"):  # from_op reports a non-finite result by name
+        product = a2 @ b2  # (..., m, p)
     out_shape = product.shape[:-2] + (() if at.ndim == 1 else product.shape[-2:-1]) + (() if bt.ndim == 1 else product.shape[-1:])
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         g2 = g.reshape(product.shape)
-        da = unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(at.shape)
-        db = unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(bt.shape)
+        with np.errstate(over="ignore", invalid="ignore"):  # backward reports a non-finite adjoint by name
+            da = unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(at.shape)
+            db = unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(bt.shape)
         return da, db
 
     return Tensor.from_op(product.reshape(out_shape), op, (at, bt), vjp)

@@ -181,11 +181,20 @@ def changed_units(layer: Layer, x: np.ndarray, dy: int, dx: int, *, atol: float 
     return ChangeReport(count=len(positions), total=int(before.size), positions=positions, before=before, after=after)
 
 
-def _shift_list(shifts: Iterable[Shift] | int, where: str) -> list[Shift]:
+def _shift_list(shifts: Iterable[Shift] | int, where: str, image: np.ndarray) -> list[Shift]:
+    """The shifts to try: the given pairs, or for a whole number r every non-zero shift with |dy|, |dx| <= r, where r
+    may be at most the image's larger side (a shift that far leaves nothing of it in view: every larger r tries only
+    all-zero images more, at a cost growing with r squared)."""
     if isinstance(shifts, int | np.integer) and not isinstance(shifts, bool):
         reach = int(shifts)
         if reach < 1:
             raise ValueError(f"{where}: the largest shift must be >= 1, got {reach}")
+        side = max(image.shape[0], image.shape[1])
+        if reach > side:
+            raise ValueError(
+                f"{where}: the largest shift {reach} moves the {image.shape[0]}x{image.shape[1]} image out of view "
+                f"(so does {side}); use at most {side}"
+            )
         return [(dy, dx) for dy in range(-reach, reach + 1) for dx in range(-reach, reach + 1) if (dy, dx) != (0, 0)]
     result: list[Shift] = []
     for item in shifts:
@@ -216,7 +225,7 @@ def invariant_shifts(
     """
     where = "invariant_shifts"
     image = _check_image(x, where)
-    candidates = _shift_list(shifts, where)
+    candidates = _shift_list(shifts, where, image)
     before = _run(layer, image, where)
     index = tuple(unit)
     if len(index) != before.ndim or any(
@@ -244,7 +253,7 @@ def invariant_shifts_all(
     """
     where = "invariant_shifts_all"
     image = _check_image(x, where)
-    candidates = _shift_list(max_shift, where)
+    candidates = _shift_list(max_shift, where, image)
     before = _run(layer, image, where)
     kept = np.zeros((len(candidates),) + before.shape, dtype=bool)
     for n, (dy, dx) in enumerate(candidates):
