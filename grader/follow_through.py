@@ -9,6 +9,7 @@ held against every later part that uses its result (as STACK's follow-through ma
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -29,15 +30,27 @@ def with_follow_through(
 ) -> list[PartResult]:
     """``results`` (one per answer-file part, in sheet order) with each part that declares ``follow_through`` and
     was not answered right re-judged against the key its earlier parts' wrong answers lead to (see the module)."""
+    following = _following_parts(sheet)
+    if not following or not any(
+        (result.exercise_id, result.part_id) in following and _may_follow(result) for result in results
+    ):
+        return list(results)
     by_id = {(result.exercise_id, result.part_id): result for result in results}
-    specs = {(exercise.id, part.id): (exercise, part) for exercise, part in sheet.parts()}
     out: list[PartResult] = []
     for result in results:
-        exercise, part = specs[(result.exercise_id, result.part_id)]
-        if part.follow_through and _may_follow(result):
+        where = (result.exercise_id, result.part_id)
+        if where in following and _may_follow(result):
+            exercise, part = following[where]
             result = _followed(key, exercise, part, result, by_id, raw, context(exercise.id, part.id))
         out.append(result)
     return out
+
+
+@lru_cache(maxsize=64)
+def _following_parts(sheet: Sheet) -> dict[tuple[str, str], tuple[ExerciseSpec, PartSpec]]:
+    """The parts of a loaded sheet that declare follow_through, by (exercise id, part id): most sheets have none, and
+    every answer file asks."""
+    return {(exercise.id, part.id): (exercise, part) for exercise, part in sheet.parts() if part.follow_through}
 
 
 def _may_follow(result: PartResult) -> bool:
