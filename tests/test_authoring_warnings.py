@@ -348,43 +348,47 @@ def test_the_student_sheet_does_not_show_the_shape_of_a_hidden_array(tmp_path: P
         assert "6x2" not in run.out and "[[1, 2], [3, 4]]" in run.out, command
 
 
+CONV1D_DW000 = "      - id: dw000\n"
+"""Where conv1d_avgpool.yaml's hidden-part tests insert parts: before its part dw000 (dE/dw[0, 0, 0])."""
+VISIBLE_DW = (
+    "      - id: dw_all\n"
+    "        prompt: \"dE/dw, all of it, indexed [x, c, k].\"\n"
+    "        points: 1\n"
+    "        answer: {type: array, abs_tol: 1.0e-6, rel_tol: 1.0e-4}\n"
+    "        expected: $dw\n"
+)
+"""A visible part asking for the whole dE/dw (3x1x2) of conv1d_avgpool."""
+
+
+def _conv1d_with(parts: str, after: str = "") -> str:
+    """conv1d_avgpool.yaml with ``parts`` inserted before dw000, and ``after`` right after dw000's id line."""
+    text = (Path(__file__).resolve().parents[1] / "exercises" / "conv1d_avgpool.yaml").read_text(encoding="utf-8")
+    assert CONV1D_DW000 in text
+    return text.replace(CONV1D_DW000, parts + CONV1D_DW000 + after)
+
+
+def _warnings(grader: Grader, sheet: Path) -> list[str]:
+    """The warning lines of ``grader validate`` on a sheet it accepts."""
+    run = grader("validate", sheet)
+    assert run.code == 0, run.err
+    return [line for line in run.err.splitlines() if line.startswith("warning: ")]
+
+
 def test_a_hidden_number_that_is_an_entry_of_a_visible_array_is_a_warning(tmp_path: Path, grader: Grader) -> None:
     """conv1d_avgpool with dw000 (dE/dw[0, 0, 0]) hidden and the whole dE/dw asked for visibly: the hidden number is
     one of the visible array's entries (review: only whole-array equality was checked)."""
-    text = (Path(__file__).resolve().parents[1] / "exercises" / "conv1d_avgpool.yaml").read_text(encoding="utf-8")
-    marker = "      - id: dw000\n"
-    assert marker in text
-    visible_dw = (
-        "      - id: dw_all\n"
-        "        prompt: \"dE/dw, all of it, indexed [x, c, k].\"\n"
-        "        points: 1\n"
-        "        answer: {type: array, abs_tol: 1.0e-6, rel_tol: 1.0e-4}\n"
-        "        expected: $dw\n"
-    )
-    text = text.replace(marker, visible_dw + marker + "        visibility: hidden\n")
-    sheet = write(tmp_path, text)
-    run = grader("validate", sheet)
-    assert run.code == 0, run.err
-    warnings = [line for line in run.err.splitlines() if line.startswith("warning: ")]
+    warnings = _warnings(grader, write(tmp_path, _conv1d_with(VISIBLE_DW, after="        visibility: hidden\n")))
     assert len(warnings) == 1 and warnings[0].endswith(
         "the key of the hidden part conv.dw000 equals an entry of the key of the visible part conv.dw_all, which its "
         "report shows: a student can copy it from there; make conv.dw_all hidden too or conv.dw000 visible, or change "
         "one of them [spec-hidden-shown]"
-    ), run.err
+    ), warnings
 
 
 def test_a_hidden_array_that_is_a_slice_of_a_visible_array_is_a_warning(tmp_path: Path, grader: Grader) -> None:
     """conv1d_avgpool with dE/dw of filter 0 hidden (dw[:, :, 0], shape 3x1) beside the whole dE/dw asked for visibly:
     the hidden array is a slice of the visible one (only whole arrays and single entries were compared)."""
-    text = (Path(__file__).resolve().parents[1] / "exercises" / "conv1d_avgpool.yaml").read_text(encoding="utf-8")
-    marker = "      - id: dw000\n"
-    assert marker in text
-    parts = (
-        "      - id: dw_all\n"
-        "        prompt: \"dE/dw, all of it, indexed [x, c, k].\"\n"
-        "        points: 1\n"
-        "        answer: {type: array, abs_tol: 1.0e-6, rel_tol: 1.0e-4}\n"
-        "        expected: $dw\n"
+    filter0 = (
         "      - id: dw_filter0\n"
         "        prompt: \"dE/dw of filter 0.\"\n"
         "        points: 1\n"
@@ -392,15 +396,12 @@ def test_a_hidden_array_that_is_a_slice_of_a_visible_array_is_a_warning(tmp_path
         "        answer: {type: array, abs_tol: 1.0e-6, rel_tol: 1.0e-4}\n"
         "        expected: {op: index, x: $dw, at: [null, null, 0]}\n"
     )
-    sheet = write(tmp_path, text.replace(marker, parts + marker))
-    run = grader("validate", sheet)
-    assert run.code == 0, run.err
-    warnings = [line for line in run.err.splitlines() if line.startswith("warning: ")]
+    warnings = _warnings(grader, write(tmp_path, _conv1d_with(VISIBLE_DW + filter0)))
     assert len(warnings) == 1 and warnings[0].endswith(
         "the key of the hidden part conv.dw_filter0 equals a slice of the key of the visible part conv.dw_all, which "
         "its report shows: a student can copy it from there; make conv.dw_all hidden too or conv.dw_filter0 visible, "
         "or change one of them [spec-hidden-shown]"
-    ), run.err
+    ), warnings
     # the same part visible: no warning
-    visible = write(tmp_path, text.replace(marker, parts.replace("        visibility: hidden\n", "") + marker), "visible.yaml")
-    assert "warning:" not in grader("validate", visible).err
+    visible = _conv1d_with(VISIBLE_DW + filter0.replace("        visibility: hidden\n", ""))
+    assert _warnings(grader, write(tmp_path, visible, "visible.yaml")) == []
