@@ -54,6 +54,15 @@ def _graded_part(grader: Grader, sheet: Path, answers: Path, part: str) -> dict[
     return found  # type: ignore[no-any-return]
 
 
+def _one_error_at(grader: Grader, tmp_path: Path, text: str, needle: str, field: str, code: str) -> dict[str, str]:
+    """The one located error of ``validate`` on ``text``, checked to be at the line holding ``needle``, at ``field``
+    and of ``code``."""
+    path = write(tmp_path, text)
+    [error] = validate_errors(grader, path)
+    assert (error["file"], error["line"], error["path"], error["code"]) == (str(path), str(line_of(text, needle)), field, code)
+    return error
+
+
 # ---- 1. softmax regression: z = x @ W + b, L = cross_entropy(z, label) ---------------------------------------------
 SOFTMAX = """\
 id: softmax-regression
@@ -384,14 +393,11 @@ def _errors_sheet(other: str = "{op: softmax, x: $z}", of: str = "$loss", wrt: s
 
 def test_wrt_as_an_inline_op_is_a_spec_error(grader: Grader, tmp_path: Path) -> None:
     text = _errors_sheet(wrt="{op: add, a: {op: matmul, a: $x, b: $W}, b: $b}")
-    path = write(tmp_path, text)
-    [error] = validate_errors(grader, path)
-    assert (error["file"], error["line"], error["path"], error["code"]) == (
-        str(path), str(line_of(text, "dz: {op: grad")), "exercises[0].quantities.dz.wrt", "spec-bad-arg"
-    )
+    error = _one_error_at(grader, tmp_path, text, "dz: {op: grad", "exercises[0].quantities.dz.wrt", "spec-bad-arg")
     assert error["message"].startswith(
         "grad: 'wrt' must be a $reference to an input or a quantity (a node the value is computed from), got {'op': 'add'"
     )
+    path = tmp_path / "sheet.yaml"  # written by _one_error_at
     one_error(grader("solve", path), path, "spec-bad-arg")  # every command says the same, exit 2
 
 
@@ -406,11 +412,7 @@ def test_wrt_as_an_inline_op_is_a_spec_error(grader: Grader, tmp_path: Path) -> 
 )
 def test_wrt_a_quantity_of_does_not_go_through(grader: Grader, tmp_path: Path, other: str) -> None:
     text = _errors_sheet(other=other, of="$other")
-    path = write(tmp_path, text)
-    [error] = validate_errors(grader, path)
-    assert (error["file"], error["line"], error["path"], error["code"]) == (
-        str(path), str(line_of(text, "dz: {op: grad")), "exercises[0].quantities.dz", "spec-op-failed"
-    )
+    error = _one_error_at(grader, tmp_path, text, "dz: {op: grad", "exercises[0].quantities.dz", "spec-op-failed")
     assert error["message"] == (
         "grad: 'of' does not depend on z: no path of its graph goes through the quantity $z (an expression that "
         "computes the same value again, instead of writing $z, is another node)"
@@ -520,11 +522,7 @@ AWAY = "[-0.5, 0.25]"
 
 def test_relu_at_0_between_wrt_and_of_is_refused(grader: Grader, tmp_path: Path) -> None:
     text = KINK.replace("ROW", AT_ZERO).replace("WRT", "$a")
-    path = write(tmp_path, text)
-    [error] = validate_errors(grader, path)
-    assert (error["file"], error["line"], error["path"], error["code"]) == (
-        str(path), str(line_of(text, "d: {op: grad")), "exercises[0].quantities.d", "spec-op-failed"
-    )
+    error = _one_error_at(grader, tmp_path, text, "d: {op: grad", "exercises[0].quantities.d", "spec-op-failed")
     assert "depends on relu's derivative at 0" in error["message"]
     # dL/da_0 = relu'(0) * v_0 * (y - t) = relu'(0) * 0.3 * (0.75 * -0.7 - 0.2) = relu'(0) * -0.2175
     assert "(entry [0] of the gradient is 0 with the engine's relu'(0) = 0, -0.2175 with relu'(0) = 1)" in error["message"]
@@ -550,11 +548,7 @@ exercises:
 
 def test_a_max_tie_between_wrt_and_of_is_refused_after_it_accepted(grader: Grader, tmp_path: Path) -> None:
     text = MAX_TIE.replace("WRT", "$a")
-    path = write(tmp_path, text)
-    [error] = validate_errors(grader, path)
-    assert (error["file"], error["line"], error["path"], error["code"]) == (
-        str(path), str(line_of(text, "d: {op: grad")), "exercises[0].quantities.d", "spec-op-failed"
-    )
+    error = _one_error_at(grader, tmp_path, text, "d: {op: grad", "exercises[0].quantities.d", "spec-op-failed")
     assert "depends on max's tie rule" in error["message"]
     assert "(entry [0] of the gradient is 18 by the tie rule, 0 otherwise)" in error["message"]  # 2 m * 3, m = 3
     # dL/dm = 2 m, m = 3 max(a, c) = [3, 12]: the tie is upstream of m
@@ -623,11 +617,7 @@ exercises:
 
 def test_a_max_pool_tie_between_wrt_and_of_is_refused(grader: Grader, tmp_path: Path) -> None:
     text = POOL.replace("WRT", "$a")
-    path = write(tmp_path, text)
-    [error] = validate_errors(grader, path)
-    assert (error["file"], error["line"], error["path"], error["code"]) == (
-        str(path), str(line_of(text, "d: {op: grad")), "exercises[0].quantities.d", "spec-op-failed"
-    )
+    error = _one_error_at(grader, tmp_path, text, "d: {op: grad", "exercises[0].quantities.d", "spec-op-failed")
     assert error["message"].startswith(
         "grad: the gradient with respect to a depends on max pooling's tie rule: the window at rows 0-1, columns 0-1 "
         "of channel 0 (0-based) of the max_pool2d input holds its maximum more than once"
