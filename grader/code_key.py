@@ -96,7 +96,7 @@ class _PartKeyBuilder:
         self.part: PartSpec = self.exercise.parts[p_index]
         self.answer: CodeAnswer = self.part.answer  # type: ignore[assignment]
         self.loc: Loc = ("parts", p_index)
-        self.evaluator = Evaluator(sheet, e_index, exercise_inputs(self.exercise, None))
+        self.evaluator = Evaluator(sheet, e_index, exercise_inputs(sheet, e_index, None))
 
     def error(self, message: str, code: str, *loc: Any) -> SpecError:
         return self.sheet.error(message, code=code, loc=(*self.evaluator.base, *self.loc, *loc))

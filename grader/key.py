@@ -448,9 +448,58 @@ def _choice(options: list[str], value: Any, where: str) -> str:
     return value.option(options, where)  # refuses, from shapes alone, an 'at' over more entries than options
 
 
-def exercise_inputs(exercise: ExerciseSpec, seed: int | None) -> dict[str, np.ndarray]:
+MAX_DRAWS = 100
+"""Draws of a variant's inputs tried before an exercise's ``require`` is declared impossible for it."""
+
+
+def exercise_inputs(sheet: Sheet, e_index: int, seed: int | None) -> dict[str, np.ndarray]:
+    """One exercise's inputs for variant ``seed``: drawn in order from the variant's generator, and drawn again (the
+    generator going on) while they fail one of the exercise's ``require`` conditions, up to MAX_DRAWS times.
+    A variant whose first draw meets them is the same as without them. SpecError, at the condition, when no draw
+    meets it, or when the sheet's own numbers (seed None, all literal) do not."""
+    exercise = sheet.spec.exercises[e_index]
     rng = variant_rng(0 if seed is None else seed, exercise.id)
-    return {name: draw_input(spec, seed, rng) for name, spec in exercise.inputs.items()}
+    fixed = seed is None and all(spec.value is not None or spec.random is None for spec in exercise.inputs.values())
+    draws = 1 if fixed or not exercise.require else MAX_DRAWS
+    failed: tuple[int, str] = (0, "")
+    for _ in range(draws):
+        values = {name: draw_input(spec, seed, rng) for name, spec in exercise.inputs.items()}
+        unmet = _failed_condition(sheet, e_index, values)
+        if unmet is None:
+            return values
+        failed = unmet
+    index, why = failed
+    where = "the numbers written in the sheet do not meet it" if fixed else f"no draw of the inputs met it in {draws} tries"
+    raise sheet.error(
+        f"require[{index}]: {where}{f' ({why})' if why else ''}; relax the condition or change the inputs or their draws",
+        code="spec-require", loc=("exercises", e_index, "require", index),
+    )
+
+
+def _failed_condition(sheet: Sheet, e_index: int, values: Mapping[str, np.ndarray]) -> tuple[int, str] | None:
+    """The first ``require`` condition ``values`` fail (its index, and why when an op could not decide it: a
+    comparison of two equal values), None when they meet all. SpecError when a condition is no yes/no value or
+    cannot be computed at all (an unknown op or name)."""
+    conditions = sheet.spec.exercises[e_index].require
+    if not conditions:
+        return None
+    evaluator = Evaluator(sheet, e_index, values)
+    for index, condition in enumerate(conditions):
+        try:
+            value = evaluator.evaluate(condition, ("require", index))
+        except SpecError as exc:
+            if exc.code != "spec-op-failed":
+                raise
+            return index, exc.message  # undecided for this draw (a tie, say): another draw may decide it
+        array = np.asarray(value.value if isinstance(value, Tensor) else value)
+        if array.dtype.kind not in "biuf" or not np.isin(array, (0, 1)).all():
+            raise sheet.error(
+                "a condition must be a comparison (e.g. {op: greater, a: {op: sum, x: $h}, b: 0}) or a quantity that "
+                "is exactly 0 or 1 in every entry", code="spec-require", loc=("exercises", e_index, "require", index),
+            )
+        if not array.astype(bool).all():
+            return index, ""
+    return None
 
 
 def compute_key(sheet: Sheet, seed: int | None = None, *, name_variant: bool = True) -> AnswerKey:
@@ -475,7 +524,11 @@ def _compute_key(sheet: Sheet, seed: int | None) -> AnswerKey:
     errors: list[SpecError] = []
     held = 0  # numbers the key holds so far (MAX_KEY_ENTRIES)
     for e_index, exercise in enumerate(sheet.spec.exercises):
-        values = exercise_inputs(exercise, seed)
+        try:
+            values = exercise_inputs(sheet, e_index, seed)
+        except SpecError as exc:
+            errors.append(exc)
+            continue
         inputs[exercise.id] = values
         evaluator = Evaluator(sheet, e_index, values)
         for p_index, part in enumerate(exercise.parts):
@@ -576,7 +629,10 @@ def unused_quantity_errors(sheet: Sheet, seed: int | None) -> list[SpecError]:
         unused = unused_quantities(exercise)
         if not unused:
             continue
-        env = _Env(Evaluator(sheet, e_index, exercise_inputs(exercise, seed)), {})
+        try:
+            env = _Env(Evaluator(sheet, e_index, exercise_inputs(sheet, e_index, seed)), {})
+        except SpecError:
+            continue  # the key's own errors say it
         for name in unused:
             try:
                 env.name(name, ("quantities", name))

@@ -328,7 +328,8 @@ _NUMERIC = frozenset({"number", "integer", "array"})
 _CAUSE = "often every ReLU unit is inactive there, so no gradient flows"
 _FIX = (
     "students' variants are drawn like these, so other validation seeds do not help: change the inputs or their "
-    "random draws so that no variant's key is"
+    "random draws, or add a require: condition to the exercise (drawn again until it holds), so that no variant's "
+    "key is"
 )
 
 

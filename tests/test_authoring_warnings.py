@@ -56,7 +56,8 @@ exercises:
 """
 FIX = (
     "students' variants are drawn like these, so other validation seeds do not help: change the inputs or their "
-    "random draws so that no variant's key is"
+    "random draws, or add a require: condition to the exercise (drawn again until it holds), so that no variant's "
+    "key is"
 )
 
 

@@ -517,8 +517,17 @@ class ExerciseSpec(_Strict):
     quantities: dict[str, Call] = {}
     """Named intermediate results, in any order (references are resolved by name)."""
     parts: list[PartSpec] = Field(min_length=1)
+    require: list[Expression] = []
+    """Conditions every variant's inputs must meet, each a comparison (``{op: greater, a: ..., b: 0}``, true where
+    every entry is) or a quantity that is exactly 0 or 1: a seeded variant whose draw fails one is drawn again (no
+    dead ReLU layer, no tied pooling window). The sheet's own numbers must meet them as written."""
     notes: str = ""
     """For instructors: e.g. disagreements between the printed solution and the engine."""
+
+    @field_validator("require", mode="before")
+    @classmethod
+    def _conditions(cls, value: Any) -> Any:
+        return [check_expression(item) for item in value] if isinstance(value, list) else value
 
     @field_validator("inputs", "quantities")
     @classmethod
