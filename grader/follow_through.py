@@ -21,8 +21,8 @@ from grader.result import PartResult, Status, Visibility
 from grader.spec.loader import Sheet
 from grader.spec.models import ExerciseSpec, FollowThroughSpec, PartSpec
 
-Raw = Mapping[tuple[str, str], Any]
-"""(exercise id, part id) -> the student's raw answer as the answer file holds it."""
+Raw = Mapping[str, Mapping[str, Any]]
+"""exercise id -> part id -> the student's raw answer, as the answer file holds it (``AnswerFile.answers``)."""
 
 
 def with_follow_through(
@@ -77,7 +77,7 @@ def _followed(
             continue  # not graded yet (hidden, in check mode), or nothing to follow
         source_key = key.part(exercise.id, entry.part).expected
         source_spec = next(p for p in exercise.parts if p.id == entry.part)
-        value, unread = source_spec.answer.read(raw.get((exercise.id, entry.part)))
+        value, unread = source_spec.answer.read(raw.get(exercise.id, {}).get(entry.part))
         if unread is not None or np.shape(value) != np.shape(source_key):
             continue
         accepted = source.status is Status.correct
@@ -87,7 +87,7 @@ def _followed(
             given_theirs = follow_through_key(key, exercise.id, part.id, entry.replaces, value)
         except (SpecError, SpecErrors):
             continue  # nothing is right for that value (a width that is not whole, say)
-        _, verdict = part.answer.grade(raw.get((exercise.id, part.id)), given_theirs, ctx)
+        _, verdict = part.answer.grade(raw.get(exercise.id, {}).get(part.id), given_theirs, ctx)
         points = round((1.0 if accepted else entry.credit) * part.points, 6)
         if verdict.fraction >= 1.0 and points > best.points_earned:
             best = _credited(part, result, entry, value, key.expected_json(exercise.id, part.id), points, accepted)

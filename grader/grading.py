@@ -204,12 +204,11 @@ def grade_answer_file(sheet: Sheet, submission: AnswerFile, *, mode: Mode = "ful
     gradable = [(exercise, part) for exercise, part in sheet.parts() if part.answer.type != "code"]
     unknown, misspelled = _unknown_answers(submission, sheet)
     parts: list[PartResult] = []
-    raw_answers: dict[tuple[str, str], Any] = {}
     for exercise, part in gradable:
-        raw = raw_answers[(exercise.id, part.id)] = submission.answers.get(exercise.id, {}).get(part.id)
+        raw = submission.answers.get(exercise.id, {}).get(part.id)
         parts.append(part_result(exercise, part, raw, key, check_context(sheet, exercise.id, part.id), mode,
                                  written_as=misspelled.get((exercise.id, part.id), ())))
-    parts = with_follow_through(sheet, key, parts, raw_answers, partial(check_context, sheet))
+    parts = with_follow_through(sheet, key, parts, submission.answers, partial(check_context, sheet))
     notes = _another_sheet_note(submission, sheet)
     notes += [MISSING_STUDENT_NOTE] if not submission.student else []
     notes += variant_notes(sheet, submission, key, parts)

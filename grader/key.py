@@ -459,8 +459,10 @@ def exercise_inputs(sheet: Sheet, e_index: int, seed: int | None) -> dict[str, n
     meets it, or when the sheet's own numbers (seed None, all literal) do not."""
     exercise = sheet.spec.exercises[e_index]
     rng = variant_rng(0 if seed is None else seed, exercise.id)
+    if not exercise.require:
+        return {name: draw_input(spec, seed, rng) for name, spec in exercise.inputs.items()}
     fixed = seed is None and all(spec.value is not None or spec.random is None for spec in exercise.inputs.values())
-    draws = 1 if fixed or not exercise.require else MAX_DRAWS
+    draws = 1 if fixed else MAX_DRAWS
     failed: tuple[int, str] = (0, "")
     for _ in range(draws):
         values = {name: draw_input(spec, seed, rng) for name, spec in exercise.inputs.items()}
@@ -661,6 +663,8 @@ def _check_follow_through(sheet: Sheet, e_index: int, p_index: int) -> None:
     tell whether a hidden one was right), standing for an input or quantity of the exercise."""
     exercise = sheet.spec.exercises[e_index]
     part = exercise.parts[p_index]
+    if not part.follow_through:
+        return  # most parts: nothing to build for every part of every variant's key
     parts = {other.id: other for other in exercise.parts}
     seen: set[tuple[str, str]] = set()
     for f_index, entry in enumerate(part.follow_through):

@@ -37,9 +37,10 @@ def test_a_width_right_for_the_students_own_padding_earns_the_point(grader: Grad
     p, size = parts[("ex2", "b_check_p")], parts[("ex2", "b_check_size")]
     assert (p["points_earned"], p["mistake"]) == (0.0, "p-not-halved")  # the slip itself still costs its point
     assert (size["points_earned"], size["status"], size["mistake"]) == (1.0, "correct", None)
+    right = json.loads(grader("solve", WEEK7, "--format", "json").out)["ex2"]["b_check_size"]  # the engine's width
     assert size["feedback"] == (
         "Right for your own answer to b_check_p (2), which was not right: this part uses that answer, so it earns all "
-        "its points. With the right b_check_p it is 4"
+        f"its points. With the right b_check_p it is {right}"
     )
     assert size["details"] == []  # no "yours 6, expected 4" beside a part judged by the student's own p
 
@@ -134,9 +135,11 @@ exercises:
 def test_partial_follow_through_credit(grader: Grader, tmp_path: Path) -> None:
     sheet = write(tmp_path, CHAIN)
     assert grader("validate", sheet).code == 0
-    part = _graded(grader, sheet, tmp_path, {"e": {"a": [2.0, 4.0], "b": 20.0}})[("e", "b")]  # 2^2 + 4^2 for their y
+    theirs = np.array([2.0, 4.0])  # y = 2x instead of 3x
+    part = _graded(grader, sheet, tmp_path, {"e": {"a": theirs.tolist(), "b": float((theirs**2).sum())}})[("e", "b")]
     assert (part["status"], part["points_earned"]) == ("partial", 2.0)
-    assert "so it earns 0.5 of its points. With the right a it is 45" in part["feedback"]
+    right = json.loads(grader("solve", sheet, "--format", "json").out)["e"]["b"]
+    assert f"so it earns 0.5 of its points. With the right a it is {right:g}" in part["feedback"]
 
 
 def test_a_hidden_part_that_follows_says_only_passed(grader: Grader, tmp_path: Path) -> None:

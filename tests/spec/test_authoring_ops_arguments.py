@@ -7,14 +7,18 @@ from pathlib import Path
 
 import pytest
 
+import numpy as np
+
 from .conftest import Grader, line_of, solved_key, validate_errors, write
 
+Z = [[1.0, 2.0, 0.5], [0.3, -1.0, 2.0]]
+"""The input z of SHEET, from which the tests compute the values they expect."""
 SHEET = """\
 id: args
 exercises:
   - id: e
     inputs:
-      z: {value: [[1.0, 2.0, 0.5], [0.3, -1.0, 2.0]]}
+      z: {value: Z_VALUES}
       k: {value: 1}
       s: {value: 0.5}
       img: {value: [[1.0, 2.0, 0.5, 0.1], [0.3, -1.0, 2.0, 0.4], [0.0, 1.0, -2.0, 0.7], [1.1, 1.2, 1.3, 1.4]]}
@@ -23,7 +27,7 @@ exercises:
       w: {op: reshape, x: [[1, 0], [0, -1]], shape: [2, 2, 1, 1]}
     parts:
       - {id: q, prompt: q, points: 1, answer: {type: ANSWER}, expected: EXPRESSION}
-"""
+""".replace("Z_VALUES", str(Z))
 
 
 def _sheet(tmp_path: Path, expression: str, answer: str = "array") -> tuple[Path, str]:
@@ -60,9 +64,11 @@ def test_a_wrong_argument_is_one_located_error(tmp_path: Path, grader: Grader, e
 def test_scalar_quantities_are_fine_as_axis_and_atol(tmp_path: Path, grader: Grader) -> None:
     """$k (1) as stack's and sum's axis and $s (0.5) as count_changed's atol: inputs that are single numbers."""
     path, _ = _sheet(tmp_path, "{op: stack, items: [{op: sum, x: $z, axis: $k}, {op: sum, x: $z, axis: [$k]}], axis: $k}")
-    assert solved_key(grader, path)["e"]["q"] == [[3.5, 3.5], [1.3, 1.3]]
+    row_sums = np.asarray(Z).sum(axis=1)
+    np.testing.assert_allclose(solved_key(grader, path)["e"]["q"], np.stack([row_sums, row_sums], axis=1), rtol=1e-12)
     path, _ = _sheet(tmp_path, "{op: count_changed, before: $z, after: {op: mul, a: $z, b: 2}, atol: $s}", "integer")
-    assert solved_key(grader, path)["e"]["q"] == 4  # |z| > 0.5: 1, 2, 2, and -1 (0.5 itself is not > 0.5)
+    z = np.asarray(Z)
+    assert solved_key(grader, path)["e"]["q"] == np.count_nonzero(np.abs(z - 2 * z) > 0.5)
 
 
 def test_an_overflowing_matmul_is_one_error_without_numpy_warnings(tmp_path: Path, grader: Grader) -> None:
@@ -86,4 +92,4 @@ def test_a_translation_reach_beyond_the_image_is_refused(tmp_path: Path, grader:
 def test_a_number_written_with_a_leading_zero_is_still_a_number(tmp_path: Path, grader: Grader) -> None:
     """YAML 1.2 keeps 010 as text (ids like 0123 stay ids); numeric arguments read decimal text as its number."""
     path, _ = _sheet(tmp_path, "{op: sum, x: $z, axis: 01}")
-    assert solved_key(grader, path)["e"]["q"] == [3.5, 1.3]
+    np.testing.assert_allclose(solved_key(grader, path)["e"]["q"], np.asarray(Z).sum(axis=1), rtol=1e-12)
