@@ -604,7 +604,7 @@ def stats(
     """Per-part statistics of a cohort: mean, spread, full marks, discrimination, known mistakes."""
     from grader.cohort import sheet_points
     from grader.gradebook import Gradebook
-    from grader.stats import compute_stats, known_mistakes_of
+    from grader.stats import compute_stats, follow_through_of, known_mistakes_of
     from grader.stats_render import render_stats_html, render_stats_text
 
     if html_out is not None:
@@ -617,7 +617,8 @@ def stats(
         try:
             points = sheet_points(sheet)
             computed = compute_stats(
-                book, sheet.spec_hash, known_mistakes=known_mistakes_of(sheet), points_possible=sum(points.values()), part_points=points
+                book, sheet.spec_hash, known_mistakes=known_mistakes_of(sheet), points_possible=sum(points.values()),
+                part_points=points, follow_through=follow_through_of(sheet),
             )
         except LookupError as error:  # no results for this sheet: the user gave the wrong gradebook or sheet
             raise GraderError(str(error)) from error

@@ -112,7 +112,9 @@ def _credited(
             f"that answer, so it earns {earned}" + (f". With {exact} it is {right}" if right else "")
         )
     # details list where the answer differs from the key, which is not what it is judged by here
-    update = {"points_earned": points, "status": status, "feedback": feedback, "mistake": None, "details": []}
+    update = {
+        "points_earned": points, "status": status, "feedback": feedback, "mistake": None, "details": [], "followed": entry.part,
+    }
     return result.model_copy(update=update)
 
 

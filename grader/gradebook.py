@@ -131,6 +131,7 @@ CREATE TABLE IF NOT EXISTS parts (
     points_possible REAL NOT NULL,
     fraction REAL,
     mistakes TEXT NOT NULL,
+    followed TEXT,
     PRIMARY KEY (submission_id, exercise_id, part_id)
 );
 """
@@ -154,8 +155,9 @@ _SUBMISSION_COLUMNS = (
     "owner",
     "declared_student",
 )
-_ADDED_COLUMNS = ("owner", "declared_student")
-"""Columns added after schema version 1 was first written: added on opening an older gradebook for writing."""
+_ADDED_COLUMNS = (("submissions", "owner"), ("submissions", "declared_student"), ("parts", "followed"))
+"""``(table, column)`` of the columns added after schema version 1 was first written: added (empty, NULL) on opening
+an older gradebook for writing; a reader of an older gradebook finds them missing."""
 _PART_COLUMNS = (
     "position",
     "exercise_id",
@@ -166,6 +168,7 @@ _PART_COLUMNS = (
     "points_possible",
     "fraction",
     "mistakes",
+    "followed",
 )
 
 _SCHEMA_OBJECTS = frozenset(re.findall(r"CREATE (?:TABLE|INDEX) IF NOT EXISTS (\w+)", _SCHEMA))
@@ -208,7 +211,8 @@ def _is_unfinished_gradebook(conn: sqlite3.Connection, names: frozenset[str]) ->
         for table in names & _TABLES:
             expected = _columns(schema, table)
             present = _columns(conn, table)
-            if not expected - frozenset(_ADDED_COLUMNS) <= present <= expected:
+            added = frozenset(column for owner, column in _ADDED_COLUMNS if owner == table)
+            if not expected - added <= present <= expected:
                 return False
     finally:
         schema.close()
@@ -291,6 +295,9 @@ class PartRow:
     mistakes: tuple[str, ...]
     submission_points_earned: float
     submission_points_possible: float
+    followed: str | None = None
+    """:attr:`grader.result.PartResult.followed`: the earlier part whose own answer the part was credited for
+    (None also in rows an older grader wrote, before the gradebook had the column)."""
 
 
 def utc_now_iso() -> str:
@@ -357,6 +364,7 @@ def prepare_record(
             part.points_possible,
             part.points_earned / part.points_possible if part.points_possible else None,
             json.dumps(list(part_mistakes(part))),
+            part.followed,
         )
         for position, part in enumerate(result.parts)
     )
@@ -514,8 +522,8 @@ class Gradebook:
                     conn.execute(statement)
             if version is None:
                 conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            for column in self._missing_columns():  # an older gradebook: the new columns start empty (NULL)
-                conn.execute(f"ALTER TABLE submissions ADD COLUMN {column} TEXT")
+            for table, column in self._missing_columns():  # an older gradebook: the new columns start empty (NULL)
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
             conn.execute("COMMIT")
         except BaseException:
             self._rollback()
@@ -529,10 +537,11 @@ class Gradebook:
         if version is not None:
             self._check_schema_version(version)
 
-    def _missing_columns(self) -> list[str]:
-        """The columns added to ``submissions`` since schema version 1 was first written that it lacks."""
-        present = _columns(self._conn, "submissions")
-        return [column for column in _ADDED_COLUMNS if column not in present]
+    def _missing_columns(self) -> list[tuple[str, str]]:
+        """``(table, column)`` of the columns added since schema version 1 was first written that the gradebook
+        lacks."""
+        present = {table: _columns(self._conn, table) for table in {table for table, _ in _ADDED_COLUMNS}}
+        return [(table, column) for table, column in _ADDED_COLUMNS if column not in present[table]]
 
     def _check_schema_version(self, version: str) -> None:
         """GraderError unless ``version`` (from the ``meta`` table) is the one this grader reads and writes."""
@@ -722,15 +731,18 @@ class Gradebook:
 
     def part_rows(self, sheet: str) -> Iterator[PartRow]:
         """Part rows of ``sheet`` (a sheet id or a spec hash) with their submission's totals, by path then position."""
+        # A gradebook an older grader wrote, read without being opened for writing, lacks the column: none followed.
+        followed = "p.followed" if "followed" in _columns(self._conn, "parts") else "NULL"
         cursor = self._conn.execute(
             "SELECT s.path, s.sheet_id, s.spec_hash, p.position, p.exercise_id, p.part_id, p.part_key, p.status, "
-            "p.points_earned, p.points_possible, p.fraction, p.mistakes, s.points_earned, s.points_possible "
+            "p.points_earned, p.points_possible, p.fraction, p.mistakes, s.points_earned, s.points_possible, "
+            f"{followed} "
             "FROM parts p JOIN submissions s ON s.id = p.submission_id "
             "WHERE s.sheet_id = ? OR s.spec_hash = ? ORDER BY s.path, p.position",
             (sheet, sheet),
         )
         for row in cursor:
-            yield PartRow(*row[:11], tuple(json.loads(row[11])), row[12], row[13])  # type: ignore[arg-type]
+            yield PartRow(*row[:11], tuple(json.loads(row[11])), row[12], row[13], row[14])  # type: ignore[arg-type]
 
     def sheet_ids(self) -> list[str]:
         """The sheet ids that have at least one submission row, sorted."""

@@ -94,6 +94,10 @@ class PartResult(_Frozen):
     feedback: str = ""
     details: list[str] = Field(default_factory=list)
     mistake: str | None = None
+    followed: str | None = None
+    """The earlier part (its id, in the same exercise) whose own answer this part was judged by and credited for:
+    error carried forward (the part's ``follow_through``). None when it was judged against the key. For a hidden
+    part it is the instructor's to see (students see only passed/not passed)."""
     cases: list[CaseResult] = Field(default_factory=list)
     annotations: dict[str, Any] = Field(default_factory=dict)
     """Extra JSON data for rich reports, e.g. ``{"expected_winners": [[...]]}`` (max-pool winners mask)."""

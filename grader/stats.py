@@ -21,7 +21,9 @@ Definitions:
   (the student's points minus their points on this part), so a part is not correlated with itself. It is None
   when undefined -- fewer than two submissions, or either side constant (``discrimination_note`` says which);
 - mistake counts are the number of submissions whose part matched each known mistake (once per submission,
-  even when several code cases matched it).
+  even when several code cases matched it);
+- follow-through counts are the number of submissions whose part was credited for the student's own answer to an
+  earlier part (its ``follow_through``: error carried forward), per earlier part.
 
 A submission that could not be read at all (a Result with ``error``: every part scores 0) counts in the totals
 only, not in any part's statistics. A submission the grader itself failed on is no student's result: it counts
@@ -62,6 +64,16 @@ class MistakeCount:
 
 
 @dataclass(frozen=True, slots=True)
+class FollowCount:
+    """How many submissions of a part were credited for the student's own answer to the earlier part ``source``
+    (follow-through); ``share`` is count / the part's n."""
+
+    source: str
+    count: int
+    share: float
+
+
+@dataclass(frozen=True, slots=True)
 class PartStats:
     """Statistics of one part (see the module docstring for the definitions)."""
 
@@ -81,6 +93,9 @@ class PartStats:
     mistakes: list[MistakeCount]
     """Most frequent first; known mistakes that never occurred are listed with 0 when the sheet's mistakes were
     given to :func:`compute_stats`."""
+    followed: list[FollowCount] = field(default_factory=list)
+    """Most frequent first; the earlier parts a part follows that nobody was credited for are listed with 0 when
+    the sheet's follow-through was given to :func:`compute_stats`. Empty for a part that follows none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +175,7 @@ class _PartAccumulator:
     full: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
     mistakes: Counter[str] = field(default_factory=Counter)
+    followed: Counter[str] = field(default_factory=Counter)
 
 
 def compute_stats(
@@ -169,6 +185,7 @@ def compute_stats(
     known_mistakes: Mapping[str, Sequence[str]] | None = None,
     points_possible: float | None = None,
     part_points: Mapping[str, float] | None = None,
+    follow_through: Mapping[str, Sequence[str]] | None = None,
 ) -> SheetStats:
     """Statistics of every submission stored for ``sheet_id`` (a sheet id or a spec hash) in ``gradebook``.
 
@@ -178,7 +195,8 @@ def compute_stats(
     (``sum(grader.cohort.sheet_points(sheet).values())``); without it, the points of every part some file graded
     (:func:`grader.cohort.cohort_points`). ``part_points`` (``grader.cohort.sheet_points(sheet)``, in sheet order):
     every part of the sheet, so a part no file graded (no code handed in yet) is listed with n = 0 rather than left
-    out. Raises LookupError when the gradebook holds nothing for ``sheet_id``.
+    out. ``follow_through`` maps a part key to the earlier parts it follows (:func:`follow_through_of`), listed
+    even when nobody was credited for them. Raises LookupError when the gradebook holds nothing for ``sheet_id``.
     """
     stored = list(gradebook.rows(sheet_id))
     if not stored:
@@ -224,6 +242,8 @@ def compute_stats(
                     acc.full += 1
                 acc.statuses[row.status] += 1
                 acc.mistakes.update(row.mistakes)
+                if row.followed:
+                    acc.followed[row.followed] += 1
 
     for position, (key, points) in enumerate((part_points or {}).items()):
         if key not in parts:  # no file graded it: listed, with n = 0
@@ -231,7 +251,10 @@ def compute_stats(
             parts[key] = _PartAccumulator(exercise_id, part_id, position, points_possible=points)
     order = list(known_mistakes) if known_mistakes is not None else []
     keys = sorted(parts, key=lambda k: (order.index(k) if k in order else len(order), parts[k].position, k))
-    part_stats = [_part_stats(key, parts[key], (known_mistakes or {}).get(key, ())) for key in keys]
+    part_stats = [
+        _part_stats(key, parts[key], (known_mistakes or {}).get(key, ()), (follow_through or {}).get(key, ()))
+        for key in keys
+    ]
     return SheetStats(
         sheet_id=stored[0].sheet_id,
         sheet_title=sheet_title,
@@ -252,7 +275,15 @@ def _named_after_file(gradebook: Gradebook, row: SubmissionRow) -> bool:
     return result is not None and named_after_file(result.notes)
 
 
-def _part_stats(key: str, acc: _PartAccumulator, known: Iterable[str]) -> PartStats:
+def _counted(counter: Counter[str], listed: Iterable[str]) -> list[tuple[str, int]]:
+    """``counter``'s ids and counts with every id of ``listed`` (0 when absent), most frequent first, then by id."""
+    counts = Counter(counter)
+    for name in listed:
+        counts.setdefault(name, 0)
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _part_stats(key: str, acc: _PartAccumulator, known: Iterable[str], follows: Iterable[str]) -> PartStats:
     fractions = np.asarray(acc.fractions, dtype=np.float64)
     rest = np.asarray(acc.rest_points, dtype=np.float64)
     n = sum(acc.statuses.values())
@@ -262,13 +293,8 @@ def _part_stats(key: str, acc: _PartAccumulator, known: Iterable[str]) -> PartSt
         discrimination, note = None, "undefined: the part has no points"
     else:
         discrimination, note = _pearson(fractions, rest)
-    counts = Counter(acc.mistakes)
-    for mistake_id in known:
-        counts.setdefault(mistake_id, 0)
-    mistakes = [
-        MistakeCount(mistake_id, count, count / n if n else 0.0)
-        for mistake_id, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-    ]
+    mistakes = [MistakeCount(mistake, count, count / n if n else 0.0) for mistake, count in _counted(acc.mistakes, known)]
+    followed = [FollowCount(source, count, count / n if n else 0.0) for source, count in _counted(acc.followed, follows)]
     return PartStats(
         key=key,
         exercise_id=acc.exercise_id,
@@ -282,6 +308,7 @@ def _part_stats(key: str, acc: _PartAccumulator, known: Iterable[str]) -> PartSt
         discrimination_note=note,
         status_counts=dict(sorted(acc.statuses.items())),
         mistakes=mistakes,
+        followed=followed,
     )
 
 
@@ -318,6 +345,15 @@ def _total_stats(
         grader_failures=grader_failures,
         students=len(students),
     )
+
+
+def follow_through_of(sheet: object) -> dict[str, list[str]]:
+    """``{part key: [ids of the earlier parts it follows]}`` of a loaded sheet, for the parts that follow any."""
+    return {
+        f"{exercise.id}.{part.id}": [entry.part for entry in part.follow_through]
+        for exercise, part in sheet.parts()  # type: ignore[attr-defined]
+        if part.follow_through
+    }
 
 
 def known_mistakes_of(sheet: object) -> dict[str, list[str]]:

@@ -14,6 +14,8 @@ from grader.stats import PartStats, SheetStats
 _BAR_WIDTH = 40
 """Characters of the longest bar in the text histogram."""
 
+_FOLLOW_THROUGH_HEADING = "Credited by follow-through (submissions judged by their own answer to the earlier part)"
+
 
 def _percent(value: float) -> str:
     return f"{100 * value:.1f}%"
@@ -100,6 +102,13 @@ def render_stats_text(stats: SheetStats) -> str:
         for mistake in part.mistakes
     ]
     lines += ["", "Known mistakes (submissions matching each):", *(mistake_lines or ["  none recorded"])]
+    followed_lines = [
+        f"  {part.key:<{key_width}}  from {followed.source}: {followed.count} ({_percent(followed.share)})"
+        for part in stats.parts
+        for followed in part.followed
+    ]
+    if followed_lines:  # only for sheets with follow_through
+        lines += ["", f"{_FOLLOW_THROUGH_HEADING}:", *followed_lines]
     return "\n".join(lines) + "\n"
 
 
@@ -173,6 +182,23 @@ def _mistakes_svg(stats: SheetStats) -> str:
     )
 
 
+def _follow_through_html(stats: SheetStats) -> str:
+    """A table of the follow-through credit per part and earlier part; empty for a sheet without follow_through."""
+    rows = [
+        f"<tr><td>{escape(part.key)}</td><td>{escape(followed.source)}</td><td>{followed.count}</td>"
+        f"<td>{_percent(followed.share)}</td></tr>"
+        for part in stats.parts
+        for followed in part.followed
+    ]
+    if not rows:
+        return ""
+    return (
+        f"<h2>Follow-through</h2>\n<p class=\"note\">{escape(_FOLLOW_THROUGH_HEADING)}.</p>\n<div class=\"scroll\"><table>\n"
+        "<thead><tr><th>part</th><th>earlier part</th><th>submissions</th><th>share</th></tr></thead>\n"
+        f"<tbody>\n{''.join(rows)}\n</tbody></table></div>"
+    )
+
+
 def render_stats_html(stats: SheetStats) -> str:
     """One self-contained HTML page (inline CSS and SVG, no scripts, no external assets), readable on a phone."""
     totals = stats.totals
@@ -236,6 +262,7 @@ total.</p>
 {"<ul class='note'>" + "".join(notes) + "</ul>" if notes else ""}
 <h2>Known mistakes</h2>
 {_mistakes_svg(stats)}
+{_follow_through_html(stats)}
 </body>
 </html>
 """

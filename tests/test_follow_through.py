@@ -150,11 +150,61 @@ def test_a_hidden_part_that_follows_says_only_passed(grader: Grader, tmp_path: P
     right = _graded(grader, sheet, tmp_path, {"e": {"a": [2.0, 4.0], "b": 45.0}})[("e", "b")]
     assert (followed["points_earned"], followed["status"]) == (4.0, "correct")
     assert followed["feedback"] == right["feedback"] and "your own" not in json.dumps(followed)  # told only "passed"
+    assert followed["followed"] is None and right["followed"] is None  # nor which earlier answer it was judged by
     instructor = _graded(grader, sheet, tmp_path, {"e": {"a": [2.0, 4.0], "b": 20.0}}, "grade", "--audience", "instructor")
-    assert instructor[("e", "b")]["feedback"] == "passed"
+    assert (instructor[("e", "b")]["feedback"], instructor[("e", "b")]["followed"]) == ("passed", "a")
     # in check mode the hidden part is not graded at all
     pending = _graded(grader, sheet, tmp_path, {"e": {"a": [2.0, 4.0], "b": 20.0}}, "check")[("e", "b")]
     assert pending["status"] == "pending" and pending["points_earned"] == 0
+
+
+HIDDEN_FOLLOWER = CHAIN.replace("credit: 0.5}", "credit: 1}").replace("        points: 4\n", "        points: 4\n        visibility: hidden\n")
+FOLLOWED_LINE = "judged by the student's own answer to "
+
+
+@pytest.mark.parametrize("fmt", ["text", "md", "html", "gradescope"])
+def test_instructors_read_which_earlier_answer_a_part_was_credited_for_and_students_do_not(
+    grader: Grader, tmp_path: Path, fmt: str
+) -> None:
+    """A hidden part credited by follow-through tells students only "passed"; the instructor's report of the same
+    file says it was judged by the student's own answer to part a. A part judged by the key says nothing of it."""
+    sheet = write(tmp_path, HIDDEN_FOLLOWER)
+    path = tmp_path / "answers.yaml"
+    reports = {}
+    for name, b in (("followed", 20.0), ("right", 45.0)):  # for y = [2, 4]: its own sum of squares, and the key's
+        path.write_text(yaml.safe_dump({"student": "s", "answers": {"e": {"a": [2.0, 4.0], "b": b}}}), encoding="utf-8")
+        for audience in ("student", "instructor"):
+            run = grader("grade", sheet, path, "--format", fmt, "--audience", audience)
+            assert run.code in (0, 1), run.err
+            # the part id as each format sets it: `a` in Markdown, <code>a</code> in HTML
+            reports[(name, audience)] = run.out.replace("&#x27;", "'").replace("`", "").replace("<code>", "").replace("</code>", "")
+    assert FOLLOWED_LINE + "a" in reports[("followed", "instructor")]
+    assert FOLLOWED_LINE not in reports[("followed", "student")]
+    assert FOLLOWED_LINE not in reports[("right", "instructor")] + reports[("right", "student")]
+
+
+def test_stats_count_the_follow_through_credit_of_each_part(grader: Grader, tmp_path: Path) -> None:
+    """Five files: three credited for their own wrong a, one right throughout, one wrong for both. ``stats`` counts
+    3 of 5 for b from a, in text and in its HTML page; a sheet without follow_through has no such section."""
+    sheet = write(tmp_path, CHAIN)
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    x = np.array([1.0, 2.0])
+    for index, (a, b) in enumerate([(2 * x, 20.0), (4 * x, 80.0), (x, 5.0), (3 * x, 45.0), (2 * x, 7.0)]):
+        answers = {"e": {"a": a.tolist(), "b": b}}
+        (folder / f"s{index}.yaml").write_text(yaml.safe_dump({"student": f"s{index}", "answers": answers}), encoding="utf-8")
+    book, page = tmp_path / "gradebook.sqlite", tmp_path / "stats.html"
+    assert grader("batch", sheet, folder, "--gradebook", book).code == 0
+    run = grader("stats", sheet, "--gradebook", book, "--html", page)
+    assert run.code == 0, run.err
+    section = run.out.split("Credited by follow-through", 1)[1].splitlines()
+    assert [line.split() for line in section[1:] if line.startswith("  ")] == [["e.b", "from", "a:", "3", "(60.0%)"]]
+    assert "<td>e.b</td><td>a</td><td>3</td><td>60.0%</td>" in page.read_text(encoding="utf-8")
+
+    plain = write(tmp_path, CHAIN.split("        follow_through:")[0], "plain.yaml")
+    assert grader("batch", plain, folder, "--gradebook", tmp_path / "plain.sqlite").code == 0
+    run = grader("stats", plain, "--gradebook", tmp_path / "plain.sqlite")
+    assert run.code == 0 and "follow-through" not in run.out.lower()
 
 
 # ---- the author's faults ----------------------------------------------------------------------------------------

@@ -347,6 +347,8 @@ class PartView:
     details: list[str]
     feedback: str
     mistake: str | None
+    followed: str | None = None
+    """For instructors: the earlier part whose own answer the student was credited for (``PartResult.followed``)."""
     cases: list[CaseView] = field(default_factory=list)
     hidden_cases: str = ""
     """``hidden cases: 2 of 3 passed`` (counts only), or empty."""
@@ -402,6 +404,13 @@ class PartView:
         title = f"{self.part.key}  {printable(self.part.title)}".rstrip() if self.part.title else self.part.key
         return f"{title} (hidden)" if self.hidden else title
 
+    @property
+    def followed_text(self) -> str:
+        """``credited by follow-through: judged by the student's own answer to b_check_p``, or empty."""
+        if not self.followed:
+            return ""
+        return f"credited by follow-through: judged by the student's own answer to {self.followed}"
+
 
 def view_part(part: PartResult, audience: Audience) -> PartView:
     """The one gate between a PartResult and any report."""
@@ -430,6 +439,7 @@ def view_part(part: PartResult, audience: Audience) -> PartView:
         details=[] if hidden else list(part.details),
         feedback=part.feedback,
         mistake=part.mistake if audience == "instructor" else None,
+        followed=part.followed if audience == "instructor" else None,
         cases=[_view_case(c) for c in visible_cases],
         hidden_cases=_hidden_case_counts(hidden_cases),
         annotations={} if hidden else dict(part.annotations),

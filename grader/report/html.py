@@ -230,6 +230,10 @@ def _part(view: PartView) -> str:
         out.append('<ul class="details">' + "".join(f"<li>{esc(d)}</li>" for d in view.details) + "</ul>")
     if view.mistake:
         out.append(f'<p class="mistake">Known mistake matched: <code>{esc(view.mistake)}</code></p>')
+    if view.followed:
+        out.append(
+            f'<p class="mistake">Credited by follow-through: judged by the student\'s own answer to <code>{esc(view.followed)}</code></p>'
+        )
     if view.show_answer:
         maps = _heatmaps(view)
         if maps is not None:

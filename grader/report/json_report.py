@@ -24,16 +24,16 @@ def redact_for_student(result: Result) -> Result:
     """The Result as a student may see it: hidden parts keep only their points, the student's own answer
     (``actual``, ``answer_text``), why it could not be read (``answer_error``: never from the key) and a status
     that says only passed / not passed / pending (``correct`` / ``incorrect`` / ``pending``: a partly correct,
-    missing, invalid or error status becomes ``incorrect``); their feedback, known mistake, annotations and case
-    texts go. Hidden cases keep only pass/fail (named ``hidden case <n>``, 1-based) and, in a visible part, how a
-    failed one failed (its kind, as the other formats show it). Everything else of visible parts is unchanged.
-    Idempotent; ``audience="instructor"`` output is never redacted."""
+    missing, invalid or error status becomes ``incorrect``); their feedback, known mistake, follow-through source
+    (``followed``), annotations and case texts go. Hidden cases keep only pass/fail (named ``hidden case <n>``,
+    1-based) and, in a visible part, how a failed one failed (its kind, as the other formats show it). Everything
+    else of visible parts is unchanged. Idempotent; ``audience="instructor"`` output is never redacted."""
     parts = []
     for part in result.parts:
         if part.visibility is Visibility.hidden:
             cases = [_bare_case(c, i) for i, c in enumerate(part.cases)]
             part = part.model_copy(update={"status": shown_status(part, "student"), "feedback": "", "mistake": None,
-                                           "annotations": {}, "cases": cases})
+                                           "followed": None, "annotations": {}, "cases": cases})
         else:
             cases = [_bare_case(c, i, hidden_kind(c)) if c.visibility is Visibility.hidden else c for i, c in enumerate(part.cases)]
             part = part.model_copy(update={"cases": cases})

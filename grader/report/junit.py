@@ -39,6 +39,8 @@ def _failure_text(view: PartView) -> str:
     lines += [f"differs: {d}" for d in view.details]
     if view.mistake:
         lines.append(f"known mistake: {view.mistake}")
+    if view.followed:
+        lines.append(view.followed_text)
     if view.show_actual or view.your_answer is not None:
         label = view.answer_label.lower()
         lines += [f"{label}:", *("  " + line for line in value_lines(view.your_answer, view.part))]

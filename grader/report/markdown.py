@@ -79,6 +79,8 @@ def part_section(view: PartView) -> list[str]:
         lines += ["Where it differs:", ""] + [f"- {md_text(d)}" for d in view.details] + [""]
     if view.mistake:
         lines += [f"Known mistake matched: {md_code_span(view.mistake)}", ""]
+    if view.followed:
+        lines += [f"Credited by follow-through: judged by the student's own answer to {md_code_span(view.followed)}", ""]
     marks = False
     if view.show_answer:
         lines += _value(view.answer_label, view.your_answer, view.part, view.actual_marks_key)

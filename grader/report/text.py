@@ -72,6 +72,8 @@ def part_lines(view: PartView) -> list[str]:
             lines += wrap(detail, "      ", first="    - ")
     if view.mistake:
         lines += wrap(f"known mistake matched: {view.mistake}", "  ")
+    if view.followed:
+        lines += wrap(view.followed_text, "  ")
     marks_note = False
     if view.show_answer:
         lines.append(f"  {view.answer_label}:")

@@ -134,24 +134,38 @@ def test_the_gradebook_holds_exactly_the_last_grade_of_each_path(
 
 
 def test_a_gradebook_written_before_owners_were_kept_gains_the_columns(tmp_path: Path) -> None:
-    """Columns added later (owner, declared_student) are added when an older gradebook is opened for writing; its
-    rows read as credited by their own ids, and reading it never needs them."""
+    """Columns added later (owner, declared_student; a part's followed) are added when an older gradebook is opened
+    for writing; its rows read as credited by their own ids and followed by none, and reading it never needs them."""
     from grader import gradebook as gradebook_module
 
     path = tmp_path / "old.sqlite"
     old_schema = gradebook_module._SCHEMA.replace("    owner TEXT,\n    declared_student TEXT,\n", "")
-    assert old_schema != gradebook_module._SCHEMA
+    old_schema = old_schema.replace("    followed TEXT,\n", "")
+    assert "followed" not in old_schema and "owner" not in old_schema
     with sqlite3.connect(path) as conn:
         conn.executescript(old_schema)
         conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(gradebook_module.SCHEMA_VERSION),))
         old_columns = [c for c in gradebook_module._SUBMISSION_COLUMNS if c not in ("owner", "declared_student")]
         row = gradebook_module.prepare_record(make_result("s1", {"ex1.a": 1.0}, submission_hash="h", spec_hash="s"), "p")
-        conn.execute(f"INSERT INTO submissions ({', '.join(old_columns)}) VALUES ({', '.join('?' * len(old_columns))})",
-                     row.submission_row[: len(old_columns)])
+        submission_id = conn.execute(
+            f"INSERT INTO submissions ({', '.join(old_columns)}) VALUES ({', '.join('?' * len(old_columns))})",
+            row.submission_row[: len(old_columns)],
+        ).lastrowid
+        old_part_columns = [c for c in gradebook_module._PART_COLUMNS if c != "followed"]
+        for part_row in row.part_rows:
+            conn.execute(
+                f"INSERT INTO parts (submission_id, {', '.join(old_part_columns)}) VALUES (?, {', '.join('?' * len(old_part_columns))})",
+                (submission_id, *part_row[: len(old_part_columns)]),
+            )
     with Gradebook(path, read_only=True) as gradebook:
         assert [r.student_id for r in gradebook.rows("s")] == ["s1"]
+        assert [(p.part_key, p.followed) for p in gradebook.part_rows("s")] == [("ex1.a", None)]
     with Gradebook(path) as gradebook:
         assert gradebook.graded_keys("s") == {"p": ("h", None, None)}
         gradebook.write(gradebook_module.prepare_record(make_result("s2", {}, submission_hash="h2", spec_hash="s"), "q",
                                                         owner="alice", declared_student="s2"))
         assert gradebook.graded_keys("s")["q"] == ("h2", "alice", "s2")
+        followed = make_result("s3", {"ex1.a": 1.0}, submission_hash="h3", spec_hash="s")
+        followed = followed.model_copy(update={"parts": [followed.parts[0].model_copy(update={"followed": "earlier"})]})
+        gradebook.write(gradebook_module.prepare_record(followed, "r"))
+        assert [(p.path, p.followed) for p in gradebook.part_rows("s")] == [("p", None), ("r", "earlier")]
