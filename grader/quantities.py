@@ -539,10 +539,19 @@ def _flip(x: Any, axes: list[int] | None = None) -> Tensor:
 
 @op("index")
 def _index(x: Any, at: list[int | None]) -> Tensor:
-    """x at a 0-based index; null in 'at' keeps a whole axis (the sheet's w_1111 is at [0, 0, 0, 0])."""
+    """x at a 0-based index; null in 'at' keeps a whole axis (the sheet's w_1111 is at [0, 0, 0, 0]); a negative number written in 'at' counts from the end, a position from a quantity ($pred) must be 0 or more."""
     if not isinstance(at, list):
         raise ValueError(f"'at' must be a list of positions, got {at!r}")
-    return structure.index(x, [None if i is None else whole(i, "at") for i in at])
+    positions = [None if i is None else whole(i, "at") for i in at]
+    for place, (given, position) in enumerate(zip(at, positions, strict=True)):
+        # A number written in the sheet may count from the end (-1: the last); a position a quantity computes (a
+        # class from argmax, or a student's own answer followed through) is a place, 0 or more: -1 is no class.
+        if position is not None and position < 0 and not isinstance(given, int | float | str):
+            raise ValueError(
+                f"'at' entry {place} is {position}, from a quantity: a position taken from a quantity must be 0 or "
+                "more (only a number written in the sheet may count from the end)"
+            )
+    return structure.index(x, positions)
 
 
 @op("stack")

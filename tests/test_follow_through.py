@@ -207,6 +207,35 @@ def test_stats_count_the_follow_through_credit_of_each_part(grader: Grader, tmp_
     assert run.code == 0 and "follow-through" not in run.out.lower()
 
 
+CLASS_SHEET = """\
+id: classes
+exercises:
+  - id: e
+    inputs:
+      p: {value: [0.1, 0.2, 0.6, 0.1]}
+    quantities:
+      pred: {op: argmax, x: $p}
+    parts:
+      - {id: a, prompt: the predicted class, points: 1, answer: {type: integer}, expected: $pred}
+      - id: b
+        prompt: the probability of the predicted class
+        points: 1
+        answer: {type: number}
+        expected: {op: index, x: $p, at: [$pred]}
+        follow_through: [{part: a, replaces: pred}]
+"""
+
+
+@pytest.mark.parametrize(("predicted", "credited"), [(3, True), (1, False), (-1, False), (4, False)])
+def test_only_a_class_that_exists_is_followed(grader: Grader, tmp_path: Path, predicted: int, credited: bool) -> None:
+    """p[3] = 0.1: the probability of class 3, a wrong but real class, earns b; class -1 is no class (Python would
+    read it as the last, also 0.1), nor is 4; for class 1 the answer 0.1 is simply wrong."""
+    sheet = write(tmp_path, CLASS_SHEET)
+    assert grader("validate", sheet).code == 0
+    part = _graded(grader, sheet, tmp_path, {"e": {"a": predicted, "b": 0.1}})[("e", "b")]
+    assert (part["points_earned"], part["followed"]) == ((1.0, "a") if credited else (0.0, None))
+
+
 # ---- the author's faults ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("entry", "field", "fragments"),

@@ -93,3 +93,14 @@ def test_a_number_written_with_a_leading_zero_is_still_a_number(tmp_path: Path, 
     """YAML 1.2 keeps 010 as text (ids like 0123 stay ids); numeric arguments read decimal text as its number."""
     path, _ = _sheet(tmp_path, "{op: sum, x: $z, axis: 01}")
     np.testing.assert_allclose(solved_key(grader, path)["e"]["q"], np.asarray(Z).sum(axis=1), rtol=1e-12)
+
+
+def test_a_negative_position_counts_from_the_end_only_when_written_in_the_sheet(tmp_path: Path, grader: Grader) -> None:
+    """``at: [1, -1]`` is the last entry of row 1; ``at: [1, $m]`` with m = -1 (a quantity, as a class from argmax or a
+    student's answer followed through would be) is one located error: -1 is no place."""
+    path, _ = _sheet(tmp_path, "{op: index, x: $z, at: [1, -1]}", "number")
+    assert solved_key(grader, path)["e"]["q"] == Z[1][-1]
+    path, text = _sheet(tmp_path, "{op: index, x: $z, at: [1, {op: sub, a: 0, b: $k}]}", "number")
+    [error] = validate_errors(grader, path)
+    assert error["line"] == str(line_of(text, "{id: q,")), error
+    assert "'at' entry 1 is -1, from a quantity: a position taken from a quantity must be 0 or more" in error["message"]
