@@ -69,11 +69,13 @@ class GradeFn(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class SheetIdentity:
-    """What the parent knows of the sheet: its id and title, and the sha256 of the spec file's bytes."""
+    """What the parent knows of the sheet: its id and title, the sha256 of the spec file's bytes, and the keys of
+    the parts that declare ``follow_through``."""
 
     sheet_id: str
     title: str
     spec_hash: str
+    following: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,7 +321,8 @@ def sheet_identity(spec_path: Path) -> SheetIdentity:
     from grader.spec import load_sheet  # deferred: the spec package is only needed when a batch starts
 
     sheet = load_sheet(spec_path)
-    return SheetIdentity(sheet_id=sheet.id, title=sheet.title, spec_hash=sheet.spec_hash)
+    following = tuple(f"{exercise.id}.{part.id}" for exercise, part in sheet.parts() if part.follow_through)
+    return SheetIdentity(sheet_id=sheet.id, title=sheet.title, spec_hash=sheet.spec_hash, following=following)
 
 
 # -- the work done in a worker ----------------------------------------------------------------------------------
@@ -773,7 +776,7 @@ def run_batch(
     with Gradebook(gradebook_path, exclusive=True) as gradebook:
         summary.unlisted = unlisted
         summary.forgotten = _forget_gone(gradebook, identity.sheet_id, submissions_dir, discovered, unlisted)
-        graded_before = {} if regrade else gradebook.graded_keys(identity.spec_hash)
+        graded_before = {} if regrade else gradebook.graded_keys(identity.spec_hash, identity.following)
         tasks: list[SubmissionTask] = []
         unreadable: list[Outcome] = []
         for found in discovered:

@@ -84,7 +84,7 @@ def _followed(
         if accepted and np.array_equal(np.asarray(value, dtype=np.float64), np.asarray(source_key, dtype=np.float64)):
             continue  # the key is computed from this very value
         try:
-            given_theirs = follow_through_key(key, exercise.id, part.id, entry.replaces, value)
+            given_theirs = follow_through_key(key, exercise.id, part.id, entry.replaces, value, students=True)
         except (SpecError, SpecErrors):
             continue  # nothing is right for that value (a width that is not whole, say)
         _, verdict = part.answer.grade(raw.get(exercise.id, {}).get(part.id), given_theirs, ctx)

@@ -37,7 +37,7 @@ import json
 import os
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -296,8 +296,8 @@ class PartRow:
     submission_points_earned: float
     submission_points_possible: float
     followed: str | None = None
-    """:attr:`grader.result.PartResult.followed`: the earlier part whose own answer the part was credited for
-    (None also in rows an older grader wrote, before the gradebook had the column)."""
+    """:attr:`grader.result.PartResult.followed`: the earlier part whose own answer the part was credited for, ``""``
+    for none; None when not recorded (a row an older grader wrote, before the gradebook had the column)."""
 
 
 def utc_now_iso() -> str:
@@ -364,7 +364,7 @@ def prepare_record(
             part.points_possible,
             part.points_earned / part.points_possible if part.points_possible else None,
             json.dumps(list(part_mistakes(part))),
-            part.followed,
+            part.followed or "",  # "" recorded as none; NULL only in rows of a grader from before the column
         )
         for position, part in enumerate(result.parts)
     )
@@ -668,16 +668,25 @@ class Gradebook:
         ).fetchone()
         return row is not None
 
-    def graded_keys(self, spec_hash: str) -> dict[str, GradedKey]:
+    def graded_keys(self, spec_hash: str, following: Iterable[str] = ()) -> dict[str, GradedKey]:
         """``{path: GradedKey}`` of every submission graded against the spec with ``spec_hash``, leaving out rows
-        where the grader itself failed (those are graded again).
+        where the grader itself failed (those are graded again), and rows where a part of ``following`` (the part
+        keys that declare ``follow_through``) has no record of what it followed: an older grader graded them, and
+        grading them again records it.
 
         One query instead of one :meth:`has` per file when a batch decides what to skip.
         """
+        keys = list(following)
+        unrecorded = (
+            f" AND NOT EXISTS (SELECT 1 FROM parts p WHERE p.submission_id = s.id AND p.followed IS NULL "
+            f"AND p.part_key IN ({', '.join('?' * len(keys))}))"
+            if keys
+            else ""
+        )
         rows = self._conn.execute(
-            "SELECT path, submission_hash, owner, declared_student FROM submissions "
-            "WHERE spec_hash = ? AND grader_failed = 0",
-            (spec_hash,),
+            "SELECT s.path, s.submission_hash, s.owner, s.declared_student FROM submissions s "
+            f"WHERE s.spec_hash = ? AND s.grader_failed = 0{unrecorded}",
+            (spec_hash, *keys),
         )
         return {path: GradedKey(submission_hash, owner, declared) for path, submission_hash, owner, declared in rows}
 

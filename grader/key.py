@@ -7,6 +7,7 @@ to what its answer type compares against. Author faults become SpecErrors placed
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import threading
@@ -23,7 +24,7 @@ from grader.answers.references import FunctionReference, ScheduleReference, Tran
 from grader.engine import max_pool2d_winners
 from grader.engine.tensor import Tensor
 from grader.errors import SpecError, SpecErrors
-from grader.quantities import OPS, Lazy, QuantityNode
+from grader.quantities import OPS, Lazy, QuantityNode, places_only
 from grader.result import Visibility
 from grader.spec.loader import Sheet
 from grader.spec.models import MAX_ENTRIES, Call, ExerciseSpec, InputSpec, PartSpec, check_literal, entry_count
@@ -704,9 +705,12 @@ def _check_follow_through(sheet: Sheet, e_index: int, p_index: int) -> None:
             )
 
 
-def follow_through_key(key: AnswerKey, exercise_id: str, part_id: str, replaces: str, value: Any) -> Any:
+def follow_through_key(
+    key: AnswerKey, exercise_id: str, part_id: str, replaces: str, value: Any, *, students: bool = False
+) -> Any:
     """The key of a part computed again with the input or quantity ``replaces`` set to ``value`` (a student's answer
-    to an earlier part, as that part's answer type reads it): what is right "given your answer there".
+    to an earlier part, as that part's answer type reads it, when ``students``): what is right "given your answer
+    there". A student's value must lead ``index`` to places (:func:`grader.quantities.places_only`).
 
     SpecError when it cannot be computed for that value (a width that is not whole, say): then nothing is right
     given it."""
@@ -717,7 +721,8 @@ def follow_through_key(key: AnswerKey, exercise_id: str, part_id: str, replaces:
     part = exercise.parts[p_index]
     evaluator = Evaluator(sheet, e_index, key.inputs[exercise_id])
     overrides = {replaces: np.asarray(value, dtype=np.float64)}
-    return _key_value(evaluator, part, part.expected, ("parts", p_index, "expected"), "expected", overrides)
+    with places_only() if students else contextlib.nullcontext():
+        return _key_value(evaluator, part, part.expected, ("parts", p_index, "expected"), "expected", overrides)
 
 
 def _key_value(

@@ -8,12 +8,14 @@ quantity with an input replaced: a shifted image, or arrays of random points for
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import inspect
 import re
 import weakref
 from functools import lru_cache
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -537,20 +539,32 @@ def _flip(x: Any, axes: list[int] | None = None) -> Tensor:
     return structure.flip(x, tuple(axes) if axes is not None else (0, 1))
 
 
+_PLACES_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("places_only", default=False)
+"""Set while a key is computed from a student's answer (:func:`places_only`)."""
+
+
+@contextlib.contextmanager
+def places_only() -> Iterator[None]:
+    """While a key is computed again from a student's own answer (follow-through): a position that a quantity gives
+    ``index`` must be a place, 0 or more. A sheet's own -1 counts from the end (Python's rule, which keys may use);
+    a student's class -1 is no class, and crediting the last entry for it would reward an answer that means nothing."""
+    token = _PLACES_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _PLACES_ONLY.reset(token)
+
+
 @op("index")
 def _index(x: Any, at: list[int | None]) -> Tensor:
-    """x at a 0-based index; null in 'at' keeps a whole axis (the sheet's w_1111 is at [0, 0, 0, 0]); a negative number written in 'at' counts from the end, a position from a quantity ($pred) must be 0 or more."""
+    """x at a 0-based index; null in 'at' keeps a whole axis (the sheet's w_1111 is at [0, 0, 0, 0]); a negative position counts from the end."""
     if not isinstance(at, list):
         raise ValueError(f"'at' must be a list of positions, got {at!r}")
     positions = [None if i is None else whole(i, "at") for i in at]
-    for place, (given, position) in enumerate(zip(at, positions, strict=True)):
-        # A number written in the sheet may count from the end (-1: the last); a position a quantity computes (a
-        # class from argmax, or a student's own answer followed through) is a place, 0 or more: -1 is no class.
-        if position is not None and position < 0 and not isinstance(given, int | float | str):
-            raise ValueError(
-                f"'at' entry {place} is {position}, from a quantity: a position taken from a quantity must be 0 or "
-                "more (only a number written in the sheet may count from the end)"
-            )
+    if _PLACES_ONLY.get():
+        for place, (given, position) in enumerate(zip(at, positions, strict=True)):
+            if position is not None and position < 0 and not isinstance(given, int | float | str):
+                raise ValueError(f"'at' entry {place} is {position}, computed from a student's answer: not a place")
     return structure.index(x, positions)
 
 

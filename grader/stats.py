@@ -96,6 +96,9 @@ class PartStats:
     followed: list[FollowCount] = field(default_factory=list)
     """Most frequent first; the earlier parts a part follows that nobody was credited for are listed with 0 when
     the sheet's follow-through was given to :func:`compute_stats`. Empty for a part that follows none."""
+    followed_unrecorded: int = 0
+    """Submissions of a part that follows others whose record does not say what it followed (graded by a grader
+    from before it was recorded): not in ``followed``; the next ``grader batch`` grades them again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +179,7 @@ class _PartAccumulator:
     statuses: Counter[str] = field(default_factory=Counter)
     mistakes: Counter[str] = field(default_factory=Counter)
     followed: Counter[str] = field(default_factory=Counter)
+    followed_unrecorded: int = 0
 
 
 def compute_stats(
@@ -244,6 +248,8 @@ def compute_stats(
                 acc.mistakes.update(row.mistakes)
                 if row.followed:
                     acc.followed[row.followed] += 1
+                elif row.followed is None and row.part_key in (follow_through or {}):
+                    acc.followed_unrecorded += 1
 
     for position, (key, points) in enumerate((part_points or {}).items()):
         if key not in parts:  # no file graded it: listed, with n = 0
@@ -309,6 +315,7 @@ def _part_stats(key: str, acc: _PartAccumulator, known: Iterable[str], follows: 
         status_counts=dict(sorted(acc.statuses.items())),
         mistakes=mistakes,
         followed=followed,
+        followed_unrecorded=acc.followed_unrecorded,
     )
 
 

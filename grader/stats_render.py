@@ -109,7 +109,19 @@ def render_stats_text(stats: SheetStats) -> str:
     ]
     if followed_lines:  # only for sheets with follow_through
         lines += ["", f"{_FOLLOW_THROUGH_HEADING}:", *followed_lines]
+    lines += [f"  {note}" for note in _unrecorded_notes(stats)]
     return "\n".join(lines) + "\n"
+
+
+def _unrecorded_notes(stats: SheetStats) -> list[str]:
+    """Per part that follows others: how many of its submissions an older grader graded without recording what
+    they followed (those are not counted above)."""
+    return [
+        f"{part.key}: {_count(part.followed_unrecorded, 'submission')} graded before follow-through credit was "
+        "recorded are not counted; run grader batch again to record it"
+        for part in stats.parts
+        if part.followed_unrecorded
+    ]
 
 
 _CSS = """
@@ -192,10 +204,11 @@ def _follow_through_html(stats: SheetStats) -> str:
     ]
     if not rows:
         return ""
+    notes = "".join(f'<p class="warning">{escape(note)}.</p>\n' for note in _unrecorded_notes(stats))
     return (
         f"<h2>Follow-through</h2>\n<p class=\"note\">{escape(_FOLLOW_THROUGH_HEADING)}.</p>\n<div class=\"scroll\"><table>\n"
         "<thead><tr><th>part</th><th>earlier part</th><th>submissions</th><th>share</th></tr></thead>\n"
-        f"<tbody>\n{''.join(rows)}\n</tbody></table></div>"
+        f"<tbody>\n{''.join(rows)}\n</tbody></table></div>\n{notes}"
     )
 
 

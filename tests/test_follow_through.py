@@ -5,6 +5,7 @@ cannot work. Everything runs through the real command line on real files."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -185,7 +186,8 @@ def test_instructors_read_which_earlier_answer_a_part_was_credited_for_and_stude
 
 def test_stats_count_the_follow_through_credit_of_each_part(grader: Grader, tmp_path: Path) -> None:
     """Five files: three credited for their own wrong a, one right throughout, one wrong for both. ``stats`` counts
-    3 of 5 for b from a, in text and in its HTML page; a sheet without follow_through has no such section."""
+    3 of 5 for b from a, in text and in its HTML page; rows an older grader wrote are named, not counted, and graded
+    again by the next batch; a sheet without follow_through has no such section."""
     sheet = write(tmp_path, CHAIN)
     folder = tmp_path / "submissions"
     folder.mkdir()
@@ -200,6 +202,18 @@ def test_stats_count_the_follow_through_credit_of_each_part(grader: Grader, tmp_
     section = run.out.split("Credited by follow-through", 1)[1].splitlines()
     assert [line.split() for line in section[1:] if line.startswith("  ")] == [["e.b", "from", "a:", "3", "(60.0%)"]]
     assert "<td>e.b</td><td>a</td><td>3</td><td>60.0%</td>" in page.read_text(encoding="utf-8")
+
+    # A gradebook an older grader wrote has no record of what its rows followed (the column is added empty, NULL):
+    # stats says so instead of counting them as followed by none, and the next batch grades them again.
+    with sqlite3.connect(book) as conn:
+        conn.execute("UPDATE parts SET followed = NULL")
+    conn.close()
+    run = grader("stats", sheet, "--gradebook", book)
+    assert "e.b   from a: 0 (0.0%)" in run.out
+    assert "e.b: 5 submissions graded before follow-through credit was recorded are not counted" in run.out
+    assert "graded 5 (0 could not be graded), skipped 0 unchanged" in grader("batch", sheet, folder, "--gradebook", book).out
+    assert "e.b   from a: 3 (60.0%)" in grader("stats", sheet, "--gradebook", book).out
+    assert "graded 0 (0 could not be graded), skipped 5 unchanged" in grader("batch", sheet, folder, "--gradebook", book).out
 
     plain = write(tmp_path, CHAIN.split("        follow_through:")[0], "plain.yaml")
     assert grader("batch", plain, folder, "--gradebook", tmp_path / "plain.sqlite").code == 0

@@ -169,3 +169,6 @@ def test_a_gradebook_written_before_owners_were_kept_gains_the_columns(tmp_path:
         followed = followed.model_copy(update={"parts": [followed.parts[0].model_copy(update={"followed": "earlier"})]})
         gradebook.write(gradebook_module.prepare_record(followed, "r"))
         assert [(p.path, p.followed) for p in gradebook.part_rows("s")] == [("p", None), ("r", "earlier")]
+        # for a sheet whose ex1.a follows another part, p's row does not say what it followed: graded again
+        assert sorted(gradebook.graded_keys("s", ["ex1.a"])) == ["q", "r"]
+        assert sorted(gradebook.graded_keys("s")) == ["p", "q", "r"]

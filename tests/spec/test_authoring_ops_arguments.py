@@ -95,12 +95,10 @@ def test_a_number_written_with_a_leading_zero_is_still_a_number(tmp_path: Path, 
     np.testing.assert_allclose(solved_key(grader, path)["e"]["q"], np.asarray(Z).sum(axis=1), rtol=1e-12)
 
 
-def test_a_negative_position_counts_from_the_end_only_when_written_in_the_sheet(tmp_path: Path, grader: Grader) -> None:
-    """``at: [1, -1]`` is the last entry of row 1; ``at: [1, $m]`` with m = -1 (a quantity, as a class from argmax or a
-    student's answer followed through would be) is one located error: -1 is no place."""
-    path, _ = _sheet(tmp_path, "{op: index, x: $z, at: [1, -1]}", "number")
-    assert solved_key(grader, path)["e"]["q"] == Z[1][-1]
-    path, text = _sheet(tmp_path, "{op: index, x: $z, at: [1, {op: sub, a: 0, b: $k}]}", "number")
-    [error] = validate_errors(grader, path)
-    assert error["line"] == str(line_of(text, "{id: q,")), error
-    assert "'at' entry 1 is -1, from a quantity: a position taken from a quantity must be 0 or more" in error["message"]
+def test_a_negative_position_of_the_sheets_own_counts_from_the_end(tmp_path: Path, grader: Grader) -> None:
+    """``at: [1, -1]`` and ``at: [1, 0 - k]`` (k = 1, a quantity: an off-by-one mistake ``pred - 1`` at pred = 0 is
+    one) are the last entry of row 1, as in Python; only a position computed from a student's answer followed
+    through must be a place (tests/test_follow_through.py)."""
+    for position in ("-1", "{op: sub, a: 0, b: $k}"):
+        path, _ = _sheet(tmp_path, f"{{op: index, x: $z, at: [1, {position}]}}", "number")
+        assert solved_key(grader, path)["e"]["q"] == Z[1][-1]
