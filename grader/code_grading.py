@@ -302,15 +302,16 @@ def _prepared_run(sheet: Sheet, part_ids: tuple[tuple[str, str], ...]) -> Prepar
         for case_key, case in zip(key.cases, _part_cases(f"{exercise_id}.{part_id}/", answer, key), strict=True):
             (hidden if hidden_part or case_key.visibility is Visibility.hidden else visible).append(case)
         total_seconds += _part_limits(answer, key).wall_seconds_total
-    # One process runs them all and keeps its globals: hidden cases come last, so no visible case's message (the
-    # student sees those in full) can carry what the code saw of a hidden case's inputs.
+    # One process runs them all and keeps its globals: hidden cases come last, and their inputs reach the process
+    # only when every visible case has its outcome, so no visible case's message (the student sees those in full)
+    # can carry a hidden case's inputs, not even read from memory the process holds.
     cases = visible + hidden
     slowest = max(answer.seconds_per_case for answer in answers)
     limits = Limits(
         cpu_seconds_per_case=slowest, wall_seconds_per_case=2 * slowest + 1,
         wall_seconds_total=min(MAX_RUN_SECONDS, total_seconds),
     )
-    return prepare_cases(answers[0].function, cases, limits=limits)
+    return prepare_cases(answers[0].function, cases, limits=limits, hidden_from=len(visible))
 
 
 def _grade_code_parts(

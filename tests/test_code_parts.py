@@ -218,3 +218,109 @@ def test_a_correct_function_keeps_its_property_cases(tmp_path: Path) -> None:
     for part_id in ("code_conv2d", "code_max_pool"):
         part = next(p for p in result.parts if p.part_id == part_id)
         assert part.points_earned == part.points_possible and all(c.passed for c in part.cases)
+
+
+SEARCHING_FOR_HIDDEN_INPUTS = '''\
+import gc, os, sys
+import numpy as np
+
+
+def _search():
+    """Every number the process holds in arrays, in the harness's frames, or can read from its descriptors now."""
+    found = []
+    for obj in gc.get_objects():
+        if isinstance(obj, np.ndarray) and obj.dtype.kind == "f":
+            found.extend(obj.ravel()[:64].tolist())
+        elif isinstance(obj, dict):
+            for value in list(obj.values())[:64]:
+                if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+                    found.extend(value.ravel()[:64].tolist())
+    frame = sys._getframe()
+    while frame is not None:
+        config = frame.f_locals.get("config")
+        for case in getattr(config, "cases", None) or []:
+            for value in (case[2] or {}).values():
+                found.extend(np.ravel(value)[:64].tolist())
+        frame = frame.f_back
+    for fd in range(3, 64):
+        try:
+            os.set_blocking(fd, False)
+            found.append(os.read(fd, 1 << 16).hex())
+        except OSError:
+            pass
+    return found
+
+
+def relu(x):
+    if x.shape != (3, 3, 1):  # a random (hidden) case: answer it right
+        return np.maximum(x, 0)
+    raise ValueError("found: " + repr(_search()))
+'''
+
+MARKED_PART = """\
+- id: relu
+  prompt: Write relu(x).
+  points: 2
+  answer:
+    type: code
+    function: relu
+    cases:
+      - {name: given, inputs: {x: $x}}
+      - {name: secret, inputs: {x: $marked}, visibility: hidden}
+  expected: {op: relu, x: $x}
+"""
+
+
+def test_no_visible_case_can_read_a_hidden_cases_inputs(tmp_path: Path) -> None:
+    """A hidden case's inputs reach the sandboxed process only once every visible case has its outcome: a visible
+    case searching the process's arrays, the harness's frames and its open descriptors finds none of them (here
+    the marker 4242.4242), so its message, which the student reads in full, cannot carry them."""
+    sheet_path = write_sheet(tmp_path, MARKED_PART)
+    text = sheet_path.read_text(encoding="utf-8").replace(
+        "      image: {value: [[1, 2, 0], [0, 1, 3], [2, 2, 1]]}\n",
+        "      image: {value: [[1, 2, 0], [0, 1, 3], [2, 2, 1]]}\n"
+        "      marked: {value: [[[4242.4242], [-4242.4242]], [[4242.4242], [4242.4242]]]}\n",
+    )
+    sheet_path.write_text(text, encoding="utf-8")
+    sheet = load_sheet(sheet_path)
+    code = tmp_path / "searching.py"
+    code.write_text(SEARCHING_FOR_HIDDEN_INPUTS, encoding="utf-8")
+    part = grade_submission(sheet, code, mode="full").parts[0]
+    given, secret = part.cases
+    shown = " ".join([given.feedback, *given.details])
+    assert "found: [" in shown and "4242.4242" not in shown and "4242" not in shown.replace("4242.4242", ""), shown
+    assert (given.passed, secret.passed) == (False, True)  # the hidden case got its inputs and was answered right
+
+
+FORGING_A_REQUEST = SEARCHING_FOR_HIDDEN_INPUTS.replace(
+    '    raise ValueError("found: " + repr(_search()))',
+    '''    import time
+    wire = next(m for name, m in sys.modules.items() if name.endswith("sandbox.wire"))
+    for fd in range(3, 64):  # ask for the hidden inputs on every descriptor, as the harness asks on its own
+        try:
+            os.write(fd, wire.encode_frame({"kind": "need-hidden"}))
+        except OSError:
+            pass
+    time.sleep(0.2)
+    raise ValueError("found: " + repr(_search()))''',
+)
+
+
+def test_a_forged_request_for_the_hidden_inputs_is_refused(tmp_path: Path) -> None:
+    """The student's code writes the harness's own request for the hidden inputs while a visible case runs: the
+    worker answers it only between calls, once every visible case has its outcome, so this one is a broken channel
+    (the case crashed) and nothing of the hidden inputs comes back; the hidden case still runs in a fresh process."""
+    sheet_path = write_sheet(tmp_path, MARKED_PART)
+    text = sheet_path.read_text(encoding="utf-8").replace(
+        "      image: {value: [[1, 2, 0], [0, 1, 3], [2, 2, 1]]}\n",
+        "      image: {value: [[1, 2, 0], [0, 1, 3], [2, 2, 1]]}\n"
+        "      marked: {value: [[[4242.4242], [-4242.4242]], [[4242.4242], [4242.4242]]]}\n",
+    )
+    sheet_path.write_text(text, encoding="utf-8")
+    code = tmp_path / "forging.py"
+    code.write_text(FORGING_A_REQUEST, encoding="utf-8")
+    part = grade_submission(load_sheet(sheet_path), code, mode="full").parts[0]
+    given, secret = part.cases
+    shown = " ".join([given.feedback, *given.details, part.feedback])
+    assert "4242" not in shown, shown
+    assert (given.passed, secret.passed) == (False, True)

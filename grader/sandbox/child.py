@@ -214,6 +214,7 @@ class ChildConfig:
         address_space_bytes, file_size_bytes, cpu_seconds_total: rlimits; max_result_bytes: result cap.
         seccomp: install the filter; require: refuse to run if a layer cannot be set up.
         worker_pid: the supervisor, to detect its death right after the parent-death signal is armed.
+        hidden_fd: where the hidden cases' arguments come from (their ``kwargs`` are None until then), or None.
     """
 
     source: str
@@ -231,6 +232,7 @@ class ChildConfig:
     seccomp: bool
     require: bool
     worker_pid: int
+    hidden_fd: int | None = None
 
 
 def _send(fd: int, header: dict[str, Any], payload: bytes = b"", *, held: bytes = b"") -> None:
@@ -241,6 +243,9 @@ def _send(fd: int, header: dict[str, Any], payload: bytes = b"", *, held: bytes 
 HOLD_BYTES = 1 << 16
 """A finished case's frame up to this size waits for the next frame (the next case's start) and goes in the same
 write: one wake-up of the worker per case instead of two. Larger ones are written at once, not copied."""
+MAX_HIDDEN_FRAME_BYTES = 1 << 40
+"""The hidden cases' arguments come from the grader, trusted: any size it sends (they then count in the child's
+memory limit, as what it allocates does)."""
 
 
 def _redirect_standard_streams(output_fd: int, streams: tuple[Any, Any, Any]) -> None:
@@ -253,9 +258,13 @@ def _redirect_standard_streams(output_fd: int, streams: tuple[Any, Any, Any]) ->
     _streams[:] = streams[1:]
 
 
-def _close_other_fds(keep: int) -> None:
-    os.closerange(3, keep)
-    os.closerange(keep + 1, 1 << 16)
+def _close_other_fds(*keep: int) -> None:
+    """Close every descriptor from 3 on but those in ``keep``."""
+    low = 3
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 1 << 16)
 
 
 def _set_rlimits(config: ChildConfig) -> None:
@@ -274,7 +283,7 @@ def _setup(config: ChildConfig) -> dict[str, bool]:
         raise RuntimeError("the worker did not prepare the child's working directory")
     os.setsid()
     _redirect_standard_streams(config.output_fd, prepared.streams)
-    _close_other_fds(config.result_fd)
+    _close_other_fds(config.result_fd, *(() if config.hidden_fd is None else (config.hidden_fd,)))
     os.chdir(config.workdir)
     os.umask(0o077)
     active = {"rlimits": False, "separate-user": False, "seccomp": False}
@@ -467,6 +476,23 @@ def run_child(config: ChildConfig) -> NoReturn:
     _exit(0)
 
 
+def _receive_hidden(config: ChildConfig) -> None:
+    """Fill in the hidden cases' arguments from the frame the worker writes to ``config.hidden_fd`` once asked."""
+    first = next(index for index, case in enumerate(config.cases) if case[2] is None)
+    if config.hidden_fd is None:
+        raise OSError("no hidden cases' arguments were given")
+    os.set_blocking(config.hidden_fd, True)  # the student's code may have made it non-blocking
+    header, payload = wire.read_fd_frame(config.hidden_fd, MAX_HIDDEN_FRAME_BYTES)
+    os.close(config.hidden_fd)
+    config.hidden_fd = None
+    described = header["kwargs"]
+    if not isinstance(described, list) or _len(described) != _len(config.cases) - first:
+        raise OSError("the hidden cases' arguments do not match the cases")
+    for offset, kwargs in enumerate(described):
+        name, function_name, _ = config.cases[first + offset]
+        config.cases[first + offset] = (name, function_name, wire.decode_case_kwargs(kwargs, header["blobs"], payload))
+
+
 def _run_student(config: ChildConfig) -> None:
     fd = config.result_fd
     assert _prepared is not None  # checked by _setup
@@ -509,6 +535,11 @@ def _run_student(config: ChildConfig) -> None:
         if function_name in missing:
             held += _encode(dict(missing[function_name], kind="missing-function", case=index), b"")
             continue
+        if kwargs is None:  # the first hidden case: every case before it has its outcome by now
+            _send(fd, {"kind": "need-hidden"}, held=held)
+            held = b""
+            _receive_hidden(config)
+            kwargs = config.cases[index][2]
         function = functions[function_name]
         snapshot = _snapshot(kwargs)
         _send(fd, {"kind": "start", "case": index}, held=held)

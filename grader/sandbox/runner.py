@@ -409,6 +409,9 @@ class PreparedCases:
     table: list[list[int]]
     payload: bytes
     limits_described: dict[str, Any]
+    hidden_frame: bytes = b""
+    """The arguments of the hidden cases (``described`` gives them as null), as one frame the worker hands a child
+    only once every case before them has its outcome: see :func:`prepare_cases`."""
 
     @functools.cached_property
     def token(self) -> str:
@@ -416,26 +419,42 @@ class PreparedCases:
         ``dataclasses.replace`` gets its own)."""
         digest = hashlib.sha256(json.dumps([self.described, self.table], sort_keys=True).encode())
         digest.update(self.payload)
+        digest.update(self.hidden_frame)
         return digest.hexdigest()
 
 
-def prepare_cases(function: str, cases: Sequence[CaseInput], *, limits: Limits = Limits()) -> PreparedCases:  # noqa: B008
+def prepare_cases(
+    function: str, cases: Sequence[CaseInput], *, limits: Limits = Limits(), hidden_from: int | None = None  # noqa: B008
+) -> PreparedCases:
     """Check ``cases`` (SandboxUsageError for bad ``function``/``cases``/``limits``) and encode them for the worker;
-    ``function`` is what a case calls when it names none."""
+    ``function`` is what a case calls when it names none.
+
+    The cases from index ``hidden_from`` on are hidden: what the student's code says while they run is never shown
+    to the student, while the messages of the cases before them are. So a child must not hold their arguments
+    before every case before them has its outcome (else a visible case could read them, e.g. from the harness's
+    frames, and put them in its message): their arguments travel apart, in :attr:`PreparedCases.hidden_frame`,
+    which the worker writes to the child only then."""
     normalized = _check_cases(function, cases, limits)
+    first_hidden = len(normalized) if hidden_from is None else max(0, min(hidden_from, len(normalized)))
     blobs: list[bytes] = []
+    hidden_blobs: list[bytes] = []
     described = [
         {
             "name": case.name,
             "function": case.function,
             "cpu_seconds": case.cpu_seconds,
             "wall_seconds": case.wall_seconds,
-            "kwargs": wire.encode_case_kwargs(case.kwargs, blobs),
+            "kwargs": wire.encode_case_kwargs(case.kwargs, blobs) if index < first_hidden else None,
         }
-        for case in normalized
+        for index, case in enumerate(normalized)
     ]
     table, payload = wire.pack_blobs(blobs)
-    return PreparedCases(limits, tuple(normalized), described, table, payload, asdict(limits))
+    hidden_frame = b""
+    if first_hidden < len(normalized):
+        hidden = [wire.encode_case_kwargs(case.kwargs, hidden_blobs) for case in normalized[first_hidden:]]
+        hidden_table, hidden_payload = wire.pack_blobs(hidden_blobs)
+        hidden_frame = wire.encode_frame({"kwargs": hidden, "blobs": hidden_table}, hidden_payload)
+    return PreparedCases(limits, tuple(normalized), described, table, payload, asdict(limits), hidden_frame)
 
 
 def run_cases(
@@ -507,8 +526,11 @@ def _request_frame(worker: _Worker, request: dict[str, Any], source: bytes, prep
     if worker.kept_token == prepared.token and not send_cases:
         return wire.encode_frame({**request, "cases_token": prepared.token}, source)
     worker.kept_token = prepared.token
-    frame = {**request, "cases_token": prepared.token, "cases": prepared.described, "blobs": prepared.table}
-    return wire.encode_frame(frame, source + prepared.payload)
+    frame = {
+        **request, "cases_token": prepared.token, "cases": prepared.described, "blobs": prepared.table,
+        "hidden_bytes": len(prepared.hidden_frame),
+    }
+    return wire.encode_frame(frame, source + prepared.payload + prepared.hidden_frame)
 
 
 def _execute(

@@ -180,6 +180,29 @@ def array_to_blob(array: np.ndarray) -> bytes:
     return header + array.astype(wire_dtype, copy=False).tobytes(order="C")
 
 
+def read_fd_frame(fd: int, max_bytes: int) -> tuple[dict[str, Any], bytes]:
+    """The first frame on ``fd``, read exactly (nothing after it: the worker may write another later)."""
+
+    def exactly(count: int) -> bytes:
+        chunks: list[bytes] = []
+        while count:
+            data = os.read(fd, min(count, 1 << 16))
+            if not data:
+                raise OSError("the frame is incomplete")
+            chunks.append(data)
+            count -= len(data)
+        return b"".join(chunks)
+
+    prefix = exactly(PREFIX.size)
+    _magic, header_length, payload_length = PREFIX.unpack(prefix)
+    if header_length + payload_length > max_bytes:
+        raise OSError("the frame is too large")
+    frames = list(FrameParser(max_bytes).feed(prefix + exactly(header_length + payload_length)))
+    if len(frames) != 1:
+        raise OSError("the frame is incomplete")
+    return frames[0]
+
+
 def pack_blobs(blobs: Sequence[bytes]) -> tuple[list[list[int]], bytes]:
     """Concatenate ``blobs``; returns ``[[offset, length], ...]`` and the joined bytes."""
     table: list[list[int]] = []

@@ -119,6 +119,14 @@ class Submission:
     limits: dict[str, Any]
     seccomp: bool
     require: bool
+    hidden_frame: bytes = b""
+    """The hidden cases' arguments (:attr:`grader.sandbox.runner.PreparedCases.hidden_frame`), written to a child
+    only when it asks at the first hidden case, every case before it having its outcome."""
+
+    @property
+    def hidden_from(self) -> int:
+        """Index of the first case whose arguments the run zygote does not hold (len(cases) when none)."""
+        return next((index for index, case in enumerate(self.cases) if case.hidden), len(self.cases))
 
 
 def _set_nonblocking(fd: int) -> None:
@@ -223,6 +231,11 @@ class Supervisor:
         self.wall_per_case = float(limits["wall_seconds_per_case"])
         self.max_result_bytes = int(limits["max_result_bytes"])
         self.max_total_result_bytes = int(limits["max_total_result_bytes"])
+        self.hidden_from = submission.hidden_from
+        # The child's source pipe while it may still ask for the hidden cases' arguments, and what of them is left
+        # to write once it asked (written as the pipe takes it, so a child that asks and never reads blocks nothing).
+        self._hidden_fd: int | None = None
+        self._hidden_pending: memoryview | None = None
 
     def run_child(self, start: int, deadline: float, workdir: str, uid: int | None) -> ChildRun:
         submission = self.submission
@@ -255,16 +268,22 @@ class Supervisor:
         try:
             # The source goes straight to the child, never through the zygote's memory.
             source_frame = wire.encode_frame({"filename": submission.filename}, submission.source)
+            hidden_later = bool(submission.hidden_frame) and start < len(submission.cases)
             try:
                 wire.write_all(source_write, source_frame)
             except OSError:
-                pass  # the child died before reading it: _watch reports how it ended
+                hidden_later = False  # the child died before reading it: _watch reports how it ended
             finally:
-                os.close(source_write)
+                if hidden_later:  # the same pipe carries the hidden cases' arguments when the child asks
+                    _set_nonblocking(source_write)
+                    self._hidden_fd = source_write
+                else:
+                    os.close(source_write)
             _set_nonblocking(result_read)
             _set_nonblocking(output_read)
             return self._watch(pid, start, deadline, result_read, output_read)
         finally:
+            self._close_hidden()
             _kill_group(pid)
             self.zygote.wait_exit(pid, None)
             self.zygote.release(pid)
@@ -272,6 +291,25 @@ class Supervisor:
             self.output.add(data)
             os.close(result_read)
             os.close(output_read)
+
+    def _close_hidden(self) -> None:
+        if self._hidden_fd is not None:
+            os.close(self._hidden_fd)
+        self._hidden_fd, self._hidden_pending = None, None
+
+    def _write_hidden(self) -> None:
+        """Write what the pipe takes of the hidden cases' arguments the child asked for; close it when all is out."""
+        assert self._hidden_fd is not None and self._hidden_pending is not None
+        try:
+            written = os.write(self._hidden_fd, self._hidden_pending[: 1 << 16])
+        except BlockingIOError:
+            return
+        except OSError:  # the child is gone: _watch learns how it ended
+            self._close_hidden()
+            return
+        self._hidden_pending = self._hidden_pending[written:]
+        if not self._hidden_pending:
+            self._close_hidden()
 
     def _watch(self, pid: int, start: int, deadline: float, result_read: int, output_read: int) -> ChildRun:
         run = ChildRun(next_start=len(self.submission.cases))
@@ -286,7 +324,12 @@ class Supervisor:
             now = time.monotonic()
             cpu_limit, wall_limit = self._phase_limits(phase, current)
             wait = max(0.0, min(POLL_SECONDS, phase_wall + wall_limit - now, deadline - now))
-            readable, _, _ = select.select([fd for fd, is_open in ((result_read, True), (output_read, output_open)) if is_open], [], [], wait)
+            writing = [self._hidden_fd] if self._hidden_fd is not None and self._hidden_pending is not None else []
+            readable, writable, _ = select.select(
+                [fd for fd, is_open in ((result_read, True), (output_read, output_open)) if is_open], writing, [], wait
+            )
+            if writable:
+                self._write_hidden()
             if output_read in readable:
                 data, at_end = _drain(output_read)
                 self.output.add(data)
@@ -365,6 +408,10 @@ class Supervisor:
         elif phase == "between":
             if kind == "start" and case == current:
                 return "case", current, False
+            if kind == "need-hidden" and current >= self.hidden_from and self._hidden_fd is not None and self._hidden_pending is None:
+                # Every case before the hidden ones has its outcome: nothing the child learns now reaches the student.
+                self._hidden_pending = memoryview(self.submission.hidden_frame)
+                return "between", current, False
             if kind == "missing-function" and case == current:
                 defined = header.get("defined")
                 run.outcomes[current] = {
@@ -569,9 +616,13 @@ def handle_run(request: dict[str, Any], payload: bytes, workdir: str, zygote: Zy
     afterwards); returns the ``report`` frame (header, payload of result blobs)."""
     limits = request["limits"]
     token = request.get("cases_token")
-    source_length = int(request["source_bytes"])  # the payload: the module's source, then the cases' blobs
+    source_length = int(request["source_bytes"])  # the payload: the module's source, the cases' blobs, the hidden frame
     fields = {"cases": request["cases"], "blobs": request["blobs"]} if "cases" in request else None
-    run_zygote = zygote.run_for(token if isinstance(token, str) else None, fields, payload[source_length:])
+    hidden_length = int(request.get("hidden_bytes", 0)) if fields is not None else 0
+    blobs_end = len(payload) - hidden_length
+    run_zygote = zygote.run_for(
+        token if isinstance(token, str) else None, fields, payload[source_length:blobs_end], payload[blobs_end:]
+    )
     if run_zygote is None:
         return {"kind": "need-cases"}, b""
     cases = run_zygote.cases
@@ -582,6 +633,7 @@ def handle_run(request: dict[str, Any], payload: bytes, workdir: str, zygote: Zy
         limits=limits,
         seccomp=bool(request["seccomp"]),
         require=bool(request["require"]),
+        hidden_frame=run_zygote.hidden_frame,
     )
     uid = UID_BASE + _UID_RANDOM.randrange(UID_SPAN) if os.geteuid() == 0 else None
     _make_workdir(workdir, uid)

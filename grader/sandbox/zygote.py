@@ -47,13 +47,15 @@ POLL_SECONDS = 0.005
 @dataclass
 class Case:
     """One case: call ``function(**kwargs)`` within ``cpu_seconds`` of CPU and ``wall_seconds`` of wall time. The
-    worker keeps them without ``kwargs`` (it needs only the limits); a run zygote decodes the arguments."""
+    worker keeps them without ``kwargs`` (it needs only the limits); a run zygote decodes the arguments, but never
+    those of a hidden case (``hidden``: ``kwargs`` None), which a child receives only when it reaches one."""
 
     name: str
     function: str
-    kwargs: dict[str, Any]
+    kwargs: dict[str, Any] | None
     cpu_seconds: float
     wall_seconds: float
+    hidden: bool = False
 
 
 def cases_from(described: list[dict[str, Any]], table: Any = None, payload: bytes | None = None) -> list[Case]:
@@ -62,9 +64,10 @@ def cases_from(described: list[dict[str, Any]], table: Any = None, payload: byte
         Case(
             name=str(case["name"]),
             function=str(case["function"]),
-            kwargs={} if payload is None else wire.decode_case_kwargs(case["kwargs"], table, payload),
+            kwargs=None if payload is None or case["kwargs"] is None else wire.decode_case_kwargs(case["kwargs"], table, payload),
             cpu_seconds=float(case["cpu_seconds"]),
             wall_seconds=float(case["wall_seconds"]),
+            hidden=case["kwargs"] is None,
         )
         for case in described
     ]
@@ -141,21 +144,9 @@ it gets its memory limit (measured once, not for every child)."""
 
 
 def _read_source(fd: int) -> tuple[str, str]:
-    """(file name, source text) from the worker's source frame on ``fd``, read to its end."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        data = os.read(fd, 1 << 16)
-        if not data:
-            break
-        size += len(data)
-        if size > MAX_SOURCE_FRAME_BYTES:
-            raise OSError("the source frame is too large")
-        chunks.append(data)
-    frames = list(wire.FrameParser(MAX_SOURCE_FRAME_BYTES).feed(b"".join(chunks)))
-    if len(frames) != 1:
-        raise OSError("the source frame is incomplete")
-    header, payload = frames[0]
+    """(file name, source text) from the worker's source frame on ``fd`` (which stays open: it carries the hidden
+    cases' arguments later)."""
+    header, payload = wire.read_fd_frame(fd, MAX_SOURCE_FRAME_BYTES)
     return str(header["filename"]), payload.decode("utf-8", errors="surrogatepass")
 
 
@@ -174,7 +165,9 @@ def _spawn(request: dict[str, Any], fds: list[int]) -> dict[str, Any]:
             try:
                 reseed_after_fork()
                 filename, source = _read_source(source_fd)
-                os.close(source_fd)
+                hidden_fd = source_fd if any(case.hidden for case in cases[int(request["start"]):]) else None
+                if hidden_fd is None:
+                    os.close(source_fd)
                 config = child.ChildConfig(
                     source=source,
                     filename=filename,
@@ -191,6 +184,7 @@ def _spawn(request: dict[str, Any], fds: list[int]) -> dict[str, Any]:
                     seccomp=bool(request["seccomp"]),
                     require=bool(request["require"]),
                     worker_pid=zygote_pid,
+                    hidden_fd=hidden_fd,
                 )
                 child.run_child(config)
             finally:
@@ -381,10 +375,11 @@ class RunZygote:
     changes nothing the next submission receives.
     """
 
-    def __init__(self, channel: _Channel, token: str | None, cases: list[Case]) -> None:
+    def __init__(self, channel: _Channel, token: str | None, cases: list[Case], hidden_frame: bytes = b"") -> None:
         self._channel = channel
         self.token = token
         self.cases = cases  # names and limits only
+        self.hidden_frame = hidden_frame  # the hidden cases' arguments: kept here, never in the run zygote
 
     def spawn(self, request: dict[str, Any], fds: list[int]) -> int:
         """Fork a child for ``request`` (see :func:`_spawn`) with pipe ends ``fds`` (result write, output write,
@@ -439,11 +434,13 @@ class Zygote:
         theirs.close()
         return cls(ours, pid)
 
-    def run_for(self, token: str | None, fields: dict[str, Any] | None, payload: bytes) -> RunZygote | None:
+    def run_for(
+        self, token: str | None, fields: dict[str, Any] | None, payload: bytes, hidden_frame: bytes = b""
+    ) -> RunZygote | None:
         """The run zygote for the cases named ``token``: the current one if it has them, else a new one started with
-        ``fields`` (the request's ``cases`` and ``blobs``) and ``payload``, ending the current one. None when the
-        cases are neither kept nor given (the grader must send them). A request without a token gets a run zygote
-        of its own."""
+        ``fields`` (the request's ``cases`` and ``blobs``) and ``payload``, ending the current one; ``hidden_frame``
+        (the hidden cases' arguments) stays with the worker. None when the cases are neither kept nor given (the
+        grader must send them). A request without a token gets a run zygote of its own."""
         if token is not None and self.run is not None and self.run.token == token:
             return self.run
         if fields is None:
@@ -465,7 +462,7 @@ class Zygote:
         if channel.reply().get("kind") != "ready":
             ours.close()
             raise ZygoteGone("the run zygote did not take the cases")
-        self.run = RunZygote(channel, token, cases_from(fields["cases"]))
+        self.run = RunZygote(channel, token, cases_from(fields["cases"]), hidden_frame)
         return self.run
 
     def close(self) -> None:
