@@ -79,10 +79,14 @@ def _whole_number(value: str) -> int:
 
 
 def _seed(value: str) -> int:
-    """Parse a variant seed: a whole number of at least 0 (as answer files require)."""
+    """Parse a variant seed: a whole number from 0 to MAX_SEED (what answer files take)."""
+    from grader.submission.answer_file import MAX_SEED
+
     number = _whole_number(value)
     if number < 0:
         raise typer.BadParameter(f"expected a whole number of at least 0, got {value!r}")
+    if number > MAX_SEED:
+        raise typer.BadParameter(f"expected a seed of at most {MAX_SEED} (as answer files take), got {value!r}")
     return number
 
 

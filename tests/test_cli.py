@@ -579,9 +579,13 @@ def test_grading_a_folder_skips_hidden_folders_as_batch_does(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("command", ["sheet", "data", "solve", "template"])
-def test_negative_seeds_are_refused_like_in_answer_files(command: str) -> None:
+def test_seeds_answer_files_refuse_are_refused(command: str) -> None:
     result = invoke(command, str(WEEK7), "--seed", "-1")
     assert result.exit_code == 2 and "expected a whole number of at least 0" in result.output
+    result = invoke(command, str(WEEK7), "--seed", str(2**63))  # an answer file could not name that variant
+    said = " ".join(result.output.replace("│", " ").split())  # the message as one line, out of its box
+    assert result.exit_code == 2 and f"expected a seed of at most {2**63 - 1} (as answer files take)" in said
+    assert invoke(command, str(WEEK7), "--seed", str(2**63 - 1)).exit_code == 0
 
 
 def test_grade_goes_on_past_a_variant_the_sheet_cannot_key(tmp_path: Path) -> None:

@@ -39,6 +39,10 @@ class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
 
+MAX_VALIDATION_SEED = 2**63 - 1
+"""The largest seed (grader.submission.answer_file.MAX_SEED, which answer files and ``--seed`` take)."""
+
+
 def out_of_range(message: str) -> PydanticCustomError:
     """A validator's error that the loader reports with the code ``spec-range`` (a number outside what is allowed)."""
     return PydanticCustomError("less_than_equal", message)
@@ -558,16 +562,21 @@ class SheetSpec(_Strict):
     """Seeds ``grader validate`` evaluates besides the seed-less variant (whole numbers >= 0, as ``--seed``)."""
     exercises: list[ExerciseSpec] = Field(min_length=1)
 
-    @field_validator("validation_seeds")
+    @field_validator("validation_seeds", mode="before")
     @classmethod
-    def _seeds(cls, seeds: list[int]) -> list[int]:
-        """Seeds are whole numbers >= 0, as ``--seed`` and answer files take: a variant no student can have is not
-        worth validating."""
-        negative = [seed for seed in seeds if seed < 0]
-        if negative:
-            raise out_of_range(
-                f"a seed is a whole number >= 0 (as --seed and answer files take), got {negative[0]}"
-            )
+    def _seeds(cls, seeds: Any) -> Any:
+        """Seeds are whole numbers from 0 to 2**63 - 1, as ``--seed`` and answer files take (a variant no student can
+        have is not worth validating), and at least one: without seeds only the sheet's own numbers are checked,
+        never a variant a student gets. ``true`` is not the seed 1."""
+        if isinstance(seeds, list):
+            if not seeds:
+                raise out_of_range("list at least one seed: validate checks the sheet's own numbers and these variants")
+            for seed in seeds:
+                if isinstance(seed, bool) or (isinstance(seed, int) and not 0 <= seed <= MAX_VALIDATION_SEED):
+                    raise out_of_range(
+                        f"a seed is a whole number from 0 to {MAX_VALIDATION_SEED} (as --seed and answer files take), "
+                        f"got {'true' if seed is True else 'false' if seed is False else seed}"
+                    )
         return seeds
 
     @model_validator(mode="after")

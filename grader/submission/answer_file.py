@@ -423,6 +423,10 @@ def _student(document: dict[Any, Any], path: Path, places: _Places) -> str:
     return student
 
 
+MAX_SEED = 2**63 - 1
+"""The largest variant seed (a signed 64-bit integer, as JSON readers and the gradebook keep it)."""
+
+
 def _seed(document: dict[Any, Any], path: Path, places: _Places) -> int | None:
     """The variant the file names: a whole number >= 0, also as text of decimal digits (``'17'``, ``017``)."""
     seed = document.get("seed")
@@ -430,7 +434,7 @@ def _seed(document: dict[Any, Any], path: Path, places: _Places) -> int | None:
         return None
     if isinstance(seed, str) and _DECIMAL_SEED.fullmatch(seed):
         seed = int(seed)
-    if isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**63:
+    if isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed <= MAX_SEED:
         return seed
     if isinstance(seed, str):
         got = f"the text {_shown(seed)}"
