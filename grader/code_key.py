@@ -27,6 +27,7 @@ from grader.spec.models import (
     MAX_ENTRIES,
     MAX_EXACT_INTEGER,
     PartSpec,
+    check_literal,
     entry_count,
     finite_problem,
     range_problem,
@@ -119,11 +120,28 @@ class _PartKeyBuilder:
             raise self.error("this expected value is a mapping: set the answer's output to 'mapping'", "spec-answer-type", *loc)
         return array_of(value).copy()
 
+    def _case_argument(self, index: int, name: str, raw: Any) -> Any:
+        """Argument ``name`` of literal case ``index``: a literal checked as an input's ``value`` is, a reference or
+        an op evaluated; anything that is no number or array of numbers is an error at its field."""
+        where = ("answer", "cases", index, "inputs", name)
+        if not isinstance(raw, dict) and not (isinstance(raw, str) and raw.strip().startswith("$")):
+            try:
+                check_literal(raw)
+            except ValueError as exc:
+                raise self.error(f"case input {name!r}: {exc}", "spec-invalid", *where) from None
+        value = self.evaluator.evaluate(raw, (*self.loc, *where))
+        try:
+            return _argument(value)
+        except (ValueError, TypeError):
+            kind = "a mapping" if isinstance(value, dict) else repr(value)[:80]
+            raise self.error(
+                f"case input {name!r} must be a number or an array of numbers, got {kind}", "spec-invalid", *where
+            ) from None
+
     def literal_cases(self) -> list[CodeCaseKey]:
         cases = []
         for index, case in enumerate(self.answer.cases):
-            loc = (*self.loc, "answer", "cases", index, "inputs")
-            kwargs = {name: _argument(self.evaluator.evaluate(raw, (*loc, name))) for name, raw in case.inputs.items()}
+            kwargs = {name: self._case_argument(index, name, raw) for name, raw in case.inputs.items()}
             expected, mistakes = self.values(kwargs)
             cases.append(CodeCaseKey(case.name, case.visibility, kwargs, expected, mistakes))
         return cases
@@ -258,8 +276,11 @@ class _PartKeyBuilder:
         cases = []
         for index, check in enumerate(self.answer.properties):
             base = next(c for c in literal if c.name == check.case)
-            if check.input not in base.kwargs or np.asarray(base.kwargs[check.input]).ndim < 2:
-                raise self.error(f"{check.kind}: case {check.case!r} has no image argument {check.input!r}", "spec-bad-arg", "answer", "properties", index)
+            if check.input not in base.kwargs or not 2 <= np.asarray(base.kwargs[check.input]).ndim <= 3:
+                raise self.error(
+                    f"{check.kind}: case {check.case!r} has no image argument {check.input!r} (an array (H, W) or "
+                    "(H, W, C) to shift)", "spec-bad-arg", "answer", "properties", index,
+                )
             if check.kind == "equivariance":
                 cases.append(self._equivariance(check, base, index))
             else:

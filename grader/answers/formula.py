@@ -28,6 +28,7 @@ from grader.answers.base import (
 )
 from grader.answers.references import FunctionReference
 from grader.engine.formula import FUNCTIONS, Formula, FormulaError, parse_formula
+from grader.errors import SpecError, SpecErrors
 from grader.result import Verdict
 
 MIN_DEFINED_POINTS = 10
@@ -96,6 +97,24 @@ def _point_text(values: Mapping[str, np.ndarray], index: int) -> str:
     return ", ".join(f"{name}={format_number(float(column[index]))}" for name, column in values.items())
 
 
+def _reference_values(reference: FunctionReference, values: Mapping[str, np.ndarray], count: int) -> np.ndarray:
+    """The reference at the ``count`` points of ``values``: NaN where it is undefined. An op that refuses a point
+    (``log`` of a number <= 0 raises, where numpy would give NaN) makes only that point undefined: the points are
+    then evaluated one at a time."""
+    try:
+        return np.broadcast_to(np.asarray(reference(values), dtype=np.float64), (count,))
+    except (SpecError, SpecErrors, FormulaError, ValueError, ArithmeticError):
+        pass
+    result = np.full(count, np.nan)
+    for index in range(count):
+        point = {name: column[index : index + 1] for name, column in values.items()}
+        try:
+            result[index] = np.asarray(reference(point), dtype=np.float64).reshape(-1)[0]
+        except (SpecError, SpecErrors, FormulaError, ValueError, ArithmeticError):
+            pass
+    return result
+
+
 def compare_at_points(
     evaluate: Callable[[Mapping[str, np.ndarray]], np.ndarray],
     reference: FunctionReference,
@@ -111,7 +130,7 @@ def compare_at_points(
     reference is defined at fewer than :data:`MIN_DEFINED_POINTS` of the points.
     """
     values = sample_points(domains, options.points, ctx.generator())
-    reference_values = np.broadcast_to(np.asarray(reference(values), dtype=np.float64), (options.points,))
+    reference_values = _reference_values(reference, values, options.points)
     defined = np.isfinite(reference_values)
     if int(defined.sum()) < MIN_DEFINED_POINTS:
         raise ValueError(
@@ -163,7 +182,7 @@ def reference_examples(reference: FunctionReference, domains: Mapping[str, Domai
     24``). Fewer than ``count`` when the domains hold fewer distinct points."""
     candidates = max(50, 10 * count)
     values = sample_points(domains, candidates, np.random.default_rng(0))
-    results = np.broadcast_to(np.asarray(reference(values), dtype=np.float64), (candidates,))
+    results = _reference_values(reference, values, candidates)
     examples: list[dict[str, Any]] = []
     seen: set[tuple[float, ...]] = set()
     for index in np.flatnonzero(np.isfinite(results)):
