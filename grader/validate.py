@@ -99,7 +99,19 @@ def validate_sheet(path: Path) -> Validation:
                 )
             )
     # Warnings once the sheet has no errors: they are about a sheet that works, and an author fixes errors first.
-    return Validation(errors, [] if errors else watch.warnings())
+    if errors:
+        return Validation(errors)
+    unseeded = not sheet.spec.validation_seeds and any(
+        spec.random is not None for exercise in sheet.spec.exercises for spec in exercise.inputs.values()
+    )
+    no_variants = [
+        sheet.error(
+            "validation_seeds is empty: only the sheet's own numbers were checked, none of the variants students get "
+            "(some inputs are drawn at random); list a few seeds, e.g. [1, 2, 3]",
+            code="spec-no-variants", loc=("validation_seeds",),
+        )
+    ] if unseeded else []
+    return Validation(errors, no_variants + watch.warnings())
 
 
 def _variant_errors(

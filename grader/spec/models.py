@@ -566,11 +566,8 @@ class SheetSpec(_Strict):
     @classmethod
     def _seeds(cls, seeds: Any) -> Any:
         """Seeds are whole numbers from 0 to 2**63 - 1, as ``--seed`` and answer files take (a variant no student can
-        have is not worth validating), and at least one: without seeds only the sheet's own numbers are checked,
-        never a variant a student gets. ``true`` is not the seed 1."""
+        have is not worth validating); ``true`` is not the seed 1. (No seeds at all: validate warns.)"""
         if isinstance(seeds, list):
-            if not seeds:
-                raise out_of_range("list at least one seed: validate checks the sheet's own numbers and these variants")
             for seed in seeds:
                 if isinstance(seed, bool) or (isinstance(seed, int) and not 0 <= seed <= MAX_VALIDATION_SEED):
                     raise out_of_range(

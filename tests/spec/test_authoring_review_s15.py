@@ -99,3 +99,18 @@ def test_a_formula_key_undefined_on_part_of_its_domain_skips_those_points(tmp_pa
     nowhere = FORMULA_SHEET.replace("DOMAIN_HIGH", "9").replace("low: 4", "low: 8.5")
     [error] = validate_errors(grader, write(tmp_path, nowhere, "nowhere.yaml"))
     assert "the reference is defined at only 0 of 50 random points" in error["message"]
+
+
+def test_no_validation_seeds_on_a_sheet_with_random_inputs_is_warned_of(tmp_path: Path, grader: Grader) -> None:
+    """``validation_seeds: []`` checks only the sheet's own numbers: fine for a sheet without random inputs, worth a
+    warning (the sheet stays usable) when students get drawn variants that nothing checked."""
+    random_sheet = FORMULA_SHEET.replace("DOMAIN_HIGH", "7").replace(
+        "id: partly-defined\n", "id: partly-defined\nvalidation_seeds: []\n"
+    ).replace("      n: {value: 8}", "      n: {value: 8, random: {dist: integers, low: 8, high: 12}}")
+    run = grader("validate", write(tmp_path, random_sheet))
+    assert run.code == 0, run.err
+    assert "validation_seeds is empty: only the sheet's own numbers were checked" in run.err
+    assert "[spec-no-variants]" in run.err and f":{line_of(random_sheet, 'validation_seeds')} " in run.err
+    fixed = random_sheet.replace(", random: {dist: integers, low: 8, high: 12}", "")
+    run = grader("validate", write(tmp_path, fixed, "fixed.yaml"))
+    assert run.code == 0 and "spec-no-variants" not in run.err, run.err
