@@ -6,6 +6,7 @@ import difflib
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache, partial
 from pathlib import Path
@@ -24,7 +25,7 @@ from grader.result import PartResult, Result, Status, Verdict, Visibility
 from grader.spec.loader import Sheet, load_sheet
 from grader.spec.models import ExerciseSpec, PartSpec
 from grader.submission.answer_file import ANSWER_SUFFIXES, CODE_SUFFIXES, AnswerFile, file_hash, parse_answer_file, read_bytes
-from grader.text import answer_text, file_name
+from grader.text import answer_text, file_name, printable
 
 Mode = Literal["full", "check"]
 """``full``: every part graded (instructor/CI). ``check``: the student-side run; hidden parts are pending."""
@@ -369,9 +370,20 @@ MAX_UNKNOWN_ID_NOTES = 20
 
 
 def _shown_id(name: object) -> str:
-    """An id from the answer file as a note shows it: escaped once (``\\n``, ``\\u202e``), never stripped, at most
-    60 characters (``b_unusual\\n`` must not read like the part ``b_unusual``)."""
-    return answer_text(json.dumps(str(name), ensure_ascii=False)[1:-1], limit=60)
+    """An id from the answer file as a note shows it: escaped once (``\\n``, ``\\u202e``, invisible characters such
+    as a zero-width space as ``\\u200b``), never stripped, at most 60 characters (``b_unusual\\n`` or ``'a_set_a '``
+    must not read like the part ``b_unusual`` or ``a_set_a``)."""
+    text = "".join(
+        f"\\u{ord(char):04x}" if char != " " and unicodedata.category(char) in _INVISIBLE else char
+        for char in json.dumps(str(name), ensure_ascii=False)[1:-1]
+    )
+    text = printable(text)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_INVISIBLE = frozenset({"Cf", "Zs", "Zl", "Zp", "Mn"})
+"""Unicode categories of characters an id may hold that a reader would not see (formats, spaces other than the
+plain one, separators, combining marks)."""
 
 
 def _closest(name: str, known: Sequence[str]) -> str | None:

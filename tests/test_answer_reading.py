@@ -109,6 +109,15 @@ def test_suggestions_for_exercises_parts_in_the_wrong_exercise_and_code_parts(tm
     assert len(notes) == 4
 
 
+def test_an_id_with_invisible_characters_shows_them(tmp_path: Path, correct: dict, sheet: Sheet) -> None:
+    """'a_set_a ' (a trailing space) and 'a_set_b' with a zero-width space are not the parts they look like: the note
+    shows the space inside the quotes and the invisible character escaped, so it does not contradict itself."""
+    path = answer_file(tmp_path, correct, rename={"ex2.a_set_a": "a_set_a ", "ex2.a_set_b": "a_set_b\u200b"})
+    notes = grade_submission(sheet, path).notes
+    assert any("has no part 'a_set_a '; did you mean 'a_set_a'?" in n for n in notes), notes
+    assert any("has no part 'a_set_b\\u200b'; did you mean 'a_set_b'?" in n for n in notes), notes
+
+
 def test_an_id_like_nothing_gets_no_suggestion(tmp_path: Path, correct: dict, sheet: Sheet) -> None:
     path = answer_file(tmp_path, correct, edits={"ex3.zzzz": 1})
     (note,) = grade_submission(sheet, path).notes
