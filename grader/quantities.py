@@ -480,7 +480,12 @@ def _argmin(x: Any) -> int:
 
 @op("option")
 def _option(at: Any) -> OptionAt:
-    """The key of a choice part: the option at 0-based position 'at' (e.g. {op: argmax, x: $y}; false/true: 0/1)."""
+    """The key of a choice part: the option at 0-based position 'at' (e.g. {op: argmax, x: $y}; false/true: 0/1), computed from the exercise's numbers."""
+    if type(at) in (bool, int, float, str):  # a literal of the sheet (an argmax gives a Position, an op a Tensor)
+        raise ValueError(
+            f"'at' is written in the sheet ({_written(at)}): that types the key by hand; compute the position from the "
+            "exercise's numbers, e.g. {op: argmax, x: $y} or a comparison"
+        )
     array = np.asarray(at.value if isinstance(at, Tensor) else at)
     if array.dtype == np.bool_ and array.size == 1:
         return OptionAt(int(bool(array.reshape(())[()])), among=2)

@@ -224,9 +224,10 @@ exercises:
     [
         ('"2"', "spec-invalid", "'2' is typed by hand"),
         ("$k", "spec-answer-type", "expected is a plain number (2), not an option"),
-        ("{op: option, at: 5}", "spec-answer-type", "picks the option at position 5, but there are only 3"),
+        ("{op: option, at: 1}", "spec-op-failed", "'at' is written in the sheet (1): that types the key by hand"),
+        ("{op: option, at: {op: add, a: $k, b: 3}}", "spec-answer-type", "picks the option at position 5, but there are only 3"),
         ("{op: option, at: {op: argmax, x: $tied}}", "spec-op-failed", "entries 0, 2 tie for the largest value"),
-        ("{op: option, at: -1}", "spec-op-failed", "'at' must be a 0-based position"),
+        ("{op: option, at: {op: sub, a: 1, b: $k}}", "spec-op-failed", "'at' must be a 0-based position"),
         ("{op: option, at: {op: argmax, x: $k}}", "spec-op-failed", "x has 1 entry: there is nothing to choose from"),
         (
             "{op: option, at: {op: greater, a: {op: add, a: 0.1, b: 0.2}, b: 0.3}}", "spec-op-failed",

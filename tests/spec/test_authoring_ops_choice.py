@@ -42,7 +42,9 @@ def test_the_position_knows_how_many_positions_it_ranges_over(op: str) -> None:
     at = OPS["option"].fn(position)
     assert at == OptionAt(int(position), among=6)
     assert OPS["option"].fn(OPS["greater"].fn(1.0, 0.5)) == OptionAt(1, among=2)
-    assert OPS["option"].fn(2).among is None  # a literal position: nothing known about its range
+    assert OPS["option"].fn(np.int64(2)).among is None  # a position from elsewhere: nothing known about its range
+    with pytest.raises(ValueError, match="'at' is written in the sheet"):  # a literal types the key by hand
+        OPS["option"].fn(2)
 
 
 def test_more_positions_than_options_is_refused_whatever_the_position() -> None:
