@@ -271,10 +271,8 @@ MARKED_PART = """\
 """
 
 
-def test_no_visible_case_can_read_a_hidden_cases_inputs(tmp_path: Path) -> None:
-    """A hidden case's inputs reach the sandboxed process only once every visible case has its outcome: a visible
-    case searching the process's arrays, the harness's frames and its open descriptors finds none of them (here
-    the marker 4242.4242), so its message, which the student reads in full, cannot carry them."""
+def _marked_sheet(tmp_path: Path) -> Path:
+    """MARKED_PART's sheet, with the hidden case's input ``marked`` (entries +-4242.4242, found nowhere else)."""
     sheet_path = write_sheet(tmp_path, MARKED_PART)
     text = sheet_path.read_text(encoding="utf-8").replace(
         "      image: {value: [[1, 2, 0], [0, 1, 3], [2, 2, 1]]}\n",
@@ -282,6 +280,14 @@ def test_no_visible_case_can_read_a_hidden_cases_inputs(tmp_path: Path) -> None:
         "      marked: {value: [[[4242.4242], [-4242.4242]], [[4242.4242], [4242.4242]]]}\n",
     )
     sheet_path.write_text(text, encoding="utf-8")
+    return sheet_path
+
+
+def test_no_visible_case_can_read_a_hidden_cases_inputs(tmp_path: Path) -> None:
+    """A hidden case's inputs reach the sandboxed process only once every visible case has its outcome: a visible
+    case searching the process's arrays, the harness's frames and its open descriptors finds none of them (here
+    the marker 4242.4242), so its message, which the student reads in full, cannot carry them."""
+    sheet_path = _marked_sheet(tmp_path)
     sheet = load_sheet(sheet_path)
     code = tmp_path / "searching.py"
     code.write_text(SEARCHING_FOR_HIDDEN_INPUTS, encoding="utf-8")
@@ -310,13 +316,7 @@ def test_a_forged_request_for_the_hidden_inputs_is_refused(tmp_path: Path) -> No
     """The student's code writes the harness's own request for the hidden inputs while a visible case runs: the
     worker answers it only between calls, once every visible case has its outcome, so this one is a broken channel
     (the case crashed) and nothing of the hidden inputs comes back; the hidden case still runs in a fresh process."""
-    sheet_path = write_sheet(tmp_path, MARKED_PART)
-    text = sheet_path.read_text(encoding="utf-8").replace(
-        "      image: {value: [[1, 2, 0], [0, 1, 3], [2, 2, 1]]}\n",
-        "      image: {value: [[1, 2, 0], [0, 1, 3], [2, 2, 1]]}\n"
-        "      marked: {value: [[[4242.4242], [-4242.4242]], [[4242.4242], [4242.4242]]]}\n",
-    )
-    sheet_path.write_text(text, encoding="utf-8")
+    sheet_path = _marked_sheet(tmp_path)
     code = tmp_path / "forging.py"
     code.write_text(FORGING_A_REQUEST, encoding="utf-8")
     part = grade_submission(load_sheet(sheet_path), code, mode="full").parts[0]
