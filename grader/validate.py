@@ -25,7 +25,7 @@ from grader.answers.formula import compare_at_points
 from grader.code_key import code_part_key
 from grader.engine.pool import max_pool2d_winners
 from grader.errors import GraderError, SpecError, SpecErrors
-from grader.grading import check_context
+from grader.grading import check_context, randomized
 from grader.key import AnswerKey, compute_key, follow_through_key, unused_quantity_errors
 from grader.result import Visibility
 from grader.spec.loader import Sheet, load_sheet
@@ -101,9 +101,7 @@ def validate_sheet(path: Path) -> Validation:
     # Warnings once the sheet has no errors: they are about a sheet that works, and an author fixes errors first.
     if errors:
         return Validation(errors)
-    unseeded = not sheet.spec.validation_seeds and any(
-        spec.random is not None for exercise in sheet.spec.exercises for spec in exercise.inputs.values()
-    )
+    unseeded = not sheet.spec.validation_seeds and randomized(sheet)
     no_variants = [
         sheet.error(
             "validation_seeds is empty: only the sheet's own numbers were checked, none of the variants students get "

@@ -329,6 +329,10 @@ class CaseView:
         return self.feedback[len(prefix):] if prefix else self.feedback
 
 
+FOLLOWED_PREFIX = "Credited by follow-through: judged by the student's own answer to"
+"""What an instructor's report says of a part credited by follow-through, before the earlier part's id."""
+
+
 @dataclass(frozen=True)
 class PartView:
     """What a report may show of one part for one audience. Built only by ``view_part``.
@@ -406,10 +410,8 @@ class PartView:
 
     @property
     def followed_text(self) -> str:
-        """``credited by follow-through: judged by the student's own answer to b_check_p``, or empty."""
-        if not self.followed:
-            return ""
-        return f"credited by follow-through: judged by the student's own answer to {self.followed}"
+        """``Credited by follow-through: judged by the student's own answer to b_check_p``, or empty."""
+        return f"{FOLLOWED_PREFIX} {self.followed}" if self.followed else ""
 
 
 def view_part(part: PartResult, audience: Audience) -> PartView:

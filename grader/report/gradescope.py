@@ -37,7 +37,7 @@ def _test_output(view: PartView) -> str:
     if view.mistake:
         lines.append(f"Known mistake matched: {view.mistake}")
     if view.followed:
-        lines.append(view.followed_text[0].upper() + view.followed_text[1:])
+        lines.append(view.followed_text)
     if view.show_answer:
         lines += ["", f"{view.answer_label}:", *("  " + line for line in value_lines(view.your_answer, view.part,
                                                                                      view.actual_marks_key))]

@@ -8,6 +8,7 @@ import math
 from typing import Any
 
 from grader.report.common import (
+    FOLLOWED_PREFIX,
     NOTES_TITLE,
     Audience,
     CaseView,
@@ -231,9 +232,7 @@ def _part(view: PartView) -> str:
     if view.mistake:
         out.append(f'<p class="mistake">Known mistake matched: <code>{esc(view.mistake)}</code></p>')
     if view.followed:
-        out.append(
-            f'<p class="mistake">Credited by follow-through: judged by the student\'s own answer to <code>{esc(view.followed)}</code></p>'
-        )
+        out.append(f'<p class="mistake">{esc(FOLLOWED_PREFIX)} <code>{esc(view.followed)}</code></p>')
     if view.show_answer:
         maps = _heatmaps(view)
         if maps is not None:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from grader.report.common import (
+    FOLLOWED_PREFIX,
     NOTES_TITLE,
     TOTALS_NOTE,
     Audience,
@@ -80,7 +81,7 @@ def part_section(view: PartView) -> list[str]:
     if view.mistake:
         lines += [f"Known mistake matched: {md_code_span(view.mistake)}", ""]
     if view.followed:
-        lines += [f"Credited by follow-through: judged by the student's own answer to {md_code_span(view.followed)}", ""]
+        lines += [f"{FOLLOWED_PREFIX} {md_code_span(view.followed)}", ""]
     marks = False
     if view.show_answer:
         lines += _value(view.answer_label, view.your_answer, view.part, view.actual_marks_key)
