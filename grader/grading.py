@@ -115,7 +115,7 @@ def part_result(
     answer_error = _answer_error(verdict, written_as) if actual is None else ""
     if answer_error and verdict.status is Status.missing:
         verdict = verdict.model_copy(update={"feedback": answer_error})
-    annotations = {} if hidden else _annotations(part, actual, key.expected_json(exercise.id, part.id))
+    annotations = {} if hidden else _annotations(part, actual, key.expected_winners(exercise.id, part.id))
     return PartResult(
         **common,
         points_earned=round(verdict.fraction * part.points, 6),
@@ -169,19 +169,20 @@ def _unreadable_sentence(message: str) -> str:
     return f"cannot be read: {message}"
 
 
-def _annotations(part: PartSpec, actual: Any, expected: Any) -> dict[str, Any]:
-    """Drawing hints for reports: tolerances, what the channels are called, max-pooling winners of both arrays."""
+def _annotations(part: PartSpec, actual: Any, expected_winners: tuple[tuple[int, ...], list[Any]] | None) -> dict[str, Any]:
+    """Drawing hints for reports: tolerances, what the channels are called, max-pooling winners of both arrays
+    (``expected_winners``: the key's shape and winners, :meth:`AnswerKey.expected_winners`; the answer's are
+    computed here when it has the key's shape)."""
     notes: dict[str, Any] = {}
     if isinstance(part.answer, Tolerances):
         notes.update(atol=part.answer.abs_tol, rtol=part.answer.rel_tol)
     if part.report.channel_label:
         notes["channel_label"] = part.report.channel_label
     window = part.report.pool_winners
-    if window is not None and expected is not None:
-        key = np.asarray(expected, dtype=np.float64)
-        notes["expected_winners"] = max_pool2d_winners(key, window.size, stride=window.stride).tolist()
+    if window is not None and expected_winners is not None:
+        shape, notes["expected_winners"] = expected_winners
         answer = np.asarray(actual, dtype=np.float64) if isinstance(actual, np.ndarray) else None
-        if answer is not None and answer.shape == key.shape and np.isfinite(answer).all():
+        if answer is not None and answer.shape == shape and np.isfinite(answer).all():
             notes["actual_winners"] = max_pool2d_winners(answer, window.size, stride=window.stride).tolist()
     return notes
 

@@ -324,6 +324,7 @@ class AnswerKey:
     """How many numbers the key holds in all: its inputs and the parts' keys and known mistakes (the latter are what
     :data:`MAX_KEY_ENTRIES` bounds; the inputs are bounded by :data:`MAX_ENTRIES` each)."""
     _shown: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False, compare=False)
+    _winners: dict[tuple[str, str], tuple[tuple[int, ...], list[Any]]] = field(default_factory=dict, repr=False, compare=False)
 
     def expected_json(self, exercise_id: str, part_id: str) -> Any:
         """The part's key as report data, computed once per key (every submission of a variant shows it)."""
@@ -331,6 +332,22 @@ class AnswerKey:
         if where not in self._shown:
             self._shown[where] = self._part_spec(exercise_id, part_id).answer.expected_json(self.part(*where).expected)
         return self._shown[where]
+
+    def expected_winners(self, exercise_id: str, part_id: str) -> tuple[tuple[int, ...], list[Any]] | None:
+        """The max-pooling winners of the part's key (its ``report.pool_winners`` window): the key's shape (H, W, C)
+        and the winners as nested lists of booleans of that shape; computed once per key, as :meth:`expected_json`
+        is. None when the part asks for none or its key has no value to show."""
+        window = self._part_spec(exercise_id, part_id).report.pool_winners
+        if window is None:
+            return None
+        where = (exercise_id, part_id)
+        if where not in self._winners:
+            expected = self.expected_json(exercise_id, part_id)
+            if expected is None:
+                return None
+            array = np.asarray(expected, dtype=np.float64)
+            self._winners[where] = (array.shape, max_pool2d_winners(array, window.size, stride=window.stride).tolist())
+        return self._winners[where]
 
     def part(self, exercise_id: str, part_id: str) -> PartKey:
         return self.parts[(exercise_id, part_id)]
