@@ -230,12 +230,13 @@ def _part_limits(answer: CodeAnswer, key: CodeKey) -> Limits:
 
 def _part_cases(prefix: str, answer: CodeAnswer, key: CodeKey) -> list[CaseInput]:
     """The part's cases for the sandbox, named ``prefix + case name``, each calling the part's function within the
-    part's own per-call limits."""
+    part's own per-call limits, and together within the part's own total time (their group, named ``prefix``)."""
     limits = _part_limits(answer, key)
     return [
         CaseInput(
             prefix + c.name, c.kwargs, function=answer.function,
             cpu_seconds=limits.cpu_seconds_per_case, wall_seconds=limits.wall_seconds_per_case,
+            group=prefix, group_seconds=limits.wall_seconds_total,
         )
         for c in key.cases
     ]
@@ -288,8 +289,10 @@ def _prepared_run(sheet: Sheet, part_ids: tuple[tuple[str, str], ...]) -> Prepar
     """The sandbox cases of one run of these code parts (``(exercise id, part id)`` each), checked and encoded once
     per loaded sheet: every submission of a batch runs the same cases. Visible cases first, then hidden ones.
 
-    Each case keeps its part's per-call limits; the run's total time is what the parts would have had one by one
-    (at most MAX_RUN_SECONDS). Case names are prefixed ``exercise.part/`` to stay unique across parts.
+    Each case keeps its part's per-call limits, and each part's cases together its total time (a group of the
+    sandbox's): a part whose calls are slow runs out of its own time, never of the parts' after it. The run's total
+    time is what the parts would have had one by one (at most MAX_RUN_SECONDS). Case names are prefixed
+    ``exercise.part/`` to stay unique across parts.
     """
     specs = {(exercise.id, part.id): part for exercise, part in sheet.parts()}
     answers: list[CodeAnswer] = [specs[ids].answer for ids in part_ids]  # type: ignore[misc]

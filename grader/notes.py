@@ -56,7 +56,7 @@ HIDDEN_CASE_KINDS: dict[str, str] = {
     "memory": "used too much memory",
     "crashed": "stopped the process",
     "bad-result": "returned something that is not numbers",
-    "not-run": "not run (the submission's time was used up)",
+    "not-run": "not run (the time allowed was used up)",
     "before-call": "not run",
     "exception": "raised an exception",
     "shape": "returned an array of the wrong shape",

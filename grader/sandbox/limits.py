@@ -79,6 +79,12 @@ class CaseInput:
             One run may call several functions: the module is imported once for all of them.
         cpu_seconds, wall_seconds: this case's own per-call limits; None: ``Limits.cpu_seconds_per_case`` /
             ``Limits.wall_seconds_per_case``.
+        group, group_seconds: the cases that share a ``group`` (the grader's: one graded part's cases) may take
+            ``group_seconds`` of wall-clock time in all, counted over their calls, wherever they stand in the run.
+            When it is used up, the group's call running is stopped (``timeout``) and its cases not yet started
+            are ``not-run``, while the other groups' cases still run: a slow part cannot use up the time of the
+            parts after it. Both or neither; one group has one ``group_seconds``. None: only
+            ``Limits.wall_seconds_total`` bounds the case.
     """
 
     name: str
@@ -86,6 +92,8 @@ class CaseInput:
     function: str | None = None
     cpu_seconds: float | None = None
     wall_seconds: float | None = None
+    group: str | None = None
+    group_seconds: float | None = None
 
 
 @dataclass(frozen=True)

@@ -302,6 +302,8 @@ class _Case:
     kwargs: dict[str, Any]
     cpu_seconds: float
     wall_seconds: float
+    group: str | None = None
+    group_seconds: float | None = None
 
 
 def _is_identifier(name: Any) -> bool:
@@ -323,6 +325,7 @@ def _check_cases(function: str, cases: Sequence[CaseInput], limits: Limits) -> l
     if not _is_identifier(function):
         raise SandboxUsageError(f"function must be a Python identifier, got {function!r}")
     names: set[str] = set()
+    group_seconds: dict[str, float] = {}
     normalized: list[_Case] = []
     for position, case in enumerate(cases):
         if not isinstance(case, CaseInput):
@@ -334,6 +337,15 @@ def _check_cases(function: str, cases: Sequence[CaseInput], limits: Limits) -> l
             raise SandboxUsageError(f"cases[{position}] ({case.name}): function must be None or a Python identifier, got {case.function!r}")
         cpu_seconds = _case_seconds(case.cpu_seconds, limits.cpu_seconds_per_case, f"cases[{position}] ({case.name}) cpu_seconds")
         wall_seconds = _case_seconds(case.wall_seconds, limits.wall_seconds_per_case, f"cases[{position}] ({case.name}) wall_seconds")
+        if (case.group is None) != (case.group_seconds is None) or not isinstance(case.group, str | None):
+            raise SandboxUsageError(f"cases[{position}] ({case.name}): group (text) and group_seconds go together")
+        if case.group is not None:
+            seconds = _case_seconds(case.group_seconds, 0.0, f"cases[{position}] ({case.name}) group_seconds")
+            if group_seconds.setdefault(case.group, seconds) != seconds:
+                raise SandboxUsageError(
+                    f"cases[{position}] ({case.name}): group {case.group!r} has group_seconds {group_seconds[case.group]:g} "
+                    f"in an earlier case, not {seconds:g}"
+                )
         if not isinstance(case.kwargs, Mapping):
             raise SandboxUsageError(f"cases[{position}] ({case.name}): kwargs must be a mapping")
         kwargs: dict[str, Any] = {}
@@ -351,7 +363,10 @@ def _check_cases(function: str, cases: Sequence[CaseInput], limits: Limits) -> l
                 kwargs[key] = value
             else:
                 raise SandboxUsageError(f"{place}: expected a numpy array or a number, got {type(value).__name__}")
-        normalized.append(_Case(case.name, case.function or function, kwargs, cpu_seconds, wall_seconds))
+        normalized.append(_Case(
+            case.name, case.function or function, kwargs, cpu_seconds, wall_seconds,
+            case.group, group_seconds[case.group] if case.group is not None else None,
+        ))
     return normalized
 
 
@@ -444,6 +459,8 @@ def prepare_cases(
             "function": case.function,
             "cpu_seconds": case.cpu_seconds,
             "wall_seconds": case.wall_seconds,
+            "group": case.group,
+            "group_seconds": case.group_seconds,
             "kwargs": wire.encode_case_kwargs(case.kwargs, blobs) if index < first_hidden else None,
         }
         for index, case in enumerate(normalized)
@@ -668,9 +685,11 @@ class _Describer:
         if status == "missing-function":
             return CaseOutcome(name, "missing-function", None, self._missing_function(raw, function), before_call=True)
         if status == "not-run":
-            return CaseOutcome(
-                name, "not-run", None, f"not run: the submission used up its {self.limits.wall_seconds_total:g} s of total time before this case"
-            )
+            if raw.get("reason") == "group" and case.group_seconds is not None:
+                message = f"not run: this part's cases may take {case.group_seconds:g} s in all, and they had used it up before this case"
+            else:
+                message = f"not run: the submission used up its {self.limits.wall_seconds_total:g} s of total time before this case"
+            return CaseOutcome(name, "not-run", None, message)
         return CaseOutcome(name, "crashed", None, "the sandbox lost this case's result")
 
     def _value(self, raw: dict[str, Any], payload: bytes, case: _Case) -> tuple[np.ndarray | dict[str, np.ndarray], tuple[str, ...]]:
@@ -802,6 +821,8 @@ class _Describer:
             return f"stopped: {what} used more than {cpu_seconds:g} s of CPU time (is there an endless loop?)"
         if reason == "wall":
             return f"stopped: {what} took more than {wall_seconds:g} s (does the code sleep or wait for something?)"
+        if reason == "group" and case.group_seconds is not None:
+            return f"stopped: this part's cases may take {case.group_seconds:g} s in all, and that time ran out during {what}"
         return f"stopped: the whole submission may run for {self.limits.wall_seconds_total:g} s and that time ran out during {what}"
 
     def _crashed(self, raw: dict[str, Any], function: str, previous_function: str | None) -> str:

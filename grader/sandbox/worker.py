@@ -236,6 +236,22 @@ class Supervisor:
         # to write once it asked (written as the pipe takes it, so a child that asks and never reads blocks nothing).
         self._hidden_fd: int | None = None
         self._hidden_pending: memoryview | None = None
+        # Wall-clock seconds each group's calls have taken (CaseInput.group), over every child of the run.
+        self._group_used: dict[str, float] = {}
+        self._call_started = 0.0
+
+    def group_left(self, index: int) -> float:
+        """Seconds the group of case ``index`` has left for its calls (inf for a case in no group)."""
+        case = self.submission.cases[index]
+        if case.group is None or case.group_seconds is None:
+            return math.inf
+        return case.group_seconds - self._group_used.get(case.group, 0.0)
+
+    def _charge_call(self, index: int) -> None:
+        """Charge the call of case ``index``, which has just ended, to its group."""
+        group = self.submission.cases[index].group
+        if group is not None:
+            self._group_used[group] = self._group_used.get(group, 0.0) + time.monotonic() - self._call_started
 
     def run_child(self, start: int, deadline: float, workdir: str, uid: int | None) -> ChildRun:
         submission = self.submission
@@ -339,7 +355,12 @@ class Supervisor:
                 try:
                     frames = 0
                     for header, payload in parser.feed(data):
+                        before = (phase, current)
                         phase, current, done = self._on_frame(header, payload, phase, current, run)
+                        if before[0] == "case" and (phase, current) != before:
+                            self._charge_call(before[1])
+                        elif phase == "case" and before[0] != "case":
+                            self._call_started = time.monotonic()
                         if done:
                             return run
                         frames += 1
@@ -349,6 +370,10 @@ class Supervisor:
                     phase_wall, phase_cpu = time.monotonic(), _cpu_seconds(pid)
                 result_open = not at_end
                 if not result_open:
+                    break
+                if phase == "case" and self.group_left(current) <= 0:  # its part's time is used up: not called
+                    killed = {"status": "not-run", "reason": "group"}
+                    _kill_group(pid)
                     break
             now = time.monotonic()
             if phase == "setup":
@@ -362,9 +387,12 @@ class Supervisor:
             elif cpu_used > cpu_limit:
                 killed = {"status": "timeout", "reason": "cpu", "seconds": cpu_limit}
             elif now - phase_wall > wall_limit:
-                killed = {"status": "timeout", "reason": "wall", "seconds": wall_limit}
+                group_stop = phase == "case" and wall_limit < self.submission.cases[current].wall_seconds
+                killed = {"status": "timeout", "reason": "group" if group_stop else "wall", "seconds": wall_limit}
             if killed is not None:
                 _kill_group(pid)
+                if phase == "case":
+                    self._charge_call(current)
                 break
         exit_code = self._exit_code(pid) if killed is None else None
         return self._ended(run, phase, current, killed, exit_code)
@@ -375,7 +403,7 @@ class Supervisor:
             return self.cpu_per_case, SETUP_SECONDS
         if phase == "case":
             case = self.submission.cases[current]
-            return case.cpu_seconds, case.wall_seconds
+            return case.cpu_seconds, max(0.0, min(case.wall_seconds, self.group_left(current)))
         return self.cpu_per_case, self.wall_per_case
 
     def _exit_code(self, pid: int) -> int | None:
@@ -662,6 +690,9 @@ def handle_run(request: dict[str, Any], payload: bytes, workdir: str, zygote: Zy
                         outcomes[index] = run.module_outcome
                 break
             start = run.next_start
+            while start < len(cases) and supervisor.group_left(start) <= 0:  # its part's time is used up
+                outcomes[start] = outcomes[start] or {"status": "not-run", "reason": "group"}
+                start += 1
     finally:
         # Children that could not fork left only threads, which died with them: then there is nothing to sweep,
         # and the sweep's own fork (the costliest step of a short run) is saved.

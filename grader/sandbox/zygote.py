@@ -48,7 +48,8 @@ POLL_SECONDS = 0.005
 class Case:
     """One case: call ``function(**kwargs)`` within ``cpu_seconds`` of CPU and ``wall_seconds`` of wall time. The
     worker keeps them without ``kwargs`` (it needs only the limits); a run zygote decodes the arguments, but never
-    those of a hidden case (``hidden``: ``kwargs`` None), which a child receives only when it reaches one."""
+    those of a hidden case (``hidden``: ``kwargs`` None), which a child receives only when it reaches one. ``group`` and
+    ``group_seconds``: see :class:`grader.sandbox.CaseInput`."""
 
     name: str
     function: str
@@ -56,6 +57,8 @@ class Case:
     cpu_seconds: float
     wall_seconds: float
     hidden: bool = False
+    group: str | None = None
+    group_seconds: float | None = None
 
 
 def cases_from(described: list[dict[str, Any]], table: Any = None, payload: bytes | None = None) -> list[Case]:
@@ -68,6 +71,8 @@ def cases_from(described: list[dict[str, Any]], table: Any = None, payload: byte
             cpu_seconds=float(case["cpu_seconds"]),
             wall_seconds=float(case["wall_seconds"]),
             hidden=case["kwargs"] is None,
+            group=None if case.get("group") is None else str(case["group"]),
+            group_seconds=None if case.get("group_seconds") is None else float(case["group_seconds"]),
         )
         for case in described
     ]

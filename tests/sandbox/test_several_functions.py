@@ -10,7 +10,16 @@ import pytest
 
 import grader.code_grading as code_grading
 from grader.code_grading import grade_code_file
-from grader.sandbox import CaseInput, Limits, PreparedCases, RunReport, SandboxUsageError, run_cases, run_prepared
+from grader.sandbox import (
+    CaseInput,
+    Limits,
+    PreparedCases,
+    RunReport,
+    SandboxUsageError,
+    prepare_cases,
+    run_cases,
+    run_prepared,
+)
 from grader.spec.loader import load_sheet
 
 from .conftest import CONV2D_SOURCE, FAST_LIMITS, conv2d_loops, survivors
@@ -190,6 +199,40 @@ def test_each_case_may_have_its_own_time_limits(several: Path) -> None:
     assert "used more than 0.3 s of CPU time" in report.cases[0].message
 
 
+def test_a_slow_group_runs_out_of_its_own_time_not_of_the_others(write_submission) -> None:
+    """Cases of one group (a graded part) share its group_seconds over their calls, wherever they stand in the run:
+    once used up, its call running is stopped and its cases not started are not run, while the other group's
+    cases, hidden ones after it included, still run within the run's total time."""
+    path = write_submission("slow_part.py", "import time\n\ndef slow(x):\n    time.sleep(0.6)\n    return x\n\n"
+                                            "def quick(x):\n    return 2 * x\n")
+    x = {"x": np.ones(2)}
+    slow = {"function": "slow", "group": "ex.slow/", "group_seconds": 1.0, "wall_seconds": 5.0}
+    quick = {"function": "quick", "group": "ex.quick/", "group_seconds": 2.0}
+    cases = [
+        CaseInput("a1", x, **slow), CaseInput("a2", x, **slow), CaseInput("a3", x, **slow),  # type: ignore[arg-type]
+        CaseInput("b1", x, **quick), CaseInput("a4", x, **slow), CaseInput("b2", x, **quick),  # type: ignore[arg-type]
+    ]
+    limits = Limits(cpu_seconds_per_case=1.0, wall_seconds_per_case=5.0, wall_seconds_total=10.0)
+    report = run_prepared(path, prepare_cases("quick", cases, limits=limits, hidden_from=4))
+    outcomes = {c.name: c for c in report.cases}
+    assert [c.status for c in report.cases] == ["ok", "timeout", "not-run", "ok", "not-run", "ok"], [c.message for c in report.cases]
+    assert outcomes["a2"].message == "stopped: this part's cases may take 1 s in all, and that time ran out during this call of slow"
+    for name in ("a3", "a4"):
+        assert outcomes[name].message == "not run: this part's cases may take 1 s in all, and they had used it up before this case"
+    np.testing.assert_array_equal(outcomes["b2"].value, np.full(2, 2.0))
+    assert survivors() == []
+
+
+def test_case_groups_are_checked(several: Path) -> None:
+    x = {"x": np.ones(1)}
+    with pytest.raises(SandboxUsageError, match=r"cases\[0\] \(a\): group \(text\) and group_seconds go together"):
+        prepare_cases("double", [CaseInput("a", x, group="g")])
+    with pytest.raises(SandboxUsageError, match=r"group_seconds must be None or a positive number"):
+        prepare_cases("double", [CaseInput("a", x, group="g", group_seconds=-1.0)])
+    with pytest.raises(SandboxUsageError, match=r"cases\[1\] \(b\): group 'g' has group_seconds 2 in an earlier case, not 3"):
+        prepare_cases("double", [CaseInput("a", x, group="g", group_seconds=2.0), CaseInput("b", x, group="g", group_seconds=3.0)])
+
+
 def test_case_functions_and_limits_are_checked(several: Path) -> None:
     x = {"x": np.ones(1)}
     with pytest.raises(SandboxUsageError, match=r"cases\[1\] \(b\): function must be None or a Python identifier"):
@@ -228,6 +271,10 @@ def test_a_code_submission_is_one_sandbox_run(mode: str, monkeypatch: pytest.Mon
     for case in calls[0]:
         part = next(p for e, p in code_parts if case.name.startswith(f"{e.id}.{p.id}/"))
         assert case.function == part.answer.function and case.cpu_seconds == part.answer.seconds_per_case
+        # Each part's cases share the part's own total time: a slow part cannot use up another's.
+        assert case.group == f"{case.name.split('/', 1)[0]}/"
+    seconds = {case.group: case.group_seconds for case in calls[0]}
+    assert len(seconds) == len(expected_parts) and all(s is not None and s > 0 for s in seconds.values())
     statuses = {p.key: p.status.value for p in result.parts}
     assert set(statuses) == {f"{e.id}.{p.id}" for e, p in code_parts}
     assert all(s == ("pending" if key not in expected_parts else "correct") for key, s in statuses.items()), statuses
