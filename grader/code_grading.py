@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.answers.code import CodeAnswer, declared_student
+from grader.answers.code import CodeAnswer, declared_student, student_line_problem
 from grader.code_key import CodeCaseKey, CodeKey, code_part_key
 from grader.engine import symmetry
 from grader.grading import Mode, check_context, part_fields, pending_part, sheet_result, unusable
@@ -47,9 +47,10 @@ _BEFORE_CALL = {
 }
 
 
-def declared_student_of(path: Path, data: bytes) -> str | None:
+def declared_student_of(path: Path, data: bytes) -> tuple[str | None, str | None]:
     """``STUDENT = "..."`` declared in the code (read as text; for notebooks in any cell), else None (the file is
-    then graded under its file name, and its report asks for the line: MISSING_CODE_STUDENT_NOTE)."""
+    then graded under its file name, and its report asks for the line: MISSING_CODE_STUDENT_NOTE); and why the
+    line found gives no usable id, if it does not."""
     text = data.decode("utf-8", errors="replace")
     if path.suffix.lower() == ".ipynb":
         try:
@@ -58,7 +59,7 @@ def declared_student_of(path: Path, data: bytes) -> str | None:
         except (ValueError, AttributeError, TypeError, RecursionError):  # not a notebook: grading says why
             pass
     declared = declared_student(text)
-    return without_surrogates(declared) if declared else None
+    return (without_surrogates(declared) if declared else None), student_line_problem(text)
 
 
 def _case_verdict(answer: CodeAnswer, case: CodeCaseKey, outcome: CaseOutcome, outputs: dict[str, Any], ctx: Any) -> Verdict:
@@ -369,8 +370,8 @@ def grade_code_file(sheet: Sheet, path: Path, data: bytes, *, mode: Mode = "full
     if not parts:
         return unusable(sheet, path, f"{file_name(path)}: this sheet has no code parts; hand in an answer file", submission_hash=digest)
     results, layers = _grade_code_parts(sheet, parts, path, mode=mode, require_sandbox=require_sandbox)
-    declared = declared_student_of(path, data)
+    declared, problem = declared_student_of(path, data)
     return sheet_result(
         sheet, path, student_id=declared or without_surrogates(path.stem), submission_hash=digest, parts=results,
-        sandbox_layers=layers, notes=[] if declared else [MISSING_CODE_STUDENT_NOTE],
+        sandbox_layers=layers, notes=[] if declared else [MISSING_CODE_STUDENT_NOTE, *([problem] if problem else [])],
     )

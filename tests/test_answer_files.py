@@ -218,8 +218,23 @@ def test_malformed_json_names_the_line(sheet: Sheet, tmp_path: Path) -> None:
     assert f"{path.name}:2" in result.error
 
 
-@pytest.mark.parametrize(("line", "student"), [('STUDENT = "s42"', "s42"), ('STUDENT = "s\x1b[2J42"', None), ("STUDENT = 's\t1'", None)])
-def test_a_code_files_declared_student_is_one_printable_line(line: str, student: str | None) -> None:
-    from grader.answers.code import declared_student
+@pytest.mark.parametrize(
+    ("line", "student", "problem"),
+    [
+        ('STUDENT = "s42"', "s42", None),
+        ('STUDENT: str = "s42"', "s42", None),
+        ("STUDENT = \"O'Neill\"", "O'Neill", None),
+        ('STUDENT = "your id"\nSTUDENT = "s43"', "s43", None),  # the last assignment counts, as in Python
+        ('STUDENT = "s\x1b[2J42"', None, "tabs or control characters"),
+        ("STUDENT = 's\t1'", None, "tabs or control characters"),
+        (f'STUDENT = "{"x" * 65}"', None, "65 characters long; a student id has at most 64"),
+        ('STUDENT = ""', None, None),
+    ],
+)
+def test_a_code_files_declared_student_is_one_printable_line(line: str, student: str | None, problem: str | None) -> None:
+    from grader.answers.code import declared_student, student_line_problem
 
-    assert declared_student(f"import numpy as np\n{line}\n") == student
+    source = f"import numpy as np\n{line}\n"
+    assert declared_student(source) == student
+    told = student_line_problem(source)
+    assert (told is None) if problem is None else (told is not None and problem in told)

@@ -90,3 +90,17 @@ def test_grade_shows_the_note_to_the_student(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     text = " ".join(result.stdout.split())
     assert 'STUDENT: no student id given: add the line STUDENT = "your id" to your code' in text
+
+
+def test_a_student_line_that_gives_no_usable_id_says_why(tmp_path: Path) -> None:
+    """An id too long for one is not read as "no line": the report asks for the id and says what is wrong with the
+    line found."""
+    code = cohort(tmp_path / "submissions", student_line=f'STUDENT = "{"s" * 80}"')
+    result = grader("check", str(WEEK7), str(code), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    notes = json.loads(result.stdout)["result"]["notes"]
+    assert notes[0] == MISSING_CODE_STUDENT_NOTE
+    assert notes[1:] == [
+        'STUDENT: the id on your STUDENT line is 80 characters long; a student id has at most 64 (write just your '
+        'id, e.g. STUDENT = "s123456")'
+    ]
