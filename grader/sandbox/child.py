@@ -472,7 +472,7 @@ def run_child(config: ChildConfig) -> NoReturn:
         _send(fd, {"kind": "ready", "layers": active})
         _run_student(config)
     except BaseException:  # noqa: BLE001 -- nothing may escape into the forked worker's stack
-        _exit(71)
+        _exit(wire.HARNESS_FAILED_EXIT)
     _exit(0)
 
 

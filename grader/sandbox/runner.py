@@ -837,6 +837,12 @@ class _Describer:
                 "or file descriptors your code did not open"
             )
         exit_code = raw.get("exit_code")
+        if exit_code == wire.HARNESS_FAILED_EXIT:
+            return (
+                f"the process exited (exit code {exit_code}) {what}, before a result came back: the sandbox could not "
+                "send it, which happens when code closes or replaces file descriptors it did not open (or calls "
+                "os._exit); do neither"
+            )
         if isinstance(exit_code, int) and exit_code >= 0:
             return f"the process exited (exit code {exit_code}) {what}, before a result came back; do not call exit() or os._exit()"
         if isinstance(exit_code, int):

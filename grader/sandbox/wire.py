@@ -23,6 +23,9 @@ MAX_HEADER_BYTES = 1 << 20
 # Result keys of a dict-returning function: at most this many, each at most this long.
 MAX_RESULT_KEYS = 64
 MAX_KEY_CHARS = 100
+HARNESS_FAILED_EXIT = 71
+"""The exit code of a child whose harness failed after setup: most often it could not write to its result channel
+because the student's code closed or replaced file descriptors it did not open."""
 
 
 # Captured at import: the sandboxed child sends its frames with it after the student's code ran, and the student may

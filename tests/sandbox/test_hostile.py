@@ -124,6 +124,7 @@ TABLE: dict[str, Expected] = {
     "daemon_thread.py": Expected(("ok",), check=_doubled),
     "exit_zero.py": Expected(("exception",), "SystemExit"),
     "os_exit_zero.py": Expected(("crashed",), "exit code 0"),
+    "close_descriptors.py": Expected(("crashed",), "closes or replaces file descriptors it did not open"),
     "fake_result_stdout.py": Expected(("ok",), check=_plus_one_not_fake),
     "corrupt_channel.py": Expected(("crashed",), "result channel"),
     "forged_empty_blob.py": Expected(("bad-result",), "axis longer", cases=1),
