@@ -496,6 +496,22 @@ def exercise_inputs(sheet: Sheet, e_index: int, seed: int | None) -> dict[str, n
     )
 
 
+def require_met_share(sheet: Sheet, e_index: int, samples: int) -> float | None:
+    """How often one draw of exercise ``e_index``'s inputs meets its ``require`` conditions: the share of the
+    variants ``0 .. samples - 1`` whose first draw does (each variant's draws are independent of the others'). None
+    when a condition cannot be computed for some draw (validating the variants says so)."""
+    exercise = sheet.spec.exercises[e_index]
+    met = 0
+    for seed in range(samples):
+        rng = variant_rng(seed, exercise.id)
+        values = {name: draw_input(spec, seed, rng) for name, spec in exercise.inputs.items()}
+        try:
+            met += _failed_condition(sheet, e_index, values) is None
+        except SpecError:
+            return None
+    return met / samples
+
+
 def _failed_condition(sheet: Sheet, e_index: int, values: Mapping[str, np.ndarray]) -> tuple[int, str] | None:
     """The first ``require`` condition ``values`` fail (its index, and why when an op could not decide it: a
     comparison of two equal values), None when they meet all. SpecError when a condition is no yes/no value or

@@ -7,7 +7,8 @@ known mistake scores full marks (it would never be told apart from the right ans
 Warnings (:func:`validate_sheet`; the sheet is still usable, so they do not fail validation): a key that is all zeros in
 some variants (a degenerate variant, e.g. every ReLU unit dead: a student answering zeros scores full marks there), and
 a hidden part whose key a visible part gives away (its key, the inputs or expected output of a visible code case, or
-the max-pooling winners report.pool_winners marks on it).
+the max-pooling winners report.pool_winners marks on it), and ``require`` conditions that so few draws meet that some
+variants would find no draw meeting them (their students' sheets could not be graded).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from grader.code_key import code_part_key
 from grader.engine.pool import max_pool2d_winners
 from grader.errors import GraderError, SpecError, SpecErrors
 from grader.grading import check_context, randomized
-from grader.key import AnswerKey, compute_key, follow_through_key, unused_quantity_errors
+from grader.key import MAX_DRAWS, AnswerKey, compute_key, follow_through_key, require_met_share, unused_quantity_errors
 from grader.result import Visibility
 from grader.spec.loader import Sheet, load_sheet
 from grader.spec.models import PartSpec
@@ -109,7 +110,37 @@ def validate_sheet(path: Path) -> Validation:
             code="spec-no-variants", loc=("validation_seeds",),
         )
     ] if unseeded else []
-    return Validation(errors, no_variants + watch.warnings())
+    return Validation(errors, no_variants + _rare_require_warnings(sheet) + watch.warnings())
+
+
+REQUIRE_SAMPLES = 200
+"""Variants drawn to estimate how often an exercise's ``require`` conditions hold on one draw."""
+REQUIRE_FAILURES_TOLERATED = 1e-3
+"""Share of variants that may find no draw meeting ``require`` (their sheet fails) before validate warns."""
+
+
+def _rare_require_warnings(sheet: Sheet) -> list[SpecError]:
+    """A warning per exercise whose ``require`` conditions hold so rarely that some variants would find no draw
+    meeting them in MAX_DRAWS tries (estimated over REQUIRE_SAMPLES variants' first draws): the validation seeds
+    passing says little when such variants are a few in a hundred."""
+    warnings: list[SpecError] = []
+    for e_index, exercise in enumerate(sheet.spec.exercises):
+        if not exercise.require or all(spec.random is None for spec in exercise.inputs.values()):
+            continue
+        share = require_met_share(sheet, e_index, REQUIRE_SAMPLES)
+        if share is None:
+            continue
+        failing = (1.0 - share) ** MAX_DRAWS
+        if failing <= REQUIRE_FAILURES_TOLERATED:
+            continue
+        odds = "no variant" if share == 0 else f"about one variant in {max(1, round(1 / failing))}"
+        warnings.append(sheet.error(
+            f"only {share:.1%} of draws meet the conditions (measured on {REQUIRE_SAMPLES} variants), so {odds} finds "
+            f"no draw meeting them in {MAX_DRAWS} tries, and that student's sheet cannot be graded; relax the "
+            "conditions or change the inputs' draws so that most draws meet them",
+            code="spec-require-rare", loc=("exercises", e_index, "require"),
+        ))
+    return warnings
 
 
 def _variant_errors(

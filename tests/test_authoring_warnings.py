@@ -406,3 +406,40 @@ def test_a_hidden_array_that_is_a_slice_of_a_visible_array_is_a_warning(tmp_path
     # the same part visible: no warning
     visible = _conv1d_with(VISIBLE_DW + filter0.replace("        visibility: hidden\n", ""))
     assert _warnings(grader, write(tmp_path, visible, "visible.yaml")) == []
+
+
+# ---- require: conditions that hold on too few draws -----------------------------------------------------------
+RARE = """\
+id: rare
+validation_seeds: [1, 2, 3]
+exercises:
+  - id: e
+    inputs:
+      x: {value: [2.5], random: {dist: normal, shape: [1]}}
+    require:
+      - {op: greater, a: {op: sum, x: $x}, b: THRESHOLD}
+    parts:
+      - {id: x2, prompt: "x squared", points: 1, answer: {type: number}, expected: {op: sum, x: {op: mul, a: $x, b: $x}}}
+"""
+
+
+def test_a_require_met_by_few_draws_is_a_warning_with_its_odds(tmp_path: Path, grader: Grader) -> None:
+    """x > 1.8 holds for about 3.6% of normal draws: the validation seeds each find a draw in 100 tries, yet about
+    one variant in forty finds none, and its student's sheet fails. validate says so, at the conditions."""
+    text = RARE.replace("THRESHOLD", "1.8")
+    sheet = write(tmp_path, text)
+    warned = validate_sheet(sheet)
+    assert list(warned) == []
+    assert [w.code for w in warned.warnings] == ["spec-require-rare"]
+    warning = warned.warnings[0]
+    assert warning.line == line_of(text, "require:") and warning.path == "exercises[0].require"
+    assert "of draws meet the conditions (measured on 200 variants), so about one variant in" in warning.message
+    share = float(warning.message.split("only ", 1)[1].split("%", 1)[0])
+    assert 1.0 <= share <= 7.0  # 3.6% expected; 200 draws
+    printed = grader("validate", sheet)
+    assert printed.code == 0 and "[spec-require-rare]" in printed.err, printed.err
+
+
+def test_a_require_met_by_most_draws_is_no_warning(tmp_path: Path, grader: Grader) -> None:
+    checked = grader("validate", write(tmp_path, RARE.replace("THRESHOLD", "-1.0")))  # holds for ~84% of draws
+    assert checked.code == 0 and "warning" not in checked.err, checked.err
