@@ -676,8 +676,10 @@ def _grad(of: Any, wrt: Any) -> np.ndarray:
     node, label = (wrt.node, wrt.name) if isinstance(wrt, QuantityNode) else (wrt, wrt.label)
     if not isinstance(node, Tensor):
         raise ValueError(f"'wrt' must be a node of the graph 'of' is computed from; {label} is {_value_kind(node)}")
-    if not isinstance(of, Tensor) or of.value.size != 1:
-        raise ValueError(f"'of' must be a scalar quantity (a loss), got shape {array_of(of).shape}")
+    if not isinstance(of, Tensor):
+        raise ValueError(f"'of' must be a scalar quantity of the graph (a loss); it is {_value_kind(of)}")
+    if of.value.size != 1:
+        raise ValueError(f"'of' must be a scalar quantity (a loss), got shape {of.value.shape}")
     with engine.max_pool_tie_audit(rtol=TIE_RTOL, atol=TIE_ATOL) as audit:
         schedule = of.backward()
     derived = _derivations(schedule)
@@ -694,7 +696,9 @@ def _grad(of: Any, wrt: Any) -> np.ndarray:
     if node.grad is None or not any(n is node for n in schedule):
         raise ValueError(f"'of' does not depend on {label}" + (
             f": no path of its graph goes through the quantity ${label} (an expression that computes the same value "
-            f"again, instead of writing ${label}, is another node)" if isinstance(wrt, QuantityNode) else ""
+            f"again, instead of writing ${label}, is another node)" if isinstance(wrt, QuantityNode) else
+            " through any differentiable path (an input used only as a class index, a position or in a comparison "
+            "has no gradient)"
         ))
     gradient = node.grad.copy()
     if audit.ties:  # a max-pooling window whose maximum is tied receives gradient
@@ -707,8 +711,13 @@ def _value_kind(value: Any) -> str:
     """What a value that is no node of a computation graph is, for grad's messages."""
     if isinstance(value, Graph):
         return "a graph (use adjoint for its nodes)"
+    if isinstance(value, Position):
+        return "a position (argmax's or argmin's whole-number index), which has no derivative"
     if isinstance(value, np.ndarray):
-        return "an array autodiff holds as a constant (an op such as grad, adjoint, greater or shift does not record how it was made)"
+        return (
+            "an array autodiff holds as a constant (an op such as grad, adjoint, argmax, greater or shift does not "
+            "record how it was made)"
+        )
     return f"not an array ({type(value).__name__})"
 
 

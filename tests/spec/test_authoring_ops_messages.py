@@ -60,7 +60,10 @@ def test_a_gradient_used_as_a_constant_for_another_input_is_kept(grader: Grader,
 def test_an_unrelated_of_still_says_it_does_not_depend(grader: Grader, tmp_path: Path) -> None:
     text = SECOND_ORDER.replace("EXPECTED", "{op: grad, of: {op: sum, x: $y}, wrt: $x}")
     (error,) = grader("validate", write(tmp_path, text)).errors
-    assert error["message"] == "grad: 'of' does not depend on x"
+    assert error["message"] == (
+        "grad: 'of' does not depend on x through any differentiable path (an input used only as a class index, a "
+        "position or in a comparison has no gradient)"
+    )
 
 
 WINNERS = """\
@@ -85,3 +88,14 @@ exercises:
 def test_max_pool_winners_speaks_under_its_own_name(grader: Grader, tmp_path: Path, args: str, message: str) -> None:
     (error,) = grader("validate", write(tmp_path, WINNERS.replace("X", args))).errors
     assert error["message"] == message and "max_pool2d_ties" not in error["message"]
+
+
+def test_grad_of_an_argmax_says_a_position_has_no_derivative(grader: Grader, tmp_path: Path) -> None:
+    """An argmax is a whole-number position: grad of it is refused for that reason, not as "not a scalar, got
+    shape ()" (review)."""
+    text = SECOND_ORDER.replace("EXPECTED", "{op: grad, of: {op: argmax, x: $x}, wrt: $x}")
+    (error,) = grader("validate", write(tmp_path, text)).errors
+    assert error["message"] == (
+        "grad: 'of' must be a scalar quantity of the graph (a loss); it is a position (argmax's or argmin's "
+        "whole-number index), which has no derivative"
+    )
