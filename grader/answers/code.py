@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from grader.answers.array import ArrayAnswer
 from grader.answers.base import AnswerError, AnswerSpec, CheckContext, Tolerances, correct, invalid, scored
+from grader.located import located, require_unique
 from grader.result import Verdict, Visibility
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
@@ -128,12 +129,14 @@ class CodeAnswer(Tolerances, AnswerSpec):
     @model_validator(mode="after")
     def _cases(self) -> CodeAnswer:
         names = [c.name for c in self.cases]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f"case names must be unique, repeated: {', '.join(repeated)}")
-        for check in self.properties:
+        require_unique("case name", "cases", names, key="name")
+        for index, check in enumerate(self.properties):
             if check.case not in names:
-                raise ValueError(f"property {check.kind}: no case named {check.case!r} (cases: {', '.join(names)})")
+                raise located(
+                    f"property {check.kind}: no case named {check.case!r}; expected the name of one of this part's "
+                    f"cases: {', '.join(names)}",
+                    ("properties", index, "case"),
+                )
         return self
 
     # ---- the answer-file interface: code parts are handed in as code, never in an answer file ------------------

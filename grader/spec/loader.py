@@ -75,8 +75,12 @@ def _spec_errors(exc: ValidationError, path: Path, lines: LineMap) -> SpecErrors
             item for i, item in enumerate(raw_loc) if not (i and raw_loc[i - 1] == "answer" and item in _UNION_TAGS)
         )
         message = error["msg"]
+        context = error.get("ctx", {})
+        if "at" in context:  # models.located: a place below the field that raised it, e.g. exercises[1].id
+            if "first" in context:
+                message = f"{message} (line {lines.line((*loc, *context['first']))})"
+            loc = (*loc, *context["at"])
         if error["type"] == "union_tag_invalid":
-            context = error.get("ctx", {})
             message = f"unknown answer type {context.get('tag')!r}; expected one of {context.get('expected_tags')}"
         elif error["type"] == "value_error" and "error" in error.get("ctx", {}):
             message = str(error["ctx"]["error"])  # our own validators' words, without pydantic's "Value error, "

@@ -11,6 +11,7 @@ from pydantic_core import PydanticCustomError
 
 from grader.answers import AnswerSpecUnion
 from grader.answers.choice import normalize
+from grader.located import located, require_unique
 from grader.result import Visibility
 
 MAX_ENTRIES = 10_000_000
@@ -27,12 +28,6 @@ _SPREAD = 40.0
 
 SLUG = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
 Slug = Annotated[str, Field(pattern=SLUG, max_length=64)]
-
-
-def _require_unique(what: str, ids: list[str]) -> None:
-    repeated = sorted({i for i in ids if ids.count(i) > 1})
-    if repeated:
-        raise ValueError(f"{what} must be unique, repeated: {', '.join(repeated)}")
 
 
 class _Strict(BaseModel):
@@ -375,7 +370,9 @@ def check_expression(value: Any, choice_options: list[str] | None = None) -> Any
         if _REF.match(text):
             return text
         if text.startswith("$"):
-            raise ValueError(f"{value!r} is not a $reference: after '$' comes a name (letters, digits, _)")
+            raise ValueError(
+                f"{value!r} is not a $reference: after '$' comes a name (ASCII letters, digits and underscores)"
+            )
         if choice_options is not None and normalize(text) in {normalize(option) for option in choice_options}:
             raise ValueError(
                 f"{value!r} is typed by hand, but {typed}: a 'choice' part's key is the 0-based position of the right "
@@ -506,7 +503,7 @@ class PartSpec(_Strict):
     def _expected_needed(self) -> PartSpec:
         if self.expected is None and self.answer.type != "code":
             raise ValueError("'expected' is required (a $reference or an {op: ...} call)")
-        _require_unique("mistake ids", [m.id for m in self.mistakes])
+        require_unique("mistake id", "mistakes", [m.id for m in self.mistakes])
         return self
 
 
@@ -537,8 +534,13 @@ class ExerciseSpec(_Strict):
     @classmethod
     def _names(cls, value: dict[str, Any]) -> dict[str, Any]:
         for name in value:
-            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
-                raise ValueError(f"{name!r} is not a valid name (letters, digits, _; not starting with a digit)")
+            if not _NAME.match(name):
+                raise located(
+                    f"{name!r} is not a valid name: a name must be ASCII letters (A-Z, a-z), digits and underscores, "
+                    "not starting with a digit",
+                    (name,),
+                    kind="string_pattern_mismatch",
+                )
         return value
 
     @model_validator(mode="after")
@@ -546,7 +548,7 @@ class ExerciseSpec(_Strict):
         clash = sorted(set(self.inputs) & set(self.quantities))
         if clash:
             raise ValueError(f"names used both as input and quantity: {', '.join(clash)}")
-        _require_unique("part ids", [p.id for p in self.parts])
+        require_unique("part id", "parts", [p.id for p in self.parts])
         return self
 
 
@@ -578,5 +580,5 @@ class SheetSpec(_Strict):
 
     @model_validator(mode="after")
     def _unique(self) -> SheetSpec:
-        _require_unique("exercise ids", [e.id for e in self.exercises])
+        require_unique("exercise id", "exercises", [e.id for e in self.exercises])
         return self

@@ -233,6 +233,8 @@ def load_yaml_with_lines(text: str, file: Path | str) -> tuple[Any, LineMap]:
     check_nesting(text, file)
     try:
         node = yaml.compose(text, Loader=SheetLoader)
+    except yaml.reader.ReaderError as exc:  # a control character: PyYAML names only its offset in the text
+        raise _forbidden_character(text, exc.position, file) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -255,6 +257,52 @@ def load_yaml_with_lines(text: str, file: Path | str) -> tuple[Any, LineMap]:
     except RecursionError:
         raise InputFileError("not valid YAML: nested too deeply", file=file) from None
     return data, LineMap(lines)
+
+
+def _forbidden_character(text: str, position: int, file: Path | str) -> InputFileError:
+    """The error for a character YAML does not allow (a raw BEL ``\\x07`` or ESC ``\\x1b``, often pasted from a
+    terminal) at ``position`` of ``text``: its line, column and field, and how to write it instead."""
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    code = ord(text[position])
+    kind = "control character" if code < 0x20 or 0x7F <= code <= 0x9F else "character"
+    return InputFileError(
+        f"column {column} has the {kind} U+{code:04X}, which YAML text may not contain: delete it, or write it as "
+        f"the escape \\x{code:02x} inside a double-quoted string" if code <= 0xFF else
+        f"column {column} has the {kind} U+{code:04X}, which YAML text may not contain: delete it",
+        file=file, line=line, path=_field_at(text, position),
+    )
+
+
+def _field_at(text: str, position: int) -> str | None:
+    """The field path of the value that holds character ``position`` of ``text``, found in the text with every
+    character YAML refuses blanked out; None when even that text is not valid YAML."""
+    blanked = _NOT_YAML_TEXT.sub(" ", text)
+    try:
+        node = yaml.compose(blanked, Loader=SheetLoader)
+    except (yaml.YAMLError, RecursionError):
+        return None
+    loc: Loc = ()
+    while node is not None:
+        inside = None
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if key_node.start_mark.index <= position < value_node.end_mark.index:
+                    inside = (str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?", value_node)
+                    break
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                if item.start_mark.index <= position < item.end_mark.index:
+                    inside = (i, item)
+                    break
+        if inside is None:
+            break
+        loc, node = (*loc, inside[0]), inside[1]
+    return format_path(loc) or None
+
+
+_NOT_YAML_TEXT = yaml.reader.Reader.NON_PRINTABLE
+"""What PyYAML's reader refuses: control characters but tab and line breaks, surrogates, U+FFFE and U+FFFF."""
 
 
 def _refuse_aliases(text: str, file: Path | str) -> None:
