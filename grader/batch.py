@@ -314,13 +314,14 @@ def file_sha256(path: Path) -> str:
 
 
 def sheet_identity(spec_path: Path) -> SheetIdentity:
-    """Load the sheet once in the parent (so a bad spec stops the batch before anything is graded).
+    """Load the sheet once in the parent (so a bad spec stops the batch before anything is graded; forked workers
+    grading with :func:`grader.grading.grade_file` find it loaded).
 
     Raises GraderError (from the spec loader) when the spec is missing or invalid.
     """
-    from grader.spec import load_sheet  # deferred: the spec package is only needed when a batch starts
+    from grader.grading import loaded_sheet  # deferred: grading is only needed when a batch starts
 
-    sheet = load_sheet(spec_path)
+    sheet = loaded_sheet(spec_path)
     following = tuple(f"{exercise.id}.{part.id}" for exercise, part in sheet.parts() if part.follow_through)
     return SheetIdentity(sheet_id=sheet.id, title=sheet.title, spec_hash=sheet.spec_hash, following=following)
 

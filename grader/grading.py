@@ -463,14 +463,19 @@ def grade_submission(sheet: Sheet, path: Path, *, mode: Mode = "full", require_s
 def grade_file(spec_path: Path | str, submission_path: Path | str, *, mode: Mode = "full", require_sandbox: bool = False) -> Result:
     """Load the sheet (cached) and grade one submission file: the function batch workers call (with
     ``require_sandbox`` bound by ``functools.partial`` for ``grader batch --require-sandbox``)."""
-    return grade_submission(_sheet(Path(spec_path)), Path(submission_path), mode=mode, require_sandbox=require_sandbox)
+    return grade_submission(loaded_sheet(Path(spec_path)), Path(submission_path), mode=mode, require_sandbox=require_sandbox)
 
 
 _SHEETS: dict[tuple[Path, int, int], Sheet] = {}
 
 
-def _sheet(path: Path) -> Sheet:
-    stat = path.stat()
+def loaded_sheet(path: Path) -> Sheet:
+    """:func:`load_sheet`, cached per file version (path, modification time, size): :func:`grade_file` loads a sheet
+    once per process, and a batch's forked workers find the one the batch loaded before it started them."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return load_sheet(path)  # which says what is wrong with the path, as an error for people
     cache_key = (path.absolute(), stat.st_mtime_ns, stat.st_size)
     if cache_key not in _SHEETS:
         _SHEETS[cache_key] = load_sheet(path)

@@ -10,11 +10,12 @@ inputs; the student's outputs are compared with the same check ladder as answer 
 from __future__ import annotations
 
 import functools
+import keyword
 import re
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from grader.answers.array import ArrayAnswer
 from grader.answers.base import AnswerError, AnswerSpec, CheckContext, Tolerances, correct, invalid, scored
@@ -107,6 +108,17 @@ class PropertyCheck(_Options):
     visibility: Visibility = Visibility.visible
     """``hidden``: the student sees only whether the check passed."""
 
+    @field_validator("shift")
+    @classmethod
+    def _moves(cls, shift: tuple[int, int]) -> tuple[int, int]:
+        """A zero shift compares the output with itself: the check would pass for any function."""
+        if shift == (0, 0):
+            raise ValueError(
+                "shift [0, 0] moves nothing, so the check would pass for any function: a shift must move the image by "
+                "at least one pixel (dy or dx not 0), e.g. [1, 1]"
+            )
+        return shift
+
 
 class CodeAnswer(Tolerances, AnswerSpec):
     """A function the student writes, graded case by case in the sandbox (never in the grader's process)."""
@@ -125,6 +137,21 @@ class CodeAnswer(Tolerances, AnswerSpec):
     """``array``: the function returns an array or a number; ``mapping``: a dict of names to numbers/arrays."""
     seconds_per_case: float = Field(2.0, gt=0, le=60)
     """CPU and wall time each call may take."""
+
+    @field_validator("function")
+    @classmethod
+    def _not_keyword(cls, function: str) -> str:
+        """The sandbox calls the function by name: a keyword (``class``, ``lambda``, ``None``) is no function name,
+        and the sandbox refuses it when grading; refused here, where the author can fix it (code ``spec-name``, as
+        a name that is no identifier)."""
+        if keyword.iskeyword(function):
+            raise located(
+                f"{function!r} is a Python keyword: the function name must be a Python identifier that is not a keyword "
+                f"(e.g. {function.lower()}_fn)",
+                (),
+                kind="string_pattern_mismatch",
+            )
+        return function
 
     @model_validator(mode="after")
     def _cases(self) -> CodeAnswer:

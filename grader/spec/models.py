@@ -13,6 +13,7 @@ from grader.answers import AnswerSpecUnion
 from grader.answers.choice import normalize
 from grader.located import located, require_unique
 from grader.result import Visibility
+from grader.spec.yaml_lines import DECIMAL_FLOAT, DECIMAL_INT
 
 MAX_ENTRIES = 10_000_000
 """The most entries any one array of a sheet may have: an input (literal or drawn), a code case's argument, and
@@ -82,6 +83,24 @@ def range_problem(dist: str, low: float, high: float) -> str | None:
         return f"high ({high:g}) must be > low ({low:g}): 'uniform' draws from [low, high)"
     if not _finite(high - low):
         return f"the range from low ({low:g}) to high ({high:g}) is wider than a float64 number can hold"
+    return None
+
+
+DRAW_SETTINGS = {"integers": ("low", "high"), "uniform": ("low", "high"), "normal": ("mean", "std")}
+"""The settings each ``dist`` draws with; the others are ignored by it."""
+
+
+def unused_setting_problem(dist: str, written: set[str]) -> tuple[str, str] | None:
+    """The first of the settings the author ``written`` that a ``dist`` draw ignores (``low`` for ``normal``,
+    ``mean`` for ``uniform``), with why, or None: an ignored setting is a draw other than the one the author meant."""
+    used = DRAW_SETTINGS[dist]
+    for setting in ("low", "high", "mean", "std"):
+        if setting in written and setting not in used:
+            other = "normal" if dist != "normal" else "uniform"
+            return setting, (
+                f"{setting} is not used when dist is {dist}: normal draws take mean and std, integers and uniform draws "
+                f"take low and high; drop {setting} or write dist: {other}"
+            )
     return None
 
 
@@ -179,6 +198,15 @@ class RandomSpec(_Strict):
             )
         return border
 
+    @model_validator(mode="after")
+    def _settings_used(self) -> RandomSpec:
+        """A setting the draw ignores (``low``/``high`` for ``normal``, ``mean``/``std`` for ``integers`` and
+        ``uniform``) is refused at that setting; only settings the author wrote count (every one has a default)."""
+        problem = unused_setting_problem(self.dist, self.model_fields_set)
+        if problem:
+            raise located(problem[1], (problem[0],))
+        return self
+
 
 def _entries(count: int) -> str:
     return f"{count} entr{'y' if count == 1 else 'ies'}"
@@ -211,6 +239,13 @@ def _inexact_integer(number: int, shown: str, at: str) -> ValueError:
         f"{shown} is too large{at}: inputs are float64 numbers, which hold whole numbers exactly only up to "
         f"2**53 = {MAX_EXACT_INTEGER}"
     )
+
+
+def _quoted_number(text: str) -> bool:
+    """Whether ``text`` (a string of a sheet that ``float()`` reads) was written in quotes: the sheet loader reads a
+    number written without quotes as a number (grader.spec.yaml_lines.DECIMAL_INT, DECIMAL_FLOAT), and it never has
+    spaces around it. Text it leaves as text unquoted (``010``, ``1_000``) cannot be told from quoted text here."""
+    return text != text.strip() or bool(DECIMAL_INT.match(text) or DECIMAL_FLOAT.match(text))
 
 
 def _describe_item(item: Any) -> str:
@@ -262,6 +297,8 @@ def check_literal(value: Any, where: str = "") -> tuple[int, ...]:
                 raise _inexact_integer(whole, repr(value), at)
         if not _finite(number):
             raise ValueError(f"not a finite number: {value!r}{at}")
+        if _quoted_number(value):
+            raise ValueError(f"a number in quotes is text: {value!r}{at}; write it without quotes ({text})")
         return ()
     if isinstance(value, dict):
         raise ValueError(
@@ -549,7 +586,24 @@ class ExerciseSpec(_Strict):
         if clash:
             raise ValueError(f"names used both as input and quantity: {', '.join(clash)}")
         require_unique("part id", "parts", [p.id for p in self.parts])
+        self._follow_earlier()
         return self
+
+    def _follow_earlier(self) -> None:
+        """A part's ``follow_through`` names an earlier part: its answer is judged by the student's own answer there,
+        which the student gave before. A later part is refused at the entry's ``part`` (the part itself and a part
+        that does not exist are refused with the key, grader.key)."""
+        index_of = {part.id: index for index, part in enumerate(self.parts)}
+        for p_index, part in enumerate(self.parts):
+            for f_index, entry in enumerate(part.follow_through):
+                if index_of.get(entry.part, -1) > p_index:
+                    earlier = ", ".join(other.id for other in self.parts[:p_index]) or "none"
+                    raise located(
+                        f"follow_through.part names {entry.part!r}, which comes after this part: follow-through credits "
+                        "an answer judged by the student's own answer to an earlier part; name an earlier part "
+                        f"(here: {earlier}) or move {entry.part!r} before {part.id!r}",
+                        ("parts", p_index, "follow_through", f_index, "part"),
+                    )
 
 
 class SheetSpec(_Strict):

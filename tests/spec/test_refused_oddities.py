@@ -1,0 +1,174 @@
+"""Sheet mistakes ``grader validate`` once accepted silently, each now one located error: a code part's function named
+by a Python keyword, a property check's zero shift, a random draw given settings its ``dist`` ignores, quoted numbers
+in an input's ``value``, and a ``follow_through`` naming a later part.
+
+Every test writes real YAML in a temporary folder and runs ``grader validate`` (``grader.cli.main``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import Grader, line_of, validate_errors, write
+
+SHEET = """\
+id: s
+validation_seeds: [1]
+exercises:
+  - id: e
+    inputs:
+      x: {value: [[1, 2], [3, 4]]}
+      r: {random: {dist: normal, shape: [2], mean: 0, std: 1}}
+      u: {random: {dist: uniform, low: -1, high: 1}}
+    quantities:
+      s: {op: sum, x: $x}
+    parts:
+      - id: total
+        prompt: "The sum of x."
+        points: 1
+        answer: {type: number}
+        expected: $s
+      - id: double
+        prompt: "Twice the sum."
+        points: 1
+        answer: {type: number}
+        expected: {op: mul, a: $s, b: 2}
+        follow_through:
+          - {part: total, replaces: s}
+      - id: code
+        prompt: "Code: twice(x) returns 2x."
+        points: 1
+        answer:
+          type: code
+          function: twice
+          cases:
+            - {name: one, inputs: {x: $x}}
+          properties:
+            - {kind: equivariance, case: one, input: x, shift: [1, 0]}
+        expected: {op: mul, a: $x, b: 2}
+"""
+
+
+def one_located(grader: Grader, tmp_path: Path, text: str) -> dict[str, str]:
+    """The only error of ``grader validate`` on ``text``, without its file (checked to be the sheet's)."""
+    path = write(tmp_path, text)
+    errors = validate_errors(grader, path)
+    assert len(errors) == 1, errors
+    assert errors[0].pop("file") == str(path)
+    return errors[0]
+
+
+def test_the_sheet_is_valid(tmp_path: Path, grader: Grader) -> None:
+    run = grader("validate", write(tmp_path, SHEET))
+    assert run.code == 0, run.err
+
+
+# ---- 1. a function named by a keyword ----------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["class", "None", "lambda"])
+def test_a_keyword_function_name_is_refused(tmp_path: Path, grader: Grader, name: str) -> None:
+    text = SHEET.replace("function: twice", f"function: {name}")
+    assert one_located(grader, tmp_path, text) == {
+        "line": str(line_of(text, f"function: {name}")), "path": "exercises[0].parts[2].answer.function",
+        "message": f"{name!r} is a Python keyword: the function name must be a Python identifier that is not a keyword "
+                   f"(e.g. {name.lower()}_fn)",
+        "code": "spec-name",
+    }
+
+
+def test_a_function_name_that_is_no_identifier_was_already_refused(tmp_path: Path, grader: Grader) -> None:
+    text = SHEET.replace("function: twice", 'function: "9lives"')
+    assert one_located(grader, tmp_path, text) == {
+        "line": str(line_of(text, "function: ")), "path": "exercises[0].parts[2].answer.function",
+        "message": "String should match pattern '^[A-Za-z_][A-Za-z0-9_]*$'", "code": "spec-name",
+    }
+
+
+# ---- 2. a zero shift ---------------------------------------------------------------------------------------------
+def test_a_zero_shift_is_refused(tmp_path: Path, grader: Grader) -> None:
+    text = SHEET.replace("shift: [1, 0]", "shift: [0, 0]")
+    assert one_located(grader, tmp_path, text) == {
+        "line": str(line_of(text, "shift: [0, 0]")), "path": "exercises[0].parts[2].answer.properties[0].shift",
+        "message": "shift [0, 0] moves nothing, so the check would pass for any function: a shift must move the image "
+                   "by at least one pixel (dy or dx not 0), e.g. [1, 1]",
+        "code": "spec-invalid",
+    }
+
+
+# ---- 3. settings a draw ignores ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("old", "new", "field", "message"),
+    [
+        ("mean: 0, std: 1}", "mean: 0, std: 1, low: -1, high: 1}", "r.random.low",
+         "low is not used when dist is normal: normal draws take mean and std, integers and uniform draws take low "
+         "and high; drop low or write dist: uniform"),
+        ("std: 1}", "std: 1, high: 1}", "r.random.high",
+         "high is not used when dist is normal: normal draws take mean and std, integers and uniform draws take low "
+         "and high; drop high or write dist: uniform"),
+        ("low: -1, high: 1}", "low: -1, high: 1, mean: 0}", "u.random.mean",
+         "mean is not used when dist is uniform: normal draws take mean and std, integers and uniform draws take low "
+         "and high; drop mean or write dist: normal"),
+        ("dist: uniform, low: -1, high: 1}", "dist: integers, low: -1, high: 1, std: 2}", "u.random.std",
+         "std is not used when dist is integers: normal draws take mean and std, integers and uniform draws take low "
+         "and high; drop std or write dist: normal"),
+    ],
+)
+def test_a_setting_the_draw_ignores_is_refused(tmp_path: Path, grader: Grader, old: str, new: str, field: str, message: str) -> None:
+    text = SHEET.replace(old, new)
+    assert one_located(grader, tmp_path, text) == {
+        "line": str(line_of(text, new)), "path": f"exercises[0].inputs.{field}", "message": message, "code": "spec-invalid",
+    }
+
+
+def test_a_draw_with_only_its_own_settings_or_defaults_is_fine(tmp_path: Path, grader: Grader) -> None:
+    text = SHEET.replace("{dist: normal, shape: [2], mean: 0, std: 1}", "{dist: normal, shape: [2]}").replace(
+        "{dist: uniform, low: -1, high: 1}", "{low: 0, high: 3}"
+    )
+    assert grader("validate", write(tmp_path, text)).code == 0
+
+
+# ---- 4. quoted numbers -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('[["1.0", 2], [3, 4]]', "a number in quotes is text: '1.0' (at value[0][0]); write it without quotes (1.0)"),
+        ('"3"', "a number in quotes is text: '3'; write it without quotes (3)"),
+        ("[[1, 2], [3, '-4e-1']]", "a number in quotes is text: '-4e-1' (at value[1][1]); write it without quotes (-4e-1)"),
+        ('" 3"', "a number in quotes is text: ' 3'; write it without quotes (3)"),
+    ],
+)
+def test_a_quoted_number_in_a_value_is_refused(tmp_path: Path, grader: Grader, value: str, message: str) -> None:
+    text = SHEET.replace("x: {value: [[1, 2], [3, 4]]}", f"x: {{value: {value}}}")
+    assert one_located(grader, tmp_path, text) == {
+        "line": str(line_of(text, "x: {value:")), "path": "exercises[0].inputs.x.value", "message": message,
+        "code": "spec-invalid",
+    }
+
+
+def test_unquoted_numbers_yaml_leaves_as_text_are_still_read(tmp_path: Path, grader: Grader) -> None:
+    """``010`` (zero-padded) and ``1_000`` are text to the sheet loader when unquoted, and numbers as before."""
+    text = SHEET.replace("x: {value: [[1, 2], [3, 4]]}", "x: {value: [[010, 2], [3, 1_000]]}")
+    assert grader("validate", write(tmp_path, text)).code == 0
+
+
+# ---- 5. follow_through naming a later part -----------------------------------------------------------------------
+def test_follow_through_naming_a_later_part_is_refused(tmp_path: Path, grader: Grader) -> None:
+    total = '      - id: total\n        prompt: "The sum of x."\n        points: 1\n        answer: {type: number}\n        expected: $s\n'
+    assert total in SHEET
+    text = SHEET.replace(total, "").replace("      - id: code\n", total + "      - id: code\n")
+    assert one_located(grader, tmp_path, text) == {
+        "line": str(line_of(text, "{part: total")), "path": "exercises[0].parts[0].follow_through[0].part",
+        "message": "follow_through.part names 'total', which comes after this part: follow-through credits an answer "
+                   "judged by the student's own answer to an earlier part; name an earlier part (here: none) or move "
+                   "'total' before 'double'",
+        "code": "spec-invalid",
+    }
+
+
+def test_follow_through_naming_the_part_itself_was_already_refused(tmp_path: Path, grader: Grader) -> None:
+    text = SHEET.replace("{part: total, replaces: s}", "{part: double, replaces: s}")
+    assert one_located(grader, tmp_path, text) == {
+        "line": str(line_of(text, "{part: double")), "path": "exercises[0].parts[1].follow_through[0].part",
+        "message": "follow_through.part names this part itself; the other parts: total, code", "code": "spec-follow-through",
+    }
