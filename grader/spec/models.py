@@ -91,8 +91,9 @@ DRAW_SETTINGS = {"integers": ("low", "high"), "uniform": ("low", "high"), "norma
 
 
 def unused_setting_problem(dist: str, written: set[str]) -> tuple[str, str] | None:
-    """The first of the settings the author ``written`` that a ``dist`` draw ignores (``low`` for ``normal``,
-    ``mean`` for ``uniform``), with why, or None: an ignored setting is a draw other than the one the author meant."""
+    """The first setting among those the author wrote (``written``) that a ``dist`` draw ignores (``low`` for
+    ``normal``, ``mean`` for ``uniform``) and why, or None: an ignored setting means a draw other than the one the
+    author meant."""
     used = DRAW_SETTINGS[dist]
     for setting in ("low", "high", "mean", "std"):
         if setting in written and setting not in used:
