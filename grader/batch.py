@@ -40,7 +40,7 @@ from typing import Any, Literal, Protocol
 from grader import __version__
 from grader.errors import SHEET_FAULT, GraderError, Interrupted, SpecError, SpecErrors, VariantKeyError
 from grader.gradebook import Gradebook, PreparedRecord, prepare_record
-from grader.notes import ASKING_FOR_AN_ID
+from grader.notes import asks_for_an_id
 from grader.report.common import printable
 from grader.result import Result
 from grader.submission.answer_file import CODE_SUFFIXES
@@ -483,10 +483,10 @@ def owned_by(result: Result, owner: str) -> tuple[Result, str | None]:
     """``result`` credited to ``owner``, the student the file's place in the folder names, and the id the file gave
     when that was someone else's (for the instructor: it may be a typo, another naming scheme, or a student handing
     in under a classmate's id). A note asking the student for an id is dropped: the folder says who they are."""
-    declared = result.student_id if not any(note in result.notes for note in ASKING_FOR_AN_ID) else ""
+    declared = result.student_id if not any(asks_for_an_id(note) for note in result.notes) else ""
     if declared == owner:
         return result, None
-    notes = [note for note in result.notes if note not in ASKING_FOR_AN_ID]
+    notes = [note for note in result.notes if not asks_for_an_id(note)]
     return result.model_copy(update={"student_id": owner, "notes": notes}), (declared or None)
 
 

@@ -14,16 +14,23 @@ from typing import Any
 
 import numpy as np
 
-from grader.answers.code import CodeAnswer, declared_student, student_line_problem
+from grader.answers.code import CodeAnswer
 from grader.code_key import CodeCaseKey, CodeKey, code_part_key
 from grader.engine import symmetry
 from grader.grading import Mode, check_context, part_fields, pending_part, sheet_result, unusable
-from grader.notes import CASE_NOT_COUNTED, CASE_NOT_RUN, HIDDEN_CASE_KINDS, MISSING_CODE_STUDENT_NOTE
+from grader.notes import (
+    CASE_NOT_COUNTED,
+    CASE_NOT_RUN,
+    HIDDEN_CASE_KINDS,
+    MISSING_CODE_STUDENT_NOTE,
+    unusable_code_student_note,
+)
 from grader.result import CaseResult, PartResult, Result, Status, Verdict, Visibility
 from grader.sandbox import CaseInput, CaseOutcome, Limits, PreparedCases, prepare_cases, run_prepared
 from grader.spec.loader import Sheet
 from grader.spec.models import ExerciseSpec, PartSpec
 from grader.submission.answer_file import file_hash
+from grader.submission.student_line import StudentLine, student_line
 from grader.text import file_name, without_surrogates
 
 _STOPPED = {
@@ -32,7 +39,7 @@ _STOPPED = {
     "memory": "your function used too much memory",
     "crashed": "your code stopped the process before returning",
     "bad-result": "your function returned something that is not numbers",
-    "not-run": CASE_NOT_RUN + "the time for the whole submission was used up",
+    "not-run": CASE_NOT_RUN + "the time allowed was used up",
     "import-error": "your file could not be imported",
     "missing-function": "the function is not defined in your file",
 }
@@ -47,10 +54,10 @@ _BEFORE_CALL = {
 }
 
 
-def declared_student_of(path: Path, data: bytes) -> tuple[str | None, str | None]:
-    """``STUDENT = "..."`` declared in the code (read as text; for notebooks in any cell), else None (the file is
-    then graded under its file name, and its report asks for the line: MISSING_CODE_STUDENT_NOTE); and why the
-    line found gives no usable id, if it does not."""
+def declared_student_of(path: Path, data: bytes) -> StudentLine:
+    """The student id ``STUDENT = "..."`` declares in the code (read as text, never run; for notebooks in any code
+    cell; see grader.submission.student_line), or why the line gives none. Without one the file is graded under its
+    file name, and its report asks for the line (MISSING_CODE_STUDENT_NOTE, or the line's problem)."""
     text = data.decode("utf-8", errors="replace")
     if path.suffix.lower() == ".ipynb":
         try:
@@ -58,8 +65,8 @@ def declared_student_of(path: Path, data: bytes) -> tuple[str | None, str | None
             text = "\n".join("".join(c.get("source", "")) for c in cells if isinstance(c, dict) and c.get("cell_type") == "code")
         except (ValueError, AttributeError, TypeError, RecursionError):  # not a notebook: grading says why
             pass
-    declared = declared_student(text)
-    return (without_surrogates(declared) if declared else None), student_line_problem(text)
+    found = student_line(text)
+    return StudentLine(without_surrogates(found.student), None) if found.student else found
 
 
 def _case_verdict(answer: CodeAnswer, case: CodeCaseKey, outcome: CaseOutcome, outputs: dict[str, Any], ctx: Any) -> Verdict:
@@ -291,9 +298,10 @@ def _prepared_run(sheet: Sheet, part_ids: tuple[tuple[str, str], ...]) -> Prepar
     per loaded sheet: every submission of a batch runs the same cases. Visible cases first, then hidden ones.
 
     Each case keeps its part's per-call limits, and each part's cases together its total time (a group of the
-    sandbox's): a part whose calls are slow runs out of its own time, never of the parts' after it. The run's total
-    time is what the parts would have had one by one (at most MAX_RUN_SECONDS). Case names are prefixed
-    ``exercise.part/`` to stay unique across parts.
+    sandbox's, which also pays for the imports its timed-out calls cause): a part whose calls are slow runs out of
+    its own time, never of the parts' after it. The run's total time is what the parts would have had one by one,
+    plus an import per part and one more (at most MAX_RUN_SECONDS). Case names are prefixed ``exercise.part/`` to
+    stay unique across parts.
     """
     specs = {(exercise.id, part.id): part for exercise, part in sheet.parts()}
     answers: list[CodeAnswer] = [specs[ids].answer for ids in part_ids]  # type: ignore[misc]
@@ -311,9 +319,13 @@ def _prepared_run(sheet: Sheet, part_ids: tuple[tuple[str, str], ...]) -> Prepar
     # can carry a hidden case's inputs, not even read from memory the process holds.
     cases = visible + hidden
     slowest = max(answer.seconds_per_case for answer in answers)
+    # Beyond the parts' own times, the first import and, per part, the import of the process started after the part
+    # used up its time: a part's time pays for the imports its timed-out calls cause, but the one after its last
+    # call serves the parts after it.
+    imports = (len(answers) + 1) * (2 * slowest + 1)
     limits = Limits(
         cpu_seconds_per_case=slowest, wall_seconds_per_case=2 * slowest + 1,
-        wall_seconds_total=min(MAX_RUN_SECONDS, total_seconds),
+        wall_seconds_total=min(MAX_RUN_SECONDS, total_seconds + imports),
     )
     return prepare_cases(answers[0].function, cases, limits=limits, hidden_from=len(visible))
 
@@ -370,8 +382,12 @@ def grade_code_file(sheet: Sheet, path: Path, data: bytes, *, mode: Mode = "full
     if not parts:
         return unusable(sheet, path, f"{file_name(path)}: this sheet has no code parts; hand in an answer file", submission_hash=digest)
     results, layers = _grade_code_parts(sheet, parts, path, mode=mode, require_sandbox=require_sandbox)
-    declared, problem = declared_student_of(path, data)
+    declared = declared_student_of(path, data)
+    if declared.student:
+        notes = []
+    else:
+        notes = [unusable_code_student_note(declared.problem) if declared.problem else MISSING_CODE_STUDENT_NOTE]
     return sheet_result(
-        sheet, path, student_id=declared or without_surrogates(path.stem), submission_hash=digest, parts=results,
-        sandbox_layers=layers, notes=[] if declared else [MISSING_CODE_STUDENT_NOTE, *([problem] if problem else [])],
+        sheet, path, student_id=declared.student or without_surrogates(path.stem), submission_hash=digest,
+        parts=results, sandbox_layers=layers, notes=notes,
     )

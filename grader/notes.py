@@ -18,8 +18,21 @@ MISSING_CODE_STUDENT_NOTE = (
 """The note of a code file without ``STUDENT = "..."``: its student id is then its file name (see
 :func:`named_after_file`)."""
 
-ASKING_FOR_AN_ID = (MISSING_STUDENT_NOTE, MISSING_CODE_STUDENT_NOTE)
-"""The notes that ask the student for their id: a Result carrying one has no id of the student's own."""
+_UNUSABLE_CODE_STUDENT = "STUDENT: the id on your STUDENT line "
+
+
+def unusable_code_student_note(problem: str) -> str:
+    """The note of a code file whose STUDENT line gives no usable id, ``problem`` saying why (it completes "the id
+    on your STUDENT line ...": ``is empty``); its student id is then its file name, as without the line."""
+    return (
+        f'{_UNUSABLE_CODE_STUDENT}{problem}: write just your id there, e.g. STUDENT = "s123456", so that this grade '
+        "is credited to you and added to your answer file (graded all the same, under the file's name for now)"
+    )
+
+
+def asks_for_an_id(note: str) -> bool:
+    """Whether ``note`` asks the student for their id: a Result carrying one has no id of the student's own."""
+    return note in (MISSING_STUDENT_NOTE, MISSING_CODE_STUDENT_NOTE) or note.startswith(_UNUSABLE_CODE_STUDENT)
 
 NO_SEED_NOTE = (
     "seed: your file has no 'seed:' line, so it was graded against the sheet's printed numbers; if your sheet was "
@@ -40,7 +53,7 @@ def wrong_variant_note(seed: int) -> str:
 
 def named_after_file(notes: list[str]) -> bool:
     """Whether a Result with these notes has its file's name as student id: a code file without ``STUDENT``."""
-    return MISSING_CODE_STUDENT_NOTE in notes
+    return any(note == MISSING_CODE_STUDENT_NOTE or note.startswith(_UNUSABLE_CODE_STUDENT) for note in notes)
 
 
 # ---- the texts of code cases that reports recognize (grading writes them, reports label them) -------------------

@@ -224,17 +224,26 @@ def test_malformed_json_names_the_line(sheet: Sheet, tmp_path: Path) -> None:
         ('STUDENT = "s42"', "s42", None),
         ('STUDENT: str = "s42"', "s42", None),
         ("STUDENT = \"O'Neill\"", "O'Neill", None),
+        ('STUDENT = """s42"""', "s42", None),  # as Python reads it
+        ('STUDENT = "s4\\"2"', 's4"2', None),
+        ('STUDENT = "s42"; x = "y"', "s42", None),
         ('STUDENT = "your id"\nSTUDENT = "s43"', "s43", None),  # the last assignment counts, as in Python
-        ('STUDENT = "s\x1b[2J42"', None, "tabs or control characters"),
-        ("STUDENT = 's\t1'", None, "tabs or control characters"),
-        (f'STUDENT = "{"x" * 65}"', None, "65 characters long; a student id has at most 64"),
-        ('STUDENT = ""', None, None),
+        ('STUDENT = "s42"\n"""A template says: write\nSTUDENT = "your id"\n"""', "s42", None),  # inside a string
+        ('STUDENT = "s1" + "23"', None, None),  # an expression, not an id
+        ('STUDENT = "s1", "s2"', None, None),
+        ('STUDENT = f"s{42}"', None, None),
+        ('def f():\n    STUDENT = "s9"', None, None),  # not at the top level
+        ('%matplotlib inline\nSTUDENT = "s42"', "s42", None),  # a notebook's magic: read line by line
+        ('STUDENT = "s\x1b[2J42"', None, "holds a tab, a control character or an invisible space"),
+        ("STUDENT = 's\t1'", None, "holds a tab"),
+        ('STUDENT = "Jan\u00a0Novak"', None, "(a non-breaking or zero-width space, as text pasted from a PDF has)"),
+        (f'STUDENT = "{"x" * 201}"', None, "is 201 characters long; a student id has at most 200"),
+        ('STUDENT = "  "', None, "is empty"),
     ],
 )
-def test_a_code_files_declared_student_is_one_printable_line(line: str, student: str | None, problem: str | None) -> None:
-    from grader.answers.code import declared_student, student_line_problem
+def test_a_code_files_declared_student_is_one_plain_string(line: str, student: str | None, problem: str | None) -> None:
+    from grader.submission.student_line import student_line
 
-    source = f"import numpy as np\n{line}\n"
-    assert declared_student(source) == student
-    told = student_line_problem(source)
-    assert (told is None) if problem is None else (told is not None and problem in told)
+    found = student_line(f"import numpy as np\n{line}\n")
+    assert found.student == student
+    assert (found.problem is None) if problem is None else (found.problem is not None and problem in found.problem)

@@ -95,12 +95,12 @@ def test_grade_shows_the_note_to_the_student(tmp_path: Path) -> None:
 def test_a_student_line_that_gives_no_usable_id_says_why(tmp_path: Path) -> None:
     """An id too long for one is not read as "no line": the report asks for the id and says what is wrong with the
     line found."""
-    code = cohort(tmp_path / "submissions", student_line=f'STUDENT = "{"s" * 80}"')
+    code = cohort(tmp_path / "submissions", student_line=f'STUDENT = "{"s" * 280}"')
     result = grader("check", str(WEEK7), str(code), "--format", "json")
     assert result.returncode == 0, result.stderr
     notes = json.loads(result.stdout)["result"]["notes"]
-    assert notes[0] == MISSING_CODE_STUDENT_NOTE
-    assert notes[1:] == [
-        'STUDENT: the id on your STUDENT line is 80 characters long; a student id has at most 64 (write just your '
-        'id, e.g. STUDENT = "s123456")'
+    assert notes == [
+        "STUDENT: the id on your STUDENT line is 280 characters long; a student id has at most 200: write just your "
+        'id there, e.g. STUDENT = "s123456", so that this grade is credited to you and added to your answer file '
+        "(graded all the same, under the file's name for now)"
     ]

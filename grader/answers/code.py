@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import keyword
-import re
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -255,38 +254,3 @@ def shapes_text(kwargs: dict[str, Any]) -> str:
         array = np.asarray(value)
         parts.append(f"{name} {tuple(array.shape)}" if array.ndim else f"{name} {array.item():g}")
     return ", ".join(parts)
-
-
-MAX_CODE_STUDENT_ID = 64
-"""Longest student id a code file's ``STUDENT = "..."`` line may give (characters)."""
-_STUDENT = re.compile(r"""^STUDENT\s*(?::\s*str\s*)?=\s*(['"])([^\n]*?)\1\s*(#.*)?$""", re.MULTILINE)
-
-
-def declared_student(source: str) -> str | None:
-    """The student id a code file declares as ``STUDENT = "s123"`` (or ``STUDENT: str = "s123"``) at the top level,
-    read as text, never run; the last such line counts, as Python's last assignment would. None when there is
-    none, or when its id is unusable (:func:`student_line_problem` says why)."""
-    return _student_line(source)[0]
-
-
-def student_line_problem(source: str) -> str | None:
-    """Why the code's last ``STUDENT = "..."`` line gives no usable id (too long; tabs or control characters, as
-    answer files refuse), for the student; None when it gives one or there is no such line."""
-    return _student_line(source)[1]
-
-
-def _student_line(source: str) -> tuple[str | None, str | None]:
-    match = None
-    for match in _STUDENT.finditer(source):  # noqa: B007 -- the last one counts
-        pass
-    student = match.group(2).strip() if match else ""
-    if not student:
-        return None, None
-    if len(student) > MAX_CODE_STUDENT_ID:
-        return None, (
-            f"STUDENT: the id on your STUDENT line is {len(student)} characters long; a student id has at most "
-            f'{MAX_CODE_STUDENT_ID} (write just your id, e.g. STUDENT = "s123456")'
-        )
-    if not student.isprintable():
-        return None, "STUDENT: the id on your STUDENT line holds tabs or control characters; write just your id on one line"
-    return student, None
