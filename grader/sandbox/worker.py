@@ -236,9 +236,11 @@ class Supervisor:
         # to write once it asked (written as the pipe takes it, so a child that asks and never reads blocks nothing).
         self._hidden_fd: int | None = None
         self._hidden_pending: memoryview | None = None
-        # Wall-clock seconds each group's calls have taken (CaseInput.group), over every child of the run.
+        # Wall-clock seconds each group (CaseInput.group) has taken, over every child of the run: its cases' calls,
+        # and the setup and import of each child started again because one of its calls did not return.
         self._group_used: dict[str, float] = {}
         self._call_started = 0.0
+        self._restart_group: str | None = None  # the group whose call ended the last child, if one did
 
     def group_left(self, index: int) -> float:
         """Seconds the group of case ``index`` has left for its calls (inf for a case in no group)."""
@@ -247,11 +249,10 @@ class Supervisor:
             return math.inf
         return case.group_seconds - self._group_used.get(case.group, 0.0)
 
-    def _charge_call(self, index: int) -> None:
-        """Charge the call of case ``index``, which has just ended, to its group."""
-        group = self.submission.cases[index].group
+    def _charge(self, group: str | None, since: float) -> None:
+        """Charge the time from ``since`` to now to ``group`` (nothing for no group)."""
         if group is not None:
-            self._group_used[group] = self._group_used.get(group, 0.0) + time.monotonic() - self._call_started
+            self._group_used[group] = self._group_used.get(group, 0.0) + time.monotonic() - since
 
     def run_child(self, start: int, deadline: float, workdir: str, uid: int | None) -> ChildRun:
         submission = self.submission
@@ -328,6 +329,11 @@ class Supervisor:
             self._close_hidden()
 
     def _watch(self, pid: int, start: int, deadline: float, result_read: int, output_read: int) -> ChildRun:
+        """Follow one child to its end. Time is charged to groups here: each call to its case's group, and a
+        restarted child's setup and import to the group whose call ended the child before (else a part whose
+        calls keep timing out would spend the other parts' time importing the file again)."""
+        spawned = time.monotonic()
+        restart_group, self._restart_group = self._restart_group, None
         run = ChildRun(next_start=len(self.submission.cases))
         parser = wire.FrameParser(self.max_result_bytes + RESULT_SLACK_BYTES)
         phase = "setup"  # setup -> import -> between -> case -> between ... -> finished
@@ -358,13 +364,17 @@ class Supervisor:
                         before = (phase, current)
                         phase, current, done = self._on_frame(header, payload, phase, current, run)
                         if before[0] == "case" and (phase, current) != before:
-                            self._charge_call(before[1])
+                            self._charge(self.submission.cases[before[1]].group, self._call_started)
                         elif phase == "case" and before[0] != "case":
                             self._call_started = time.monotonic()
+                        elif before[0] in ("setup", "import") and phase not in ("setup", "import"):
+                            self._charge(restart_group, spawned)
+                            restart_group = None
                         if done:
                             return run
                         frames += 1
                 except wire.WireError as error:
+                    self._charged_at_end(phase, current, restart_group, spawned, None)
                     return self._protocol_failure(run, phase, current, error)
                 if frames:  # the frames of one read were sent together (a case's end with the next one's start)
                     phase_wall, phase_cpu = time.monotonic(), _cpu_seconds(pid)
@@ -391,11 +401,23 @@ class Supervisor:
                 killed = {"status": "timeout", "reason": "group" if group_stop else "wall", "seconds": wall_limit}
             if killed is not None:
                 _kill_group(pid)
-                if phase == "case":
-                    self._charge_call(current)
                 break
+        self._charged_at_end(phase, current, restart_group, spawned, killed)
         exit_code = self._exit_code(pid) if killed is None else None
         return self._ended(run, phase, current, killed, exit_code)
+
+    def _charged_at_end(
+        self, phase: str, current: int, restart_group: str | None, spawned: float, killed: dict[str, Any] | None
+    ) -> None:
+        """Charge what a child that ended before saying it was done spent last: the call it was in (crashed, or
+        stopped by us; not a call refused for its group's time), or its setup and import; a call's group is then
+        the group of the child started next."""
+        if phase == "case" and not (killed is not None and killed["status"] == "not-run"):
+            group = self.submission.cases[current].group
+            self._charge(group, self._call_started)
+            self._restart_group = group
+        elif phase in ("setup", "import"):
+            self._charge(restart_group, spawned)
 
     def _phase_limits(self, phase: str, current: int) -> tuple[float, float]:
         """(CPU seconds, wall seconds) the child may spend in ``phase``: a call has its case's own limits."""

@@ -223,6 +223,39 @@ def test_a_slow_group_runs_out_of_its_own_time_not_of_the_others(write_submissio
     assert survivors() == []
 
 
+def _group_run(path: Path, a_seconds: float, a_wall: float, cases_a: int) -> dict[str, Any]:
+    """Run ``cases_a`` cases of ``slow`` in group a (``a_seconds`` in all, ``a_wall`` per call), then one quick case
+    in group b, within a generous total: the outcomes by name."""
+    x = {"x": np.ones(2)}
+    slow = {"function": "slow", "group": "a", "group_seconds": a_seconds, "wall_seconds": a_wall}
+    cases = [CaseInput(f"a{i}", x, **slow) for i in range(cases_a)]  # type: ignore[arg-type]
+    cases.append(CaseInput("b", x, function="quick", group="b", group_seconds=2.0))
+    limits = Limits(cpu_seconds_per_case=1.0, wall_seconds_per_case=5.0, wall_seconds_total=30.0)
+    return {c.name: c for c in run_prepared(path, prepare_cases("quick", cases, limits=limits)).cases}
+
+
+def test_a_call_that_ends_its_process_is_charged_to_its_group(write_submission) -> None:
+    """A crashed call's time counts like a returned one's (review: only the calls the sandbox stopped were counted,
+    so a part whose calls crash took the later parts' time)."""
+    path = write_submission("crashing_part.py", "import os, time\n\ndef slow(x):\n    time.sleep(0.4)\n    os._exit(3)\n\n"
+                                                "def quick(x):\n    return 2 * x\n")
+    outcomes = _group_run(path, a_seconds=1.0, a_wall=5.0, cases_a=4)
+    assert [outcomes[n].status for n in ("a0", "a1", "a2", "a3", "b")] == ["crashed", "crashed", "timeout", "not-run", "ok"], outcomes
+    assert "this part's cases may take 1 s in all" in outcomes["a2"].message
+
+
+def test_the_imports_a_groups_timeouts_cause_are_charged_to_it(write_submission) -> None:
+    """Each call stopped for time ends its process, and the next one imports the module again: that import is
+    charged to the group whose call caused it (review: a slow import times the timeouts of one part outlasted the
+    run's total)."""
+    path = write_submission("slow_import.py", "import time\ntime.sleep(1.0)\n\ndef slow(x):\n    time.sleep(10)\n\n"
+                                              "def quick(x):\n    return 2 * x\n")
+    # a0 0.3 s + import 1 s + a1 0.3 s + import 1 s uses up a's 2 s; uncharged imports would leave time for all five.
+    outcomes = _group_run(path, a_seconds=2.0, a_wall=0.3, cases_a=5)
+    assert [outcomes[f"a{i}"].status for i in range(5)] == ["timeout", "timeout", "not-run", "not-run", "not-run"], outcomes
+    assert outcomes["b"].status == "ok"
+
+
 def test_case_groups_are_checked(several: Path) -> None:
     x = {"x": np.ones(1)}
     with pytest.raises(SandboxUsageError, match=r"cases\[0\] \(a\): group \(text\) and group_seconds go together"):
