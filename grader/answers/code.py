@@ -14,10 +14,11 @@ import keyword
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from grader.answers.array import ArrayAnswer
 from grader.answers.base import AnswerError, AnswerSpec, CheckContext, Tolerances, correct, invalid, scored
+from grader.draw_settings import unused_setting_problem
 from grader.located import located, require_unique
 from grader.result import Verdict, Visibility
 
@@ -71,6 +72,42 @@ class RandomArray(_Options):
     std: float = Field(1.0, gt=0)
     """Standard deviation (normal)."""
 
+    @model_validator(mode="after")
+    def _settings_used(self) -> RandomArray:
+        """A setting the draw ignores (``low``/``high`` for ``normal``, ``mean``/``std`` for the others) is refused
+        at that setting, as for a sheet's random inputs."""
+        problem = unused_setting_problem(self.dist, self.model_fields_set)
+        if problem:
+            raise located(problem[1], (problem[0],))
+        return self
+
+
+def _literal_number(value: Any) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(
+            "an argument of the random cases is a random array ({shape: [...], dist: ...}), the name of a dim, or a "
+            f"number; got {type(value).__name__}"
+        )
+    return value
+
+
+def _random_arg_kind(value: Any) -> str:
+    """Which of :data:`RandomArg`'s forms ``value`` is written as: one form is validated, so a mistake in an array
+    is told once, not once per form."""
+    if isinstance(value, dict | RandomArray):
+        return "random-array"
+    return "dim-name" if isinstance(value, str) else "literal-number"
+
+
+RandomArg = Annotated[
+    Annotated[RandomArray, Tag("random-array")] | Annotated[Name, Tag("dim-name")]
+    | Annotated[Any, AfterValidator(_literal_number), Tag("literal-number")],
+    Discriminator(_random_arg_kind),
+]
+"""A random case's argument: a random array, the name of a dim, or a literal number (the tags are pydantic's, which
+the sheet loader leaves out of an error's place: RANDOM_ARG_TAGS)."""
+RANDOM_ARG_TAGS = frozenset({"random-array", "dim-name", "literal-number"})
+
 
 class RandomCases(_Options):
     """Cases drawn from the sheet's seed (the same for every student), redrawn until the key is defined."""
@@ -81,7 +118,7 @@ class RandomCases(_Options):
     """Random cases are hidden by default: students see only pass/fail counts."""
     dims: dict[Name, DimRange] = {}
     """Whole numbers drawn per case, usable in shapes and as arguments."""
-    args: dict[Name, RandomArray | Name | float | int]
+    args: dict[Name, RandomArg]
     """Argument -> a random array, the name of a dim, or a literal number."""
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from grader.answers import ANSWER_TYPES
+from grader.answers.code import RANDOM_ARG_TAGS
 from grader.errors import InputFileError, SpecError, SpecErrors
 from grader.spec.models import ExerciseSpec, PartSpec, SheetSpec
 from grader.spec.yaml_lines import LineMap, Loc, format_path, load_yaml_with_lines, read_text
@@ -72,7 +73,9 @@ def _spec_errors(exc: ValidationError, path: Path, lines: LineMap) -> SpecErrors
     for error in exc.errors(include_url=False):
         raw_loc = error["loc"]
         loc = tuple(
-            item for i, item in enumerate(raw_loc) if not (i and raw_loc[i - 1] == "answer" and item in _UNION_TAGS)
+            item for i, item in enumerate(raw_loc)
+            if not (i and raw_loc[i - 1] == "answer" and item in _UNION_TAGS)
+            and not (i >= 2 and raw_loc[i - 2] == "args" and item in RANDOM_ARG_TAGS)
         )
         message = error["msg"]
         context = error.get("ctx", {})

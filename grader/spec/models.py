@@ -11,6 +11,7 @@ from pydantic_core import PydanticCustomError
 
 from grader.answers import AnswerSpecUnion
 from grader.answers.choice import normalize
+from grader.draw_settings import unused_setting_problem
 from grader.located import located, require_unique
 from grader.result import Visibility
 from grader.spec.yaml_lines import DECIMAL_FLOAT, DECIMAL_INT
@@ -83,25 +84,6 @@ def range_problem(dist: str, low: float, high: float) -> str | None:
         return f"high ({high:g}) must be > low ({low:g}): 'uniform' draws from [low, high)"
     if not _finite(high - low):
         return f"the range from low ({low:g}) to high ({high:g}) is wider than a float64 number can hold"
-    return None
-
-
-DRAW_SETTINGS = {"integers": ("low", "high"), "uniform": ("low", "high"), "normal": ("mean", "std")}
-"""The settings each ``dist`` draws with; the others are ignored by it."""
-
-
-def unused_setting_problem(dist: str, written: set[str]) -> tuple[str, str] | None:
-    """The first setting among those the author wrote (``written``) that a ``dist`` draw ignores (``low`` for
-    ``normal``, ``mean`` for ``uniform``) and why, or None: an ignored setting means a draw other than the one the
-    author meant."""
-    used = DRAW_SETTINGS[dist]
-    for setting in ("low", "high", "mean", "std"):
-        if setting in written and setting not in used:
-            other = "normal" if dist != "normal" else "uniform"
-            return setting, (
-                f"{setting} is not used when dist is {dist}: normal draws take mean and std, integers and uniform draws "
-                f"take low and high; drop {setting} or write dist: {other}"
-            )
     return None
 
 

@@ -172,3 +172,41 @@ def test_follow_through_naming_the_part_itself_was_already_refused(tmp_path: Pat
         "line": str(line_of(text, "{part: double")), "path": "exercises[0].parts[1].follow_through[0].part",
         "message": "follow_through.part names this part itself; the other parts: total, code", "code": "spec-follow-through",
     }
+
+
+RANDOM_CASES = """\
+          random_cases:
+            count: 2
+            args:
+              x: ARG
+"""
+
+
+@pytest.mark.parametrize(
+    ("arg", "field", "message"),
+    [
+        ("{shape: [2, 2], dist: normal, std: 0}", ".std", "Input should be greater than 0"),
+        ("{shape: [2, 2], dist: normal, low: 1}", ".low",
+         "low is not used when dist is normal: normal draws take mean and std, integers and uniform draws take low "
+         "and high; drop low or write dist: uniform"),
+        ("[1, 2]", "",
+         "an argument of the random cases is a random array ({shape: [...], dist: ...}), the name of a dim, or a "
+         "number; got list"),
+    ],
+)
+def test_a_random_case_argument_is_told_once_at_its_place(
+    tmp_path: Path, grader: Grader, arg: str, field: str, message: str
+) -> None:
+    """A mistake in a code part's random case argument is one error, at the argument (it was told once per form an
+    argument may take: a random array, a dim's name, a float, an int), and a setting the draw ignores is refused
+    there as it is for a sheet's inputs."""
+    text = SHEET.replace("          properties:\n", RANDOM_CASES.replace("ARG", arg) + "          properties:\n")
+    error = one_located(grader, tmp_path, text)
+    assert error["path"] == f"exercises[0].parts[2].answer.random_cases.args.x{field}"
+    assert error["line"] == str(line_of(text, "x: " + arg)) and error["message"] == message
+
+
+def test_random_case_arguments_of_every_form_are_read(tmp_path: Path, grader: Grader) -> None:
+    arg = "{shape: [2, 2], dist: normal, mean: 1, std: 2}\n              n: 3\n              m: 0.5"
+    run = grader("validate", write(tmp_path, SHEET.replace("          properties:\n", RANDOM_CASES.replace("ARG", arg) + "          properties:\n")))
+    assert run.code == 0, run.err
