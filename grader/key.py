@@ -496,10 +496,11 @@ def exercise_inputs(sheet: Sheet, e_index: int, seed: int | None) -> dict[str, n
     )
 
 
-def require_met_share(sheet: Sheet, e_index: int, samples: int) -> float | None:
-    """How often one draw of exercise ``e_index``'s inputs meets its ``require`` conditions: the share of the
-    variants ``0 .. samples - 1`` whose first draw does (each variant's draws are independent of the others'). None
-    when a condition cannot be computed for some draw (validating the variants says so)."""
+def require_met_count(sheet: Sheet, e_index: int, samples: int, enough: int | None = None) -> int | None:
+    """How many of the variants ``0 .. samples - 1`` meet exercise ``e_index``'s ``require`` conditions with their
+    first draw (each variant's draws are independent of the others'): ``count / samples`` estimates how often one
+    draw does. Counting stops at ``enough``. None when a condition cannot be computed for some draw (validating the
+    variants says so)."""
     exercise = sheet.spec.exercises[e_index]
     met = 0
     for seed in range(samples):
@@ -509,7 +510,9 @@ def require_met_share(sheet: Sheet, e_index: int, samples: int) -> float | None:
             met += _failed_condition(sheet, e_index, values) is None
         except SpecError:
             return None
-    return met / samples
+        if enough is not None and met >= enough:
+            break
+    return met
 
 
 def _failed_condition(sheet: Sheet, e_index: int, values: Mapping[str, np.ndarray]) -> tuple[int, str] | None:

@@ -27,7 +27,7 @@ from grader.code_key import code_part_key
 from grader.engine.pool import max_pool2d_winners
 from grader.errors import GraderError, SpecError, SpecErrors
 from grader.grading import check_context, randomized
-from grader.key import MAX_DRAWS, AnswerKey, compute_key, follow_through_key, require_met_share, unused_quantity_errors
+from grader.key import MAX_DRAWS, AnswerKey, compute_key, follow_through_key, require_met_count, unused_quantity_errors
 from grader.result import Visibility
 from grader.spec.loader import Sheet, load_sheet
 from grader.spec.models import PartSpec
@@ -121,22 +121,25 @@ REQUIRE_FAILURES_TOLERATED = 1e-3
 
 def _rare_require_warnings(sheet: Sheet) -> list[SpecError]:
     """A warning per exercise whose ``require`` conditions hold so rarely that some variants would find no draw
-    meeting them in MAX_DRAWS tries (estimated over REQUIRE_SAMPLES variants' first draws): the validation seeds
-    passing says little when such variants are a few in a hundred."""
+    meeting them in MAX_DRAWS tries (estimated over REQUIRE_SAMPLES variants' first draws, stopping as soon as enough
+    of them met the conditions to rule that out): the validation seeds passing says little when such variants are a
+    few in a hundred."""
+    # The share of draws meeting the conditions below which more than REQUIRE_FAILURES_TOLERATED variants fail.
+    rare = 1.0 - REQUIRE_FAILURES_TOLERATED ** (1.0 / MAX_DRAWS)
+    enough = math.ceil(rare * REQUIRE_SAMPLES)
     warnings: list[SpecError] = []
     for e_index, exercise in enumerate(sheet.spec.exercises):
         if not exercise.require or all(spec.random is None for spec in exercise.inputs.values()):
             continue
-        share = require_met_share(sheet, e_index, REQUIRE_SAMPLES)
-        if share is None:
+        met = require_met_count(sheet, e_index, REQUIRE_SAMPLES, enough)
+        if met is None or met >= enough:
             continue
+        share = met / REQUIRE_SAMPLES
         failing = (1.0 - share) ** MAX_DRAWS
-        if failing <= REQUIRE_FAILURES_TOLERATED:
-            continue
-        odds = "no variant" if share == 0 else f"about one variant in {max(1, round(1 / failing))}"
+        odds = "most variants" if failing >= 0.5 else f"about one variant in {round(1 / failing)}"
         warnings.append(sheet.error(
-            f"only {share:.1%} of draws meet the conditions (measured on {REQUIRE_SAMPLES} variants), so {odds} finds "
-            f"no draw meeting them in {MAX_DRAWS} tries, and that student's sheet cannot be graded; relax the "
+            f"only {share:.1%} of draws meet the conditions (measured on {REQUIRE_SAMPLES} variants), so {odds} would "
+            f"find no draw meeting them in {MAX_DRAWS} tries, and that student's sheet could not be graded; relax the "
             "conditions or change the inputs' draws so that most draws meet them",
             code="spec-require-rare", loc=("exercises", e_index, "require"),
         ))

@@ -415,7 +415,7 @@ validation_seeds: [1, 2, 3]
 exercises:
   - id: e
     inputs:
-      x: {value: [2.5], random: {dist: normal, shape: [1]}}
+      x: {value: [PRINTED], random: {dist: normal, shape: [1]}}
     require:
       - {op: greater, a: {op: sum, x: $x}, b: THRESHOLD}
     parts:
@@ -426,7 +426,7 @@ exercises:
 def test_a_require_met_by_few_draws_is_a_warning_with_its_odds(tmp_path: Path, grader: Grader) -> None:
     """x > 1.8 holds for about 3.6% of normal draws: the validation seeds each find a draw in 100 tries, yet about
     one variant in forty finds none, and its student's sheet fails. validate says so, at the conditions."""
-    text = RARE.replace("THRESHOLD", "1.8")
+    text = RARE.replace("THRESHOLD", "1.8").replace("PRINTED", "2.5")
     sheet = write(tmp_path, text)
     warned = validate_sheet(sheet)
     assert list(warned) == []
@@ -441,5 +441,14 @@ def test_a_require_met_by_few_draws_is_a_warning_with_its_odds(tmp_path: Path, g
 
 
 def test_a_require_met_by_most_draws_is_no_warning(tmp_path: Path, grader: Grader) -> None:
-    checked = grader("validate", write(tmp_path, RARE.replace("THRESHOLD", "-1.0")))  # holds for ~84% of draws
+    checked = grader("validate", write(tmp_path, RARE.replace("THRESHOLD", "-1.0").replace("PRINTED", "2.5")))  # ~84%
     assert checked.code == 0 and "warning" not in checked.err, checked.err
+
+
+def test_a_require_met_by_no_measured_draw_says_most_variants_fail(tmp_path: Path) -> None:
+    """x > 2.7 holds for about 0.35% of draws: none of the 200 measured may meet it, and about 70% of variants would
+    find no draw (review: the message said "no variant finds no draw")."""
+    text = RARE.replace("THRESHOLD", "2.7").replace("PRINTED", "3.5").replace("validation_seeds: [1, 2, 3]", "validation_seeds: [3]")
+    warned = validate_sheet(write(tmp_path, text))
+    assert list(warned) == [] and [w.code for w in warned.warnings] == ["spec-require-rare"]
+    assert "so most variants would find no draw meeting them in 100 tries" in warned.warnings[0].message

@@ -11,10 +11,22 @@ from __future__ import annotations
 
 import functools
 import keyword
+import math
+import re
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from grader.answers.array import ArrayAnswer
 from grader.answers.base import AnswerError, AnswerSpec, CheckContext, Tolerances, correct, invalid, scored
@@ -22,6 +34,7 @@ from grader.draw_settings import unused_setting_problem
 from grader.located import located, require_unique
 from grader.result import Verdict, Visibility
 
+_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
 CaseName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$", max_length=64)]
 
@@ -83,10 +96,24 @@ class RandomArray(_Options):
 
 
 def _literal_number(value: Any) -> int | float:
+    if isinstance(value, str):
+        raise ValueError(f"{value!r} is a number written as text (in quotes); write it as a plain number: {value.strip()}")
     if isinstance(value, bool) or not isinstance(value, int | float):
+        kind = "null" if value is None else type(value).__name__
         raise ValueError(
             "an argument of the random cases is a random array ({shape: [...], dist: ...}), the name of a dim, or a "
-            f"number; got {type(value).__name__}"
+            f"number; got {kind}"
+        )
+    if not math.isfinite(value):
+        raise ValueError(f"an argument of the random cases must be a finite number, got {value!r}")
+    return value
+
+
+def _dim_name(value: str) -> str:
+    if not _NAME_PATTERN.match(value) or len(value) > 64:
+        raise ValueError(
+            f"{value!r} is not the name of a dim (ASCII letters, digits and underscores); an argument is a random "
+            "array, a dim's name or a number (formulas of dims such as \"m + f - 1\" go in a random array's shape)"
         )
     return value
 
@@ -96,12 +123,19 @@ def _random_arg_kind(value: Any) -> str:
     is told once, not once per form."""
     if isinstance(value, dict | RandomArray):
         return "random-array"
-    return "dim-name" if isinstance(value, str) else "literal-number"
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return "dim-name"
+    return "literal-number"
 
 
+_DIM_NAME_SCHEMA = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$", "maxLength": 64}
 RandomArg = Annotated[
-    Annotated[RandomArray, Tag("random-array")] | Annotated[Name, Tag("dim-name")]
-    | Annotated[Any, AfterValidator(_literal_number), Tag("literal-number")],
+    Annotated[RandomArray, Tag("random-array")]
+    | Annotated[str, AfterValidator(_dim_name), WithJsonSchema(_DIM_NAME_SCHEMA), Tag("dim-name")]
+    | Annotated[Any, AfterValidator(_literal_number), WithJsonSchema({"type": "number"}), Tag("literal-number")],
     Discriminator(_random_arg_kind),
 ]
 """A random case's argument: a random array, the name of a dim, or a literal number (the tags are pydantic's, which

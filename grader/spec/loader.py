@@ -25,6 +25,7 @@ _CODES = {
     "less_than_equal": "spec-range",
     "string_pattern_mismatch": "spec-name",
     "too_short": "spec-empty",
+    "follow_through": "spec-follow-through",
 }
 
 _UNION_TAGS = frozenset(ANSWER_TYPES)

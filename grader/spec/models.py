@@ -281,7 +281,10 @@ def check_literal(value: Any, where: str = "") -> tuple[int, ...]:
         if not _finite(number):
             raise ValueError(f"not a finite number: {value!r}{at}")
         if _quoted_number(value):
-            raise ValueError(f"a number in quotes is text: {value!r}{at}; write it without quotes ({text})")
+            raise ValueError(
+                f"{value!r}{at} is a number written as text (in quotes, or as a block scalar); write it as a plain "
+                f"number: {text.strip()}"
+            )
         return ()
     if isinstance(value, dict):
         raise ValueError(
@@ -373,7 +376,7 @@ Ref = Annotated[str, Field(pattern=r"^\$[A-Za-z_][A-Za-z0-9_]*$")]
 Expression = Ref | Call
 
 _REF = re.compile(r"^\$[A-Za-z_][A-Za-z0-9_]*$")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def check_expression(value: Any, choice_options: list[str] | None = None) -> Any:
@@ -580,12 +583,14 @@ class ExerciseSpec(_Strict):
         for p_index, part in enumerate(self.parts):
             for f_index, entry in enumerate(part.follow_through):
                 if index_of.get(entry.part, -1) > p_index:
-                    earlier = ", ".join(other.id for other in self.parts[:p_index]) or "none"
+                    earlier = ", ".join(other.id for other in self.parts[:p_index])
+                    which = f"name an earlier part ({earlier})" if earlier else "this is the exercise's first part"
                     raise located(
                         f"follow_through.part names {entry.part!r}, which comes after this part: follow-through credits "
-                        "an answer judged by the student's own answer to an earlier part; name an earlier part "
-                        f"(here: {earlier}) or move {entry.part!r} before {part.id!r}",
+                        f"an answer judged by the student's own answer to an earlier part; {which}, or move "
+                        f"{entry.part!r} before {part.id!r}",
                         ("parts", p_index, "follow_through", f_index, "part"),
+                        kind="follow_through",
                     )
 
 

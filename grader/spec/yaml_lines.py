@@ -114,7 +114,10 @@ def format_path(loc: Loc) -> str:
         if isinstance(item, int):
             text += f"[{item}]"
         else:
-            text += f".{item}" if text else str(item)
+            name = str(item)
+            if not name.isprintable():  # a key with a line break or a control character: one line, shown escaped
+                name = name.encode("unicode_escape").decode("ascii")
+            text += f".{name}" if text else name
     return text
 
 

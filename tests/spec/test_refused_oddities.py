@@ -132,10 +132,10 @@ def test_a_draw_with_only_its_own_settings_or_defaults_is_fine(tmp_path: Path, g
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ('[["1.0", 2], [3, 4]]', "a number in quotes is text: '1.0' (at value[0][0]); write it without quotes (1.0)"),
-        ('"3"', "a number in quotes is text: '3'; write it without quotes (3)"),
-        ("[[1, 2], [3, '-4e-1']]", "a number in quotes is text: '-4e-1' (at value[1][1]); write it without quotes (-4e-1)"),
-        ('" 3"', "a number in quotes is text: ' 3'; write it without quotes (3)"),
+        ('[["1.0", 2], [3, 4]]', "'1.0' (at value[0][0]) is a number written as text (in quotes, or as a block scalar); write it as a plain number: 1.0"),
+        ('"3"', "'3' is a number written as text (in quotes, or as a block scalar); write it as a plain number: 3"),
+        ("[[1, 2], [3, '-4e-1']]", "'-4e-1' (at value[1][1]) is a number written as text (in quotes, or as a block scalar); write it as a plain number: -4e-1"),
+        ('" 3"', "' 3' is a number written as text (in quotes, or as a block scalar); write it as a plain number: 3"),
     ],
 )
 def test_a_quoted_number_in_a_value_is_refused(tmp_path: Path, grader: Grader, value: str, message: str) -> None:
@@ -160,9 +160,9 @@ def test_follow_through_naming_a_later_part_is_refused(tmp_path: Path, grader: G
     assert one_located(grader, tmp_path, text) == {
         "line": str(line_of(text, "{part: total")), "path": "exercises[0].parts[0].follow_through[0].part",
         "message": "follow_through.part names 'total', which comes after this part: follow-through credits an answer "
-                   "judged by the student's own answer to an earlier part; name an earlier part (here: none) or move "
+                   "judged by the student's own answer to an earlier part; this is the exercise's first part, or move "
                    "'total' before 'double'",
-        "code": "spec-invalid",
+        "code": "spec-follow-through",
     }
 
 
@@ -192,6 +192,14 @@ RANDOM_CASES = """\
         ("[1, 2]", "",
          "an argument of the random cases is a random array ({shape: [...], dist: ...}), the name of a dim, or a "
          "number; got list"),
+        ("~", "",
+         "an argument of the random cases is a random array ({shape: [...], dist: ...}), the name of a dim, or a "
+         "number; got null"),
+        ("'2.5'", "", "'2.5' is a number written as text (in quotes); write it as a plain number: 2.5"),
+        ("'n + 1'", "",
+         "'n + 1' is not the name of a dim (ASCII letters, digits and underscores); an argument is a random array, a "
+         'dim\'s name or a number (formulas of dims such as "m + f - 1" go in a random array\'s shape)'),
+        (".inf", "", "an argument of the random cases must be a finite number, got inf"),
     ],
 )
 def test_a_random_case_argument_is_told_once_at_its_place(
@@ -210,3 +218,12 @@ def test_random_case_arguments_of_every_form_are_read(tmp_path: Path, grader: Gr
     arg = "{shape: [2, 2], dist: normal, mean: 1, std: 2}\n              n: 3\n              m: 0.5"
     run = grader("validate", write(tmp_path, SHEET.replace("          properties:\n", RANDOM_CASES.replace("ARG", arg) + "          properties:\n")))
     assert run.code == 0, run.err
+
+
+def test_a_name_with_a_line_break_is_shown_escaped_on_one_line(tmp_path: Path, grader: Grader) -> None:
+    """The place of an error is one line of ``grader validate``'s output even for a key holding a line break (a
+    name ending in one was once accepted)."""
+    for name, shown in (('"a\\nb"', "a\\nb"), ('"a\\n"', "a\\n")):
+        text = SHEET.replace("      x: {value: [[1, 2], [3, 4]]}\n", f"      x: {{value: [[1, 2], [3, 4]]}}\n      {name}: {{value: 1}}\n")
+        error = one_located(grader, tmp_path, text)
+        assert error["path"] == f"exercises[0].inputs.{shown}", error
