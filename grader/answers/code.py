@@ -34,8 +34,10 @@ from grader.draw_settings import unused_setting_problem
 from grader.located import located, require_unique
 from grader.result import Verdict, Visibility
 
-_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
-Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+"""A name (a function, an argument, a dim): ASCII letters, digits and underscores, not starting with a digit."""
+_NAME_PATTERN = re.compile(NAME_PATTERN.replace("$", "\\Z"))
+Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
 CaseName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$", max_length=64)]
 
 
@@ -131,7 +133,7 @@ def _random_arg_kind(value: Any) -> str:
     return "literal-number"
 
 
-_DIM_NAME_SCHEMA = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$", "maxLength": 64}
+_DIM_NAME_SCHEMA = {"type": "string", "pattern": NAME_PATTERN, "maxLength": 64}
 RandomArg = Annotated[
     Annotated[RandomArray, Tag("random-array")]
     | Annotated[str, AfterValidator(_dim_name), WithJsonSchema(_DIM_NAME_SCHEMA), Tag("dim-name")]

@@ -9,9 +9,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from grader.answers import ANSWER_TYPES
-from grader.answers.code import RANDOM_ARG_TAGS
+from grader.answers.code import NAME_PATTERN, RANDOM_ARG_TAGS
 from grader.errors import InputFileError, SpecError, SpecErrors
-from grader.spec.models import ExerciseSpec, PartSpec, SheetSpec
+from grader.spec.models import SLUG, ExerciseSpec, PartSpec, SheetSpec
 from grader.spec.yaml_lines import LineMap, Loc, format_path, load_yaml_with_lines, read_text
 
 _CODES = {
@@ -27,6 +27,12 @@ _CODES = {
     "too_short": "spec-empty",
     "follow_through": "spec-follow-through",
 }
+
+_PATTERN_WORDS = {
+    NAME_PATTERN: "name: ASCII letters (A-Z, a-z), digits and underscores, not starting with a digit",
+    SLUG: "id: ASCII letters (A-Z, a-z), digits, underscores and hyphens, not starting with a digit or hyphen",
+}
+"""What the sheet's name and id patterns ask for, in words (pydantic's message quotes the regular expression)."""
 
 _UNION_TAGS = frozenset(ANSWER_TYPES)
 """pydantic puts the chosen answer type's tag in an error's loc (``answer.number.abs_tol``); the YAML has no such level."""
@@ -90,6 +96,10 @@ def _spec_errors(exc: ValidationError, path: Path, lines: LineMap) -> SpecErrors
             message = str(error["ctx"]["error"])  # our own validators' words, without pydantic's "Value error, "
         elif error["type"] == "extra_forbidden":
             message = f"unknown field {loc[-1]!r}" if loc else message
+        elif error["type"] == "missing" and loc and isinstance(loc[-1], str):
+            message = f"{loc[-1]!r} is required here"
+        elif error["type"] == "string_pattern_mismatch" and context.get("pattern") in _PATTERN_WORDS:
+            message = f"{error['input']!r} is not a valid {_PATTERN_WORDS[context['pattern']]}"
         errors.append(
             SpecError(
                 message,

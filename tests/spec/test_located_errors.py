@@ -51,7 +51,7 @@ def test_a_later_case_missing_its_inputs_is_placed_at_that_case(tmp_path: Path, 
     path = write(tmp_path, text)
     assert validate_errors(grader, path) == [
         {"file": str(path), "line": str(line_of(text, "- name: two")),
-         "path": "exercises[0].parts[1].answer.cases[1].inputs", "message": "Field required", "code": "spec-missing"}
+         "path": "exercises[0].parts[1].answer.cases[1].inputs", "message": "'inputs' is required here", "code": "spec-missing"}
     ]
 
 

@@ -81,7 +81,9 @@ def test_a_function_name_that_is_no_identifier_was_already_refused(tmp_path: Pat
     text = SHEET.replace("function: twice", 'function: "9lives"')
     assert one_located(grader, tmp_path, text) == {
         "line": str(line_of(text, "function: ")), "path": "exercises[0].parts[2].answer.function",
-        "message": "String should match pattern '^[A-Za-z_][A-Za-z0-9_]*$'", "code": "spec-name",
+        "message": "'9lives' is not a valid name: ASCII letters (A-Z, a-z), digits and underscores, not starting with a "
+                   "digit",
+        "code": "spec-name",
     }
 
 
