@@ -12,8 +12,11 @@ import pytest
 
 from grader.cli import main
 
-ERROR_LINE = re.compile(r"^(?P<file>.+?):(?P<line>\d+) (?P<path>\S+): (?P<message>.+) \[(?P<code>spec-[a-z-]+)\]$")
-"""One located author error on stderr: ``file:line field.path: message [spec-code]``."""
+ERROR_LINE = re.compile(
+    r'^(?P<file>.+?):(?P<line>\d+) (?P<path>(?:[^\s"]|"(?:[^"\\]|\\.)*")+): (?P<message>.+) \[(?P<code>spec-[a-z-]+)\]$'
+)
+"""One located author error on stderr: ``file:line field.path: message [spec-code]`` (a key in the path that is not
+plain letters, digits, ``_`` and ``-`` is quoted, spaces and all: ``inputs["my x"]``)."""
 
 
 class Run:

@@ -38,6 +38,17 @@ NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 """A name (a function, an argument, a dim): ASCII letters, digits and underscores, not starting with a digit."""
 _NAME_PATTERN = re.compile(NAME_PATTERN.replace("$", "\\Z"))
 Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
+def _argument_name(name: str) -> str:
+    if not _NAME_PATTERN.match(name) or keyword.iskeyword(name) or len(name) > 64:
+        raise ValueError(
+            f"{name!r} is not a valid argument name: the student's function takes it as a parameter, so it must be a "
+            "Python identifier (ASCII letters, digits and underscores, not starting with a digit) that is not a keyword"
+        )
+    return name
+
+
+ArgName = Annotated[str, AfterValidator(_argument_name)]
+"""The name of an argument of the student's function: a Python identifier that is not a keyword."""
 CaseName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$", max_length=64)]
 
 
@@ -50,7 +61,7 @@ class CodeCase(_Options):
 
     name: CaseName
     """Shown to the student (for visible cases) and in reports."""
-    inputs: dict[str, Any]
+    inputs: dict[ArgName, Any]
     """Argument name -> ``$input``/``$quantity``, an ``{op: ...}`` call, or a literal."""
     visibility: Visibility = Visibility.visible
     """``hidden``: the student sees only whether the case passed."""
@@ -154,7 +165,7 @@ class RandomCases(_Options):
     """Random cases are hidden by default: students see only pass/fail counts."""
     dims: dict[Name, DimRange] = {}
     """Whole numbers drawn per case, usable in shapes and as arguments."""
-    args: dict[Name, RandomArg]
+    args: dict[ArgName, RandomArg]
     """Argument -> a random array, the name of a dim, or a literal number."""
 
 

@@ -83,6 +83,7 @@ def _spec_errors(exc: ValidationError, path: Path, lines: LineMap) -> SpecErrors
             item for i, item in enumerate(raw_loc)
             if not (i and raw_loc[i - 1] == "answer" and item in _UNION_TAGS)
             and not (i >= 2 and raw_loc[i - 2] == "args" and item in RANDOM_ARG_TAGS)
+            and item != "[key]"  # pydantic's mark of an error in a mapping's key: the place is the key's own
         )
         message = error["msg"]
         context = error.get("ctx", {})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import json
 import math
 import re
 from pathlib import Path
@@ -108,17 +109,21 @@ Loc = tuple[str | int, ...]
 
 
 def format_path(loc: Loc) -> str:
-    """``("exercises", 2, "parts", 1, "points")`` -> ``exercises[2].parts[1].points``."""
+    """``("exercises", 2, "parts", 1, "points")`` -> ``exercises[2].parts[1].points``; a key other than letters,
+    digits, ``_`` and ``-`` is quoted: ``inputs["my x"]``."""
     text = ""
     for item in loc:
         if isinstance(item, int):
             text += f"[{item}]"
-        else:
-            name = str(item)
-            if not name.isprintable():  # a key with a line break or a control character: one line, shown escaped
-                name = name.encode("unicode_escape").decode("ascii")
-            text += f".{name}" if text else name
+        elif _PLAIN_KEY.fullmatch(str(item)):
+            text += f".{item}" if text else str(item)
+        else:  # quoted, so that a space, a dot or a line break in a key cannot blur the path; escaped when unprintable
+            text += "[" + json.dumps(str(item), ensure_ascii=not str(item).isprintable()) + "]"
     return text
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-]+")
+"""A key a path shows as is (``.conv2d``); any other is quoted (``["my x"]``, ``["θ"]``)."""
 
 
 class LineMap:

@@ -132,7 +132,7 @@ def test_a_non_ascii_input_name_says_what_a_name_is(tmp_path: Path, grader: Grad
     text = SHEET.replace("      x: {value:", f"      x: {{value: 1}}\n      {written}: {{value:")
     path = write(tmp_path, text)
     assert validate_errors(grader, path) == [
-        {"file": str(path), "line": str(line_of(text, f"{written}: {{value")), "path": f"exercises[0].inputs.{name}",
+        {"file": str(path), "line": str(line_of(text, f"{written}: {{value")), "path": f'exercises[0].inputs["{name}"]',
          "message": f"'{name}' is not a valid name: a name must be ASCII letters (A-Z, a-z), digits and underscores, "
                     "not starting with a digit",
          "code": "spec-name"}

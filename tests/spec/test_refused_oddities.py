@@ -225,7 +225,21 @@ def test_random_case_arguments_of_every_form_are_read(tmp_path: Path, grader: Gr
 def test_a_name_with_a_line_break_is_shown_escaped_on_one_line(tmp_path: Path, grader: Grader) -> None:
     """The place of an error is one line of ``grader validate``'s output even for a key holding a line break (a
     name ending in one was once accepted)."""
-    for name, shown in (('"a\\nb"', "a\\nb"), ('"a\\n"', "a\\n")):
+    for name, shown in (('"a\\nb"', '["a\\nb"]'), ('"a\\n"', '["a\\n"]')):
         text = SHEET.replace("      x: {value: [[1, 2], [3, 4]]}\n", f"      x: {{value: [[1, 2], [3, 4]]}}\n      {name}: {{value: 1}}\n")
         error = one_located(grader, tmp_path, text)
-        assert error["path"] == f"exercises[0].inputs.{shown}", error
+        assert error["path"] == f"exercises[0].inputs{shown}", error
+
+
+@pytest.mark.parametrize("name", ["lambda", "my x", "class"])
+def test_an_argument_name_the_function_cannot_take_is_refused(tmp_path: Path, grader: Grader, name: str) -> None:
+    """A code case's input names a parameter of the student's function: a keyword or a name with a space passed
+    validate, then stopped grading (the sandbox refuses such an argument)."""
+    text = SHEET.replace("{name: one, inputs: {x: $x}}", f'{{name: one, inputs: {{"{name}": $x}}}}')
+    error = one_located(grader, tmp_path, text)
+    shown = name if name.isidentifier() else f'["{name}"]'
+    assert error["path"] == f"exercises[0].parts[2].answer.cases[0].inputs{'.' if name.isidentifier() else ''}{shown}"
+    assert error["message"] == (
+        f"{name!r} is not a valid argument name: the student's function takes it as a parameter, so it must be a "
+        "Python identifier (ASCII letters, digits and underscores, not starting with a digit) that is not a keyword"
+    )
