@@ -202,6 +202,21 @@ class PropertyCheck(_Options):
             )
         return shift
 
+    @model_validator(mode="after")
+    def _settings_of_its_kind(self) -> PropertyCheck:
+        """``shift`` is equivariance's, ``max_shift`` pool_invariance's: the other kind ignores it, so writing it
+        means a check other than the one the author meant; refused at that setting."""
+        ignored = {"equivariance": "max_shift", "pool_invariance": "shift"}[self.kind]
+        if ignored in self.model_fields_set:
+            used = "max_shift" if ignored == "shift" else "shift"
+            raise located(
+                f"{ignored} is not used by {'an' if self.kind[0] in 'aeiou' else 'a'} {self.kind} check (it takes "
+                f"{used}): drop {ignored}, or write the kind "
+                "of check that uses it",
+                (ignored,),
+            )
+        return self
+
 
 class CodeAnswer(Tolerances, AnswerSpec):
     """A function the student writes, graded case by case in the sandbox (never in the grader's process)."""

@@ -243,3 +243,22 @@ def test_an_argument_name_the_function_cannot_take_is_refused(tmp_path: Path, gr
         f"{name!r} is not a valid argument name: the student's function takes it as a parameter, so it must be a "
         "Python identifier (ASCII letters, digits and underscores, not starting with a digit) that is not a keyword"
     )
+
+
+@pytest.mark.parametrize(
+    ("check", "field", "message"),
+    [
+        ("{kind: pool_invariance, case: one, input: x, shift: [1, 0]}", "shift",
+         "shift is not used by a pool_invariance check (it takes max_shift): drop shift, or write the kind of check "
+         "that uses it"),
+        ("{kind: equivariance, case: one, input: x, max_shift: 2}", "max_shift",
+         "max_shift is not used by an equivariance check (it takes shift): drop max_shift, or write the kind of check "
+         "that uses it"),
+    ],
+)
+def test_a_setting_the_kind_of_check_ignores_is_refused(
+    tmp_path: Path, grader: Grader, check: str, field: str, message: str
+) -> None:
+    text = SHEET.replace("{kind: equivariance, case: one, input: x, shift: [1, 0]}", check)
+    error = one_located(grader, tmp_path, text)
+    assert error["path"] == f"exercises[0].parts[2].answer.properties[0].{field}" and error["message"] == message
