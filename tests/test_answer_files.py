@@ -247,3 +247,14 @@ def test_a_code_files_declared_student_is_one_plain_string(line: str, student: s
     found = student_line(f"import numpy as np\n{line}\n")
     assert found.student == student
     assert (found.problem is None) if problem is None else (found.problem is not None and problem in found.problem)
+
+
+def test_a_long_code_file_is_searched_line_by_line_not_parsed() -> None:
+    """A file longer than the parser is given (its syntax tree would hold hundreds of MB in the grader's process
+    for a hostile literal) still names its student by a plain STUDENT line."""
+    from grader.submission.student_line import MAX_PARSED_CHARS, student_line
+
+    literal = "x = [" + ", ".join(["1"] * (MAX_PARSED_CHARS // 3)) + "]\n"
+    assert len(literal) > MAX_PARSED_CHARS
+    assert student_line(f'STUDENT = "s42"\n{literal}').student == "s42"
+    assert student_line(f'{literal}STUDENT = "s1" + "2"\n').student is None  # no plain line: no id

@@ -1,29 +1,31 @@
 """The student id a code file declares: a top-level ``STUDENT = "s123"`` line, read as text and never run.
 
-Python's own tokenizer finds the line, so a ``STUDENT = "..."`` inside a docstring or another string (a template's
-instructions, say) is not one, and the value must be one plain string literal, as Python would assign it (escapes
-and triple quotes read as Python reads them; an f-string, bytes, or an expression such as ``"s1" + "23"`` is no
-id). The last such line counts, as Python's last assignment would. A file the tokenizer cannot read (a syntax
-error, a notebook's ``%`` magics) is searched line by line for the same plain form.
+Python's own parser (``ast.parse``, which runs nothing) finds the assignment, so a ``STUDENT = "..."`` inside a
+docstring or another string (a template's instructions, say) is not one, and the value must be one string literal,
+as Python would assign it (escapes and triple quotes read as Python reads them; an f-string, bytes, or an expression
+such as ``"s1" + "23"`` is no id). The last such assignment counts, as in Python. A file the parser cannot read (a
+syntax error, a notebook's ``%`` magics) or too long to parse is searched line by line for the plain form.
 """
 
 from __future__ import annotations
 
 import ast
-import io
 import re
-import tokenize
 from dataclasses import dataclass
 
 from grader.submission.answer_file import MAX_STUDENT_ID_LENGTH
 
+# Where an assignment to STUDENT may start; without one, nothing is parsed.
+_CANDIDATE = re.compile(r"^STUDENT[ \t]*(?::[ \t]*str[ \t]*)?=", re.MULTILINE)
 # The line-by-line form: one quoted string without its own quote character or a backslash, then the line's end.
 _PLAIN_LINE = re.compile(
     r"""^STUDENT[ \t]*(?::[ \t]*str[ \t]*)?=[ \t]*(?:"([^"\\\n]*)"|'([^'\\\n]*)')[ \t]*(?:;[ \t]*)?(?:#.*)?$""",
     re.MULTILINE,
 )
-_LINE_ENDS = {tokenize.NEWLINE, tokenize.NL, tokenize.COMMENT, tokenize.ENDMARKER}
-_BEFORE_A_STATEMENT = {tokenize.NEWLINE, tokenize.NL, tokenize.DEDENT, tokenize.ENCODING, tokenize.COMMENT}
+MAX_PARSED_CHARS = 1 << 17
+"""Longest source parsed to find the line (a student's file is a few kB; a parse takes about 300 bytes of memory per
+character of a long literal, so 128 KiB stays near 40 MB in the grader's process); a longer one is searched line by
+line."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,9 @@ class StudentLine:
 
 def student_line(source: str) -> StudentLine:
     """The id the last top-level ``STUDENT = "..."`` (or ``STUDENT: str = "..."``) of ``source`` assigns."""
-    values = _assigned_by_tokens(source)
+    if not _CANDIDATE.search(source):
+        return StudentLine(None)
+    values = _assigned_by_parser(source) if len(source) <= MAX_PARSED_CHARS else None
     if values is None:
         values = [plain or single for plain, single in _PLAIN_LINE.findall(source)]
     if not values:
@@ -55,30 +59,22 @@ def student_line(source: str) -> StudentLine:
     return StudentLine(student)
 
 
-def _assigned_by_tokens(source: str) -> list[str] | None:
-    """The plain string literals assigned to STUDENT at the top level, in order; None when Python's tokenizer
-    cannot read ``source``."""
+def _assigned_by_parser(source: str) -> list[str] | None:
+    """The string literals assigned to STUDENT by the module's top-level statements, in order; None when Python's
+    parser cannot read ``source``."""
     try:
-        tokens = [t for t in tokenize.generate_tokens(io.StringIO(source).readline) if t.type != tokenize.INDENT]
-    except (tokenize.TokenError, SyntaxError):  # IndentationError is a SyntaxError
+        module = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # ValueError: a NUL byte
         return None
     values: list[str] = []
-    for index, token in enumerate(tokens):
-        if token.type != tokenize.NAME or token.string != "STUDENT" or token.start[1] != 0:
+    for statement in module.body:
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+            target = statement.targets[0]
+        elif isinstance(statement, ast.AnnAssign):
+            target = statement.target
+        else:
             continue
-        if index and tokens[index - 1].type not in _BEFORE_A_STATEMENT:
-            continue
-        words = [t.string if t.type in (tokenize.OP, tokenize.NAME) else "" for t in tokens[index + 1 : index + 4]]
-        value_at = index + 4 if words == [":", "str", "="] else index + 2 if words[:1] == ["="] else None
-        if value_at is None or value_at + 1 >= len(tokens) or tokens[value_at].type != tokenize.STRING:
-            continue
-        after = tokens[value_at + 1]
-        if after.type not in _LINE_ENDS and not (after.type == tokenize.OP and after.string == ";"):
-            continue  # an expression: "s1" + "23", "a" if x else "b", "s1", "s2"
-        try:
-            value = ast.literal_eval(tokens[value_at].string)
-        except (ValueError, SyntaxError):  # an f-string
-            continue
-        if isinstance(value, str):  # not bytes
-            values.append(value)
+        value = statement.value
+        if isinstance(target, ast.Name) and target.id == "STUDENT" and isinstance(value, ast.Constant) and isinstance(value.value, str):
+            values.append(value.value)
     return values
