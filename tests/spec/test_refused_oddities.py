@@ -1,6 +1,8 @@
-"""Sheet mistakes ``grader validate`` once accepted silently, each now one located error: a code part's function named
-by a Python keyword, a property check's zero shift, a random draw given settings its ``dist`` ignores, quoted numbers
-in an input's ``value``, and a ``follow_through`` naming a later part.
+"""Sheet mistakes ``grader validate`` once accepted silently (or told several times, or only when grading), each now
+one located error: a code part's function named by a Python keyword, a property check's zero shift or a setting its
+kind ignores, a random draw given settings its ``dist`` ignores (a sheet input's or a code part's random case
+argument's), quoted numbers in an input's ``value`` or a random case argument, a ``follow_through`` naming a later
+part, and a code case argument the student's function cannot take as a parameter.
 
 Every test writes real YAML in a temporary folder and runs ``grader validate`` (``grader.cli.main``).
 """
