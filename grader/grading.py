@@ -115,7 +115,7 @@ def part_result(
     answer_error = _answer_error(verdict, written_as) if actual is None else ""
     if answer_error and verdict.status is Status.missing:
         verdict = verdict.model_copy(update={"feedback": answer_error})
-    annotations = {} if hidden else _annotations(part, actual, key.expected_winners(exercise.id, part.id))
+    annotations = {} if hidden else _annotations(part, actual, key.expected_winners(exercise.id, part.id, part.report.pool_winners))
     return PartResult(
         **common,
         points_earned=round(verdict.fraction * part.points, 6),

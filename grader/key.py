@@ -27,7 +27,7 @@ from grader.errors import SpecError, SpecErrors
 from grader.quantities import OPS, Lazy, QuantityNode, places_only
 from grader.result import Visibility
 from grader.spec.loader import Sheet
-from grader.spec.models import MAX_ENTRIES, Call, ExerciseSpec, InputSpec, PartSpec, check_literal, entry_count
+from grader.spec.models import MAX_ENTRIES, Call, ExerciseSpec, InputSpec, PartSpec, PoolWindow, check_literal, entry_count
 from grader.spec.yaml_lines import Loc
 
 MAX_KEY_ENTRIES = 2 * MAX_ENTRIES
@@ -333,11 +333,12 @@ class AnswerKey:
             self._shown[where] = self._part_spec(exercise_id, part_id).answer.expected_json(self.part(*where).expected)
         return self._shown[where]
 
-    def expected_winners(self, exercise_id: str, part_id: str) -> tuple[tuple[int, ...], list[Any]] | None:
-        """The max-pooling winners of the part's key (its ``report.pool_winners`` window): the key's shape (H, W, C)
-        and the winners as nested lists of booleans of that shape; computed once per key, as :meth:`expected_json`
-        is. None when the part asks for none or its key has no value to show."""
-        window = self._part_spec(exercise_id, part_id).report.pool_winners
+    def expected_winners(
+        self, exercise_id: str, part_id: str, window: PoolWindow | None
+    ) -> tuple[tuple[int, ...], list[Any]] | None:
+        """The max-pooling winners of the part's key in ``window`` (the part's ``report.pool_winners``): the key's
+        shape (H, W, C) and the winners as nested lists of booleans of that shape; computed once per key, as
+        :meth:`expected_json` is. None when the part asks for none (``window`` None) or its key has no value to show."""
         if window is None:
             return None
         where = (exercise_id, part_id)
