@@ -299,9 +299,9 @@ def _prepared_run(sheet: Sheet, part_ids: tuple[tuple[str, str], ...]) -> Prepar
 
     Each case keeps its part's per-call limits, and each part's cases together its total time (a group of the
     sandbox's, which also pays for the imports its timed-out calls cause): a part whose calls are slow runs out of
-    its own time, never of the parts' after it. The run's total time is what the parts would have had one by one,
-    plus an import per part and one more (at most MAX_RUN_SECONDS). Case names are prefixed ``exercise.part/`` to
-    stay unique across parts.
+    its own time, never of the parts' after it, unless MAX_RUN_SECONDS, the cap of the run's total, runs out first.
+    The run's total time is what the parts would have had one by one, plus an import per part and one more (at most
+    MAX_RUN_SECONDS). Case names are prefixed ``exercise.part/`` to stay unique across parts.
     """
     specs = {(exercise.id, part.id): part for exercise, part in sheet.parts()}
     answers: list[CodeAnswer] = [specs[ids].answer for ids in part_ids]  # type: ignore[misc]

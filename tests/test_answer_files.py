@@ -239,12 +239,14 @@ def test_malformed_json_names_the_line(sheet: Sheet, tmp_path: Path) -> None:
         ('STUDENT = "Jan\u00a0Novak"', None, "(a non-breaking or zero-width space, as text pasted from a PDF has)"),
         (f'STUDENT = "{"x" * 201}"', None, "is 201 characters long; a student id has at most 200"),
         ('STUDENT = "  "', None, "is empty"),
+        ('\ufeffSTUDENT = "s42"\r\ndef f():\r\n    return 1\r', "s42", None),  # a byte-order mark, Windows line ends
+        ('%matplotlib inline\r\nSTUDENT = "s42"  # me\r', "s42", None),  # not Python: read line by line, \r and all
     ],
 )
 def test_a_code_files_declared_student_is_one_plain_string(line: str, student: str | None, problem: str | None) -> None:
     from grader.submission.student_line import student_line
 
-    found = student_line(f"import numpy as np\n{line}\n")
+    found = student_line(line if line.startswith("\ufeff") else f"import numpy as np\n{line}\n")
     assert found.student == student
     assert (found.problem is None) if problem is None else (found.problem is not None and problem in found.problem)
 

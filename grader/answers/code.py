@@ -131,16 +131,18 @@ def _dim_name(value: str) -> str:
     return value
 
 
+_QUOTED_DECIMAL = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
 def _random_arg_kind(value: Any) -> str:
     """Which of :data:`RandomArg`'s forms ``value`` is written as: one form is validated, so a mistake in an array
     is told once, not once per form."""
     if isinstance(value, dict | RandomArray):
         return "random-array"
     if isinstance(value, str):
-        try:
-            float(value)
-        except ValueError:
-            return "dim-name"
+        # Text the sheet loader would have read as a number had it not been quoted (YAML 1.2's decimal forms);
+        # unquoted inf, nan or 1_000 are text to YAML, and a name to look up (a dim may be called nan).
+        return "literal-number" if _QUOTED_DECIMAL.fullmatch(value.strip()) else "dim-name"
     return "literal-number"
 
 

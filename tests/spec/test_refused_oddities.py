@@ -204,6 +204,9 @@ RANDOM_CASES = """\
          "'n + 1' is not the name of a dim (ASCII letters, digits and underscores); an argument is a random array, a "
          'dim\'s name or a number (formulas of dims such as "m + f - 1" go in a random array\'s shape)'),
         (".inf", "", "an argument of the random cases must be a finite number, got inf"),
+        ("1_000", "",  # text to YAML, unquoted: not told to drop quotes it has none of
+         "'1_000' is not the name of a dim (ASCII letters, digits and underscores); an argument is a random array, a "
+         'dim\'s name or a number (formulas of dims such as "m + f - 1" go in a random array\'s shape)'),
     ],
 )
 def test_a_random_case_argument_is_told_once_at_its_place(
