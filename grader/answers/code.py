@@ -36,10 +36,11 @@ from grader.result import Verdict, Visibility
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 """A name (a function, an argument, a dim): ASCII letters, digits and underscores, not starting with a digit."""
-_NAME_PATTERN = re.compile(NAME_PATTERN.replace("$", "\\Z"))
+NAME = re.compile(NAME_PATTERN.replace("$", "\\Z"))
+"""NAME_PATTERN compiled, matching the whole text (a trailing line break included)."""
 Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
 def _argument_name(name: str) -> str:
-    if not _NAME_PATTERN.match(name) or keyword.iskeyword(name) or len(name) > 64:
+    if not NAME.match(name) or keyword.iskeyword(name) or len(name) > 64:
         raise ValueError(
             f"{name!r} is not a valid argument name: the student's function takes it as a parameter, so it must be a "
             "Python identifier (ASCII letters, digits and underscores, not starting with a digit) that is not a keyword"
@@ -123,15 +124,12 @@ def _literal_number(value: Any) -> int | float:
 
 
 def _dim_name(value: str) -> str:
-    if not _NAME_PATTERN.match(value) or len(value) > 64:
+    if not NAME.match(value) or len(value) > 64:
         raise ValueError(
             f"{value!r} is not the name of a dim (ASCII letters, digits and underscores); an argument is a random "
             "array, a dim's name or a number (formulas of dims such as \"m + f - 1\" go in a random array's shape)"
         )
     return value
-
-
-_QUOTED_DECIMAL = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 
 
 def _random_arg_kind(value: Any) -> str:
@@ -140,9 +138,15 @@ def _random_arg_kind(value: Any) -> str:
     if isinstance(value, dict | RandomArray):
         return "random-array"
     if isinstance(value, str):
-        # Text the sheet loader would have read as a number had it not been quoted (YAML 1.2's decimal forms);
-        # unquoted inf, nan or 1_000 are text to YAML, and a name to look up (a dim may be called nan).
-        return "literal-number" if _QUOTED_DECIMAL.fullmatch(value.strip()) else "dim-name"
+        # Text the sheet loader would have read as a number had it not been quoted, as an input's value tells it
+        # (spec.models.quoted_number); unquoted inf, nan, 017 or 1_000 are text to YAML, and a name to look up.
+        from grader.spec.models import quoted_number  # deferred: the spec models import this module
+
+        try:
+            float(value)
+        except ValueError:
+            return "dim-name"
+        return "literal-number" if quoted_number(value) else "dim-name"
     return "literal-number"
 
 

@@ -11,6 +11,7 @@ from pydantic_core import PydanticCustomError
 
 from grader.answers import AnswerSpecUnion
 from grader.answers.choice import normalize
+from grader.answers.code import NAME
 from grader.draw_settings import unused_setting_problem
 from grader.located import located, require_unique
 from grader.result import Visibility
@@ -224,7 +225,7 @@ def _inexact_integer(number: int, shown: str, at: str) -> ValueError:
     )
 
 
-def _quoted_number(text: str) -> bool:
+def quoted_number(text: str) -> bool:
     """Whether ``text`` (a string of a sheet that ``float()`` reads) was written in quotes: the sheet loader reads a
     number written without quotes as a number (grader.spec.yaml_lines.DECIMAL_INT, DECIMAL_FLOAT), and it never has
     spaces around it. Text it leaves as text unquoted (``010``, ``1_000``) cannot be told from quoted text here."""
@@ -280,7 +281,7 @@ def check_literal(value: Any, where: str = "") -> tuple[int, ...]:
                 raise _inexact_integer(whole, repr(value), at)
         if not _finite(number):
             raise ValueError(f"not a finite number: {value!r}{at}")
-        if _quoted_number(value):
+        if quoted_number(value):
             raise ValueError(
                 f"{value!r}{at} is a number written as text (in quotes, or as a block scalar); write it as a plain "
                 f"number: {text.strip()}"
@@ -376,7 +377,6 @@ Ref = Annotated[str, Field(pattern=r"^\$[A-Za-z_][A-Za-z0-9_]*$")]
 Expression = Ref | Call
 
 _REF = re.compile(r"^\$[A-Za-z_][A-Za-z0-9_]*$")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def check_expression(value: Any, choice_options: list[str] | None = None) -> Any:
@@ -401,7 +401,7 @@ def check_expression(value: Any, choice_options: list[str] | None = None) -> Any
                 f"{value!r} is typed by hand, but {typed}: a 'choice' part's key is the 0-based position of the right "
                 "option, computed by the engine: {op: option, at: ...} (e.g. at: {op: argmax, x: $scores})"
             )
-        if _NAME.match(text):
+        if NAME.match(text):
             raise ValueError(f"{value!r} is not a reference: write ${text} to refer to the input or quantity {text}")
         raise ValueError(f"{value!r} is neither a $reference nor an {{op: ...}} call ({typed})")
     if isinstance(value, dict):
@@ -557,7 +557,7 @@ class ExerciseSpec(_Strict):
     @classmethod
     def _names(cls, value: dict[str, Any]) -> dict[str, Any]:
         for name in value:
-            if not _NAME.match(name):
+            if not NAME.match(name):
                 raise located(
                     f"{name!r} is not a valid name: a name must be ASCII letters (A-Z, a-z), digits and underscores, "
                     "not starting with a digit",
