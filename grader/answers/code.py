@@ -36,6 +36,8 @@ from grader.result import Verdict, Visibility
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 """A name (a function, an argument, a dim): ASCII letters, digits and underscores, not starting with a digit."""
+NAME_RULE = "ASCII letters (A-Z, a-z), digits and underscores, not starting with a digit"
+"""What :data:`NAME_PATTERN` asks for, in the words every message about a name uses."""
 NAME = re.compile(NAME_PATTERN.replace("$", "\\Z"))
 """NAME_PATTERN compiled, matching the whole text (a trailing line break included)."""
 Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]

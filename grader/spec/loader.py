@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from grader.answers import ANSWER_TYPES
-from grader.answers.code import NAME_PATTERN, RANDOM_ARG_TAGS
+from grader.answers.code import NAME_PATTERN, NAME_RULE, RANDOM_ARG_TAGS
 from grader.errors import InputFileError, SpecError, SpecErrors
 from grader.spec.models import SLUG, ExerciseSpec, PartSpec, SheetSpec
 from grader.spec.yaml_lines import LineMap, Loc, format_path, load_yaml_with_lines, read_text
@@ -29,7 +29,7 @@ _CODES = {
 }
 
 _PATTERN_WORDS = {
-    NAME_PATTERN: "name: ASCII letters (A-Z, a-z), digits and underscores, not starting with a digit",
+    NAME_PATTERN: f"name: {NAME_RULE}",
     SLUG: "id: ASCII letters (A-Z, a-z), digits, underscores and hyphens, not starting with a digit or hyphen",
 }
 """What the sheet's name and id patterns ask for, in words (pydantic's message quotes the regular expression)."""

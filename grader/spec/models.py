@@ -11,7 +11,7 @@ from pydantic_core import PydanticCustomError
 
 from grader.answers import AnswerSpecUnion
 from grader.answers.choice import normalize
-from grader.answers.code import NAME
+from grader.answers.code import NAME, NAME_RULE
 from grader.draw_settings import unused_setting_problem
 from grader.located import located, require_unique
 from grader.result import Visibility
@@ -559,8 +559,7 @@ class ExerciseSpec(_Strict):
         for name in value:
             if not NAME.match(name):
                 raise located(
-                    f"{name!r} is not a valid name: a name must be ASCII letters (A-Z, a-z), digits and underscores, "
-                    "not starting with a digit",
+                    f"{name!r} is not a valid name: a name must be {NAME_RULE}",
                     (name,),
                     kind="string_pattern_mismatch",
                 )
