@@ -229,9 +229,14 @@ def test_malformed_json_names_the_line(sheet: Sheet, tmp_path: Path) -> None:
         ('STUDENT = "s42"; x = "y"', "s42", None),
         ('STUDENT = "your id"\nSTUDENT = "s43"', "s43", None),  # the last assignment counts, as in Python
         ('STUDENT = "s42"\n"""A template says: write\nSTUDENT = "your id"\n"""', "s42", None),  # inside a string
-        ('STUDENT = "s1" + "23"', None, None),  # an expression, not an id
-        ('STUDENT = "s1", "s2"', None, None),
-        ('STUDENT = f"s{42}"', None, None),
+        ('STUDENT = "s1" + "23"', None, "is not one string in quotes"),  # an expression, not an id
+        ('STUDENT = "s1", "s2"', None, "is not one string in quotes"),
+        ('STUDENT = f"s{42}"', None, "is not one string in quotes"),
+        ('STUDENT = "s42"\nSTUDENT = None', None, "is not one string in quotes"),  # the last assignment counts
+        ('STUDENT = "s42"\nSTUDENT += "x"', None, "is not one string in quotes"),
+        ('STUDENT = None\nSTUDENT = "s42"', "s42", None),
+        ('STUDENT = X = "s42"', "s42", None),
+        ('STUDENT = "s42"\nSTUDENT: str', "s42", None),  # an annotation alone assigns nothing
         ('def f():\n    STUDENT = "s9"', None, None),  # not at the top level
         ('%matplotlib inline\nSTUDENT = "s42"', "s42", None),  # a notebook's magic: read line by line
         ('STUDENT = "s\x1b[2J42"', None, "holds a tab, a control character or an invisible space"),

@@ -2,10 +2,11 @@
 
 Python's own parser (``ast.parse``, which runs nothing) finds the assignment, so a ``STUDENT = "..."`` inside a
 docstring or another string (a template's instructions, say) is not one, and the value must be one string literal,
-as Python would assign it (escapes and triple quotes read as Python reads them; an f-string, bytes, or an expression
-such as ``"s1" + "23"`` is no id). The last top-level ``STUDENT = "<string>"`` counts (other assignments to it, such
-as ``STUDENT = None`` or ``STUDENT += "x"``, are not read). A file the parser cannot read (a syntax error, a
-notebook's ``%`` magics) or too long to parse is searched line by line for the plain form.
+as Python would assign it (escapes and triple quotes read as Python reads them). The last top-level assignment to
+STUDENT counts, as in Python (``STUDENT = X = "s1"`` included): when it assigns anything but one string literal (an
+f-string, bytes, ``None``, an expression such as ``"s1" + "23"``, or ``STUDENT += "x"``) the file gives no id, and the
+reason says so. A file the parser cannot read (a syntax error, a notebook's ``%`` magics) or too long to parse is
+searched line by line for the plain form.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ _PLAIN_LINE = re.compile(
     r"""^STUDENT[ \t]*(?::[ \t]*str[ \t]*)?=[ \t]*(?:"([^"\\\r\n]*)"|'([^'\\\r\n]*)')[ \t]*(?:;[ \t]*)?(?:#[^\r\n]*)?\r?$""",
     re.MULTILINE,
 )
+NOT_A_STRING = "is not one string in quotes (the grader reads the line without running your code)"
+"""Why the last top-level assignment to STUDENT gives no id when it assigns an expression, ``None`` and the like."""
 MAX_PARSED_CHARS = 1 << 15
 """Longest source parsed to find the line: a student's file is a few kB, and a parse may take up to about 1 kB of
 memory and 10 microseconds per character (measured at 128 KiB: 117 MB for ``x`` lines, 1.3 s for f-strings), so
@@ -48,6 +51,8 @@ def student_line(source: str) -> StudentLine:
         values = [plain or single for plain, single in _PLAIN_LINE.findall(source)]
     if not values:
         return StudentLine(None)
+    if values[-1] is None:
+        return StudentLine(None, NOT_A_STRING)
     student = values[-1].strip()
     if not student:
         return StudentLine(None, "is empty")
@@ -61,22 +66,23 @@ def student_line(source: str) -> StudentLine:
     return StudentLine(student)
 
 
-def _assigned_by_parser(source: str) -> list[str] | None:
-    """The string literals assigned to STUDENT by the module's top-level statements, in order; None when Python's
-    parser cannot read ``source``."""
+def _assigned_by_parser(source: str) -> list[str | None] | None:
+    """What the module's top-level statements assign to STUDENT, in order: the string of a string literal, None for
+    anything else (an expression, ``None``, ``+=``); None when Python's parser cannot read ``source``."""
     try:
         module = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):  # ValueError: a NUL byte
         return None
-    values: list[str] = []
+    values: list[str | None] = []
     for statement in module.body:
-        if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
-            target = statement.targets[0]
-        elif isinstance(statement, ast.AnnAssign):
-            target = statement.target
+        if isinstance(statement, ast.Assign):
+            targets = statement.targets
+        elif isinstance(statement, ast.AugAssign) or (isinstance(statement, ast.AnnAssign) and statement.value):
+            targets = [statement.target]
         else:
             continue
-        value = statement.value
-        if isinstance(target, ast.Name) and target.id == "STUDENT" and isinstance(value, ast.Constant) and isinstance(value.value, str):
-            values.append(value.value)
+        if any(isinstance(target, ast.Name) and target.id == "STUDENT" for target in targets):
+            value = statement.value
+            literal = isinstance(value, ast.Constant) and isinstance(value.value, str) and not isinstance(statement, ast.AugAssign)
+            values.append(value.value if literal else None)  # type: ignore[union-attr]
     return values
