@@ -33,12 +33,26 @@ from grader.errors import GraderError
 from grader.spec.yaml_lines import DECIMAL_FLOAT
 
 
-class Lazy:
-    """An unevaluated argument: ``value()`` as written, or ``value_with({input: new_value})``."""
+LAZY_ARRAYS_KEPT = 4096
+"""How many arrays an evaluation's :meth:`Lazy.array_with` remembers at most (later ones are computed each time)."""
 
-    def __init__(self, expression: Any, evaluate: Callable[[Any, Mapping[str, Any]], Any]) -> None:
+
+class Lazy:
+    """An unevaluated argument: ``value()`` as written, or ``value_with({input: new_value})``.
+
+    ``arrays``, when given, is shared by every Lazy of one evaluation without overrides (the key's own): there
+    :meth:`array_with` remembers the arrays it computed, so ``translation`` and ``every_unit_has_invariant_shift``
+    of one layer run it once per shifted image, not once each."""
+
+    def __init__(
+        self,
+        expression: Any,
+        evaluate: Callable[[Any, Mapping[str, Any]], Any],
+        arrays: dict[tuple[Any, ...], tuple[Any, np.ndarray]] | None = None,
+    ) -> None:
         self.expression = expression
         self._evaluate = evaluate
+        self._arrays = arrays
 
     def value(self) -> Any:
         return self._evaluate(self.expression, {})
@@ -46,6 +60,25 @@ class Lazy:
     def value_with(self, overrides: Mapping[str, Any]) -> Any:
         """The expression's value when each named input takes the given value instead of its own."""
         return self._evaluate(self.expression, overrides)
+
+    def array_with(self, overrides: Mapping[str, np.ndarray]) -> np.ndarray:
+        """``array_of(value_with(overrides))``, read-only; remembered when the evaluation shares its arrays (only
+        arrays: a value's graph is never shared, since a gradient through one quantity must not flow through another
+        that was computed alike)."""
+        if self._arrays is None:
+            return array_of(self.value_with(overrides))
+        # a reference ("$pooled") is the same quantity wherever it is written; another expression, the same object
+        # (which the entry keeps alive, so that its id is not another's while the entry is kept)
+        expression = self.expression if isinstance(self.expression, str) else id(self.expression)
+        key = (expression, *((name, a.shape, a.dtype.str, a.tobytes()) for name, a in sorted(overrides.items())))
+        kept = self._arrays.get(key)
+        if kept is not None:
+            return kept[1]
+        array = np.array(array_of(self.value_with(overrides)))
+        array.setflags(write=False)
+        if len(self._arrays) < LAZY_ARRAYS_KEPT:
+            self._arrays[key] = (self.expression, array)
+        return array
 
 
 @dataclass(frozen=True)
@@ -1234,7 +1267,7 @@ def _refuse_independent(of: Lazy, input: Tensor, value: Any) -> None:
     scale = max(1.0, float(np.abs(image).max(initial=0.0)))
     other = image + np.random.default_rng(DEPENDENCE_SEED).normal(size=image.shape) * scale
     try:
-        changed = array_of(of.value_with({input.label: other}))
+        changed = of.array_with({input.label: other})
     except (ValueError, ArithmeticError, GraderError):
         return  # it fails for another input: it depends on it
     before = array_of(value)
@@ -1279,10 +1312,11 @@ def _layer(of: Lazy, input: Tensor) -> Callable[[np.ndarray], np.ndarray]:
 
     def layer(image: np.ndarray) -> np.ndarray:
         nonlocal checked
-        value = of.value_with({input.label: image})
-        if not checked:
-            _refuse_independent(of, input, value)
-            checked = True
+        if checked:
+            return of.array_with({input.label: image})
+        value = of.value_with({input.label: image})  # with its graph, which tells at once whether it uses the image
+        _refuse_independent(of, input, value)
+        checked = True
         return array_of(value)
 
     return layer

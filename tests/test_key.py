@@ -99,6 +99,25 @@ def test_keys_are_deterministic_per_seed_and_differ_across_seeds(sheet: Sheet) -
     assert first.inputs["ex2"]["n3"] == other.inputs["ex2"]["n3"] == 7  # literal-only inputs stay put
 
 
+@pytest.mark.parametrize("path", sorted((ROOT / "exercises").glob("*.yaml")), ids=lambda path: path.stem)
+@pytest.mark.parametrize("seed", [None, 0, 5])
+def test_a_key_shares_its_quantities_across_parts_without_changing_any(
+    path: Path, seed: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key evaluates each quantity once for all its parts and mistakes (and each layer once per shifted image for
+    translation checks); every part's key is what evaluating the part on its own gives."""
+    import grader.key as key_module
+
+    sheet = load_sheet(path)
+    shared = compute_key(sheet, seed).as_json()
+
+    class OnItsOwn(key_module.Evaluator):
+        def __init__(self, *args: object, shared: bool = False, **kwargs: object) -> None:
+            super().__init__(*args, shared=False, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(key_module, "Evaluator", OnItsOwn)
+    assert compute_key(sheet, seed).as_json() == shared
+
 def test_the_seedless_variant_uses_the_literal_inputs(sheet: Sheet) -> None:
     key = compute_key(sheet)
     exercise = next(e for e in sheet.spec.exercises if e.id == "ex3")
