@@ -90,14 +90,37 @@ class Evaluator:
         return env.resolve(expression, loc)
 
 
+class _InputNodes(Mapping[str, Tensor]):
+    """An evaluation's inputs as graph leaves (Tensors named after their input), each made when first used: an
+    evaluation with one input replaced (a shifted image, a formula's random point) uses few of the exercise's."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self._values = values
+        self._nodes: dict[str, Tensor] = {}
+
+    def __getitem__(self, name: str) -> Tensor:
+        node = self._nodes.get(name)
+        if node is None:
+            node = self._nodes[name] = Tensor(self._values[name], name=name)
+        return node
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._values
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
 class _Env:
     def __init__(self, evaluator: Evaluator, overrides: dict[str, Any]) -> None:
         self.ev = evaluator
         # Overrides replace inputs (a shifted image, random points) or add new ones (a code case's arguments,
         # which shadow quantities of the same name).
-        values = {**evaluator.inputs, **overrides}
         self.overrides = overrides
-        self.inputs: dict[str, Tensor] = {name: Tensor(value, name=name) for name, value in values.items()}
+        self.inputs = _InputNodes({**evaluator.inputs, **overrides})
         self.memo: dict[str, Any] = {}
         self.active: list[str] = []
 
@@ -787,6 +810,7 @@ def _key_value(
     except ValueError as exc:
         raise evaluator.sheet.error(str(exc), code="spec-answer-type", loc=(*evaluator.base, *loc)) from None
     _check_domains(evaluator, part, converted, loc[:2], what)
+    _check_points(evaluator, part, converted, loc, what)
     return converted
 
 
@@ -811,6 +835,26 @@ def _check_domains(evaluator: Evaluator, part: PartSpec, value: Any, part_loc: L
             code="spec-domain",
             loc=(*evaluator.base, *part_loc, "answer", field_name),
         )
+
+
+def _check_points(evaluator: Evaluator, part: PartSpec, value: Any, loc: Loc, what: str) -> None:
+    """A formula or graph key must be defined at enough of the random points its part is checked at (those of
+    :func:`grader.grading.check_context`), else no student could be graded on it; evaluating it there now also
+    remembers its values for grading."""
+    answer = part.answer
+    if not isinstance(value, FunctionReference) or not isinstance(answer, FormulaAnswer | GraphAnswer):
+        return
+    from grader.answers.formula import reference_at_points
+    from grader.grading import check_context  # grading imports this module
+
+    domains = answer.variables if isinstance(answer, FormulaAnswer) else answer.inputs
+    exercise_id = evaluator.exercise.id
+    try:
+        reference_at_points(value, domains, answer, check_context(evaluator.sheet, exercise_id, part.id))
+    except ValueError as exc:
+        raise evaluator.sheet.error(
+            f"the {what} function cannot be checked: {exc}", code="spec-key-unusable", loc=(*evaluator.base, *loc)
+        ) from None
 
 
 def _check_report(evaluator: Evaluator, part: PartSpec, expected: Any, part_loc: Loc) -> None:

@@ -100,19 +100,42 @@ def _point_text(values: Mapping[str, np.ndarray], index: int) -> str:
 def _reference_values(reference: FunctionReference, values: Mapping[str, np.ndarray], count: int) -> np.ndarray:
     """The reference at the ``count`` points of ``values``: NaN where it is undefined. An op that refuses a point
     (``log`` of a number <= 0 raises, where numpy would give NaN) makes only that point undefined: the points are
-    then evaluated one at a time."""
+    then evaluated one at a time. ValueError with the first point's reason when it can be evaluated at none."""
     try:
         return np.broadcast_to(np.asarray(reference(values), dtype=np.float64), (count,))
     except (SpecError, SpecErrors, FormulaError, ValueError, ArithmeticError):
         pass
     result = np.full(count, np.nan)
+    first_error: Exception | None = None
     for index in range(count):
         point = {name: column[index : index + 1] for name, column in values.items()}
         try:
             result[index] = np.asarray(reference(point), dtype=np.float64).reshape(-1)[0]
-        except (SpecError, SpecErrors, FormulaError, ValueError, ArithmeticError):
-            pass
+        except (SpecError, SpecErrors, FormulaError, ValueError, ArithmeticError) as exc:
+            first_error = first_error or exc
+    if first_error is not None and not np.isfinite(result).any():
+        reason = first_error.message if isinstance(first_error, SpecError) else str(first_error)
+        raise ValueError(f"the reference cannot be evaluated at any of the {count} random points: {reason}")
     return result
+
+
+def reference_at_points(
+    reference: FunctionReference, domains: Mapping[str, Domain], options: PointCheck, ctx: CheckContext
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The random points of a part's check (``{variable: (points,) array}``) and the reference there ((points,),
+    NaN where undefined). ValueError (the author's fault) when it is defined at fewer than
+    :data:`MIN_DEFINED_POINTS` of them. The reference remembers its values at these points, so the key's own check
+    (:func:`grader.key.compute_key`) makes grading's free."""
+    values = sample_points(domains, options.points, ctx.generator())
+    reference_values = _reference_values(reference, values, options.points)
+    defined = int(np.isfinite(reference_values).sum())
+    if defined < MIN_DEFINED_POINTS:
+        raise ValueError(
+            f"the reference is defined at only {defined} of {options.points} random points "
+            f"(at least {MIN_DEFINED_POINTS} are needed); narrow the variables' domains "
+            f"({', '.join(domains)}) or draw more points"
+        )
+    return values, reference_values
 
 
 def compare_at_points(
@@ -129,15 +152,8 @@ def compare_at_points(
     FormulaError (division by zero, log of 0) counts as wrong there. ValueError (the author's fault) when the
     reference is defined at fewer than :data:`MIN_DEFINED_POINTS` of the points.
     """
-    values = sample_points(domains, options.points, ctx.generator())
-    reference_values = _reference_values(reference, values, options.points)
+    values, reference_values = reference_at_points(reference, domains, options, ctx)
     defined = np.isfinite(reference_values)
-    if int(defined.sum()) < MIN_DEFINED_POINTS:
-        raise ValueError(
-            f"the reference is defined at only {int(defined.sum())} of {options.points} random points "
-            f"(at least {MIN_DEFINED_POINTS} are needed); narrow the variables' domains "
-            f"({', '.join(domains)}) or draw more points"
-        )
     values = {name: column[defined] for name, column in values.items()}
     reference_values = reference_values[defined]
     count = reference_values.shape[0]

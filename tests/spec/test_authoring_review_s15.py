@@ -87,7 +87,7 @@ exercises:
 def test_a_formula_key_undefined_on_part_of_its_domain_skips_those_points(tmp_path: Path, grader: Grader) -> None:
     """log(8 - f) for f in [4, 9]: undefined for f >= 8, where the engine's log refuses instead of giving NaN.
     Those points are skipped, as the README says: the sheet validates, its key's examples are where it is defined,
-    and a right formula scores; a domain where it is nowhere defined is the author's error at the part."""
+    and a right formula scores; a domain where it is nowhere defined is the author's error at the part, saying why."""
     sheet = write(tmp_path, FORMULA_SHEET.replace("DOMAIN_HIGH", "9"))
     examples = solved_key(grader, sheet)["e"]["a"]  # points where the key is defined, with its value there
     assert examples and all(np.isclose(point["value"], np.log(8 - point["at"]["f"])) for point in examples)
@@ -98,7 +98,8 @@ def test_a_formula_key_undefined_on_part_of_its_domain_skips_those_points(tmp_pa
     assert run.code == 0, run.err
     nowhere = FORMULA_SHEET.replace("DOMAIN_HIGH", "9").replace("low: 4", "low: 8.5")
     [error] = validate_errors(grader, write(tmp_path, nowhere, "nowhere.yaml"))
-    assert "the reference is defined at only 0 of 50 random points" in error["message"]
+    assert "the reference cannot be evaluated at any of the 50 random points: formula: log(n - f)" in error["message"]
+    assert "log: x must be > 0 everywhere" in error["message"]
 
 
 def test_no_validation_seeds_on_a_sheet_with_random_inputs_is_warned_of(tmp_path: Path, grader: Grader) -> None:

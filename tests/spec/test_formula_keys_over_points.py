@@ -1,0 +1,104 @@
+"""A formula key (``{op: function, of: $q, ...}``) is the quantity at each random point on its own, whatever ops it
+uses: a ``sum`` or ``mean`` over the formula's quantity is not a sum over the points, a loss or a softmax of a stack
+works, and a quantity that is no single number, or a variable that is no single number, is refused by every command
+that computes the key (found by an authoring review: ``sum`` gave one wrong constant at every point and validate
+said ok)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from tests.conftest import Grader, line_of, write
+
+from .conftest import one_error, solved_key
+
+SHEET = """\
+id: formula-keys
+exercises:
+  - id: e
+    inputs:
+      w: {value: 0.5}
+      x: {value: 2.0}
+      t: {value: 1.0}
+      v: {value: [1.0, 2.0]}
+    quantities:
+      square_sum: {op: sum, x: {op: square, x: $w}}
+      product_mean: {op: mean, x: {op: mul, a: $w, b: $x}}
+      loss: {op: mse_loss, y: {op: mul, a: $w, b: $x}, target: $t}
+      pair: {op: mul, a: $w, b: $v}
+    parts:
+      - id: s
+        prompt: sum of w^2
+        points: 1
+        answer: {type: formula, variables: {w: {low: -2, high: 2}}}
+        expected: {op: function, of: $square_sum, variables: {w: $w}}
+      - id: m
+        prompt: mean of w x
+        points: 1
+        answer: {type: formula, variables: {w: {low: -2, high: 2}}}
+        expected: {op: function, of: $product_mean, variables: {w: $w}}
+      - id: l
+        prompt: the loss
+        points: 1
+        answer: {type: formula, variables: {w: {low: -2, high: 2}}}
+        expected: {op: function, of: $loss, variables: {w: $w}}
+"""
+
+RIGHT = {"s": "w**2", "m": "2*w", "l": "(2*w - 1)**2 / 2"}
+"""Each part's right formula, written by hand (mse_loss is half the squared error, as the sheet's Exercise 1)."""
+
+
+def test_each_point_of_a_formula_key_is_its_quantity_there(tmp_path: Path, grader: Grader) -> None:
+    key = solved_key(grader, write(tmp_path, SHEET))["e"]
+    for part, examples in key.items():
+        formula = RIGHT[part].replace("**", "^")
+        assert len(examples) >= 3, (part, examples)
+        for point in examples:
+            w = point["at"]["w"]
+            expected = {"s": w**2, "m": 2 * w, "l": (2 * w - 1) ** 2 / 2}[part]
+            assert np.isclose(point["value"], expected, rtol=1e-12, atol=1e-12), (formula, point)
+
+
+def test_the_right_formulas_score_full_marks_and_a_constant_none(tmp_path: Path, grader: Grader) -> None:
+    sheet = write(tmp_path, SHEET)
+    for name, answers, expected_score in [("right", RIGHT, 3), ("constant", {part: "1" for part in RIGHT}, 0)]:
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump({"student": "s", "answers": {"e": answers}}), encoding="utf-8")
+        run = grader("grade", sheet, path, "--format", "json")
+        assert run.code == 0, run.err
+        assert json.loads(run.out)["result"]["points_earned"] == expected_score, run.out
+
+
+@pytest.mark.parametrize("command", ["validate", "solve", "grade"])
+def test_a_formula_key_of_an_array_quantity_is_refused_by_every_command(tmp_path: Path, grader: Grader, command: str) -> None:
+    text = SHEET + """\
+      - id: p
+        prompt: w v
+        points: 1
+        answer: {type: formula, variables: {w: {low: -2, high: 2}}}
+        expected: {op: function, of: $pair, variables: {w: $w}}
+"""
+    sheet = write(tmp_path, text)
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(yaml.safe_dump({"student": "s", "answers": {"e": {"p": "w"}}}), encoding="utf-8")
+    run = grader(command, sheet, *([answers] if command == "grade" else []))
+    where = f"{sheet}:{line_of(text, 'of: $pair')} exercises[0].parts[3].expected: the expected function cannot be checked"
+    if command == "grade":  # graded as a fault of the sheet, naming the sheet's line
+        assert run.code == 2 and f"answers.yaml: the sheet failed on this variant: {where}" in run.err, run.err
+    else:
+        error = one_error(run, sheet, "spec-key-unusable")
+        assert error.string.startswith(where), run.err
+    assert "'of' must be one number for each value of the formula's variables" in run.err
+    assert "has shape (2,)" in run.err and "(50,)" not in run.err
+
+
+def test_a_formula_variable_that_is_an_array_input_is_refused(tmp_path: Path, grader: Grader) -> None:
+    text = SHEET.replace("of: $square_sum, variables: {w: $w}", "of: $pair, variables: {w: $v}")
+    sheet = write(tmp_path, text)
+    error = one_error(grader("validate", sheet), sheet, "spec-op-failed")
+    assert "variables.w: $v has shape (2,), but a formula's variable stands for one number" in error["message"]
