@@ -161,12 +161,18 @@ def _stopped_before_call(key: CodeKey, outcomes: dict[str, CaseOutcome]) -> Case
 
 def _not_run_part(exercise: ExerciseSpec, part: PartSpec, key: CodeKey, stopped: CaseOutcome) -> PartResult:
     """A part none of whose cases ran: the reason once, with the file's own message (the line and the error of a
-    SyntaxError), and every case ``not run``."""
+    SyntaxError), and every case ``not run``.
+
+    The message only when the part has a visible case: visible cases run before any hidden input reaches the
+    student's code, so theirs (which the others share) cannot carry one. A part whose cases are all hidden got its
+    message from a process started after hidden inputs had been handed to an earlier one, which could have left
+    them in the working directory for the file's import to raise with: it says only the reason."""
     lead = _BEFORE_CALL.get(stopped.status, _STOPPED.get(stopped.status, stopped.status))
     count = len(key.cases)
     cases_ran = "the case ran" if count == 1 else f"none of the {count} cases ran"
-    feedback = f"{lead}, so {cases_ran}" + (f":\n{stopped.message}" if stopped.message else "")
     hidden_part = part.visibility is Visibility.hidden
+    shown = stopped.message and any(case.visibility is not Visibility.hidden for case in key.cases)
+    feedback = f"{lead}, so {cases_ran}" + (f":\n{stopped.message}" if shown else "")
     verdict = Verdict(fraction=0.0, status=Status.error, feedback=f"{CASE_NOT_RUN}{lead}")
     return PartResult(
         **part_fields(exercise, part),

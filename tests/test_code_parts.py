@@ -324,3 +324,52 @@ def test_a_forged_request_for_the_hidden_inputs_is_refused(tmp_path: Path) -> No
     shown = " ".join([given.feedback, *given.details, part.feedback])
     assert "4242" not in shown, shown
     assert (given.passed, secret.passed) == (False, True)
+
+
+LEAVING_HIDDEN_INPUTS_BEHIND = '''\
+import os
+import numpy as np
+
+if os.path.exists("left.txt"):  # a process started after the hidden case below: raise with what it left
+    raise ValueError("LEFT " + open("left.txt").read())
+
+
+def relu(x):
+    if x.shape != (3, 3, 1):  # the hidden case: write its inputs where the next process will look, and end
+        with open("left.txt", "w") as file:
+            file.write(repr(x.ravel().tolist()))
+        os._exit(0)
+    return np.maximum(x, 0)
+
+
+def relu_again(x):
+    return np.maximum(x, 0)
+'''
+
+ONLY_HIDDEN_PART = """\
+- id: again
+  prompt: Write relu once more.
+  points: 1
+  answer:
+    type: code
+    function: relu_again
+    cases:
+      - {name: hidden-only, inputs: {x: $x}, visibility: hidden}
+  expected: {op: relu, x: $x}
+"""
+
+
+def test_a_part_whose_cases_are_all_hidden_never_shows_a_message_from_after_the_hidden_inputs(tmp_path: Path) -> None:
+    """A hidden case writes its inputs to the working directory and ends its process; the process started for the
+    next case imports the file, which raises with them. That import error is every case's outcome in a part whose
+    cases are all hidden (a visible part): its feedback gives the reason, never the message."""
+    sheet_path = _marked_sheet(tmp_path)
+    sheet_path.write_text(sheet_path.read_text(encoding="utf-8") + textwrap.indent(ONLY_HIDDEN_PART, "      "), encoding="utf-8")
+    code = tmp_path / "leaving.py"
+    code.write_text(LEAVING_HIDDEN_INPUTS_BEHIND, encoding="utf-8")
+    result = grade_submission(load_sheet(sheet_path), code, mode="full")
+    shown = result.model_dump_json()
+    assert "4242" not in shown and "LEFT" not in shown, shown
+    relu_part, again = result.parts
+    assert relu_part.cases[0].passed and not relu_part.cases[1].passed
+    assert again.feedback == "your file could not be imported, so the case ran", again.feedback
