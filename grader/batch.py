@@ -43,7 +43,7 @@ from grader.gradebook import Gradebook, PreparedRecord, prepare_record
 from grader.notes import asks_for_an_id
 from grader.report.common import printable
 from grader.result import Result
-from grader.submission.answer_file import CODE_SUFFIXES
+from grader.submission.answer_file import CODE_SUFFIXES, MAX_FILE_BYTES
 from grader.text import file_name, one_line, path_key, without_surrogates
 
 SUBMISSION_SUFFIXES: tuple[str, ...] = (".yaml", ".yml", ".json", ".py", ".ipynb")
@@ -305,11 +305,17 @@ def _discover(submissions_dir: Path, exclude: Iterable[Path], unlisted: list[str
 
 
 def file_sha256(path: Path) -> str:
-    """sha256 hex digest of a file's bytes."""
+    """sha256 hex digest of a file's bytes. Of a file over the size grading reads (MAX_FILE_BYTES, which it then
+    refuses), the digest of what grading reads and of the file's size: a sparse file of terabytes is not read."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
+        read = 0
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
+            read += len(block)
+            if read > MAX_FILE_BYTES:
+                digest.update(f"\0size {os.fstat(handle.fileno()).st_size}".encode())
+                break
     return digest.hexdigest()
 
 
@@ -968,7 +974,13 @@ def _worker_grader_version() -> str:
 
 
 def _dask_items(tasks: Sequence[SubmissionTask]) -> list[tuple[SubmissionTask, bytes]]:
-    return [(task, task.path.read_bytes()) for task in tasks]
+    """Each task with its file's bytes, as many as grading reads (one more than MAX_FILE_BYTES: the remote
+    worker then refuses the file as too large, as a local one would)."""
+    items = []
+    for task in tasks:
+        with task.path.open("rb") as handle:
+            items.append((task, handle.read(MAX_FILE_BYTES + 1)))
+    return items
 
 
 def _run_dask(

@@ -7,7 +7,6 @@ a known mistake, the student gets that mistake's feedback (and credit, if any).
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from grader.notes import (
 )
 from grader.result import CaseResult, PartResult, Result, Status, Verdict, Visibility
 from grader.sandbox import CaseInput, CaseOutcome, Limits, PreparedCases, prepare_cases, run_prepared
+from grader.sandbox.notebook import NotebookError, notebook_to_source
 from grader.spec.loader import Sheet
 from grader.spec.models import ExerciseSpec, PartSpec
 from grader.submission.answer_file import file_hash
@@ -58,12 +58,11 @@ def declared_student_of(path: Path, data: bytes) -> StudentLine:
     """The student id ``STUDENT = "..."`` declares in the code (read as text, never run; for notebooks in any code
     cell; see grader.submission.student_line), or why the line gives none. Without one the file is graded under its
     file name, and its report asks for the line (MISSING_CODE_STUDENT_NOTE, or the line's problem)."""
-    text = data.decode("utf-8", errors="replace")
+    text = data.decode("utf-8-sig", errors="replace")
     if path.suffix.lower() == ".ipynb":
-        try:
-            cells = json.loads(text).get("cells", [])
-            text = "\n".join("".join(c.get("source", "")) for c in cells if isinstance(c, dict) and c.get("cell_type") == "code")
-        except (ValueError, AttributeError, TypeError, RecursionError):  # not a notebook: grading says why
+        try:  # the Python the sandbox runs: code cells, magics blanked, %%bash and the like left out
+            text = notebook_to_source(text, path.name).source
+        except NotebookError:  # not a notebook: grading says why
             pass
     found = student_line(text)
     return StudentLine(without_surrogates(found.student), None) if found.student else found

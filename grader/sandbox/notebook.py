@@ -6,6 +6,8 @@ import json
 import re
 from dataclasses import dataclass
 
+from grader.text import clean_document
+
 # Cell magics whose body is still Python: only their first line is dropped. Any other ``%%`` cell (bash, html,
 # writefile, ...) is not Python and is dropped whole.
 PYTHON_BODY_CELL_MAGICS = ("%%time", "%%timeit", "%%capture", "%%prun")
@@ -58,20 +60,6 @@ def _cell_lines(cell: dict[str, object], index: int, filename: str) -> list[str]
     return source_lines(text)
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _without_surrogates(value: object) -> object:
-    """``value`` (parsed JSON) with lone surrogates in its strings replaced by U+FFFD."""
-    if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)
-    if isinstance(value, dict):
-        return {_without_surrogates(key): _without_surrogates(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_without_surrogates(item) for item in value]
-    return value
-
-
 def notebook_to_source(text: str, filename: str) -> NotebookSource:
     """Flatten the notebook JSON ``text`` (nbformat 4) into module source; NotebookError if it is not a notebook.
 
@@ -86,7 +74,7 @@ def notebook_to_source(text: str, filename: str) -> NotebookSource:
     except RecursionError:
         raise NotebookError(f"{filename} is not a notebook: its JSON nests too deeply") from None
     if "\\u" in text or "\\U" in text:  # JSON escapes may spell lone surrogates, which no .py file can hold
-        document = _without_surrogates(document)
+        document = clean_document(document)  # its own stack: a deeply nested notebook is no RecursionError
     if not isinstance(document, dict) or not isinstance(document.get("cells"), list):
         raise NotebookError(f"{filename} is not a notebook: it has no list of 'cells'")
     lines: list[str] = []

@@ -8,6 +8,7 @@ student's own traceback lines come from the grader's copy of their source).
 from __future__ import annotations
 
 import atexit
+import codecs
 import functools
 import hashlib
 import json
@@ -370,15 +371,24 @@ def _check_cases(function: str, cases: Sequence[CaseInput], limits: Limits) -> l
     return normalized
 
 
+UNREAD_ENCODINGS = frozenset({"punycode", "idna", "undefined"})
+"""Codecs a ``# coding:`` line may name that are not read: no text file is written in them, ``undefined`` always
+refuses, and decoding punycode takes time growing with the square of the file's length (a minute of the grader's
+own CPU for 1 MB), before any limit of the sandbox applies."""
+
+
 def _load_source(path: Path) -> _Source | str:
     """The submission as module source, or (a string) why it cannot be one: the student's fault, not an error."""
     filename = file_name(path)  # shown to the student: bytes that are not UTF-8 become U+FFFD
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(MAX_SOURCE_BYTES + 1)
+            size = os.fstat(handle.fileno()).st_size
     except OSError as error:
         raise InputFileError(f"the submission file cannot be read: {error.strerror}", file=path) from None
     if len(data) > MAX_SOURCE_BYTES:
-        return f"{filename} is {len(data) / 2**20:.1f} MiB; a submission may be at most {MAX_SOURCE_BYTES / 2**20:.0f} MiB"
+        size = max(size, len(data))
+        return f"{filename} is {size / 2**20:.1f} MiB; a submission may be at most {MAX_SOURCE_BYTES / 2**20:.0f} MiB"
     if path.suffix.lower() == ".ipynb":
         try:
             notebook = notebook_to_source(data.decode("utf-8-sig"), filename)
@@ -389,11 +399,18 @@ def _load_source(path: Path) -> _Source | str:
         return _Source(notebook.source, filename, notebook)
     try:
         encoding, _ = tokenize.detect_encoding(iter(data.splitlines(keepends=True)).__next__)
+        if codecs.lookup(encoding).name in UNREAD_ENCODINGS:
+            return (
+                f"{filename}: its '# coding: {encoding}' line names no encoding of text files; write it in UTF-8 "
+                "and remove the line"
+            )
         text = data.decode(encoding)
     except (SyntaxError, LookupError) as error:
         return f"{filename}: cannot tell its text encoding ({error})"
     except UnicodeDecodeError as error:
         return f"{filename} is not valid {error.encoding} text (byte {data[error.start]:#04x} at offset {error.start})"
+    except UnicodeError as error:  # a codec that refuses in its own way
+        return f"{filename} cannot be read as {encoding} text ({error})"
     if text.startswith("\ufeff"):
         text = text[1:]
     return _Source(text, filename, None)
