@@ -42,7 +42,7 @@ from grader.errors import SHEET_FAULT, GraderError, Interrupted, SpecError, Spec
 from grader.gradebook import Gradebook, PreparedRecord, prepare_record
 from grader.notes import asks_for_an_id
 from grader.report.common import printable
-from grader.result import Result
+from grader.result import PartResult, Result
 from grader.submission.answer_file import CODE_SUFFIXES, MAX_FILE_BYTES
 from grader.text import file_name, one_line, path_key, without_surrogates
 
@@ -76,6 +76,14 @@ class SheetIdentity:
     title: str
     spec_hash: str
     following: tuple[str, ...] = ()
+    unanswered: dict[str, tuple[PartResult, ...]] = field(default_factory=dict, hash=False, compare=False)
+    """The zero-point parts of a file that could not be graded at all, by kind (``answers``, ``code``): those a file
+    of its kind answers, as :func:`grader.grading.unusable` gives them, so that such a file counts them all (a CI's
+    JUnit report lists each as failed, never an empty suite that passes)."""
+
+    def unanswered_parts(self, path: Path) -> list[PartResult]:
+        """The zero-point parts of ``path``, which could not be graded at all."""
+        return list(self.unanswered.get("code" if path.suffix.lower() in CODE_SUFFIXES else "answers", ()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,11 +333,14 @@ def sheet_identity(spec_path: Path) -> SheetIdentity:
 
     Raises GraderError (from the spec loader) when the spec is missing or invalid.
     """
-    from grader.grading import loaded_sheet  # deferred: grading is only needed when a batch starts
+    from grader.grading import loaded_sheet, unusable  # deferred: grading is only needed when a batch starts
 
     sheet = loaded_sheet(spec_path)
     following = tuple(f"{exercise.id}.{part.id}" for exercise, part in sheet.parts() if part.follow_through)
-    return SheetIdentity(sheet_id=sheet.id, title=sheet.title, spec_hash=sheet.spec_hash, following=following)
+    unanswered = {kind: tuple(unusable(sheet, Path(f"file{suffix}"), "").parts) for kind, suffix in (("answers", ".yaml"), ("code", ".py"))}
+    return SheetIdentity(
+        sheet_id=sheet.id, title=sheet.title, spec_hash=sheet.spec_hash, following=following, unanswered=unanswered
+    )
 
 
 # -- the work done in a worker ----------------------------------------------------------------------------------
@@ -382,7 +393,8 @@ def _die_with_parent() -> None:
 
 
 def failed_result(identity: SheetIdentity, task: SubmissionTask, message: str) -> Result:
-    """A zero-point Result for a submission the grader itself could not grade, carrying ``message``."""
+    """A zero-point Result for a submission the grader itself could not grade (or read), carrying ``message``:
+    every part its kind of file answers scores 0."""
     return Result(
         sheet_id=identity.sheet_id,
         sheet_title=identity.title,
@@ -390,6 +402,7 @@ def failed_result(identity: SheetIdentity, task: SubmissionTask, message: str) -
         student_id=task.owner or "",
         submission_hash=task.submission_hash,
         spec_hash=identity.spec_hash,
+        parts=identity.unanswered_parts(task.path),
         error=message,
         grader_version=__version__,
     )

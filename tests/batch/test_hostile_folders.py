@@ -66,6 +66,45 @@ def test_odd_strings_names_links_and_pipes_do_not_stop_a_batch(tmp_path: Path, m
     assert (again.skipped, again.grader_failures) == (3, 0)  # the link and the vanished file again, nothing else
 
 
+def test_a_file_the_batch_could_not_read_fails_every_part_it_answers(tmp_path: Path) -> None:
+    """A link out of the folder, or a code file that cannot be read, is a zero on every part a file of its kind
+    answers, as any unusable file is: a CI's JUnit report lists each part as failed (it was an empty suite with
+    no failures, which a CI reads as passing), and its total is out of the parts' points (it was 0/0)."""
+    import xml.etree.ElementTree as ElementTree
+
+    from typer.testing import CliRunner
+
+    from grader.cli import app
+    from grader.spec import load_sheet
+
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    shutil.copy(CORRECT, folder / "ok.yaml")
+    outside = tmp_path / "host" / "answers.yaml"
+    outside.parent.mkdir()
+    shutil.copy(CORRECT, outside)
+    os.symlink(outside, folder / "outside.yaml")
+    os.symlink(outside, folder / "outside.py")  # a code file's link: the code parts
+    book, reports = tmp_path / "gb.sqlite", tmp_path / "junit"
+    run = CliRunner().invoke(
+        app, ["batch", str(SHEET), str(folder), "--jobs", "1", "--gradebook", str(book), "--format", "junit", "--out-dir", str(reports)]
+    )
+    assert run.exit_code == 0, run.output
+    sheet = load_sheet(SHEET)
+    code_parts = {f"{e.id}.{p.id}" for e, p in sheet.parts() if p.answer.type == "code"}
+    answer_parts = {f"{e.id}.{p.id}" for e, p in sheet.parts()} - code_parts
+    failed_suites = []  # the case names of each report all of whose cases failed
+    for report in reports.iterdir():
+        root = ElementTree.parse(report).getroot()
+        cases = (root if root.tag == "testsuite" else root.find("testsuite")).findall("testcase")
+        if all(case.find("failure") is not None or case.find("error") is not None for case in cases):
+            failed_suites.append({f"{case.get('classname')}.{case.get('name')}" for case in cases})
+    assert len(failed_suites) == 2, failed_suites
+    assert any(suite >= answer_parts for suite in failed_suites) and any(suite >= code_parts for suite in failed_suites)
+    with Gradebook(book, read_only=True) as gradebook:
+        totals = {row.submission: row.points_possible for row in gradebook.rows("week7")}
+    assert totals["outside.yaml"] == totals["ok.yaml"] > 0 and totals["outside.py"] > 0
+
 def test_a_link_out_of_the_folder_never_shows_its_target(tmp_path: Path) -> None:
     """A link to a host file (an archive can carry one) is never read: not by batch, report, or grade on the folder,
     even when its target would be a Python file with a syntax error, whose line a report would quote."""
