@@ -65,6 +65,17 @@ def test_report_never_replaces_a_student_s_file(
     assert {path.name: _digest(path) for path in folder.iterdir()} == before  # nothing written at all
 
 
+def test_report_refuses_an_out_dir_inside_the_submissions_folder(
+    graded: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As batch refuses it: the next batch would grade the reports as submissions (an empty id and 0 points each)."""
+    folder, book = graded
+    code, _, err = run_grader(monkeypatch, capsys, "report", SHEET, "--gradebook", book, "--format", "json", "--out-dir", folder / "reports")
+    assert code == 2 and f"--out-dir {folder / 'reports'}: is inside the folder of the submissions ({folder})" in err, err
+    assert not (folder / "reports").exists()
+    code, _, err = run_grader(monkeypatch, capsys, "report", SHEET, "--gradebook", book, "--format", "json", "--out-dir", folder.parent / "reports")
+    assert code == 0, err
+
 @pytest.mark.parametrize("inside", [".", "reports"], ids=["the-folder-itself", "a-folder-inside-it"])
 def test_batch_refuses_an_out_dir_inside_the_submissions_before_grading(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], inside: str
