@@ -66,7 +66,7 @@ def test_the_folder_names_the_student_and_the_instructor_hears_of_other_ids(tmp_
     assert "credited 1 file(s) to another student than the one they name" in result.output
     assert "alice/answers.yaml: says 'bob', handed in by 'alice'" in result.output
     assert "bob/answers.yaml: says 'bob'" not in result.output
-    assert "matched no student in 1 file path(s)" in result.output and "loose.yaml" in result.output
+    assert "matched no student id in 1 file path(s)" in result.output and "loose.yaml" in result.output
 
     csv = tmp_path / "grades.csv"
     report = runner.invoke(app, ["report", str(SHEET), "--gradebook", str(book), "--format", "md", "--out-dir", str(tmp_path / "r"), "--csv", str(csv)])
@@ -150,3 +150,17 @@ def test_folders_named_in_latin_1_stay_two_students(tmp_path: Path) -> None:
     result = runner.invoke(app, ["report", str(SHEET), "--gradebook", str(book), "--out-dir", str(tmp_path / "r"), "--csv", str(csv)])
     assert result.exit_code == 0, result.output
     assert [line.split(",")[0] for line in csv.read_text(encoding="utf-8").splitlines()[1:]] == ["M\\xf6ller", "M\\xfcller"]
+
+
+def test_a_folder_name_that_is_no_student_id_is_not_one(tmp_path: Path) -> None:
+    """Folder names can hold what a student id cannot: a line break, a tab, 250 characters. Such a file keeps the
+    id it gives, and the instructor hears of it, as for a path the pattern does not match."""
+    folder = tmp_path / "subs"
+    for name in ("new\nline", "tab\there", "x" * 250, "dana"):
+        (folder / name).mkdir(parents=True)
+        shutil.copy(SAMPLES / "correct.yaml", folder / name / "answers.yaml")
+    book = tmp_path / "gb.sqlite"
+    result = runner.invoke(app, ["batch", str(SHEET), str(folder), "--jobs", "1", "--gradebook", str(book), "--student-from", PER_FOLDER])
+    assert result.exit_code == 0, result.output
+    assert sorted(student for student, _, _ in _ids(book).values()) == ["dana", "s-correct", "s-correct", "s-correct"]
+    assert "matched no student id in 3 file path(s) (or one longer than 200 characters" in result.output
