@@ -133,6 +133,22 @@ def _load(spec: Path) -> Sheet:
     return load_sheet(spec)
 
 
+STEP_SUMMARY_BYTES = 1_000_000
+"""The most a step's job summary may hold: GitHub refuses a summary over 1 MiB and shows none of it ("upload
+aborted"), which a batch of about 7,000 files reached."""
+
+
+def _within(markdown: str, room: int) -> str:
+    """``markdown`` cut after its last whole line that leaves room for a note saying so, when it is longer than
+    ``room`` bytes (UTF-8)."""
+    if len(markdown.encode("utf-8")) <= room:
+        return markdown
+    note = "\n*(cut here: a job summary may hold at most 1 MiB; the gradebook and the reports have every row)*\n"
+    budget = max(0, room - len(note.encode("utf-8")))
+    kept = markdown.encode("utf-8")[:budget].decode("utf-8", errors="ignore")
+    return kept[: kept.rfind("\n") + 1] + note if budget else ""
+
+
 def _step_summary(markdown: str) -> None:
     """Append to GitHub Actions' job summary when running there.
 
@@ -142,7 +158,7 @@ def _step_summary(markdown: str) -> None:
     if path:
         try:
             with open(path, "a", encoding="utf-8") as summary:
-                summary.write(markdown if markdown.endswith("\n") else markdown + "\n")
+                summary.write(_within(markdown if markdown.endswith("\n") else markdown + "\n", STEP_SUMMARY_BYTES - summary.tell()))
         except OSError as error:
             reason = error.strerror or type(error).__name__
             typer.echo(f"warning: cannot write the job summary GITHUB_STEP_SUMMARY={path}: {reason}", err=True)

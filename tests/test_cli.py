@@ -456,6 +456,18 @@ def test_step_summary_is_still_written_after_the_report(tmp_path: Path) -> None:
     assert text.startswith("earlier step\n") and len(text) > len("earlier step\n") + 100
 
 
+
+def test_a_step_summary_stays_within_what_github_shows(tmp_path: Path) -> None:
+    """GitHub drops a job summary over 1 MiB whole; a summary near the limit is cut at a line, saying so."""
+    summary = tmp_path / "summary.md"
+    earlier = ("x" * 99 + "\n") * 9_990  # 999,000 bytes from earlier steps
+    summary.write_text(earlier, encoding="utf-8")
+    result = run("check", str(WEEK7), str(SAMPLES / "partly-correct.yaml"), env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert result.returncode == 0, result.stderr
+    text = summary.read_text(encoding="utf-8")
+    assert text.startswith(earlier) and len(text.encode("utf-8")) <= 1_000_000
+    assert text.endswith("*(cut here: a job summary may hold at most 1 MiB; the gradebook and the reports have every row)*\n")
+
 # -- stats and report on a gradebook without results for this sheet ------------------------------------------
 
 
