@@ -411,6 +411,12 @@ def bwrap_command(harness_dir: Path, tmpfs_bytes: int) -> list[str]:
     return args
 
 
+PRIVATE_TMP_ENV = "GRADER_SANDBOX_PRIVATE_TMP"
+"""Set (to 1) in a worker started in bubblewrap, whose /tmp (holding the working directory) is its own tmpfs: the
+files in use there are counted against the worker's MAX_NEW_FILES. Elsewhere /tmp is shared with the machine and
+not counted."""
+
+
 @functools.cache
 def bwrap_works() -> bool:
     """True when bubblewrap is installed and can create the worker's sandbox on this machine (probed once)."""

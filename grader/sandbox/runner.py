@@ -80,7 +80,7 @@ class _Worker:
         self.sandboxed = sandboxed
         if sandboxed:
             command = layers.bwrap_command(HARNESS_DIR, TMPFS_BYTES)
-            for name, value in WORKER_ENV.items():
+            for name, value in {**WORKER_ENV, layers.PRIVATE_TMP_ENV: "1"}.items():
                 command += ["--setenv", name, value]
             command += [sys.executable, "-I", "-c", WORKER_BOOT, layers.HARNESS_MOUNT]
         else:
@@ -848,6 +848,11 @@ class _Describer:
         if phase == "between":
             calls = f"two calls of {function}" if previous_function in (None, function) else f"a call of {previous_function} and one of {function}"
             what = f"between {calls} (a background thread?)"
+        if raw.get("reason") == "files":
+            return (
+                f"stopped {what}: the code has created more than {raw.get('limit')} files or folders, its processes "
+                "together (the sandbox allows no more); write fewer"
+            )
         if raw.get("reason") == "channel":
             return (
                 f"the result channel was corrupted {what} ({str(raw.get('message', ''))[:300]}); do not write to files "

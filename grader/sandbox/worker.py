@@ -55,6 +55,24 @@ PREIMPORTED = (
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
+MAX_NEW_FILES = 10_000
+"""Files (inodes: directories, links and empty files too) the children of one submission may create. A private
+/tmp caps their bytes, not their number, and each takes about 1 kB of the kernel's memory that no limit of the
+child counts: a hostile file made 3 million empty files (3 GB) in 30 s before this limit."""
+
+_PRIVATE_TMP = os.environ.get(layers.PRIVATE_TMP_ENV) == "1"
+"""Read when the worker starts, before :func:`child.prepare` replaces its environment with the children's."""
+
+
+def _files_in_use(path: str) -> int | None:
+    """Inodes in use on the file system holding ``path`` (None when it cannot tell)."""
+    try:
+        status = os.statvfs(path)
+    except OSError:
+        return None
+    return status.f_files - status.f_ffree if status.f_files else None
+
+
 WORKDIR_PREFIX = "grader-worker-"
 """A worker's directory in the temporary folder is ``grader-worker-<worker pid>-<random>`` (removed when it ends)."""
 
@@ -241,6 +259,21 @@ class Supervisor:
         self._group_used: dict[str, float] = {}
         self._call_started = 0.0
         self._restart_group: str | None = None  # the group whose call ended the last child, if one did
+        # Where files the children make are counted (the private /tmp) and how many were in use before them.
+        self.files_path: str | None = None
+        self.files_before = 0
+
+    def count_files_in(self, path: str) -> None:
+        """Count the files the children create on the file system of ``path`` (:data:`MAX_NEW_FILES`), from now."""
+        before = _files_in_use(path)
+        if before is not None:
+            self.files_path, self.files_before = path, before
+
+    def _too_many_files(self) -> bool:
+        if self.files_path is None:
+            return False
+        in_use = _files_in_use(self.files_path)
+        return in_use is not None and in_use - self.files_before > MAX_NEW_FILES
 
     def group_left(self, index: int) -> float:
         """Seconds the group of case ``index`` has left for its calls (inf for a case in no group)."""
@@ -399,6 +432,8 @@ class Supervisor:
             elif now - phase_wall > wall_limit:
                 group_stop = phase == "case" and wall_limit < self.submission.cases[current].wall_seconds
                 killed = {"status": "timeout", "reason": "group" if group_stop else "wall", "seconds": wall_limit}
+            elif self._too_many_files():
+                killed = {"status": "crashed", "reason": "files", "limit": MAX_NEW_FILES}
             if killed is not None:
                 _kill_group(pid)
                 break
@@ -690,6 +725,8 @@ def handle_run(request: dict[str, Any], payload: bytes, workdir: str, zygote: Zy
     output = OutputBuffer(int(limits["max_output_bytes"]))
     response_blobs: list[bytes] = []
     supervisor = Supervisor(submission, response_blobs, output, run_zygote)
+    if _PRIVATE_TMP:
+        supervisor.count_files_in(workdir)
     outcomes: list[dict[str, Any] | None] = [None] * len(cases)
     active: dict[str, bool] | None = None
     deadline = time.monotonic() + float(limits["wall_seconds_total"])
