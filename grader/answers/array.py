@@ -182,8 +182,11 @@ def _read_ndarray(raw: np.ndarray, *, max_entries: int) -> np.ndarray:
 
 
 def array_to_json(array: np.ndarray) -> Any:
-    """An array as nested lists: whole values as ints, NaN/inf as ``"nan"``/``"inf"``/``"-inf"``."""
+    """An array as nested lists: whole values as ints, NaN/inf as ``"nan"``/``"inf"``/``"-inf"``, -0.0 as 0.0 (a
+    relu's zero gradient is no negative number)."""
     array = np.asarray(array)
+    if array.dtype.kind == "f":
+        array = array + 0.0  # -0.0 + 0.0 is 0.0
     finite = np.isfinite(array)
     if finite.all():
         if np.all(array == np.round(array)) and np.all(np.abs(array) < 2**53):

@@ -302,4 +302,7 @@ class FormulaAnswer(PointCheck, AnswerSpec):
     def format_hint(self) -> str:
         names = ", ".join(self.variables)
         first = next(iter(self.variables))
-        return f"a formula in quotes in the variables {names}, with + - * / ** and parentheses, e.g. \"2*{first} + 1\""
+        return (
+            f"a formula in quotes in the variables {names}, with + - * / ** and parentheses and the functions "
+            f"{', '.join(FUNCTIONS)}, e.g. \"2*{first} + 1\""
+        )
