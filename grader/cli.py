@@ -699,6 +699,12 @@ def _usage_error(exc: Any) -> int:
     ``grader`` raises NoArgsIsHelpError: with rich installed the help is already printed and the message empty. A
     missing argument's ``message`` is empty too: only ``format_message()`` says "Missing argument 'spec'".
     """
+    message = getattr(exc, "message", None)
+    if isinstance(message, str):
+        # typer checks a choice through pydantic, whose ValueError text starts "Value error, "
+        exc.message = message.replace("Value error, ", "")
+        if "'csv' is not one of" in message:
+            exc.message += " One CSV row per student is written with --csv FILE (on grader report)."
     if exc.format_message().strip():
         show = getattr(exc, "show", None)
         if show is not None:

@@ -728,3 +728,16 @@ def test_a_batch_with_nothing_to_grade_writes_no_empty_table_to_the_step_summary
     assert result.returncode == 0, result.stderr
     text = summary.read_text(encoding="utf-8")
     assert "No submission was graded in this run." in text and "| student |" not in text
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["report", str(WEEK7), "--gradebook", "gb.sqlite", "--format", "csv"], "'csv' is not one of 'text', 'md', 'json', 'html', 'junit', 'gradescope'. One CSV row per student is written with --csv FILE"),
+        (["grade", str(WEEK7), str(SAMPLES / "correct.yaml"), "--audience", "teacher"], "Invalid value for '--audience': 'teacher' is not one of 'student', 'instructor'."),
+    ],
+    ids=["format-csv", "audience-teacher"],
+)
+def test_a_choice_not_offered_is_told_in_plain_words(args: list[str], said: str) -> None:
+    result = run(*args)
+    assert result.returncode == 2 and said in result.stderr and "Value error" not in result.stderr, result.stderr
