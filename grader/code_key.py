@@ -142,7 +142,11 @@ class _PartKeyBuilder:
         cases = []
         for index, case in enumerate(self.answer.cases):
             kwargs = {name: self._case_argument(index, name, raw) for name, raw in case.inputs.items()}
-            expected, mistakes = self.values(kwargs)
+            try:
+                expected, mistakes = self.values(kwargs)
+            except SpecError as exc:  # placed at the expression that failed; say for which case's inputs
+                line = self.error("", exc.code, "answer", "cases", index).line
+                raise exc.with_message(f"case {case.name!r}{f' (line {line})' if line else ''}: {exc.message}") from None
             cases.append(CodeCaseKey(case.name, case.visibility, kwargs, expected, mistakes))
         return cases
 

@@ -373,3 +373,24 @@ def test_a_part_whose_cases_are_all_hidden_never_shows_a_message_from_after_the_
     relu_part, again = result.parts
     assert relu_part.cases[0].passed and not relu_part.cases[1].passed
     assert again.feedback == "your file could not be imported, so the case ran", again.feedback
+
+
+def test_a_key_that_cannot_be_computed_for_one_case_names_the_case(tmp_path: Path) -> None:
+    """The error stays at the expression that failed and names the case whose inputs it failed for, with its line."""
+    sheet_path = write_sheet(tmp_path, """\
+        - id: sixth
+          prompt: Return the sixth entry of x.
+          points: 1
+          answer:
+            type: code
+            function: sixth
+            cases:
+              - {name: long, inputs: {x: [1, 2, 3, 4, 5, 6, 7]}}
+              - {name: short, inputs: {x: [1, 2, 3]}}
+          expected: {op: index, x: $x, at: [5]}
+        """)
+    errors = validate_sheet(sheet_path)
+    text = sheet_path.read_text(encoding="utf-8")
+    short_line = next(number for number, line in enumerate(text.splitlines(), start=1) if "name: short" in line)
+    assert len(errors) == 1 and errors[0].path == "exercises[0].parts[0].expected", errors
+    assert errors[0].message.startswith(f"case 'short' (line {short_line}): index"), errors[0].message
