@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Any
 
 import numpy as np
 
+from grader.answers import CodeAnswer
 from grader.key import AnswerKey, calls_in
 from grader.result import Visibility
 from grader.spec.models import ExerciseSpec, PartSpec, SheetSpec
@@ -43,10 +45,11 @@ HIDDEN_NOTE = "hidden: graded after submission, the report says only whether it 
 """How the sheet and the answer-file template mark a hidden part."""
 
 
-def _grids(value: np.ndarray, conv_filters: bool = False) -> list[tuple[str, np.ndarray]]:
-    """An input as 2-D grids with captions: (H, W) as is; (H, W, C) one grid per channel; (K, f, f) per plane;
-    (f, f, C, K) one grid per filter and channel (``conv_filters``: the input is conv2d's w), any other 4-D array
-    one per [:, :, i, j].
+def _grids(value: np.ndarray, conv_filters: bool = False, image: bool = True) -> list[tuple[str, np.ndarray]]:
+    """An input as 2-D grids with captions: (H, W) as is; (H, W, C) one grid per channel (``image``: the input is an
+    image an op takes, else per slice along the last axis: a conv1d filter bank's (f, C, K) has no channels there);
+    (K, f, f) per plane; (f, f, C, K) one grid per filter and channel (``conv_filters``: the input is conv2d's w),
+    any other 4-D array one per [:, :, i, j].
 
     Captions count 1-based as the printed sheets do ("output with filter 1") and name the 0-based index that
     answers and ``grader data`` use, as reports do: ``channel 1 of 3 ([:, :, 0])``."""
@@ -59,7 +62,8 @@ def _grids(value: np.ndarray, conv_filters: bool = False) -> list[tuple[str, np.
         return [(f"slice {i + 1} of {planes} ([{i}, :, :])", value[i]) for i in range(planes)]
     if value.ndim == 3:
         channels = value.shape[-1]
-        return [(f"channel {c + 1} of {channels} ([:, :, {c}])", value[:, :, c]) for c in range(channels)]
+        word = "channel" if image else "slice"
+        return [(f"{word} {c + 1} of {channels} ([:, :, {c}])", value[:, :, c]) for c in range(channels)]
     if value.ndim == 4:
         channels, filters = value.shape[2], value.shape[3]
         if conv_filters:
@@ -70,6 +74,35 @@ def _grids(value: np.ndarray, conv_filters: bool = False) -> list[tuple[str, np.
         pairs = [(i, j) for i in range(channels) for j in range(filters)]
         return [(f"slice {n + 1} of {len(pairs)} ([:, :, {i}, {j}])", value[:, :, i, j]) for n, (i, j) in enumerate(pairs)]
     return []
+
+
+_IMAGE_ARGUMENTS = {
+    "conv2d": "x", "max_pool2d": "x", "avg_pool2d": "x", "max_pool_winners": "x", "shift": "x", "shifted": "input",
+    "translation": "input", "every_unit_has_invariant_shift": "input",
+}
+"""The argument of each op that takes an image (H, W, C), whose last axis is its channels."""
+
+
+def _images_in(expression: Any) -> set[str]:
+    """The names an expression passes as an image ($name) to an op of :data:`_IMAGE_ARGUMENTS`."""
+    names = set()
+    for op, arguments in calls_in(expression):
+        argument = arguments.get(_IMAGE_ARGUMENTS.get(op, ""))
+        if isinstance(argument, str) and argument.startswith("$"):
+            names.add(argument[1:])
+    return names
+
+
+def _image_inputs(exercise: ExerciseSpec) -> set[str]:
+    """The inputs the exercise passes as an image: to an op of its quantities, or as a code case's argument that the
+    part's key passes to one; their slices are captioned by channel."""
+    images = _images_in(list(exercise.quantities.values()))
+    for part in exercise.parts:
+        if isinstance(part.answer, CodeAnswer):
+            parameters = _images_in(part.expected)
+            for case in part.answer.cases:
+                images |= {raw[1:] for name, raw in case.inputs.items() if name in parameters and isinstance(raw, str) and raw.startswith("$")}
+    return images
 
 
 def _conv_filter_inputs(exercise: ExerciseSpec) -> set[str]:
@@ -131,11 +164,11 @@ def _markdown_grid(grid: np.ndarray) -> str:
     return "\n".join([header, rule, *rows])
 
 
-def _input_markdown(name: str, description: str, value: np.ndarray, conv_filters: bool = False) -> str:
+def _input_markdown(name: str, description: str, value: np.ndarray, conv_filters: bool = False, image: bool = True) -> str:
     label = description or name
     if value.ndim == 0:
         return f"- {label}: **{_exact(float(value))}**"
-    grids = _grids(value, conv_filters)
+    grids = _grids(value, conv_filters, image)
     if not grids or value.size > 400:
         return f"- {label}: an array of shape {value.shape} (its values: `grader data`, see above)"
     parts = [f"**{label}**"]
@@ -172,10 +205,11 @@ def sheet_markdown(key: AnswerKey) -> str:
         if exercise.text:
             lines += [exercise.text.strip(), ""]
         shown = [(n, s) for n, s in exercise.inputs.items() if s.show]
-        filters = _conv_filter_inputs(exercise)
+        filters, images = _conv_filter_inputs(exercise), _image_inputs(exercise)
         if shown:
             for name, input_spec in shown:
-                lines += [_input_markdown(name, input_spec.description, key.inputs[exercise.id][name], name in filters), ""]
+                value = key.inputs[exercise.id][name]
+                lines += [_input_markdown(name, input_spec.description, value, name in filters, name in images), ""]
         for part in exercise.parts:
             lines += [f"- **{exercise.id}.{part.id}** ({_points_and_visibility(part)}): {part.prompt.strip()}", "",
                       f"  *Answer: {_answer_line(key, exercise.id, part)}*", ""]
@@ -197,7 +231,7 @@ def sheet_html(key: AnswerKey) -> str:
         body.append(f"<h2>{esc(exercise.title or exercise.id)}</h2>")
         if exercise.text:
             body.append(f"<pre class='text'>{esc(exercise.text.strip())}</pre>")
-        filters = _conv_filter_inputs(exercise)
+        filters, images = _conv_filter_inputs(exercise), _image_inputs(exercise)
         for name, input_spec in exercise.inputs.items():
             if not input_spec.show:
                 continue
@@ -208,7 +242,7 @@ def sheet_html(key: AnswerKey) -> str:
                 continue
             figures = "".join(
                 f"<figure>{_html_grid(grid)}<figcaption>{label} {esc(caption)}</figcaption></figure>"
-                for caption, grid in _grids(value, name in filters)
+                for caption, grid in _grids(value, name in filters, name in images)
             )
             body.append(f"<div class='inputs'>{figures}</div>" if value.size <= 400 else f"<p>{label}: an array of shape {value.shape} (its values: <code>grader data</code>, see above)</p>")
         items = "".join(

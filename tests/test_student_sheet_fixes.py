@@ -179,3 +179,44 @@ def test_conv_filters_are_printed_per_filter_and_channel(grader: Grader, sheet: 
     assert np.allclose(table_after(lines, "*dense weights v_ijko slice 4 of 6 ([:, :, 1, 1])*"), inputs["v"][:, :, 1, 1], rtol=1e-3)
     page = grader("sheet", sheet, "--seed", "1", "--format", "html").out
     assert "<figcaption>filters w_xyck (3x3x2x3) filter 3 of 3, channel 2 of 2 ([:, :, 1, 2])</figcaption>" in page
+
+
+FILTER_BANK = """\
+id: conv1d_sheet
+exercises:
+  - id: e
+    inputs:
+      signal: {value: [[1, 0], [2, 1], [0, 1], [1, 1]], description: "signal x (4x2: length x channel)"}
+      bank: {value: [[[1, 0], [0, 1]], [[1, 1], [0, 0]]], description: "filters w (2x2x2: offset x channel x filter)"}
+      picture: {value: [[[1, 2], [3, 4]], [[5, 6], [7, 8]]], description: "image I"}
+    quantities:
+      pooled: {op: max_pool2d, x: $picture, size: 1}
+    parts:
+      - id: code
+        prompt: Write conv1d(x, w).
+        points: 1
+        answer:
+          type: code
+          function: conv1d
+          cases:
+            - {name: sheet, inputs: {x: $signal, w: $bank}}
+        expected: {op: conv1d, x: $x, w: $w}
+      - id: pool
+        prompt: The pooled image.
+        points: 1
+        answer: {type: array}
+        expected: $pooled
+"""
+
+
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_only_an_image_s_last_axis_is_called_its_channels(tmp_path: Path, grader: Grader, fmt: str) -> None:
+    """A conv1d filter bank (f, C, K) has filters on its last axis: its slices are not "channels" (an authoring
+    review found them so captioned); an image an op takes keeps its channel captions."""
+    sheet = tmp_path / "sheet.yaml"
+    sheet.write_text(FILTER_BANK, encoding="utf-8")
+    text = grader("sheet", sheet, "--format", fmt).out
+    bank, image = text.index("filters w (2x2x2"), text.index("image I")
+    assert bank < text.index("slice 1 of 2 ([:, :, 0])") < text.index("slice 2 of 2 ([:, :, 1])") < image
+    assert image < text.index("channel 1 of 2 ([:, :, 0])") < text.index("channel 2 of 2 ([:, :, 1])")
+    assert text.count("channel 1 of 2") == 1 and text.count("slice 1 of 2") == 1, text
