@@ -189,6 +189,11 @@ def _points_and_visibility(part: PartSpec) -> str:
 def _answer_line(key: AnswerKey, exercise_id: str, part: PartSpec) -> str:
     """How to write the answer, and which earlier answers it may follow through from."""
     hint = _hint(key, exercise_id, part)
+    if isinstance(part.answer, CodeAnswer) and key.seed is not None:
+        hint += (
+            ". Its cases use the sheet's own numbers (grader sheet without --seed), not this variant's: the feedback "
+            "on a visible case shows those"
+        )
     for entry in part.follow_through:
         share = "its points" if entry.credit >= 1.0 else f"{entry.credit:g} of its points"
         hint += f". If your {entry.part} is wrong, an answer right for your own {entry.part} still earns {share}"

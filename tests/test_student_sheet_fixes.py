@@ -220,3 +220,12 @@ def test_only_an_image_s_last_axis_is_called_its_channels(tmp_path: Path, grader
     assert bank < text.index("slice 1 of 2 ([:, :, 0])") < text.index("slice 2 of 2 ([:, :, 1])") < image
     assert image < text.index("channel 1 of 2 ([:, :, 0])") < text.index("channel 2 of 2 ([:, :, 1])")
     assert text.count("channel 1 of 2") == 1 and text.count("slice 1 of 2") == 1, text
+
+
+def test_a_variant_s_sheet_says_its_code_cases_use_the_sheet_s_own_numbers(tmp_path: Path, grader: Grader) -> None:
+    """A code part's cases are the sheet's own numbers whatever the variant: a student with variant 3 must not expect
+    the feedback on a visible case to show their variant's inputs."""
+    week7 = Path(__file__).resolve().parents[1] / "exercises" / "week7.yaml"
+    said = "Its cases use the sheet's own numbers (grader sheet without --seed), not this variant's"
+    assert said in grader("sheet", week7, "--seed", "3").out.replace("\n", " ")
+    assert said not in grader("sheet", week7).out.replace("\n", " ")
