@@ -508,7 +508,7 @@ def _write_reports(book: Gradebook, fmt: str, out_dir: Path, spec_hash: str, aud
     from grader.report import FILE_SUFFIXES, render, render_junit
 
     rows = list(book.rows(spec_hash))  # without the Results: those stream, one in memory at a time
-    names = _report_names([(row.student_id, Path(row.submission).stem) for row in rows])
+    names = _report_names([(row.student_id, Path(row.submission).stem, row.path) for row in rows])
     targets = [out_dir / f"{name}{FILE_SUFFIXES[fmt]}" for name in names]
     _refuse_replacing(targets, book, "--out-dir")
     _refuse_inside_submissions(out_dir, [row.path for row in rows])
@@ -534,23 +534,31 @@ def _safe_name(text: str) -> str:
     return f"{cut}-{digest}"
 
 
-def _report_names(submissions: list[tuple[str, str]]) -> list[str]:
-    """A distinct file name stem per report of ``submissions`` (``(student id, file stem)`` each): the stem when no
-    other report has it, else ``student--stem`` for every report that shares it, numbered if still shared.
+def _report_names(submissions: list[tuple[str, str, str]]) -> list[str]:
+    """A distinct file name stem per report of ``submissions`` (``(student id, file stem, submission path)`` each):
+    the stem when no other report has it, else ``student--stem`` for every report that shares it, and if still
+    shared (files without an id, or two of one student) followed by 6 hex digits of the file's path.
 
     Students often hand in files of one name (``alice/answers.yaml``, ``bob/answers.yaml``): then each report carries
     its student (``alice--answers``, ``bob--answers``), so a name never passes from one student's report to another's
-    when the cohort grows. Names are compared casefolded: ``Bob`` and ``bob`` are one file on the case-insensitive
-    file systems of macOS and Windows, where the reports are often unzipped.
+    when the cohort grows; nor when one of two files without an id gets one, since the digits come from the file's
+    own path, not from its place in the list. Names are compared casefolded: ``Bob`` and ``bob`` are one file on the
+    case-insensitive file systems of macOS and Windows, where the reports are often unzipped.
     """
-    bases = [_safe_name(stem) for _, stem in submissions]
-    sharing = Counter(base.casefold() for base in bases)
+    bases = [_safe_name(stem) for _, stem, _ in submissions]
+    stems = Counter(base.casefold() for base in bases)
+    named = [
+        base if stems[base.casefold()] == 1 else _safe_name(f"{_safe_name(student_id or 'no-id')}--{base}")
+        for (student_id, _, _), base in zip(submissions, bases, strict=True)
+    ]
+    sharing = Counter(name.casefold() for name in named)
     used: set[str] = set()  # casefolded
     names = []
-    for (student_id, _), base in zip(submissions, bases, strict=True):
-        name = base if sharing[base.casefold()] == 1 else _safe_name(f"{_safe_name(student_id or 'no-id')}--{base}")
+    for (_, _, path), name in zip(submissions, named, strict=True):
+        if sharing[name.casefold()] > 1:
+            name = f"{name}-{hashlib.sha256(path.encode('utf-8', 'surrogateescape')).hexdigest()[:6]}"
         candidate, number = name, 2
-        while candidate.casefold() in used:
+        while candidate.casefold() in used:  # 6 hex digits alike: one in 16 million
             candidate, number = f"{name}-{number}", number + 1
         used.add(candidate.casefold())
         names.append(candidate)

@@ -526,7 +526,7 @@ def test_report_file_names_stay_short_and_distinct() -> None:
     from grader.cli import REPORT_NAME_BYTES, _report_names
 
     long_id = "\u00e9" * 300
-    names = _report_names([(long_id, "answers"), (long_id, "answers"), ("x" * 400, "y" * 400)])
+    names = _report_names([(long_id, "answers", "/a"), (long_id, "answers", "/b"), ("x" * 400, "y" * 400, "/c")])
     assert len(set(names)) == 3
     assert all(len(name.encode("utf-8")) <= REPORT_NAME_BYTES + 8 for name in names), [len(n.encode()) for n in names]
 

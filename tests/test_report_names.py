@@ -39,17 +39,43 @@ def test_reports_of_bob_and_BOB_get_names_that_differ_ignoring_case(tmp_path: Pa
     assert "wrote 3 html report(s)" in result.stdout
 
 
+def _digits(path: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.encode()).hexdigest()[:6]
+
+
 def test_report_names_are_unique_ignoring_case() -> None:
-    names = _report_names([("s1", "Bob"), ("s2", "bob"), ("s2", "BOB"), ("S2", "bob"), ("s3", "straße"), ("s4", "STRASSE"), ("s5", "solo")])
-    assert names == ["s1--Bob", "s2--bob", "s2--BOB-2", "S2--bob-3", "s3--straße", "s4--STRASSE", "solo"]
+    names = _report_names([
+        ("s1", "Bob", "/a/Bob.yaml"), ("s2", "bob", "/b/bob.yaml"), ("s2", "BOB", "/c/BOB.yaml"), ("S2", "bob", "/d/bob.yaml"),
+        ("s3", "straße", "/e/straße.yaml"), ("s4", "STRASSE", "/f/STRASSE.yaml"), ("s5", "solo", "/g/solo.yaml"),
+    ])
+    assert names == [
+        "s1--Bob", f"s2--bob-{_digits('/b/bob.yaml')}", f"s2--BOB-{_digits('/c/BOB.yaml')}", f"S2--bob-{_digits('/d/bob.yaml')}",
+        "s3--straße", "s4--STRASSE", "solo",
+    ]
     assert len({name.casefold() for name in names}) == len(names)
+
+
+def test_a_report_s_name_never_passes_to_another_file_when_one_without_an_id_gets_one() -> None:
+    """Two answers.yaml without an id: their names carry digits of their own paths, so when a's file gains an id no
+    name of before names another file after (numbered in list order, b's report took a's name no-id--answers)."""
+    paths = ["/subs/a/answers.yaml", "/subs/b/answers.yaml"]
+    before = dict(zip(_report_names([("", "answers", paths[0]), ("", "answers", paths[1])]), paths))
+    after = dict(zip(_report_names([("s-a", "answers", paths[0]), ("", "answers", paths[1])]), paths))
+    assert sorted(before) == sorted(f"no-id--answers-{_digits(path)}" for path in paths)
+    assert sorted(after) == ["no-id--answers", "s-a--answers"]
+    assert all(before[name] == after[name] for name in set(before) & set(after))
 
 
 def test_a_report_s_name_never_passes_to_another_student_as_the_cohort_grows() -> None:
     """With one carol.yaml the report is carol; once an unreadable carol.json (no id) joins, neither report is named
     plain carol, so last week's carol.html is never another file's report this week."""
-    before = _report_names([("s-carol", "carol"), ("s-bob", "answers")])
-    after = _report_names([("", "carol"), ("s-carol", "carol"), ("s-bob", "answers"), ("s-alice", "answers")])
+    before = _report_names([("s-carol", "carol", "/s/carol.yaml"), ("s-bob", "answers", "/s/b/answers.yaml")])
+    after = _report_names([
+        ("", "carol", "/s/carol.json"), ("s-carol", "carol", "/s/carol.yaml"), ("s-bob", "answers", "/s/b/answers.yaml"),
+        ("s-alice", "answers", "/s/a/answers.yaml"),
+    ])
     assert before == ["carol", "answers"]
     assert after == ["no-id--carol", "s-carol--carol", "s-bob--answers", "s-alice--answers"]
     assert not set(before) & set(after)
