@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import functools
 import hashlib
 import itertools
@@ -288,8 +289,8 @@ def _discover(submissions_dir: Path, exclude: Iterable[Path], unlisted: list[str
                             continue
                         link = entry.is_symlink()
                         key = os.path.realpath(entry.path) if link else own
-                    except OSError:
-                        if unlisted is not None:
+                    except OSError as error:
+                        if error.errno != errno.ELOOP and unlisted is not None:  # a link loop is none either
                             unlisted.append(path_key(own))
                         continue
                     outside = link and not key.startswith(inside)

@@ -231,3 +231,21 @@ def test_a_sheet_edited_while_the_batch_runs_does_not_mix_versions(tmp_path: Pat
     assert summary.grader_failures == 1
     [(_path, message)] = summary.failures
     assert "changed while the batch ran" in message
+
+
+def test_a_graded_file_replaced_by_a_link_loop_is_forgotten_like_a_dangling_link(tmp_path: Path) -> None:
+    """A link loop is no submission, as a dangling link is none: the result of the file it replaced is forgotten
+    (it was kept for ever, the loop being listed as unreadable)."""
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    for name in ("a.yaml", "b.yaml", "c.yaml"):
+        shutil.copy(CORRECT, folder / name)
+    book = tmp_path / "gb.sqlite"
+    run_batch(SHEET, folder, jobs=1, gradebook_path=book, progress=False)
+    (folder / "a.yaml").unlink()
+    os.symlink("a.yaml", folder / "a.yaml")  # a loop
+    (folder / "b.yaml").unlink()
+    os.symlink("gone.yaml", folder / "b.yaml")  # dangling
+    summary = run_batch(SHEET, folder, jobs=1, gradebook_path=book, progress=False)
+    assert sorted(_rows(book)) == ["c.yaml"]
+    assert summary.unlisted == [] and sorted(Path(key).name for key in summary.forgotten) == ["a.yaml", "b.yaml"]
