@@ -417,18 +417,27 @@ files in use there are counted against the worker's MAX_NEW_FILES. Elsewhere /tm
 not counted."""
 
 
-@functools.cache
 def bwrap_works() -> bool:
     """True when bubblewrap is installed and can create the worker's sandbox on this machine (probed once)."""
+    return bwrap_problem() is None
+
+
+@functools.cache
+def bwrap_problem() -> str | None:
+    """Why bubblewrap cannot create the worker's sandbox here (``not installed``, or what it said when it failed,
+    e.g. a Python installation under a home folder this user cannot read); None when it can. Probed once."""
     try:
         command = bwrap_command(Path(__file__).resolve().parent, 1 << 20) + [sys.executable, "-I", "-c", "import numpy"]
     except FileNotFoundError:
-        return False
+        return "not installed"
     try:
         completed = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=30, env={})
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return completed.returncode == 0
+    except (OSError, subprocess.SubprocessError) as error:
+        return f"it could not be run ({error})"
+    if completed.returncode == 0:
+        return None
+    said = completed.stderr.decode("utf-8", "replace").strip().splitlines()
+    return f"it failed (exit code {completed.returncode}): {said[-1][:300]}" if said else f"it failed (exit code {completed.returncode})"
 
 
 def probe_layers() -> dict[str, bool]:

@@ -259,6 +259,9 @@ def require_layers() -> None:
 def _missing_layers_message(missing: Sequence[str]) -> str:
     lines = [f"the sandbox is required but {len(missing)} isolation layer(s) are not available on this machine:"]
     lines += [f"  {name}: {layers.LAYER_HOWTO[name]}" for name in missing]
+    problem = layers.bwrap_problem() if any(name in layers.BWRAP_LAYERS for name in missing) else None
+    if problem is not None and problem != "not installed":
+        lines.append(f"bubblewrap is installed, but {problem}")
     return "\n".join(lines)
 
 

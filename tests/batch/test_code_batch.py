@@ -109,6 +109,18 @@ def test_check_require_sandbox_refuses_code_without_every_layer(monkeypatch: pyt
     assert code == 0, err  # no code, nothing to isolate
 
 
+def test_require_sandbox_says_why_an_installed_bubblewrap_failed(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """bubblewrap installed but failing (as a user who cannot read a Python under /root): the message says what it
+    said, not only 'install bubblewrap'."""
+    from grader.sandbox import layers
+
+    said = "it failed (exit code 1): bwrap: Can't find source path /root/.pyenv/versions/3.11.7: Permission denied"
+    probed = dict(layers.probe_layers(), **{name: False for name in layers.BWRAP_LAYERS})
+    monkeypatch.setattr(layers, "probe_layers", lambda: probed)
+    monkeypatch.setattr(layers, "bwrap_problem", lambda: said)
+    code, err = _grader(monkeypatch, capsys, "check", str(SHEET), str(CODE / "correct.py"), "--require-sandbox")
+    assert code == 2 and f"bubblewrap is installed, but {said}" in err, err
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
