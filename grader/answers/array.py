@@ -311,7 +311,8 @@ def rounded_hint(
     with (``written``: the entries as written, flat in C order; None for values the student's code computed, read
     from the floats' shortest forms and told not to round); else ``""``. A
     0 (``0`` or ``0.000``) is no rounding on its own: it counts when the key's entry rounds to 0 at the most places
-    the others were written with. The places this part needs are those of the strictest differing entry. No hint beyond
+    the others were written with; nor is an entry with one significant digit (``-0.02`` for -0.0243): it counts when
+    another entry, rounded with as many places, has two or more. The places this part needs are those of the strictest differing entry. No hint beyond
     :data:`MAX_ROUNDING_CHECKED` differing entries. All arrays have one shape."""
     positions = np.flatnonzero(wrong)
     yours, keys = actual.reshape(-1)[positions], expected.reshape(-1)[positions]
@@ -319,15 +320,20 @@ def rounded_hint(
         return ""  # too many to read one by one, or one further off than any rounding to a whole number or finer
     places: set[int] = set()
     zeros: list[float] = []  # the key's entries where the student wrote 0
+    small: list[int] = []  # places of entries rounded right but with one significant digit (-0.02 for -0.0243)
     for position, value, key in zip(positions.tolist(), yours.tolist(), keys.tolist(), strict=True):
         decimals = decimals_of(written[position] if written is not None else value)
         if value == 0:
             zeros.append(key)
-        elif decimals is None or not is_rounding(value, key, decimals):
+        elif decimals is None or decimals < 0:
             return ""
-        else:
+        elif is_rounding(value, key, decimals):
             places.add(decimals)
-    if not places or any(abs(key) > half_unit(max(places)) for key in zeros):
+        elif abs(value - key) <= half_unit(decimals):
+            small.append(decimals)  # alone no rounding (a slip gives one digit as often), next to others one
+        else:
+            return ""
+    if not places or any(abs(key) > half_unit(max(places)) for key in zeros) or any(d not in places for d in small):
         return ""
     needs = [decimals_needed(t) for t in tolerance.reshape(-1)[positions].tolist()]
     known = [need for need in needs if need is not None]

@@ -164,6 +164,22 @@ def test_a_bare_zero_is_no_rounding_of_its_own(tmp_path: Path) -> None:
     assert grade(sheet, path)["ex.num"]["feedback"] == NOT_WITHIN.format("0")
 
 
+
+def test_an_entry_with_one_significant_digit_counts_among_rounded_ones() -> None:
+    """-0.02 for -0.0243 alone is no rounding (one digit: as likely a slip); next to entries rounded to 2 places
+    with two digits or more it is one of them (it suppressed the hint for the whole array)."""
+    answer = ArrayAnswer()
+    key = np.array([0.9312, -0.3287, 0.1149, -0.0243])
+    rounded = answer.check(answer.parse([0.93, -0.33, 0.11, -0.02]), key, CTX)
+    assert rounded.feedback == (
+        "4 of 4 entries differ from the expected values; each of them matches the correct value rounded to 2 decimal "
+        "places, but this part needs more digits: give at least 6 decimal places"
+    )
+    alone = answer.check(answer.parse([0.9312, -0.3287, 0.1149, -0.02]), key, CTX)
+    assert alone.feedback == "1 of 4 entries differ from the expected values"
+    other_places = answer.check(answer.parse([0.93, -0.33, 0.11, -0.024]), key, CTX)
+    assert "each of them matches the correct value rounded to the decimal places you wrote" in other_places.feedback
+
 # ---------------------------------------------------------------------------------------------- properties
 
 
