@@ -92,13 +92,15 @@ def _case_verdict(answer: CodeAnswer, case: CodeCaseKey, outcome: CaseOutcome, o
     tolerance = answer.abs_tol + answer.rel_tol * np.abs(after)
     if case.kind == "equivariance":
         dy, dx = case.shift
+        out_y, out_x = case.output_shift
         assert case.mask is not None
-        differs = (np.abs(symmetry.shift(before, dy, dx) - after) > tolerance) & case.mask
+        differs = (np.abs(symmetry.shift(before, out_y, out_x) - after) > tolerance) & case.mask
         if differs.any():
             where = [int(i) for i in np.argwhere(differs)[0]]
+            moved = "the same way" if (out_y, out_x) == (dy, dx) else f"by ({out_y}, {out_x}) (the layer's stride divides the shift)"
             return Verdict(
                 fraction=0.0, status=Status.incorrect,
-                feedback=f"not equivariant: shifting the input by ({dy}, {dx}) should shift the output the same way away from the border",
+                feedback=f"not equivariant: shifting the input by ({dy}, {dx}) should shift the output {moved} away from the border",
                 details=[f"{int(differs.sum())} output cells break it, first at {where}"],
             )
         return Verdict(fraction=1.0, status=Status.correct)

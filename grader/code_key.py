@@ -43,9 +43,9 @@ MAX_DRAWS = 200
 class CodeCaseKey:
     """One call of the student's function and what to compare its output with.
 
-    ``kind``: ``value`` compares the output with ``expected``; ``equivariance`` compares it, shifted back by
-    ``shift``, with the output of case ``base`` at the cells of ``mask``; ``invariance`` compares it with the
-    output of ``base`` at ``units``.
+    ``kind``: ``value`` compares the output with ``expected``; ``equivariance`` compares it with the output of case
+    ``base`` moved by ``output_shift`` (the input's ``shift`` divided by the layer's stride) at the cells of ``mask``;
+    ``invariance`` compares it with the output of ``base`` at ``units``.
     """
 
     name: str
@@ -56,6 +56,7 @@ class CodeCaseKey:
     kind: Literal["value", "equivariance", "invariance"] = "value"
     base: str = ""
     shift: tuple[int, int] = (0, 0)
+    output_shift: tuple[int, int] = (0, 0)
     mask: np.ndarray | None = None
     units: tuple[tuple[int, ...], ...] = ()
 
@@ -303,16 +304,21 @@ class _PartKeyBuilder:
         reference = np.asarray(base.expected, dtype=np.float64)
         if reference.ndim < 2 or np.asarray(expected).shape != reference.shape:
             raise self.error("equivariance needs an output image of the same shape for the shifted input", "spec-bad-arg", "answer", "properties", index)
-        mask = np.isclose(symmetry.shift(reference, *shift), expected)  # cells where the reference is equivariant
-        interior = np.zeros_like(mask)
         dy, dx = shift
-        interior[max(dy, 0): mask.shape[0] + min(dy, 0), max(dx, 0): mask.shape[1] + min(dx, 0)] = True
+        out_y, out_x = dy // check.stride, dx // check.stride  # a layer of stride s moves its output 1 cell per s pixels
+        mask = np.isclose(symmetry.shift(reference, out_y, out_x), expected)  # cells where the reference is equivariant
+        interior = np.zeros_like(mask)
+        interior[max(out_y, 0): mask.shape[0] + min(out_y, 0), max(out_x, 0): mask.shape[1] + min(out_x, 0)] = True
         mask &= interior
         if not mask.any():
-            raise self.error("equivariance: no output cell keeps its value under this shift; choose a smaller shift", "spec-bad-arg", "answer", "properties", index)
+            raise self.error(
+                "equivariance: no output cell moves with the input under this shift; choose a smaller shift, or for a "
+                "layer with a stride, give it as stride (and a shift that is a multiple of it)",
+                "spec-bad-arg", "answer", "properties", index,
+            )
         return CodeCaseKey(
             f"{base.name}-shifted-{dy}-{dx}", check.visibility, kwargs, expected, {},
-            kind="equivariance", base=base.name, shift=(dy, dx), mask=mask,
+            kind="equivariance", base=base.name, shift=(dy, dx), output_shift=(out_y, out_x), mask=mask,
         )
 
     def _invariance(self, check: PropertyCheck, base: CodeCaseKey, index: int) -> list[CodeCaseKey]:

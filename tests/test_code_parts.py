@@ -394,3 +394,63 @@ def test_a_key_that_cannot_be_computed_for_one_case_names_the_case(tmp_path: Pat
     short_line = next(number for number, line in enumerate(text.splitlines(), start=1) if "name: short" in line)
     assert len(errors) == 1 and errors[0].path == "exercises[0].parts[0].expected", errors
     assert errors[0].message.startswith(f"case 'short' (line {short_line}): index"), errors[0].message
+
+
+STRIDED_PART = """\
+- id: strided
+  prompt: conv2d with a stride.
+  points: 1
+  answer:
+    type: code
+    function: conv2d
+    cases:
+      - {name: s2p1, inputs: {image: $picture, filters: $kernel, stride: 2, padding: 1}}
+    properties:
+      - {kind: equivariance, case: s2p1, input: image, shift: [2, 2], stride: 2}
+  expected: {op: conv2d, x: $image, w: $filters, stride: $stride, padding: $padding}
+"""
+
+STRIDED_CONV = '''\
+import numpy as np
+
+
+def conv2d(image, filters, stride=1, padding=0):
+    x = np.pad(np.asarray(image, float), ((padding, padding), (padding, padding), (0, 0)))
+    f = filters.shape[0]
+    height, width = (x.shape[0] - f) // stride + 1, (x.shape[1] - f) // stride + 1
+    out = np.zeros((height, width, filters.shape[3]))
+    for i in range(height):
+        for j in range(width):
+            out[i, j] = np.einsum("xyc,xyck->k", x[i * stride:i * stride + f, j * stride:j * stride + f], filters)
+    return out{extra}
+'''
+
+
+def test_equivariance_of_a_strided_layer_moves_the_output_by_the_shift_over_the_stride(tmp_path: Path) -> None:
+    """A stride-2 layer is equivariant to a 2-pixel shift with its output moving 1 cell: the check says so (with
+    the shift alone it found no cell that moves with the input, or, with shift 1, checked almost nothing)."""
+    sheet_path = write_sheet(tmp_path, STRIDED_PART)
+    text = sheet_path.read_text(encoding="utf-8").replace(
+        "      x: {op: reshape, x: $image, shape: [3, 3, 1]}\n",
+        "      x: {op: reshape, x: $image, shape: [3, 3, 1]}\n"
+        "      picture: {op: reshape, x: $img, shape: [7, 7, 1]}\n"
+        "      kernel: {op: reshape, x: $k, shape: [3, 3, 1, 1]}\n",
+    ).replace(
+        "      image: {value: [[1, 2, 0], [0, 1, 3], [2, 2, 1]]}\n",
+        "      image: {value: [[1, 2, 0], [0, 1, 3], [2, 2, 1]]}\n"
+        "      img: {value: [[0,0,0,0,0,0,0],[0,1,2,0,3,1,0],[0,4,1,1,2,0,0],[0,0,0,2,1,1,0],[0,3,1,0,0,2,0],[0,1,2,3,0,1,0],[0,0,0,0,0,0,0]]}\n"
+        "      k: {value: [[1, 0, -1], [2, 1, -2], [1, 0, 0]]}\n",
+    )
+    sheet_path.write_text(text, encoding="utf-8")
+    assert validate_sheet(sheet_path) == []
+    sheet = load_sheet(sheet_path)
+    right, wrong = tmp_path / "right.py", tmp_path / "wrong.py"
+    right.write_text(STRIDED_CONV.format(extra=""), encoding="utf-8")
+    wrong.write_text(STRIDED_CONV.format(extra=" + 0.5 * np.arange(height)[:, None, None]"), encoding="utf-8")  # grows with the row
+    [passed] = [c for c in grade_submission(sheet, right, mode="full").parts[0].cases if c.name == "s2p1-shifted-2-2"]
+    assert passed.passed
+    [failed] = [c for c in grade_submission(sheet, wrong, mode="full").parts[0].cases if c.name == "s2p1-shifted-2-2"]
+    assert not failed.passed and failed.feedback == (
+        "not equivariant: shifting the input by (2, 2) should shift the output by (1, 1) (the layer's stride divides "
+        "the shift) away from the border"
+    )

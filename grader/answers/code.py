@@ -180,8 +180,9 @@ class RandomCases(_Options):
 class PropertyCheck(_Options):
     """A relation the student's function must satisfy, checked on its own outputs.
 
-    ``equivariance``: calling it on the input shifted by ``shift`` gives the output shifted by the same amount,
-    at every cell where the engine's reference function has that property (away from the border).
+    ``equivariance``: calling it on the input shifted by ``shift`` gives the output shifted by the same amount
+    (divided by ``stride`` for a layer with a stride: 2 pixels move a stride-2 output by 1 cell), at every cell
+    where the engine's reference function has that property (away from the border).
     ``pool_invariance``: for each output unit the engine finds a shift (|dy|, |dx| <= ``max_shift``) leaving
     the reference's value unchanged; the student's output must keep those values too.
     """
@@ -194,6 +195,9 @@ class PropertyCheck(_Options):
     """The argument that is shifted (an image (H, W) or (H, W, C))."""
     shift: tuple[int, int] = (1, 1)
     """(dy, dx) for ``equivariance``: rows down, columns right."""
+    stride: int = Field(1, ge=1, le=8)
+    """For ``equivariance`` of a layer with a stride: the output moves by ``shift`` / ``stride`` cells (each of dy, dx a
+    multiple of it)."""
     max_shift: int = Field(1, ge=1, le=4)
     """Largest |dy|, |dx| tried for ``pool_invariance``."""
     visibility: Visibility = Visibility.visible
@@ -214,14 +218,21 @@ class PropertyCheck(_Options):
     def _settings_of_its_kind(self) -> PropertyCheck:
         """``shift`` is equivariance's, ``max_shift`` pool_invariance's: the other kind ignores it, so writing it
         means a check other than the one the author meant; refused at that setting."""
-        ignored = {"equivariance": "max_shift", "pool_invariance": "shift"}[self.kind]
-        if ignored in self.model_fields_set:
-            used = "max_shift" if ignored == "shift" else "shift"
+        ignores = {"equivariance": ("max_shift",), "pool_invariance": ("shift", "stride")}[self.kind]
+        for ignored in ignores:
+            if ignored in self.model_fields_set:
+                used = "max_shift" if self.kind == "pool_invariance" else "shift and stride"
+                raise located(
+                    f"{ignored} is not used by {'an' if self.kind[0] in 'aeiou' else 'a'} {self.kind} check (it takes "
+                    f"{used}): drop {ignored}, or write the kind "
+                    "of check that uses it",
+                    (ignored,),
+                )
+        if self.kind == "equivariance" and any(step % self.stride for step in self.shift):
             raise located(
-                f"{ignored} is not used by {'an' if self.kind[0] in 'aeiou' else 'a'} {self.kind} check (it takes "
-                f"{used}): drop {ignored}, or write the kind "
-                "of check that uses it",
-                (ignored,),
+                f"shift {list(self.shift)} is not a multiple of stride {self.stride}: a layer of stride {self.stride} "
+                f"moves its output by whole cells only for shifts in steps of {self.stride} pixels",
+                ("shift",),
             )
         return self
 

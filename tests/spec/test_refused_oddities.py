@@ -257,8 +257,14 @@ def test_an_argument_name_the_function_cannot_take_is_refused(tmp_path: Path, gr
          "shift is not used by a pool_invariance check (it takes max_shift): drop shift, or write the kind of check "
          "that uses it"),
         ("{kind: equivariance, case: one, input: x, max_shift: 2}", "max_shift",
-         "max_shift is not used by an equivariance check (it takes shift): drop max_shift, or write the kind of check "
+         "max_shift is not used by an equivariance check (it takes shift and stride): drop max_shift, or write the kind "
+         "of check that uses it"),
+        ("{kind: pool_invariance, case: one, input: x, stride: 2}", "stride",
+         "stride is not used by a pool_invariance check (it takes max_shift): drop stride, or write the kind of check "
          "that uses it"),
+        ("{kind: equivariance, case: one, input: x, shift: [2, 1], stride: 2}", "shift",
+         "shift [2, 1] is not a multiple of stride 2: a layer of stride 2 moves its output by whole cells only for "
+         "shifts in steps of 2 pixels"),
     ],
 )
 def test_a_setting_the_kind_of_check_ignores_is_refused(
