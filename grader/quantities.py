@@ -596,7 +596,7 @@ def places_only() -> Iterator[None]:
 
 @op("index")
 def _index(x: Any, at: list[int | None]) -> Tensor:
-    """x at a 0-based index; null in 'at' keeps a whole axis (the sheet's w_1111 is at [0, 0, 0, 0]); a negative position counts from the end."""
+    """x at a 0-based index, one entry of 'at' per axis of x: a whole number or a $reference to one (a class label $y); null keeps a whole axis (the sheet's w_1111 is at [0, 0, 0, 0], a row at [0, null]); a negative position counts from the end."""
     if not isinstance(at, list):
         raise ValueError(f"'at' must be a list of positions, got {at!r}")
     positions = [None if i is None else whole(i, "at") for i in at]
