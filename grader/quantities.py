@@ -1210,33 +1210,46 @@ def _function_values(of: Lazy, overrides: dict[str, np.ndarray]) -> np.ndarray:
     All points are first evaluated at once (each input replaced by its (count,) column), which is right only for a
     quantity computed entry by entry: a ``sum`` or ``mean`` would sum over the points, and a ``stack`` or a loss may
     fail or mix them. So that answer is kept only when it has one value per point (or one for all) and agrees with
-    the quantity evaluated at single points (the first, middle and last); otherwise every point is evaluated on its
-    own, as a single number. At a point refused because a tie rule or a kink's derivative decides it
-    (:class:`ConventionError`: an adjoint through relu(a - 1) at a = 1) the value is NaN (undefined, skipped by the
-    formula check); another error at a point is raised. ValueError when 'of' is not one number at a point."""
+    the quantity evaluated at single points (the first and the last); otherwise every point is evaluated on its
+    own, as a single number. A point where it cannot be evaluated (a size that is not whole, a log of a negative
+    number, or a tie rule or a kink's derivative deciding it: :class:`ConventionError`) is NaN, undefined, which the
+    formula check skips; so the (count,) values of every point set are computed once, and remembered. The first
+    point's error is raised when no point can be evaluated, and ValueError when 'of' is not one number at a point."""
     count = len(next(iter(overrides.values())))
     if count == 1:  # one point: evaluating it with (1,) columns is evaluating it alone
         return np.array([_value_at(of, overrides, slice(None))])
-    try:
-        together = array_of(of.value_with(overrides)).astype(np.float64)
-    except (GraderError, ValueError):
-        together = None
+    together = None
+    if count > len(_PROBES):  # fewer points cost no more one by one than together and probed
+        try:
+            together = array_of(of.value_with(overrides)).astype(np.float64)
+        except (GraderError, ValueError):
+            pass
     if together is not None and together.shape in ((), (count,)):
         together = np.broadcast_to(together, (count,))
         try:
-            agrees = all(_same_value(together[i], _value_at(of, overrides, i)) for i in sorted({0, count // 2, count - 1}))
+            agrees = all(_same_value(together[i], _value_at(of, overrides, i)) for i in sorted({p % count for p in _PROBES}))
         except (GraderError, ValueError, ArithmeticError):
             agrees = False
         if agrees:
             return together.copy()
     out = np.full(count, np.nan)
+    first_error: Exception | None = None
     for index in range(count):
         try:
             out[index] = _value_at(of, overrides, index)
-        except (GraderError, ValueError) as exc:
+        except _NotOneNumber:
+            raise
+        except (GraderError, ValueError, ArithmeticError) as exc:
             if not _convention_refused(exc):
-                raise
+                first_error = first_error or exc
+    if first_error is not None and not np.isfinite(out).any():
+        raise first_error
     return out
+
+
+_PROBES = (0, -1)
+"""The points (first and last) evaluated alone to tell whether evaluating all points at once gave each its own value:
+a sum, mean or max over the points disagrees with both but by a coincidence of measure zero."""
 
 
 class _NotOneNumber(ValueError):
