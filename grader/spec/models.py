@@ -14,6 +14,7 @@ from grader.answers.choice import normalize
 from grader.answers.code import NAME, NAME_RULE
 from grader.draw_settings import unused_setting_problem
 from grader.located import located, require_unique
+from grader.plain_numbers import numbers_not_text
 from grader.result import Visibility
 from grader.spec.yaml_lines import DECIMAL_FLOAT, DECIMAL_INT
 
@@ -35,6 +36,7 @@ Slug = Annotated[str, Field(pattern=SLUG, max_length=64)]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+    _numbers_not_text = model_validator(mode="before")(classmethod(numbers_not_text))
 
 
 MAX_VALIDATION_SEED = 2**63 - 1

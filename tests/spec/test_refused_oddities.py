@@ -273,3 +273,57 @@ def test_a_setting_the_kind_of_check_ignores_is_refused(
     text = SHEET.replace("{kind: equivariance, case: one, input: x, shift: [1, 0]}", check)
     error = one_located(grader, tmp_path, text)
     assert error["path"] == f"exercises[0].parts[2].answer.properties[0].{field}" and error["message"] == message
+
+
+QUOTED_SETTINGS = """\
+id: quoted
+exercises:
+  - id: e
+    inputs:
+      w: {value: 0.5, random: {dist: uniform, low: LOW, high: 20, shape: []}}
+    parts:
+      - id: a
+        prompt: p
+        points: POINTS
+        answer: {type: number, abs_tol: TOL}
+        expected: $w
+      - id: b
+        prompt: p
+        points: 1
+        answer: {type: formula, variables: {w: {low: DOMAIN, high: 2}}}
+        expected: {op: function, of: $w, variables: {w: $w}}
+"""
+PLAIN = {"LOW": "1", "POINTS": "2", "TOL": "1.0e-3", "DOMAIN": "1"}
+
+
+@pytest.mark.parametrize(
+    ("setting", "written", "path", "example"),
+    [
+        ("POINTS", '"2"', "exercises[0].parts[0].points", "2"),
+        ("LOW", '"010"', "exercises[0].inputs.w.random.low", "10"),
+        ("TOL", "'1e-3'", "exercises[0].parts[0].answer.abs_tol", "0.001"),
+        ("DOMAIN", '"1"', "exercises[0].parts[1].answer.variables.w.low", "1"),
+        ("POINTS", "1_000", "exercises[0].parts[0].points", "1000"),  # YAML 1.2 keeps 1_000 as text
+    ],
+)
+def test_a_number_written_as_text_in_a_setting_is_refused_at_it(
+    tmp_path: Path, grader: Grader, setting: str, written: str, path: str, example: str
+) -> None:
+    """Pydantic read "010" as ten and '1e-3' as a thousandth without a word; a sheet's numbers are numbers, as an
+    input's value must be."""
+    text = QUOTED_SETTINGS
+    for name, plain in PLAIN.items():
+        text = text.replace(name, written if name == setting else plain)
+    error = one_located(grader, tmp_path, text)
+    assert error["path"] == path, error
+    assert error["message"] == (
+        f"{written.strip(chr(34) + chr(39))!r} is text, not a number: write a plain number (no quotes or underscores), "
+        f"e.g. {example}"
+    )
+
+
+def test_the_same_settings_written_as_numbers_are_fine(tmp_path: Path, grader: Grader) -> None:
+    text = QUOTED_SETTINGS
+    for name, plain in PLAIN.items():
+        text = text.replace(name, plain)
+    assert grader("validate", write(tmp_path, text)).code == 0
