@@ -12,7 +12,6 @@ import contextlib
 import contextvars
 import functools
 import inspect
-import math
 import re
 import weakref
 from functools import lru_cache
@@ -50,10 +49,17 @@ class Lazy:
         expression: Any,
         evaluate: Callable[[Any, Mapping[str, Any]], Any],
         arrays: dict[tuple[Any, ...], tuple[Any, np.ndarray]] | None = None,
+        entry_by_entry: Callable[[Any, frozenset[str]], bool] | None = None,
     ) -> None:
         self.expression = expression
         self._evaluate = evaluate
         self._arrays = arrays
+        self._entry_by_entry = entry_by_entry
+
+    def entry_by_entry(self, columns: frozenset[str]) -> bool:
+        """Whether the expression, with the inputs ``columns`` replaced by columns of numbers, is computed entry by
+        entry from them, as the sheet writes it (False when the evaluation cannot tell)."""
+        return self._entry_by_entry is not None and self._entry_by_entry(self.expression, columns)
 
     def value(self) -> Any:
         return self._evaluate(self.expression, {})
@@ -1207,31 +1213,26 @@ def _function(of: Lazy, variables: Lazy) -> FunctionReference:
 def _function_values(of: Lazy, overrides: dict[str, np.ndarray]) -> np.ndarray:
     """'of' at the random points ``overrides`` (``{input: (count,) array}``): a (count,) array, one value per point.
 
-    All points are first evaluated at once (each input replaced by its (count,) column), which is right only for a
-    quantity computed entry by entry: a ``sum`` or ``mean`` would sum over the points, and a ``stack`` or a loss may
-    fail or mix them. So that answer is kept only when it has one value per point (or one for all) and agrees with
-    the quantity evaluated at single points (the first and the last); otherwise every point is evaluated on its
-    own, as a single number. A point where it cannot be evaluated (a size that is not whole, a log of a negative
-    number, or a tie rule or a kink's derivative deciding it: :class:`ConventionError`) is NaN, undefined, which the
-    formula check skips; so the (count,) values of every point set are computed once, and remembered. The first
-    point's error is raised when no point can be evaluated, and ValueError when 'of' is not one number at a point."""
+    All points are evaluated at once (each input replaced by its (count,) column) only when 'of' is computed entry
+    by entry from them as the sheet writes it (:meth:`Lazy.entry_by_entry`: only :data:`ENTRY_BY_ENTRY_OPS`, through
+    every quantity it uses, and every other input a single number); that gives each point its own value. Otherwise
+    (a ``sum`` or ``mean`` would sum over the points, even behind a relu that lets only some of them through; an
+    array input of as many entries as there are points would pair with them) every point is evaluated on its own,
+    as a single number. A
+    point where it cannot be evaluated (a size that is not whole, a log of a negative number, or a tie rule or a
+    kink's derivative deciding it: :class:`ConventionError`) is NaN, undefined, which the formula check skips; so
+    the (count,) values of every point set are computed once, and remembered. The first point's error is raised
+    when no point can be evaluated, and ValueError when 'of' is not one number at a point."""
     count = len(next(iter(overrides.values())))
     if count == 1:  # one point: evaluating it with (1,) columns is evaluating it alone
         return np.array([_value_at(of, overrides, slice(None))])
-    together = None
-    if count > len(_PROBES):  # fewer points cost no more one by one than together and probed
+    if of.entry_by_entry(frozenset(overrides)):
         try:
             together = array_of(of.value_with(overrides)).astype(np.float64)
         except (GraderError, ValueError):
-            pass
-    if together is not None and together.shape in ((), (count,)):
-        together = np.broadcast_to(together, (count,))
-        try:
-            agrees = all(_same_value(together[i], _value_at(of, overrides, i)) for i in sorted({p % count for p in _PROBES}))
-        except (GraderError, ValueError, ArithmeticError):
-            agrees = False
-        if agrees:
-            return together.copy()
+            together = None  # a point it is not defined at: found one by one below
+        if together is not None and together.shape in ((), (count,)):
+            return np.broadcast_to(together, (count,)).copy()
     out = np.full(count, np.nan)
     first_error: Exception | None = None
     for index in range(count):
@@ -1247,9 +1248,15 @@ def _function_values(of: Lazy, overrides: dict[str, np.ndarray]) -> np.ndarray:
     return out
 
 
-_PROBES = (0, -1)
-"""The points (first and last) evaluated alone to tell whether evaluating all points at once gave each its own value:
-a sum, mean or max over the points disagrees with both but by a coincidence of measure zero."""
+ENTRY_BY_ENTRY_OPS = frozenset({
+    "add", "sub", "mul", "div", "neg", "pow", "square", "exp", "log", "sin", "cos", "tanh", "sigmoid", "relu",
+    "greater", "less", "formula", "graph", "graph_output", "adjoint", "grad",
+    "conv_output_size", "pool_output_size", "same_padding", "conv_volume",
+})
+"""Quantity ops that compute each entry of their result from the same entry of their (broadcast) arguments: with
+every other operand a single number, a column of points in gives each point's own value out. ``formula`` and
+``graph`` nodes use only element-wise functions; ``grad`` refuses an 'of' of many values, which then sends the
+points one by one."""
 
 
 class _NotOneNumber(ValueError):
@@ -1266,15 +1273,6 @@ def _value_at(of: Lazy, overrides: dict[str, np.ndarray], index: int | slice) ->
             f"has shape {value.shape}: take one entry of it ({{op: index, ...}}), a sum or a loss"
         )
     return float(value.reshape(-1)[0])
-
-
-def _same_value(together: float, alone: float) -> bool:
-    """Whether a point's value from the evaluation of all points at once is the one it has evaluated alone."""
-    if together == alone:
-        return True
-    if math.isnan(together) or math.isnan(alone):
-        return math.isnan(together) and math.isnan(alone)
-    return abs(together - alone) <= 1e-9 * max(1.0, abs(together), abs(alone))
 
 
 def _input_name(reference: Any, written: Any, where: str) -> str:

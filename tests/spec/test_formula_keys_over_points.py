@@ -31,6 +31,7 @@ exercises:
       product_mean: {op: mean, x: {op: mul, a: $w, b: $x}}
       loss: {op: mse_loss, y: {op: mul, a: $w, b: $x}, target: $t}
       pair: {op: mul, a: $w, b: $v}
+      gated: {op: add, a: $w, b: {op: mul, a: {op: relu, x: {op: sub, a: $w, b: 1.5}}, b: {op: mean, x: $w}}}
     parts:
       - id: s
         prompt: sum of w^2
@@ -47,9 +48,14 @@ exercises:
         points: 1
         answer: {type: formula, variables: {w: {low: -2, high: 2}}}
         expected: {op: function, of: $loss, variables: {w: $w}}
+      - id: g
+        prompt: a mean behind a relu
+        points: 1
+        answer: {type: formula, variables: {w: {low: -2, high: 2}}}
+        expected: {op: function, of: $gated, variables: {w: $w}}
 """
 
-RIGHT = {"s": "w**2", "m": "2*w", "l": "(2*w - 1)**2 / 2"}
+RIGHT = {"s": "w**2", "m": "2*w", "l": "(2*w - 1)**2 / 2", "g": "w + relu(w - 1.5) * w"}
 """Each part's right formula, written by hand (mse_loss is half the squared error, as the sheet's Exercise 1)."""
 
 
@@ -60,13 +66,13 @@ def test_each_point_of_a_formula_key_is_its_quantity_there(tmp_path: Path, grade
         assert len(examples) >= 3, (part, examples)
         for point in examples:
             w = point["at"]["w"]
-            expected = {"s": w**2, "m": 2 * w, "l": (2 * w - 1) ** 2 / 2}[part]
+            expected = {"s": w**2, "m": 2 * w, "l": (2 * w - 1) ** 2 / 2, "g": w + max(w - 1.5, 0) * w}[part]
             assert np.isclose(point["value"], expected, rtol=1e-12, atol=1e-12), (formula, point)
 
 
 def test_the_right_formulas_score_full_marks_and_a_constant_none(tmp_path: Path, grader: Grader) -> None:
     sheet = write(tmp_path, SHEET)
-    for name, answers, expected_score in [("right", RIGHT, 3), ("constant", {part: "1" for part in RIGHT}, 0)]:
+    for name, answers, expected_score in [("right", RIGHT, 4), ("constant", {part: "1" for part in RIGHT}, 0)]:
         path = tmp_path / f"{name}.yaml"
         path.write_text(yaml.safe_dump({"student": "s", "answers": {"e": answers}}), encoding="utf-8")
         run = grader("grade", sheet, path, "--format", "json")
@@ -87,7 +93,7 @@ def test_a_formula_key_of_an_array_quantity_is_refused_by_every_command(tmp_path
     answers = tmp_path / "answers.yaml"
     answers.write_text(yaml.safe_dump({"student": "s", "answers": {"e": {"p": "w"}}}), encoding="utf-8")
     run = grader(command, sheet, *([answers] if command == "grade" else []))
-    where = f"{sheet}:{line_of(text, 'of: $pair')} exercises[0].parts[3].expected: the expected function cannot be checked"
+    where = f"{sheet}:{line_of(text, 'of: $pair')} exercises[0].parts[4].expected: the expected function cannot be checked"
     if command == "grade":  # graded as a fault of the sheet, naming the sheet's line
         assert run.code == 2 and f"answers.yaml: the sheet failed on this variant: {where}" in run.err, run.err
     else:
@@ -102,3 +108,19 @@ def test_a_formula_variable_that_is_an_array_input_is_refused(tmp_path: Path, gr
     sheet = write(tmp_path, text)
     error = one_error(grader("validate", sheet), sheet, "spec-op-failed")
     assert "variables.w: $v has shape (2,), but a formula's variable stands for one number" in error["message"]
+
+
+def test_an_array_input_as_long_as_the_points_is_not_paired_with_them(tmp_path: Path, grader: Grader) -> None:
+    """w * v with v of 50 entries: evaluated for all 50 points at once it would pair point i with v[i] and look like
+    one number per point; the key is refused as no single number."""
+    fifty = "[" + ", ".join(str(i) for i in range(1, 51)) + "]"
+    text = SHEET.replace("v: {value: [1.0, 2.0]}", f"v: {{value: {fifty}}}") + """\
+      - id: p
+        prompt: w v
+        points: 1
+        answer: {type: formula, variables: {w: {low: -2, high: 2}}}
+        expected: {op: function, of: $pair, variables: {w: $w}}
+"""
+    sheet = write(tmp_path, text)
+    error = one_error(grader("validate", sheet), sheet, "spec-key-unusable")
+    assert "'of' must be one number for each value of the formula's variables" in error.string and "has shape (50,)" in error.string
