@@ -46,8 +46,8 @@ HIDDEN_NOTE = "hidden: graded after submission, the report says only whether it 
 
 
 def _grids(value: np.ndarray, conv_filters: bool = False, image: bool = True) -> list[tuple[str, np.ndarray]]:
-    """An input as 2-D grids with captions: (H, W) as is; (H, W, C) one grid per channel (``image``: the input is an
-    image an op takes, else per slice along the last axis: a conv1d filter bank's (f, C, K) has no channels there);
+    """An input as 2-D grids with captions: (H, W) as is; (H, W, C) one grid per channel (``image``; else per slice
+    along the last axis: a conv1d filter bank's (f, C, K) has no channels there);
     (K, f, f) per plane; (f, f, C, K) one grid per filter and channel (``conv_filters``: the input is conv2d's w),
     any other 4-D array one per [:, :, i, j].
 
@@ -76,33 +76,32 @@ def _grids(value: np.ndarray, conv_filters: bool = False, image: bool = True) ->
     return []
 
 
-_IMAGE_ARGUMENTS = {
-    "conv2d": "x", "max_pool2d": "x", "avg_pool2d": "x", "max_pool_winners": "x", "shift": "x", "shifted": "input",
-    "translation": "input", "every_unit_has_invariant_shift": "input",
-}
-"""The argument of each op that takes an image (H, W, C), whose last axis is its channels."""
+_FILTER_BANK_ARGUMENTS = {"conv1d": "w"}
+"""The argument of each op that takes a filter bank whose last axis is its filters, not channels: conv1d's w
+(f, C, K)."""
 
 
-def _images_in(expression: Any) -> set[str]:
-    """The names an expression passes as an image ($name) to an op of :data:`_IMAGE_ARGUMENTS`."""
+def _filter_banks_in(expression: Any) -> set[str]:
+    """The names an expression passes ($name) as an op's filter bank (:data:`_FILTER_BANK_ARGUMENTS`)."""
     names = set()
     for op, arguments in calls_in(expression):
-        argument = arguments.get(_IMAGE_ARGUMENTS.get(op, ""))
+        argument = arguments.get(_FILTER_BANK_ARGUMENTS.get(op, ""))
         if isinstance(argument, str) and argument.startswith("$"):
             names.add(argument[1:])
     return names
 
 
-def _image_inputs(exercise: ExerciseSpec) -> set[str]:
-    """The inputs the exercise passes as an image: to an op of its quantities, or as a code case's argument that the
-    part's key passes to one; their slices are captioned by channel."""
-    images = _images_in(list(exercise.quantities.values()))
+def _filter_bank_inputs(exercise: ExerciseSpec) -> set[str]:
+    """The inputs the exercise passes as a conv1d filter bank: to an op of its quantities, or as a code case's
+    argument that the part's key passes as one. Their 3-D slices are captioned by slice, not channel (every other
+    3-D input is taken for an image (H, W, C), whatever ops it goes through)."""
+    banks = _filter_banks_in(list(exercise.quantities.values()))
     for part in exercise.parts:
         if isinstance(part.answer, CodeAnswer):
-            parameters = _images_in(part.expected)
+            parameters = _filter_banks_in(part.expected)
             for case in part.answer.cases:
-                images |= {raw[1:] for name, raw in case.inputs.items() if name in parameters and isinstance(raw, str) and raw.startswith("$")}
-    return images
+                banks |= {raw[1:] for name, raw in case.inputs.items() if name in parameters and isinstance(raw, str) and raw.startswith("$")}
+    return banks
 
 
 def _conv_filter_inputs(exercise: ExerciseSpec) -> set[str]:
@@ -210,11 +209,11 @@ def sheet_markdown(key: AnswerKey) -> str:
         if exercise.text:
             lines += [exercise.text.strip(), ""]
         shown = [(n, s) for n, s in exercise.inputs.items() if s.show]
-        filters, images = _conv_filter_inputs(exercise), _image_inputs(exercise)
+        filters, banks = _conv_filter_inputs(exercise), _filter_bank_inputs(exercise)
         if shown:
             for name, input_spec in shown:
                 value = key.inputs[exercise.id][name]
-                lines += [_input_markdown(name, input_spec.description, value, name in filters, name in images), ""]
+                lines += [_input_markdown(name, input_spec.description, value, name in filters, name not in banks), ""]
         for part in exercise.parts:
             lines += [f"- **{exercise.id}.{part.id}** ({_points_and_visibility(part)}): {part.prompt.strip()}", "",
                       f"  *Answer: {_answer_line(key, exercise.id, part)}*", ""]
@@ -236,7 +235,7 @@ def sheet_html(key: AnswerKey) -> str:
         body.append(f"<h2>{esc(exercise.title or exercise.id)}</h2>")
         if exercise.text:
             body.append(f"<pre class='text'>{esc(exercise.text.strip())}</pre>")
-        filters, images = _conv_filter_inputs(exercise), _image_inputs(exercise)
+        filters, banks = _conv_filter_inputs(exercise), _filter_bank_inputs(exercise)
         for name, input_spec in exercise.inputs.items():
             if not input_spec.show:
                 continue
@@ -247,7 +246,7 @@ def sheet_html(key: AnswerKey) -> str:
                 continue
             figures = "".join(
                 f"<figure>{_html_grid(grid)}<figcaption>{label} {esc(caption)}</figcaption></figure>"
-                for caption, grid in _grids(value, name in filters, name in images)
+                for caption, grid in _grids(value, name in filters, name not in banks)
             )
             body.append(f"<div class='inputs'>{figures}</div>" if value.size <= 400 else f"<p>{label}: an array of shape {value.shape} (its values: <code>grader data</code>, see above)</p>")
         items = "".join(

@@ -190,7 +190,8 @@ exercises:
       bank: {value: [[[1, 0], [0, 1]], [[1, 1], [0, 0]]], description: "filters w (2x2x2: offset x channel x filter)"}
       picture: {value: [[[1, 2], [3, 4]], [[5, 6], [7, 8]]], description: "image I"}
     quantities:
-      pooled: {op: max_pool2d, x: $picture, size: 1}
+      padded: {op: pad, x: $picture, width: 1}
+      pooled: {op: max_pool2d, x: $padded, size: 1}
     parts:
       - id: code
         prompt: Write conv1d(x, w).
@@ -212,7 +213,7 @@ exercises:
 @pytest.mark.parametrize("fmt", ["md", "html"])
 def test_only_an_image_s_last_axis_is_called_its_channels(tmp_path: Path, grader: Grader, fmt: str) -> None:
     """A conv1d filter bank (f, C, K) has filters on its last axis: its slices are not "channels" (an authoring
-    review found them so captioned); an image an op takes keeps its channel captions."""
+    review found them so captioned); an image keeps its channel captions, also when an op takes it padded."""
     sheet = tmp_path / "sheet.yaml"
     sheet.write_text(FILTER_BANK, encoding="utf-8")
     text = grader("sheet", sheet, "--format", fmt).out
