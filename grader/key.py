@@ -24,7 +24,7 @@ from grader.answers.references import FunctionReference, ScheduleReference, Tran
 from grader.engine import max_pool2d_winners
 from grader.engine.tensor import Tensor
 from grader.errors import SpecError, SpecErrors
-from grader.quantities import ENTRY_BY_ENTRY_OPS, OPS, Lazy, QuantityNode, places_only
+from grader.quantities import ENTRY_BY_ENTRY_OPS, OPS, Lazy, LazyArrays, QuantityNode, places_only
 from grader.result import Visibility
 from grader.spec.loader import Sheet
 from grader.spec.models import MAX_ENTRIES, Call, ExerciseSpec, InputSpec, PartSpec, PoolWindow, check_literal, entry_count
@@ -85,7 +85,7 @@ class Evaluator:
         self.base: Loc = ("exercises", exercise_index)
         self.inputs = dict(inputs)
         self.shared_env: _Env | None = _Env(self, {}) if shared else None
-        self.lazy_arrays: dict[tuple[Any, ...], tuple[Any, np.ndarray]] | None = {} if shared else None
+        self.lazy_arrays: LazyArrays | None = LazyArrays() if shared else None
 
     def evaluate(self, expression: Any, loc: Loc, overrides: Mapping[str, Any] | None = None) -> Any:
         env = self.shared_env if self.shared_env is not None and not overrides else _Env(self, dict(overrides or {}))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import hashlib
 import inspect
 import re
 import weakref
@@ -33,8 +34,18 @@ from grader.errors import GraderError
 from grader.spec.yaml_lines import DECIMAL_FLOAT
 
 
-LAZY_ARRAYS_KEPT = 4096
-"""How many arrays an evaluation's :meth:`Lazy.array_with` remembers at most (later ones are computed each time)."""
+LAZY_ARRAY_BYTES = 64 << 20
+"""How many bytes of arrays an evaluation's :meth:`Lazy.array_with` remembers at most (later ones are computed each
+time): week 7 keeps 24 of 128 bytes; a 1000 x 1000 image shifted by up to 6 pixels would keep 1.3 GB."""
+
+
+class LazyArrays:
+    """The arrays :meth:`Lazy.array_with` computed in one evaluation: by (expression, a digest of the inputs
+    replaced), within :data:`LAZY_ARRAY_BYTES`."""
+
+    def __init__(self) -> None:
+        self.kept: dict[tuple[Any, ...], tuple[Any, np.ndarray]] = {}
+        self.bytes = 0
 
 
 class Lazy:
@@ -48,7 +59,7 @@ class Lazy:
         self,
         expression: Any,
         evaluate: Callable[[Any, Mapping[str, Any]], Any],
-        arrays: dict[tuple[Any, ...], tuple[Any, np.ndarray]] | None = None,
+        arrays: LazyArrays | None = None,
         entry_by_entry: Callable[[Any, frozenset[str]], bool] | None = None,
     ) -> None:
         self.expression = expression
@@ -77,14 +88,18 @@ class Lazy:
         # a reference ("$pooled") is the same quantity wherever it is written; another expression, the same object
         # (which the entry keeps alive, so that its id is not another's while the entry is kept)
         expression = self.expression if isinstance(self.expression, str) else id(self.expression)
-        key = (expression, *((name, a.shape, a.dtype.str, a.tobytes()) for name, a in sorted(overrides.items())))
-        kept = self._arrays.get(key)
+        key = (expression, *(
+            (name, a.shape, a.dtype.str, hashlib.blake2b(np.ascontiguousarray(a).data, digest_size=16).digest())
+            for name, a in sorted(overrides.items())
+        ))
+        kept = self._arrays.kept.get(key)
         if kept is not None:
             return kept[1]
         array = np.array(array_of(self.value_with(overrides)))
         array.setflags(write=False)
-        if len(self._arrays) < LAZY_ARRAYS_KEPT:
-            self._arrays[key] = (self.expression, array)
+        if self._arrays.bytes + array.nbytes <= LAZY_ARRAY_BYTES:
+            self._arrays.kept[key] = (self.expression, array)
+            self._arrays.bytes += array.nbytes
         return array
 
 

@@ -145,3 +145,23 @@ def test_every_plain_reference_round_trips_with_full_marks(seed: int, path: Path
         assert verdict.fraction == 1.0, (exercise.id, part.id, seed, verdict)
         checked += 1
     assert checked >= 5
+
+
+def test_the_arrays_a_key_remembers_stay_within_their_budget(monkeypatch: pytest.MonkeyPatch, sheet: Sheet) -> None:
+    """Translation checks remember the layer's output per shifted image (LAZY_ARRAY_BYTES): past the budget they
+    are computed again, never kept, and the key is the same (a review's 1000 x 1000 image kept 1.3 GB before)."""
+    import grader.key as key_module
+    import grader.quantities as quantities
+
+    kept: list[key_module.LazyArrays] = []
+
+    class Watched(key_module.LazyArrays):
+        def __init__(self) -> None:
+            super().__init__()
+            kept.append(self)
+
+    expected = compute_key(sheet, 4).as_json()
+    monkeypatch.setattr(key_module, "LazyArrays", Watched)
+    monkeypatch.setattr(quantities, "LAZY_ARRAY_BYTES", 200)
+    assert compute_key(sheet, 4).as_json() == expected
+    assert kept and all(arrays.bytes <= 200 for arrays in kept) and any(arrays.kept for arrays in kept)
