@@ -375,7 +375,10 @@ def bwrap_command(harness_dir: Path, tmpfs_bytes: int) -> list[str]:
         "/usr",
     ]
     # The private /tmp comes first: mounts below it (a Python or checkout under /tmp) are bound on top of it.
-    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(tmpfs_bytes), "--perms", "0755", "--tmpfs", "/tmp"]
+    # /dev is bubblewrap's own tmpfs, owned by the sandbox's user when the grader is not root: read-only, so that
+    # files (and their count, MAX_NEW_FILES) stay in the private /tmp; writing to /dev/null still works.
+    args += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev"]
+    args += ["--size", str(tmpfs_bytes), "--perms", "0755", "--tmpfs", "/tmp"]
     if os.geteuid() == 0:
         # The worker keeps root (in its own namespaces) only to switch each child to a fresh unprivileged uid.
         args += ["--cap-add", "ALL"]

@@ -143,6 +143,7 @@ TABLE: dict[str, Expected] = {
     "deep_recursion_unlimited.py": Expected(("timeout", "memory", "crashed", "exception"), cases=1, slow=True),
     "attack_worker.py": Expected(("exception",), "4 attacks refused"),
     "big_file.py": Expected(("exception",), "File too large"),
+    "dev_files.py": Expected(("ok",), check=_doubled, needs=("private-filesystem",)),
     "many_files.py": Expected(("crashed",), "created more than 10000 files or folders", needs=("private-filesystem",), cpu_seconds=20.0),
     "forged_nested_frame.py": Expected(("exception", "crashed"), check=_forged_nesting_relayed_flat),
     "system_v_ipc.py": Expected(("exception",), "PermissionError: all refused", needs=("seccomp",)),

@@ -93,3 +93,18 @@ def test_a_student_line_in_a_cell_python_does_not_run_is_not_the_id(tmp_path: Pa
     cells = [_code_cell('STUDENT = "real"\n'), _code_cell("%%bash\nSTUDENT='other'\necho $STUDENT\n")]
     result = _graded(_notebook(tmp_path, "magic.ipynb", cells))
     assert result["student_id"] == "real"
+
+
+def test_the_sandbox_s_dev_is_read_only() -> None:
+    """/dev is bubblewrap's own tmpfs, writable by the sandbox's user when the grader is not root: it is remounted
+    read-only right after it is made, so files (and their count) stay in the private /tmp. (As root the child's own
+    uid cannot write there anyway; the hostile sample dev_files.py checks what a child can do.)"""
+    from grader.sandbox import layers
+
+    try:
+        command = layers.bwrap_command(Path(layers.__file__).resolve().parent, 1 << 20)
+    except FileNotFoundError:
+        pytest.skip("bubblewrap is not installed")
+    made = command.index("--dev")
+    assert command[made + 1] == "/dev" and command[made + 2 : made + 4] == ["--remount-ro", "/dev"]
+    assert not any(argument.startswith("/dev/") for argument in command[made + 4 :])  # nothing mounted below it later
