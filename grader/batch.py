@@ -805,6 +805,7 @@ def run_batch(
     )
     with Gradebook(gradebook_path, exclusive=True) as gradebook:
         summary.unlisted = unlisted
+        gradebook.record_folder(path_key(os.path.realpath(submissions_dir)))  # report's --out-dir must stay out of it
         summary.forgotten = _forget_gone(gradebook, identity.sheet_id, submissions_dir, discovered, unlisted)
         graded_before = {} if regrade else gradebook.graded_keys(identity.spec_hash, identity.following)
         tasks: list[SubmissionTask] = []

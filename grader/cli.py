@@ -487,21 +487,22 @@ def _refuse_replacing(outputs: list[Path], book: Gradebook, what: str) -> None:
             raise GraderError(f"{what} {output}: would replace the submission {one_line(str(output.resolve()))}; choose a folder outside the submissions")
 
 
-def _refuse_inside_submissions(out_dir: Path, submissions: list[str]) -> None:
-    """GraderError when ``out_dir`` lies in the folder that holds all of ``submissions`` (paths the gradebook
-    stores; the batch's own folder is that one or above it): the next batch would grade the reports as submissions,
-    as ``grader batch`` refuses for its own --out-dir."""
-    if not submissions:
-        return
-    try:
-        holding = Path(os.path.commonpath([os.path.dirname(path) for path in submissions]))
-    except ValueError:  # paths on different drives: no one folder holds them
-        return
-    if holding.parent != holding and _inside(out_dir, holding):  # (the root holds all: batches of far-apart folders)
-        raise GraderError(
-            f"--out-dir {out_dir}: is inside the folder of the submissions ({one_line(str(holding))}), so the next batch "
-            "would grade the reports as submissions; choose a folder outside it"
-        )
+def _refuse_inside_submissions(out_dir: Path, folders: list[str], submissions: list[str]) -> None:
+    """GraderError when ``out_dir`` lies in a folder a batch graded into the gradebook (``folders``; for a gradebook
+    written before they were kept, the folder that holds all of ``submissions``, the paths it stores): the next
+    batch would grade the reports as submissions, as ``grader batch`` refuses for its own --out-dir."""
+    if not folders and submissions:
+        try:
+            holding = os.path.commonpath([os.path.dirname(path) for path in submissions])
+        except ValueError:  # paths on different drives: no one folder holds them
+            holding = ""
+        folders = [holding] if holding and Path(holding).parent != Path(holding) else []  # the root holds everything
+    for folder in folders:
+        if _inside(out_dir, Path(folder)):
+            raise GraderError(
+                f"--out-dir {out_dir}: is inside the folder of the submissions ({one_line(folder)}), so the next batch "
+                "would grade the reports as submissions; choose a folder outside it"
+            )
 
 
 def _write_reports(book: Gradebook, fmt: str, out_dir: Path, spec_hash: str, audience: str) -> None:
@@ -511,7 +512,7 @@ def _write_reports(book: Gradebook, fmt: str, out_dir: Path, spec_hash: str, aud
     names = _report_names([(row.student_id, Path(row.submission).stem, row.path) for row in rows])
     targets = [out_dir / f"{name}{FILE_SUFFIXES[fmt]}" for name in names]
     _refuse_replacing(targets, book, "--out-dir")
-    _refuse_inside_submissions(out_dir, [row.path for row in rows])
+    _refuse_inside_submissions(out_dir, book.folders(), [row.path for row in rows])
     # Rows and Results of one sheet version both come in path order. JUnit carries when each was graded.
     for row, result, target in zip(rows, book.results(spec_hash), targets, strict=True):
         text = render_junit(result, audience, timestamp=_now_for_junit(row.graded_at)) if fmt == "junit" else render(result, fmt, audience=audience)

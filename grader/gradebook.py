@@ -617,6 +617,25 @@ class Gradebook:
                 [(submission_id, *row) for row in record.part_rows],
             )
 
+    def record_folder(self, folder: str) -> None:
+        """Remember ``folder`` (a resolved path) as one a batch graded into this gradebook (:meth:`folders`)."""
+        known = self.folders()
+        if folder not in known:
+            with self._transaction() as conn:
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('submission_folders', ?)",
+                    (json.dumps([*known, folder]),),
+                )
+
+    def folders(self) -> list[str]:
+        """The submissions folders batches graded into this gradebook (none for one written before they were kept)."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'submission_folders'").fetchone()
+        try:
+            folders = json.loads(row[0]) if row is not None else []
+        except (TypeError, ValueError):
+            return []
+        return [folder for folder in folders if isinstance(folder, str)] if isinstance(folders, list) else []
+
     def remove(self, paths: list[str], sheet_id: str) -> None:
         """Delete the rows of ``paths`` for ``sheet_id`` (their part rows go with them), in one transaction: a batch
         forgets the files that are no longer in the folder it grades. GraderError as for :meth:`write`."""

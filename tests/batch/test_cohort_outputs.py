@@ -277,3 +277,22 @@ def test_report_pairs_names_and_reports_from_one_state_while_a_batch_commits(
 
     written = {path.name: json.loads(path.read_text(encoding="utf-8"))["result"]["student_id"] for path in out_dir.iterdir()}
     assert written == {"s-correct--answers.json": "s-correct", "s-missing--answers.json": "s-missing"}
+
+
+def test_report_refuses_only_the_folders_batches_graded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two sections graded into one gradebook: a report folder next to them is fine (the common folder of their
+    files held it, a review found), one inside a section is not; in a folder of one student's files too."""
+    course = tmp_path / "course"
+    book = tmp_path / "book.sqlite"
+    for section in ("secA", "secB"):
+        (course / section / "alice").mkdir(parents=True)
+        shutil.copy(SAMPLES / "correct.yaml", course / section / "alice" / "answers.yaml")
+        code, _, err = run_grader(monkeypatch, capsys, "batch", SHEET, course / section, "--jobs", "1", "--gradebook", book)
+        assert code == 0, err
+    code, _, err = run_grader(monkeypatch, capsys, "report", SHEET, "--gradebook", book, "--format", "json", "--out-dir", course / "reports")
+    assert code == 0, err
+    for inside in (course / "secA" / "reports", course / "secB" / "alice" / "reports"):
+        code, _, err = run_grader(monkeypatch, capsys, "report", SHEET, "--gradebook", book, "--format", "json", "--out-dir", inside)
+        assert code == 2 and "is inside the folder of the submissions" in err, err
