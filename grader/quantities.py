@@ -1233,8 +1233,9 @@ def _function_values(of: Lazy, overrides: dict[str, np.ndarray]) -> np.ndarray:
     every quantity it uses, and every other input a single number); that gives each point its own value. Otherwise
     (a ``sum`` or ``mean`` would sum over the points, even behind a relu that lets only some of them through; an
     array input of as many entries as there are points would pair with them) every point is evaluated on its own,
-    as a single number. A
-    point where it cannot be evaluated (a size that is not whole, a log of a negative number, or a tie rule or a
+    as a single number, as is every point when evaluating them together fails at one.
+
+    A point where it cannot be evaluated (a size that is not whole, a log of a negative number, or a tie rule or a
     kink's derivative deciding it: :class:`ConventionError`) is NaN, undefined, which the formula check skips; so
     the (count,) values of every point set are computed once, and remembered. The first point's error is raised
     when no point can be evaluated, and ValueError when 'of' is not one number at a point."""
