@@ -91,6 +91,15 @@ class Evaluator:
         env = self.shared_env if self.shared_env is not None and not overrides else _Env(self, dict(overrides or {}))
         return env.resolve(expression, loc)
 
+    def release(self) -> None:
+        """Forget the shared memo and arrays once the key is computed: a formula key's function keeps this evaluator
+        (to evaluate it at random points, always with inputs replaced), and a cached key must not keep them too."""
+        if self.shared_env is not None:  # in place: the functions' closures hold these very objects
+            self.shared_env.memo.clear()
+        if self.lazy_arrays is not None:
+            self.lazy_arrays.kept.clear()
+            self.lazy_arrays.bytes = 0
+
 
 class _InputNodes(Mapping[str, Tensor]):
     """An evaluation's inputs as graph leaves (Tensors named after their input), each made when first used: an
@@ -684,6 +693,7 @@ def _compute_key(sheet: Sheet, seed: int | None) -> AnswerKey:
                 )
                 raise SpecErrors(_unique_errors(errors))  # stop here: the rest would only take more memory
             parts[(exercise.id, part.id)] = PartKey(exercise.id, part.id, expected, mistakes)
+        evaluator.release()
     if errors:
         raise SpecErrors(_unique_errors(errors))
     drawn = sum(_entries_held(value) for values in inputs.values() for value in values.values())

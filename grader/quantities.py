@@ -1129,7 +1129,9 @@ ADJOINT_ZERO = " (its adjoint would be 0)"
 def _adjoint(graph: Any, node: str) -> np.ndarray:
     """The adjoint t_node = d(output)/d(node) of a graph (the sheet's t_n), by reverse-mode autodiff; an error when a tie in a max/min or relu/abs at 0 decides it.
 
-    With array-valued inputs (random points), each point's adjoint is computed independently. A max(a, b) or
+    With array-valued inputs (random points evaluated together), each point's adjoint is computed independently at
+    a node that holds one value per point; at a node the points share, that would be their sum, so it is refused
+    there (the points are then evaluated one by one). A max(a, b) or
     min(a, b) whose arguments are equal (up to TIE_RTOL/TIE_ATOL) gives its adjoint to a by the engine's tie rule;
     when giving it to b instead would change t_node, the key would rest on that rule and is refused
     (see :func:`_refuse_select_tie_rule`). The same for a relu(x) or abs(x) with x = 0, whose derivative there is a
@@ -1137,8 +1139,14 @@ def _adjoint(graph: Any, node: str) -> np.ndarray:
     """
     g = _graph_arg(graph)
     target = g.node(node, left_out_note=ADJOINT_ZERO)
+    if _POINTS_TOGETHER.get() and target.value.shape != g.output.value.shape:
+        # one node for every point: the seed of ones would add up all the points' adjoints at it
+        raise ValueError("adjoint: the node is one value for all the points evaluated together")
     seed = np.ones_like(g.output.value)
     schedule = g.output.backward(seed=seed)
+    if _POINTS_TOGETHER.get() and (select_ties(schedule, rtol=TIE_RTOL, atol=TIE_ATOL) or kinks(schedule, rtol=TIE_RTOL, atol=TIE_ATOL)):
+        # the audits judge an entry against the largest of the array: one point's kink is judged on its own
+        raise ValueError("adjoint: a tie or a kink at one of the points evaluated together")
     _refuse_conventions(g.output, [target], schedule, seed=seed, named=g.named, adjoint=True)
     return _derivative(np.array(target.grad, copy=True), schedule)
 
@@ -1233,7 +1241,8 @@ def _function_values(of: Lazy, overrides: dict[str, np.ndarray]) -> np.ndarray:
     every quantity it uses, and every other input a single number); that gives each point its own value. Otherwise
     (a ``sum`` or ``mean`` would sum over the points, even behind a relu that lets only some of them through; an
     array input of as many entries as there are points would pair with them) every point is evaluated on its own,
-    as a single number, as is every point when evaluating them together fails at one.
+    as a single number, as is every point when evaluating them together fails at one or disagrees with the first
+    or last point evaluated alone (a second safeguard).
 
     A point where it cannot be evaluated (a size that is not whole, a log of a negative number, or a tie rule or a
     kink's derivative deciding it: :class:`ConventionError`) is NaN, undefined, which the formula check skips; so
@@ -1243,12 +1252,20 @@ def _function_values(of: Lazy, overrides: dict[str, np.ndarray]) -> np.ndarray:
     if count == 1:  # one point: evaluating it with (1,) columns is evaluating it alone
         return np.array([_value_at(of, overrides, slice(None))])
     if of.entry_by_entry(frozenset(overrides)):
+        marked = _POINTS_TOGETHER.set(True)
         try:
             together = array_of(of.value_with(overrides)).astype(np.float64)
         except (GraderError, ValueError):
             together = None  # a point it is not defined at: found one by one below
+        finally:
+            _POINTS_TOGETHER.reset(marked)
         if together is not None and together.shape in ((), (count,)):
-            return np.broadcast_to(together, (count,)).copy()
+            together = np.broadcast_to(together, (count,)).copy()
+            try:  # a second safeguard: the first and last point evaluated alone agree
+                if all(_same_value(together[i], _value_at(of, overrides, i)) for i in (0, count - 1)):
+                    return together
+            except (GraderError, ValueError, ArithmeticError):
+                pass  # undefined alone at one of them: found one by one below
     out = np.full(count, np.nan)
     first_error: Exception | None = None
     for index in range(count):
@@ -1266,13 +1283,24 @@ def _function_values(of: Lazy, overrides: dict[str, np.ndarray]) -> np.ndarray:
 
 ENTRY_BY_ENTRY_OPS = frozenset({
     "add", "sub", "mul", "div", "neg", "pow", "square", "exp", "log", "sin", "cos", "tanh", "sigmoid", "relu",
-    "greater", "less", "formula", "graph", "graph_output", "adjoint", "grad",
+    "greater", "less", "formula", "graph", "graph_output", "grad", "adjoint",
     "conv_output_size", "pool_output_size", "same_padding", "conv_volume",
 })
 """Quantity ops that compute each entry of their result from the same entry of their (broadcast) arguments: with
 every other operand a single number, a column of points in gives each point's own value out. ``formula`` and
 ``graph`` nodes use only element-wise functions; ``grad`` refuses an 'of' of many values, which then sends the
-points one by one."""
+points one by one; so does ``adjoint`` at a node that is one value for all the points (its seed of ones would add up
+their adjoints there, as a review found: :data:`_POINTS_TOGETHER`)."""
+
+_POINTS_TOGETHER: contextvars.ContextVar[bool] = contextvars.ContextVar("points_together", default=False)
+"""Set while a formula key's random points are evaluated together (:func:`_function_values`)."""
+
+
+def _same_value(together: float, alone: float) -> bool:
+    """Whether a point's value from evaluating all points at once is the one it has evaluated alone."""
+    if together == alone or (np.isnan(together) and np.isnan(alone)):
+        return True
+    return bool(abs(together - alone) <= 1e-9 * max(1.0, abs(together), abs(alone)))
 
 
 class _NotOneNumber(ValueError):

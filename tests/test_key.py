@@ -149,19 +149,23 @@ def test_every_plain_reference_round_trips_with_full_marks(seed: int, path: Path
 
 def test_the_arrays_a_key_remembers_stay_within_their_budget(monkeypatch: pytest.MonkeyPatch, sheet: Sheet) -> None:
     """Translation checks remember the layer's output per shifted image (LAZY_ARRAY_BYTES): past the budget they
-    are computed again, never kept, and the key is the same (a review's 1000 x 1000 image kept 1.3 GB before)."""
+    are computed again, never kept, and the key is the same (a review's 1000 x 1000 image kept 1.3 GB before); once
+    the key is computed, nothing is kept (a cached key's formula functions hold its evaluator)."""
     import grader.key as key_module
     import grader.quantities as quantities
 
-    kept: list[key_module.LazyArrays] = []
+    seen: list[tuple[int, int]] = []  # (arrays kept, their bytes) of each exercise's evaluator, before release
+    release = key_module.Evaluator.release
 
-    class Watched(key_module.LazyArrays):
-        def __init__(self) -> None:
-            super().__init__()
-            kept.append(self)
+    def watched(evaluator: key_module.Evaluator) -> None:
+        assert evaluator.lazy_arrays is not None
+        seen.append((len(evaluator.lazy_arrays.kept), evaluator.lazy_arrays.bytes))
+        release(evaluator)
+        assert not evaluator.lazy_arrays.kept and evaluator.lazy_arrays.bytes == 0
+        assert evaluator.shared_env is not None and not evaluator.shared_env.memo
 
     expected = compute_key(sheet, 4).as_json()
-    monkeypatch.setattr(key_module, "LazyArrays", Watched)
+    monkeypatch.setattr(key_module.Evaluator, "release", watched)
     monkeypatch.setattr(quantities, "LAZY_ARRAY_BYTES", 200)
     assert compute_key(sheet, 4).as_json() == expected
-    assert kept and all(arrays.bytes <= 200 for arrays in kept) and any(arrays.kept for arrays in kept)
+    assert seen and all(used <= 200 for _, used in seen) and any(count for count, _ in seen)

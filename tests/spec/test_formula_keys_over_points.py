@@ -124,3 +124,49 @@ def test_an_array_input_as_long_as_the_points_is_not_paired_with_them(tmp_path: 
     sheet = write(tmp_path, text)
     error = one_error(grader("validate", sheet), sheet, "spec-key-unusable")
     assert "'of' must be one number for each value of the formula's variables" in error.string and "has shape (50,)" in error.string
+
+
+ADJOINT_AT_A_FIXED_INPUT = """\
+id: adjoint-key
+exercises:
+  - id: e
+    inputs:
+      w: {value: 0.5}
+      b: {value: 2.0}
+    quantities:
+      g: {op: graph, nodes: {L: w*b}, inputs: {w: $w, b: $b}}
+      t_b: {op: adjoint, graph: $g, node: b}
+    parts:
+      - id: p
+        prompt: dL/db as a formula in w
+        points: 1
+        answer: {type: formula, variables: {w: {low: -2, high: 2}}}
+        expected: {op: function, of: $t_b, variables: {w: $w}}
+"""
+
+
+def test_an_adjoint_at_an_input_the_points_share_is_each_point_s_own(tmp_path: Path, grader: Grader) -> None:
+    """dL/db of L = w b is w at each point: with all points at once, the adjoint at b (one number for all of them)
+    added up every point's w, one wrong constant (a review's sheet; validate said ok)."""
+    sheet = write(tmp_path, ADJOINT_AT_A_FIXED_INPUT)
+    examples = solved_key(grader, sheet)["e"]["p"]
+    assert len(examples) >= 3 and all(np.isclose(point["value"], point["at"]["w"]) for point in examples), examples
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(yaml.safe_dump({"student": "s", "answers": {"e": {"p": "w"}}}), encoding="utf-8")
+    run = grader("grade", sheet, answers, "--format", "json")
+    assert run.code == 0 and json.loads(run.out)["result"]["points_earned"] == 1, run.out
+
+
+def test_a_kink_at_one_point_is_judged_at_that_point_alone(tmp_path: Path, grader: Grader) -> None:
+    """relu(w) + exp(3w) at whole w in [-10, 10]: at w = 0 the derivative of relu is a convention, so that point is
+    undefined and skipped. With all points at once, the kink audit scaled its tolerance by exp(30) of another point
+    and let the convention's value stand there (a review found), failing the right formula."""
+    text = ADJOINT_AT_A_FIXED_INPUT.replace("nodes: {L: w*b}, inputs: {w: $w, b: $b}", "nodes: {L: relu(w) + exp(3*w)}, inputs: {w: $w}")
+    text = text.replace("node: b}", "node: w}").replace("{w: {low: -2, high: 2}}", "{w: {low: -10, high: 10, integer: true}}")
+    sheet = write(tmp_path, text)
+    examples = solved_key(grader, sheet)["e"]["p"]
+    assert examples and all(point["at"]["w"] != 0 for point in examples), examples
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(yaml.safe_dump({"student": "s", "answers": {"e": {"p": "relu(w)/w + 3*exp(3*w)"}}}), encoding="utf-8")
+    run = grader("grade", sheet, answers, "--format", "json")
+    assert run.code == 0 and json.loads(run.out)["result"]["points_earned"] == 1, run.out
