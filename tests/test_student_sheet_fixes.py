@@ -189,6 +189,7 @@ exercises:
       signal: {value: [[1, 0], [2, 1], [0, 1], [1, 1]], description: "signal x (4x2: length x channel)"}
       bank: {value: [[[1, 0], [0, 1]], [[1, 1], [0, 0]]], description: "filters w (2x2x2: offset x channel x filter)"}
       picture: {value: [[[1, 2], [3, 4]], [[5, 6], [7, 8]]], description: "image I"}
+      other: {value: [[[1, 0], [0, 1]], [[1, 1], [0, 0]]], description: "bank V"}
     quantities:
       padded: {op: pad, x: $picture, width: 1}
       pooled: {op: max_pool2d, x: $padded, size: 1}
@@ -207,6 +208,11 @@ exercises:
         points: 1
         answer: {type: array}
         expected: $pooled
+      - id: direct
+        prompt: conv1d of the signal with another bank, in a part's key.
+        points: 1
+        answer: {type: array}
+        expected: {op: conv1d, x: $signal, w: $other}
 """
 
 
@@ -220,7 +226,9 @@ def test_only_an_image_s_last_axis_is_called_its_channels(tmp_path: Path, grader
     bank, image = text.index("filters w (2x2x2"), text.index("image I")
     assert bank < text.index("slice 1 of 2 ([:, :, 0])") < text.index("slice 2 of 2 ([:, :, 1])") < image
     assert image < text.index("channel 1 of 2 ([:, :, 0])") < text.index("channel 2 of 2 ([:, :, 1])")
-    assert text.count("channel 1 of 2") == 1 and text.count("slice 1 of 2") == 1, text
+    other = text.index("bank V")
+    assert other < text.index("slice 1 of 2 ([:, :, 0])", other)  # a bank only a part's key takes
+    assert text.count("channel 1 of 2") == 1 and text.count("slice 1 of 2") == 2, text
 
 
 def test_a_variant_s_sheet_says_its_code_cases_use_the_sheet_s_own_numbers(tmp_path: Path, grader: Grader) -> None:
