@@ -23,7 +23,7 @@ import yaml
 from grader import __version__
 from grader.errors import SHEET_FAULT, GraderError, Interrupted, SpecError, SpecErrors, VariantKeyError
 from grader.files import check_output_dir, check_output_file, write_atomic
-from grader.text import one_line
+from grader.text import one_line, path_key
 
 if TYPE_CHECKING:  # pydantic models load only for commands that need them (keeps `grader --help` fast)
     from grader.batch import FoundSubmission
@@ -488,21 +488,32 @@ def _refuse_replacing(outputs: list[Path], book: Gradebook, what: str) -> None:
 
 
 def _refuse_inside_submissions(out_dir: Path, folders: list[str], submissions: list[str]) -> None:
-    """GraderError when ``out_dir`` lies in a folder a batch graded into the gradebook (``folders``; for a gradebook
-    written before they were kept, the folder that holds all of ``submissions``, the paths it stores): the next
-    batch would grade the reports as submissions, as ``grader batch`` refuses for its own --out-dir."""
-    if not folders and submissions:
+    """GraderError when ``out_dir`` lies in a folder a batch graded into the gradebook (``folders``, gradebook keys);
+    for files no recorded folder holds (graded before folders were recorded), in the folder that holds them all:
+    the next batch would grade the reports as submissions, as ``grader batch`` refuses for its own --out-dir.
+    Compared as gradebook keys (:func:`grader.text.path_key`), which spell a backslash or a byte that is not UTF-8
+    as an escape."""
+    target = path_key(str(out_dir.resolve()))
+    guarded = list(folders)
+    older = [path for path in submissions if not any(_key_within(path, folder) for folder in folders)]
+    if older:
         try:
-            holding = os.path.commonpath([os.path.dirname(path) for path in submissions])
+            holding = os.path.commonpath([os.path.dirname(path) for path in older])
         except ValueError:  # paths on different drives: no one folder holds them
             holding = ""
-        folders = [holding] if holding and Path(holding).parent != Path(holding) else []  # the root holds everything
-    for folder in folders:
-        if _inside(out_dir, Path(folder)):
+        if holding and os.path.dirname(holding) != holding:  # the root holds everything
+            guarded.append(holding)
+    for folder in guarded:
+        if _key_within(target, folder):
             raise GraderError(
                 f"--out-dir {out_dir}: is inside the folder of the submissions ({one_line(folder)}), so the next batch "
                 "would grade the reports as submissions; choose a folder outside it"
             )
+
+
+def _key_within(key: str, folder: str) -> bool:
+    """Whether the gradebook key ``key`` is ``folder`` or lies below it."""
+    return key == folder or key.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def _write_reports(book: Gradebook, fmt: str, out_dir: Path, spec_hash: str, audience: str) -> None:

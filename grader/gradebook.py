@@ -618,10 +618,13 @@ class Gradebook:
             )
 
     def record_folder(self, folder: str) -> None:
-        """Remember ``folder`` (a resolved path) as one a batch graded into this gradebook (:meth:`folders`)."""
-        known = self.folders()
-        if folder not in known:
-            with self._transaction() as conn:
+        """Remember ``folder`` (a resolved path, as gradebook keys write it) as one a batch graded into this
+        gradebook (:meth:`folders`); read and written in one transaction, so two batches lose neither."""
+        if folder in self.folders():
+            return
+        with self._transaction() as conn:
+            known = self.folders()
+            if folder not in known:
                 conn.execute(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES ('submission_folders', ?)",
                     (json.dumps([*known, folder]),),

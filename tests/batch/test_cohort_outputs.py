@@ -296,3 +296,23 @@ def test_report_refuses_only_the_folders_batches_graded(
     for inside in (course / "secA" / "reports", course / "secB" / "alice" / "reports"):
         code, _, err = run_grader(monkeypatch, capsys, "report", SHEET, "--gradebook", book, "--format", "json", "--out-dir", inside)
         assert code == 2 and "is inside the folder of the submissions" in err, err
+
+
+def test_report_guards_the_files_of_a_gradebook_from_before_folders_were_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """secA graded before the gradebook kept its folders, secB after: secA's files still guard their folder (the
+    recorded secB alone let a report into secA, a review found); and a folder with a backslash in its name."""
+    course = tmp_path / "course"
+    book = tmp_path / "book.sqlite"
+    for section in ("secA", "sec\\B"):
+        (course / section).mkdir(parents=True)
+        shutil.copy(SAMPLES / "correct.yaml", course / section / "answers.yaml")
+        code, _, err = run_grader(monkeypatch, capsys, "batch", SHEET, course / section, "--jobs", "1", "--gradebook", book)
+        assert code == 0, err
+        if section == "secA":  # as a grader from before wrote it
+            with sqlite3.connect(book) as connection:
+                connection.execute("DELETE FROM meta WHERE key = 'submission_folders'")
+    for inside in (course / "secA" / "reports", course / "sec\\B" / "reports"):
+        code, _, err = run_grader(monkeypatch, capsys, "report", SHEET, "--gradebook", book, "--format", "json", "--out-dir", inside)
+        assert code == 2 and "is inside the folder of the submissions" in err, err
