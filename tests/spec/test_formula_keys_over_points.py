@@ -80,15 +80,19 @@ def test_the_right_formulas_score_full_marks_and_a_constant_none(tmp_path: Path,
         assert json.loads(run.out)["result"]["points_earned"] == expected_score, run.out
 
 
-@pytest.mark.parametrize("command", ["validate", "solve", "grade"])
-def test_a_formula_key_of_an_array_quantity_is_refused_by_every_command(tmp_path: Path, grader: Grader, command: str) -> None:
-    text = SHEET + """\
+PAIR_PART = """\
       - id: p
         prompt: w v
         points: 1
         answer: {type: formula, variables: {w: {low: -2, high: 2}}}
         expected: {op: function, of: $pair, variables: {w: $w}}
 """
+"""A part whose key is w * v: one number per point only if v is one number."""
+
+
+@pytest.mark.parametrize("command", ["validate", "solve", "grade"])
+def test_a_formula_key_of_an_array_quantity_is_refused_by_every_command(tmp_path: Path, grader: Grader, command: str) -> None:
+    text = SHEET + PAIR_PART
     sheet = write(tmp_path, text)
     answers = tmp_path / "answers.yaml"
     answers.write_text(yaml.safe_dump({"student": "s", "answers": {"e": {"p": "w"}}}), encoding="utf-8")
@@ -114,13 +118,7 @@ def test_an_array_input_as_long_as_the_points_is_not_paired_with_them(tmp_path: 
     """w * v with v of 50 entries: evaluated for all 50 points at once it would pair point i with v[i] and look like
     one number per point; the key is refused as no single number."""
     fifty = "[" + ", ".join(str(i) for i in range(1, 51)) + "]"
-    text = SHEET.replace("v: {value: [1.0, 2.0]}", f"v: {{value: {fifty}}}") + """\
-      - id: p
-        prompt: w v
-        points: 1
-        answer: {type: formula, variables: {w: {low: -2, high: 2}}}
-        expected: {op: function, of: $pair, variables: {w: $w}}
-"""
+    text = SHEET.replace("v: {value: [1.0, 2.0]}", f"v: {{value: {fifty}}}") + PAIR_PART
     sheet = write(tmp_path, text)
     error = one_error(grader("validate", sheet), sheet, "spec-key-unusable")
     assert "'of' must be one number for each value of the formula's variables" in error.string and "has shape (50,)" in error.string
