@@ -146,7 +146,7 @@ class _PartKeyBuilder:
             try:
                 expected, mistakes = self.values(kwargs)
             except SpecError as exc:  # placed at the expression that failed; say for which case's inputs
-                line = self.error("", exc.code, "answer", "cases", index).line
+                line = self.sheet.lines.line((*self.evaluator.base, *self.loc, "answer", "cases", index))
                 raise exc.with_message(f"case {case.name!r}{f' (line {line})' if line else ''}: {exc.message}") from None
             cases.append(CodeCaseKey(case.name, case.visibility, kwargs, expected, mistakes))
         return cases

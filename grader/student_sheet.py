@@ -93,13 +93,11 @@ def _filter_banks_in(expression: Any) -> set[str]:
 
 def _filter_bank_inputs(exercise: ExerciseSpec) -> set[str]:
     """The inputs the exercise passes as a conv1d filter bank: to an op of its quantities, parts' keys or known
-    mistakes, or as a code case's argument that the part's key passes as one. Their 3-D slices are captioned by slice, not channel (every other
-    3-D input is taken for an image (H, W, C), whatever ops it goes through)."""
-    expressions = [*exercise.quantities.values()]
+    mistakes, or as a code case's argument that the part's key passes as one. Their 3-D slices are captioned by
+    slice, not channel (every other 3-D input is taken for an image (H, W, C), whatever ops it goes through)."""
+    banks = _filter_banks_in(list(exercise.quantities.values()))
     for part in exercise.parts:
-        expressions += [part.expected, *(mistake.expected for mistake in part.mistakes)]
-    banks = _filter_banks_in(expressions)
-    for part in exercise.parts:
+        banks |= _filter_banks_in([part.expected, *(mistake.expected for mistake in part.mistakes)])
         if isinstance(part.answer, CodeAnswer):
             parameters = _filter_banks_in(part.expected)
             for case in part.answer.cases:

@@ -312,7 +312,8 @@ def rounded_hint(
     from the floats' shortest forms and told not to round); else ``""``. A
     0 (``0`` or ``0.000``) is no rounding on its own: it counts when the key's entry rounds to 0 at the most places
     the others were written with; nor is an entry with one significant digit (``-0.02`` for -0.0243): it counts when
-    another entry, rounded with as many places, has two or more. The places this part needs are those of the strictest differing entry. No hint beyond
+    another entry, rounded with as many places, has two or more. The places this part needs are those of the
+    strictest differing entry. No hint beyond
     :data:`MAX_ROUNDING_CHECKED` differing entries. All arrays have one shape."""
     positions = np.flatnonzero(wrong)
     yours, keys = actual.reshape(-1)[positions], expected.reshape(-1)[positions]
