@@ -39,6 +39,15 @@ MAX_DRAWS = 200
 """Attempts to draw one random case whose key is defined before it is the author's fault."""
 
 
+def _inside_after_move(shape: tuple[int, ...], output_shift: tuple[int, int]) -> np.ndarray:
+    """Boolean mask of ``shape`` (rows, columns, ...): the cells an output moved by ``output_shift`` (rows, columns)
+    still covers -- outside them the moved output holds the zeros that filled in."""
+    out_y, out_x = output_shift
+    inside = np.zeros(shape, dtype=bool)
+    inside[max(out_y, 0): shape[0] + min(out_y, 0), max(out_x, 0): shape[1] + min(out_x, 0)] = True
+    return inside
+
+
 @dataclass(frozen=True)
 class CodeCaseKey:
     """One call of the student's function and what to compare its output with.
@@ -307,10 +316,8 @@ class _PartKeyBuilder:
         dy, dx = shift
         out_y, out_x = dy // check.stride, dx // check.stride  # a layer of stride s moves its output 1 cell per s pixels
         mask = np.isclose(symmetry.shift(reference, out_y, out_x), expected)  # cells where the reference is equivariant
-        interior = np.zeros_like(mask)
-        interior[max(out_y, 0): mask.shape[0] + min(out_y, 0), max(out_x, 0): mask.shape[1] + min(out_x, 0)] = True
-        mask &= interior
-        if not mask.any():
+        mask &= _inside_after_move(mask.shape, (out_y, out_x))
+        if not mask.any() or not self._moves_on_random_image(check, base, (dy, dx), (out_y, out_x)):
             raise self.error(
                 "equivariance: no output cell moves with the input under this shift; choose a smaller shift, or for a "
                 "layer with a stride, give it as stride (and a shift that is a multiple of it)",
@@ -320,6 +327,34 @@ class _PartKeyBuilder:
             f"{base.name}-shifted-{dy}-{dx}", check.visibility, kwargs, expected, {},
             kind="equivariance", base=base.name, shift=(dy, dx), output_shift=(out_y, out_x), mask=mask,
         )
+
+    def _moves_on_random_image(
+        self, check: PropertyCheck, base: CodeCaseKey, shift: tuple[int, int], output_shift: tuple[int, int]
+    ) -> bool:
+        """Whether some output cell of the key really moves by ``output_shift`` when an image of random normal
+        numbers (the shape of the case's image, the case's other arguments) moves by ``shift``.
+
+        The case's own image can match by coincidence: its zeros and repeated small integers make cells equal
+        whatever the layer does, so a shift the layer does not follow (1 pixel under a stride of 2) still left a
+        few cells to check and the check tested almost nothing. On random numbers a cell counts only where its
+        value is not 0, changed with the shift, and equals the moved output. When the key is not defined on
+        random numbers the case's own mask stands.
+        """
+        image = np.asarray(base.kwargs[check.input], dtype=np.float64)
+        probe = np.random.default_rng(0).normal(size=image.shape)
+
+        def key_at(x: np.ndarray) -> np.ndarray:
+            return np.asarray(self._value(self.part.expected, {**base.kwargs, check.input: x}, ("expected",)), dtype=np.float64)
+
+        try:
+            before, after = key_at(probe), key_at(symmetry.shift(probe, *shift))
+            moved = symmetry.shift(before, *output_shift)
+        except (SpecError, ValueError, TypeError):
+            return True
+        if before.shape != after.shape:
+            return True
+        inside = _inside_after_move(after.shape, output_shift)
+        return bool((inside & np.isclose(moved, after) & ~np.isclose(after, 0) & ~np.isclose(after, before)).any())
 
     def _invariance(self, check: PropertyCheck, base: CodeCaseKey, index: int) -> list[CodeCaseKey]:
         image = np.asarray(base.kwargs[check.input], dtype=np.float64)

@@ -426,10 +426,12 @@ def conv2d(image, filters, stride=1, padding=0):
 '''
 
 
-def test_equivariance_of_a_strided_layer_moves_the_output_by_the_shift_over_the_stride(tmp_path: Path) -> None:
-    """A stride-2 layer is equivariant to a 2-pixel shift with its output moving 1 cell: the check says so (with
-    the shift alone it found no cell that moves with the input, or, with shift 1, checked almost nothing)."""
-    sheet_path = write_sheet(tmp_path, STRIDED_PART)
+def write_strided_sheet(tmp_path: Path, properties: str) -> Path:
+    """STRIDED_PART with ``properties`` (its YAML list item) as its one property check, on a 7x7 image with a
+    zero border."""
+    sheet_path = write_sheet(tmp_path, STRIDED_PART.replace(
+        "      - {kind: equivariance, case: s2p1, input: image, shift: [2, 2], stride: 2}\n", f"      - {properties}\n",
+    ))
     text = sheet_path.read_text(encoding="utf-8").replace(
         "      x: {op: reshape, x: $image, shape: [3, 3, 1]}\n",
         "      x: {op: reshape, x: $image, shape: [3, 3, 1]}\n"
@@ -442,6 +444,13 @@ def test_equivariance_of_a_strided_layer_moves_the_output_by_the_shift_over_the_
         "      k: {value: [[1, 0, -1], [2, 1, -2], [1, 0, 0]]}\n",
     )
     sheet_path.write_text(text, encoding="utf-8")
+    return sheet_path
+
+
+def test_equivariance_of_a_strided_layer_moves_the_output_by_the_shift_over_the_stride(tmp_path: Path) -> None:
+    """A stride-2 layer is equivariant to a 2-pixel shift with its output moving 1 cell: the check says so (with
+    the shift alone it found no cell that moves with the input, or, with shift 1, checked almost nothing)."""
+    sheet_path = write_strided_sheet(tmp_path, "{kind: equivariance, case: s2p1, input: image, shift: [2, 2], stride: 2}")
     assert validate_sheet(sheet_path) == []
     sheet = load_sheet(sheet_path)
     right, wrong = tmp_path / "right.py", tmp_path / "wrong.py"
@@ -454,3 +463,13 @@ def test_equivariance_of_a_strided_layer_moves_the_output_by_the_shift_over_the_
         "not equivariant: shifting the input by (2, 2) should shift the output by (1, 1) (the layer's stride divides "
         "the shift) away from the border"
     )
+
+
+def test_a_shift_a_strided_layer_does_not_follow_is_refused_though_zeros_of_the_image_still_match(tmp_path: Path) -> None:
+    """Under a stride of 2, a 1-pixel shift moves no output cell by a whole cell. On this image with a zero border
+    some cells still matched (zeros in, zeros out), so the key checked those few and validate passed; the check is
+    now also tried on random numbers, where nothing matches by coincidence."""
+    sheet_path = write_strided_sheet(tmp_path, "{kind: equivariance, case: s2p1, input: image, shift: [1, 1]}")
+    [error] = validate_sheet(sheet_path)
+    assert error.path.startswith("exercises[0].parts[0].answer.properties[0]"), error
+    assert "no output cell moves with the input under this shift" in error.message and "stride" in error.message
