@@ -979,13 +979,15 @@ def _remote_spec_path(remote: _RemoteSetup) -> Path:
         return path
 
 
-def _grade_chunk_remote(remote: _RemoteSetup, items: list[tuple[SubmissionTask, bytes]]) -> list[Outcome]:
+def _grade_chunk_remote(remote: _RemoteSetup, items: list[tuple[SubmissionTask, bytes, int]]) -> list[Outcome]:
     setup = _WorkerSetup(grade_fn=remote.grade_fn, spec_path=_remote_spec_path(remote), identity=remote.identity)
     outcomes = []
-    for task, content in items:
+    for task, content, size in items:
         with tempfile.TemporaryDirectory(prefix="grader-submission-") as folder:
             local_path = Path(folder) / task.path.name
             local_path.write_bytes(content)
+            if size > len(content):  # a file over the limit: the rest as a hole, so its refusal gives its size
+                os.truncate(local_path, size)
             local_task = SubmissionTask(task.key, local_path, task.submission_hash, shown_path=str(task.path), owner=task.owner)
             outcomes.append(grade_one(setup, local_task))
     return outcomes
@@ -997,13 +999,13 @@ def _worker_grader_version() -> str:
     return grader.__version__
 
 
-def _dask_items(tasks: Sequence[SubmissionTask]) -> list[tuple[SubmissionTask, bytes]]:
+def _dask_items(tasks: Sequence[SubmissionTask]) -> list[tuple[SubmissionTask, bytes, int]]:
     """Each task with its file's bytes, as many as grading reads (one more than MAX_FILE_BYTES: the remote
-    worker then refuses the file as too large, as a local one would)."""
+    worker then refuses the file as too large, as a local one would), and the file's size in bytes."""
     items = []
     for task in tasks:
         with task.path.open("rb") as handle:
-            items.append((task, handle.read(MAX_FILE_BYTES + 1)))
+            items.append((task, handle.read(MAX_FILE_BYTES + 1), os.fstat(handle.fileno()).st_size))
     return items
 
 

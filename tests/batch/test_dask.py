@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -96,3 +97,24 @@ def test_the_student_the_folder_names_travels_with_the_task(cluster, tmp_path: P
     [result] = list(summary.results())
     assert result.student_id == "alice" and result.points_earned == result.points_possible
     assert [(declared, owner) for _, declared, owner in summary.reassigned] == [("s-correct", "alice")]
+
+
+@pytest.mark.slow
+def test_a_file_over_the_size_limit_is_refused_with_its_own_size(cluster, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Only the bytes grading reads travel to the worker (the limit plus one); the message still gives the file's
+    size, as a local batch does (it had given the limit plus one)."""
+    from grader.grading import grade_file
+    from grader.submission.answer_file import MAX_FILE_BYTES
+
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    big = folder / "big.yaml"
+    big.write_bytes(b"student: s1\nanswers: {}\n" + b"#" * 100)
+    size = MAX_FILE_BYTES + 12345
+    os.truncate(big, size)
+    summary = run_batch(
+        Path(__file__).resolve().parents[2] / "exercises" / "week7.yaml", folder, executor="dask",
+        scheduler=cluster.scheduler_address, gradebook_path=tmp_path / "gb.sqlite", progress=False, grade_fn=grade_file,
+    )
+    [result] = list(summary.results())
+    assert result.error == f"big.yaml: the file is {size} bytes; the limit is {MAX_FILE_BYTES}", result.error
