@@ -115,12 +115,15 @@ def _case_verdict(answer: CodeAnswer, case: CodeCaseKey, outcome: CaseOutcome, o
 
 
 def _mistake(part: PartSpec, answer: CodeAnswer, failed: list[CodeCaseKey], outputs: dict[str, Any], ctx: Any) -> Any:
-    """The known mistake every failed value case matches (all of them ran and returned), if any."""
+    """The known mistake every failed value case matches (all of them ran and returned), if any. A case where the
+    mistake is undefined (``ignored-padding`` where the size without padding is not whole) is passed over: the
+    mistake must be defined for, and match, at least one failed case, and every other failed case it is defined for."""
     value_failed = [c for c in failed if c.kind == "value"]
     if not value_failed or any(c.name not in outputs for c in value_failed):
         return None
     for mistake in part.mistakes:
-        if all(answer.check(outputs[c.name], c.mistakes[mistake.id], ctx).fraction >= 1.0 for c in value_failed):
+        defined = [c for c in value_failed if mistake.id in c.mistakes]
+        if defined and all(answer.check(outputs[c.name], c.mistakes[mistake.id], ctx).fraction >= 1.0 for c in defined):
             return mistake
     return None
 

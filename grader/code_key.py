@@ -54,7 +54,8 @@ class CodeCaseKey:
 
     ``kind``: ``value`` compares the output with ``expected``; ``equivariance`` compares it with the output of case
     ``base`` moved by ``output_shift`` (the input's ``shift`` divided by the layer's stride) at the cells of ``mask``;
-    ``invariance`` compares it with the output of ``base`` at ``units``.
+    ``invariance`` compares it with the output of ``base`` at ``units``. ``mistakes`` holds each known mistake's
+    output by id, for the mistakes defined for this call; ``undefined_mistakes`` why each other one is not.
     """
 
     name: str
@@ -62,6 +63,7 @@ class CodeCaseKey:
     kwargs: dict[str, Any]
     expected: Any
     mistakes: dict[str, Any] = field(default_factory=dict)
+    undefined_mistakes: dict[str, str] = field(default_factory=dict)
     kind: Literal["value", "equivariance", "invariance"] = "value"
     base: str = ""
     shift: tuple[int, int] = (0, 0)
@@ -112,13 +114,30 @@ class _PartKeyBuilder:
     def error(self, message: str, code: str, *loc: Any) -> SpecError:
         return self.sheet.error(message, code=code, loc=(*self.evaluator.base, *self.loc, *loc))
 
-    def values(self, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        """The expected output and every mistake's output for one call."""
-        expected = self._value(self.part.expected, kwargs, ("expected",))
-        mistakes = {
-            m.id: self._value(m.expected, kwargs, ("mistakes", i, "expected")) for i, m in enumerate(self.part.mistakes)
-        }
-        return expected, mistakes
+    def expected_at(self, kwargs: dict[str, Any]) -> Any:
+        """The expected output of one call."""
+        return self._value(self.part.expected, kwargs, ("expected",))
+
+    def values(self, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any], dict[str, str]]:
+        """The expected output, every known mistake's output for one call, and why each mistake undefined for it
+        is (by mistake id).
+
+        A mistake may be undefined where the key is not: ``ignored-padding`` slides the filters over the image
+        without its padding, which leaves no whole output size for some sizes. Such a mistake cannot be recognised
+        in this call, and that is all: it neither fails the key nor makes a random case be drawn again (which
+        would have kept out exactly the sizes where the padding matters).
+        """
+        expected = self.expected_at(kwargs)
+        mistakes: dict[str, Any] = {}
+        undefined: dict[str, str] = {}
+        for index, mistake in enumerate(self.part.mistakes):
+            try:
+                mistakes[mistake.id] = self._value(mistake.expected, kwargs, ("mistakes", index, "expected"))
+            except SpecError as exc:
+                if exc.code != "spec-op-failed":
+                    raise
+                undefined[mistake.id] = exc.message
+        return expected, mistakes, undefined
 
     def _value(self, expression: Any, kwargs: dict[str, Any], loc: Loc) -> Any:
         value = self.evaluator.evaluate(expression, (*self.loc, *loc), kwargs)
@@ -153,11 +172,11 @@ class _PartKeyBuilder:
         for index, case in enumerate(self.answer.cases):
             kwargs = {name: self._case_argument(index, name, raw) for name, raw in case.inputs.items()}
             try:
-                expected, mistakes = self.values(kwargs)
+                expected, mistakes, undefined = self.values(kwargs)
             except SpecError as exc:  # placed at the expression that failed; say for which case's inputs
                 line = self.sheet.lines.line((*self.evaluator.base, *self.loc, "answer", "cases", index))
                 raise exc.with_message(f"case {case.name!r}{f' (line {line})' if line else ''}: {exc.message}") from None
-            cases.append(CodeCaseKey(case.name, case.visibility, kwargs, expected, mistakes))
+            cases.append(CodeCaseKey(case.name, case.visibility, kwargs, expected, mistakes, undefined_mistakes=undefined))
         return cases
 
     def _check_random_args(self, spec: RandomCases) -> None:
@@ -222,13 +241,15 @@ class _PartKeyBuilder:
             for _ in range(MAX_DRAWS):
                 kwargs = self._draw(spec, rng, number)
                 try:
-                    expected, mistakes = self.values(kwargs)
+                    expected, mistakes, undefined = self.values(kwargs)
                 except SpecError as exc:
                     if exc.code != "spec-op-failed":
                         raise  # an unknown name or op, a bad argument: no other draw can fix it
                     last_error = exc  # e.g. a drawn size that is not whole: draw again
                     continue
-                cases.append(CodeCaseKey(f"random-{number}", spec.visibility, kwargs, expected, mistakes))
+                cases.append(
+                    CodeCaseKey(f"random-{number}", spec.visibility, kwargs, expected, mistakes, undefined_mistakes=undefined)
+                )
                 break
             else:
                 raise self.error(
@@ -304,7 +325,7 @@ class _PartKeyBuilder:
     def _shifted_call(self, base: CodeCaseKey, check: PropertyCheck, shift: tuple[int, int]) -> tuple[dict[str, Any], Any]:
         kwargs = dict(base.kwargs)
         kwargs[check.input] = symmetry.shift(np.asarray(base.kwargs[check.input], dtype=np.float64), *shift)
-        expected, _ = self.values(kwargs)
+        expected = self.expected_at(kwargs)
         return kwargs, expected
 
     def _equivariance(self, check: PropertyCheck, base: CodeCaseKey, index: int) -> CodeCaseKey:
@@ -344,7 +365,7 @@ class _PartKeyBuilder:
         probe = np.random.default_rng(0).normal(size=image.shape)
 
         def key_at(x: np.ndarray) -> np.ndarray:
-            return np.asarray(self._value(self.part.expected, {**base.kwargs, check.input: x}, ("expected",)), dtype=np.float64)
+            return np.asarray(self.expected_at({**base.kwargs, check.input: x}), dtype=np.float64)
 
         try:
             before, after = key_at(probe), key_at(symmetry.shift(probe, *shift))
@@ -360,7 +381,7 @@ class _PartKeyBuilder:
         image = np.asarray(base.kwargs[check.input], dtype=np.float64)
 
         def layer(x: np.ndarray) -> np.ndarray:
-            return np.asarray(self.values({**base.kwargs, check.input: x})[0], dtype=np.float64)
+            return np.asarray(self.expected_at({**base.kwargs, check.input: x}), dtype=np.float64)
 
         shifts = symmetry.invariant_shifts_all(layer, image, check.max_shift)
         by_shift: dict[tuple[int, int], list[tuple[int, ...]]] = {}

@@ -209,7 +209,17 @@ def _check_code_parts(sheet: Sheet) -> list[GraderError]:
             ctx = check_context(sheet, exercise.id, part.id)
             values = [c for c in key.cases if c.kind == "value"]
             for m_index, mistake in enumerate(part.mistakes):
-                if all(part.answer.check(c.mistakes[mistake.id], c.expected, ctx).fraction >= 1.0 for c in values):
+                defined = [c for c in values if mistake.id in c.mistakes]
+                if not defined:
+                    errors.append(
+                        _part_error(
+                            sheet, e_index, p_index,
+                            f"known mistake {mistake.id!r} is undefined in every case, so no output can match it "
+                            f"(case {values[0].name!r}: {values[0].undefined_mistakes[mistake.id]})",
+                            "spec-op-failed", ("mistakes", m_index, "expected"),
+                        )
+                    )
+                elif all(part.answer.check(c.mistakes[mistake.id], c.expected, ctx).fraction >= 1.0 for c in defined):
                     errors.append(
                         _part_error(
                             sheet, e_index, p_index,

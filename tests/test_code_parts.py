@@ -106,6 +106,66 @@ def test_validate_finds_random_cases_that_never_have_a_key(tmp_path: Path) -> No
     assert errors and "spec-random-cases" in str(errors[0]) and "not a whole number" in str(errors[0])
 
 
+PADDED_PART = """\
+- id: padded
+  prompt: conv2d with padding.
+  points: 1
+  answer:
+    type: code
+    function: conv2d
+    cases:
+      - {name: s2p1, inputs: {image: $big, filters: $kernel, stride: 2, padding: 1}}
+      - {name: s3p2, inputs: {image: $big, filters: $kernel, stride: 3, padding: 2}}
+  expected: {op: conv2d, x: $image, w: $filters, stride: $stride, padding: $padding}
+  mistakes:
+    - id: ignored-padding
+      expected: {op: conv2d, x: $image, w: $filters, stride: $stride, padding: 0}
+      feedback: Add the padding before sliding the filters.
+"""
+
+
+def write_padded_sheet(tmp_path: Path, part: str) -> Path:
+    """``part`` on a 5x5 image (the 3x3 one with a zero border) and a 3x3 filter: without its padding, case s2p1
+    has a whole output size ((5 - 3)/2 + 1 = 2), case s3p2 has none ((5 - 3)/3 + 1)."""
+    sheet_path = write_sheet(tmp_path, part)
+    sheet_path.write_text(
+        sheet_path.read_text(encoding="utf-8").replace(
+            "      x: {op: reshape, x: $image, shape: [3, 3, 1]}\n",
+            "      x: {op: reshape, x: $image, shape: [3, 3, 1]}\n"
+            "      big: {op: pad, x: $x, width: 1}\n"
+            "      kernel: {op: reshape, x: [[1, 0, -1], [2, 1, -2], [1, 0, 0]], shape: [3, 3, 1, 1]}\n",
+        ),
+        encoding="utf-8",
+    )
+    return sheet_path
+
+
+def test_a_mistake_undefined_for_one_case_is_recognised_by_the_others(tmp_path: Path) -> None:
+    """Ignoring the padding leaves no whole output size for case s3p2. That case had made the whole key fail
+    (validate refused the sheet); now the mistake is only not looked for there, and a student who ignores the
+    padding is told so from the case where it is defined."""
+    sheet_path = write_padded_sheet(tmp_path, PADDED_PART)
+    assert validate_sheet(sheet_path) == []
+    sheet = load_sheet(sheet_path)
+    [s2p1, s3p2] = code_part_key(sheet, "e", "padded").cases
+    assert "ignored-padding" in s2p1.mistakes and "ignored-padding" not in s3p2.mistakes
+    assert "is not a whole number" in s3p2.undefined_mistakes["ignored-padding"]
+    right, unpadded = tmp_path / "right.py", tmp_path / "unpadded.py"
+    right.write_text(STRIDED_CONV.format(extra=""), encoding="utf-8")
+    unpadded.write_text(STRIDED_CONV.replace("padding=0):", "padding=0):\n    padding = 0").format(extra=""), encoding="utf-8")
+    assert grade_submission(sheet, right).score == 1.0
+    [part] = grade_submission(sheet, unpadded).parts
+    assert [c.passed for c in part.cases] == [False, False]
+    assert part.mistake == "ignored-padding" and part.feedback == "Add the padding before sliding the filters."
+
+
+def test_a_mistake_undefined_in_every_case_is_refused_at_the_mistake(tmp_path: Path) -> None:
+    part = PADDED_PART.replace("      - {name: s2p1, inputs: {image: $big, filters: $kernel, stride: 2, padding: 1}}\n", "")
+    [error] = validate_sheet(write_padded_sheet(tmp_path, part))
+    assert error.path == "exercises[0].parts[0].mistakes[0].expected", error
+    assert error.message.startswith("known mistake 'ignored-padding' is undefined in every case, so no output can match it (case 's3p2': conv2d: ")
+
+
 def test_a_relu_submission_is_graded_case_by_case(tmp_path: Path) -> None:
     sheet = load_sheet(write_sheet(tmp_path, RELU_PART))
     right = tmp_path / "right.py"
