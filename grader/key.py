@@ -66,6 +66,9 @@ def draw_input(spec: InputSpec, seed: int | None, rng: np.random.Generator) -> n
     return np.asarray(value, dtype=np.float64)
 
 
+_NOT_GIVEN = object()
+
+
 class Evaluator:
     """Evaluates one exercise's quantities for one variant, memoized; re-evaluates with inputs overridden.
 
@@ -87,8 +90,19 @@ class Evaluator:
         self.shared_env: _Env | None = _Env(self, {}) if shared else None
         self.lazy_arrays: LazyArrays | None = LazyArrays() if shared else None
 
-    def evaluate(self, expression: Any, loc: Loc, overrides: Mapping[str, Any] | None = None) -> Any:
-        env = self.shared_env if self.shared_env is not None and not overrides else _Env(self, dict(overrides or {}))
+    def evaluate(
+        self, expression: Any, loc: Loc, overrides: Mapping[str, Any] | None = None, outer: _Env | None = None
+    ) -> Any:
+        """``expression``'s value, with ``overrides`` replacing inputs. ``outer``: the evaluation whose op's lazy
+        argument this is, whose input nodes this one uses for every input it does not replace anew."""
+        if self.shared_env is not None and not overrides:
+            env = self.shared_env
+        elif outer is not None:
+            given = dict(overrides or {})
+            replaced = frozenset(name for name, value in given.items() if outer.overrides.get(name, _NOT_GIVEN) is not value)
+            env = _Env(self, given, outer.inputs, replaced)
+        else:
+            env = _Env(self, dict(overrides or {}))
         return env.resolve(expression, loc)
 
     def release(self) -> None:
@@ -103,16 +117,33 @@ class Evaluator:
 
 class _InputNodes(Mapping[str, Tensor]):
     """An evaluation's inputs as graph leaves (Tensors named after their input), each made when first used: an
-    evaluation with one input replaced (a shifted image, a formula's random point) uses few of the exercise's."""
+    evaluation with one input replaced (a shifted image, a formula's random point) uses few of the exercise's.
 
-    def __init__(self, values: dict[str, Any]) -> None:
+    ``outer``: the nodes of the evaluation this one is nested in (an op's lazy argument evaluated again with some
+    inputs replaced, e.g. ``shifted``); every input not in ``replaced`` is that very node, so a gradient taken in the
+    outer evaluation reaches it through the nested one too (it had reached a copy, and the path was dropped). A
+    value that is already a Tensor (``shifted``'s moved image, computed from the outer input) is its own node.
+    """
+
+    def __init__(
+        self, values: dict[str, Any], outer: Mapping[str, Tensor] | None = None, replaced: frozenset[str] = frozenset()
+    ) -> None:
         self._values = values
+        self._outer = outer
+        self._replaced = replaced
         self._nodes: dict[str, Tensor] = {}
 
     def __getitem__(self, name: str) -> Tensor:
         node = self._nodes.get(name)
         if node is None:
-            node = self._nodes[name] = Tensor(self._values[name], name=name)
+            value = self._values[name]
+            if self._outer is not None and name not in self._replaced and name in self._outer:
+                node = self._outer[name]
+            elif isinstance(value, Tensor):
+                node = value
+            else:
+                node = Tensor(value, name=name)
+            self._nodes[name] = node
         return node
 
     def __contains__(self, name: object) -> bool:
@@ -126,12 +157,15 @@ class _InputNodes(Mapping[str, Tensor]):
 
 
 class _Env:
-    def __init__(self, evaluator: Evaluator, overrides: dict[str, Any]) -> None:
+    def __init__(
+        self, evaluator: Evaluator, overrides: dict[str, Any], outer: _InputNodes | None = None,
+        replaced: frozenset[str] = frozenset(),
+    ) -> None:
         self.ev = evaluator
         # Overrides replace inputs (a shifted image, random points) or add new ones (a code case's arguments,
         # which shadow quantities of the same name).
         self.overrides = overrides
-        self.inputs = _InputNodes({**evaluator.inputs, **overrides})
+        self.inputs = _InputNodes({**evaluator.inputs, **overrides}, outer, replaced)
         self.memo: dict[str, Any] = {}
         self.active: list[str] = []
 
@@ -236,7 +270,7 @@ class _Env:
                 # follow_through's value, a code case's arguments): they hold inside the op's argument too
                 args[arg] = Lazy(
                     raw,
-                    lambda expr, more, l=arg_loc: self.ev.evaluate(expr, l, {**self.overrides, **more}),
+                    lambda expr, more, l=arg_loc: self.ev.evaluate(expr, l, {**self.overrides, **more}, self),
                     # arrays computed with some inputs replaced are the same for every Lazy of the key's own
                     # evaluation; an evaluation that replaces inputs itself keeps none
                     self.ev.lazy_arrays if self is self.ev.shared_env else None,

@@ -1339,13 +1339,9 @@ def _input_name(reference: Any, written: Any, where: str) -> str:
 
 # ---- translations (the sheet's Exercise 3) -------------------------------------------------------------------
 @op("shift")
-def _shift(x: Any, dy: Any = 0, dx: Any = 0) -> np.ndarray:
-    """x (H, W, C) moved dy rows down and dx columns right (negative: up/left), zero-filled."""
-    moved = symmetry.shift(array_of(x), whole(dy, "dy"), whole(dx, "dx"))
-    derived = _derived_argument(x)  # a plain array is a constant to grad: keep the record that it is a derivative
-    if derived is not None:
-        moved = _registered(np.array(moved, copy=True), derived)
-    return moved
+def _shift(x: Any, dy: Any = 0, dx: Any = 0) -> Tensor:
+    """x (H, W, C) moved dy rows down and dx columns right (negative: up/left), zero-filled; grad moves back through it."""
+    return structure.moved(x, whole(dy, "dy"), whole(dx, "dx"))
 
 
 DEPENDENCE_SEED = 20261128
@@ -1380,7 +1376,9 @@ def _refuse_independent(of: Lazy, input: Tensor, value: Any) -> None:
 @op("shifted", lazy=("of",), input_refs=("input",))
 def _shifted(of: Lazy, input: Tensor, dy: Any = 0, dx: Any = 0) -> Tensor:
     """The quantity 'of' recomputed after moving the input image by (dy, dx), zero-filled; an error when 'of' does not depend on the input."""
-    moved = symmetry.shift(input.value, whole(dy, "dy"), whole(dx, "dx"))
+    # computed from the input's node, named after it: a grad through 'of' reaches the input (and the other inputs
+    # 'of' uses, which the evaluation shares) as it reaches them through the quantity itself
+    moved = structure.moved(input, whole(dy, "dy"), whole(dx, "dx")).named(input.label)
     value = of.value_with({input.label: moved})
     _refuse_independent(of, input, value)
     return value

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from grader.engine import symmetry
 from grader.engine.tensor import ArrayLike, Tensor, as_tensor
 
 
@@ -89,6 +90,15 @@ def pad(x: ArrayLike, width: int, axes: Sequence[int] = (0, 1)) -> Tensor:
     widths = [(int(width), int(width)) if a in padded_axes else (0, 0) for a in range(t.ndim)]
     inner = tuple(slice(w, n + w) for (w, _), n in zip(widths, t.shape, strict=True))
     return Tensor.from_op(np.pad(t.value, widths), "pad", (t,), lambda g: (g[inner],))
+
+
+def moved(x: ArrayLike, dy: int, dx: int) -> Tensor:
+    """``x`` (H, W) or (H, W, C) moved ``dy`` rows down and ``dx`` columns right, zero-filled, as
+    :func:`symmetry.shift`; its gradient moves back (``-dy``, ``-dx``), the entries pushed out getting 0."""
+    t = as_tensor(x, "shift: x")
+    return Tensor.from_op(
+        symmetry.shift(t.value, dy, dx), "shift", (t,), lambda g: (symmetry.shift(g, -dy, -dx),)
+    )
 
 
 def crop(x: ArrayLike, keep: Sequence[int], axes: Sequence[int]) -> Tensor:
