@@ -28,7 +28,9 @@ from grader.answers.references import FunctionReference, ScheduleReference, Tran
 from grader.engine import structure, symmetry
 from grader.engine.audit import NAMED_CANDIDATES, SPLIT_SEEDS, differs, number_text
 from grader.engine.formula import flow_comma_hint
-from grader.engine.graph import Graph, KinkDependence, SelectTie, kink_dependence, kinks, select_ties, tie_rule_dependence
+from grader.engine.graph import (
+    Graph, KinkDependence, SelectTie, kink_dependence, kinks, rounding_scale, select_ties, tie_rule_dependence,
+)
 from grader.engine.tensor import Tensor, as_tensor
 from grader.errors import GraderError
 from grader.spec.yaml_lines import DECIMAL_FLOAT
@@ -477,9 +479,21 @@ max-pooling window (max_pool_winners, grad through a max pool): floating-point r
 must not decide a key."""
 
 
+def _scale_of(x: Any) -> np.ndarray | float:
+    """The size of the numbers ``x`` was computed from, per entry (:func:`grader.engine.graph.rounding_scale`); 0
+    for a number or array given as is."""
+    return rounding_scale(x) if isinstance(x, Tensor) else 0.0
+
+
+def _within_rounding(left: np.ndarray, right: np.ndarray, scale: np.ndarray | float) -> np.ndarray:
+    """Where ``left`` and ``right`` (one shape) are equal up to the rounding of numbers of size ``scale``: rounding
+    must not decide a comparison, a largest entry or a pooling winner."""
+    return np.abs(left - right) <= TIE_ATOL + TIE_RTOL * np.maximum(np.maximum(np.abs(left), np.abs(right)), scale)
+
+
 def _compared(a: Any, b: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
     left, right = np.broadcast_arrays(array_of(a), array_of(b))
-    tied = np.isclose(left, right, rtol=TIE_RTOL, atol=TIE_ATOL)
+    tied = _within_rounding(left, right, np.maximum(_scale_of(a), _scale_of(b)))
     if tied.any():
         where = tuple(int(i) for i in np.argwhere(tied)[0])
         raise ValueError(
@@ -511,7 +525,8 @@ def _arg_extreme(x: Any, largest: bool) -> Position:
         raise ValueError(f"x has {values.size} entr{'y' if values.size == 1 else 'ies'}: there is nothing to choose from")
     position = int(np.argmax(values) if largest else np.argmin(values))
     extreme = values[position]
-    tied = np.flatnonzero(np.isclose(values, extreme, rtol=TIE_RTOL, atol=TIE_ATOL))
+    scale = np.broadcast_to(_scale_of(x), np.shape(array_of(x))).reshape(-1)
+    tied = np.flatnonzero(_within_rounding(values, np.full_like(values, extreme), np.maximum(scale, scale[position])))
     if tied.size > 1:
         which = "largest" if largest else "smallest"
         raise ValueError(

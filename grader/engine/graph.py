@@ -547,6 +547,38 @@ def _rounding_scale(x: Tensor) -> np.ndarray | float:
     return max(float(v.max(initial=0.0)) for v in values)
 
 
+ENTRY_BY_ENTRY_NODE_OPS = frozenset({
+    "add", "sub", "mul", "div", "pow", "square", "neg", "sin", "cos", "exp", "log", "tanh", "sigmoid", "relu", "abs",
+    "floor", "ceil", "maximum", "minimum",
+})
+"""Engine ops whose every entry is computed from the same entry of their (broadcast) operands."""
+
+
+def rounding_scale(x: Tensor) -> np.ndarray:
+    """Per entry of ``x`` (its shape): the largest magnitude among the numbers it was computed from, through every op
+    back to the inputs, which bounds the rounding error it carries (about 1e-16 of that). An input or constant is
+    exact: 0.
+
+    Only the op that made a node (as :func:`_rounding_scale`) is not enough once its error travels on: s = (a + b) - c
+    of 3333.3, 6666.6 and 9999.9 is 1.8e-12 where it is 0, and -s, made from s alone, looked far from 0 next to its
+    own size. Through an op that computes entry by entry (:data:`ENTRY_BY_ENTRY_NODE_OPS`) each entry keeps its own
+    scale; through any other (a sum, a convolution) the largest of its operands' scales goes to every entry.
+    """
+    if not x.parents:
+        return np.zeros(x.value.shape)
+    scales: dict[int, np.ndarray] = {}
+    for node in reversed(reverse_schedule(x)):  # inputs first
+        combined = np.abs(node.value)
+        for parent in node.parents:
+            scale = scales[id(parent)]
+            if node.op in ENTRY_BY_ENTRY_NODE_OPS and scale.ndim <= combined.ndim:
+                combined = np.maximum(combined, np.broadcast_to(scale, combined.shape))
+            else:
+                combined = np.maximum(combined, scale.max(initial=0.0))
+        scales[id(node)] = combined
+    return scales[id(x)]
+
+
 def kinks(nodes: Iterable[Tensor], *, atol: float, rtol: float | None = None) -> list[Kink]:
     """The relu/abs nodes among ``nodes`` whose input x is 0 somewhere, up to the rounding of the op that made it:
     ``|x| <= atol + rtol * max(|operands|)`` (as :func:`select_ties` compares a max's arguments; see

@@ -1,0 +1,62 @@
+"""greater, less, argmax and argmin refuse a key that rounding decides, also when the rounding error was made before
+the last op: s = (a + b) - c is 0 in decimal and 1.8e-12 in float64, and the comparison of s (or -s) with 0 had
+compared it with an absolute tolerance of 1e-12 only, giving keys true, true and 'y1' where the answers are false,
+false and a tie (found by a review; the relu kink check already refused the same value)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from grader.engine import Tensor, add, neg, sub, sum_all
+from grader.engine.graph import rounding_scale
+from tests.spec.conftest import Grader, solved_key, validate_errors
+
+SHEET = """\
+id: rounding-decided
+exercises:
+  - id: e
+    inputs: {a: {value: 3333.3}, b: {value: 6666.6}, c: {value: 9999.9}, small: {value: 1.0e-6}}
+    quantities:
+      s: {op: sub, a: {op: add, a: $a, b: $b}, b: $c}
+      y: {op: stack, items: [$s, 0, -1], axis: 0}
+    parts:
+      - {id: pos, prompt: "s > 0", points: 1, answer: {type: boolean}, expected: {op: greater, a: $s, b: 0}}
+      - {id: neg, prompt: "-s < 0", points: 1, answer: {type: boolean}, expected: {op: less, a: {op: neg, x: $s}, b: 0}}
+      - {id: w, prompt: "the largest", points: 1, answer: {type: choice, options: [y1, y2, y3]}, expected: {op: option, at: {op: argmax, x: $y}}}
+"""
+
+
+def test_each_comparison_that_rounding_decides_is_refused_at_its_part(tmp_path: Path, grader: Grader) -> None:
+    path = tmp_path / "sheet.yaml"
+    path.write_text(SHEET, encoding="utf-8")
+    errors = validate_errors(grader, path)
+    assert [(e["path"], e["code"]) for e in errors] == [
+        ("exercises[0].parts[0].expected", "spec-op-failed"),
+        ("exercises[0].parts[1].expected", "spec-op-failed"),
+        ("exercises[0].parts[2].expected.at", "spec-op-failed"),
+    ]
+    assert "would be decided by rounding error" in errors[1]["message"]
+    assert "entries 0, 1 tie for the largest value" in errors[2]["message"]
+
+
+def test_small_numbers_given_as_they_are_are_still_compared(tmp_path: Path, grader: Grader) -> None:
+    """An input is exact: 1e-6 > 0, and its negation < 0, are decided by the numbers, not by rounding."""
+    path = tmp_path / "sheet.yaml"
+    path.write_text(
+        SHEET.replace("{op: greater, a: $s, b: 0}", "{op: greater, a: $small, b: 0}")
+        .replace("{op: less, a: {op: neg, x: $s}, b: 0}", "{op: less, a: {op: neg, x: $small}, b: 0}")
+        .replace("items: [$s, 0, -1]", "items: [$small, 0, -1]"),
+        encoding="utf-8",
+    )
+    assert solved_key(grader, path)["e"] == {"pos": True, "neg": True, "w": "y1"}
+
+
+def test_the_rounding_scale_is_carried_entry_by_entry_and_spread_by_a_sum() -> None:
+    a, b = Tensor(np.array([1000.0, 1.0]), name="a"), Tensor(np.array([-1000.0, 2.0]), name="b")
+    total = add(a, b)  # [0, 3]: from numbers of size [1000, 2], and 3 itself
+    assert rounding_scale(a).tolist() == [0.0, 0.0]  # an input is exact
+    assert rounding_scale(neg(total)).tolist() == [1000.0, 3.0]  # and its own size
+    assert rounding_scale(sub(neg(total), Tensor(np.array([0.5, 0.5])))).tolist() == [1000.0, 3.5]
+    assert float(rounding_scale(sum_all(total))) == 1000.0
