@@ -132,6 +132,25 @@ def test_check_catches_a_max_pool_that_always_pools_2x2_windows(tmp_path: Path) 
     assert pool["sheet-feature-maps"]["passed"] and pool["overlapping-windows"]["passed"]  # the 2x2 cases cannot tell
 
 
+def test_code_that_takes_the_height_for_the_width_fails_hidden_cases(tmp_path: Path, sheet: Any) -> None:
+    """The visible cases are the sheet's square images; the random cases draw height and width apart, so code that
+    sizes both output axes by the height passes every visible case and still loses points (it had scored full
+    marks on conv2d and max_pool: a review's find)."""
+    source = (CODE / "correct.py").read_text(encoding="utf-8")
+    square = source.replace("cols = (image.shape[1] - f)", "cols = (image.shape[0] - f)").replace(
+        "cols = (x.shape[1] - size)", "cols = (x.shape[0] - size)"
+    )
+    assert square.count("shape[0] -") == 4, square
+    path = tmp_path / "square.py"
+    path.write_text(square, encoding="utf-8")
+    parts = {f"{p.exercise_id}.{p.part_id}": p for p in grade_submission(sheet, path, mode="full").parts}
+    for key in ("ex1.code_grad_w", "ex3.code_conv2d", "ex3.code_max_pool"):
+        visible = [c.passed for c in parts[key].cases if c.visibility == "visible"]
+        hidden = [c.passed for c in parts[key].cases if c.visibility == "hidden"]
+        assert all(visible) and not all(hidden), (key, visible, hidden)
+        assert parts[key].points_earned < parts[key].points_possible
+
+
 def test_the_window_3_case_key_is_a_3x3_max_pool(sheet: Any) -> None:
     case = code_part_key(sheet, "ex3", "code_max_pool").case("window-3")
     x = case.kwargs["x"]

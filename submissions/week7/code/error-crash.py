@@ -20,7 +20,7 @@ def _cross_correlate(image, filters, stride=1, padding=0):
 
 def conv2d(image, filters, stride=1, padding=0):
     f, _, c, k = filters.shape
-    return image[:, :, :k] @ filters  # shapes do not fit: raises
+    return _cross_corelate(image, filters, stride, padding)  # misspelled: a NameError on every call
 
 
 def max_pool(x, size, stride):
