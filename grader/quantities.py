@@ -1355,7 +1355,7 @@ def _input_name(reference: Any, written: Any, where: str) -> str:
 # ---- translations (the sheet's Exercise 3) -------------------------------------------------------------------
 @op("shift")
 def _shift(x: Any, dy: Any = 0, dx: Any = 0) -> Tensor:
-    """x (H, W, C) moved dy rows down and dx columns right (negative: up/left), zero-filled; grad moves back through it."""
+    """x (H, W, C) or (H, W) moved dy rows down and dx columns right (negative: up/left), zero-filled; grad moves back through it. A signal (L, C) is read as (H, W): dy moves its positions, dx would move its channels."""
     return structure.moved(x, whole(dy, "dy"), whole(dx, "dx"))
 
 
@@ -1390,7 +1390,7 @@ def _refuse_independent(of: Lazy, input: Tensor, value: Any) -> None:
 
 @op("shifted", lazy=("of",), input_refs=("input",))
 def _shifted(of: Lazy, input: Tensor, dy: Any = 0, dx: Any = 0) -> Tensor:
-    """The quantity 'of' recomputed after moving the input image by (dy, dx), zero-filled; an error when 'of' does not depend on the input."""
+    """The quantity 'of' recomputed after moving the input image ((H, W, C) or (H, W)) by (dy, dx), zero-filled; an error when 'of' does not depend on the input. For a signal (L, C) use dy: dx would move its channels."""
     # computed from the input's node, named after it: a grad through 'of' reaches the input (and the other inputs
     # 'of' uses, which the evaluation shares) as it reaches them through the quantity itself
     moved = structure.moved(input, whole(dy, "dy"), whole(dx, "dx")).named(input.label)
