@@ -322,7 +322,10 @@ def _shape_text(shape: tuple[int, ...]) -> str:
 
 
 def _entries_held(value: Any) -> int:
-    """How many numbers a value holds (an array's entries; a mapping's in all; 1 for anything else)."""
+    """How many numbers a value holds (an array's entries; a mapping's in all; a translation key's memory in numbers
+    of 8 bytes; 1 for anything else)."""
+    if isinstance(value, TranslationReference):
+        return max(1, value.held)
     if isinstance(value, Tensor):
         return int(value.value.size)
     if isinstance(value, np.ndarray):

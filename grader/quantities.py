@@ -1447,6 +1447,7 @@ def _translation(of: Lazy, input: Tensor, max_shift: int = 2) -> TranslationRefe
         is_invariant=lambda unit, move: tuple(move) in valid.get(tuple(unit), frozenset()),
         example=example,
         max_shift=whole(max_shift, "max_shift"),
+        held=22 * len(units) + 11 * sum(len(found) for found in valid.values()),
     )
 
 

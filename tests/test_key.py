@@ -169,3 +169,14 @@ def test_the_arrays_a_key_remembers_stay_within_their_budget(monkeypatch: pytest
     monkeypatch.setattr(quantities, "LAZY_ARRAY_BYTES", 200)
     assert compute_key(sheet, 4).as_json() == expected
     assert seen and all(used <= 200 for _, used in seen) and any(count for count, _ in seen)
+
+
+def test_a_translation_key_counts_its_python_objects_for_the_key_cache(key: AnswerKey) -> None:
+    """A translation key is sets of shifts per unit, not an array: the key cache (KEY_CACHE_NUMBERS) had counted it
+    as 1 number, and a big one held about 19 MB per cached variant uncounted."""
+    reference = key.part("ex3", "d_shifts").expected
+    moves = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3) if (dy, dx) != (0, 0)]
+    invariant = sum(reference.is_invariant(unit, move) for unit in reference.units for move in moves)
+    assert invariant > 0
+    assert reference.held == 22 * len(reference.units) + 11 * invariant
+    assert key.numbers >= reference.held
