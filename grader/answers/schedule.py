@@ -29,7 +29,7 @@ class ScheduleAnswer(AnswerSpec):
             raise AnswerError("no answer given")
         names = split_names(raw, "the schedule")
         if not names:
-            raise AnswerError("the schedule is empty; list the nodes in order, e.g. \"f6, f3, ...\"")
+            raise AnswerError("the schedule is empty; list the nodes in order, separated by commas, e.g. \"c, b, a\"")
         return tuple(apply_aliases(names, self.aliases, case_sensitive=False))
 
     def check(self, actual: tuple[str, ...], expected: ScheduleReference, ctx: CheckContext) -> Verdict:
@@ -57,4 +57,4 @@ class ScheduleAnswer(AnswerSpec):
 
     @property
     def format_hint(self) -> str:
-        return "node names in order, separated by commas, e.g. \"f6, f3, f2, f1\""
+        return "node names in order, separated by commas, e.g. \"c, b, a\""

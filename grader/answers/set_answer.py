@@ -118,4 +118,4 @@ class SetAnswer(AnswerSpec):
 
     @property
     def format_hint(self) -> str:
-        return "names separated by commas, e.g. \"f1, f2, theta\" (order does not matter)"
+        return "names separated by commas, e.g. \"a, b, c\" (order does not matter)"
