@@ -13,6 +13,7 @@ import math
 import os
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
@@ -114,7 +115,25 @@ SeedOpt = Annotated[Optional[int], typer.Option("--seed", parser=_seed, help="Va
 OutOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout.")]
 
 
-def _emit(text: str, output: Path | None) -> None:
+def _refuse_overwriting(output: Path | None, spec: Path, submissions: Sequence[Path] = ()) -> None:
+    """GraderError, before anything is written, when ``-o`` names the sheet or a submission being graded (also
+    through a link): the report would replace the file it was made from."""
+    if output is None:
+        return
+    target = output.resolve()
+    if target == spec.resolve():
+        raise GraderError(f"-o {one_line(str(output))}: is the sheet {one_line(str(spec))}; choose another file name")
+    for submission in submissions:
+        if target == submission.resolve():
+            raise GraderError(
+                f"-o {one_line(str(output))}: would replace the submission {one_line(str(submission))}; choose another file name"
+            )
+
+
+def _emit(text: str, output: Path | None, spec: Path | None = None) -> None:
+    """Print ``text``, or write it atomically to ``output`` (refused when that is the sheet ``spec``)."""
+    if spec is not None:
+        _refuse_overwriting(output, spec)
     if output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:
@@ -207,7 +226,7 @@ def solve(spec: SpecArg, seed: SeedOpt = None, fmt: Annotated[KeyFormat, typer.O
                 ]
             lines.append("")
         text = "\n".join(lines)
-    _emit(text, output)
+    _emit(text, output, spec)
 
 
 @app.command()
@@ -216,7 +235,7 @@ def template(spec: SpecArg, seed: SeedOpt = None, output: OutOpt = None) -> None
     from grader.key import compute_key
     from grader.student_sheet import answer_template
 
-    _emit(answer_template(compute_key(_load(spec), seed)), output)
+    _emit(answer_template(compute_key(_load(spec), seed)), output, spec)
 
 
 @app.command()
@@ -225,7 +244,7 @@ def data(spec: SpecArg, seed: SeedOpt = None, output: OutOpt = None) -> None:
     from grader.key import compute_key
     from grader.student_sheet import variant_data
 
-    _emit(json.dumps(variant_data(compute_key(_load(spec), seed))) + "\n", output)
+    _emit(json.dumps(variant_data(compute_key(_load(spec), seed))) + "\n", output, spec)
 
 
 @app.command()
@@ -235,7 +254,7 @@ def sheet(spec: SpecArg, seed: SeedOpt = None, fmt: Annotated[SheetFormat, typer
     from grader.student_sheet import sheet_html, sheet_markdown
 
     key = compute_key(_load(spec), seed)
-    _emit(sheet_html(key) if fmt is SheetFormat.html else sheet_markdown(key), output)
+    _emit(sheet_html(key) if fmt is SheetFormat.html else sheet_markdown(key), output, spec)
 
 
 def _submission_files(paths: list[Path]) -> list[FoundSubmission]:
@@ -274,6 +293,7 @@ def _grade_command(
     loaded = _load(spec)
     found = _submission_files(submissions)
     files = [submission.path for submission in found]
+    _refuse_overwriting(output, spec, files)
     results: list[Result] = []
     sheet_faults: list[str] = []
     for submission in found:

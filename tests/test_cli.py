@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from grader.cli import app
 from grader.key import compute_key
 from grader.spec import load_sheet
+from tests.conftest import Grader
 
 ROOT = Path(__file__).resolve().parents[1]
 WEEK7 = ROOT / "exercises" / "week7.yaml"
@@ -741,3 +742,34 @@ def test_a_batch_with_nothing_to_grade_writes_no_empty_table_to_the_step_summary
 def test_a_choice_not_offered_is_told_in_plain_words(args: list[str], said: str) -> None:
     result = run(*args)
     assert result.returncode == 2 and said in result.stderr and "Value error" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "output", "message"),
+    [
+        (["grade", "{sheet}", "{answers}"], "{answers}", "-o hand-in/answers.yaml: would replace the submission"),
+        (["check", "{sheet}", "{answers}"], "{link}", "-o hand-in/link.txt: would replace the submission hand-in/answers.yaml"),
+        (["grade", "{sheet}", "{folder}", "--format", "md"], "{answers}", "-o hand-in/answers.yaml: would replace the submission"),
+        (["template", "{sheet}"], "{sheet}", "-o w7.yaml: is the sheet"),
+        (["solve", "{sheet}"], "{sheet}", "-o w7.yaml: is the sheet"),
+        (["sheet", "{sheet}"], "{sheet}", "-o w7.yaml: is the sheet"),
+        (["data", "{sheet}"], "{sheet}", "-o w7.yaml: is the sheet"),
+    ],
+)
+def test_o_never_replaces_the_sheet_or_a_submission_it_was_made_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, grader: Grader, command: list[str], output: str, message: str
+) -> None:
+    """-o had written the report over the student's answers (also through a link, and over a file in a graded
+    folder) or the template over the sheet: both inputs stay as they were, and the command says why (exit 2)."""
+    folder = tmp_path / "hand-in"
+    folder.mkdir()
+    answers, sheet, link = folder / "answers.yaml", tmp_path / "w7.yaml", folder / "link.txt"
+    shutil.copy(SAMPLES / "correct.yaml", answers)
+    shutil.copy(WEEK7, sheet)
+    link.symlink_to(answers.name)
+    before = {path: path.read_bytes() for path in (answers, sheet)}
+    names = {"sheet": sheet.name, "answers": str(answers.relative_to(tmp_path)), "folder": folder.name, "link": str(link.relative_to(tmp_path))}
+    monkeypatch.chdir(tmp_path)
+    run = grader(*(part.format(**names) for part in command), "-o", output.format(**names))
+    assert run.code == 2 and run.err.startswith(f"error: {message}"), run.err
+    assert {path: path.read_bytes() for path in before} == before
