@@ -325,3 +325,20 @@ def test_the_command_prints_one_located_line_for_a_refused_file(tmp_path: Path) 
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr + done.stdout
     assert "control.yaml:4: not valid YAML: column 15 has the control character U+001B" in done.stderr
+
+
+def test_ids_that_yaml_1_1_reads_as_booleans_are_names_in_answer_files(tmp_path: Path) -> None:
+    """A sheet may name an exercise ``yes`` or a part ``on`` (validate accepts them, ``grader template`` writes them
+    unquoted); as keys they had become True and the whole exercise scored 0 ("this sheet has no exercise 'True'").
+    Values keep YAML 1.1's booleans: ``yes`` answers a yes/no part."""
+    sheet = tmp_path / "sheet.yaml"
+    sheet.write_text(
+        WEEK7.read_text(encoding="utf-8").replace("- id: a_set_a\n", "- id: on\n").replace("- id: ex2\n", "- id: yes\n"),
+        encoding="utf-8",
+    )
+    answers = write(tmp_path, "answers.yaml", "student: s1\nanswers:\n  yes:\n    on: 28\n    off: yes\n  ex3:\n    d_exists: yes\n")
+    parsed = parse_answer_file(answers, answers.read_bytes())
+    assert parsed.answers == {"yes": {"on": 28, "off": True}, "ex3": {"d_exists": True}}
+    run = runner.invoke(app, ["grade", str(sheet), str(answers), "--format", "json"])
+    result = json.loads(run.stdout)["result"]
+    assert part(result, "yes", "on")["status"] == "correct", result

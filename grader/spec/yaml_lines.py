@@ -16,6 +16,7 @@ from grader.errors import InputFileError
 INT_TAG = "tag:yaml.org,2002:int"
 FLOAT_TAG = "tag:yaml.org,2002:float"
 BOOL_TAG = "tag:yaml.org,2002:bool"
+STR_TAG = "tag:yaml.org,2002:str"
 YAML11_NUMBER_RESOLVERS = (INT_TAG, FLOAT_TAG, "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value")
 """YAML 1.1 resolvers that sheets and answer files do without: octal (``010`` is 8), hexadecimal, base-60
 (``1:30`` is 90) and ``1_000`` ints, floats that need a dot (``1e-6`` is text), dates, and ``=``. Their text stays

@@ -30,6 +30,7 @@ from grader.spec.yaml_lines import (
     FLOAT_TAG,
     INT_TAG,
     MAX_FILE_BYTES,
+    STR_TAG,
     YAML11_NUMBER_RESOLVERS,
     Loc,
     read_float,
@@ -98,6 +99,9 @@ class _AnswerLoader(_SafeBase):  # type: ignore[misc,valid-type]
             raise _Refusal(None, None, "the tag !!map needs key: value pairs here", node.start_mark)
         first_line: dict[Any, int] = {}
         for key_node, _value_node in node.value:
+            if key_node.tag == BOOL_TAG and isinstance(key_node, yaml.ScalarNode):
+                # a key is a name: an exercise or part whose id is yes/no/on/off/true/false is that text, not a bool
+                key_node.tag = STR_TAG
             if key_node.tag == _MERGE:
                 raise _Refusal(
                     None, None, "merge keys (<<) are not supported in answer files; write each answer out", key_node.start_mark
