@@ -7,6 +7,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any, Literal
 
 from grader.notes import CASE_NOT_COUNTED, CASE_NOT_RUN, HIDDEN_CASE_KINDS  # re-exported for the renderers
@@ -108,15 +109,34 @@ def as_number(value: Any) -> float | None:
 
 def array_shape(value: Any) -> tuple[int, ...] | None:
     """The shape of a rectangular nested list of numbers (``()`` for a number), or None if it is not one."""
-    if as_number(value) is not None:
-        return ()
+    found = _rectangular(value)
+    return None if found is None else found[0]
+
+
+def _rectangular(value: Any) -> tuple[tuple[int, ...], list[float]] | None:
+    """(shape, the leaves as floats, row-major) of a rectangular nested list of numbers (``((), [x])`` for a number),
+    or None if it is not one.
+
+    Level by level, with the lists' lengths and contents gathered by built-ins: a report asks this of an answer
+    several times, and walking a 3.6 MB answer of 90,000 lists 20 deep one list at a time took 2.4 s each time.
+    """
+    number = as_number(value)
+    if number is not None:
+        return (), [number]
     if not isinstance(value, list) or not value:
         return None
-    shapes = {array_shape(item) for item in value}
-    if len(shapes) != 1:
+    shape: list[int] = []
+    level: list[Any] = [value]
+    while all(isinstance(item, list) for item in level):
+        lengths = set(map(len, level))
+        if len(lengths) != 1 or 0 in lengths:
+            return None
+        shape.append(lengths.pop())
+        level = list(chain.from_iterable(level))
+    numbers = list(map(as_number, level))
+    if any(number is None for number in numbers):  # a list among numbers (ragged), or text, a bool, ...
         return None
-    (inner,) = shapes
-    return None if inner is None else (len(value), *inner)
+    return tuple(shape), numbers
 
 
 def flatten(value: Any) -> list[float]:
@@ -154,7 +174,8 @@ def grid_fits(shape: tuple[int, ...]) -> bool:
 
 def summarize_array(value: Any, shape: tuple[int, ...]) -> str:
     """``array (16, 16, 8): min -1.2, max 3.4, mean 0.51, 2 non-finite``."""
-    numbers = flatten(value)
+    found = _rectangular(value)
+    numbers = flatten(value) if found is None else found[1]
     finite = [x for x in numbers if math.isfinite(x)]
     dims = ", ".join(str(n) for n in shape)
     text = f"array ({dims}{',' if len(shape) == 1 else ''})"

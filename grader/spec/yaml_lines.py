@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from grader.errors import InputFileError
@@ -329,15 +330,21 @@ def check_nesting(text: str, file: Path | str) -> None:
 
     Quotes are not tracked, so it can only over-count: a legitimate file nests a few levels.
     """
-    depth = 0
-    for match in _BRACKETS.finditer(text):
-        if match.group() in "[{":
-            depth += 1
-            if depth > MAX_NESTING:
-                line = text.count("\n", 0, match.start()) + 1
-                raise InputFileError(f"brackets nested more than {MAX_NESTING} levels deep", file=file, line=line)
-        else:
-            depth = max(0, depth - 1)
+    encoded = text.encode("utf-8", "surrogatepass")
+    if sum(encoded.count(opening) for opening in (b"[", b"{")) <= MAX_NESTING:
+        return
+    codes = np.frombuffer(encoded, dtype=np.uint8)
+    at = np.flatnonzero(np.isin(codes, _BRACKET_CODES))  # byte offsets of the brackets, in order
+    steps = np.where(np.isin(codes[at], _OPENING_CODES), 1, -1)
+    # the depth after each bracket, a closing bracket at depth 0 staying at 0: the running sum less its lowest
+    # point so far below 0
+    total = np.cumsum(steps)
+    depth = total - np.minimum.accumulate(np.minimum(total, 0))
+    deeper = np.flatnonzero(depth > MAX_NESTING)
+    if deeper.size:
+        line = encoded.count(b"\n", 0, int(at[deeper[0]])) + 1
+        raise InputFileError(f"brackets nested more than {MAX_NESTING} levels deep", file=file, line=line)
 
 
-_BRACKETS = re.compile(r"[\[\]{}]")
+_BRACKET_CODES = np.frombuffer(b"[]{}", dtype=np.uint8)
+_OPENING_CODES = np.frombuffer(b"[{", dtype=np.uint8)
