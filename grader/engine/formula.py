@@ -174,6 +174,12 @@ def _check_text(text: str) -> None:
     if control is not None:
         raise FormulaError(f"the formula contains a control character at column {control.start() + 1}",
                            column=control.start() + 1)
+    hash_mark = text.find("#")
+    if hash_mark >= 0:  # Python's parser would drop the rest as a comment: "28#x" read as 28
+        raise FormulaError(
+            f"'#' is not allowed (column {hash_mark + 1}): write only the value, with no comment after it",
+            column=hash_mark + 1,
+        )
     caret = text.find("^")
     if caret >= 0:
         raise FormulaError(

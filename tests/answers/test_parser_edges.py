@@ -404,3 +404,13 @@ def test_options_that_are_the_same_number_are_refused() -> None:
 
     with pytest.raises(ValidationError, match="options '0.1' and '1e-1' are the same number"):
         ChoiceAnswer(options=["0.1", "1e-1"])
+
+
+@pytest.mark.parametrize(
+    ("answer", "text"),
+    [(IntegerAnswer(), "28#x"), (NumberAnswer(), "0.5 # about a half"), (FormulaAnswer(variables={"n": {"low": 1, "high": 9}}), "n + 1#2")],
+)
+def test_a_hash_mark_is_refused_not_read_as_the_start_of_a_comment(answer: Any, text: str) -> None:
+    """Python's parser dropped everything after '#': "28#x" was read as 28 and scored correct."""
+    with pytest.raises(AnswerError, match=f"'#' is not allowed \\(column {text.index('#') + 1}\\)"):
+        answer.parse(text)
