@@ -135,7 +135,11 @@ def _emit(text: str, output: Path | None, spec: Path | None = None) -> None:
     if spec is not None:
         _refuse_overwriting(output, spec)
     if output is None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        try:
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+            sys.stdout.flush()
+        except OSError as error:  # a full disk behind a redirect, a closed pipe: the reader's problem, said plainly
+            raise GraderError(f"cannot write to standard output: {error.strerror or type(error).__name__}") from None
     else:
         write_atomic(output, text)
         typer.echo(f"wrote {output}", err=True)

@@ -773,3 +773,11 @@ def test_o_never_replaces_the_sheet_or_a_submission_it_was_made_from(
     run = grader(*(part.format(**names) for part in command), "-o", output.format(**names))
     assert run.code == 2 and run.err.startswith(f"error: {message}"), run.err
     assert {path: path.read_bytes() for path in before} == before
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux) to fill the disk behind stdout")
+def test_a_full_disk_behind_stdout_is_said_in_one_line_not_an_internal_error() -> None:
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([*GRADER, "grade", str(WEEK7), str(SAMPLES / "correct.yaml")], stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == "error: cannot write to standard output: No space left on device", result.stderr
