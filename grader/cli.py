@@ -344,8 +344,10 @@ def _grade_command(
         below = [r for r in results if _graded_score(r) < fail_under]
         for result in below[:20]:
             typer.echo(f"{printable(result.submission)}: {_score_compared(result)} is below --fail-under {fail_under:g}", err=True)
+        if len(below) > 20 or (below and len(results) > 1):
+            typer.echo(f"{len(below)} of {len(results)} submissions are below --fail-under {fail_under:g}", err=True)
         if below:
-            raise _fail(f"score below --fail-under {fail_under:g}", 1)
+            raise typer.Exit(1)
 
 
 def _now_for_junit(graded_at: str | None = None) -> str:

@@ -223,8 +223,12 @@ def test_check_on_a_correct_sample_leaves_hidden_parts_pending() -> None:
 def test_fail_under_exits_1_for_a_lower_score() -> None:
     result = invoke("grade", str(WEEK7), str(SAMPLES / "partly-correct.yaml"), "--fail-under", "0.99")
     assert result.exit_code == 1
-    assert "fail-under" in result.stderr
+    assert result.stderr.splitlines() == [
+        "partly-correct.yaml: 45/52 points of the graded parts (86.54%) is below --fail-under 0.99"
+    ]  # said once (a second line had repeated it)
     assert invoke("grade", str(WEEK7), str(SAMPLES / "correct.yaml"), "--fail-under", "0.99").exit_code == 0
+    several = invoke("grade", str(WEEK7), str(SAMPLES / "partly-correct.yaml"), str(SAMPLES / "correct.yaml"), "--fail-under", "0.99")
+    assert several.exit_code == 1 and several.stderr.splitlines()[-1] == "1 of 2 submissions are below --fail-under 0.99"
 
 
 def test_output_file_is_written_and_replaced(tmp_path: Path) -> None:
