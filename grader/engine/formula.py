@@ -252,7 +252,10 @@ def _parse_tree(text: str) -> ast.expr:
     except (RecursionError, MemoryError, ValueError):
         raise FormulaError(f"the formula is too complex to read (more than {MAX_DEPTH} levels deep)") from None
     if _depth(tree) > MAX_DEPTH + 1:  # +1 for the Expression wrapper
-        raise FormulaError(f"the formula is nested too deeply (more than {MAX_DEPTH} levels of operations)")
+        raise FormulaError(
+            f"the formula is nested too deeply: more than {MAX_DEPTH} operations inside one another (each + - * / of a "
+            "long chain such as a + b + c + ... is one level)"
+        )
     # Columns below refer to the stripped text; shift them back to the text as given.
     if indent:
         for node in ast.walk(tree):

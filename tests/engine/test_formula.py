@@ -219,8 +219,8 @@ def test_errors_carry_the_column() -> None:
         ("10.0**400", "the result overflows float64"),
         ("x" * 10**6, f"the formula is 1000000 characters long; the limit is {MAX_LENGTH}"),
         ("(" * 500 + "x" + ")" * 500, f"the formula nests brackets more than {MAX_DEPTH} deep (column {MAX_DEPTH + 1})"),
-        ("-" * 1500 + "x", f"nested too deeply (more than {MAX_DEPTH} levels"),
-        ("+".join(["x"] * 500), f"nested too deeply (more than {MAX_DEPTH} levels"),
+        ("-" * 1500 + "x", f"nested too deeply: more than {MAX_DEPTH} operations inside one another"),
+        ("+".join(["x"] * 500), f"nested too deeply: more than {MAX_DEPTH} operations inside one another (each + - * / of a long chain"),
         ("x\x00", "control character at column 2"),
     ],
 )
