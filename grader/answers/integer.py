@@ -35,6 +35,8 @@ def parse_whole(raw: Any) -> int:
             if whole is not None:
                 return _bounded(whole)
         real = parse_real(raw)  # AnswerError for text that is not a number (``²``, ``+-27``, ``five``)
+        if math.isinf(real) and isinstance(raw, float):  # YAML's .inf, not a number too long to hold
+            raise AnswerError(f"expected a whole number, got {format_number(real)}")
         if math.isinf(real):
             raise AnswerError(f"the whole number is too large: at most {MAX_MAGNITUDE} in absolute value is read")
         if math.isnan(real):

@@ -98,6 +98,8 @@ def test_integer_reads_whole_numbers(raw: object, value: int) -> None:
         ("9/2", "expected a whole number, got 4.5"),
         (False, "expected a whole number, got false (a boolean)"),
         (float("nan"), "expected a whole number, got NaN"),
+        (float("inf"), "expected a whole number, got inf"),  # YAML .inf, not "too large"
+        ("1e400", "too large"),
         (10**400, "too large"),
         ("9" * 5000, "too large"),
         ("four", "unknown name 'four'"),
