@@ -134,6 +134,9 @@ class BatchSummary:
     unlisted: list[str] = field(default_factory=list)
     """Gradebook keys of the folders (and entries) in the folder that could not be listed or looked at: their files
     were neither graded nor forgotten."""
+    not_files: list[str] = field(default_factory=list)
+    """Gradebook keys of the entries named like submissions that are no files (a dangling link, a link loop, a FIFO,
+    a device): nothing to grade, said so that a broken upload does not go unnoticed."""
     forgotten: list[str] = field(default_factory=list)
     """Gradebook keys of this sheet's results whose files are no longer in the folder (deleted or renamed since they
     were graded): removed from the gradebook, so that report and stats count only the folder's files."""
@@ -162,6 +165,13 @@ class BatchSummary:
         if self.unlisted:
             lines.append(f"{len(self.unlisted)} folder(s) or file(s) could not be read (no permission?); what they hold was neither graded nor forgotten:")
             lines += _first_ones([f"  {one_line(path)}" for path in self.unlisted])
+        if self.not_files:
+            lines.append(
+                f"{len(self.not_files)} entr{'y' if len(self.not_files) == 1 else 'ies'} named like submissions "
+                f"{'is not a file' if len(self.not_files) == 1 else 'are not files'} (a dangling link, a link loop, a "
+                "FIFO?) and not graded:"
+            )
+            lines += _first_ones([f"  {one_line(path)}" for path in self.not_files])
         if self.forgotten:
             lines.append(f"forgot the results of {len(self.forgotten)} file(s) no longer in the folder (deleted or renamed since):")
             lines += _first_ones([f"  {one_line(path)}" for path in self.forgotten])
@@ -253,10 +263,13 @@ def find_submissions(submissions_dir: Path, *, exclude: Iterable[Path] = ()) -> 
     return _discover(submissions_dir, exclude)
 
 
-def _discover(submissions_dir: Path, exclude: Iterable[Path], unlisted: list[str] | None = None) -> list[FoundSubmission]:
+def _discover(
+    submissions_dir: Path, exclude: Iterable[Path], unlisted: list[str] | None = None, not_files: list[str] | None = None
+) -> list[FoundSubmission]:
     """:func:`find_submissions`; the gradebook keys of the folders that could not be listed and of the entries that
     could not be looked at (no permission, gone, an I/O error) are appended to ``unlisted``: what they hold is
-    unknown, so a batch neither grades nor forgets it.
+    unknown, so a batch neither grades nor forgets it. The keys of entries named like submissions that are no files
+    (dangling links, link loops, FIFOs, devices) are appended to ``not_files``.
 
     The folder is resolved once; a file's key is that plus its relative path, unless the file is a symbolic link
     (then it is resolved itself, or keeps its own path when it leads out of the folder): no path component below
@@ -286,12 +299,15 @@ def _discover(submissions_dir: Path, exclude: Iterable[Path], unlisted: list[str
                     own = os.path.join(base, *parts, entry.name)
                     try:
                         if not entry.is_file():  # FIFOs, devices, dangling links and link loops are no submissions
+                            if not_files is not None:
+                                not_files.append(path_key(own))
                             continue
                         link = entry.is_symlink()
                         key = os.path.realpath(entry.path) if link else own
                     except OSError as error:
-                        if error.errno != errno.ELOOP and unlisted is not None:  # a link loop is none either
-                            unlisted.append(path_key(own))
+                        kept = not_files if error.errno == errno.ELOOP else unlisted  # a link loop is no file either
+                        if kept is not None:
+                            kept.append(path_key(own))
                         continue
                     outside = link and not key.startswith(inside)
                     if outside:
@@ -789,7 +805,8 @@ def run_batch(
     started = time.perf_counter()
 
     unlisted: list[str] = []
-    discovered = _discover(submissions_dir, _gradebook_files(gradebook_path), unlisted)
+    not_files: list[str] = []
+    discovered = _discover(submissions_dir, _gradebook_files(gradebook_path), unlisted, not_files)
     if require_sandbox and any(found.path.suffix.lower() in CODE_SUFFIXES for found in discovered):
         from grader.sandbox import require_layers
 
@@ -805,6 +822,7 @@ def run_batch(
     )
     with Gradebook(gradebook_path, exclusive=True) as gradebook:
         summary.unlisted = unlisted
+        summary.not_files = sorted(not_files)
         gradebook.record_folder(path_key(os.path.realpath(submissions_dir)))  # report's --out-dir must stay out of it
         summary.forgotten = _forget_gone(gradebook, identity.sheet_id, submissions_dir, discovered, unlisted)
         graded_before = {} if regrade else gradebook.graded_keys(identity.spec_hash, identity.following)

@@ -62,6 +62,9 @@ def test_odd_strings_names_links_and_pipes_do_not_stop_a_batch(tmp_path: Path, m
         "outside.yaml: a symbolic link to a file outside the submissions folder; it was not read (hand in the file itself)"
     )
     assert "could not be read" in (rows["vanishing.yaml"][1] or "")
+    # the entries that are no files are said, not graded (a broken upload must not go unnoticed)
+    assert [Path(key).name for key in summary.not_files] == ["loop-a.yaml", "loop-b.yaml", "pipe.yaml"]
+    assert "3 entries named like submissions are not files (a dangling link, a link loop, a FIFO?) and not graded:" in summary.describe()
     again = run_batch(SHEET, folder, jobs=1, gradebook_path=book, progress=False)
     assert (again.skipped, again.grader_failures) == (3, 0)  # the link and the vanished file again, nothing else
 
