@@ -44,7 +44,9 @@ def check_context(sheet: Sheet, exercise_id: str, part_id: str) -> CheckContext:
 def judge(answer: AnswerSpec, part: PartSpec, raw: Any, key: PartKey, ctx: CheckContext) -> tuple[Any, Verdict]:
     """The student's parsed answer and its verdict, known mistakes included.
 
-    A wrong answer that matches a known mistake gets that mistake's feedback and credit.
+    A wrong answer that matches a known mistake gets that mistake's feedback and credit. One that is a known
+    mistake's value rounded too early (and not the key's) gets its feedback too, with how it was rounded, and no
+    credit, as the key rounded too early earns none: the slip is named for the many students who round.
     """
     actual, verdict = answer.grade(raw, key.expected, ctx)
     if verdict.fraction >= 1.0 or actual is None:
@@ -58,6 +60,14 @@ def judge(answer: AnswerSpec, part: PartSpec, raw: Any, key: PartKey, ctx: Check
                 details=verdict.details,
                 mistake=mistake.id,
             )
+    if part.mistakes and answer.rounded_from(actual, key.expected) is None:
+        for mistake in part.mistakes:
+            rounded = answer.rounded_from(actual, key.mistakes[mistake.id])
+            if rounded is not None:
+                return actual, Verdict(
+                    fraction=0.0, status=Status.incorrect, details=verdict.details, mistake=mistake.id,
+                    feedback=f"{mistake.feedback} (Your value is that slip's value {rounded}.)",
+                )
     return actual, verdict
 
 

@@ -90,6 +90,12 @@ class AnswerSpec(BaseModel):
         """
         raise NotImplementedError(f"{type(self).__name__}.check")
 
+    def rounded_from(self, actual: Any, value: Any) -> str | None:
+        """When ``actual`` (a wrong answer) is ``value`` (the key's or a known mistake's) rounded too early, how it
+        was rounded (``rounded to 4 decimal places; this part needs at least 6``), else None. Only number answers
+        are written with places to tell."""
+        return None
+
     def to_json(self, actual: Any) -> Any:
         """A parsed answer as JSON data (numbers, strings, lists, mappings) for reports."""
         raise NotImplementedError(f"{type(self).__name__}.to_json")

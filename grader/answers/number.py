@@ -20,12 +20,16 @@ from grader.answers.base import (
     WrittenFloat,
     bounded_text,
     correct,
+    decimals_needed,
+    decimals_of,
     describe_raw,
     format_number,
     format_pair,
     invalid,
+    is_rounding,
     number_hint,
     number_to_json,
+    places_text,
     scored,
     with_hint,
 )
@@ -158,6 +162,15 @@ class NumberAnswer(Tolerances, AnswerSpec):
                       number_hint(actual, expected, tolerance)),
             [f"yours {yours}, expected {key}: difference {difference:.3g} > tolerance {tolerance:.3g}"],
         )
+
+    def rounded_from(self, actual: float, value: Any) -> str | None:
+        value = float(value)
+        decimals = decimals_of(actual)
+        if decimals is None or not math.isfinite(value) or not is_rounding(actual, value, decimals):
+            return None
+        needed = decimals_needed(self.tolerance_for(value))
+        more = f"; this part needs at least {places_text(needed)}" if needed is not None and needed > decimals else ""
+        return f"rounded to {places_text(decimals)}{more}"
 
     def to_json(self, actual: float) -> int | float | str:
         return number_to_json(actual)

@@ -257,3 +257,19 @@ def test_values_computed_by_code_that_rounds_are_told_not_to_round() -> None:
     written = answer.check(answer.parse([[0.123, 0.988], [0.556, 0.333]]), expected, CTX).feedback
     assert written.endswith("; each of them matches the correct value rounded to 3 decimal places, but this part "
                             "needs more digits: give at least 6 decimal places"), written
+
+
+def test_a_known_mistake_rounded_too_early_is_named_without_credit(tmp_path: Path) -> None:
+    """ex1.a's sum over every k, written to 4 places as most students write it, had got only "not within the
+    tolerance": the slip's feedback is now given, saying how it was rounded, with no credit (the key rounded too
+    early earns none either). The key rounded too early is still told as that."""
+    from grader.key import compute_key
+
+    key = compute_key(load_sheet(WEEK7), None).part("ex1", "a")
+    [(slip, value)] = [(slip, value) for slip, value in key.mistakes.items() if abs(float(value) - float(key.expected)) > 1e-3][:1]
+    parts = grade(WEEK7, answer_file(tmp_path, "ex1", {"a": f"{float(value):.4f}"}))
+    part = parts["ex1.a"]
+    assert (part["points_earned"], part["status"], part["mistake"]) == (0, "incorrect", slip)
+    assert part["feedback"].endswith("(Your value is that slip's value rounded to 4 decimal places; this part needs at least 6 decimal places.)")
+    rounded_key = grade(WEEK7, answer_file(tmp_path, "ex1", {"a": f"{float(key.expected):.4f}"}))["ex1.a"]
+    assert rounded_key["mistake"] is None and "matches the correct value rounded to 4 decimal places" in rounded_key["feedback"]
