@@ -226,6 +226,8 @@ def _syntax_message(text: str, exc: SyntaxError, indent: int) -> FormulaError:
         hint = "; is an operator such as '*' missing between two terms?"
     where = f" at column {column}" if column else ""
     reason = exc.msg if exc.msg and exc.msg != "invalid syntax" else "it is not a valid formula"
+    if implicit is not None and superscript is None and "decimal literal" in reason:  # Python's words for ``2p``
+        reason = "a number is directly followed by a name"
     return FormulaError(f"could not read the formula{where}: {reason}{hint}", column=column)
 
 
@@ -359,7 +361,9 @@ def _check_call(node: ast.Call, variables: frozenset[str] | None) -> None:
     if not isinstance(func, ast.Name):
         piece = ast.unparse(func)
         piece = piece if len(piece) <= 40 else piece[:37] + "..."
-        raise FormulaError(f"{piece!r} {_at(func)} cannot be called; only the functions {', '.join(FUNCTIONS)} can",
+        factor = f"({piece})" if isinstance(func, ast.BinOp | ast.UnaryOp) else piece
+        times = f": to multiply, write {factor}*(...)" if isinstance(func, ast.Constant | ast.BinOp | ast.UnaryOp | ast.Call) else ""
+        raise FormulaError(f"{piece!r} {_at(func)} cannot be called; only the functions {', '.join(FUNCTIONS)} can{times}",
                            column=func.col_offset + 1)
     name = func.id
     if name not in FUNCTIONS:

@@ -414,3 +414,18 @@ def test_a_hash_mark_is_refused_not_read_as_the_start_of_a_comment(answer: Any, 
     """Python's parser dropped everything after '#': "28#x" was read as 28 and scored correct."""
     with pytest.raises(AnswerError, match=f"'#' is not allowed \\(column {text.index('#') + 1}\\)"):
         answer.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("(n+2p-f)/s+1", "a number is directly followed by a name; write multiplication with '*', e.g. 2*p not 2p"),
+        ("2(n+1)", "to multiply, write 2*(...)"),
+        ("(n+1)(n+2)", "to multiply, write (n + 1)*(...)"),
+    ],
+)
+def test_implicit_multiplication_is_explained_without_python_words(text: str, said: str) -> None:
+    """Python calls 2p an "invalid decimal literal" and 2(n+1) a call of 2; a student is told to write the '*'."""
+    with pytest.raises(FormulaError) as caught:
+        parse_formula(text)
+    assert said in str(caught.value) and "decimal literal" not in str(caught.value)
