@@ -59,6 +59,8 @@ class GraphAnswer(PointCheck, AnswerSpec):
             raise AnswerError("no answer given")
         output: str | None = None
         pairs: list[tuple[str, str]] = []
+        if isinstance(raw, str):  # a block of lines ``name: expression`` (``b_graph: |``), as a prompt may ask
+            raw = self._lines_as_mapping(raw)
         if isinstance(raw, dict):
             items = list(raw.items())
             if len(items) > MAX_NODES:
@@ -85,6 +87,29 @@ class GraphAnswer(PointCheck, AnswerSpec):
             return parse_named_graph(pairs, inputs=self.inputs, output=output)
         except FormulaError as exc:
             raise AnswerError(f"cannot read the graph: {exc}") from None
+
+    @staticmethod
+    def _lines_as_mapping(text: str) -> dict[str, str]:
+        """``h1: sigmoid(...)`` on each line of ``text`` (blank lines skipped) as {name: expression}; AnswerError
+        naming the first line that is not ``name: expression``, or a name given twice."""
+        nodes: dict[str, str] = {}
+        lines = text.splitlines()
+        if len(lines) > MAX_NODES + 1:
+            raise AnswerError(f"the graph has {len(lines)} lines; at most {MAX_NODES} nodes are read")
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            name, colon, expression = line.partition(":")
+            if not colon or not name.strip() or not expression.strip():
+                raise AnswerError(
+                    f"line {number} of the graph: expected 'name: expression' (one node per line), got {line.strip()[:60]!r}"
+                )
+            if name.strip() in nodes:
+                raise AnswerError(f"line {number} of the graph: node {name.strip()!r} is given twice")
+            nodes[name.strip()] = expression.strip()
+        if not nodes:
+            raise AnswerError("the graph has no nodes")
+        return nodes
 
     @staticmethod
     def _expression(expression: Any, name: str) -> str:

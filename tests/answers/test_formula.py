@@ -148,7 +148,8 @@ def test_a_right_graph_in_every_form(dense_answer: GraphAnswer) -> None:
                "y": "v1*h1 + v2*h2"}
     as_list = [{"name": k, "expr": v} for k, v in mapping.items()]
     reordered = {"y": "v1*h1 + v2*h2", **{k: v for k, v in mapping.items() if k != "y"}, "output": "y"}
-    for raw in (mapping, as_list, reordered):
+    lines = "\n".join(f"{k}: {v}" for k, v in mapping.items()) + "\n\n"  # a YAML block ``b_graph: |``, as prompts ask
+    for raw in (mapping, as_list, reordered, lines):
         verdict = dense_answer.check(dense_answer.parse(raw), DENSE, CTX)
         assert verdict.status is Status.correct, verdict.feedback
     assert dense_answer.to_json(dense_answer.parse(reordered))["output"] == "y"
@@ -178,7 +179,11 @@ def test_a_wrong_graph_gets_a_counterexample_and_unused_nodes_are_noted(dense_an
         ({"output": "a"}, "the graph has no nodes"),
         ([{"name": "a"}], "node 1: expected {name: ..., expr: ...}"),
         ({"a": ["x1"]}, "node a: expected an expression as text"),
-        ("x1 + x2", "expected the graph as a mapping"),
+        ("x1 + x2", "line 1 of the graph: expected 'name: expression' (one node per line), got 'x1 + x2'"),
+        ("a: x1\nb = a", "line 2 of the graph: expected 'name: expression'"),
+        ("a: x1\na: x2", "line 2 of the graph: node 'a' is given twice"),
+        ("\n \n", "the graph has no nodes"),
+        (3, "expected the graph as a mapping"),
     ],
 )
 def test_unreadable_graphs(dense_answer: GraphAnswer, raw: object, message: str) -> None:
