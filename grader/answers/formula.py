@@ -259,10 +259,22 @@ class FormulaAnswer(PointCheck, AnswerSpec):
     variables: dict[str, Domain] = Field(min_length=1)
     """The variables the formula may use, each with the domain its random values are drawn from."""
 
+    aliases: dict[str, str] = {}
+    """Other ways to write a variable's name, each read as that variable: ``{θ: theta}``."""
+
     @field_validator("variables")
     @classmethod
     def _usable_names(cls, variables: dict[str, Domain]) -> dict[str, Domain]:
         return check_variable_names(variables)
+
+    @model_validator(mode="after")
+    def _aliases_name_variables(self) -> FormulaAnswer:
+        for alias, variable in self.aliases.items():
+            if variable not in self.variables:
+                raise ValueError(f"aliases: {alias!r} stands for {variable!r}, which is not one of the variables {sorted(self.variables)}")
+            if not alias.strip() or alias != alias.strip():
+                raise ValueError(f"aliases: {alias!r} must be a name without spaces around it")
+        return self
 
     def parse(self, raw: Any) -> Formula:
         if raw is None:
@@ -270,6 +282,8 @@ class FormulaAnswer(PointCheck, AnswerSpec):
         if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
             raise AnswerError(f"expected a formula as text, got {describe_raw(raw)}")
         text = bounded_text(str(raw), "the formula")
+        for alias, variable in self.aliases.items():  # θ -> theta, where it stands alone (not inside θ2)
+            text = re.sub(rf"(?<!\w){re.escape(alias)}(?!\w)", variable, text)
         try:
             return parse_formula(text, variables=self.variables)
         except FormulaError as exc:

@@ -216,3 +216,14 @@ def test_the_conv_pool_graph_of_exercise_4c() -> None:
     assert answer.check(answer.parse(raw), reference, CTX).status is Status.correct
     flipped = {**raw, "c1": "w3*x1 + w2*x2 + w1*x3", "c2": "w3*x2 + w2*x3 + w1*x4"}  # a convolution, not cross-correlation
     assert answer.check(answer.parse(flipped), reference, CTX).status is Status.incorrect
+
+
+def test_a_formula_reads_its_aliases_as_the_variables_they_stand_for() -> None:
+    """Week 7's t_theta_formula takes θ for theta, as its schedule and set parts do; θ inside a longer name is not
+    touched, and an alias must stand for one of the variables."""
+    answer = FormulaAnswer(variables={"theta": {"low": -1, "high": 1}, "x": {"low": -1, "high": 1}}, aliases={"θ": "theta"})
+    assert answer.parse("x*cos(θ*x) + θ").variables == ("theta", "x")
+    with pytest.raises(AnswerError, match="unknown name 'θ2'"):
+        answer.parse("θ2 + x")
+    with pytest.raises(ValidationError, match="'θ' stands for 'phi', which is not one of the variables"):
+        FormulaAnswer(variables={"theta": {"low": -1, "high": 1}}, aliases={"θ": "phi"})
