@@ -7,7 +7,7 @@ from typing import Any, Literal
 from grader.answers.base import AnswerError, AnswerSpec, CheckContext, bounded_text, correct, describe_raw, scored
 from grader.result import Verdict
 
-_WORDS: dict[str, bool] = {"yes": True, "true": True, "no": False, "false": False}
+_WORDS: dict[str, bool] = {"yes": True, "y": True, "true": True, "no": False, "n": False, "false": False}
 
 
 def _word(value: bool) -> str:
@@ -15,7 +15,7 @@ def _word(value: bool) -> str:
 
 
 class BooleanAnswer(AnswerSpec):
-    """Yes or no. Written as ``yes``/``no`` or ``true``/``false`` (any case). The key's value is a bool."""
+    """Yes or no. Written as ``yes``/``no``, ``y``/``n`` or ``true``/``false`` (any case). The key's value is a bool."""
 
     type: Literal["boolean"] = "boolean"
     """Tag of this answer type."""

@@ -61,7 +61,7 @@ def test_shape_feedback_names_the_dimensions_that_differ() -> None:
 
 
 # ---- boolean -----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("raw", "value"), [(True, True), (False, False), ("Yes", True), ("NO", False), (" true ", True), ("False", False)])
+@pytest.mark.parametrize(("raw", "value"), [(True, True), (False, False), ("Yes", True), ("NO", False), (" true ", True), ("False", False), ("y", True), ("N", False)])
 def test_boolean_forms(raw: object, value: bool) -> None:
     assert BooleanAnswer().parse(raw) is value
 
