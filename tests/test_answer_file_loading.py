@@ -342,3 +342,10 @@ def test_ids_that_yaml_1_1_reads_as_booleans_are_names_in_answer_files(tmp_path:
     run = runner.invoke(app, ["grade", str(sheet), str(answers), "--format", "json"])
     result = json.loads(run.stdout)["result"]
     assert part(result, "yes", "on")["status"] == "correct", result
+
+
+def test_a_tab_that_yaml_cannot_read_is_named_as_a_tab(tmp_path: Path) -> None:
+    """PyYAML says "found character that cannot start any token"; a student is told to indent with spaces."""
+    path = write(tmp_path, "tab.yaml", "student: s1\nanswers:\n  ex2:\n\ta_set_a: 28\n")
+    result = grade(path)
+    assert result["error"] == "tab.yaml:4: not valid YAML: a tab at column 1: YAML indents with spaces only; replace the tab with spaces"

@@ -172,6 +172,14 @@ def _construct(loader: SheetLoader, node: yaml.Node, loc: Loc, lines: dict[Loc, 
     return _scalar(loader, node, loc)
 
 
+def tab_problem(text: str, mark: yaml.Mark | None) -> str | None:
+    """What to say when YAML stopped at a tab (PyYAML: "found character '\\t' that cannot start any token"): YAML
+    indents with spaces only. None when it stopped elsewhere."""
+    if mark is None or not 0 <= mark.index < len(text) or text[mark.index] != "\t":
+        return None
+    return f"a tab at column {mark.column + 1}: YAML indents with spaces only; replace the tab with spaces"
+
+
 def _scalar(loader: SheetLoader, node: yaml.Node, loc: Loc) -> Any:
     """A scalar (a value or a key) at ``loc``; a tag nothing builds (``!!python/object``, ``!custom``) or ``!!int x``
     is one InputFileError at its line (PyYAML's own message takes four lines)."""
@@ -248,7 +256,7 @@ def load_yaml_with_lines(text: str, file: Path | str) -> tuple[Any, LineMap]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
-        problem = exc.problem or exc.context or "invalid YAML"
+        problem = tab_problem(text, mark) or exc.problem or exc.context or "invalid YAML"
         raise InputFileError(f"not valid YAML: {problem}", file=file, line=line) from None
     except yaml.YAMLError as exc:
         raise InputFileError(f"not valid YAML: {exc}", file=file) from None
