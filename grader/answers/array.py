@@ -39,6 +39,8 @@ from grader.answers.base import (
     number_to_json,
     opposite_sign_hint,
     rounding_hint,
+    scale_factor,
+    scale_hint,
     scored,
     with_hint,
 )
@@ -428,12 +430,15 @@ class ArrayAnswer(Tolerances, AnswerSpec):
 
     def _values_hint(self, actual: np.ndarray, expected: np.ndarray, wrong: np.ndarray, written: list[Any] | None) -> str:
         """One explanation of an array of the right shape whose ``wrong`` entries differ: its axes in another order,
-        the opposite sign, or rounded too early (in that order of preference); ``""`` when none fits."""
+        the opposite sign, rounded too early, or every entry a whole factor off (in that order of preference); ``""``
+        when none fits."""
         order = matching_order(actual, expected, self)
         if order is not None:
             return layout_hint(order, self.axes)
         tolerance = self.abs_tol + self.rel_tol * np.abs(expected)
-        return sign_hint(actual, expected, wrong, tolerance) or rounded_hint(actual, expected, wrong, tolerance, written)
+        hint = sign_hint(actual, expected, wrong, tolerance) or rounded_hint(actual, expected, wrong, tolerance, written)
+        factor = None if hint else scale_factor(actual, expected, tolerance)
+        return scale_hint(factor, "every entry is") if factor is not None else hint
 
     def _value_details(
         self, actual: np.ndarray, expected: np.ndarray, difference: np.ndarray, wrong: np.ndarray

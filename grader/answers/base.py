@@ -386,8 +386,9 @@ def opposite_sign_hint(subject: str = "it") -> str:
 
 def number_hint(actual: float, expected: float, tolerance: float, *, computed: bool = False) -> str:
     """A hint for a number that is not within ``tolerance`` of ``expected`` when it is one of the usual slips --
-    the opposite sign, the correct value rounded to the places written (:func:`rounding_hint`), or both -- else
-    ``""``. ``computed``: ``actual`` came from the student's code (see :func:`rounding_hint`)."""
+    the opposite sign, the correct value rounded to the places written (:func:`rounding_hint`), or both, or a whole
+    factor too many or too few (:func:`scale_factor`) -- else ``""``. ``computed``: ``actual`` came from the
+    student's code (see :func:`rounding_hint`)."""
     if is_opposite_sign(actual, expected, tolerance):
         return opposite_sign_hint()
     decimals = decimals_of(actual)
@@ -396,7 +397,42 @@ def number_hint(actual: float, expected: float, tolerance: float, *, computed: b
     if abs(expected) > tolerance and is_rounding(-actual, expected, decimals):  # -0.44 for 0.4429
         rounded = rounding_hint(decimals, decimals_needed(tolerance), "apart from the sign it", computed=computed)
         return f"it has the opposite sign of the correct value, and {rounded}"
-    return ""
+    factor = scale_factor(np.array([actual], dtype=np.float64), np.array([expected], dtype=np.float64), np.array([tolerance]))
+    return scale_hint(factor, "it is") if factor is not None else ""
+
+
+MAX_FACTOR = 1024
+"""The largest whole factor (or divisor) :func:`scale_factor` names: 2 for a gradient counted twice, 16 for a mean
+over a 4x4 map where the sum was meant."""
+
+
+def scale_factor(actual: np.ndarray, expected: np.ndarray, tolerance: np.ndarray) -> float | None:
+    """The factor k, a whole number or one over a whole number (2 to :data:`MAX_FACTOR` in size, either sign but not -1, which is
+    the opposite sign), for which every entry of ``actual`` is within ``|k| * tolerance`` of k times the key's entry,
+    judged from the key's largest entry (which must be clearly not 0); else None. All arrays have one shape."""
+    flat_expected, flat_actual = expected.reshape(-1), actual.reshape(-1)
+    largest = int(np.argmax(np.abs(flat_expected))) if flat_expected.size else 0
+    if not flat_expected.size or abs(flat_expected[largest]) <= tolerance.reshape(-1)[largest]:
+        return None
+    ratio = float(flat_actual[largest] / flat_expected[largest])
+    if not math.isfinite(ratio) or ratio == 0:
+        return None
+    whole, inverse = round(ratio), round(1 / ratio)
+    factor = float(whole) if 2 <= abs(whole) <= MAX_FACTOR else 1 / inverse if 2 <= abs(inverse) <= MAX_FACTOR else None
+    if factor is None:
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        fits = np.abs(actual - factor * expected) <= max(abs(factor), 1.0) * tolerance
+    return factor if bool(np.all(fits)) else None
+
+
+def scale_hint(factor: float, subject: str) -> str:
+    """``it is 2 times the correct value`` or ``... the correct value divided by 16``, asking which factor slipped."""
+    if abs(factor) >= 1:
+        size = f"{int(factor)} times the correct value"
+    else:
+        size = f"the correct value divided by {round(1 / factor)}"
+    return f"{subject} {size} (a factor counted twice or left out, or a mean where a sum is meant, or the reverse?)"
 
 
 def with_hint(feedback: str, hint: str) -> str:

@@ -71,8 +71,8 @@ def test_right_and_unrelated_numbers_get_no_hint(tmp_path: Path) -> None:
     right = grade(sheet, answer_file(tmp_path, "ex", {"num": repr(key), "zero": "0"}))
     assert right["ex.num"]["status"] == "correct" and right["ex.num"]["feedback"] == ""
     assert right["ex.zero"]["status"] == "correct"
-    wrong = grade(sheet, answer_file(tmp_path, "ex", {"num": repr(3 * key), "zero": "-0.5"}))
-    assert wrong["ex.num"]["feedback"] == NOT_WITHIN.format(format_pair(3 * key, key)[0])
+    wrong = grade(sheet, answer_file(tmp_path, "ex", {"num": repr(3.7 * key), "zero": "-0.5"}))
+    assert wrong["ex.num"]["feedback"] == NOT_WITHIN.format(format_pair(3.7 * key, key)[0])
     assert wrong["ex.zero"]["feedback"] == NOT_WITHIN.format("-0.5")
 
 
@@ -273,3 +273,23 @@ def test_a_known_mistake_rounded_too_early_is_named_without_credit(tmp_path: Pat
     assert part["feedback"].endswith("(Your value is that slip's value rounded to 4 decimal places; this part needs at least 6 decimal places.)")
     rounded_key = grade(WEEK7, answer_file(tmp_path, "ex1", {"a": f"{float(key.expected):.4f}"}))["ex1.a"]
     assert rounded_key["mistake"] is None and "matches the correct value rounded to 4 decimal places" in rounded_key["feedback"]
+
+
+FACTOR = "(a factor counted twice or left out, or a mean where a sum is meant, or the reverse?)"
+
+
+@pytest.mark.parametrize(("factor", "said"), [(2.0, "it is 2 times the correct value"), (1 / 16, "it is the correct value divided by 16"), (-3.0, "it is -3 times the correct value")])
+def test_a_number_a_whole_factor_off_is_told_the_factor(factor: float, said: str) -> None:
+    expected = 0.5430586
+    verdict = NumberAnswer().check(float(f"{expected * factor:.7f}"), expected, CTX)
+    assert verdict.feedback.endswith(f"; {said} {FACTOR}"), verdict.feedback
+
+
+def test_an_array_a_whole_factor_off_is_told_the_factor_and_a_near_miss_is_not() -> None:
+    expected = np.array([[0.25, -1.5], [0.0, 3.125]])
+    verdict = ArrayAnswer().check(expected / 16, expected, CTX)
+    assert verdict.feedback == f"3 of 4 entries differ from the expected values; every entry is the correct value divided by 16 {FACTOR}"
+    almost = expected / 16
+    almost[1, 1] += 0.01  # one entry off the factor: no factor to name
+    assert "divided by" not in ArrayAnswer().check(almost, expected, CTX).feedback
+    assert "times" not in NumberAnswer().check(1.5 * 0.5430586, 0.5430586, CTX).feedback  # 1.5 is no whole factor
