@@ -180,6 +180,11 @@ class TranslationAnswer(AnswerSpec):
         wrong = len(units) - right
         shown = "; ".join(problems[:MAX_LISTED]) + ("; ..." if len(problems) > MAX_LISTED else "")
         summary = f"{wrong} of {len(units)} units are not right" if wrong else "every unit is right"
+        if wrong and _fits_swapped(given, expected):
+            summary += (
+                "; every shift you gave keeps its unit when read as [dx, dy]: write each as [dy, dx], rows down first, "
+                "then columns right"
+            )
         return scored(right / len(units), f"{summary}: {shown}", problems)
 
     def to_json(self, actual: Shifts) -> Any:
@@ -199,3 +204,15 @@ class TranslationAnswer(AnswerSpec):
             "a mapping from unit (0-based \"i,j,k\") to shift [dy, dx] (dy rows down, dx columns right, "
             "negative for up/left; none if no translation works), e.g. {\"0,0,0\": [0, 1], \"0,0,1\": [-1, 0]}"
         )
+
+
+def _fits_swapped(given: dict[Unit, Shift | None], expected: TranslationReference) -> bool:
+    """Whether every shift given for a unit of the key keeps that unit with its two numbers swapped, while some do not
+    as written: the student wrote [dx, dy] (columns first)."""
+    units = set(expected.units)
+    shifts = [(unit, shift) for unit, shift in given.items() if shift is not None and unit in units]
+    if not shifts or any(max(abs(shift[0]), abs(shift[1])) > expected.max_shift for _, shift in shifts):
+        return False
+    return all(expected.is_invariant(unit, (shift[1], shift[0])) for unit, shift in shifts) and not all(
+        expected.is_invariant(unit, shift) for unit, shift in shifts
+    )

@@ -168,3 +168,19 @@ def test_a_shift_written_as_text_reads_a_pasted_minus_as_minus(minus: str) -> No
     assert parse_shift([f"{minus}1", 0], "unit 0,1,1") == (-1, 0)
     with pytest.raises(AnswerError, match="dy is"):
         parse_shift([f"{minus}{minus}1", 0], "unit 0,1,1")
+
+
+def test_shifts_written_as_dx_dy_are_told_the_order(reference: TranslationReference) -> None:
+    """Each unit's valid shift written with its two numbers swapped: the feedback says the order is [dy, dx] when
+    every shift fits swapped and some do not as written (a student's [dx, dy] had got only "5 of 8 are not right")."""
+    answer = TranslationAnswer()
+    swapped: dict[str, list[int]] = {}
+    for unit in reference.units:
+        fits = [s for s in itertools.product(range(-MAX_SHIFT, MAX_SHIFT + 1), repeat=2) if s != (0, 0) and reference.is_invariant(unit, s)]
+        shift = next((s for s in fits if not reference.is_invariant(unit, (s[1], s[0]))), fits[0])
+        swapped[",".join(map(str, unit))] = [shift[1], shift[0]]
+    verdict = answer.check(answer.parse(swapped), reference, CTX)
+    assert verdict.status is not Status.correct
+    assert "every shift you gave keeps its unit when read as [dx, dy]: write each as [dy, dx]" in verdict.feedback
+    right = answer.check(answer.parse(answer.expected_json(reference)), reference, CTX)
+    assert "[dx, dy]" not in right.feedback
