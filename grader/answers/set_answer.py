@@ -63,6 +63,18 @@ def apply_aliases(names: list[str], aliases: Mapping[str, str], *, case_sensitiv
     return [table.get(fold(name), name) for name in names]
 
 
+def _plain(name: str) -> str:
+    """A name without case, underscores, hyphens and spaces: ``f_1`` and ``F1`` are ``f1``."""
+    return re.sub(r"[\s_\-]", "", name).casefold()
+
+
+def _spelled_otherwise(extra: list[str], missing: list[str]) -> list[tuple[str, str]]:
+    """(the student's name, the sheet's) for each extra name that is a missing one written with other case,
+    underscores, hyphens or spaces."""
+    by_plain = {_plain(name): name for name in missing}
+    return sorted(((name, by_plain[_plain(name)]) for name in extra if _plain(name) in by_plain), key=lambda pair: pair[1])
+
+
 class SetAnswer(AnswerSpec):
     """A set of names, e.g. the children of theta: ``f1, f2, f3, f5, f6`` (order and repeats do not matter).
 
@@ -108,7 +120,11 @@ class SetAnswer(AnswerSpec):
             details.append("missing: " + ", ".join(missing_names))
         if extra_names:
             details.append("should not be there: " + ", ".join(extra_names))
-        return scored(common / union if self.partial else 0.0, " and ".join(parts), details)
+        spelled = _spelled_otherwise(extra_names, missing_names)
+        feedback = " and ".join(parts)
+        if spelled:
+            feedback += "; write the names as the sheet does: " + ", ".join(f"{name} (not {yours})" for yours, name in spelled)
+        return scored(common / union if self.partial else 0.0, feedback, details)
 
     def to_json(self, actual: frozenset[str]) -> list[str]:
         return sorted(actual)

@@ -153,3 +153,11 @@ def test_set_fraction_is_symmetric_and_one_only_when_equal(a: frozenset[str], b:
     forward = SetAnswer().check(a, b, CTX).fraction
     assert forward == SetAnswer().check(b, a, CTX).fraction
     assert (forward == 1.0) == (a == b)
+
+
+def test_set_names_written_otherwise_are_named_with_the_sheets_spelling() -> None:
+    """f_1 for f1 had counted as one name missing and one that does not belong, with no word on why."""
+    verdict = SetAnswer().check(SetAnswer().parse("f_1, F-2, f3, x9"), frozenset({"f1", "f2", "f3", "f5"}), CTX)
+    assert verdict.feedback == (
+        "3 names are missing and 3 names do not belong; write the names as the sheet does: f1 (not f_1), f2 (not F-2)"
+    )
