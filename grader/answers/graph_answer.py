@@ -3,6 +3,7 @@ checked for the primitive ops it uses and compared with a reference function at 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
@@ -18,6 +19,19 @@ OPERATOR_OPS = ("add", "sub", "mul", "div", "pow", "neg")
 KNOWN_OPS = frozenset(OPERATOR_OPS) | frozenset(FUNCTION_OPS.values())
 """Every primitive op a graph can use."""
 MAX_NODES = 1000
+WRITTEN_AS: dict[str, str] = {
+    "add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "neg": "unary -",
+    **{op: function for function, op in FUNCTION_OPS.items()},
+}  # fmt: skip
+"""How a student writes each op a graph may record (``maximum`` is ``max``, ``div`` is ``/``)."""
+
+
+def _written(ops: Iterable[str]) -> str:
+    """Op names as a student writes them, in the order given (sorted when a set): ``+, *, sigmoid``."""
+    listed = sorted(ops) if isinstance(ops, set | frozenset) else list(ops)
+    return ", ".join(WRITTEN_AS.get(op, op) for op in listed)
+
+
 OUTPUT_KEY = "output"
 """In the mapping form, this key names the output node instead of defining a node."""
 
@@ -126,14 +140,14 @@ class GraphAnswer(PointCheck, AnswerSpec):
         disallowed = sorted(actual.ops - set(self.allowed))
         if disallowed:
             used_by = [
-                f"node {name} uses {', '.join(sorted(actual.nodes[name].ops - set(self.allowed)))}"
+                f"node {name} uses {_written(actual.nodes[name].ops - set(self.allowed))}"
                 for name in actual.order
                 if name not in actual.unused and actual.nodes[name].ops - set(self.allowed)
             ]
             return scored(
                 0.0,
-                f"the graph uses {', '.join(disallowed)}, which {'is' if len(disallowed) == 1 else 'are'} not "
-                f"allowed here (allowed: {', '.join(self.allowed)}): {'; '.join(used_by)}",
+                f"the graph uses {_written(disallowed)}, which {'is' if len(disallowed) == 1 else 'are'} not "
+                f"allowed here (allowed: {_written(self.allowed)}): {'; '.join(used_by)}",
             )
         verdict = compare_at_points(actual.evaluate, expected, self.inputs, self, ctx, "your graph's output")
         if actual.unused:

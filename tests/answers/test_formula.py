@@ -159,8 +159,9 @@ def test_disallowed_ops_are_named_with_their_node(dense_answer: GraphAnswer) -> 
     raw = {"h1": "1/(1 + exp(-(w11*x1 + w12*x2)))", "h2": "sigmoid(w21*x1 + w22*x2)", "y": "v1*h1 + v2*h2"}
     verdict = dense_answer.check(dense_answer.parse(raw), DENSE, CTX)
     assert verdict.status is Status.incorrect
-    assert verdict.feedback.startswith("the graph uses div, exp, neg, which are not allowed here")
-    assert "node h1 uses div, exp, neg" in verdict.feedback
+    # as the student writes them, not the engine's op names (div, exp, neg)
+    assert verdict.feedback.startswith("the graph uses /, exp, unary -, which are not allowed here (allowed: +, *, sigmoid)")
+    assert "node h1 uses /, exp, unary -" in verdict.feedback
 
 
 def test_a_wrong_graph_gets_a_counterexample_and_unused_nodes_are_noted(dense_answer: GraphAnswer) -> None:
