@@ -121,8 +121,7 @@ class _InputNodes(Mapping[str, Tensor]):
 
     ``outer``: the nodes of the evaluation this one is nested in (an op's lazy argument evaluated again with some
     inputs replaced, e.g. ``shifted``); every input not in ``replaced`` is that very node, so a gradient taken in the
-    outer evaluation reaches it through the nested one too (it had reached a copy, and the path was dropped). A
-    value that is already a Tensor (``shifted``'s moved image, computed from the outer input) is its own node.
+    outer evaluation reaches it through the nested one too (it had reached a copy, and the path was dropped).
     """
 
     def __init__(
@@ -136,13 +135,10 @@ class _InputNodes(Mapping[str, Tensor]):
     def __getitem__(self, name: str) -> Tensor:
         node = self._nodes.get(name)
         if node is None:
-            value = self._values[name]
             if self._outer is not None and name not in self._replaced and name in self._outer:
                 node = self._outer[name]
-            elif isinstance(value, Tensor):
-                node = value
             else:
-                node = Tensor(value, name=name)
+                node = Tensor(self._values[name], name=name)
             self._nodes[name] = node
         return node
 

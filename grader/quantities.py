@@ -761,6 +761,8 @@ def _grad(of: Any, wrt: Any) -> np.ndarray:
             f"adjoints) that depends on {label}, and grad takes that value as a constant, so its own dependence on "
             f"{label} would be left out of the key"
         )
+    if node.op == "leaf":
+        _refuse_moved_copies(schedule, node, label)
     # node.grad alone cannot tell: a backward pass resets only the nodes it reaches, so an earlier grad of another
     # quantity may have left a gradient on it.
     if node.grad is None or not any(n is node for n in schedule):
@@ -775,6 +777,19 @@ def _grad(of: Any, wrt: Any) -> np.ndarray:
         _refuse_tie_rule_dependence(of, node, gradient, audit, label)
     _refuse_conventions(of, [node], schedule, pools=audit.met > 0, labels={id(node): label})
     return _derivative(gradient, schedule)
+
+
+def _refuse_moved_copies(schedule: list[Tensor], node: Tensor, label: str) -> None:
+    """ValueError when, after a backward pass over ``schedule``, gradient reached another leaf named like the input
+    ``node``: a copy of it that an op evaluated again with the input replaced (``shifted``'s moved image). The
+    gradient through that copy is not followed back to the input, so the key would leave it out."""
+    for other in schedule:
+        if other is not node and other.op == "leaf" and other.name == label and other.grad is not None and np.any(other.grad):
+            raise ValueError(
+                f"part of 'of' is computed again with {label} moved (shifted), and grad does not follow the gradient "
+                f"through that moved copy of {label}: write the moved computation with {{op: shift, x: ${label}, ...}} "
+                f"as its input instead (shift passes the gradient back)"
+            )
 
 
 def _value_kind(value: Any) -> str:
@@ -1391,9 +1406,10 @@ def _refuse_independent(of: Lazy, input: Tensor, value: Any) -> None:
 @op("shifted", lazy=("of",), input_refs=("input",))
 def _shifted(of: Lazy, input: Tensor, dy: Any = 0, dx: Any = 0) -> Tensor:
     """The quantity 'of' recomputed after moving the input image ((H, W, C) or (H, W)) by (dy, dx), zero-filled; an error when 'of' does not depend on the input. For a signal (L, C) use dy: dx would move its channels."""
-    # computed from the input's node, named after it: a grad through 'of' reaches the input (and the other inputs
-    # 'of' uses, which the evaluation shares) as it reaches them through the quantity itself
-    moved = structure.moved(input, whole(dy, "dy"), whole(dx, "dx")).named(input.label)
+    # A plain array: the moved image is a leaf of its own (named as the input) in 'of' evaluated again, which shares
+    # the evaluation's other inputs, so a grad through it follows them; grad refuses to follow the moved copy
+    # (see _refuse_moved_copies): a graph quantity inside 'of' could not name both the input and its moved copy.
+    moved = symmetry.shift(input.value, whole(dy, "dy"), whole(dx, "dx"))
     value = of.value_with({input.label: moved})
     _refuse_independent(of, input, value)
     return value

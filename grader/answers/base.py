@@ -414,8 +414,9 @@ def scale_factor(actual: np.ndarray, expected: np.ndarray, tolerance: np.ndarray
     largest = int(np.argmax(np.abs(flat_expected))) if flat_expected.size else 0
     if not flat_expected.size or abs(flat_expected[largest]) <= tolerance.reshape(-1)[largest]:
         return None
-    ratio = float(flat_actual[largest] / flat_expected[largest])
-    if not math.isfinite(ratio) or ratio == 0:
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        ratio = float(flat_actual[largest] / flat_expected[largest])
+    if not math.isfinite(ratio) or not 1 / (2 * MAX_FACTOR) < abs(ratio) < 2 * MAX_FACTOR:
         return None
     whole, inverse = round(ratio), round(1 / ratio)
     factor = float(whole) if 2 <= abs(whole) <= MAX_FACTOR else 1 / inverse if 2 <= abs(inverse) <= MAX_FACTOR else None

@@ -293,3 +293,5 @@ def test_an_array_a_whole_factor_off_is_told_the_factor_and_a_near_miss_is_not()
     almost[1, 1] += 0.01  # one entry off the factor: no factor to name
     assert "divided by" not in ArrayAnswer().check(almost, expected, CTX).feedback
     assert "times" not in NumberAnswer().check(1.5 * 0.5430586, 0.5430586, CTX).feedback  # 1.5 is no whole factor
+    for tiny_or_huge in (1e-310, -5e-324, 1e308):  # 1/ratio overflowed: an internal error
+        assert "factor" not in NumberAnswer().check(tiny_or_huge, 0.4429, CTX).feedback

@@ -1,6 +1,7 @@
-"""grad through ``shift`` and ``shifted``: both are part of the computation graph, so every path from the loss to
-``wrt`` counts. ``shift`` had returned a plain array and ``shifted`` recomputed its quantity on copies of the inputs,
-so a loss with a translation-consistency term got the gradient of its other term only (validate said ok). The
+"""grad through ``shift`` and ``shifted``. ``shift`` had returned a plain array and ``shifted`` recomputed its quantity
+on copies of all the inputs, so a loss with a translation-consistency term got the gradient of its other term only
+(validate said ok). Now ``shift`` passes the gradient back, ``shifted``'s quantity shares the inputs it does not move
+(so grad follows them), and grad refuses to follow the moved copy itself, naming ``shift`` as the way to write it. The
 expected gradients here are central differences of the same loss written with numpy loops."""
 
 from __future__ import annotations
@@ -29,12 +30,15 @@ exercises:
       c: {{op: conv2d, x: $x, w: $w}}
       fit: {{op: mse_loss, y: $c, target: $t}}
       consistency: {{op: sum, x: {{op: square, x: {{op: sub, a: {{op: shifted, of: $c, input: $x, dx: 1}}, b: {{op: shift, x: $c, dx: 1}}}}}}}}
+      written_with_shift: {{op: sum, x: {{op: square, x: {{op: sub, a: {{op: conv2d, x: {{op: shift, x: $x, dx: 1}}, w: $w}}, b: {{op: shift, x: $c, dx: 1}}}}}}}}
       moved: {{op: sum, x: {{op: square, x: {{op: shift, x: $c, dy: 1, dx: -1}}}}}}
       loss: {{op: add, a: $fit, b: $consistency}}
+      loss_shift: {{op: add, a: $fit, b: $written_with_shift}}
       loss_moved: {{op: add, a: $fit, b: $moved}}
     parts:
       - {{id: loss_w, prompt: dL/dw, points: 1, answer: {{type: array}}, expected: {{op: grad, of: $loss, wrt: $w}}}}
-      - {{id: loss_x, prompt: dL/dx, points: 1, answer: {{type: array}}, expected: {{op: grad, of: $loss, wrt: $x}}}}
+      - {{id: loss_x, prompt: dL/dx, points: 1, answer: {{type: array}}, expected: {{op: grad, of: $loss_shift, wrt: $x}}}}
+      - {{id: loss_shift_w, prompt: dL/dw, points: 1, answer: {{type: array}}, expected: {{op: grad, of: $loss_shift, wrt: $w}}}}
       - {{id: moved_w, prompt: dL/dw, points: 1, answer: {{type: array}}, expected: {{op: grad, of: $loss_moved, wrt: $w}}}}
       - {{id: moved_x, prompt: dL/dx, points: 1, answer: {{type: array}}, expected: {{op: grad, of: $loss_moved, wrt: $x}}}}
 """
@@ -84,7 +88,8 @@ def central_differences(function, x: np.ndarray, w: np.ndarray, wrt: str) -> np.
 
 
 @pytest.mark.parametrize(("part", "function", "wrt"), [
-    ("loss_w", loss, "w"), ("loss_x", loss, "x"), ("moved_w", loss_moved, "w"), ("moved_x", loss_moved, "x"),
+    ("loss_w", loss, "w"), ("loss_x", loss, "x"), ("loss_shift_w", loss, "w"), ("moved_w", loss_moved, "w"),
+    ("moved_x", loss_moved, "x"),
 ])
 def test_grad_counts_the_paths_through_shift_and_shifted(tmp_path: Path, grader: Grader, part: str, function, wrt: str) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "sheet.yaml"
@@ -92,3 +97,13 @@ def test_grad_counts_the_paths_through_shift_and_shifted(tmp_path: Path, grader:
     key = np.array(solved_key(grader, path)["e"][part])
     reference = central_differences(function, X, W, wrt)
     assert np.allclose(key, reference, rtol=1e-6, atol=1e-6), (key.ravel(), reference.ravel())
+
+
+def test_grad_refuses_to_follow_a_moved_copy_of_its_input(tmp_path: Path, grader: Grader) -> None:
+    """dL/dx through ``shifted`` would need the gradient through the moved copy of x: refused at the part, naming
+    ``shift``, where it had been left out of the key."""
+    path = tmp_path / "sheet.yaml"
+    path.write_text(SHEET.replace("{op: grad, of: $loss_shift, wrt: $x}", "{op: grad, of: $loss, wrt: $x}"), encoding="utf-8")
+    run = grader("validate", path)
+    assert run.code == 2 and "exercises[0].parts[1].expected: grad: part of 'of' is computed again with x moved (shifted)" in run.err
+    assert "write the moved computation with {op: shift, x: $x, ...} as its input instead" in run.err
