@@ -29,7 +29,7 @@ from grader.engine import structure, symmetry
 from grader.engine.audit import NAMED_CANDIDATES, SPLIT_SEEDS, differs, number_text
 from grader.engine.formula import flow_comma_hint
 from grader.engine.graph import (
-    Graph, KinkDependence, SelectTie, kink_dependence, kinks, rounding_scale, select_ties, tie_rule_dependence,
+    Graph, KinkDependence, SelectTie, kink_dependence, kinks, rounding_error_units, select_ties, tie_rule_dependence,
 )
 from grader.engine.tensor import Tensor, as_tensor
 from grader.errors import GraderError
@@ -479,21 +479,28 @@ max-pooling window (max_pool_winners, grad through a max pool): floating-point r
 must not decide a key."""
 
 
-def _scale_of(x: Any) -> np.ndarray | float:
-    """The size of the numbers ``x`` was computed from, per entry (:func:`grader.engine.graph.rounding_scale`); 0
-    for a number or array given as is."""
-    return rounding_scale(x) if isinstance(x, Tensor) else 0.0
+ROUNDING_ERRORS_ALLOWED = 64
+"""How many times its estimated rounding error (:func:`grader.engine.graph.rounding_error_units`) two values may be
+apart and still count as equal up to rounding: the estimate is first-order, and ops other than the element-wise
+ones pass on their operands' largest error only."""
 
 
-def _within_rounding(left: np.ndarray, right: np.ndarray, scale: np.ndarray | float) -> np.ndarray:
-    """Where ``left`` and ``right`` (one shape) are equal up to the rounding of numbers of size ``scale``: rounding
-    must not decide a comparison, a largest entry or a pooling winner."""
-    return np.abs(left - right) <= TIE_ATOL + TIE_RTOL * np.maximum(np.maximum(np.abs(left), np.abs(right)), scale)
+def _error_of(x: Any) -> np.ndarray | float:
+    """The estimated rounding error of ``x``, per entry (0 for a number or array given as is, or one a grad or
+    adjoint returned: its error is not followed)."""
+    return rounding_error_units(x) * np.finfo(np.float64).eps if isinstance(x, Tensor) else 0.0
+
+
+def _within_rounding(left: np.ndarray, right: np.ndarray, error: np.ndarray | float) -> np.ndarray:
+    """Where ``left`` and ``right`` (one shape) are equal up to rounding, ``error`` being their estimated rounding
+    errors together: rounding must not decide a comparison or a largest entry."""
+    close = np.abs(left - right)
+    return close <= TIE_ATOL + TIE_RTOL * np.maximum(np.abs(left), np.abs(right)) + ROUNDING_ERRORS_ALLOWED * error
 
 
 def _compared(a: Any, b: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
     left, right = np.broadcast_arrays(array_of(a), array_of(b))
-    tied = _within_rounding(left, right, np.maximum(_scale_of(a), _scale_of(b)))
+    tied = _within_rounding(left, right, _error_of(a) + _error_of(b))
     if tied.any():
         where = tuple(int(i) for i in np.argwhere(tied)[0])
         raise ValueError(
@@ -525,8 +532,8 @@ def _arg_extreme(x: Any, largest: bool) -> Position:
         raise ValueError(f"x has {values.size} entr{'y' if values.size == 1 else 'ies'}: there is nothing to choose from")
     position = int(np.argmax(values) if largest else np.argmin(values))
     extreme = values[position]
-    scale = np.broadcast_to(_scale_of(x), np.shape(array_of(x))).reshape(-1)
-    tied = np.flatnonzero(_within_rounding(values, np.full_like(values, extreme), np.maximum(scale, scale[position])))
+    error = np.broadcast_to(_error_of(x), np.shape(array_of(x))).reshape(-1)
+    tied = np.flatnonzero(_within_rounding(values, np.full_like(values, extreme), error + error[position]))
     if tied.size > 1:
         which = "largest" if largest else "smallest"
         raise ValueError(

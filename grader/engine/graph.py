@@ -547,36 +547,58 @@ def _rounding_scale(x: Tensor) -> np.ndarray | float:
     return max(float(v.max(initial=0.0)) for v in values)
 
 
-ENTRY_BY_ENTRY_NODE_OPS = frozenset({
-    "add", "sub", "mul", "div", "pow", "square", "neg", "sin", "cos", "exp", "log", "tanh", "sigmoid", "relu", "abs",
-    "floor", "ceil", "maximum", "minimum",
-})
-"""Engine ops whose every entry is computed from the same entry of their (broadcast) operands."""
+def _error_units_of_op(node: Tensor, errors: list[np.ndarray]) -> np.ndarray:
+    """:func:`rounding_error_units` of ``node`` from its parents' (``errors``, one per parent, each broadcast to
+    the parent's shape): first-order propagation through the element-wise ops, plus the op's own rounding."""
+    value = np.abs(node.value)
+    values = [parent.value for parent in node.parents]
+    op = node.op
+    with np.errstate(all="ignore"):
+        if op in ("add", "sub"):
+            carried = errors[0] + errors[1]
+        elif op == "mul":
+            carried = np.abs(values[1]) * errors[0] + np.abs(values[0]) * errors[1]
+        elif op == "div":
+            carried = errors[0] / np.abs(values[1]) + np.abs(values[0]) * errors[1] / values[1] ** 2
+        elif op == "square":
+            carried = 2 * np.abs(values[0]) * errors[0]
+        elif op == "pow":
+            base, exponent = values
+            carried = np.abs(exponent * node.value / base) * errors[0] + np.abs(node.value * np.log(np.abs(base))) * errors[1]
+        elif op in ("exp",):
+            carried = value * errors[0]
+        elif op == "log":
+            carried = errors[0] / np.abs(values[0])
+        elif op in ("neg", "sin", "cos", "tanh", "sigmoid", "relu", "abs", "floor", "ceil"):
+            carried = errors[0]  # each changes by at most as much as its argument (floor/ceil: taken as such)
+        elif op in ("maximum", "minimum"):
+            carried = np.maximum(errors[0], errors[1])
+        else:  # sums, convolutions, pools, reshapes ...: every entry may carry the largest error of any operand
+            carried = np.asarray(max((float(e.max(initial=0.0)) for e in errors), default=0.0))
+        total = np.broadcast_to(carried, value.shape) + value
+    return np.where(np.isfinite(total), total, np.inf)
 
 
-def rounding_scale(x: Tensor) -> np.ndarray:
-    """Per entry of ``x`` (its shape): the largest magnitude among the numbers it was computed from, through every op
-    back to the inputs, which bounds the rounding error it carries (about 1e-16 of that). An input or constant is
-    exact: 0.
+def rounding_error_units(x: Tensor) -> np.ndarray:
+    """Per entry of ``x`` (its shape): an estimate of the rounding error it carries, in units of float64's relative
+    precision (multiply by 2.2e-16): 0 for an input or constant (exact), else its parents' errors carried through
+    the op to first order, plus the op's own rounding of its result.
 
-    Only the op that made a node (as :func:`_rounding_scale`) is not enough once its error travels on: s = (a + b) - c
-    of 3333.3, 6666.6 and 9999.9 is 1.8e-12 where it is 0, and -s, made from s alone, looked far from 0 next to its
-    own size. Through an op that computes entry by entry (:data:`ENTRY_BY_ENTRY_NODE_OPS`) each entry keeps its own
-    scale; through any other (a sum, a convolution) the largest of its operands' scales goes to every entry.
+    s = (a + b) - c of 3333.3, 6666.6 and 9999.9 is 1.8e-12 where it is 0: its error is about 2e4 units
+    (4e-12), so comparing it with 0 is decided by rounding. A softmax written out, exp(z) / sum(exp(z)) with z
+    near 20, keeps errors of a few units however large exp(z) is: the division carries relative errors, not sizes
+    (the largest number anywhere in the computation had been taken as the error scale, which tied 0.62 with
+    1.3e-9). Ops that are not element-wise pass on the largest error of their operands to every entry.
     """
     if not x.parents:
         return np.zeros(x.value.shape)
-    scales: dict[int, np.ndarray] = {}
+    errors: dict[int, np.ndarray] = {}
     for node in reversed(reverse_schedule(x)):  # inputs first
-        combined = np.abs(node.value)
-        for parent in node.parents:
-            scale = scales[id(parent)]
-            if node.op in ENTRY_BY_ENTRY_NODE_OPS and scale.ndim <= combined.ndim:
-                combined = np.maximum(combined, np.broadcast_to(scale, combined.shape))
-            else:
-                combined = np.maximum(combined, scale.max(initial=0.0))
-        scales[id(node)] = combined
-    return scales[id(x)]
+        if not node.parents:
+            errors[id(node)] = np.zeros(node.value.shape)
+            continue
+        errors[id(node)] = _error_units_of_op(node, [errors[id(parent)] for parent in node.parents])
+    return errors[id(x)]
 
 
 def kinks(nodes: Iterable[Tensor], *, atol: float, rtol: float | None = None) -> list[Kink]:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.engine import Tensor, add, neg, sub, sum_all
-from grader.engine.graph import rounding_scale
+from grader.engine import Tensor, add, div, exp, mul, neg, sum_all
+from grader.engine.graph import rounding_error_units
 from tests.spec.conftest import Grader, solved_key, validate_errors
 
 SHEET = """\
@@ -53,10 +53,38 @@ def test_small_numbers_given_as_they_are_are_still_compared(tmp_path: Path, grad
     assert solved_key(grader, path)["e"] == {"pos": True, "neg": True, "w": "y1"}
 
 
-def test_the_rounding_scale_is_carried_entry_by_entry_and_spread_by_a_sum() -> None:
-    a, b = Tensor(np.array([1000.0, 1.0]), name="a"), Tensor(np.array([-1000.0, 2.0]), name="b")
-    total = add(a, b)  # [0, 3]: from numbers of size [1000, 2], and 3 itself
-    assert rounding_scale(a).tolist() == [0.0, 0.0]  # an input is exact
-    assert rounding_scale(neg(total)).tolist() == [1000.0, 3.0]  # and its own size
-    assert rounding_scale(sub(neg(total), Tensor(np.array([0.5, 0.5])))).tolist() == [1000.0, 3.5]
-    assert float(rounding_scale(sum_all(total))) == 1000.0
+def test_rounding_errors_are_carried_to_first_order_entry_by_entry_and_spread_by_a_sum() -> None:
+    """In units of float64's precision: an input is exact; a + b rounds by |a + b| and carries its operands' errors;
+    a product scales them by the other factor; a sum passes on the largest; exp(z)/sum(exp(z)) stays a few units
+    however large exp(z) is (the largest number of the computation had been taken as its error: 0.62 tied 1.3e-9)."""
+    a, b = Tensor(np.array([1000.0, 1.0]), name="a"), Tensor(np.array([-999.0, 2.0]), name="b")
+    total = add(a, b)  # [1, 3]
+    assert rounding_error_units(a).tolist() == [0.0, 0.0]
+    assert rounding_error_units(total).tolist() == [1.0, 3.0]
+    assert rounding_error_units(neg(total)).tolist() == [2.0, 6.0]  # carried, plus the negation's own rounding
+    assert rounding_error_units(mul(total, Tensor(np.array([10.0, 10.0])))).tolist() == [20.0, 60.0]
+    assert float(rounding_error_units(sum_all(total))) == 3.0 + 4.0
+    z = Tensor(np.array([20.0, 19.5, 0.0]), name="z")
+    ez = exp(z)
+    p = div(ez, sum_all(ez))
+    assert np.all(rounding_error_units(p) < 10)
+
+
+SOFTMAX = """\
+id: softmax-written-out
+exercises:
+  - id: e
+    inputs: {z: {value: [20.0, 19.5, 0.0]}}
+    quantities:
+      ez: {op: exp, x: $z}
+      p: {op: div, a: $ez, b: {op: sum, x: $ez}}
+    parts:
+      - {id: top, prompt: "most probable class", points: 1, answer: {type: choice, options: [c0, c1, c2]}, expected: {op: option, at: {op: argmax, x: $p}}}
+      - {id: p01, prompt: "p0 > p1", points: 1, answer: {type: boolean}, expected: {op: greater, a: {op: index, x: $p, at: [0]}, b: {op: index, x: $p, at: [1]}}}
+"""
+
+
+def test_a_softmax_written_out_is_compared_by_its_values(tmp_path: Path, grader: Grader) -> None:
+    path = tmp_path / "sheet.yaml"
+    path.write_text(SOFTMAX, encoding="utf-8")
+    assert solved_key(grader, path)["e"] == {"top": "c0", "p01": True}
