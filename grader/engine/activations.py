@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from grader.engine.graph import rounding_error_units
 from grader.engine.tensor import ArrayLike, Tensor, as_tensor, at_index, unbroadcast
 
 
@@ -80,22 +81,27 @@ def absolute(x: ArrayLike) -> Tensor:
     return Tensor.from_op(np.abs(t.value), "abs", (t,), lambda g: (g * sign,))
 
 
-WHOLE_ULPS = 64
-"""How close to a whole number (in units of float64's relative precision, at most 64 * 2.2e-16 * max(1, |x|)) a
-value is taken to be that whole number by :func:`floor` and :func:`ceil`."""
+ROUNDING_ERRORS_ALLOWED = 64
+"""How many times its estimated rounding error (:func:`grader.engine.graph.rounding_error_units`) a value may be
+from a whole number and still be taken as that number by :func:`floor` and :func:`ceil`."""
+WHOLE_TOLERANCE_CAP = 1e-6
+"""The farthest from a whole number a value is ever taken as it: a large computed value's rounding error can
+exceed the gap to the next whole number, and floor must not become round there."""
 
 
-def _whole_where_close(value: np.ndarray) -> np.ndarray:
-    """``value`` (any shape) with each entry within :data:`WHOLE_ULPS` rounding errors of a whole number replaced
-    by that number.
+def _whole_where_close(t: Tensor) -> np.ndarray:
+    """``t``'s value (any shape) with each entry that is a whole number but for rounding replaced by it: within
+    :data:`ROUNDING_ERRORS_ALLOWED` times its estimated rounding error (and at most :data:`WHOLE_TOLERANCE_CAP`).
 
     Rounding down is the one function here whose result moves by a whole 1 under a rounding error: n/s - f/s + 2p/s
     is the whole number (n + 2p - f)/s, yet comes out as 2.9999999999999996 at 1 in 20 integer points, and a
-    student's equivalent formula then scored 0 against the key. A few float operations are off by a few units of
-    the last place; 64 leave room, and at |x| = 1e12 still only 0.014 either side of a whole number.
+    student's equivalent formula then scored 0 against the key. An input, which holds its value exactly, is rounded
+    as it is: floor(2.99999999999999) is 2.
     """
+    value = t.value
+    error = ROUNDING_ERRORS_ALLOWED * np.finfo(np.float64).eps * rounding_error_units(t)
     nearest = np.round(value)
-    close = np.abs(value - nearest) <= WHOLE_ULPS * np.finfo(np.float64).eps * np.maximum(1.0, np.abs(value))
+    close = np.abs(value - nearest) <= np.minimum(error, WHOLE_TOLERANCE_CAP)
     return np.where(close, nearest, value)
 
 
@@ -107,14 +113,14 @@ def floor(x: ArrayLike) -> Tensor:
     of finite one-sided derivatives to choose between as for relu at 0, and the convention audits do not look at it.
     """
     t = as_tensor(x, "floor: x")
-    return Tensor.from_op(np.floor(_whole_where_close(t.value)), "floor", (t,), lambda g: (np.zeros_like(t.value),))
+    return Tensor.from_op(np.floor(_whole_where_close(t)), "floor", (t,), lambda g: (np.zeros_like(t.value),))
 
 
 def ceil(x: ArrayLike) -> Tensor:
     """Rounded up, elementwise; d/dx = 0; a value a rounding error away from a whole number counts as that number
     (see :func:`floor`)."""
     t = as_tensor(x, "ceil: x")
-    return Tensor.from_op(np.ceil(_whole_where_close(t.value)), "ceil", (t,), lambda g: (np.zeros_like(t.value),))
+    return Tensor.from_op(np.ceil(_whole_where_close(t)), "ceil", (t,), lambda g: (np.zeros_like(t.value),))
 
 
 def _select(op: str, x: Tensor, y: Tensor, first_wins: np.ndarray) -> Tensor:

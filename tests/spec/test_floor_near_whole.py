@@ -70,6 +70,11 @@ def test_a_value_just_off_a_whole_number_is_still_rounded_as_itself() -> None:
     assert float(formula.parse_formula("floor(x)").evaluate({"x": 2.9999})) == 2.0
     assert float(formula.parse_formula("ceil(x)").evaluate({"x": 3.0001})) == 4.0
     assert float(formula.parse_formula("floor(x)").evaluate({"x": 1e12 + 0.5})) == 1e12
+    # an input holds its value exactly: only computed values are taken back to a whole number (a review's cases)
+    assert float(formula.parse_formula("floor(x)").evaluate({"x": 2.99999999999999})) == 2.0
+    assert float(formula.parse_formula("floor(x)").evaluate({"x": 100000000000000.7})) == 1e14
+    assert float(formula.parse_formula("ceil(x)").evaluate({"x": 1e-15})) == 1.0
+    assert float(formula.parse_formula("floor(x + 0)").evaluate({"x": 100000000000000.7})) == 1e14  # capped at 1e-6
 
 
 def test_an_equivalent_formula_with_floor_scores_full_marks(tmp_path: Path, grader: Grader) -> None:
