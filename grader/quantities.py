@@ -807,7 +807,7 @@ def _value_kind(value: Any) -> str:
         return "a position (argmax's or argmin's whole-number index), which has no derivative"
     if isinstance(value, np.ndarray):
         return (
-            "an array autodiff holds as a constant (an op such as grad, adjoint, argmax, greater or shift does not "
+            "an array autodiff holds as a constant (an op such as grad, adjoint, argmax, greater or changed_mask does not "
             "record how it was made)"
         )
     return f"not an array ({type(value).__name__})"
@@ -1389,7 +1389,7 @@ def _refuse_independent(of: Lazy, input: Tensor, value: Any) -> None:
     """Raise ValueError (as grad does) when 'of' does not depend on ``input``: moving the image could not change
     it, so a translation key computed from it would say nothing about the image. ``value`` is 'of' evaluated with
     ``input`` replaced (inputs are leaves named after themselves, so a dependence recorded by the ops shows as such a
-    leaf under ``value``). An op that returns a plain array (``shift``, ``changed_mask``) records no link: then 'of'
+    leaf under ``value``). An op that returns a plain array (``changed_mask``, ``argmax``) records no link: then 'of'
     is evaluated once more with ``input`` replaced by another array, and refused only when nothing changes."""
     if isinstance(value, Tensor) and any(
         n.op == "leaf" and n.name == input.label for n in engine.reverse_schedule(value)

@@ -274,6 +274,8 @@ class FormulaAnswer(PointCheck, AnswerSpec):
                 raise ValueError(f"aliases: {alias!r} stands for {variable!r}, which is not one of the variables {sorted(self.variables)}")
             if not alias.strip() or alias != alias.strip():
                 raise ValueError(f"aliases: {alias!r} must be a name without spaces around it")
+            if alias in self.variables:
+                raise ValueError(f"aliases: {alias!r} is itself a variable; an alias is another way to write one")
         return self
 
     def parse(self, raw: Any) -> Formula:

@@ -108,8 +108,9 @@ class GraphAnswer(PointCheck, AnswerSpec):
         naming the first line that is not ``name: expression``, or a name given twice."""
         nodes: dict[str, str] = {}
         lines = text.splitlines()
-        if len(lines) > MAX_NODES + 1:
-            raise AnswerError(f"the graph has {len(lines)} lines; at most {MAX_NODES} nodes are read")
+        written = sum(1 for line in lines if line.strip())
+        if written > MAX_NODES + 1:  # the nodes and an output line
+            raise AnswerError(f"the graph has {written} lines; at most {MAX_NODES} nodes are read")
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
