@@ -14,7 +14,9 @@ how files combine, in :func:`by_student`:
 2. **Parts.** Each part key is taken from a file that graded it (whose Result has that part). Of several such
    files -- two answer files of one student -- the one *graded last* counts: the latest ``graded_at`` (the
    gradebook's UTC time stamp, seconds), then the greater path; without either (Results given directly), the
-   later one in the input. The parts of the other files are ignored, and :meth:`StudentGrade.conflict` says so.
+   later one in the input. A file that left the part unanswered (status ``missing``) counts only when no file
+   answered it: a student who splits the answers over two files gets all of them. The parts of the other files
+   are ignored, and :meth:`StudentGrade.conflict` says so.
 3. **Ungradable files.** A file that could not be graded (unreadable, or the grader failed) supplies parts only
    when the student has no other file: a broken upload never replaces a graded answer file.
 4. **Totals.** A student's points are the sum of the parts taken; nothing else is added. Parts no file graded
@@ -54,6 +56,9 @@ class GradedPart(Protocol):
 
     @property
     def points_possible(self) -> float: ...
+
+    @property
+    def status(self) -> str: ...
 
 
 P = TypeVar("P", bound=GradedPart)
@@ -138,7 +143,10 @@ class StudentGrade(Generic[P]):
         """Files some of whose parts were not taken because another file graded them later, with those keys."""
         found = []
         for file in self.files:
-            keys = [key for key in file.parts if key in self.sources and self.sources[key] is not file]
+            keys = [
+                key for key, part in file.parts.items()
+                if key in self.sources and self.sources[key] is not file and not _unanswered(part)
+            ]
             if keys and not (file.failed and not self.unreadable):
                 found.append((file, keys))
         return found
@@ -181,6 +189,11 @@ def _apart(first: str, second: str) -> bool:
     return a != b and a not in b.parents and b not in a.parents
 
 
+def _unanswered(part: GradedPart) -> bool:
+    """Whether the file left this part out (no answer given)."""
+    return str(part.status) == "missing"
+
+
 def _graded_order(files: Iterable[GradedFile[P]]) -> list[GradedFile[P]]:
     """Oldest first: by ``graded_at``, then path; files equal in both keep their input order (a stable sort)."""
     return sorted(files, key=lambda file: (file.graded_at, file.path))
@@ -193,6 +206,8 @@ def _merge(student_id: str, files: list[GradedFile[P]]) -> StudentGrade[P]:
     sources: dict[str, GradedFile[P]] = {}
     for file in _graded_order(candidates):  # a later file overwrites the parts an earlier one graded
         for key, part in file.parts.items():
+            if key in parts and _unanswered(part) and not _unanswered(parts[key]):
+                continue  # left out here, answered in an earlier file
             parts[key] = part
             sources[key] = file
     order = dict.fromkeys(key for file in files for key in file.parts if key in parts)  # as the files list them

@@ -109,3 +109,20 @@ def test_a_conflict_between_separate_folders_points_to_student_from() -> None:
              file("s1", {"ex2.a": 1.0}, "s1.py", path="/subs/code/s1.py", graded_at=time)]
     [student] = by_student(mixed)
     assert student.conflict() is not None and "--student-from" not in (student.conflict() or "")
+
+
+def test_answers_split_over_two_files_add_up_and_a_later_file_leaving_a_part_out_keeps_the_earlier_answer() -> None:
+    """An answer file has a row for every answer part, "missing" for those it leaves out; that row had replaced the
+    answer of an earlier file, so a student who split the sheet over two files lost the first file's points."""
+    def missing(graded: GradedFile, keys: list[str]) -> GradedFile:
+        parts = {key: part.model_copy(update={"status": "missing", "points_earned": 0.0}) if key in keys else part
+                 for key, part in graded.parts.items()}
+        return GradedFile(name=graded.name, student_id=graded.student_id, parts=parts, seed=graded.seed,
+                          path=graded.path, graded_at=graded.graded_at)
+
+    first = missing(file("bob", {"ex1.a": 1.0, "ex1.b": 1.0, "ex2.a": 0.0}, "part1.yaml", graded_at="2025-01-01T10:00:00+00:00"), ["ex2.a"])
+    second = missing(file("bob", {"ex1.a": 0.0, "ex1.b": 0.0, "ex2.a": 1.0}, "part2.yaml", graded_at="2025-01-02T10:00:00+00:00"), ["ex1.a", "ex1.b"])
+    [student] = by_student([first, second])
+    assert student.points_earned == 2 + 1 + 3
+    assert student.sources["ex1.a"] is first and student.sources["ex2.a"] is second
+    assert student.conflict() is None and student.submission == "part1.yaml; part2.yaml"
