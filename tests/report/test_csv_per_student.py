@@ -141,14 +141,16 @@ def test_two_answer_files_of_one_student_make_one_row_from_the_one_graded_last(t
     assert len(rows) == 1, rows
     [row] = rows
     assert row["student_id"] == "s-carol"
-    assert row["submission"] == "a-later.yaml; carol.py; z-first.yaml (ignored)"
-    later = grader("grade", str(WEEK7), str(folder / "a-later.yaml"), "--format", "json")
-    later_points = json.loads(later.stdout)["result"]["points_earned"]
-    assert later_points < SHEET_POINTS - CODE_POINTS  # the files differ, so the choice shows
-    assert float(row["total"]) == pytest.approx(later_points + CODE_POINTS) == pytest.approx(part_total(row))
+    # a-later.yaml leaves one part unanswered: that part comes from z-first.yaml, every other from a-later.yaml
+    assert row["submission"] == "a-later.yaml; carol.py; z-first.yaml"
+    later = json.loads(grader("grade", str(WEEK7), str(folder / "a-later.yaml"), "--format", "json").stdout)["result"]
+    left_out = [part for part in later["parts"] if part["status"] == "missing"]
+    assert len(left_out) == 1 and later["points_earned"] + left_out[0]["points_possible"] < SHEET_POINTS - CODE_POINTS
+    expected_total = later["points_earned"] + left_out[0]["points_possible"] + CODE_POINTS  # z-first's is right
+    assert float(row["total"]) == pytest.approx(expected_total) == pytest.approx(part_total(row))
     warnings = [line for line in stderr.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1, stderr
-    assert "s-carol" in warnings[0] and "used a-later.yaml, carol.py; ignored z-first.yaml" in warnings[0]
+    assert "s-carol" in warnings[0] and "used a-later.yaml, carol.py, z-first.yaml; ignored z-first.yaml (its " in warnings[0]
 
 
 def test_unreadable_files_are_rows_of_their_own_without_a_student_id(tmp_path: Path) -> None:
