@@ -6,11 +6,14 @@ The gradebook keeps one Result per *file*; the CSV for the LMS (``grader.report.
 the cohort statistics (``grader.stats``) need one grade per *student*. This module is the one place that decides
 how files combine, in :func:`by_student`:
 
-1. **Grouping.** Files are grouped by student id, compared as exact strings. A file with an empty student id is
-   a student of its own, known only by its file name: the id is read from inside the file, so a file that could
-   not be read (a Result with ``error``) has none, and neither has a file the grader failed on. A code file
-   without ``STUDENT = "..."`` has its file name as id (:attr:`GradedFile.named_after_file`): it joins only files
-   whose id happens to be that name, and :func:`merge_warnings` names it.
+1. **Grouping.** Files are grouped by student id, compared as exact strings once in Unicode's composed form (NFC:
+   an é typed as e and a combining accent, as macOS keyboards may, is the é of another file); ids that differ in
+   letter case only stay apart, and :func:`merge_warnings` names them; a student is known by the composed id. A
+   file with an empty student id is a student of its own, known only by its file name: the id is read from
+   inside the file, so a file that could not be read (a Result with ``error``) has none, and neither has a file
+   the grader failed on. A code file without ``STUDENT = "..."`` has its file name as id
+   (:attr:`GradedFile.named_after_file`): it joins only files whose id happens to be that name, and
+   :func:`merge_warnings` names it.
 2. **Parts.** Each part key is taken from a file that graded it (whose Result has that part). Of several such
    files -- two answer files of one student -- the one *graded last* counts: the latest ``graded_at`` (the
    gradebook's UTC time stamp, seconds), then the greater path; without either (Results given directly), the
@@ -29,6 +32,7 @@ pass files ordered by path, so the output does not depend on the order a paralle
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -224,13 +228,14 @@ def by_student(files: Iterable[GradedFile[P]]) -> list[StudentGrade[P]]:
     groups: dict[str, list[GradedFile[P]]] = {}
     order: list[tuple[str, list[GradedFile[P]]]] = []
     for file in files:
+        same = unicodedata.normalize("NFC", file.student_id)
         if not file.student_id:
             order.append(("", [file]))
-        elif file.student_id in groups:
-            groups[file.student_id].append(file)
+        elif same in groups:
+            groups[same].append(file)
         else:
-            groups[file.student_id] = [file]
-            order.append((file.student_id, groups[file.student_id]))
+            groups[same] = [file]
+            order.append((same, groups[same]))
     return [_merge(student_id, group) for student_id, group in order]
 
 
@@ -241,6 +246,16 @@ def merge_warnings(students: Iterable[StudentGrade[P]]) -> list[str]:
     --csv`` and ``grader stats`` print these on stderr."""
     students = list(students)
     lines = [conflict for student in students if (conflict := student.conflict()) is not None]
+    by_case: dict[str, list[str]] = {}
+    for student in students:
+        if student.student_id:
+            by_case.setdefault(unicodedata.normalize("NFC", student.student_id).casefold(), []).append(student.student_id)
+    for ids in by_case.values():
+        if len(ids) > 1:
+            lines.append(
+                f"student ids {', '.join(repr(i) for i in ids)} differ only in letter case: they are counted as "
+                f"{len(ids)} students (ids are compared exactly); if they are one, make the files give one id"
+            )
     for student in students:
         for file in student.files:
             if file.named_after_file:

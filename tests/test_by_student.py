@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.cohort import GradedFile, by_student, cohort_points, graded_file, sheet_points
+from grader.cohort import GradedFile, by_student, cohort_points, graded_file, merge_warnings, sheet_points
 from grader.spec import load_sheet
 from tests.batch.helpers import make_result
 
@@ -126,3 +126,17 @@ def test_answers_split_over_two_files_add_up_and_a_later_file_leaving_a_part_out
     assert student.points_earned == 2 + 1 + 3
     assert student.sources["ex1.a"] is first and student.sources["ex2.a"] is second
     assert student.conflict() is None and student.submission == "part1.yaml; part2.yaml"
+
+
+def test_ids_that_differ_only_in_unicode_form_are_one_student_and_in_case_are_named() -> None:
+    """José typed with a combining accent (as macOS may) in one file and precomposed in the other had made two
+    students silently; ids that differ in letter case stay two students, with a warning."""
+    decomposed, composed = "Jose\u0301", "Jos\u00e9"
+    [student] = by_student([file(decomposed, {"ex1.a": 1.0}, "jose.yaml"), file(composed, {"ex2.a": 1.0}, "jose.py")])
+    assert student.student_id == composed and student.points_earned == 2 + 3
+    students = by_student([file("Alice", {"ex1.a": 1.0}, "a.yaml"), file("alice", {"ex2.a": 1.0}, "a.py")])
+    assert [s.student_id for s in students] == ["Alice", "alice"]
+    assert merge_warnings(students) == [
+        "student ids 'Alice', 'alice' differ only in letter case: they are counted as 2 students (ids are compared "
+        "exactly); if they are one, make the files give one id"
+    ]
