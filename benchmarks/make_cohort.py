@@ -26,6 +26,7 @@ import argparse
 import json
 import math
 import random
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -45,6 +46,8 @@ OUTCOME_WEIGHTS = {"right": 0.55, "mistake": 0.25, "wrong": 0.10, "missing": 0.1
 """Share of each outcome per part of an answer file (a part without known mistakes gives their share to right)."""
 MALFORMED_FRACTION = 0.03
 """Default share of files that do not parse."""
+STUDENT_LINE = re.compile(r'STUDENT = \\?"[^"\\]*\\?"')
+"""A code sample's ``STUDENT = "..."`` line, in a .py file or (its quotes escaped) in a notebook's JSON."""
 JSON_FRACTION = 0.2
 """Share of answer files written as JSON rather than YAML."""
 MALFORMED_TEXTS = {
@@ -128,7 +131,10 @@ def make_cohort(
         student = f"s{index + 1:05d}"
         if index in code_indices:
             sample = code_samples[rng.randrange(len(code_samples))]
-            shutil.copyfile(sample, folder / f"{student}{sample.suffix}")
+            # the sample's own STUDENT = "s-code-..." would make every copy of it one student
+            quote = '\\"' if sample.suffix == ".ipynb" else '"'  # a notebook's source is JSON text
+            source = STUDENT_LINE.sub(lambda _: f"STUDENT = {quote}{student}{quote}", sample.read_text(encoding="utf-8"))
+            (folder / f"{student}{sample.suffix}").write_text(source, encoding="utf-8")
             files["code"] += 1
             continue
         suffix = ".json" if rng.random() < JSON_FRACTION else ".yaml"
