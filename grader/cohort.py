@@ -260,9 +260,9 @@ def merge_warnings(students: Iterable[StudentGrade[P]]) -> list[str]:
         for file in student.files:
             if file.named_after_file:
                 lines.append(
-                    f'{file.path or file.name} has no STUDENT = "..." line, so its student id is its file name '
-                    f"{file.student_id!r} and it is not added up with the student's answer file (unless that says "
-                    f"student: {file.student_id}); its report asks for the line"
+                    f'{file.path or file.name} has no usable STUDENT = "..." line (none, or one whose value is not one '
+                    f"plain id), so its student id is its file name {file.student_id!r} and it is not added up with the "
+                    f"student's answer file (unless that says student: {file.student_id}); its report asks for the line"
                 )
     return lines
 

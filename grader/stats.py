@@ -19,7 +19,8 @@ Definitions:
 - ``full_marks`` is the share of submissions earning all of the part's points;
 - ``discrimination`` is the Pearson correlation between the part's score and the *rest* of the student's total
   (the student's points minus their points on this part), so a part is not correlated with itself. It is None
-  when undefined -- fewer than two submissions, or either side constant (``discrimination_note`` says which);
+  when undefined -- fewer than three submissions (two always correlate +1 or -1), or either side constant
+  (``discrimination_note`` says which);
 - mistake counts are the number of submissions whose part matched each known mistake (once per submission,
   even when several code cases matched it);
 - follow-through counts are the number of submissions whose part was credited for the student's own answer to an
@@ -151,16 +152,22 @@ class SheetStats:
     ``grader report --csv``; ``grader stats`` prints them on stderr."""
 
 
+MIN_CORRELATED = 3
+"""Submissions a discrimination needs: the correlation of two is always +1 or -1, whatever the part."""
+
+
 def _pearson(first: np.ndarray, second: np.ndarray) -> tuple[float | None, str]:
     """Pearson correlation of two (n,) arrays, or None and the reason when undefined."""
     if first.size < 2:
-        return None, f"undefined: needs at least 2 submissions, has {first.size}"
+        return None, f"undefined: needs at least {MIN_CORRELATED} submissions, has {first.size}"
     # Points are rounded to 6 decimals when stored, so the rest of the total (a difference of two of them) may
     # differ by rounding noise where the scores are the same: below CONSTANT_SPREAD counts as constant.
     if np.ptp(first) <= CONSTANT_SPREAD:
         return None, "undefined: every submission scored the same on this part"
     if np.ptp(second) <= CONSTANT_SPREAD:
         return None, "undefined: the rest of the total is the same for every submission"
+    if first.size < MIN_CORRELATED:
+        return None, f"undefined: needs at least {MIN_CORRELATED} submissions, has {first.size} (two always correlate +1 or -1)"
     first_dev = first - first.mean()
     second_dev = second - second.mean()
     value = float((first_dev @ second_dev) / math.sqrt(float(first_dev @ first_dev) * float(second_dev @ second_dev)))

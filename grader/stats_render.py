@@ -18,11 +18,22 @@ _FOLLOW_THROUGH_HEADING = "Credited by follow-through (submissions judged by the
 
 
 def _percent(value: float) -> str:
-    return f"{100 * value:.1f}%"
+    """``87.5%``; a share below 1 never shows as ``100.0%`` (1999 of 2000 full marks is ``>99.9%``), nor one above 0
+    as ``0.0%``."""
+    text = f"{100 * value:.1f}%"
+    if text == "100.0%" and value < 1:
+        return ">99.9%"
+    if text == "0.0%" and value > 0:
+        return "<0.1%"
+    return text
 
 
 def _discrimination(part: PartStats) -> str:
-    return f"{part.discrimination:+.2f}" if part.discrimination is not None else "n/a"
+    """``+0.42``; a correlation that rounds to 0 is ``+0.00``, never ``-0.00``."""
+    if part.discrimination is None:
+        return "n/a"
+    shown = f"{part.discrimination:+.2f}"
+    return "+0.00" if shown == "-0.00" else shown
 
 
 def _points(value: float) -> str:

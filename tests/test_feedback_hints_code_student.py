@@ -63,7 +63,7 @@ def test_a_code_file_without_student_is_named_on_stderr_and_its_report_asks_for_
     assert sorted(row["student_id"] for row in rows) == ["alice-conv", "s-alice"]  # two rows: not merged
     warnings = [line for line in stderr.splitlines() if line.startswith("warning:")]
     assert warnings == [
-        f'warning: {code.resolve()} has no STUDENT = "..." line, so its student id is its file name \'alice-conv\' '
+        f'warning: {code.resolve()} has no usable STUDENT = "..." line (none, or one whose value is not one plain id), so its student id is its file name \'alice-conv\' '
         "and it is not added up with the student's answer file (unless that says student: alice-conv); its report "
         "asks for the line"
     ], stderr

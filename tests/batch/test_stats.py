@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from fractions import Fraction
 from html.parser import HTMLParser
+from types import SimpleNamespace
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +93,7 @@ def test_a_single_submission_has_no_discrimination_and_an_unknown_sheet_is_named
     with Gradebook(tmp_path / "gb.sqlite") as gradebook:
         gradebook.record(make_result("a", {"ex1.a": 0.5}), "a")
         [part] = compute_stats(gradebook, "fake-sheet").parts
-        assert part.discrimination is None and "at least 2" in part.discrimination_note
+        assert part.discrimination is None and "at least 3" in part.discrimination_note
         with pytest.raises(LookupError, match="week9.*fake-sheet"):
             compute_stats(gradebook, "week9")
 
@@ -179,3 +180,15 @@ def test_a_rest_of_the_total_that_differs_only_by_rounding_is_constant() -> None
 
     value, note = _pearson(np.array([0.0, 1.0, 0.5]), np.array([0.6666669999999999, 0.666667, 0.666667]))
     assert value is None and "rest of the total is the same" in note
+
+
+def test_shares_never_round_to_all_or_nothing_and_no_correlation_shows_minus_zero() -> None:
+    """1999 of 2000 full marks had shown as 100.0%, and a correlation of -0.001 as -0.00."""
+    from grader.stats_render import _discrimination, _percent
+
+    assert (_percent(1999 / 2000), _percent(1.0), _percent(1 / 5000), _percent(0.0), _percent(0.875)) == (
+        ">99.9%", "100.0%", "<0.1%", "0.0%", "87.5%"
+    )
+    part = SimpleNamespace(discrimination=-0.001)
+    assert _discrimination(part) == "+0.00"  # type: ignore[arg-type]
+    assert _discrimination(SimpleNamespace(discrimination=None)) == "n/a"  # type: ignore[arg-type]
