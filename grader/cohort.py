@@ -163,7 +163,7 @@ class StudentGrade(Generic[P]):
         ignored = []
         for file, keys in superseded:
             whole = all(key in keys for key in file.parts)
-            ignored.append(self.file_label(file) + ("" if whole else f" (its {', '.join(keys)})"))
+            ignored.append(self.file_label(file) if whole else f"the parts {', '.join(keys)} of {self.file_label(file)}")
         # Only the files that graded the same parts are compared: an answer file in answers/ and a code file in
         # code/ of one student grade different parts.
         pairs = [(file, self.sources[key]) for file, keys in superseded for key in keys]

@@ -241,6 +241,8 @@ def compute_stats(
             if file.failed:  # unreadable: in the totals only
                 continue
             for row in file.parts.values():
+                if row.status == "missing" and student.sources.get(row.part_key) is not file:
+                    continue  # left out here, answered in another of the student's files: that one counts
                 acc = parts.get(row.part_key)
                 if acc is None:
                     acc = parts[row.part_key] = _PartAccumulator(row.exercise_id, row.part_id, row.position)

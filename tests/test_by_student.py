@@ -62,7 +62,7 @@ def test_a_partly_superseded_file_is_named_with_the_parts_ignored() -> None:
     message = student.conflict()
     assert message is not None  # files of one name are told apart by their paths
     listed, hint = message.split("; files of this id lie in separate folders")  # old/, new/: two students' folders?
-    assert listed.endswith("used /subs/new/answers.yaml, /subs/old/answers.yaml; ignored /subs/old/answers.yaml (its ex1.b)")
+    assert listed.endswith("used /subs/new/answers.yaml, /subs/old/answers.yaml; ignored the parts ex1.b of /subs/old/answers.yaml")
     assert "--student-from" in hint
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from grader.gradebook import Gradebook, prepare_record
+from grader.result import Status
 from grader.stats import compute_stats
 from grader.stats_render import render_stats_html, render_stats_text
 from tests.batch.helpers import make_result
@@ -134,3 +135,22 @@ def test_grader_stats_prints_the_same_merge_warnings_as_report_csv(tmp_path: Pat
                     "--csv", str(tmp_path / "grades.csv"))
     assert report.returncode == 0, report.stderr
     assert [line for line in report.stderr.splitlines() if line.startswith("warning:")] == warnings
+
+
+def test_a_part_one_file_leaves_unanswered_and_another_answers_counts_once_as_answered(tmp_path: Path) -> None:
+    """bob split the sheet over two files: each file's row for the part it left out ("missing") had counted as a
+    0-score submission in the part figures, while the totals credited the answer."""
+    def split(fractions: dict[str, float], left_out: set[str], path: str, graded_at: str) -> None:
+        result = make_result("bob", fractions, points=POINTS, submission=Path(path).name)
+        parts = [part.model_copy(update={"status": Status.missing}) if part.key in left_out else part for part in result.parts]
+        book.write(prepare_record(result.model_copy(update={"parts": parts}), path, graded_at=graded_at))
+
+    with Gradebook(tmp_path / "gb.sqlite") as book:
+        split({"ex1.a": 1.0, "ex1.b": 1.0, "ex2.a": 0.0}, {"ex2.a"}, "/subs/p1.yaml", DAY1)
+        split({"ex1.a": 0.0, "ex1.b": 0.0, "ex2.a": 1.0}, {"ex1.a", "ex1.b"}, "/subs/p2.yaml", DAY2)
+        _record(book, "carol", {"ex1.a": 0.0, "ex1.b": 0.0, "ex2.a": 0.0}, "/subs/carol.yaml", DAY1)
+        stats = compute_stats(book, "fake-sheet", points_possible=6)
+    parts = {p.key: p for p in stats.parts}
+    assert (parts["ex1.a"].n, parts["ex2.a"].n) == (2, 2)  # bob once, carol once
+    assert parts["ex1.a"].mean == pytest.approx(0.5) and parts["ex2.a"].full_marks == pytest.approx(0.5)
+    assert stats.totals.maximum == pytest.approx(1.0)  # bob: 2 + 1 + 3 of 6

@@ -81,9 +81,10 @@ def absolute(x: ArrayLike) -> Tensor:
     return Tensor.from_op(np.abs(t.value), "abs", (t,), lambda g: (g * sign,))
 
 
-ROUNDING_ERRORS_ALLOWED = 64
-"""How many times its estimated rounding error (:func:`grader.engine.graph.rounding_error_units`) a value may be
-from a whole number and still be taken as that number by :func:`floor` and :func:`ceil`."""
+ROUNDING_ERRORS_ALLOWED = 8
+"""How many times its estimated rounding error (:func:`grader.engine.graph.rounding_error_units`, itself an upper
+estimate: each op counts a whole rounding) a value may be from a whole number and still be taken as that number by
+:func:`floor` and :func:`ceil`. 64 had taken 100000000.9999995 (computed as n*1000 + m, off by 2e-8) for 100000001."""
 WHOLE_TOLERANCE_CAP = 1e-6
 """The farthest from a whole number a value is ever taken as it: a large computed value's rounding error can
 exceed the gap to the next whole number, and floor must not become round there."""

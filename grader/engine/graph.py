@@ -547,42 +547,69 @@ def _rounding_scale(x: Tensor) -> np.ndarray | float:
     return max(float(v.max(initial=0.0)) for v in values)
 
 
+REARRANGING_OPS = frozenset({"reshape", "index", "stack", "transpose", "pad", "flip", "shift", "crop"})
+"""Ops that only move entries (and add zeros): each entry keeps the error it had, and nothing is rounded."""
+
+
+def _carried(derivative: np.ndarray, error: np.ndarray) -> np.ndarray:
+    """``|derivative| * error``, 0 where the error is 0 (an exact operand: no 0 * inf from a slope at 0 or a
+    division by an underflowed square)."""
+    return np.where(error > 0, np.abs(derivative) * error, 0.0)
+
+
 def _error_units_of_op(node: Tensor, errors: list[np.ndarray]) -> np.ndarray:
-    """:func:`rounding_error_units` of ``node`` from its parents' (``errors``, one per parent, each broadcast to
-    the parent's shape): first-order propagation through the element-wise ops, plus the op's own rounding."""
+    """:func:`rounding_error_units` of ``node`` from its parents' (``errors``, one per parent, in the parent's
+    shape): the parents' errors carried through the op to first order (each times the op's slope), plus the op's
+    own rounding (its result's size; for a sum, convolution or product of matrices, the size of the terms it adds,
+    times how many each entry adds)."""
     value = np.abs(node.value)
-    values = [parent.value for parent in node.parents]
+    values = [np.asarray(parent.value, dtype=np.float64) for parent in node.parents]
     op = node.op
     with np.errstate(all="ignore"):
         if op in ("add", "sub"):
-            carried = errors[0] + errors[1]
+            total = errors[0] + errors[1] + value
         elif op == "mul":
-            carried = np.abs(values[1]) * errors[0] + np.abs(values[0]) * errors[1]
+            total = _carried(values[1], errors[0]) + _carried(values[0], errors[1]) + value
         elif op == "div":
-            carried = errors[0] / np.abs(values[1]) + np.abs(values[0]) * errors[1] / values[1] ** 2
+            total = _carried(1 / values[1], errors[0]) + _carried(values[0] / values[1] ** 2, errors[1]) + value
         elif op == "square":
-            carried = 2 * np.abs(values[0]) * errors[0]
+            total = _carried(2 * values[0], errors[0]) + value
         elif op == "pow":
             base, exponent = values
-            carried = np.abs(exponent * node.value / base) * errors[0] + np.abs(node.value * np.log(np.abs(base))) * errors[1]
-        elif op in ("exp",):
-            carried = value * errors[0]
+            total = _carried(exponent * base ** (exponent - 1), errors[0]) + _carried(node.value * np.log(np.abs(base)), errors[1]) + value
+        elif op == "exp":
+            total = _carried(node.value, errors[0]) + value
         elif op == "log":
-            carried = errors[0] / np.abs(values[0])
-        elif op in ("neg", "sin", "cos", "tanh", "sigmoid", "relu", "abs", "floor", "ceil"):
-            carried = errors[0]  # each changes by at most as much as its argument (floor/ceil: taken as such)
+            total = _carried(1 / values[0], errors[0]) + value
+        elif op == "sigmoid":
+            total = _carried(node.value * (1 - node.value), errors[0]) + value
+        elif op == "tanh":
+            total = _carried(1 - node.value**2, errors[0]) + value
+        elif op == "sin":
+            total = _carried(np.cos(values[0]), errors[0]) + value
+        elif op == "cos":
+            total = _carried(np.sin(values[0]), errors[0]) + value
+        elif op in ("neg", "relu", "abs", "floor", "ceil"):
+            total = errors[0]  # exact; at most as much change as the argument's
         elif op in ("maximum", "minimum"):
-            carried = np.maximum(errors[0], errors[1])
-        else:  # sums, convolutions, pools, reshapes ...: every entry may carry the largest error of any operand
-            carried = np.asarray(max((float(e.max(initial=0.0)) for e in errors), default=0.0))
-        total = np.broadcast_to(carried, value.shape) + value
+            total = np.maximum(errors[0], errors[1])
+        elif op in REARRANGING_OPS:
+            total = np.asarray(max((float(e.max(initial=0.0)) for e in errors), default=0.0))
+        else:  # a sum, convolution, product of matrices, pool, softmax, loss: each entry adds up to `terms` terms
+            terms = max(1.0, max(v.size for v in values) / max(1, node.value.size))
+            sizes = [float(np.abs(v).max(initial=0.0)) for v in values]
+            largest = [float(e.max(initial=0.0)) for e in errors]
+            others = [float(np.prod([size for j, size in enumerate(sizes) if j != i])) if len(sizes) > 1 else 1.0 for i in range(len(sizes))]
+            carried = sum(error * factor for error, factor in zip(largest, others, strict=True))
+            total = terms * (carried + float(np.prod(sizes))) + value
+        total = np.broadcast_to(total, value.shape)
     return np.where(np.isfinite(total), total, np.inf)
 
 
 def rounding_error_units(x: Tensor) -> np.ndarray:
     """Per entry of ``x`` (its shape): an estimate of the rounding error it carries, in units of float64's relative
     precision (multiply by 2.2e-16): 0 for an input or constant (exact), else its parents' errors carried through
-    the op to first order, plus the op's own rounding of its result.
+    the op to first order, plus the op's own rounding (see :func:`_error_units_of_op`).
 
     s = (a + b) - c of 3333.3, 6666.6 and 9999.9 is 1.8e-12 where it is 0: its error is about 2e4 units
     (4e-12), so comparing it with 0 is decided by rounding. A softmax written out, exp(z) / sum(exp(z)) with z

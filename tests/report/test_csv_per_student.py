@@ -150,7 +150,7 @@ def test_two_answer_files_of_one_student_make_one_row_from_the_one_graded_last(t
     assert float(row["total"]) == pytest.approx(expected_total) == pytest.approx(part_total(row))
     warnings = [line for line in stderr.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1, stderr
-    assert "s-carol" in warnings[0] and "used a-later.yaml, carol.py, z-first.yaml; ignored z-first.yaml (its " in warnings[0]
+    assert "s-carol" in warnings[0] and "used a-later.yaml, carol.py, z-first.yaml; ignored the parts ex1.a, " in warnings[0]
 
 
 def test_unreadable_files_are_rows_of_their_own_without_a_student_id(tmp_path: Path) -> None:

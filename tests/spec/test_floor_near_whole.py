@@ -75,6 +75,7 @@ def test_a_value_just_off_a_whole_number_is_still_rounded_as_itself() -> None:
     assert float(formula.parse_formula("floor(x)").evaluate({"x": 100000000000000.7})) == 1e14
     assert float(formula.parse_formula("ceil(x)").evaluate({"x": 1e-15})) == 1.0
     assert float(formula.parse_formula("floor(x + 0)").evaluate({"x": 100000000000000.7})) == 1e14  # capped at 1e-6
+    assert float(formula.parse_formula("floor(n*1000 + m)").evaluate({"n": 1e5, "m": 0.9999995})) == 1e8
 
 
 def test_an_equivalent_formula_with_floor_scores_full_marks(tmp_path: Path, grader: Grader) -> None:

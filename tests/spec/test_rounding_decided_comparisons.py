@@ -55,15 +55,16 @@ def test_small_numbers_given_as_they_are_are_still_compared(tmp_path: Path, grad
 
 def test_rounding_errors_are_carried_to_first_order_entry_by_entry_and_spread_by_a_sum() -> None:
     """In units of float64's precision: an input is exact; a + b rounds by |a + b| and carries its operands' errors;
-    a product scales them by the other factor; a sum passes on the largest; exp(z)/sum(exp(z)) stays a few units
-    however large exp(z) is (the largest number of the computation had been taken as its error: 0.62 tied 1.3e-9)."""
+    a negation is exact; a product scales them by the other factor; a sum of n terms may round each of them and
+    carry each one's error; exp(z)/sum(exp(z)) stays a few units however large exp(z) is (the largest number of the
+    computation had been taken as its error: 0.62 tied 1.3e-9)."""
     a, b = Tensor(np.array([1000.0, 1.0]), name="a"), Tensor(np.array([-999.0, 2.0]), name="b")
     total = add(a, b)  # [1, 3]
     assert rounding_error_units(a).tolist() == [0.0, 0.0]
     assert rounding_error_units(total).tolist() == [1.0, 3.0]
-    assert rounding_error_units(neg(total)).tolist() == [2.0, 6.0]  # carried, plus the negation's own rounding
+    assert rounding_error_units(neg(total)).tolist() == [1.0, 3.0]
     assert rounding_error_units(mul(total, Tensor(np.array([10.0, 10.0])))).tolist() == [20.0, 60.0]
-    assert float(rounding_error_units(sum_all(total))) == 3.0 + 4.0
+    assert float(rounding_error_units(sum_all(total))) == 2 * (3.0 + 3.0) + 4.0  # 2 terms, each up to 3 and 3 off
     z = Tensor(np.array([20.0, 19.5, 0.0]), name="z")
     ez = exp(z)
     p = div(ez, sum_all(ez))
@@ -88,3 +89,34 @@ def test_a_softmax_written_out_is_compared_by_its_values(tmp_path: Path, grader:
     path = tmp_path / "sheet.yaml"
     path.write_text(SOFTMAX, encoding="utf-8")
     assert solved_key(grader, path)["e"] == {"top": "c0", "p01": True}
+
+
+REVIEWED = """\
+id: reviewed-comparisons
+exercises:
+  - id: e
+    inputs:
+      x: {value: [3333.3, 6666.6, -9999.9]}
+      r: {value: [0.0, 3.0, 4.0]}
+      z: {value: [-29.5, -25.0]}
+    quantities:
+      sq: {op: pow, a: $r, b: 2}
+      lls: {op: log, x: {op: sigmoid, x: $z}}
+    parts:
+      - {id: summed, prompt: "sum > 0", points: 1, answer: {type: boolean}, expected: {op: greater, a: {op: sum, x: $x}, b: 0}}
+      - {id: squares, prompt: "sum of squares > 20", points: 1, answer: {type: boolean}, expected: {op: greater, a: {op: sum, x: $sq}, b: 20}}
+      - {id: largest, prompt: "largest square", points: 1, answer: {type: choice, options: [r0, r1, r2]}, expected: {op: option, at: {op: argmax, x: $sq}}}
+      - {id: likely, prompt: "more likely", points: 1, answer: {type: choice, options: [z0, z1]}, expected: {op: option, at: {op: argmax, x: $lls}}}
+"""
+
+
+def test_a_cancelling_sum_is_refused_and_zeros_and_saturated_sigmoids_are_not_ties(tmp_path: Path, grader: Grader) -> None:
+    """A review's cases: 3333.3 + 6666.6 - 9999.9 summed by ``sum`` is rounding (a sum carries its terms' rounding);
+    squares of [0, 3, 4] and log(sigmoid(-29.5)) against log(sigmoid(-25)) are clear (a slope at 0 or a saturated
+    sigmoid had made the estimate infinite or huge)."""
+    path = tmp_path / "sheet.yaml"
+    path.write_text(REVIEWED, encoding="utf-8")
+    errors = validate_errors(grader, path)
+    assert [e["path"] for e in errors] == ["exercises[0].parts[0].expected"], errors
+    path.write_text(REVIEWED.replace("      - {id: summed,", "      - {id: summed_out,").replace("{op: greater, a: {op: sum, x: $x}, b: 0}", "{op: greater, a: 1, b: 0}"), encoding="utf-8")
+    assert solved_key(grader, path)["e"] == {"summed_out": True, "squares": True, "largest": "r2", "likely": "z1"}
