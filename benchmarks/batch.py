@@ -275,7 +275,9 @@ def main(argv: list[str] | None = None) -> int:
         )
 
         correct = CODE_SAMPLES / "correct.py"
-        if correct.is_file():
+        if args.code_n <= 0:
+            print("\ncode submissions: --code-n 0; not timed")
+        elif correct.is_file():
             print()
             # The rate that matters for a course: correct code, every case run (a timeout sample would only time
             # the sandbox's limits). Each copy declares its own student id.
