@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from grader.engine import formula
 from tests.spec.conftest import Grader
 
+INTEGER_FORMULA = "{type: formula, variables: {n: {low: 1, high: 64, integer: true}, f: {low: 1, high: 11, integer: true}, s: {low: 1, high: 7, integer: true}, p: {low: 0, high: 5, integer: true}}, points: 400}"
+
 SHEET = """\
 id: floor-formula
 exercises:
@@ -29,28 +31,14 @@ exercises:
       - id: size
         prompt: The output width with the last partial window dropped (PyTorch), as a formula in n, f, s, p.
         points: 1
-        answer:
-          type: formula
-          variables:
-            n: {low: 1, high: 64, integer: true}
-            f: {low: 1, high: 11, integer: true}
-            s: {low: 1, high: 7, integer: true}
-            p: {low: 0, high: 5, integer: true}
-          points: 400
+        answer: {INTEGER_FORMULA}
         expected: {op: function, of: $size, variables: {n: $n, f: $f, s: $s, p: $p}}
       - id: windows
         prompt: The same width written with ceil.
         points: 1
-        answer:
-          type: formula
-          variables:
-            n: {low: 1, high: 64, integer: true}
-            f: {low: 1, high: 11, integer: true}
-            s: {low: 1, high: 7, integer: true}
-            p: {low: 0, high: 5, integer: true}
-          points: 400
+        answer: {INTEGER_FORMULA}
         expected: {op: function, of: $windows, variables: {n: $n, f: $f, s: $s, p: $p}}
-"""
+""".replace("{INTEGER_FORMULA}", INTEGER_FORMULA)
 
 INTEGERS = {"n": st.integers(1, 200), "f": st.integers(1, 30), "s": st.integers(1, 9), "p": st.integers(0, 9)}
 
