@@ -178,10 +178,13 @@ def _not_run_part(exercise: ExerciseSpec, part: PartSpec, key: CodeKey, stopped:
     shown = stopped.message and any(case.visibility is not Visibility.hidden for case in key.cases)
     feedback = f"{lead}, so {cases_ran}" + (f":\n{stopped.message}" if shown else "")
     verdict = Verdict(fraction=0.0, status=Status.error, feedback=f"{CASE_NOT_RUN}{lead}")
+    # A file that does not define the function has no answer to the part (as an answer file that leaves it out): a
+    # student who hands in the parts' functions in separate files keeps each (grader.cohort's merge).
+    unanswered = stopped.status == "missing-function"
     return PartResult(
         **part_fields(exercise, part),
         points_earned=0.0,
-        status=Status.error,
+        status=Status.missing if unanswered else Status.error,
         feedback="not passed" if hidden_part else feedback,
         cases=[_case_result(c, verdict, hidden_part, HIDDEN_CASE_KINDS["before-call"]) for c in key.cases],
     )

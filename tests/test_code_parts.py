@@ -533,3 +533,14 @@ def test_a_shift_a_strided_layer_does_not_follow_is_refused_though_zeros_of_the_
     [error] = validate_sheet(sheet_path)
     assert error.path.startswith("exercises[0].parts[0].answer.properties[0]"), error
     assert "no output cell moves with the input under this shift" in error.message and "stride" in error.message
+
+
+def test_a_file_without_the_function_leaves_the_part_unanswered(tmp_path: Path) -> None:
+    """Not defining the function is no answer to the part (status missing, as an answer file that leaves a part
+    out), so a student's separate code files for separate parts add up in the gradebook's merge."""
+    sheet = load_sheet(write_sheet(tmp_path, RELU_PART))
+    other = tmp_path / "other.py"
+    other.write_text("def sigmoid(x):\n    return x\n", encoding="utf-8")
+    [part] = grade_submission(sheet, other).parts
+    assert part.status == "missing" and part.points_earned == 0
+    assert part.feedback.startswith("the function is not defined in your file, so none of the 4 cases ran")

@@ -40,7 +40,7 @@ def test_a_notebook_nested_deeper_than_the_recursion_limit_is_graded(tmp_path: P
     )
     result = _graded(path)
     assert result["student_id"] == "nb900"
-    assert result["points_earned"] == 0 and all(part["status"] == "error" for part in result["parts"])
+    assert result["points_earned"] == 0 and all(part["status"] == "missing" for part in result["parts"])  # it defines no function
 
 
 @pytest.mark.parametrize("codec", ["undefined", "punycode", "idna"])
