@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from grader.answers.code import CodeAnswer
-from grader.code_key import CodeCaseKey, CodeKey, code_part_key
+from grader.code_key import CodeCaseKey, CodeKey, code_part_key, defining
 from grader.engine import symmetry
 from grader.grading import Mode, check_context, part_fields, pending_part, sheet_result, unusable
 from grader.notes import (
@@ -122,7 +122,7 @@ def _mistake(part: PartSpec, answer: CodeAnswer, failed: list[CodeCaseKey], outp
     if not value_failed or any(c.name not in outputs for c in value_failed):
         return None
     for mistake in part.mistakes:
-        defined = [c for c in value_failed if mistake.id in c.mistakes]
+        defined = defining(value_failed, mistake.id)
         if defined and all(answer.check(outputs[c.name], c.mistakes[mistake.id], ctx).fraction >= 1.0 for c in defined):
             return mistake
     return None

@@ -78,6 +78,11 @@ class CodeCaseKey:
         return shapes_text(self.kwargs)
 
 
+def defining(cases: list[CodeCaseKey], mistake_id: str) -> list[CodeCaseKey]:
+    """The value cases of ``cases`` for which the known mistake ``mistake_id`` is defined (has an output)."""
+    return [case for case in cases if case.kind == "value" and mistake_id in case.mistakes]
+
+
 @dataclass(frozen=True)
 class CodeKey:
     """Every case of one code part, in the order they are run."""

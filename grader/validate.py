@@ -23,7 +23,7 @@ import numpy as np
 
 from grader.answers import AnswerError, FormulaAnswer, FunctionReference, GraphAnswer, Tolerances
 from grader.answers.formula import compare_at_points
-from grader.code_key import code_part_key
+from grader.code_key import code_part_key, defining
 from grader.engine.pool import max_pool2d_winners
 from grader.errors import GraderError, SpecError, SpecErrors
 from grader.grading import check_context, randomized
@@ -209,7 +209,7 @@ def _check_code_parts(sheet: Sheet) -> list[GraderError]:
             ctx = check_context(sheet, exercise.id, part.id)
             values = [c for c in key.cases if c.kind == "value"]
             for m_index, mistake in enumerate(part.mistakes):
-                defined = [c for c in values if mistake.id in c.mistakes]
+                defined = defining(values, mistake.id)
                 if not defined:
                     errors.append(
                         _part_error(

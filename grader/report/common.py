@@ -109,11 +109,11 @@ def as_number(value: Any) -> float | None:
 
 def array_shape(value: Any) -> tuple[int, ...] | None:
     """The shape of a rectangular nested list of numbers (``()`` for a number), or None if it is not one."""
-    found = _rectangular(value)
+    found = rectangular(value)
     return None if found is None else found[0]
 
 
-def _rectangular(value: Any) -> tuple[tuple[int, ...], list[float]] | None:
+def rectangular(value: Any) -> tuple[tuple[int, ...], list[float]] | None:
     """(shape, the leaves as floats, row-major) of a rectangular nested list of numbers (``((), [x])`` for a number),
     or None if it is not one.
 
@@ -172,10 +172,9 @@ def grid_fits(shape: tuple[int, ...]) -> bool:
     return False
 
 
-def summarize_array(value: Any, shape: tuple[int, ...]) -> str:
-    """``array (16, 16, 8): min -1.2, max 3.4, mean 0.51, 2 non-finite``."""
-    found = _rectangular(value)
-    numbers = flatten(value) if found is None else found[1]
+def summarize_array(shape: tuple[int, ...], numbers: list[float]) -> str:
+    """``array (16, 16, 8): min -1.2, max 3.4, mean 0.51, 2 non-finite`` of an array's ``shape`` and its entries
+    (:func:`rectangular`, row-major)."""
     finite = [x for x in numbers if math.isfinite(x)]
     dims = ", ".join(str(n) for n in shape)
     text = f"array ({dims}{',' if len(shape) == 1 else ''})"
@@ -243,22 +242,23 @@ def value_lines(value: Any, part: PartResult, marks_key: str | None = None) -> l
     ):
         return [printable(f"{name}: {expression}" if name == "output" else f"{name} = {expression}").replace("\n", " ")
                 for name, expression in value.items()]
-    shape = array_shape(value)
-    if shape is None:
+    found = rectangular(value)  # one walk of the lists gives the shape and the entries
+    if found is None:
         if isinstance(value, str):
             return printable(value).split("\n") or [""]
         return [printable(_compact_json(value))]
+    shape, numbers = found
     if shape == ():
-        return [fmt_number(as_number(value), SINGLE_NUMBER_DIGITS)]  # type: ignore[arg-type]
+        return [fmt_number(numbers[0], SINGLE_NUMBER_DIGITS)]
     if not grid_fits(shape):
-        return [summarize_array(value, shape)]
+        return [summarize_array(shape, numbers)]
     marks = mask_for(part, marks_key, shape) if marks_key else None
     if len(shape) == 1:
-        return ["[" + ", ".join(fmt_number(x) for x in flatten(value)) + "]"]
+        return ["[" + ", ".join(fmt_number(x) for x in numbers) + "]"]
     if len(shape) == 2:
         return grid_lines(value, marks)
     # One column width for every channel, so the K grids line up under each other.
-    width = max(len(fmt_cell(x)) for x in flatten(value)) + (1 if marks is not None else 0)
+    width = max(len(fmt_cell(x)) for x in numbers) + (1 if marks is not None else 0)
     lines: list[str] = []
     for k in range(shape[2]):
         lines.append(channel_label(part, k, shape[2]) + ":")

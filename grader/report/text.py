@@ -11,7 +11,6 @@ from grader.report.common import (
     TOTALS_NOTE,
     Audience,
     PartView,
-    array_shape,
     batch_status,
     check_audience,
     fmt_percent,
@@ -19,6 +18,7 @@ from grader.report.common import (
     headline,
     note_lines,
     printable,
+    rectangular,
     score_note,
     summarize_array,
     title_of,
@@ -49,9 +49,9 @@ def block(value: Any, part: PartResult, indent: str, marks_key: str | None = Non
     """A value as indented lines; a grid too wide for the page is summarized instead."""
     lines = value_lines(value, part, marks_key)
     if any(len(indent + line) > WIDTH for line in lines):
-        shape = array_shape(value)
-        if shape:
-            return [indent + summarize_array(value, shape)]
+        found = rectangular(value)
+        if found is not None and found[0]:
+            return [indent + summarize_array(*found)]
         # Each line wrapped on its own (continued 2 columns further in): sample points stay one per sentence.
         return [out for line in lines for out in wrap(line, indent + "  ", first=indent)]
     return [indent + line for line in lines]

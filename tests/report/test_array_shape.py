@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader.report.common import array_shape, as_number, summarize_array
+from grader.report.common import array_shape, as_number, rectangular, summarize_array
 
 _leaves = st.sampled_from([1, 2.5, -0.0, "nan", "inf", True, "x", None, [], {"a": 1}])
 _nested = st.recursive(_leaves, lambda inner: st.lists(inner, max_size=3) | inner.flatmap(lambda x: st.integers(1, 3).map(lambda n: [x] * n)), max_leaves=30)
@@ -41,7 +41,9 @@ def test_the_shape_is_the_recursive_walks(value: Any) -> None:
 def test_the_summary_uses_the_leaves_in_row_major_order(value: list[list[Any]]) -> None:
     numbers = walked_leaves(value)
     finite = [x for x in numbers if x == x and abs(x) != float("inf")]
-    text = summarize_array(value, (len(value), 2))
+    found = rectangular(value)
+    assert found is not None and found[0] == (len(value), 2)
+    text = summarize_array(*found)
     assert text.startswith(f"array ({len(value)}, 2)")
     assert (f"{len(numbers) - len(finite)} non-finite" in text) == (len(finite) != len(numbers))
 
