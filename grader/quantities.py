@@ -867,15 +867,6 @@ def _registered(array: np.ndarray, derivation: Derivation) -> np.ndarray:
     return array
 
 
-def _derived_argument(x: Any) -> Derivation | None:
-    """What the derivatives that ``x`` (a quantity or a plain array an op returned) is computed from were computed
-    from, None when ``x`` does not come from a grad, adjoint or adjoints."""
-    if isinstance(x, Tensor):
-        return _derivations(engine.reverse_schedule(x))
-    entry = _DERIVED_FROM.get(id(x))
-    return entry[1] if entry is not None and entry[0]() is x else None
-
-
 def _derivations(schedule: list[Tensor]) -> Derivation | None:
     """What the derivatives among the leaves of ``schedule`` were computed from (None: no leaf is a derivative).
     An op wraps an array it is given as a constant leaf holding that very array (a graph's input, as a leaf named
