@@ -404,20 +404,22 @@ def solve(x):
     assert os.getcwd() == home and os.listdir(home) == [], (os.getcwd(), home, os.listdir(home))
     with open(os.path.join(home, "left-behind.txt"), "w") as note:
         note.write("a file for the next submission to find")
-    return np.array([random.random()])
+    return np.array([random.random(), np.random.rand()])
 '''
 
 
 def test_every_submission_gets_a_fresh_home_and_its_own_random_state(write_submission) -> None:
     """The child's environment is PATH, LANG and HOME, its working directory; what one submission leaves there is
-    gone for the next; and ``random`` is reseeded in every child (as ``os.fork`` would), not inherited."""
+    gone for the next; and ``random`` and numpy's global generator are reseeded in every child (as a fresh
+    interpreter would have them), not inherited."""
     submission = write_submission("home.py", HOME_CHECK)
     draws = []
     for _ in range(3):
         outcome = run_cases(submission, "solve", [CaseInput("c", {"x": np.ones(1)})], limits=FAST_LIMITS).cases[0]
         assert outcome.status == "ok", outcome.message
-        draws.append(float(outcome.value[0]))
-    assert len(set(draws)) == 3
+        draws.append(tuple(outcome.value))
+    assert len({python for python, _ in draws}) == 3
+    assert len({numpy for _, numpy in draws}) == 3
 
 
 MUTATES_ITS_INPUT = '''\
