@@ -1,38 +1,75 @@
-"""Sheets write numbers as numbers: a numeric setting given as text (``points: "2"``, ``low: "010"``) is refused at
-its field, as an input's ``value`` is, instead of pydantic reading the text as the number it spells (which took a
-quoted ``010`` for ten and ``"1e3"`` for a thousand without a word)."""
+"""Sheets write numbers as numbers, and yes/no as yes/no: a numeric setting given as text (``points: "2"``,
+``low: "010"``) or as a boolean (``abs_tol: true``), and a yes/no setting given as a number (``partial: 1``), are
+refused at their field, as an input's ``value`` is, instead of pydantic reading them as the value they stand for
+(which took a quoted ``010`` for ten, ``"1e3"`` for a thousand and ``true`` for a tolerance of 1, passing every
+answer, without a word)."""
 
 from __future__ import annotations
 
 import math
 import types
-from typing import Any, Union, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from grader.located import located
 
 
+def _bare(annotation: Any) -> Any:
+    """``annotation`` without ``Annotated[...]``'s metadata (``Annotated[int, Field(ge=1)]``: ``int``)."""
+    return get_args(annotation)[0] if get_origin(annotation) is Annotated else annotation
+
+
+def _kinds(annotation: Any) -> list[Any]:
+    """The types a field of this annotation may hold besides None (``int | None``: ``[int]``)."""
+    annotation = _bare(annotation)
+    if get_origin(annotation) in (Union, types.UnionType):
+        return [_bare(kind) for kind in get_args(annotation) if kind is not type(None)]
+    return [annotation]
+
+
 def _numeric(annotation: Any) -> bool:
     """Whether a field of this annotation holds a number: ``int``, ``float``, or one of them or None."""
-    if annotation in (int, float):
-        return True
-    if get_origin(annotation) in (Union, types.UnionType):
-        kinds = [kind for kind in get_args(annotation) if kind is not type(None)]
-        return bool(kinds) and all(kind in (int, float) for kind in kinds)
-    return False
+    kinds = _kinds(annotation)
+    return bool(kinds) and all(kind in (int, float) for kind in kinds)
 
 
-def numbers_not_text(cls: Any, data: Any) -> Any:
-    """A ``model_validator(mode="before")`` for sheet models: text in a numeric field is refused at that field (a
-    model validator, since pydantic allows no "before" field validator on the discriminator ``type``)."""
-    if isinstance(data, dict):
-        for name, value in data.items():
-            field = cls.model_fields.get(name) if isinstance(name, str) else None
-            if field is not None and isinstance(value, str) and _numeric(field.annotation) and not _infinite(value):
-                raise located(
-                    f"{value!r} is text, not a number: write a plain number (no quotes or underscores), "
-                    f"e.g. {_example(value)}",
-                    (name,),
-                )
+def _yes_no(annotation: Any) -> bool:
+    """Whether a field of this annotation holds a yes/no: ``bool``, or ``bool`` or None."""
+    return _kinds(annotation) == [bool]
+
+
+def _numeric_items(annotation: Any) -> bool:
+    """Whether a field of this annotation holds a list of numbers (``shape: list[int]``)."""
+    kinds = _kinds(annotation)
+    return len(kinds) == 1 and get_origin(kinds[0]) is list and _numeric(get_args(kinds[0])[0])
+
+
+def _not_a_number(value: Any) -> str | None:
+    """Why ``value``, given where a number belongs, is none (text, or a boolean), or None for a number."""
+    if isinstance(value, bool):
+        return f"{str(value).lower()} is yes/no, not a number: write a number, e.g. {int(value)}"
+    if isinstance(value, str) and not _infinite(value):
+        return f"{value!r} is text, not a number: write a plain number (no quotes or underscores), e.g. {_example(value)}"
+    return None
+
+
+def plain_numbers_only(cls: Any, data: Any) -> Any:
+    """A ``model_validator(mode="before")`` for sheet models: text or a boolean in a numeric field (or list of
+    numbers), and a number in a yes/no field, are refused at that field (a model validator, since pydantic allows
+    no "before" field validator on the discriminator ``type``)."""
+    if not isinstance(data, dict):
+        return data
+    for name, value in data.items():
+        field = cls.model_fields.get(name) if isinstance(name, str) else None
+        if field is None:
+            continue
+        if _numeric(field.annotation) and (problem := _not_a_number(value)) is not None:
+            raise located(problem, (name,))
+        if _numeric_items(field.annotation) and isinstance(value, list):
+            for index, item in enumerate(value):
+                if (problem := _not_a_number(item)) is not None:
+                    raise located(problem, (name, index))
+        if _yes_no(field.annotation) and isinstance(value, int | float) and not isinstance(value, bool):
+            raise located(f"{value!r} is a number, not yes/no: write true or false", (name,))
     return data
 
 

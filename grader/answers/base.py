@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from grader.plain_numbers import numbers_not_text
+from grader.plain_numbers import plain_numbers_only
 from grader.result import Status, Verdict
 
 MAX_TEXT_LENGTH = 10_000
@@ -71,7 +71,7 @@ class AnswerSpec(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
-    _numbers_not_text = model_validator(mode="before")(classmethod(numbers_not_text))
+    _plain_numbers_only = model_validator(mode="before")(classmethod(plain_numbers_only))
 
     type: str
     """The answer type's tag (``number``, ``array``, ...)."""
@@ -137,7 +137,7 @@ class Tolerances(BaseModel):
     """Numeric tolerances shared by the numeric answer types (numpy ``isclose`` semantics)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
-    _numbers_not_text = model_validator(mode="before")(classmethod(numbers_not_text))
+    _plain_numbers_only = model_validator(mode="before")(classmethod(plain_numbers_only))
 
     abs_tol: float = Field(default=1e-6, ge=0.0, allow_inf_nan=False)
     """Absolute tolerance: a value is accepted when ``|actual - expected| <= abs_tol + rel_tol * |expected|``."""

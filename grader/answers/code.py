@@ -32,7 +32,7 @@ from grader.answers.array import ArrayAnswer
 from grader.answers.base import AnswerError, AnswerSpec, CheckContext, Tolerances, correct, invalid, scored
 from grader.draw_settings import unused_setting_problem
 from grader.located import located, require_unique
-from grader.plain_numbers import numbers_not_text
+from grader.plain_numbers import plain_numbers_only
 from grader.result import Verdict, Visibility
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -58,7 +58,7 @@ CaseName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$", max_lengt
 
 class _Options(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
-    _numbers_not_text = model_validator(mode="before")(classmethod(numbers_not_text))
+    _plain_numbers_only = model_validator(mode="before")(classmethod(plain_numbers_only))
 
 
 class CodeCase(_Options):

@@ -29,7 +29,7 @@ from grader.answers.base import (
 from grader.answers.references import FunctionReference
 from grader.engine.formula import FUNCTIONS, Formula, FormulaError, parse_formula
 from grader.errors import SpecError, SpecErrors
-from grader.plain_numbers import numbers_not_text
+from grader.plain_numbers import plain_numbers_only
 from grader.result import Verdict
 
 MIN_DEFINED_POINTS = 10
@@ -59,7 +59,7 @@ class Domain(BaseModel):
     """Where a variable's random values are drawn: uniformly in ``[low, high]``, or its whole numbers."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
-    _numbers_not_text = model_validator(mode="before")(classmethod(numbers_not_text))
+    _plain_numbers_only = model_validator(mode="before")(classmethod(plain_numbers_only))
 
     low: float = Field(allow_inf_nan=False)
     """Smallest value drawn."""

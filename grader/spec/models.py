@@ -14,7 +14,7 @@ from grader.answers.choice import normalize
 from grader.answers.code import NAME, NAME_RULE
 from grader.draw_settings import unused_setting_problem
 from grader.located import located, require_unique
-from grader.plain_numbers import numbers_not_text
+from grader.plain_numbers import plain_numbers_only
 from grader.result import Visibility
 from grader.spec.yaml_lines import DECIMAL_FLOAT, DECIMAL_INT
 
@@ -36,7 +36,7 @@ Slug = Annotated[str, Field(pattern=SLUG, max_length=64)]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
-    _numbers_not_text = model_validator(mode="before")(classmethod(numbers_not_text))
+    _plain_numbers_only = model_validator(mode="before")(classmethod(plain_numbers_only))
 
 
 MAX_VALIDATION_SEED = 2**63 - 1
@@ -611,13 +611,13 @@ class SheetSpec(_Strict):
     @classmethod
     def _seeds(cls, seeds: Any) -> Any:
         """Seeds are whole numbers from 0 to 2**63 - 1, as ``--seed`` and answer files take (a variant no student can
-        have is not worth validating); ``true`` is not the seed 1. (No seeds at all: validate warns.)"""
+        have is not worth validating; ``true``, which is not the seed 1, is refused before, by ``plain_numbers_only``).
+        (No seeds at all: validate warns.)"""
         if isinstance(seeds, list):
             for seed in seeds:
-                if isinstance(seed, bool) or (isinstance(seed, int) and not 0 <= seed <= MAX_VALIDATION_SEED):
+                if isinstance(seed, int) and not 0 <= seed <= MAX_VALIDATION_SEED:
                     raise out_of_range(
-                        f"a seed is a whole number from 0 to {MAX_VALIDATION_SEED} (as --seed and answer files take), "
-                        f"got {'true' if seed is True else 'false' if seed is False else seed}"
+                        f"a seed is a whole number from 0 to {MAX_VALIDATION_SEED} (as --seed and answer files take), got {seed}"
                     )
         return seeds
 

@@ -327,7 +327,10 @@ def _refuse_aliases(text: str, file: Path | str) -> None:
     for event in yaml.parse(text, Loader=SheetLoader):
         if isinstance(event, yaml.AliasEvent):
             line = event.start_mark.line + 1 if event.start_mark else None
-            raise InputFileError("YAML aliases (*name) are not allowed here", file=file, line=line)
+            raise InputFileError(
+                "YAML aliases (*name) are not allowed in sheets: write the value out at each place (answer files accept them)",
+                file=file, line=line,
+            )
 
 
 MAX_NESTING = 64

@@ -225,7 +225,7 @@ def small_sheet(seeds: str = "[1]", value: str = "{value: [1, 2]}", points: str 
         ("[1]", "{value: [1, 2]}", ".nan", "exercises[0].parts[0].points", "spec-invalid", "must be a number, not NaN"),
         ("[-1]", "{value: [1, 2]}", "1", "validation_seeds", "spec-range", f"a seed is a whole number from 0 to {2**63 - 1} (as --seed and answer files take), got -1"),
         (f"[{2**63}]", "{value: [1, 2]}", "1", "validation_seeds", "spec-range", f"got {2**63}"),
-        ("[true]", "{value: [1, 2]}", "1", "validation_seeds", "spec-range", "got true"),
+        ("[true]", "{value: [1, 2]}", "1", "validation_seeds[0]", "spec-invalid", "true is yes/no, not a number"),
         ("[1]", "{value: []}", "1", "exercises[0].inputs.x.value", "spec-invalid", "an empty list: an input needs at least one number"),
         ("[1]", "{value: [[1], []]}", "1", "exercises[0].inputs.x.value", "spec-invalid", "an empty list at value[1]"),
         ("[1]", "{value: [1, ~, 3]}", "1", "exercises[0].inputs.x.value", "spec-invalid", "an empty entry (~ or null) (at value[1])"),

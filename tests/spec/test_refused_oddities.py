@@ -322,6 +322,31 @@ def test_a_number_written_as_text_in_a_setting_is_refused_at_it(
     )
 
 
+@pytest.mark.parametrize(
+    ("setting", "written", "path", "message"),
+    [
+        ("TOL", "true", "exercises[0].parts[0].answer.abs_tol", "true is yes/no, not a number: write a number, e.g. 1"),
+        ("POINTS", "true", "exercises[0].parts[0].points", "true is yes/no, not a number: write a number, e.g. 1"),
+        ("LOW", "false", "exercises[0].inputs.w.random.low", "false is yes/no, not a number: write a number, e.g. 0"),
+        ("SHAPE", "[true]", "exercises[0].inputs.w.random.shape[0]", "true is yes/no, not a number: write a number, e.g. 1"),
+    ],
+)
+def test_a_boolean_for_a_number_or_a_number_for_a_boolean_is_refused_at_it(
+    tmp_path: Path, grader: Grader, setting: str, written: str, path: str, message: str
+) -> None:
+    """Pydantic read ``abs_tol: true`` as a tolerance of 1 (every answer then passed, and validate said ok),
+    ``shape: [true]`` as a 1-entry draw and ``partial: 1`` as true."""
+    text = QUOTED_SETTINGS.replace("shape: []", "shape: SHAPE")
+    for name, plain in {**PLAIN, "SHAPE": "[]"}.items():
+        text = text.replace(name, written if name == setting else plain)
+    error = one_located(grader, tmp_path, text)
+    assert (error["path"], error["message"]) == (path, message)
+    if setting == "TOL":  # and a number for a yes/no
+        array_part = text.replace("abs_tol: true}", "partial: 1}").replace("type: number", "type: array")
+        error = one_located(grader, tmp_path, array_part)
+        assert (error["path"], error["message"]) == ("exercises[0].parts[0].answer.partial", "1 is a number, not yes/no: write true or false")
+
+
 def test_the_same_settings_written_as_numbers_are_fine(tmp_path: Path, grader: Grader) -> None:
     text = QUOTED_SETTINGS
     for name, plain in PLAIN.items():

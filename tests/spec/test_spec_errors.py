@@ -169,7 +169,7 @@ def test_yaml_aliases_are_refused(tmp_path: Path) -> None:
     )
     path = write(tmp_path, text)
     lines = validate(path)
-    assert lines == [f"{path}:{line_of(text, 'b: *two')}: YAML aliases (*name) are not allowed here"]
+    assert lines == [f"{path}:{line_of(text, 'b: *two')}: YAML aliases (*name) are not allowed in sheets: write the value out at each place (answer files accept them)"]
 
 
 def test_every_schema_error_is_listed_in_one_run(tmp_path: Path) -> None:
