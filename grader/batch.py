@@ -447,7 +447,9 @@ def grade_one(setup: _WorkerSetup, task: SubmissionTask) -> Outcome:
     """Grade one submission with ``setup.grade_fn``; an exception escaping it (or its row) becomes a failed Result.
 
     The row keeps the hash of the bytes that were graded (the Result's), so a file changed after the batch hashed
-    it is judged "unchanged" next time only if it still holds what was graded."""
+    it is judged "unchanged" next time only if it still holds what was graded. A Result with an error and no hash
+    read no bytes (the file vanished, or became a folder, after the batch hashed it): its row keeps no hash, so the
+    next run grades the file again, whatever it holds then, instead of taking it for unchanged and keeping the 0."""
     try:
         result = setup.grade_fn(setup.spec_path, task.path)
         if not isinstance(result, Result):
@@ -463,7 +465,8 @@ def grade_one(setup: _WorkerSetup, task: SubmissionTask) -> Outcome:
                 "against another version of it; it will be graded again on the next run"
             )
             return Outcome(_record(failed_result(setup.identity, task, message), task, grader_failed=True), message)
-        record = _record(result, task, declared=declared, submission_hash=result.submission_hash or task.submission_hash)
+        graded_hash = result.submission_hash or ("" if result.error is not None else task.submission_hash)
+        record = _record(result, task, declared=declared, submission_hash=graded_hash)
         return Outcome(record, None, (declared, result.student_id) if declared is not None else None)
     except (SpecError, SpecErrors) as error:  # the sheet cannot make this variant's key: the author's fault
         detail = str(error) if task.shown_path is None else str(error).replace(str(task.path), task.shown_path)

@@ -161,6 +161,36 @@ def test_a_file_changed_while_the_batch_runs_keeps_the_hash_of_what_was_graded(t
     assert _rows(book)["late.yaml"][0] == "s-correct"
 
 
+@pytest.mark.parametrize("replaced_by", ["nothing", "a folder"])
+def test_a_file_gone_while_the_batch_grades_it_is_graded_again_when_it_is_back(tmp_path: Path, replaced_by: str) -> None:
+    """A file moved away (an rsync or LMS sync, say) after the batch hashed it scores 0 with the reason; its row
+    kept the hash of the bytes it no longer held, so the next run took it, back unchanged, for graded and kept 0."""
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    target = folder / "synced.yaml"
+    shutil.copy(CORRECT, target)
+    saved = tmp_path / "saved.yaml"
+    book = tmp_path / "gb.sqlite"
+
+    def move_away_then_grade(spec: Path, path: Path):  # noqa: ANN202 -- the file leaves after the batch hashed it
+        from grader.grading import grade_file
+
+        path.rename(saved)
+        if replaced_by == "a folder":
+            path.mkdir()
+        return grade_file(spec, path)
+
+    first = run_batch(SHEET, folder, jobs=1, gradebook_path=book, progress=False, grade_fn=move_away_then_grade)
+    assert (first.graded, first.failed) == (1, 1)
+    assert "synced.yaml" in (_rows(book)["synced.yaml"][1] or "")
+    if replaced_by == "a folder":
+        target.rmdir()
+    saved.rename(target)  # back, byte for byte
+    again = run_batch(SHEET, folder, jobs=1, gradebook_path=book, progress=False)
+    assert (again.graded, again.skipped, again.failed) == (1, 0, 0)
+    assert _rows(book)["synced.yaml"] == ("s-correct", None)
+
+
 def test_a_gradebook_held_by_another_process_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(gradebook_module, "LOCK_SECONDS", 0.2)
     folder = tmp_path / "subs"
