@@ -845,9 +845,7 @@ def run_batch(
             try:
                 submission_hash = file_sha256(path)
             except OSError as error:  # gone since it was found, or not readable: a result for it, and go on
-                task = SubmissionTask(key=key, path=path, submission_hash="", owner=owner)
-                message = f"{file_name(path)}: the file could not be read ({error.strerror or type(error).__name__})"
-                unreadable.append(Outcome(_record(failed_result(identity, task, message), task), None))
+                unreadable.append(_unreadable_outcome(identity, SubmissionTask(key=key, path=path, submission_hash="", owner=owner), error))
                 continue
             before = graded_before.get(key)
             # Unchanged, and credited the same way (to the same owner, or by its own id both times): skipped.
@@ -1020,14 +1018,30 @@ def _worker_grader_version() -> str:
     return grader.__version__
 
 
-def _dask_items(tasks: Sequence[SubmissionTask]) -> list[tuple[SubmissionTask, bytes, int]]:
+def _dask_items(
+    tasks: Sequence[SubmissionTask], identity: SheetIdentity
+) -> tuple[list[tuple[SubmissionTask, bytes, int]], list[Outcome]]:
     """Each task with its file's bytes, as many as grading reads (one more than MAX_FILE_BYTES: the remote
-    worker then refuses the file as too large, as a local one would), and the file's size in bytes."""
+    worker then refuses the file as too large, as a local one would), and the file's size in bytes; and the
+    outcomes of the files that can no longer be read (gone or replaced since the batch found them), graded 0 here
+    as a local worker grades them, instead of stopping the batch."""
     items = []
+    unreadable = []
     for task in tasks:
-        with task.path.open("rb") as handle:
-            items.append((task, handle.read(MAX_FILE_BYTES + 1), os.fstat(handle.fileno()).st_size))
-    return items
+        try:
+            with task.path.open("rb") as handle:
+                items.append((task, handle.read(MAX_FILE_BYTES + 1), os.fstat(handle.fileno()).st_size))
+        except OSError as error:
+            unreadable.append(_unreadable_outcome(identity, task, error))
+    return items, unreadable
+
+
+def _unreadable_outcome(identity: SheetIdentity, task: SubmissionTask, error: OSError) -> Outcome:
+    """0 points for a file the batch cannot read (gone, a folder now, no permission), with the reason; its row keeps
+    no hash, so the next run tries it again."""
+    unread = SubmissionTask(key=task.key, path=task.path, submission_hash="", owner=task.owner)
+    message = f"{file_name(task.path)}: the file could not be read ({error.strerror or type(error).__name__})"
+    return Outcome(_record(failed_result(identity, unread, message), unread), None)
 
 
 def _run_dask(
@@ -1116,15 +1130,23 @@ def _dask_grade(
     retry_alone: list[SubmissionTask] = []
     chunk_of: dict[Any, list[SubmissionTask]] = {}
 
-    def submit(chunk: list[SubmissionTask]) -> Any:
-        future = client.submit(_grade_chunk_remote, remote_future, _dask_items(chunk), pure=False)
-        chunk_of[future] = chunk
-        return future
-
     completed = as_completed()
-    for _ in range(min(len(queue), workers * IN_FLIGHT_PER_JOB)):
-        completed.add(submit(queue.pop()))
+    unread: list[Outcome] = []  # files gone since they were found: graded 0 here, yielded as the loop goes
+    in_flight = workers * IN_FLIGHT_PER_JOB
+
+    def submit_more() -> None:
+        while (retry_alone or queue) and len(chunk_of) < in_flight:
+            items, unreadable = _dask_items([retry_alone.pop()] if retry_alone else queue.pop(), setup.identity)
+            unread.extend(unreadable)
+            if items:
+                future = client.submit(_grade_chunk_remote, remote_future, items, pure=False)
+                chunk_of[future] = [task for task, _, _ in items]
+                completed.add(future)
+
+    submit_more()
     for future in completed:
+        yield from unread
+        unread.clear()
         chunk = chunk_of.pop(future)
         try:
             outcomes = future.result()
@@ -1132,12 +1154,9 @@ def _dask_grade(
             if len(chunk) > 1:
                 retry_alone.extend(chunk)
             else:
-                outcomes = [_dead_worker_outcome(setup.identity, chunk[0], f"Dask: {error}")]
-                yield from outcomes
+                yield _dead_worker_outcome(setup.identity, chunk[0], f"Dask: {error}")
         else:
             yield from outcomes
         future.release()
-        if retry_alone:
-            completed.add(submit([retry_alone.pop()]))
-        elif queue:
-            completed.add(submit(queue.pop()))
+        submit_more()
+    yield from unread

@@ -118,3 +118,45 @@ def test_a_file_over_the_size_limit_is_refused_with_its_own_size(cluster, tmp_pa
     )
     [result] = list(summary.results())
     assert result.error == f"big.yaml: the file is {size} bytes; the limit is {MAX_FILE_BYTES}", result.error
+
+
+@pytest.mark.slow
+def test_files_gone_before_their_chunk_is_sent_are_graded_0_and_the_batch_goes_on(  # type: ignore[no-untyped-def]
+    cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parent reads each file when its chunk is sent; a file deleted since it was hashed (an LMS sync) stopped
+    the whole batch with an internal error. Now it scores 0 with the reason, as with local workers, also when its
+    whole chunk is gone, and the next run grades it again once it is back."""
+    import grader.batch as batch_module
+
+    spec = write_fake_spec(tmp_path)
+    folder = tmp_path / "submissions"
+    paths = make_fake_cohort(folder, 10)
+    gone = {paths[5], paths[8], paths[9]}  # chunks of 4: one of the second, all of the third
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    hash_of = batch_module.file_sha256
+
+    def hash_then_lose(path: Path) -> str:
+        digest = hash_of(path)
+        if path in gone:
+            shutil.move(path, saved / path.name)
+        return digest
+
+    monkeypatch.setattr(batch_module, "file_sha256", hash_then_lose)
+    gradebook_path = tmp_path / "gb.sqlite"
+    summary = run_batch(
+        spec, folder, executor="dask", scheduler=cluster.scheduler_address, gradebook_path=gradebook_path,
+        progress=False, grade_fn=fake_grade, chunk_size=4,
+    )
+    assert (summary.graded, summary.failed, summary.grader_failures) == (10, 3, 0)
+    assert sorted(path for path, _ in summary.unreadable) == sorted(str(p.resolve()) for p in gone)
+    assert all("the file could not be read (No such file or directory)" in why for _, why in summary.unreadable)
+    monkeypatch.setattr(batch_module, "file_sha256", hash_of)
+    for path in gone:
+        shutil.move(saved / path.name, path)
+    again = run_batch(
+        spec, folder, executor="dask", scheduler=cluster.scheduler_address, gradebook_path=gradebook_path,
+        progress=False, grade_fn=fake_grade, chunk_size=4,
+    )
+    assert (again.graded, again.failed, again.skipped) == (3, 0, 7)
