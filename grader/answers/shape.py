@@ -25,6 +25,8 @@ MAX_SIZE = 10**9
 _MAX_SIZE_DIGITS = len(str(MAX_SIZE))
 _SEPARATOR = re.compile(r"\s*(?:[x×X*,]|\s)\s*")
 _BRACKETS = {"(": ")", "[": "]", "{": "}"}
+_TORCH_SIZE = re.compile(r"(?:torch\.)?Size\s*\((.*)\)", re.DOTALL)
+"""How PyTorch prints a shape: ``torch.Size([2, 3])``."""
 
 
 def _size(item: Any, position: int) -> int:
@@ -49,15 +51,20 @@ def _size(item: Any, position: int) -> int:
 
 
 def parse_shape(raw: Any) -> tuple[int, ...]:
-    """``"2x2x2"``, ``"2 x 2 x 2"``, ``"2×2×2"``, ``"(2, 2, 2)"``, ``[2, 2, 2]`` or ``4`` as a tuple of sizes."""
+    """``"2x2x2"``, ``"2 x 2 x 2"``, ``"2×2×2"``, ``"(2, 2, 2)"``, ``[2, 2, 2]`` or ``4`` as a tuple of sizes; also as
+    numpy and PyTorch print shapes: ``"(3,)"`` and ``"torch.Size([2, 3])"``."""
     if isinstance(raw, bool):
         raise AnswerError(f"expected a shape such as 4x4x2, got {describe_raw(raw)}")
     if isinstance(raw, int):
         return (_size(raw, 1),)
     if isinstance(raw, str):
         text = bounded_text(raw, "the shape")
+        if (printed_by_torch := _TORCH_SIZE.fullmatch(text)) is not None:
+            text = printed_by_torch.group(1).strip()
         if text[:1] in _BRACKETS and text[-1:] == _BRACKETS[text[:1]]:
             text = text[1:-1].strip()
+        if text.endswith(","):  # a tuple as Python prints one of one size, (3,), as numpy's .shape does
+            text = text[:-1].rstrip()
         if not text:
             raise AnswerError("expected a shape such as 4x4x2, got empty text")
         items: list[Any] = [piece for piece in _SEPARATOR.split(text)]
@@ -83,7 +90,8 @@ def parse_shape(raw: Any) -> tuple[int, ...]:
 class ShapeAnswer(AnswerSpec):
     """The size of a volume, e.g. ``4x4x2`` for height x width x depth.
 
-    Written as ``"4x4x2"``, ``"4 x 4 x 2"``, ``"4×4×2"``, ``"(4, 4, 2)"`` or ``[4, 4, 2]``. The key's value is a
+    Written as ``"4x4x2"``, ``"4 x 4 x 2"``, ``"4×4×2"``, ``"(4, 4, 2)"`` or ``[4, 4, 2]``, or as numpy and PyTorch
+    print a shape (``(3,)``, ``torch.Size([4, 4, 2])``). The key's value is a
     tuple of ints; the order of the dimensions matters (the prompt says which order).
     """
 

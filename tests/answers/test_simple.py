@@ -14,14 +14,18 @@ CTX = CheckContext.from_seed(0)
 
 
 # ---- shape -------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("raw", ["2x2x2", "2 x 2 x 2", "2×2×2", "2X2X2", "(2, 2, 2)", "[2,2,2]", [2, 2, 2], "2*2*2"])
+@pytest.mark.parametrize(
+    "raw",
+    ["2x2x2", "2 x 2 x 2", "2×2×2", "2X2X2", "(2, 2, 2)", "[2,2,2]", [2, 2, 2], "2*2*2", "(2, 2, 2,)", "torch.Size([2, 2, 2])"],
+)
 def test_shape_reads_every_documented_form(raw: object) -> None:
     assert ShapeAnswer().parse(raw) == (2, 2, 2)
 
 
 def test_shape_single_dimension() -> None:
-    assert ShapeAnswer().parse(4) == (4,)
-    assert ShapeAnswer().parse("4") == (4,)
+    """Also as numpy's ``.shape`` and PyTorch print one: ``(3,)`` had been refused ("cannot read '(3,)' as a shape")."""
+    for raw in (4, "4", "(4,)", "[4,]", "torch.Size([4])"):
+        assert ShapeAnswer().parse(raw) == (4,), raw
 
 
 @pytest.mark.parametrize(
@@ -33,6 +37,8 @@ def test_shape_single_dimension() -> None:
         ([2, True], "dimension 2 is true (a boolean)"),
         ([2, 2.5], "dimension 2 is the number 2.5"),
         ("", "got empty text"),
+        ("(,)", "got empty text"),
+        ("torch.Size([])", "got empty text"),
         ([], "got an empty list"),
         ({"h": 2}, "got a mapping"),
         ([1] * 40, "at most 32 are read"),
