@@ -315,7 +315,10 @@ def _grade_command(
             sheet_faults.append(f"{shown}: {SHEET_FAULT}" if mode == "check" else f"{shown}: the sheet failed on this variant: {error}")
             told = error.result if isinstance(error, VariantKeyError) else unusable(loaded, path, SHEET_FAULT)  # type: ignore[arg-type]
             results.append(told)
+    graded = results  # one per file, for stderr; the report may combine them
     reader = audience.value
+    if len(results) > 1 and fmt in ONE_FILE_FORMATS:
+        results = [_one_submission(loaded, results, fmt)]  # type: ignore[arg-type]
     if len(results) == 1 and fmt is ReportFormat.junit:
         text = render_junit(results[0], reader, timestamp=_now_for_junit())
     elif len(results) == 1:
@@ -326,19 +329,17 @@ def _grade_command(
         text = render_md_many(results, reader)
     elif fmt is ReportFormat.json:
         text = "[\n" + ",\n".join(render(r, "json", audience=reader).strip() for r in results) + "\n]"
-    else:
-        raise GraderError(f"--format {fmt.value} writes one file per submission: grade them one at a time, or use `grader batch --format {fmt.value} --out-dir DIR`")
     _emit(text, output)  # the report first: a summary that cannot be written must not lose it
     _step_summary(lambda: render_md(results[0]) if len(results) == 1 else render_md_many(results))
     for fault in sheet_faults:
         typer.echo(fault, err=True)
     if sheet_faults:
         raise typer.Exit(2)
-    not_graded = [(path, r) for path, r in zip(files, results, strict=True) if r.error]
+    not_graded = [(path, r) for path, r in zip(files, graded, strict=True) if r.error]
     for path, result in not_graded[:20]:  # also on stderr: a CI log shows why, even when the report went to a file
         # The report names the file by its name only (the student's view); here, the path it was given as.
         typer.echo(f"{one_line(str(path))}: could not be graded: {printable(result.error or '')}", err=True)
-    if len(results) == 1 and not_graded:  # several: like a batch, an unusable one is a result (0 with the reason)
+    if len(graded) == 1 and not_graded:  # several: like a batch, an unusable one is a result (0 with the reason)
         raise typer.Exit(2)
     if fail_under is not None:
         below = [r for r in results if _graded_score(r) < fail_under]
@@ -348,6 +349,29 @@ def _grade_command(
             typer.echo(f"{len(below)} of {len(results)} submissions are below --fail-under {fail_under:g}", err=True)
         if below:
             raise typer.Exit(1)
+
+
+ONE_FILE_FORMATS = (ReportFormat.html, ReportFormat.junit, ReportFormat.gradescope)
+"""Formats of one report per submission: several files given are one student's submission, combined."""
+
+
+def _one_submission(sheet: Sheet, results: list[Result], fmt: ReportFormat) -> Result:
+    """The Results of several files as one submission's (Gradescope's /autograder/submission holds the answer file
+    and the code file of one student). For html and junit, GraderError when the files name more than one student
+    (a folder of a cohort is batch's); Gradescope's submission is one whatever ids its files give (a template's
+    placeholder id left in one of them, say), and its report notes the ids."""
+    from grader.combined import combined_result, students_named
+    from grader.report.common import printable
+
+    named = students_named(results)
+    if len(named) > 1 and fmt is not ReportFormat.gradescope:
+        shown = ", ".join(printable(repr(student)) for student in named[:5]) + (", ..." if len(named) > 5 else "")
+        raise GraderError(
+            f"--format {fmt.value} writes one report per submission, and these files name {len(named)} students "
+            f"({shown}): give one student's files (an answer file and a code file are combined), or use "
+            f"`grader batch --format {fmt.value} --out-dir DIR` for a folder of many"
+        )
+    return combined_result(sheet, results)
 
 
 def _now_for_junit(graded_at: str | None = None) -> str:

@@ -71,12 +71,12 @@ def test_junit_carries_notes_as_properties_and_in_system_out() -> None:
 
 def test_gradescope_shows_notes_in_the_always_visible_output() -> None:
     data = json.loads(render(check_mode(), "gradescope"))
-    assert "Notes on the file you handed in" in data["output"] and "did you mean 'b_pool'?" in data["output"]
+    assert "Notes on what you handed in" in data["output"] and "did you mean 'b_pool'?" in data["output"]
 
 
 def test_a_result_without_notes_shows_no_notes_section() -> None:
     for fmt in HUMAN_FORMATS:
-        assert "Notes on the file you handed in" not in render(mixed(), fmt), fmt
+        assert "Notes on what you handed in" not in render(mixed(), fmt), fmt
 
 
 # ---------------------------------------------------------------------------------------------- unreadable answers
