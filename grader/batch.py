@@ -145,6 +145,8 @@ class BatchSummary:
     reassigned: list[tuple[str, str, str]] = field(default_factory=list)
     """``(key, id the file gives, owner)`` of the files ``student_from`` credited to another student than the one
     they name."""
+    exposed: int = 0
+    """Code submissions graded in this run whose code ran without bubblewrap's private filesystem."""
 
     @property
     def rate(self) -> float:
@@ -162,6 +164,10 @@ class BatchSummary:
             f"graded {self.graded} ({self.failed} could not be graded), skipped {self.skipped} unchanged; {speed}",
             f"gradebook: {self.gradebook_path}",
         ]
+        if self.exposed:
+            from grader.sandbox.layers import exposure_warning
+
+            lines.append(exposure_warning(self.exposed))
         if self.unlisted:
             lines.append(f"{len(self.unlisted)} folder(s) or file(s) could not be read (no permission?); what they hold was neither graded nor forgotten:")
             lines += _first_ones([f"  {one_line(path)}" for path in self.unlisted])
@@ -212,6 +218,7 @@ class BatchSummary:
             self.unreadable.append((record.path, record.error))
         if outcome.reassigned is not None:
             self.reassigned.append((record.path, *outcome.reassigned))
+        self.exposed += outcome.exposed
 
     def below(self, threshold: float) -> list[tuple[str, float]]:
         """``(key, score)`` of every submission of this sheet version in the gradebook (graded now or skipped as
@@ -386,6 +393,8 @@ class Outcome:
     grader_failure: str | None
     reassigned: tuple[str, str] | None = None
     """``(id the file gives, owner)`` when its owner (``--student-from``) is someone else: the instructor hears."""
+    exposed: bool = False
+    """Code that ran without bubblewrap's private filesystem (:func:`grader.sandbox.layers.exposed`)."""
 
 
 _setup: _WorkerSetup | None = None
@@ -467,7 +476,8 @@ def grade_one(setup: _WorkerSetup, task: SubmissionTask) -> Outcome:
             return Outcome(_record(failed_result(setup.identity, task, message), task, grader_failed=True), message)
         graded_hash = result.submission_hash or ("" if result.error is not None else task.submission_hash)
         record = _record(result, task, declared=declared, submission_hash=graded_hash)
-        return Outcome(record, None, (declared, result.student_id) if declared is not None else None)
+        reassigned = (declared, result.student_id) if declared is not None else None
+        return Outcome(record, None, reassigned, exposed=_ran_exposed(result))
     except (SpecError, SpecErrors) as error:  # the sheet cannot make this variant's key: the author's fault
         detail = str(error) if task.shown_path is None else str(error).replace(str(task.path), task.shown_path)
         told = error.result if isinstance(error, VariantKeyError) else failed_result(setup.identity, task, SHEET_FAULT)
@@ -534,6 +544,16 @@ def owned_by(result: Result, owner: str) -> tuple[Result, str | None]:
         return result, None
     notes = [note for note in result.notes if not asks_for_an_id(note)]
     return result.model_copy(update={"student_id": owner, "notes": notes}), (declared or None)
+
+
+def _ran_exposed(result: Result) -> bool:
+    """Whether ``result``'s code ran without bubblewrap's private filesystem (False for an answer file, without
+    loading the sandbox, which grading loads only for code)."""
+    if not result.sandbox_layers:
+        return False
+    from grader.sandbox.layers import exposed
+
+    return exposed(result.sandbox_layers)
 
 
 def code_threads_per_job(jobs: int, cores: int | None = None) -> int:

@@ -339,6 +339,11 @@ def _grade_command(
     for path, result in not_graded[:20]:  # also on stderr: a CI log shows why, even when the report went to a file
         # The report names the file by its name only (the student's view); here, the path it was given as.
         typer.echo(f"{one_line(str(path))}: could not be graded: {printable(result.error or '')}", err=True)
+    if mode == "full":  # (check runs a student's own code on their own machine)
+        from grader.sandbox.layers import exposed, exposure_warning
+
+        if unshielded := sum(exposed(result.sandbox_layers) for result in graded):
+            typer.echo(exposure_warning(unshielded), err=True)
     if len(graded) == 1 and not_graded:  # several: like a batch, an unusable one is a result (0 with the reason)
         raise typer.Exit(2)
     if fail_under is not None:

@@ -45,6 +45,23 @@ LAYER_HOWTO: dict[str, str] = {
 
 BWRAP_LAYERS: tuple[str, ...] = ("no-network", "pid-namespace", "read-only-system", "private-filesystem")
 
+
+def exposed(layers_used: dict[str, bool]) -> bool:
+    """Whether code run with these layers (a Result's ``sandbox_layers``; ``{}`` when no code ran) could read the
+    machine's files: it ran without bubblewrap's private filesystem (bubblewrap missing, or failing after its probe)."""
+    return bool(layers_used) and not layers_used.get("private-filesystem", False)
+
+
+def exposure_warning(count: int) -> str:
+    """What ``grade`` and ``batch`` tell the instructor when ``count`` code submissions ran :func:`exposed`: the
+    default runs code anyway (a laptop without bubblewrap can still grade), so it must not happen in silence."""
+    return (
+        f"warning: {count} code submission{'s' if count != 1 else ''} ran without bubblewrap (no private filesystem): "
+        "students' code could read every file this user can read, the sheet, the gradebook and other students' files "
+        "included; install bubblewrap (apt-get install -y bubblewrap), or pass --require-sandbox to refuse to run "
+        "code without it"
+    )
+
 # Where the harness code is mounted inside the bubblewrap sandbox.
 HARNESS_MOUNT = "/opt/grader-sandbox"
 

@@ -121,6 +121,31 @@ def test_require_sandbox_says_why_an_installed_bubblewrap_failed(monkeypatch: py
     code, err = _grader(monkeypatch, capsys, "check", str(SHEET), str(CODE / "correct.py"), "--require-sandbox")
     assert code == 2 and f"bubblewrap is installed, but {said}" in err, err
 
+
+def test_code_run_without_bubblewrap_is_never_silent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Without bubblewrap, code runs (a laptop can still grade) but could read the machine's files, the sheet and
+    other students' included: grade and batch said nothing of it; now they warn. check runs a student's own code on
+    their own machine, and answer files run no code: no warning."""
+    from grader.sandbox import layers
+
+    probed = dict(layers.probe_layers(), **{name: False for name in layers.BWRAP_LAYERS})
+    monkeypatch.setattr(layers, "probe_layers", lambda: probed)
+    warning = "code submission ran without bubblewrap (no private filesystem): students' code could read every file"
+    code, _, err = run_grader(monkeypatch, capsys, "grade", str(SHEET), str(CODE / "correct.py"))
+    assert code == 0 and f"warning: 1 {warning}" in err, err
+    code, _, err = run_grader(monkeypatch, capsys, "check", str(SHEET), str(CODE / "correct.py"))
+    assert code == 0 and "bubblewrap" not in err, err
+    code, _, err = run_grader(monkeypatch, capsys, "grade", str(SHEET), str(ROOT / "submissions" / "week7" / "correct.yaml"))
+    assert code == 0 and "bubblewrap" not in err, err
+    folder = tmp_path / "code"
+    folder.mkdir()
+    for name in ("correct.py", "error-crash.py"):
+        shutil.copy(CODE / name, folder / name)
+    shutil.copy(ROOT / "submissions" / "week7" / "correct.yaml", folder / "answers.yaml")
+    code, out, err = run_grader(monkeypatch, capsys, "batch", str(SHEET), str(folder), "--jobs", "1", "--gradebook", str(tmp_path / "gb.sqlite"))
+    assert code == 0 and "warning: 2 code submissions ran without bubblewrap" in out + err, out + err
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
