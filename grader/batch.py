@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from grader import __version__
+from grader.cohort import conflicts_in
 from grader.errors import SHEET_FAULT, GraderError, Interrupted, SpecError, SpecErrors, VariantKeyError
 from grader.gradebook import Gradebook, PreparedRecord, prepare_record
 from grader.notes import asks_for_an_id
@@ -147,6 +148,9 @@ class BatchSummary:
     they name."""
     exposed: int = 0
     """Code submissions graded in this run whose code ran without bubblewrap's private filesystem."""
+    conflicts: list[str] = field(default_factory=list)
+    """One line per student whose files in the gradebook grade the same parts, naming the file that counts
+    (:func:`grader.cohort.conflicts_in`): a resubmission, or a file giving a classmate's id."""
 
     @property
     def rate(self) -> float:
@@ -195,6 +199,13 @@ class BatchSummary:
                 "the id it gives:"
             )
             lines += _first_ones([f"  {one_line(path)}" for path in self.unmatched])
+        if self.conflicts:
+            lines.append(
+                f"{len(self.conflicts)} student id(s) are given by several files grading the same parts; the one graded "
+                "last counts for them (a resubmission, or a file giving a classmate's id? `--student-from` credits each "
+                "file to the student whose folder holds it):"
+            )
+            lines += _first_ones([f"  {printable(one_line(line))}" for line in self.conflicts])
         if self.unreadable:
             lines.append(f"{len(self.unreadable)} could not be graded (0 points, with the reason in their report):")
             lines += _first_ones([f"  {one_line(path)}: {printable(one_line(why))}" for path, why in self.unreadable])
@@ -893,6 +904,7 @@ def run_batch(
                     gradebook.write(outcome.record)
                     summary.add(outcome)
                 bar.update(summary.graded, summary.failed)
+        summary.conflicts = conflicts_in(gradebook, identity.spec_hash)
     summary.elapsed = time.perf_counter() - started
     return summary
 

@@ -33,6 +33,7 @@ pass files ordered by path, so the output does not depend on the order a paralle
 from __future__ import annotations
 
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -41,7 +42,7 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 from grader.notes import named_after_file
 
 if TYPE_CHECKING:
-    from grader.gradebook import Gradebook
+    from grader.gradebook import Gradebook, SubmissionRow
     from grader.result import PartResult, Result
     from grader.spec.loader import Sheet
 
@@ -297,6 +298,29 @@ def students_in(book: Gradebook, spec_hash: str) -> list[StudentGrade[PartResult
         if result is not None:
             files.append(graded_file(result, path=row.path, graded_at=row.graded_at, grader_failed=row.grader_failed))
     return by_student(files)
+
+
+def conflicts_in(book: Gradebook, spec_hash: str) -> list[str]:
+    """The :meth:`StudentGrade.conflict` line of every student of one sheet version in a gradebook whose files
+    grade the same parts (two answer files, or two code files, giving one id: a resubmission, or a classmate's id).
+
+    A batch's summary calls this on every run, so only candidates' Results are read: an answer file and a code file
+    grade different parts (:func:`grader.grading.parts_answered_by`), so a student with one of each, as a course
+    has them, is no candidate."""
+    from grader.submission.answer_file import CODE_SUFFIXES
+
+    def kind(row: SubmissionRow) -> tuple[str, bool]:
+        return unicodedata.normalize("NFC", row.student_id), PurePath(row.path).suffix.lower() in CODE_SUFFIXES
+
+    rows = [row for row in book.rows(spec_hash) if row.student_id and not row.grader_failed]
+    same_kind = Counter(kind(row) for row in rows)
+    files = []
+    for row in rows:
+        if same_kind[kind(row)] > 1:
+            result = book.result(row.path, spec_hash)
+            if result is not None:
+                files.append(graded_file(result, path=row.path, graded_at=row.graded_at))
+    return [conflict for student in by_student(files) if (conflict := student.conflict()) is not None]
 
 
 def sheet_points(sheet: Sheet) -> dict[str, float]:

@@ -82,7 +82,14 @@ def test_without_it_the_files_own_ids_count_and_a_changed_pattern_regrades(tmp_p
     first = run_batch(SHEET, folder, jobs=1, gradebook_path=book, progress=False)
     assert first.reassigned == [] and first.unmatched == []
     assert _ids(book)["alice/answers.yaml"][0] == "bob"  # what the file says: the impersonation works
+    # ... but not in silence: the summary names the files giving bob's id and points to --student-from.
+    [conflict] = first.conflicts
+    assert conflict.startswith("student 'bob' handed in several files grading the same parts; the one graded last counts")
+    described = first.describe()
+    assert "1 student id(s) are given by several files grading the same parts" in described
+    assert "--student-from" in described and conflict in described
     second = run_batch(SHEET, folder, jobs=1, gradebook_path=book, progress=False, student_from=PER_FOLDER)
+    assert second.conflicts == []
     # Regraded: the files now credited by their folder (a changed way of crediting, even where the id stays
     # bob's); the loose file matches no folder, as before: unchanged, skipped.
     assert (second.graded, second.skipped) == (3, 1)
