@@ -185,6 +185,18 @@ def scored(fraction: float, feedback: str = "", details: Sequence[str] = ()) -> 
 
 
 # ---- reading raw values ------------------------------------------------------------------------------------
+QUOTED_CHARACTERS = 60
+"""Most characters of a student's text a message quotes (an answer may be 10,000 long, and a report quotes it in
+every part it fails, and in every format)."""
+
+
+def quoted(text: str) -> str:
+    """``text`` in quotes for a message, its first :data:`QUOTED_CHARACTERS` only when longer (with its length)."""
+    if len(text) <= QUOTED_CHARACTERS:
+        return repr(text)
+    return f"{text[:QUOTED_CHARACTERS]!r}... ({len(text)} characters)"
+
+
 def describe_raw(raw: Any) -> str:
     """A short student-facing description of a raw value: ``the text 'seven'``, ``true (a boolean)``."""
     if raw is None:

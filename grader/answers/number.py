@@ -13,6 +13,7 @@ from typing import Any, Literal
 import numpy as np
 
 from grader.answers.base import (
+    QUOTED_CHARACTERS,
     AnswerError,
     AnswerSpec,
     CheckContext,
@@ -30,6 +31,7 @@ from grader.answers.base import (
     number_hint,
     number_to_json,
     places_text,
+    quoted,
     scored,
     with_hint,
 )
@@ -55,9 +57,9 @@ def evaluate_constant(text: str) -> float:
         formula = parse_formula(text, variables=CONSTANTS)
         value = np.asarray(formula.evaluate(CONSTANTS), dtype=np.float64)
     except FormulaError as exc:
-        raise AnswerError(f"cannot read {text!r} as a number: {exc}") from None
+        raise AnswerError(f"cannot read {quoted(text)} as a number: {exc}") from None
     if value.size != 1:
-        raise AnswerError(f"cannot read {text!r} as a number: it gives {value.size} values, expected one")
+        raise AnswerError(f"cannot read {quoted(text)} as a number: it gives {value.size} values, expected one")
     return float(value.reshape(()))
 
 
@@ -103,13 +105,13 @@ def _parse_number_text(text: str) -> float:
     signs = _DOUBLED_SIGN.match(text)
     if signs is not None:  # "+-27" is most likely ±27, "--3" a typo: neither is read as a number
         rest = text[signs.end():].strip()
-        example = f", e.g. {rest} or -{rest}" if _is_float(rest) and rest[:1] not in "+-" else ""
+        example = f", e.g. {rest} or -{rest}" if _is_float(rest) and rest[:1] not in "+-" and len(rest) <= QUOTED_CHARACTERS else ""
         raise AnswerError(
-            f"cannot read {original!r} as a number: it starts with two signs ({signs.group(0).replace(' ', '')}); "
+            f"cannot read {quoted(original)} as a number: it starts with two signs ({signs.group(0).replace(' ', '')}); "
             f"write one sign at most{example}"
         )
     if "\u00b1" in text or "+/-" in text:
-        raise AnswerError(f"cannot read {original!r} as a number: write the value alone, without '±' and an uncertainty")
+        raise AnswerError(f"cannot read {quoted(original)} as a number: write the value alone, without '±' and an uncertainty")
     if _DECIMAL_COMMA.fullmatch(text):
         whole, _, fraction = text.partition(",")
         digits = whole.lstrip("+-")

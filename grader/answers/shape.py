@@ -14,6 +14,7 @@ from grader.answers.base import (
     bounded_text,
     correct,
     describe_raw,
+    quoted,
     scored,
     whole_number_text,
 )
@@ -69,11 +70,11 @@ def parse_shape(raw: Any) -> tuple[int, ...]:
             raise AnswerError("expected a shape such as 4x4x2, got empty text")
         items: list[Any] = [piece for piece in _SEPARATOR.split(text)]
         if any(not piece for piece in items):
-            raise AnswerError(f"cannot read {raw.strip()!r} as a shape: write the sizes like 4x4x2 or [4, 4, 2]")
+            raise AnswerError(f"cannot read {quoted(raw.strip())} as a shape: write the sizes like 4x4x2 or [4, 4, 2]")
         for position, piece in enumerate(items, start=1):
             if not piece.isdecimal():  # _size reads it (str.isdecimal: digits int() reads)
                 raise AnswerError(
-                    f"cannot read {raw.strip()!r} as a shape: dimension {position} is {piece!r}, "
+                    f"cannot read {quoted(raw.strip())} as a shape: dimension {position} is {quoted(piece)}, "
                     "expected a whole number (write the sizes like 4x4x2 or [4, 4, 2])"
                 )
     elif isinstance(raw, (list, tuple)):

@@ -215,7 +215,11 @@ def _syntax_message(text: str, exc: SyntaxError, indent: int) -> FormulaError:
         base, power = superscript.group(1) or "x", superscript.group(2)
         hint = f"; write powers with '**', e.g. {base}**{power.translate(_SUPERSCRIPT_DIGITS)} not {base}{power}"
     elif implicit is not None:
-        hint = f"; write multiplication with '*', e.g. {implicit.group(1)}*{implicit.group(2)} not {implicit.group(0)}"
+        number, name, written = implicit.group(1), implicit.group(2), implicit.group(0)
+        if len(number) > 20:  # a student's 1500 digits are not repeated
+            number = "..." + number[-6:]
+            written = number + name
+        hint = f"; write multiplication with '*', e.g. {number}*{name} not {written}"
     elif text.count("(") != text.count(")"):
         hint = f"; the parentheses do not match ({text.count('(')} '(' but {text.count(')')} ')')"
     elif stripped and stripped[-1] in "+-*/,(":

@@ -429,3 +429,23 @@ def test_implicit_multiplication_is_explained_without_python_words(text: str, sa
     with pytest.raises(FormulaError) as caught:
         parse_formula(text)
     assert said in str(caught.value) and "decimal literal" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("answer", "raw"),
+    [
+        (NumberAnswer(), "1" * 1500 + "x"),  # read as a formula: "a number directly followed by a name"
+        (NumberAnswer(), "9" * 3000 + "x"),  # over the formula's length limit
+        (NumberAnswer(), "+-" + "5" * 3000),
+        (ShapeAnswer(), "2x" * 1500 + "y"),
+        (ShapeAnswer(), "2, " + "7" * 4000 + "q"),
+    ],
+)
+def test_a_long_unreadable_answer_is_quoted_in_part(answer: Any, raw: str) -> None:
+    """Messages quoted the whole text (3,000 characters, in every format and in the step summary); now its first 60
+    characters and its length."""
+    with pytest.raises(AnswerError) as refused:
+        answer.parse(raw)
+    message = str(refused.value)
+    assert len(message) < 400, message
+    assert f"... ({len(raw)} characters)" in message, message
