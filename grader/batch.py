@@ -589,7 +589,7 @@ def _grade_chunk(tasks: Sequence[SubmissionTask]) -> list[Outcome]:
     global _code_pool
     assert _setup is not None, "worker used before _init_worker"
     setup = _setup
-    code = [task for task in tasks if task.path.suffix.lower() in CODE_SUFFIXES]
+    code = [task for task in tasks if _is_code(task)]
     if len(code) < 2 or setup.code_threads < 2:
         return [grade_one(setup, task) for task in tasks]
     if _code_pool is None:
@@ -662,9 +662,22 @@ class _Progress:
 # -- the batch --------------------------------------------------------------------------------------------------
 
 
-def _chunks(tasks: Sequence[SubmissionTask], size: int) -> Iterator[list[SubmissionTask]]:
-    for start in range(0, len(tasks), size):
-        yield list(tasks[start : start + size])
+def _is_code(task: SubmissionTask) -> bool:
+    return task.path.suffix.lower() in CODE_SUFFIXES
+
+
+def _chunks(tasks: Sequence[SubmissionTask], size: int, code_size: int = 1) -> Iterator[list[SubmissionTask]]:
+    """``tasks`` in order, in chunks of up to ``size`` answer files or ``code_size`` code files (a worker's results
+    reach the gradebook a chunk at a time: 16 code files, each allowed minutes, could hold back every result of a
+    batch killed and resumed every few minutes)."""
+    chunk: list[SubmissionTask] = []
+    for task in tasks:
+        if chunk and (_is_code(chunk[0]) != _is_code(task) or len(chunk) >= (code_size if _is_code(task) else size)):
+            yield chunk
+            chunk = []
+        chunk.append(task)
+    if chunk:
+        yield chunk
 
 
 def _mp_context() -> multiprocessing.context.BaseContext:
@@ -684,13 +697,13 @@ def _run_local(
     others are graded normally.
     """
     context = _mp_context()
-    if context.get_start_method() == "fork" and any(task.path.suffix.lower() in CODE_SUFFIXES for task in tasks):
+    if context.get_start_method() == "fork" and any(map(_is_code, tasks)):
         # Probe the sandbox's layers (bubblewrap starts a Python to test itself) once here: forked workers
         # inherit the cached answer instead of each probing again.
         from grader.sandbox import probe_layers
 
         probe_layers()
-    queue = list(_chunks(tasks, chunk_size))
+    queue = list(_chunks(tasks, chunk_size, setup.code_threads))
     queue.reverse()  # pop() from the end keeps the sorted order
     max_in_flight = max(1, jobs * IN_FLIGHT_PER_JOB)
     while queue:

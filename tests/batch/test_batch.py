@@ -269,3 +269,15 @@ def test_a_grader_failure_names_the_full_path_to_the_instructor_and_the_file_nam
     assert stored is not None and stored.error is not None
     assert stored.error == GRADER_FAULT  # the student's Result: neither the exception nor any path
     assert "instructor-home" not in stored.model_dump_json()
+
+
+def test_code_files_travel_in_small_chunks_so_their_results_reach_the_gradebook_soon() -> None:
+    """A worker's results are saved a chunk at a time; 16 code files, each allowed minutes, in one chunk held back
+    every result of a batch that was killed and resumed every few minutes (it never got further)."""
+    from grader.batch import SubmissionTask, _chunks
+
+    names = ["a.yaml", "b.py", "c.ipynb", "d.py", "e.json", "f.yaml", "g.yaml", "h.PY", "i.yaml"]
+    tasks = [SubmissionTask(name, Path(name), "") for name in names]
+    chunks = [[task.key for task in chunk] for chunk in _chunks(tasks, 2, 2)]
+    assert chunks == [["a.yaml"], ["b.py", "c.ipynb"], ["d.py"], ["e.json", "f.yaml"], ["g.yaml"], ["h.PY"], ["i.yaml"]]
+    assert [len(chunk) for chunk in _chunks(tasks, 16)] == [1, 1, 1, 1, 3, 1, 1]
