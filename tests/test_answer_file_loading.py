@@ -349,3 +349,17 @@ def test_a_tab_that_yaml_cannot_read_is_named_as_a_tab(tmp_path: Path) -> None:
     path = write(tmp_path, "tab.yaml", "student: s1\nanswers:\n  ex2:\n\ta_set_a: 28\n")
     result = grade(path)
     assert result["error"] == "tab.yaml:4: not valid YAML: a tab at column 1: YAML indents with spaces only; replace the tab with spaces"
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "hint"),
+    [
+        ("student: s1\nanswers:\n  ex1:\n    a: [1, 2\n    b: 3\n", "slip.yaml:5: ", "; is the '[' at line 4, column 8 closed?"),
+        ("student: s1\nanswers:\n  ex2:\n    a_formula: n: 2\n", "slip.yaml:4: ", "; a value holding ': ' must be in quotes: a_formula: 'n: 2'"),
+    ],
+)
+def test_yaml_slips_in_an_answer_file_get_a_hint(tmp_path: Path, text: str, where: str, hint: str) -> None:
+    """An unclosed '[' was reported on the next line with no word of where it opened. (PyYAML's own words differ
+    between its C parser and its Python one: only the place and the hint are pinned.)"""
+    error = grade(write(tmp_path, "slip.yaml", text))["error"]
+    assert error.startswith(f"{where}not valid YAML: ") and error.endswith(hint), error

@@ -180,6 +180,40 @@ def tab_problem(text: str, mark: yaml.Mark | None) -> str | None:
     return f"a tab at column {mark.column + 1}: YAML indents with spaces only; replace the tab with spaces"
 
 
+_LIST_ITEM_WITHOUT_SPACE = re.compile(r"^\s*-[^\s\-]")
+
+
+def syntax_hint(text: str, exc: yaml.MarkedYAMLError) -> str:
+    """What to do about the YAML slips people make most, to follow PyYAML's words ("; ..."), or "" for others:
+    a value holding ``': '`` unquoted, ``-id: a`` without a space, a line indented off its mapping, an unclosed
+    ``[`` or ``{`` (PyYAML stops where it noticed, often a line later: the hint names where it opened)."""
+    problem, mark, opened = exc.problem or "", exc.problem_mark, exc.context_mark
+    if mark is None:
+        return ""
+    lines = text.splitlines()
+    here = lines[mark.line] if mark.line < len(lines) else ""
+    if problem.startswith("mapping values are not allowed"):
+        for line in (here, lines[mark.line - 1] if 0 < mark.line <= len(lines) else ""):
+            if _LIST_ITEM_WITHOUT_SPACE.match(line):
+                item = line.strip()
+                return f"; a list item needs a space after '-': write '- {item[1:]}', not '{item}'"
+        key, colon, value = here.strip().partition(": ")
+        if colon and ": " in value and len(key) <= 40:
+            quote = '"' if "'" in value else "'"
+            shown = value if len(value) <= 40 else value[:37] + "..."
+            return f"; a value holding ': ' must be in quotes: {key}: {quote}{shown}{quote}"
+    # PyYAML's words, and libyaml's (answer files are read with its C parser where installed)
+    if ("',' or ']'" in problem or "',' or '}'" in problem) and opened is not None:
+        bracket = "[" if "']'" in problem else "{"
+        return f"; is the '{bracket}' at line {opened.line + 1}, column {opened.column + 1} closed?"
+    if problem.startswith("expected <block end>") or problem == "did not find expected key":
+        return (
+            f"; is line {mark.line + 1} indented differently from the lines above it? (the keys of one mapping, and "
+            "the '-' of one list, start in the same column)"
+        )
+    return ""
+
+
 def _scalar(loader: SheetLoader, node: yaml.Node, loc: Loc) -> Any:
     """A scalar (a value or a key) at ``loc``; a tag nothing builds (``!!python/object``, ``!custom``) or ``!!int x``
     is one InputFileError at its line (PyYAML's own message takes four lines)."""
@@ -256,7 +290,7 @@ def load_yaml_with_lines(text: str, file: Path | str) -> tuple[Any, LineMap]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
-        problem = tab_problem(text, mark) or exc.problem or exc.context or "invalid YAML"
+        problem = tab_problem(text, mark) or (exc.problem or exc.context or "invalid YAML") + syntax_hint(text, exc)
         raise InputFileError(f"not valid YAML: {problem}", file=file, line=line) from None
     except yaml.YAMLError as exc:
         raise InputFileError(f"not valid YAML: {exc}", file=file) from None

@@ -34,6 +34,7 @@ from grader.spec.yaml_lines import (
     YAML11_NUMBER_RESOLVERS,
     Loc,
     read_float,
+    syntax_hint,
     tab_problem,
     check_nesting,
     format_path,
@@ -370,7 +371,7 @@ def parse_answer_file(path: Path, data: bytes) -> AnswerFile:
             raise _reader_error(exc, text, data, path) from None
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
-            message = tab_problem(text, mark) or _one_line(exc.problem or exc.context or "")
+            message = tab_problem(text, mark) or _one_line(exc.problem or exc.context or "") + syntax_hint(text, exc)
             field_path = _field_at(root, mark) if root is not None else None
             if isinstance(exc, _KeyTwice) and field_path:  # the key's path is the message's subject
                 message, field_path = f"{field_path} is given twice (first on line {exc.first_line}); keep one", None

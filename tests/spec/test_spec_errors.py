@@ -212,3 +212,22 @@ def test_not_a_sheet_at_all(tmp_path: Path, content: str) -> None:
     path = write(tmp_path, content)
     lines = validate(path)
     assert len(lines) == 1 and lines[0].startswith(f"{path}")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "at", "hint"),
+    [
+        ('prompt: "Twice a."', "prompt: Twice a: the double", "prompt: Twice a", "a value holding ': ' must be in quotes: prompt: 'Twice a: the double'"),
+        ("      - id: p\n", "      -id: p\n", "prompt:", "a list item needs a space after '-': write '- id: p', not '-id: p'"),
+        ("    quantities:", "   quantities:", "   quantities:", "is line 9 indented differently from the lines above it?"),
+        ("shape: [2, 2, 2, 1]}}", "shape: [2, 2, 2, 1}}", "shape: [2, 2, 2, 1}}", "is the '[' at line 8, column 41 closed?"),
+    ],
+)
+def test_the_yaml_slips_authors_make_most_get_a_hint(tmp_path: Path, old: str, new: str, at: str, hint: str) -> None:
+    """PyYAML's words alone ("mapping values are not allowed here", "expected <block end>, but found ...") named no
+    way out, and an unclosed '[' was reported on a later line with no word of where it opened."""
+    assert old in BASE
+    text = BASE.replace(old, new)
+    [line] = validate(write(tmp_path, text))
+    assert line.startswith(f"{tmp_path / 'sheet.yaml'}:{line_of(text, at)}: not valid YAML: "), line
+    assert hint in line, line
