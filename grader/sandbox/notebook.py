@@ -60,12 +60,58 @@ def _cell_lines(cell: dict[str, object], index: int, filename: str) -> list[str]
     return source_lines(text)
 
 
+@dataclass
+class _Scanner:
+    """Where a cell's next line starts, as far as IPython's magics care: inside a string that spans lines (a
+    triple-quoted one, or one continued by a backslash), inside brackets, or after a backslash continuation, a line
+    beginning with ``%`` or ``!`` is Python (text of the string, a modulo), not a magic."""
+
+    quote: str | None = None
+    depth: int = 0
+    continued: bool = False
+
+    def at_statement(self) -> bool:
+        return self.quote is None and self.depth == 0 and not self.continued
+
+    def read(self, line: str) -> None:
+        """Follow ``line`` (a line of Python, without its line break) to its end."""
+        index, length, commented = 0, len(line), False
+        while index < length:
+            char = line[index]
+            if self.quote is not None:
+                if char == "\\":
+                    index += 2
+                elif line.startswith(self.quote, index):
+                    index += len(self.quote)
+                    self.quote = None
+                else:
+                    index += 1
+                continue
+            if char == "#":
+                commented = True
+                break
+            if char in "\"'":
+                self.quote = line[index : index + 3] if line[index : index + 3] in ('"""', "'''") else char
+                index += len(self.quote)
+                continue
+            if char in "([{":
+                self.depth += 1
+            elif char in ")]}":
+                self.depth = max(0, self.depth - 1)
+            index += 1
+        ends_in_backslash = line.endswith("\\") and not line.endswith("\\\\")
+        if self.quote is not None and len(self.quote) == 1 and not ends_in_backslash:
+            self.quote = None  # a one-line string left open: Python's own error, not this scanner's to carry on
+        self.continued = self.quote is None and ends_in_backslash and not commented
+
+
 def notebook_to_source(text: str, filename: str) -> NotebookSource:
     """Flatten the notebook JSON ``text`` (nbformat 4) into module source; NotebookError if it is not a notebook.
 
-    Lines whose first non-blank character is ``%`` or ``!`` (line magics, shell commands) become empty lines, so
-    an indented ``!pip install`` does not shift the lines after it; cell magics are handled as described in
-    ``PYTHON_BODY_CELL_MAGICS``. Outputs are ignored.
+    Lines that start a statement with ``%`` or ``!`` (line magics, shell commands) become empty lines, so an
+    indented ``!pip install`` does not shift the lines after it; such a line inside a string spanning lines or
+    inside brackets is Python and stays, as IPython keeps it (:class:`_Scanner`). Cell magics are handled as
+    described in ``PYTHON_BODY_CELL_MAGICS``. Outputs are ignored.
     """
     try:
         document = json.loads(text)
@@ -88,9 +134,13 @@ def notebook_to_source(text: str, filename: str) -> NotebookSource:
         first = cell_lines[0].strip() if cell_lines else ""
         if first.startswith("%%") and first.split()[0] not in PYTHON_BODY_CELL_MAGICS:
             continue
+        scanner = _Scanner()
         for number, line in enumerate(cell_lines, start=1):
-            stripped = line.lstrip()
-            lines.append("" if stripped.startswith(("%", "!")) else line)
+            if scanner.at_statement() and line.lstrip().startswith(("%", "!")):
+                lines.append("")
+            else:
+                lines.append(line)
+                scanner.read(line)
             line_map.append((index, number))
         # A blank separator line keeps one cell's unfinished statement from swallowing the next cell's first line.
         lines.append("")

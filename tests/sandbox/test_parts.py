@@ -144,6 +144,24 @@ def test_notebook_line_map_points_at_cells() -> None:
             notebook_to_source(broken, "hw.ipynb")
 
 
+def test_a_line_starting_with_a_magic_character_inside_a_string_or_brackets_is_python() -> None:
+    """Every line beginning with % or ! was blanked, also inside a triple-quoted string (its text silently lost) and
+    inside brackets (where % is a modulo); IPython drops only lines that start a statement."""
+    import json
+
+    cells = [
+        "x = '''\n!not a magic\n%also text\n'''\n!ls\n%timeit 1",
+        "y = (7\n%2)\ns = 'a\\\n!b'\n  %matplotlib inline\nw = 1  # ''' in a comment\n!echo",
+        'q = """one"""\n!magic\nt = "it\'s"\n%magic2\nu = "#" \\\n  "!"\n!done',
+    ]
+    flattened = notebook_to_source(json.dumps({"cells": [{"cell_type": "code", "source": cell} for cell in cells]}), "hw.ipynb")
+    namespace: dict[str, object] = {}
+    exec(compile(flattened.source, "hw.ipynb", "exec"), namespace)  # noqa: S102 -- the test's own notebook
+    assert namespace["x"] == "\n!not a magic\n%also text\n"
+    assert (namespace["y"], namespace["s"], namespace["w"], namespace["q"], namespace["t"], namespace["u"]) == (1, "a!b", 1, "one", "it's", "#!")
+    assert [line for line in flattened.source.splitlines() if line.lstrip().startswith(("%", "!"))] == ["!not a magic", "%also text", "%2)", "!b'"]
+
+
 def test_seccomp_program_jumps_stay_inside_the_program() -> None:
     program = layers.build_seccomp_program(own_pid=1234)
     assert len(program) % 8 == 0
