@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from grader.answers import ANSWER_TYPES
 from grader.answers.code import NAME_PATTERN, NAME_RULE, RANDOM_ARG_TAGS
 from grader.errors import InputFileError, SpecError, SpecErrors
 from grader.spec.models import SLUG, ExerciseSpec, PartSpec, SheetSpec
-from grader.spec.yaml_lines import LineMap, Loc, format_path, load_yaml_with_lines, read_text
+from grader.spec.yaml_lines import (
+    LineMap,
+    Loc,
+    format_path,
+    load_yaml_with_lines,
+    read_text,
+)
 
 _CODES = {
     "missing": "spec-missing",
@@ -75,9 +84,67 @@ class Sheet:
         return next(i for i, e in enumerate(self.spec.exercises) if e.id == exercise_id)
 
 
+def _misspelled(errors: list[dict[str, Any]]) -> dict[int, str]:
+    """Pairs of a required field missing and an unknown field beside it that looks like it (``promt`` for
+    ``prompt``): ``{index of the unknown field's error: the missing field's name}``; the missing field's error is
+    then left out, and the unknown field's says what was meant."""
+    missing = {
+        (error["loc"][:-1], error["loc"][-1]): index
+        for index, error in enumerate(errors) if error["type"] == "missing" and error["loc"] and isinstance(error["loc"][-1], str)
+    }
+    meant: dict[int, str] = {}
+    for index, error in enumerate(errors):
+        if error["type"] != "extra_forbidden" or not error["loc"] or not isinstance(error["loc"][-1], str):
+            continue
+        parent = error["loc"][:-1]
+        candidates = [name for place, name in missing if place == parent and name not in meant.values()]
+        close = difflib.get_close_matches(error["loc"][-1], candidates, n=1, cutoff=0.6)
+        if close:
+            meant[index] = close[0]
+    return meant
+
+
+def _kinds(annotation: Any) -> list[Any]:
+    """The types an annotation allows, without ``Annotated``'s metadata and ``None``."""
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if get_origin(annotation) in (Union, types.UnionType):
+        return [kind for kind in get_args(annotation) if kind is not type(None)]
+    return [annotation]
+
+
+def _model(kinds: list[Any]) -> type[BaseModel] | None:
+    return kinds[0] if len(kinds) == 1 and isinstance(kinds[0], type) and issubclass(kinds[0], BaseModel) else None
+
+
+def _fields_at(raw_loc: tuple[Any, ...]) -> list[str]:
+    """The field names of the model that pydantic's error place ``raw_loc`` is inside of (its last item a field of
+    that model), found by walking the sheet's models; [] where the walk cannot tell (a mapping of op arguments)."""
+    current: Any = SheetSpec
+    for item in raw_loc:
+        kinds, model = _kinds(current), _model(_kinds(current))
+        if len(kinds) == 1 and get_origin(kinds[0]) is list and isinstance(item, int):
+            current = get_args(kinds[0])[0]
+        elif len(kinds) == 1 and get_origin(kinds[0]) is dict and isinstance(item, str):
+            current = get_args(kinds[0])[1]
+        elif len(kinds) > 1 and item in ANSWER_TYPES:  # the answer union, by its tag
+            current = ANSWER_TYPES[item]
+        elif model is not None and item in model.model_fields:
+            current = model.model_fields[item].annotation
+        else:
+            return []
+    model = _model(_kinds(current))
+    return list(model.model_fields) if model is not None else []
+
+
 def _spec_errors(exc: ValidationError, path: Path, lines: LineMap) -> SpecErrors:
     errors = []
-    for error in exc.errors(include_url=False):
+    raw_errors = exc.errors(include_url=False)
+    meant = _misspelled(raw_errors)
+    meant_away = {(raw_errors[i]["loc"][:-1], name) for i, name in meant.items()}
+    for index, error in enumerate(raw_errors):
+        if error["type"] == "missing" and error["loc"] and (error["loc"][:-1], error["loc"][-1]) in meant_away:
+            continue  # said with the misspelling that stands for it
         raw_loc = error["loc"]
         loc = tuple(
             item for i, item in enumerate(raw_loc)
@@ -97,6 +164,12 @@ def _spec_errors(exc: ValidationError, path: Path, lines: LineMap) -> SpecErrors
             message = str(error["ctx"]["error"])  # our own validators' words, without pydantic's "Value error, "
         elif error["type"] == "extra_forbidden":
             message = f"unknown field {loc[-1]!r}" if loc else message
+            if index in meant:
+                message += f"; did you mean {meant[index]!r}? (it is required here)"
+            elif isinstance(error["loc"][-1], str) and (close := difflib.get_close_matches(
+                error["loc"][-1], _fields_at(error["loc"][:-1]), n=1, cutoff=0.75
+            )):
+                message += f"; did you mean {close[0]!r}?"
         elif error["type"] == "missing" and loc and isinstance(loc[-1], str):
             message = f"{loc[-1]!r} is required here"
         elif error["type"] == "string_pattern_mismatch" and context.get("pattern") in _PATTERN_WORDS:

@@ -231,3 +231,26 @@ def test_the_yaml_slips_authors_make_most_get_a_hint(tmp_path: Path, old: str, n
     [line] = validate(write(tmp_path, text))
     assert line.startswith(f"{tmp_path / 'sheet.yaml'}:{line_of(text, at)}: not valid YAML: "), line
     assert hint in line, line
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "at", "message"),
+    [
+        ("        prompt:", "        promt:", "promt:", "unknown field 'promt'; did you mean 'prompt'? (it is required here)"),
+        ("answer: {type: number}", "answer: {type: number, abstol: 0.1}", "answer:", "unknown field 'abstol'; did you mean 'abs_tol'?"),
+        ("random: {dist: normal, shape:", "random: {dist: normal, shap:", "shap:", "unknown field 'shap'; did you mean 'shape'?"),
+        ("    quantities:", "    quantites:", "quantites:", "unknown field 'quantites'; did you mean 'quantities'?"),
+        ("    quantities:", "    frobnicate:", "frobnicate:", "unknown field 'frobnicate'"),
+    ],
+)
+def test_a_misspelled_field_is_one_error_naming_the_field_meant(tmp_path: Path, old: str, new: str, at: str, message: str) -> None:
+    """``promt:`` gave two errors ("'prompt' is required here" and "unknown field 'promt'") and no suggestion."""
+    assert old in BASE
+    text = BASE.replace(old, new, 1)
+    lines = validate(write(tmp_path, text))
+    [line] = [line for line in lines if "unknown field" in line]
+    match = ERROR_LINE.match(line)
+    assert match is not None, line
+    assert (int(match["line"]), match["message"], match["code"]) == (line_of(text, at), message, "spec-unknown-field")
+    if at == "promt:":
+        assert lines == [line]  # the missing 'prompt' is said by this error, not by one of its own
