@@ -438,7 +438,9 @@ class ArrayAnswer(Tolerances, AnswerSpec):
         tolerance = self.abs_tol + self.rel_tol * np.abs(expected)
         hint = sign_hint(actual, expected, wrong, tolerance) or rounded_hint(actual, expected, wrong, tolerance, written)
         factor = None if hint else scale_factor(actual, expected, tolerance)
-        return scale_hint(factor, "every entry is") if factor is not None else hint
+        if factor is not None:
+            return scale_hint(factor, "every entry is")
+        return hint or _offset_hint(actual, expected, tolerance)
 
     def _value_details(
         self, actual: np.ndarray, expected: np.ndarray, difference: np.ndarray, wrong: np.ndarray
@@ -469,3 +471,20 @@ class ArrayAnswer(Tolerances, AnswerSpec):
     def format_hint(self) -> str:
         layout = f" with axes ({', '.join(self.axes)})" if self.axes else ""
         return f"a nested list of numbers{layout}, first index outermost, e.g. [[1, 2], [3, 4]]; each entry {self.precision_hint}"
+
+
+def _offset_hint(actual: np.ndarray, expected: np.ndarray, tolerance: np.ndarray) -> str:
+    """``every entry is the correct value plus 0.5 (...)`` when the answer (two entries or more, of the key's shape)
+    is the key shifted by one constant, beyond the tolerance, within it everywhere: a bias added twice or left out, a
+    term counted in every entry. ``""`` otherwise."""
+    if expected.size < 2:
+        return ""
+    with np.errstate(over="ignore", invalid="ignore"):
+        shift = actual - expected
+        constant = float(np.median(shift))
+        fits = np.abs(shift - constant) <= tolerance
+    if not (math.isfinite(constant) and bool(np.all(fits)) and bool(np.all(np.abs(constant) > tolerance))):
+        return ""
+    size = f"plus {format_number(constant)}" if constant > 0 else f"minus {format_number(-constant)}"
+    return f"every entry is the correct value {size} (a term, such as a bias, added to every entry or left out of it?)"
+

@@ -295,3 +295,22 @@ def test_an_array_a_whole_factor_off_is_told_the_factor_and_a_near_miss_is_not()
     assert "times" not in NumberAnswer().check(1.5 * 0.5430586, 0.5430586, CTX).feedback  # 1.5 is no whole factor
     for tiny_or_huge in (1e-310, -5e-324, 1e308):  # 1/ratio overflowed: an internal error
         assert "factor" not in NumberAnswer().check(tiny_or_huge, 0.4429, CTX).feedback
+
+
+def test_an_array_shifted_by_one_constant_is_told_the_shift_and_a_near_miss_is_not() -> None:
+    """A bias added twice or left out moves every entry by one amount: the feedback had said only "4 of 4 entries
+    differ"."""
+    expected = np.array([[0.25, -1.5], [0.0, 3.125]])
+    shifted = ArrayAnswer().check(expected + 0.5, expected, CTX)
+    assert shifted.feedback == (
+        "4 of 4 entries differ from the expected values; every entry is the correct value plus 0.5 (a term, such as "
+        "a bias, added to every entry or left out of it?)"
+    )
+    assert "minus 2" in ArrayAnswer().check(expected - 2, expected, CTX).feedback
+    almost = expected + 0.5
+    almost[0, 1] += 0.01  # one entry off the shift: no shift to name
+    assert "plus" not in ArrayAnswer().check(almost, expected, CTX).feedback
+    partly = expected.copy()
+    partly[0, 0] += 0.5  # one entry wrong: it is no shift of every entry
+    assert "plus" not in ArrayAnswer().check(partly, expected, CTX).feedback
+    assert "plus" not in NumberAnswer().check(0.5430586 + 0.5, 0.5430586, CTX).feedback  # a number is its own shift
