@@ -117,19 +117,12 @@ def _case_verdict(answer: CodeAnswer, case: CodeCaseKey, outcome: CaseOutcome, o
 def _mistake(part: PartSpec, answer: CodeAnswer, failed: list[CodeCaseKey], outputs: dict[str, Any], ctx: Any) -> Any:
     """The known mistake every failed value case matches (all of them ran and returned), if any. A case where the
     mistake is undefined (``ignored-padding`` where the size without padding is not whole) is passed over: the
-    mistake must be defined for, and match, at least one failed case, and every other failed case it is defined for.
-
-    In a visible part, one of those cases must be visible: the mistake's feedback is shown to the student, and hidden
-    cases tell a student only how many passed, not what the code did on them (a function wrong only on inputs the
-    visible cases lack, such as non-square images, learns that from the count, not which slip it matched)."""
+    mistake must be defined for, and match, at least one failed case, and every other failed case it is defined for."""
     value_failed = [c for c in failed if c.kind == "value"]
     if not value_failed or any(c.name not in outputs for c in value_failed):
         return None
-    shown_to_student = part.visibility is not Visibility.hidden
     for mistake in part.mistakes:
         defined = defining(value_failed, mistake.id)
-        if shown_to_student and all(c.visibility is Visibility.hidden for c in defined):
-            continue
         if defined and all(answer.check(outputs[c.name], c.mistakes[mistake.id], ctx).fraction >= 1.0 for c in defined):
             return mistake
     return None
