@@ -137,6 +137,10 @@ def test_code_run_without_bubblewrap_is_never_silent(tmp_path: Path, monkeypatch
     assert code == 0 and "bubblewrap" not in err, err
     code, _, err = run_grader(monkeypatch, capsys, "grade", str(SHEET), str(ROOT / "submissions" / "week7" / "correct.yaml"))
     assert code == 0 and "bubblewrap" not in err, err
+    not_a_module = tmp_path / "not-utf8.py"
+    not_a_module.write_bytes(b"\xff\xfe def conv2d(): pass")  # no code of it runs: nothing to warn of
+    code, _, err = run_grader(monkeypatch, capsys, "grade", str(SHEET), str(not_a_module))
+    assert code == 0 and "bubblewrap" not in err, err
     folder = tmp_path / "code"
     folder.mkdir()
     for name in ("correct.py", "error-crash.py"):
