@@ -24,7 +24,7 @@ import yaml
 from grader import __version__
 from grader.errors import SHEET_FAULT, GraderError, Interrupted, SpecError, SpecErrors, VariantKeyError
 from grader.files import check_output_dir, check_output_file, write_atomic
-from grader.text import one_line, path_key
+from grader.text import file_name, one_line, path_key
 
 if TYPE_CHECKING:  # pydantic models load only for commands that need them (keeps `grader --help` fast)
     from grader.batch import FoundSubmission
@@ -278,8 +278,27 @@ def _submission_files(paths: list[Path]) -> list[FoundSubmission]:
         else:
             files.append(FoundSubmission(path, str(path)))
     if not files:
-        raise GraderError(f"no submissions found in {', '.join(map(str, paths))}")
+        raise _NothingToGrade(f"no submissions found in {', '.join(map(str, paths))}")
     return files
+
+
+class _NothingToGrade(GraderError):
+    """No answer or code file among the paths given to ``grade``/``check``."""
+
+
+def _nothing_to_grade_reason(paths: list[Path]) -> str:
+    """What the student handed in instead of an answer or code file, for a report's error (file names only)."""
+    from grader.submission.answer_file import ANSWER_SUFFIXES, CODE_SUFFIXES
+
+    names = sorted(
+        file.name for path in paths if path.is_dir() for file in path.rglob("*")
+        if file.is_file() and not any(part.startswith(".") for part in file.relative_to(path).parts)
+    )
+    held = f"; it holds {', '.join(names[:8])}{', ...' if len(names) > 8 else ''}" if names else "; it is empty"
+    return (
+        f"nothing to grade: the submission has no answer file ({', '.join(ANSWER_SUFFIXES)}) and no code file "
+        f"({', '.join(CODE_SUFFIXES)}){held}"
+    )
 
 
 def _grade_command(
@@ -297,7 +316,18 @@ def _grade_command(
     if output is not None:
         check_output_file(output)
     loaded = _load(spec)
-    found = _submission_files(submissions)
+    try:
+        found = _submission_files(submissions)
+    except _NothingToGrade:
+        if fmt is not ReportFormat.gradescope:
+            raise
+        # Gradescope tells a student only "the autograder failed" when no results.json was written: this one says why
+        from grader.combined import nothing_handed_in
+
+        reason = _nothing_to_grade_reason(submissions)
+        _emit(render(nothing_handed_in(loaded, ", ".join(file_name(path) for path in submissions), reason), "gradescope",  # type: ignore[arg-type]
+                     audience=audience.value), output)
+        raise GraderError(reason) from None
     files = [submission.path for submission in found]
     _refuse_overwriting(output, spec, files)
     results: list[Result] = []
@@ -317,8 +347,8 @@ def _grade_command(
             results.append(told)
     graded = results  # one per file, for stderr; the report may combine them
     reader = audience.value
-    if len(results) > 1 and fmt in ONE_FILE_FORMATS:
-        results = [_one_submission(loaded, results, fmt)]  # type: ignore[arg-type]
+    if fmt is ReportFormat.gradescope or (len(results) > 1 and fmt in ONE_FILE_FORMATS):
+        results = [_one_submission(loaded, results, fmt, files)]  # type: ignore[arg-type]
     if len(results) == 1 and fmt is ReportFormat.junit:
         text = render_junit(results[0], reader, timestamp=_now_for_junit())
     elif len(results) == 1:
@@ -357,26 +387,41 @@ def _grade_command(
 
 
 ONE_FILE_FORMATS = (ReportFormat.html, ReportFormat.junit, ReportFormat.gradescope)
-"""Formats of one report per submission: several files given are one student's submission, combined."""
+"""Formats of one report per submission: several files given are one student's submission, combined. Gradescope's
+results.json always is (one file too): a submission is the whole sheet, and its tests follow the sheet's parts."""
 
 
-def _one_submission(sheet: Sheet, results: list[Result], fmt: ReportFormat) -> Result:
-    """The Results of several files as one submission's (Gradescope's /autograder/submission holds the answer file
-    and the code file of one student). For html and junit, GraderError when the files name more than one student
-    (a folder of a cohort is batch's); Gradescope's submission is one whatever ids its files give (a template's
-    placeholder id left in one of them, say), and its report notes the ids."""
+GRADESCOPE_IDS = 2
+"""Student ids the files of one Gradescope submission may give (a template's placeholder left in one file); more
+are a cohort's folder given by mistake."""
+
+
+def _one_submission(sheet: Sheet, results: list[Result], fmt: ReportFormat, files: list[Path]) -> Result:
+    """The Results of ``files`` as one submission's (Gradescope's /autograder/submission holds the answer file
+    and the code file of one student), the file saved last counting where two answer one part. For html and junit,
+    GraderError when the files name more than one student (a folder of a cohort is batch's); Gradescope's
+    submission is one when its files give two ids (a template's placeholder id left in one of them, say), and its
+    report notes them."""
     from grader.combined import combined_result, students_named
     from grader.report.common import printable
 
     named = students_named(results)
-    if len(named) > 1 and fmt is not ReportFormat.gradescope:
+    if len(named) > (GRADESCOPE_IDS if fmt is ReportFormat.gradescope else 1):
         shown = ", ".join(printable(repr(student)) for student in named[:5]) + (", ..." if len(named) > 5 else "")
         raise GraderError(
             f"--format {fmt.value} writes one report per submission, and these files name {len(named)} students "
             f"({shown}): give one student's files (an answer file and a code file are combined), or use "
             f"`grader batch --format {fmt.value} --out-dir DIR` for a folder of many"
         )
-    return combined_result(sheet, results)
+    return combined_result(sheet, results, [_saved_at(path) for path in files])
+
+
+def _saved_at(path: Path) -> float:
+    """When ``path`` was last modified (seconds), 0 when it cannot be told (a link out of the folder, gone)."""
+    try:
+        return path.lstat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _now_for_junit(graded_at: str | None = None) -> str:

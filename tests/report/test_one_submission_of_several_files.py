@@ -4,6 +4,7 @@ results.json, HTML or JUnit report of them all, through the real CLI; a folder o
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def test_an_answer_file_and_a_code_file_make_one_gradescope_result(tmp_path: Pat
     assert all(test["score"] == test["max_score"] for test in data["tests"])
     assert data["score"] == sum(test["max_score"] for test in data["tests"]) == data["extra_data"]["points_possible"]
     assert data["extra_data"]["student_id"] == "s-correct"
-    assert data["extra_data"]["submission"] == "answers.yaml, code.py"
+    assert data["extra_data"]["submission"] == "answers.yaml; code.py"
 
 
 def test_a_broken_file_costs_its_own_parts_only(tmp_path: Path, grader: Grader) -> None:
@@ -84,12 +85,69 @@ def test_a_broken_file_costs_its_own_parts_only(tmp_path: Path, grader: Grader) 
 
 
 def test_placeholder_ids_do_not_stop_a_gradescope_submission(tmp_path: Path, grader: Grader) -> None:
-    """A template's placeholder left in the code file: Gradescope's upload is still one submission; the report says so."""
-    run = grader("grade", SHEET, _submission(tmp_path, student="s000000"), "--format", "gradescope")
+    """A template's placeholder left in the code file: Gradescope's upload is still one submission, under the id of
+    the file saved last; the report says so."""
+    folder = _submission(tmp_path, student="s000000")
+    os.utime(folder / "code.py", (1_000_000, 1_000_000))  # the code first, the answers later
+    run = grader("grade", SHEET, folder, "--format", "gradescope")
     assert run.code == 0, run.err
     data = json.loads(run.out)
-    assert "the files name different students ('s-correct', 's000000'): graded as one submission, of 's-correct'" in data["output"]
-    assert data["score"] == data["extra_data"]["points_possible"]
+    assert "the files name different students ('s000000', 's-correct'): graded as one submission, of 's-correct'" in data["output"]
+    assert data["score"] == data["extra_data"]["points_possible"] and data["extra_data"]["student_id"] == "s-correct"
+
+
+def test_of_two_answer_files_the_one_saved_last_counts_whatever_their_names(tmp_path: Path, grader: Grader) -> None:
+    """By path, answers-v2.yaml (a fixed resubmission) sorts before answers.yaml ('-' before '.'), and the old file
+    had counted."""
+    folder = tmp_path / "upload"
+    folder.mkdir()
+    shutil.copy(SAMPLES / "mistake-sign-error--ex1-a.yaml", folder / "answers.yaml")
+    shutil.copy(SAMPLES / "correct.yaml", folder / "answers-v2.yaml")
+    os.utime(folder / "answers.yaml", (1_000_000, 1_000_000))
+    os.utime(folder / "answers-v2.yaml", (2_000_000, 2_000_000))
+    data = json.loads(grader("grade", SHEET, folder, "--format", "gradescope").out)
+    scores = {test["name"].split()[0]: test["score"] for test in data["tests"]}
+    assert scores["ex1.a"] == 3.0 and data["extra_data"]["student_id"] == "s-correct"
+    assert "answers.yaml: its answers to ex1.a, ex1.b_dense, " in data["output"] and "replaced by those of answers-v2.yaml, saved later" in data["output"]
+    os.utime(folder / "answers.yaml", (3_000_000, 3_000_000))  # the other way round
+    data = json.loads(grader("grade", SHEET, folder, "--format", "gradescope").out)
+    assert {test["name"].split()[0]: test["score"] for test in data["tests"]}["ex1.a"] < 3.0  # the sign error counts
+
+
+def test_one_file_is_scored_out_of_the_whole_sheet_and_an_empty_upload_still_gets_a_result(tmp_path: Path, grader: Grader) -> None:
+    """Gradescope's submission is the whole sheet: an answer file alone lists the code parts as missing (it had
+    listed 35 tests out of 39, and a code file alone said "14/14 points (100%)"), numbered by the sheet's places;
+    an upload with nothing to grade writes a results.json saying so (Gradescope otherwise says only that the
+    autograder failed), and exits 2."""
+    keys = _sheet_part_keys()
+    for upload in (SAMPLES / "correct.yaml", SAMPLES / "code" / "correct.py"):
+        data = json.loads(grader("grade", SHEET, upload, "--format", "gradescope").out)
+        jsonschema.validate(data, SCHEMA)
+        assert [test["name"].split()[0] for test in data["tests"]] == keys
+        assert {test["name"].split()[0]: test["number"] for test in data["tests"]}["ex3.code_conv2d"] == "3.8"
+        assert 0 < data["score"] < data["extra_data"]["points_possible"] == sum(test["max_score"] for test in data["tests"])
+        assert "100%" not in data["output"]
+    junk = tmp_path / "upload"
+    junk.mkdir()
+    (junk / "answers.yaml.txt").write_text("student: s1\n", encoding="utf-8")
+    out = tmp_path / "results" / "results.json"
+    run = grader("grade", SHEET, junk, "--format", "gradescope", "-o", out)
+    assert run.code == 2 and "nothing to grade" in run.err
+    data = json.loads(out.read_text(encoding="utf-8"))
+    jsonschema.validate(data, SCHEMA)
+    assert data["score"] == 0 and [test["name"].split()[0] for test in data["tests"]] == keys
+    assert "nothing to grade: the submission has no answer file (.yaml, .yml, .json) and no code file (.py, .ipynb); it holds answers.yaml.txt" in data["output"]
+    plain = grader("grade", SHEET, junk)  # other formats: the error alone, as before
+    assert plain.code == 2 and plain.out == "" and "no submissions found in" in plain.err
+
+
+def test_a_cohorts_folder_is_no_gradescope_submission(tmp_path: Path, grader: Grader) -> None:
+    many = tmp_path / "cohort"
+    many.mkdir()
+    for index, sample in enumerate(["correct.yaml", "mistake-sign-error--ex1-a.yaml", "mistake-no-pooling--ex3-a.yaml"]):
+        shutil.copy(SAMPLES / sample, many / f"{index}.yaml")
+    refused = grader("grade", SHEET, many, "--format", "gradescope")
+    assert refused.code == 2 and refused.out == "" and "these files name 3 students" in refused.err
 
 
 @pytest.mark.parametrize("fmt", ["html", "junit"])
