@@ -37,10 +37,26 @@ def _yes_no(annotation: Any) -> bool:
     return _kinds(annotation) == [bool]
 
 
+def _item_kinds(annotation: Any) -> list[Any]:
+    """The types the items of a list or tuple field may hold (``shift: tuple[int, int]``: ``[int, int]``), [] for
+    any other field."""
+    kinds = _kinds(annotation)
+    if len(kinds) != 1 or get_origin(kinds[0]) not in (list, tuple):
+        return []
+    return [kind for item in get_args(kinds[0]) if item is not Ellipsis for kind in _kinds(item)]
+
+
 def _numeric_items(annotation: Any) -> bool:
     """Whether a field of this annotation holds a list of numbers (``shape: list[int]``)."""
-    kinds = _kinds(annotation)
-    return len(kinds) == 1 and get_origin(kinds[0]) is list and _numeric(get_args(kinds[0])[0])
+    items = _item_kinds(annotation)
+    return bool(items) and all(kind in (int, float) for kind in items)
+
+
+def _some_numeric_items(annotation: Any) -> bool:
+    """Whether a field of this annotation holds a list whose items may be numbers or something else, never yes/no
+    (a random case's ``shape: [h, 3]``: sizes or size names)."""
+    items = _item_kinds(annotation)
+    return any(kind in (int, float) for kind in items) and bool not in items
 
 
 def _not_a_number(value: Any) -> str | None:
@@ -64,9 +80,10 @@ def plain_numbers_only(cls: Any, data: Any) -> Any:
             continue
         if _numeric(field.annotation) and (problem := _not_a_number(value)) is not None:
             raise located(problem, (name,))
-        if _numeric_items(field.annotation) and isinstance(value, list):
+        if isinstance(value, list) and _some_numeric_items(field.annotation):
+            numbers_only = _numeric_items(field.annotation)
             for index, item in enumerate(value):
-                if (problem := _not_a_number(item)) is not None:
+                if (numbers_only or isinstance(item, bool)) and (problem := _not_a_number(item)) is not None:
                     raise located(problem, (name, index))
         if _yes_no(field.annotation) and isinstance(value, int | float) and not isinstance(value, bool):
             raise located(f"{value!r} is a number, not yes/no: write true or false", (name,))

@@ -121,6 +121,10 @@ def crop(x: ArrayLike, keep: Sequence[int], axes: Sequence[int]) -> Tensor:
 def reshape(x: ArrayLike, shape: Sequence[int]) -> Tensor:
     """``x`` with a new shape of the same size (row-major, numpy's ``reshape``; one entry may be -1)."""
     t = as_tensor(x, "reshape: x")
+    if any(isinstance(n, bool | np.bool_) or not (isinstance(n, int | np.integer) or (isinstance(n, float) and n.is_integer())) for n in shape):
+        # int() had read true as 1 and 2.5 as 2
+        written = ", ".join(str(n).lower() if isinstance(n, bool | np.bool_) else repr(n) for n in shape)
+        raise ValueError(f"reshape: shape must hold whole numbers, got [{written}]")
     try:
         value = np.reshape(t.value, tuple(int(n) for n in shape))
     except ValueError:

@@ -352,3 +352,28 @@ def test_the_same_settings_written_as_numbers_are_fine(tmp_path: Path, grader: G
     for name, plain in PLAIN.items():
         text = text.replace(name, plain)
     assert grader("validate", write(tmp_path, text)).code == 0
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path", "message"),
+    [
+        ("shift: [1, 1]", "shift: [true, 1]", "answer.properties[0].shift[0]", "true is yes/no, not a number: write a number, e.g. 1"),
+        ("image: {shape: [h, w, c]}", "image: {shape: [h, true, c]}", "answer.random_cases.args.image.shape[1]", "true is yes/no, not a number: write a number, e.g. 1"),
+    ],
+)
+def test_a_boolean_among_sizes_or_shifts_is_refused(tmp_path: Path, grader: Grader, old: str, new: str, path: str, message: str) -> None:
+    """A property's shift (a pair of numbers) and a random case's shape (sizes or size names) took true for 1."""
+    week7 = (Path(__file__).resolve().parents[2] / "exercises" / "week7.yaml").read_text(encoding="utf-8")
+    assert week7.count(old) == 1
+    error = one_located(grader, tmp_path, week7.replace(old, new))
+    assert error["path"].endswith(path) and error["message"] == message, error
+
+
+def test_a_reshape_to_a_size_that_is_no_whole_number_is_refused(tmp_path: Path, grader: Grader) -> None:
+    """int() read a reshape's true as 1 and 2.5 as 2."""
+    for written in ("[1, true]", "[1, 2.5]"):
+        text = QUOTED_SETTINGS.replace("expected: $w", f"expected: {{op: reshape, x: $w, shape: {written}}}")
+        for name, plain in PLAIN.items():
+            text = text.replace(name, plain)
+        error = one_located(grader, tmp_path, text)
+        assert error["message"] == f"reshape: shape must hold whole numbers, got {written}", error
