@@ -18,7 +18,7 @@ def _bare(annotation: Any) -> Any:
     return get_args(annotation)[0] if get_origin(annotation) is Annotated else annotation
 
 
-def _kinds(annotation: Any) -> list[Any]:
+def kinds_of(annotation: Any) -> list[Any]:
     """The types a field of this annotation may hold besides None (``int | None``: ``[int]``)."""
     annotation = _bare(annotation)
     if get_origin(annotation) in (Union, types.UnionType):
@@ -28,22 +28,22 @@ def _kinds(annotation: Any) -> list[Any]:
 
 def _numeric(annotation: Any) -> bool:
     """Whether a field of this annotation holds a number: ``int``, ``float``, or one of them or None."""
-    kinds = _kinds(annotation)
+    kinds = kinds_of(annotation)
     return bool(kinds) and all(kind in (int, float) for kind in kinds)
 
 
 def _yes_no(annotation: Any) -> bool:
     """Whether a field of this annotation holds a yes/no: ``bool``, or ``bool`` or None."""
-    return _kinds(annotation) == [bool]
+    return kinds_of(annotation) == [bool]
 
 
 def _item_kinds(annotation: Any) -> list[Any]:
     """The types the items of a list or tuple field may hold (``shift: tuple[int, int]``: ``[int, int]``), [] for
     any other field."""
-    kinds = _kinds(annotation)
+    kinds = kinds_of(annotation)
     if len(kinds) != 1 or get_origin(kinds[0]) not in (list, tuple):
         return []
-    return [kind for item in get_args(kinds[0]) if item is not Ellipsis for kind in _kinds(item)]
+    return [kind for item in get_args(kinds[0]) if item is not Ellipsis for kind in kinds_of(item)]
 
 
 def _numeric_items(annotation: Any) -> bool:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
 from grader.answers import ANSWER_TYPES
 from grader.answers.code import NAME_PATTERN, NAME_RULE, RANDOM_ARG_TAGS
 from grader.errors import InputFileError, SpecError, SpecErrors
+from grader.plain_numbers import kinds_of
 from grader.spec.models import SLUG, ExerciseSpec, PartSpec, SheetSpec
 from grader.spec.yaml_lines import (
     LineMap,
@@ -84,33 +84,31 @@ class Sheet:
         return next(i for i, e in enumerate(self.spec.exercises) if e.id == exercise_id)
 
 
-def _misspelled(errors: list[dict[str, Any]]) -> dict[int, str]:
-    """Pairs of a required field missing and an unknown field beside it that looks like it (``promt`` for
-    ``prompt``): ``{index of the unknown field's error: the missing field's name}``; the missing field's error is
-    then left out, and the unknown field's says what was meant."""
+SUGGESTION_CUTOFF = 0.75
+"""How alike (difflib's ratio) an unknown field and a known one must be to be suggested: ``promt``/``prompt`` 0.91,
+``abstol``/``abs_tol`` 0.92; ``hint``/``points`` (0.6) are not."""
+
+
+def _misspelled(errors: list[dict[str, Any]]) -> dict[int, tuple[str, bool]]:
+    """The field each unknown field stands for, when one looks like it (``promt`` for ``prompt``): ``{index of the
+    unknown field's error: (the field meant, whether it is a required field missing there)}``. The fields are those
+    of the model at that place and the required ones missing; the missing field's own error is then left out."""
     missing = {
-        (error["loc"][:-1], error["loc"][-1]): index
-        for index, error in enumerate(errors) if error["type"] == "missing" and error["loc"] and isinstance(error["loc"][-1], str)
+        (tuple(error["loc"][:-1]), error["loc"][-1])
+        for error in errors if error["type"] == "missing" and error["loc"] and isinstance(error["loc"][-1], str)
     }
-    meant: dict[int, str] = {}
+    meant: dict[int, tuple[str, bool]] = {}
     for index, error in enumerate(errors):
         if error["type"] != "extra_forbidden" or not error["loc"] or not isinstance(error["loc"][-1], str):
             continue
-        parent = error["loc"][:-1]
-        candidates = [name for place, name in missing if place == parent and name not in meant.values()]
-        close = difflib.get_close_matches(error["loc"][-1], candidates, n=1, cutoff=0.6)
+        parent = tuple(error["loc"][:-1])
+        taken = {name for name, required in meant.values() if required}
+        required = [name for place, name in missing if place == parent and name not in taken]
+        known = set(_fields_at(parent)) | set(required)
+        close = difflib.get_close_matches(error["loc"][-1], sorted(known), n=1, cutoff=SUGGESTION_CUTOFF)
         if close:
-            meant[index] = close[0]
+            meant[index] = (close[0], close[0] in required)
     return meant
-
-
-def _kinds(annotation: Any) -> list[Any]:
-    """The types an annotation allows, without ``Annotated``'s metadata and ``None``."""
-    while get_origin(annotation) is Annotated:
-        annotation = get_args(annotation)[0]
-    if get_origin(annotation) in (Union, types.UnionType):
-        return [kind for kind in get_args(annotation) if kind is not type(None)]
-    return [annotation]
 
 
 def _model(kinds: list[Any]) -> type[BaseModel] | None:
@@ -122,7 +120,7 @@ def _fields_at(raw_loc: tuple[Any, ...]) -> list[str]:
     that model), found by walking the sheet's models; [] where the walk cannot tell (a mapping of op arguments)."""
     current: Any = SheetSpec
     for item in raw_loc:
-        kinds, model = _kinds(current), _model(_kinds(current))
+        kinds, model = kinds_of(current), _model(kinds_of(current))
         if len(kinds) == 1 and get_origin(kinds[0]) is list and isinstance(item, int):
             current = get_args(kinds[0])[0]
         elif len(kinds) == 1 and get_origin(kinds[0]) is dict and isinstance(item, str):
@@ -133,7 +131,7 @@ def _fields_at(raw_loc: tuple[Any, ...]) -> list[str]:
             current = model.model_fields[item].annotation
         else:
             return []
-    model = _model(_kinds(current))
+    model = _model(kinds_of(current))
     return list(model.model_fields) if model is not None else []
 
 
@@ -141,9 +139,9 @@ def _spec_errors(exc: ValidationError, path: Path, lines: LineMap) -> SpecErrors
     errors = []
     raw_errors = exc.errors(include_url=False)
     meant = _misspelled(raw_errors)
-    meant_away = {(raw_errors[i]["loc"][:-1], name) for i, name in meant.items()}
+    meant_away = {(tuple(raw_errors[i]["loc"][:-1]), name) for i, (name, required) in meant.items() if required}
     for index, error in enumerate(raw_errors):
-        if error["type"] == "missing" and error["loc"] and (error["loc"][:-1], error["loc"][-1]) in meant_away:
+        if error["type"] == "missing" and error["loc"] and (tuple(error["loc"][:-1]), error["loc"][-1]) in meant_away:
             continue  # said with the misspelling that stands for it
         raw_loc = error["loc"]
         loc = tuple(
@@ -165,11 +163,8 @@ def _spec_errors(exc: ValidationError, path: Path, lines: LineMap) -> SpecErrors
         elif error["type"] == "extra_forbidden":
             message = f"unknown field {loc[-1]!r}" if loc else message
             if index in meant:
-                message += f"; did you mean {meant[index]!r}? (it is required here)"
-            elif isinstance(error["loc"][-1], str) and (close := difflib.get_close_matches(
-                error["loc"][-1], _fields_at(error["loc"][:-1]), n=1, cutoff=0.75
-            )):
-                message += f"; did you mean {close[0]!r}?"
+                name, required = meant[index]
+                message += f"; did you mean {name!r}?" + (" (it is required here)" if required else "")
         elif error["type"] == "missing" and loc and isinstance(loc[-1], str):
             message = f"{loc[-1]!r} is required here"
         elif error["type"] == "string_pattern_mismatch" and context.get("pattern") in _PATTERN_WORDS:

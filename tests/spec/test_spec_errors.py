@@ -254,3 +254,15 @@ def test_a_misspelled_field_is_one_error_naming_the_field_meant(tmp_path: Path, 
     assert (int(match["line"]), match["message"], match["code"]) == (line_of(text, at), message, "spec-unknown-field")
     if at == "promt:":
         assert lines == [line]  # the missing 'prompt' is said by this error, not by one of its own
+
+
+def test_a_suggestion_needs_a_close_likeness_and_prefers_the_closest_field(tmp_path: Path) -> None:
+    """``reprot`` had been taken for the missing ``prompt`` (difflib 0.6), though parts have a ``report`` field it is
+    closer to, and ``hint`` for the missing ``points``, hiding the real "required" errors."""
+    text = BASE.replace('        prompt: "Twice a."\n', "        reprot: {}\n").replace("        points: 1\n", "        hint: h\n")
+    lines = validate(write(tmp_path, text))
+    messages = sorted(ERROR_LINE.match(line)["message"] for line in lines)  # type: ignore[index]
+    assert messages == [
+        "'points' is required here", "'prompt' is required here", "unknown field 'hint'",
+        "unknown field 'reprot'; did you mean 'report'?",
+    ]
