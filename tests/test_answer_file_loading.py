@@ -363,3 +363,8 @@ def test_yaml_slips_in_an_answer_file_get_a_hint(tmp_path: Path, text: str, wher
     between its C parser and its Python one: only the place and the hint are pinned.)"""
     error = grade(write(tmp_path, "slip.yaml", text))["error"]
     assert error.startswith(f"{where}not valid YAML: ") and error.endswith(hint), error
+
+
+def test_text_after_a_value_is_not_called_an_indentation_slip(tmp_path: Path) -> None:
+    error = grade(write(tmp_path, "after.yaml", "student: s1\nanswers:\n  ex3:\n    a: [2, 2, 2] x\n"))["error"]
+    assert error.startswith("after.yaml:4: not valid YAML: ") and "indented" not in error, error

@@ -199,14 +199,15 @@ def syntax_hint(text: str, exc: yaml.MarkedYAMLError) -> str:
                 return f"; a list item needs a space after '-': write '- {item[1:]}', not '{item}'"
         key, colon, value = here.strip().partition(": ")
         if colon and ": " in value and len(key) <= 40:
-            quote = '"' if "'" in value else "'"
-            shown = value if len(value) <= 40 else value[:37] + "..."
-            return f"; a value holding ': ' must be in quotes: {key}: {quote}{shown}{quote}"
+            # single quotes: YAML reads everything in them as written, but a ' itself, which is written twice
+            shown = value.replace("'", "''") if len(value) <= 40 else value[:37].replace("'", "''") + "..."
+            return f"; a value holding ': ' must be in quotes: {key}: '{shown}'"
     # PyYAML's words, and libyaml's (answer files are read with its C parser where installed)
     if ("',' or ']'" in problem or "',' or '}'" in problem) and opened is not None:
         bracket = "[" if "']'" in problem else "{"
         return f"; is the '{bracket}' at line {opened.line + 1}, column {opened.column + 1} closed?"
-    if problem.startswith("expected <block end>") or problem == "did not find expected key":
+    starts_its_line = not here[: mark.column].strip()  # else the line goes on after a value (a: [1] x), no indent
+    if (problem.startswith("expected <block end>") or problem == "did not find expected key") and starts_its_line:
         return (
             f"; is line {mark.line + 1} indented differently from the lines above it? (the keys of one mapping, and "
             "the '-' of one list, start in the same column)"

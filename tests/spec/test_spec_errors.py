@@ -266,3 +266,12 @@ def test_a_suggestion_needs_a_close_likeness_and_prefers_the_closest_field(tmp_p
         "'points' is required here", "'prompt' is required here", "unknown field 'hint'",
         "unknown field 'reprot'; did you mean 'report'?",
     ]
+
+
+def test_the_quoting_a_hint_suggests_is_itself_yaml(tmp_path: Path) -> None:
+    import yaml
+
+    text = BASE.replace('prompt: "Twice a."', "prompt: The \"x\": it's \\sigma")
+    [line] = validate(write(tmp_path, text))
+    suggested = line.split("must be in quotes: ", 1)[1]
+    assert yaml.safe_load(suggested) == {"prompt": "The \"x\": it's \\sigma"}, suggested
