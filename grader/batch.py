@@ -468,8 +468,9 @@ def grade_one(setup: _WorkerSetup, task: SubmissionTask) -> Outcome:
 
     The row keeps the hash of the bytes that were graded (the Result's), so a file changed after the batch hashed
     it is judged "unchanged" next time only if it still holds what was graded. A Result with an error and no hash
-    read no bytes (the file vanished, or became a folder, after the batch hashed it): its row keeps no hash, so the
-    next run grades the file again, whatever it holds then, instead of taking it for unchanged and keeping the 0."""
+    whose file is no longer a file (it vanished, or became a folder, after the batch hashed it) keeps no hash, so
+    the next run grades the file again, whatever it holds then, instead of taking it for unchanged and keeping the
+    0; a file refused for what it is (too large) keeps the hash the batch took, and is skipped while unchanged."""
     try:
         result = setup.grade_fn(setup.spec_path, task.path)
         if not isinstance(result, Result):
@@ -485,7 +486,7 @@ def grade_one(setup: _WorkerSetup, task: SubmissionTask) -> Outcome:
                 "against another version of it; it will be graded again on the next run"
             )
             return Outcome(_record(failed_result(setup.identity, task, message), task, grader_failed=True), message)
-        graded_hash = result.submission_hash or ("" if result.error is not None else task.submission_hash)
+        graded_hash = result.submission_hash or ("" if result.error is not None and not task.path.is_file() else task.submission_hash)
         record = _record(result, task, declared=declared, submission_hash=graded_hash)
         reassigned = (declared, result.student_id) if declared is not None else None
         return Outcome(record, None, reassigned, exposed=_ran_exposed(result))

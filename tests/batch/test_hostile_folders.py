@@ -191,6 +191,25 @@ def test_a_file_gone_while_the_batch_grades_it_is_graded_again_when_it_is_back(t
     assert _rows(book)["synced.yaml"] == ("s-correct", None)
 
 
+def test_a_file_over_the_size_limit_is_graded_once_while_it_is_unchanged(tmp_path: Path) -> None:
+    """Refused for its size, it is still the same file: the next run skips it (it had been graded again, and listed
+    as not gradable, on every run)."""
+    import os
+
+    from grader.submission.answer_file import MAX_FILE_BYTES
+
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    big = folder / "big.yaml"
+    big.write_bytes(b"student: s1\n")
+    os.truncate(big, MAX_FILE_BYTES + 10)
+    book = tmp_path / "gb.sqlite"
+    first = run_batch(SHEET, folder, jobs=1, gradebook_path=book, progress=False)
+    assert (first.graded, first.failed) == (1, 1)
+    again = run_batch(SHEET, folder, jobs=1, gradebook_path=book, progress=False)
+    assert (again.graded, again.skipped) == (0, 1)
+
+
 def test_a_gradebook_held_by_another_process_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(gradebook_module, "LOCK_SECONDS", 0.2)
     folder = tmp_path / "subs"
