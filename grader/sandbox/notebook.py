@@ -99,7 +99,7 @@ class _Scanner:
             elif char in ")]}":
                 self.depth = max(0, self.depth - 1)
             index += 1
-        ends_in_backslash = line.endswith("\\") and not line.endswith("\\\\")
+        ends_in_backslash = (len(line) - len(line.rstrip("\\"))) % 2 == 1  # an odd run: the last one is no escaped one
         if self.quote is not None and len(self.quote) == 1 and not ends_in_backslash:
             self.quote = None  # a one-line string left open: Python's own error, not this scanner's to carry on
         self.continued = self.quote is None and ends_in_backslash and not commented

@@ -160,6 +160,12 @@ def test_a_line_starting_with_a_magic_character_inside_a_string_or_brackets_is_p
     assert namespace["x"] == "\n!not a magic\n%also text\n"
     assert (namespace["y"], namespace["s"], namespace["w"], namespace["q"], namespace["t"], namespace["u"]) == (1, "a!b", 1, "one", "it's", "#!")
     assert [line for line in flattened.source.splitlines() if line.lstrip().startswith(("%", "!"))] == ["!not a magic", "%also text", "%2)", "!b'"]
+    # Three backslashes end a line inside a string: an escaped one, then a line continuation (the scanner had
+    # counted only whether the last two were a pair).
+    odd = notebook_to_source(json.dumps({"cells": [{"cell_type": "code", "source": 's = "C:\\\\\\\n%d"\n!ls'}]}), "hw.ipynb")
+    scope: dict[str, object] = {}
+    exec(compile(odd.source, "hw.ipynb", "exec"), scope)  # noqa: S102 -- the test's own notebook
+    assert scope["s"] == "C:\\%d"
 
 
 def test_seccomp_program_jumps_stay_inside_the_program() -> None:
