@@ -67,7 +67,8 @@ def parse_shape(raw: Any) -> tuple[int, ...]:
         if text.endswith(","):  # a tuple as Python prints one of one size, (3,), as numpy's .shape does
             text = text[:-1].rstrip()
         if not text:
-            raise AnswerError("expected a shape such as 4x4x2, got empty text")
+            got = f"no sizes in {quoted(raw.strip())}" if raw.strip() else "empty text"
+            raise AnswerError(f"expected a shape such as 4x4x2, got {got}")
         items: list[Any] = [piece for piece in _SEPARATOR.split(text)]
         if any(not piece for piece in items):
             raise AnswerError(f"cannot read {quoted(raw.strip())} as a shape: write the sizes like 4x4x2 or [4, 4, 2]")
