@@ -22,6 +22,7 @@ import itertools
 import json
 import logging
 import multiprocessing
+import multiprocessing.util
 import os
 import re
 import shutil
@@ -45,7 +46,7 @@ from grader.gradebook import Gradebook, PreparedRecord, prepare_record
 from grader.notes import asks_for_an_id
 from grader.report.common import printable
 from grader.result import PartResult, Result
-from grader.submission.answer_file import CODE_SUFFIXES, MAX_FILE_BYTES, MAX_STUDENT_ID_LENGTH
+from grader.submission.answer_file import CODE_SUFFIXES, MAX_STUDENT_ID_LENGTH, size_limit
 from grader.text import file_name, one_line, path_key, without_surrogates
 
 SUBMISSION_SUFFIXES: tuple[str, ...] = (".yaml", ".yml", ".json", ".py", ".ipynb")
@@ -352,15 +353,16 @@ def _discover(
 
 
 def file_sha256(path: Path) -> str:
-    """sha256 hex digest of a file's bytes. Of a file over the size grading reads (MAX_FILE_BYTES, which it then
+    """sha256 hex digest of a file's bytes. Of a file over the size grading reads (``size_limit``, which it then
     refuses), the digest of what grading reads and of the file's size: a sparse file of terabytes is not read."""
     digest = hashlib.sha256()
+    limit = size_limit(path)
     with path.open("rb") as handle:
         read = 0
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
             read += len(block)
-            if read > MAX_FILE_BYTES:
+            if read > limit:
                 digest.update(f"\0size {os.fstat(handle.fileno()).st_size}".encode())
                 break
     return digest.hexdigest()
@@ -415,6 +417,15 @@ def _init_worker(setup: _WorkerSetup) -> None:
     global _setup
     _setup = setup
     _die_with_parent()
+    # At its end (through multiprocessing, which skips atexit), the worker closes its sandbox workers.
+    multiprocessing.util.Finalize(None, _close_sandbox_workers, exitpriority=10)
+
+
+def _close_sandbox_workers() -> None:
+    """End this worker's warm sandbox workers (only if it graded code: the sandbox is loaded for code only)."""
+    runner = sys.modules.get("grader.sandbox.runner")
+    if runner is not None:
+        runner.close_workers()
 
 
 def _die_with_parent() -> None:
@@ -1067,7 +1078,7 @@ def _worker_grader_version() -> str:
 def _dask_items(
     tasks: Sequence[SubmissionTask], identity: SheetIdentity
 ) -> tuple[list[tuple[SubmissionTask, bytes, int]], list[Outcome]]:
-    """Each task with its file's bytes, as many as grading reads (one more than MAX_FILE_BYTES: the remote
+    """Each task with its file's bytes, as many as grading reads (one more than ``size_limit``: the remote
     worker then refuses the file as too large, as a local one would), and the file's size in bytes; and the
     outcomes of the files that can no longer be read (gone or replaced since the batch found them), graded 0 here
     as a local worker grades them, instead of stopping the batch."""
@@ -1076,7 +1087,7 @@ def _dask_items(
     for task in tasks:
         try:
             with task.path.open("rb") as handle:
-                items.append((task, handle.read(MAX_FILE_BYTES + 1), os.fstat(handle.fileno()).st_size))
+                items.append((task, handle.read(size_limit(task.path) + 1), os.fstat(handle.fileno()).st_size))
         except OSError as error:
             unreadable.append(_unreadable_outcome(identity, task, error))
     return items, unreadable

@@ -106,3 +106,32 @@ def test_an_answer_file_sheet_without_code_parts_refuses_code(tmp_path: Path) ->
     code = runner.invoke(app, ["grade", str(sheet), str(FOLDER / "correct.py"), "--format", "json"])
     assert code.exit_code == 2
     assert "no code parts" in json.loads(code.stdout)["result"]["error"]
+
+
+def test_a_notebook_with_megabytes_of_plots_is_graded_by_its_code(tmp_path: Path) -> None:
+    """Outputs (plots as base64 images) made a course's notebooks larger than the 4 MiB any file had, and its code
+    scored 0 ("the file is 6003248 bytes; the limit is 4194304"); a notebook may now have 32 MiB, its code 2 MiB."""
+    import base64
+    import os
+
+    from grader.submission.answer_file import MAX_NOTEBOOK_BYTES
+
+    from grader.grading import grade_submission
+    from grader.spec import load_sheet
+
+    notebook = json.loads((FOLDER / "correct.ipynb").read_text(encoding="utf-8"))
+    plot = base64.b64encode(os.urandom(5 << 20)).decode()
+    for cell in notebook["cells"]:
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = [{"output_type": "display_data", "data": {"image/png": plot}, "metadata": {}}]
+            break
+    plotted = tmp_path / "plotted.ipynb"
+    plotted.write_text(json.dumps(notebook), encoding="utf-8")
+    assert plotted.stat().st_size > 6 << 20
+    result = grade_submission(load_sheet(SHEET), plotted)
+    assert result.error is None and result.score == 1.0, result.error
+    huge = tmp_path / "huge.ipynb"
+    huge.write_text(json.dumps(notebook), encoding="utf-8")
+    os.truncate(huge, MAX_NOTEBOOK_BYTES + 1)
+    refused = grade_submission(load_sheet(SHEET), huge)
+    assert refused.error == f"huge.ipynb: the file is {MAX_NOTEBOOK_BYTES + 1} bytes; the limit is {MAX_NOTEBOOK_BYTES}", refused.error

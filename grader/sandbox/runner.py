@@ -20,6 +20,7 @@ import select
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import tokenize
@@ -31,9 +32,11 @@ from typing import Any
 import numpy as np
 
 from grader.errors import GraderError, InputFileError
+from grader.submission.answer_file import MAX_NOTEBOOK_BYTES
 from grader.text import file_name, without_surrogates
 
 from . import layers, wire
+from .worker import remove_ended_workers_folders
 from .limits import CaseInput, CaseOutcome, Limits, RunReport, SandboxUnavailable, SandboxUsageError
 from .notebook import NotebookError, NotebookSource, notebook_to_source, source_lines
 
@@ -193,6 +196,8 @@ class _Spawner:
         while True:
             sandboxed, reply = self._requests.get()
             try:
+                if not sandboxed:  # its folder will be in the machine's /tmp, as those of plain workers killed before
+                    remove_ended_workers_folders(tempfile.gettempdir())
                 reply.put(_Worker(sandboxed))
             except BaseException as error:  # noqa: BLE001 -- handed to the waiting caller
                 reply.put(error)
@@ -239,6 +244,13 @@ class _WorkerPool:
 
 _POOL = _WorkerPool()
 atexit.register(_POOL.close_all)
+
+
+def close_workers() -> None:
+    """End this process's idle warm workers, letting each remove its folder (as at exit). A batch's worker
+    processes end through multiprocessing, which skips atexit: they call this from a multiprocessing finalizer,
+    without which their sandbox workers died with them (PR_SET_PDEATHSIG), leaving a plain worker's folder behind."""
+    _POOL.close_all()
 os.register_at_fork(after_in_child=_POOL.forget)
 
 
@@ -383,22 +395,26 @@ own CPU for 1 MB), before any limit of the sandbox applies."""
 def _load_source(path: Path) -> _Source | str:
     """The submission as module source, or (a string) why it cannot be one: the student's fault, not an error."""
     filename = file_name(path)  # shown to the student: bytes that are not UTF-8 become U+FFFD
+    is_notebook = path.suffix.lower() == ".ipynb"
+    limit = MAX_NOTEBOOK_BYTES if is_notebook else MAX_SOURCE_BYTES  # a notebook's outputs are read, then dropped
     try:
         with path.open("rb") as handle:
-            data = handle.read(MAX_SOURCE_BYTES + 1)
+            data = handle.read(limit + 1)
             size = os.fstat(handle.fileno()).st_size
     except OSError as error:
         raise InputFileError(f"the submission file cannot be read: {error.strerror}", file=path) from None
-    if len(data) > MAX_SOURCE_BYTES:
+    if len(data) > limit:
         size = max(size, len(data))
-        return f"{filename} is {size / 2**20:.1f} MiB; a submission may be at most {MAX_SOURCE_BYTES / 2**20:.0f} MiB"
-    if path.suffix.lower() == ".ipynb":
+        return f"{filename} is {size / 2**20:.1f} MiB; a {'notebook' if is_notebook else 'submission'} may be at most {limit / 2**20:.0f} MiB"
+    if is_notebook:
         try:
             notebook = notebook_to_source(data.decode("utf-8-sig"), filename)
         except UnicodeDecodeError as error:
             return f"{filename} is not UTF-8 text (byte {data[error.start]:#04x} at offset {error.start})"
         except NotebookError as error:
             return str(error)
+        if len(notebook.source.encode("utf-8", errors="surrogatepass")) > MAX_SOURCE_BYTES:
+            return f"{filename}: its code cells hold more than {MAX_SOURCE_BYTES / 2**20:.0f} MiB of code"
         return _Source(notebook.source, filename, notebook)
     try:
         encoding, _ = tokenize.detect_encoding(iter(data.splitlines(keepends=True)).__next__)

@@ -673,6 +673,25 @@ def _remove_tree(path: str, seconds: float = CLEANUP_SECONDS) -> bool:
             os.close(directory)
 
 
+def remove_ended_workers_folders(temp: str) -> None:
+    """Start removing the folders in ``temp`` that workers of this user left when they ended without removing them
+    (killed with the process that started them: a batch's worker process ending, a SIGKILL): those named
+    ``grader-worker-<pid>-...`` whose pid runs no longer. A worker inside bubblewrap has a /tmp of its own; only
+    workers without it leave folders in the machine's."""
+    try:
+        names = os.listdir(temp)
+    except OSError:
+        return
+    for name in names:
+        pid = name.removeprefix(WORKDIR_PREFIX).split("-", 1)[0] if name.startswith(WORKDIR_PREFIX) else ""
+        path = os.path.join(temp, name)
+        try:
+            if pid.isdigit() and not os.path.exists(f"/proc/{pid}") and os.lstat(path).st_uid == os.geteuid():
+                _remove_in_background(path)
+        except OSError:
+            continue
+
+
 def _remove_in_background(path: str) -> None:
     """Start ``rm -rf path`` and leave it running (the worker is ending; nothing waits for it)."""
     try:

@@ -46,6 +46,17 @@ from grader.text import answer_text, clean_document, may_hold_surrogates
 ANSWER_SUFFIXES = (".yaml", ".yml", ".json")
 CODE_SUFFIXES = (".py", ".ipynb")
 
+MAX_NOTEBOOK_BYTES = 32 << 20
+"""Largest notebook read: its outputs (plots are base64 images of 50-200 kB each) are ignored, but they make a
+course's notebooks far larger than their code; the code itself may be MAX_SOURCE_BYTES (grader.sandbox.runner)."""
+
+
+def size_limit(path: Path) -> int:
+    """The most bytes of a submission like ``path`` that grading reads: MAX_NOTEBOOK_BYTES for a notebook,
+    MAX_FILE_BYTES for any other file."""
+    return MAX_NOTEBOOK_BYTES if path.suffix.lower() == ".ipynb" else MAX_FILE_BYTES
+
+
 MAX_YAML_ANSWER_BYTES = 1 << 20
 """Larger YAML answer files are refused before parsing: YAML takes about a hundred times a file's size in memory
 while it parses (a 4 MiB file needed 470 MB); JSON, a few times, so JSON files may have up to MAX_FILE_BYTES."""
@@ -221,12 +232,13 @@ def read_bytes(path: Path) -> bytes:
         status = path.stat()
         if not stat.S_ISREG(status.st_mode):  # a pipe or a device would block or never end
             raise InputFileError("expected a file, got a device, pipe or socket", file=path)
-        if status.st_size > MAX_FILE_BYTES:
-            raise InputFileError(f"the file is {status.st_size} bytes; the limit is {MAX_FILE_BYTES}", file=path)
+        limit = size_limit(path)
+        if status.st_size > limit:
+            raise InputFileError(f"the file is {status.st_size} bytes; the limit is {limit}", file=path)
         with path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)  # the file may have grown since
-        if len(data) > MAX_FILE_BYTES:
-            raise InputFileError(f"the file is over the limit of {MAX_FILE_BYTES} bytes", file=path)
+            data = handle.read(limit + 1)  # the file may have grown since
+        if len(data) > limit:
+            raise InputFileError(f"the file is over the limit of {limit} bytes", file=path)
         return data
     except FileNotFoundError:
         raise InputFileError("no such file", file=path) from None
