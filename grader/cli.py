@@ -391,22 +391,17 @@ ONE_FILE_FORMATS = (ReportFormat.html, ReportFormat.junit, ReportFormat.gradesco
 results.json always is (one file too): a submission is the whole sheet, and its tests follow the sheet's parts."""
 
 
-GRADESCOPE_IDS = 2
-"""Student ids the files of one Gradescope submission may give (a template's placeholder left in one file); more
-are a cohort's folder given by mistake."""
-
-
 def _one_submission(sheet: Sheet, results: list[Result], fmt: ReportFormat, files: list[Path]) -> Result:
     """The Results of ``files`` as one submission's (Gradescope's /autograder/submission holds the answer file
     and the code file of one student), the file saved last counting where two answer one part. For html and junit,
     GraderError when the files name more than one student (a folder of a cohort is batch's); Gradescope's
-    submission is one when its files give two ids (a template's placeholder id left in one of them, say), and its
-    report notes them."""
+    submission is one whatever ids its files give (a template's placeholder left in one, a typo fixed in another):
+    it must always get a results.json, and its report notes the ids."""
     from grader.combined import combined_result, students_named
     from grader.report.common import printable
 
     named = students_named(results)
-    if len(named) > (GRADESCOPE_IDS if fmt is ReportFormat.gradescope else 1):
+    if len(named) > 1 and fmt is not ReportFormat.gradescope:
         shown = ", ".join(printable(repr(student)) for student in named[:5]) + (", ..." if len(named) > 5 else "")
         raise GraderError(
             f"--format {fmt.value} writes one report per submission, and these files name {len(named)} students "

@@ -3,8 +3,9 @@ submission, and a student's submission may be an answer file and a code file, gr
 
 The parts are taken as the cohort merge takes them (:func:`grader.cohort.by_student`: a file's unanswered part never
 replaces another file's answer), except that of two files answering a part, the one *saved* last counts (its
-modification time; at the same time, the later by path): a resubmission ``answers-v2.yaml`` beside ``answers.yaml``
-counts, whatever the names' order. A note names the answers replaced. Every part of the sheet is in the combined
+modification time; at the same time, the later in the order given, which for a folder is path order): a
+resubmission ``answers-v2.yaml`` beside ``answers.yaml`` counts, whatever the names' order, where the files keep
+their times. A note names the answers replaced, so a student who did not mean them can hand in one file. Every part of the sheet is in the combined
 Result, in sheet order: one that no file answers is ``missing`` with 0 points, so a submission that lacks its code
 file is scored out of the sheet's points, not out of the parts it happens to answer. A file that could not be graded
 is named in the notes; the Result carries an ``error`` only when none of its files could be graded.

@@ -141,13 +141,14 @@ def test_one_file_is_scored_out_of_the_whole_sheet_and_an_empty_upload_still_get
     assert plain.code == 2 and plain.out == "" and "no submissions found in" in plain.err
 
 
-def test_a_cohorts_folder_is_no_gradescope_submission(tmp_path: Path, grader: Grader) -> None:
-    many = tmp_path / "cohort"
-    many.mkdir()
-    for index, sample in enumerate(["correct.yaml", "mistake-sign-error--ex1-a.yaml", "mistake-no-pooling--ex3-a.yaml"]):
-        shutil.copy(SAMPLES / sample, many / f"{index}.yaml")
-    refused = grader("grade", SHEET, many, "--format", "gradescope")
-    assert refused.code == 2 and refused.out == "" and "these files name 3 students" in refused.err
+def test_a_gradescope_upload_naming_three_students_still_gets_one_result(tmp_path: Path, grader: Grader) -> None:
+    """A typo in one answer file's id, fixed in another, and a template's placeholder in the code: still one
+    submission (Gradescope shows only "the autograder failed" without a results.json); the report names the ids."""
+    folder = _submission(tmp_path, student="s000000")
+    shutil.copy(SAMPLES / "mistake-sign-error--ex1-a.yaml", folder / "answers-old.yaml")
+    run = grader("grade", SHEET, folder, "--format", "gradescope")
+    assert run.code == 0, run.err
+    assert "the files name different students (" in json.loads(run.out)["output"]
 
 
 @pytest.mark.parametrize("fmt", ["html", "junit"])
