@@ -20,7 +20,6 @@ import select
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import tokenize
@@ -51,6 +50,8 @@ WORKER_BOOT = (
     "main()\n"
 )
 # One thread per BLAS call: two submissions graded at once on two cores should not fight over threads.
+WORKER_TEMP = "/tmp"
+"""Where a plain worker makes its folder: its environment (WORKER_ENV) has no TMPDIR, whatever the grader's."""
 WORKER_ENV = {
     "PATH": "/usr/bin:/bin",
     "LANG": "C.UTF-8",
@@ -197,7 +198,7 @@ class _Spawner:
             sandboxed, reply = self._requests.get()
             try:
                 if not sandboxed:  # its folder will be in the machine's /tmp, as those of plain workers killed before
-                    remove_ended_workers_folders(tempfile.gettempdir())
+                    remove_ended_workers_folders(WORKER_TEMP)
                 reply.put(_Worker(sandboxed))
             except BaseException as error:  # noqa: BLE001 -- handed to the waiting caller
                 reply.put(error)

@@ -17,6 +17,7 @@ import importlib
 import math
 import os
 import random
+import re
 import select
 import signal
 import subprocess
@@ -673,23 +674,36 @@ def _remove_tree(path: str, seconds: float = CLEANUP_SECONDS) -> bool:
             os.close(directory)
 
 
+_WORKDIR_NAME = re.compile(re.escape(WORKDIR_PREFIX) + r"[0-9]+-[a-z0-9_]{8}")
+"""A worker's folder as ``tempfile.mkdtemp`` names it (``grader-worker-<pid>-`` and 8 random characters)."""
+
+
 def remove_ended_workers_folders(temp: str) -> None:
     """Start removing the folders in ``temp`` that workers of this user left when they ended without removing them
-    (killed with the process that started them: a batch's worker process ending, a SIGKILL): those named
-    ``grader-worker-<pid>-...`` whose pid runs no longer. A worker inside bubblewrap has a /tmp of its own; only
-    workers without it leave folders in the machine's."""
+    (killed with the process that started them: a batch stopped by a signal, a SIGKILL). A worker holds a lock on
+    its folder while it lives (:func:`main`), which works across PID namespaces (containers sharing a /tmp), so a
+    folder is removed only when named as a worker names it, holding nothing but its ``submission`` folder, owned by
+    this user and not locked. A worker inside bubblewrap has a /tmp of its own: only plain workers leave folders in
+    the machine's."""
     try:
-        names = os.listdir(temp)
+        names = [name for name in os.listdir(temp) if _WORKDIR_NAME.fullmatch(name)]
     except OSError:
         return
     for name in names:
-        pid = name.removeprefix(WORKDIR_PREFIX).split("-", 1)[0] if name.startswith(WORKDIR_PREFIX) else ""
         path = os.path.join(temp, name)
         try:
-            if pid.isdigit() and not os.path.exists(f"/proc/{pid}") and os.lstat(path).st_uid == os.geteuid():
-                _remove_in_background(path)
+            handle = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         except OSError:
             continue
+        try:
+            if os.fstat(handle).st_uid != os.geteuid() or not set(os.listdir(handle)) <= {"submission"}:
+                continue
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError: its worker lives
+            _remove_in_background(path)
+        except OSError:
+            continue
+        finally:
+            os.close(handle)
 
 
 def _remove_in_background(path: str) -> None:
@@ -803,6 +817,9 @@ def main() -> None:
     # The name carries this worker's pid, so a directory left behind can be told from a live worker's.
     base = tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-")
     os.chmod(base, 0o711)  # the child's uid must pass through to its working directory, not list what is here
+    # Held while this worker (or its zygote) lives: remove_ended_workers_folders leaves a locked folder alone.
+    folder_lock = os.open(base, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(folder_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     workdir = os.path.join(base, "submission")
     child.prepare(workdir)
     # This process will hold every submission's source, output and results, and the zygote hands children their

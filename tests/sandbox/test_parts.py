@@ -373,3 +373,35 @@ def test_a_notebook_spelling_lone_surrogates_becomes_text_a_file_could_hold() ->
     source = notebook_to_source(notebook, "hw.ipynb").source
     assert source.rstrip("\n") == 'STUDENT = "s-\ufffd"\nx = 1'
     source.encode("utf-8")
+
+
+def test_only_folders_of_ended_workers_are_removed(tmp_path: Path) -> None:
+    """Plain workers killed with their batch leave their folders; the next plain worker's start removes them. A
+    folder is a worker's by its name and layout, and ended when no process holds its lock (a pid, looked up in
+    /proc, can be another PID namespace's live worker)."""
+    import fcntl
+    import os
+    import time
+
+    from grader.sandbox.worker import remove_ended_workers_folders
+
+    ended = tmp_path / "grader-worker-99999-abcdefgh"
+    (ended / "submission").mkdir(parents=True)
+    (ended / "submission" / "left.txt").write_text("x")
+    live = tmp_path / "grader-worker-99998-abcdefgi"
+    (live / "submission").mkdir(parents=True)
+    users = tmp_path / "grader-worker-99997-abcdefgj"
+    users.mkdir()
+    (users / "notes.txt").write_text("mine")
+    named_otherwise = tmp_path / "grader-worker-99996-notes"
+    named_otherwise.mkdir()
+    lock = os.open(live, os.O_RDONLY)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        remove_ended_workers_folders(str(tmp_path))
+        deadline = time.monotonic() + 5
+        while ended.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        os.close(lock)
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted([live.name, users.name, named_otherwise.name])
