@@ -13,6 +13,12 @@ from grader.text import clean_document
 PYTHON_BODY_CELL_MAGICS = ("%%time", "%%timeit", "%%capture", "%%prun")
 
 
+MAX_NOTEBOOK_VALUES = 1_000_000
+"""Most JSON values (objects, lists, strings) a notebook may hold: parsing builds a Python object for each, in the
+grader's process, outside any sandbox limit (32 MiB of ``[{},{},...]`` took 950 MB; a million, about 150 MB). A
+notebook's plots are one string each, its code and text a string per line."""
+
+
 class NotebookError(Exception):
     """The submitted file is not a readable notebook; the message is for the student."""
 
@@ -113,6 +119,12 @@ def notebook_to_source(text: str, filename: str) -> NotebookSource:
     inside brackets is Python and stays, as IPython keeps it (:class:`_Scanner`). Cell magics are handled as
     described in ``PYTHON_BODY_CELL_MAGICS``. Outputs are ignored.
     """
+    values = text.count("{") + text.count("[") + text.count('"') // 2  # an upper bound of the objects json builds
+    if values > MAX_NOTEBOOK_VALUES:
+        raise NotebookError(
+            f"{filename} holds about {values:,} JSON values (its outputs included); a notebook may hold at most "
+            f"{MAX_NOTEBOOK_VALUES:,}: clear its outputs and hand it in again"
+        )
     try:
         document = json.loads(text)
     except ValueError as error:

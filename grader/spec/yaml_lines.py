@@ -198,10 +198,13 @@ def syntax_hint(text: str, exc: yaml.MarkedYAMLError) -> str:
                 item = line.strip()
                 return f"; a list item needs a space after '-': write '- {item[1:]}', not '{item}'"
         key, colon, value = here.strip().partition(": ")
+        value, hash_mark, comment = value.partition(" #")  # a comment after the value stays a comment
         if colon and ": " in value and len(key) <= 40:
             # single quotes: YAML reads everything in them as written, but a ' itself, which is written twice
+            value = value.rstrip()
             shown = value.replace("'", "''") if len(value) <= 40 else value[:37].replace("'", "''") + "..."
-            return f"; a value holding ': ' must be in quotes: {key}: '{shown}'"
+            after = f"  #{comment}" if hash_mark and len(comment) <= 40 else ""
+            return f"; a value holding ': ' must be in quotes: {key}: '{shown}'{after}"
     # PyYAML's words, and libyaml's (answer files are read with its C parser where installed)
     if ("',' or ']'" in problem or "',' or '}'" in problem) and opened is not None:
         bracket = "[" if "']'" in problem else "{"

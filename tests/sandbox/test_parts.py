@@ -168,6 +168,15 @@ def test_a_line_starting_with_a_magic_character_inside_a_string_or_brackets_is_p
     assert scope["s"] == "C:\\%d"
 
 
+def test_a_notebook_of_millions_of_tiny_json_values_is_refused_before_it_is_parsed() -> None:
+    """Parsing builds an object per value in the grader's process: 32 MiB of ``[{},{},...]`` had taken 950 MB."""
+    from grader.sandbox.notebook import MAX_NOTEBOOK_VALUES
+
+    bomb = '{"cells": [{"cell_type": "code", "source": "x = 1", "outputs": [' + ",".join(["{}"] * (MAX_NOTEBOOK_VALUES + 1)) + "]}]}"
+    with pytest.raises(NotebookError, match=r"holds about 1,000,0\d\d JSON values \(its outputs included\); a notebook may hold at most 1,000,000"):
+        notebook_to_source(bomb, "hw.ipynb")
+
+
 def test_seccomp_program_jumps_stay_inside_the_program() -> None:
     program = layers.build_seccomp_program(own_pid=1234)
     assert len(program) % 8 == 0

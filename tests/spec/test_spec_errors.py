@@ -268,10 +268,13 @@ def test_a_suggestion_needs_a_close_likeness_and_prefers_the_closest_field(tmp_p
     ]
 
 
-def test_the_quoting_a_hint_suggests_is_itself_yaml(tmp_path: Path) -> None:
+@pytest.mark.parametrize("comment", ["", "  # TODO check"])
+def test_the_quoting_a_hint_suggests_is_itself_yaml(tmp_path: Path, comment: str) -> None:
+    """Quotes in the value are kept as written, and a comment after it stays outside the quotes."""
     import yaml
 
-    text = BASE.replace('prompt: "Twice a."', "prompt: The \"x\": it's \\sigma")
+    text = BASE.replace('prompt: "Twice a."', "prompt: The \"x\": it's \\sigma" + comment)
     [line] = validate(write(tmp_path, text))
     suggested = line.split("must be in quotes: ", 1)[1]
     assert yaml.safe_load(suggested) == {"prompt": "The \"x\": it's \\sigma"}, suggested
+    assert suggested.endswith(comment), suggested
