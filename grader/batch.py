@@ -46,7 +46,7 @@ from grader.gradebook import Gradebook, PreparedRecord, prepare_record
 from grader.notes import asks_for_an_id
 from grader.report.common import printable
 from grader.result import PartResult, Result
-from grader.submission.answer_file import CODE_SUFFIXES, MAX_STUDENT_ID_LENGTH, size_limit
+from grader.submission.answer_file import MAX_STUDENT_ID_LENGTH, is_code_file, size_limit
 from grader.text import file_name, one_line, path_key, without_surrogates
 
 SUBMISSION_SUFFIXES: tuple[str, ...] = (".yaml", ".yml", ".json", ".py", ".ipynb")
@@ -86,7 +86,7 @@ class SheetIdentity:
 
     def unanswered_parts(self, path: Path) -> list[PartResult]:
         """The zero-point parts of ``path``, which could not be graded at all."""
-        return list(self.unanswered.get("code" if path.suffix.lower() in CODE_SUFFIXES else "answers", ()))
+        return list(self.unanswered.get("code" if is_code_file(path) else "answers", ()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -601,7 +601,7 @@ def _grade_chunk(tasks: Sequence[SubmissionTask]) -> list[Outcome]:
     global _code_pool
     assert _setup is not None, "worker used before _init_worker"
     setup = _setup
-    code = [task for task in tasks if _is_code(task)]
+    code = [task for task in tasks if is_code_file(task.path)]
     if len(code) < 2 or setup.code_threads < 2:
         return [grade_one(setup, task) for task in tasks]
     if _code_pool is None:
@@ -674,20 +674,19 @@ class _Progress:
 # -- the batch --------------------------------------------------------------------------------------------------
 
 
-def _is_code(task: SubmissionTask) -> bool:
-    return task.path.suffix.lower() in CODE_SUFFIXES
-
-
 def _chunks(tasks: Sequence[SubmissionTask], size: int, code_size: int = 1) -> Iterator[list[SubmissionTask]]:
     """``tasks`` in order, in chunks of up to ``size`` answer files or ``code_size`` code files (a worker's results
     reach the gradebook a chunk at a time: 16 code files, each allowed minutes, could hold back every result of a
     batch killed and resumed every few minutes)."""
     chunk: list[SubmissionTask] = []
+    chunk_is_code = False
     for task in tasks:
-        if chunk and (_is_code(chunk[0]) != _is_code(task) or len(chunk) >= (code_size if _is_code(task) else size)):
+        code = is_code_file(task.path)
+        if chunk and (code != chunk_is_code or len(chunk) >= (code_size if code else size)):
             yield chunk
             chunk = []
         chunk.append(task)
+        chunk_is_code = code
     if chunk:
         yield chunk
 
@@ -709,7 +708,7 @@ def _run_local(
     others are graded normally.
     """
     context = _mp_context()
-    if context.get_start_method() == "fork" and any(map(_is_code, tasks)):
+    if context.get_start_method() == "fork" and any(is_code_file(task.path) for task in tasks):
         # Probe the sandbox's layers (bubblewrap starts a Python to test itself) once here: forked workers
         # inherit the cached answer instead of each probing again.
         from grader.sandbox import probe_layers
@@ -866,7 +865,7 @@ def run_batch(
     unlisted: list[str] = []
     not_files: list[str] = []
     discovered = _discover(submissions_dir, _gradebook_files(gradebook_path), unlisted, not_files)
-    if require_sandbox and any(found.path.suffix.lower() in CODE_SUFFIXES for found in discovered):
+    if require_sandbox and any(is_code_file(found.path) for found in discovered):
         from grader.sandbox import require_layers
 
         require_layers()  # before anything is graded: a missing layer stops the batch, not each submission

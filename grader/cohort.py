@@ -307,10 +307,10 @@ def conflicts_in(book: Gradebook, spec_hash: str) -> list[str]:
     A batch's summary calls this on every run, so only candidates' Results are read: an answer file and a code file
     grade different parts (:func:`grader.grading.parts_answered_by`), so a student with one of each, as a course
     has them, is no candidate."""
-    from grader.submission.answer_file import CODE_SUFFIXES
+    from grader.submission.answer_file import is_code_file
 
     def kind(row: SubmissionRow) -> tuple[str, bool]:
-        return unicodedata.normalize("NFC", row.student_id), PurePath(row.path).suffix.lower() in CODE_SUFFIXES
+        return unicodedata.normalize("NFC", row.student_id), is_code_file(row.path)
 
     rows = [row for row in book.rows(spec_hash) if row.student_id and not row.grader_failed]
     same_kind = Counter(kind(row) for row in rows)

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 from grader import __version__
 from grader.cohort import FILE_SEPARATOR, by_student, graded_file
 from grader.notes import named_after_file
-from grader.grading import part_fields
-from grader.result import PartResult, Result, Status
+from grader.grading import missing_part
+from grader.result import PartResult, Result
 
 if TYPE_CHECKING:
     from grader.spec.loader import Sheet
@@ -59,7 +59,7 @@ def combined_result(sheet: Sheet, results: Sequence[Result], saved_at: Sequence[
     parts: list[PartResult] = []
     for exercise, part in sheet.parts():
         taken = student.parts.get(f"{exercise.id}.{part.id}")
-        parts.append(taken if taken is not None else PartResult(**part_fields(exercise, part), points_earned=0.0, status=Status.missing))
+        parts.append(taken if taken is not None else missing_part(exercise, part))
     several = len(results) > 1
     # A code file's note that it is graded under its own name, apart from the answer file, is not so here.
     notes = [
@@ -99,7 +99,7 @@ def combined_result(sheet: Sheet, results: Sequence[Result], saved_at: Sequence[
 def nothing_handed_in(sheet: Sheet, submission: str, reason: str) -> Result:
     """The Result of a submission without a single file to grade (an empty upload, a ``.txt``, a ``.zip``): every
     part of the sheet ``missing`` with 0 points, and ``reason``."""
-    parts = [PartResult(**part_fields(exercise, part), points_earned=0.0, status=Status.missing) for exercise, part in sheet.parts()]
+    parts = [missing_part(exercise, part) for exercise, part in sheet.parts()]
     return Result(
         sheet_id=sheet.id, sheet_title=sheet.title, submission=submission, spec_hash=sheet.spec_hash, parts=parts,
         error=reason, grader_version=__version__,

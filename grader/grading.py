@@ -98,6 +98,11 @@ def part_fields(exercise: ExerciseSpec, part: PartSpec) -> dict[str, Any]:
     }
 
 
+def missing_part(exercise: ExerciseSpec, part: PartSpec) -> PartResult:
+    """A part no file answered (or that an unusable file stands for): ``missing``, 0 points."""
+    return PartResult(**part_fields(exercise, part), points_earned=0.0, status=Status.missing)
+
+
 def pending_part(exercise: ExerciseSpec, part: PartSpec, mode: Mode) -> PartResult | None:
     """The ``pending`` result of a hidden part in check mode (it is graded after submission), else None."""
     if part.visibility is Visibility.hidden and mode == "check":
@@ -417,10 +422,7 @@ def unusable(
 
     Hidden parts are ``missing`` in check mode too, not "graded after submission": nothing of this file will be
     graded later, and saying it scores 0 there tells nothing of their keys."""
-    parts = [
-        PartResult(**part_fields(exercise, part), points_earned=0.0, status=Status.missing)
-        for exercise, part in parts_answered_by(sheet, path)
-    ]
+    parts = [missing_part(exercise, part) for exercise, part in parts_answered_by(sheet, path)]
     return sheet_result(
         sheet, path, submission_hash=submission_hash, parts=parts, error=reason, student_id=student_id, seed=seed
     )

@@ -44,7 +44,7 @@ import numpy as np
 from grader.cohort import GradedFile, StudentGrade, by_student, cohort_points, merge_warnings
 from grader.gradebook import Gradebook, PartRow, SubmissionRow
 from grader.notes import named_after_file
-from grader.submission.answer_file import CODE_SUFFIXES
+from grader.submission.answer_file import is_code_file
 
 FULL_MARKS_TOLERANCE = 1e-9
 CONSTANT_SPREAD = 1e-5
@@ -284,7 +284,7 @@ def _named_after_file(gradebook: Gradebook, row: SubmissionRow) -> bool:
     """:func:`grader.notes.named_after_file` of a row's Result. Only a graded code file whose student id is its
     file name's stem can be one, so only those Results are read (the statistics otherwise need the rows only)."""
     name = Path(row.submission)
-    if row.error is not None or name.suffix.lower() not in CODE_SUFFIXES or row.student_id != name.stem:
+    if row.error is not None or not is_code_file(name) or row.student_id != name.stem:
         return False
     result = gradebook.result(row.path, row.spec_hash)
     return result is not None and named_after_file(result.notes)

@@ -15,7 +15,7 @@ import re
 import stat
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import yaml
@@ -45,6 +45,11 @@ from grader.text import answer_text, clean_document, may_hold_surrogates
 
 ANSWER_SUFFIXES = (".yaml", ".yml", ".json")
 CODE_SUFFIXES = (".py", ".ipynb")
+
+
+def is_code_file(path: PurePath | str) -> bool:
+    """Whether a submission at ``path`` is code (a .py file or a notebook, any case), graded in the sandbox."""
+    return PurePath(path).suffix.lower() in CODE_SUFFIXES
 
 MAX_NOTEBOOK_BYTES = 32 << 20
 """Largest notebook read: its outputs (plots are base64 images of 50-200 kB each) are ignored, but they make a
