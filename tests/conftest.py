@@ -1,16 +1,61 @@
 """Shared by every test: the ``grader`` fixture, which runs the real command line (``grader.cli.main``) in this
-process, so the exit codes and the output lines are the ones a user sees; and small helpers for test files."""
+process, so the exit codes and the output lines are the ones a user sees; and small helpers for test files.
+
+The suite runs in parallel (``pytest -n auto``, pytest-xdist). A few sandbox tests look at every process of the
+machine (no sandboxed process may be left alive) or kill processes they find; they are marked ``machine_wide``, by
+hand or because they call one of :data:`MACHINE_WIDE_CHECKS`, and run while no other test runs (a readers-writer lock
+on files the workers of one run share). Tests never time things: Hypothesis runs without its per-example deadline."""
 
 from __future__ import annotations
 
+import fcntl
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from grader.cli import main
+
+settings.register_profile("grader-suite", deadline=None)
+settings.load_profile("grader-suite")
+
+MACHINE_WIDE_CHECKS = frozenset({"survivors", "assert_grader_fine", "_zygotes", "_left_behind_by_ended_workers"})
+"""Helpers of the sandbox tests that look at (or kill) every sandbox process of the machine: a test that calls one
+is ``machine_wide``."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``machine_wide`` every test whose body calls one of :data:`MACHINE_WIDE_CHECKS`."""
+    for item in items:
+        code = getattr(getattr(item, "function", None), "__code__", None)
+        if code is not None and MACHINE_WIDE_CHECKS & set(code.co_names):
+            item.add_marker(pytest.mark.machine_wide)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[object]:
+    """Under pytest-xdist, around each test's setup (fixtures of every scope included), call and teardown: a
+    ``machine_wide`` test waits until no other test runs and holds the others off while it runs; every other test
+    runs beside any but those. A turnstile, taken by every test on its way in, lets a waiting machine-wide test in
+    ahead of the tests that come after it. Without xdist there is nothing to share."""
+    if not hasattr(item.config, "workerinput"):
+        return (yield)
+    shared = item.config._tmp_path_factory.getbasetemp().parent  # the run's folder; each worker's is one below
+    alone = item.get_closest_marker("machine_wide") is not None
+    with open(shared / "turnstile.lock", "a") as turnstile, open(shared / "machine.lock", "a") as machine:
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(machine, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        finally:
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
+        try:
+            return (yield)
+        finally:
+            fcntl.flock(machine, fcntl.LOCK_UN)
+
 
 ERROR_LINE = re.compile(
     r'^(?P<file>.+?):(?P<line>\d+) (?P<path>(?:[^\s"]|"(?:[^"\\]|\\.)*")+): (?P<message>.+) \[(?P<code>spec-[a-z-]+)\]$'

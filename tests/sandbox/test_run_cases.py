@@ -606,19 +606,27 @@ def test_a_submission_finds_nothing_of_earlier_ones_in_its_memory(write_submissi
 
 
 def _zygotes() -> list[int]:
-    """Pids of the sandbox workers' zygotes (a worker process whose parent is a worker process)."""
-    workers: dict[int, int] = {}
+    """Pids of this test process's sandbox workers' zygotes (a worker process whose parent is a worker process and
+    that descends from this process: another test process's workers are left alone)."""
+    parents: dict[int, int] = {}
+    workers: set[int] = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             command = (entry / "cmdline").read_bytes()
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
             continue
         if b"_grader_sandbox" in command and not command.startswith(b"/usr/bin/bwrap"):
-            workers[int(entry.name)] = parent
-    return [pid for pid, parent in workers.items() if parent in workers]
+            workers.add(int(entry.name))
+
+    def descends_from_this_process(pid: int) -> bool:
+        while pid in parents and pid != os.getpid():
+            pid = parents[pid]
+        return pid == os.getpid()
+
+    return [pid for pid in workers if parents[pid] in workers and descends_from_this_process(pid)]
 
 
 def test_a_worker_whose_zygote_died_is_replaced(correct_submission: Path) -> None:
