@@ -240,6 +240,43 @@ class _Env:
                 return False
         return True
 
+    def every_variant_scope(self, expression: Any, columns: frozenset[str]) -> tuple[Sheet, int] | None:
+        """(sheet, exercise index) when ``expression``, with the inputs ``columns`` replaced, has the same value in
+        every variant of the sheet: through every quantity it uses, it reads no input but ``columns`` and inputs
+        without a ``random`` draw (the same numbers for every seed), and this evaluation replaces nothing (a
+        follow-through's student value, a code case's arguments). None otherwise, and for anything it cannot read
+        (:meth:`grader.quantities.Lazy.every_variant_scope`)."""
+        if self.overrides:
+            return None
+        quantities, inputs = self.ev.exercise.quantities, self.ev.exercise.inputs
+        seen: set[str] = set()
+        pending = [expression]
+        while pending:
+            item = pending.pop()
+            if isinstance(item, str):
+                if not item.strip().startswith("$"):
+                    continue  # an op's name, a formula's text, a node's name
+                name = item.strip()[1:]
+                if name in columns or name in seen:
+                    continue
+                seen.add(name)
+                if name in inputs:
+                    if inputs[name].random is not None:
+                        return None
+                elif name in quantities:
+                    pending.append(quantities[name])
+                else:
+                    return None
+            elif isinstance(item, Call):
+                pending.extend(item.args.values())
+            elif isinstance(item, dict):
+                pending.extend(item.values())
+            elif isinstance(item, list | tuple):
+                pending.extend(item)
+            elif not isinstance(item, int | float | bool) and item is not None:
+                return None
+        return self.ev.sheet, self.ev.base[1]
+
     def resolve(self, value: Any, loc: Loc) -> Any:
         if isinstance(value, str) and value.startswith("$"):
             return self.name(value[1:], loc)
@@ -271,6 +308,7 @@ class _Env:
                     # evaluation; an evaluation that replaces inputs itself keeps none
                     self.ev.lazy_arrays if self is self.ev.shared_env else None,
                     self.entry_by_entry,
+                    self.every_variant_scope,
                 )
             elif arg in operation.input_refs:
                 if not (isinstance(raw, str) and raw.startswith("$") and raw[1:] in self.inputs):

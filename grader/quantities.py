@@ -8,15 +8,17 @@ quantity with an input replaced: a shifted image, or arrays of random points for
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import contextvars
 import functools
 import hashlib
 import inspect
 import re
+import threading
 import weakref
 from functools import lru_cache
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -63,16 +65,27 @@ class Lazy:
         evaluate: Callable[[Any, Mapping[str, Any]], Any],
         arrays: LazyArrays | None = None,
         entry_by_entry: Callable[[Any, frozenset[str]], bool] | None = None,
+        every_variant_scope: Callable[[Any, frozenset[str]], Hashable | None] | None = None,
     ) -> None:
         self.expression = expression
         self._evaluate = evaluate
         self._arrays = arrays
         self._entry_by_entry = entry_by_entry
+        self._every_variant_scope = every_variant_scope
 
     def entry_by_entry(self, columns: frozenset[str]) -> bool:
         """Whether the expression, with the inputs ``columns`` replaced by columns of numbers, is computed entry by
         entry from them, as the sheet writes it (False when the evaluation cannot tell)."""
         return self._entry_by_entry is not None and self._entry_by_entry(self.expression, columns)
+
+    def every_variant_scope(self, columns: frozenset[str]) -> Hashable | None:
+        """With the inputs ``columns`` replaced, is the expression's value the same in every variant of the sheet
+        (it reads no other input that a seed draws, and no value a student gave)? Then a token naming where its
+        ``$names`` mean what they mean (the sheet and exercise): values computed for one variant serve all. None
+        when it is not, or when the evaluation cannot tell."""
+        if self._every_variant_scope is None:
+            return None
+        return self._every_variant_scope(self.expression, columns)
 
     def value(self) -> Any:
         return self._evaluate(self.expression, {})
@@ -1247,18 +1260,51 @@ def _function(of: Lazy, variables: Lazy) -> FunctionReference:
             )
 
     memo: dict[tuple[tuple[str, bytes], ...], np.ndarray] = {}
+    scope = of.every_variant_scope(frozenset(names.values()))
+    shared = None if scope is None else (scope, repr(of.expression), tuple(sorted(names.items())))
 
     def fn(points: Mapping[str, np.ndarray]) -> np.ndarray:
-        # Every student of a part is checked at the same points: remember the reference's values there.
+        # Every student of a part is checked at the same points: remember the reference's values there. When they
+        # are the same in every variant, every variant's key shares them (:data:`_VARIANT_FREE_VALUES`).
         arrays = {key: np.asarray(points[key], dtype=np.float64) for key in names}
         memo_key = tuple((key, array.tobytes() + str(array.shape).encode()) for key, array in sorted(arrays.items()))
         if memo_key not in memo:
             if len(memo) >= 32:
                 memo.clear()
-            memo[memo_key] = _function_values(of, {names[key]: array for key, array in arrays.items()})
+            columns = {names[key]: array for key, array in arrays.items()}
+            if shared is None:
+                memo[memo_key] = _function_values(of, columns)
+            else:
+                memo[memo_key] = _variant_free_values(of, columns, (*shared, memo_key, _PLACES_ONLY.get()))
         return memo[memo_key].copy()
 
     return NamedFunction(fn=fn, variables=tuple(names))
+
+
+_VARIANT_FREE_VALUES: collections.OrderedDict[Hashable, np.ndarray] = collections.OrderedDict()
+"""A formula key's values at random points that are the same in every variant (:meth:`Lazy.every_variant_scope`),
+by (sheet and exercise, the quantity's text, its variables, the points, :data:`_PLACES_ONLY`), the last
+:data:`VARIANT_FREE_ENTRIES` used: a batch whose students each have their own variant computes them once, not once a
+student (week 7's formula parts were half of each new variant's key)."""
+_VARIANT_FREE_LOCK = threading.Lock()  # a batch worker grades code submissions on several threads
+VARIANT_FREE_ENTRIES = 1024
+
+
+def _variant_free_values(of: Lazy, columns: dict[str, np.ndarray], where: Hashable) -> np.ndarray:
+    """:func:`_function_values` of ``of`` at ``columns``, shared through :data:`_VARIANT_FREE_VALUES` under ``where``
+    (read-only: callers copy)."""
+    with _VARIANT_FREE_LOCK:
+        kept = _VARIANT_FREE_VALUES.get(where)
+        if kept is not None:
+            _VARIANT_FREE_VALUES.move_to_end(where)
+            return kept
+    values = _function_values(of, columns)  # outside the lock: two threads may compute it, never wait on each other
+    values.setflags(write=False)
+    with _VARIANT_FREE_LOCK:
+        _VARIANT_FREE_VALUES[where] = values
+        while len(_VARIANT_FREE_VALUES) > VARIANT_FREE_ENTRIES:
+            _VARIANT_FREE_VALUES.popitem(last=False)
+    return values
 
 
 def _function_values(of: Lazy, overrides: dict[str, np.ndarray]) -> np.ndarray:
