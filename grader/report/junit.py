@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from pathlib import PurePosixPath
 from typing import Any
 
 from grader.report.common import (
@@ -61,10 +62,13 @@ def _message(view: PartView) -> str:
 
 def render_junit(result: Result, audience: Audience = "student", *, timestamp: str | None = None,
                  hostname: str = "localhost") -> str:
-    """A ``<testsuite>`` named ``<sheet> <student>``; each part a ``<testcase classname="<exercise>"
-    name="<part>">``; ``<failure>`` for every part not correct (message = the feedback, type = the status),
-    ``<skipped>`` for pending ones. ``timestamp``: ISO 8601 without zone (``2024-05-01T10:00:00``)."""
+    """A ``<testsuite>`` named ``<sheet> <student>``; each part a ``<testcase classname="<student>.<exercise>"
+    name="<part>">`` (the submission's file name without its suffix where the student is not known: a CI that
+    gathers every student's reports keeps their cases apart); ``<failure>`` for every part not correct (message =
+    the feedback, type = the status), ``<skipped>`` for pending ones. ``timestamp``: ISO 8601 without zone
+    (``2024-05-01T10:00:00``)."""
     audience = check_audience(audience)
+    whose = _token(result.student_id or PurePosixPath(result.submission).stem, "submission")
     views = view_parts(result, audience)
     failures = sum(1 for v in views if v.passed is False)
     skipped = sum(1 for v in views if v.passed is None)
@@ -99,7 +103,7 @@ def render_junit(result: Result, audience: Audience = "student", *, timestamp: s
         ET.SubElement(properties, "property", {"name": _token(name, "property"), "value": printable(str(value))})
     for view in views:
         case = ET.SubElement(suite, "testcase", {
-            "classname": _token(view.part.exercise_id, "exercise"),
+            "classname": f"{whose}.{_token(view.part.exercise_id, 'exercise')}",
             "name": _token(view.part.part_id, "part"),
             "time": "0",
         })

@@ -76,14 +76,26 @@ def test_junit_counts_and_names_follow_the_parts() -> None:
     assert suite.tag == "testsuite"
     assert suite.get("name") == "week7 s100002"
     cases = suite.findall("testcase")
-    assert [(c.get("classname"), c.get("name")) for c in cases] == [(p.exercise_id, p.part_id) for p in result.parts]
+    assert [(c.get("classname"), c.get("name")) for c in cases] == [(f"s100002.{p.exercise_id}", p.part_id) for p in result.parts]
     not_correct = [p for p in result.parts if p.status not in (Status.correct, Status.pending)]
     assert int(suite.get("tests")) == len(result.parts)
     assert int(suite.get("failures")) == len(not_correct) == len(suite.findall("testcase/failure"))
     assert int(suite.get("skipped")) == 1 == len(suite.findall("testcase/skipped"))
-    partial = next(c for c in cases if c.get("classname") == "ex2" and c.get("name") == "b")
+    partial = next(c for c in cases if c.get("classname") == "s100002.ex2" and c.get("name") == "b")
     assert partial.find("failure").get("message").startswith("This is 2p, not p")
     assert partial.find("failure").get("type") == "partial"
+
+
+def test_junit_cases_of_different_students_never_share_a_name() -> None:
+    """A CI that gathers every student's report keys cases by classname and name: each student's are their own; a
+    file that names no student is told apart by its file name."""
+    named = {(c.get("classname"), c.get("name")) for c in ET.fromstring(render(mixed(), "junit")).findall("testcase")}
+    other = mixed().model_copy(update={"student_id": "s100003"})
+    unnamed = mixed().model_copy(update={"student_id": "", "submission": "bob answers.v2.yaml"})
+    for result in (other, unnamed):
+        cases = ET.fromstring(render(result, "junit")).findall("testcase")
+        assert named.isdisjoint((c.get("classname"), c.get("name")) for c in cases)
+    assert {c.get("classname").rsplit(".", 1)[0] for c in ET.fromstring(render(unnamed, "junit")).findall("testcase")} == {"bob answers.v2"}
 
 
 def test_junit_takes_a_timestamp_and_stays_valid(junit_schema) -> None:
@@ -134,6 +146,21 @@ def test_gradescope_tests_mirror_the_parts() -> None:
         else:
             assert test["status"] == ("passed" if part.status is Status.correct else "failed")
     assert [t["number"] for t in data["tests"]][:4] == ["1.1", "2.1", "2.2", "3.1"]
+
+
+def test_gradescope_names_show_the_start_of_a_long_prompt_and_the_output_all_of_it() -> None:
+    """Gradescope lists tests by name: a prompt of hundreds of characters (week 7 has one of 383) is cut at a word;
+    the test's output then starts with the whole prompt, its line breaks as spaces."""
+    result = mixed()
+    long_prompt = "b. The padding p that keeps the width at stride s = 1,\n as a formula in f " + "and more words " * 30
+    short = result.parts[0].title
+    parts = [result.parts[0], result.parts[1].model_copy(update={"title": long_prompt}), *result.parts[2:]]
+    data = json.loads(render(result.model_copy(update={"parts": parts}), "gradescope"))
+    named = data["tests"][1]["name"]
+    assert named == f"{parts[1].key}  b. The padding p that keeps the width at stride s = 1, as a formula in f\u2026"
+    assert len(named) - len(parts[1].key) - 2 <= 73
+    assert data["tests"][1]["output"].startswith(" ".join(long_prompt.split()) + "\n\n")
+    assert data["tests"][0]["name"] == f"{parts[0].key}  {short}" and short not in data["tests"][0]["output"]
 
 
 def test_gradescope_always_visible_output_tells_nothing_of_hidden_tests() -> None:
