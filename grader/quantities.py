@@ -1261,33 +1261,48 @@ def _function(of: Lazy, variables: Lazy) -> FunctionReference:
 
     memo: dict[tuple[tuple[str, bytes], ...], np.ndarray] = {}
     scope = of.every_variant_scope(frozenset(names.values()))
-    shared = None if scope is None else (scope, repr(of.expression), tuple(sorted(names.items())))
+    shared = None if scope is None else (scope, repr(of.expression))
 
     def fn(points: Mapping[str, np.ndarray]) -> np.ndarray:
         # Every student of a part is checked at the same points: remember the reference's values there. When they
         # are the same in every variant, every variant's key shares them (:data:`_VARIANT_FREE_VALUES`).
         arrays = {key: np.asarray(points[key], dtype=np.float64) for key in names}
         memo_key = tuple((key, array.tobytes() + str(array.shape).encode()) for key, array in sorted(arrays.items()))
-        if memo_key not in memo:
-            if len(memo) >= 32:
-                memo.clear()
+        values = memo.get(memo_key)
+        if values is None:
             columns = {names[key]: array for key, array in arrays.items()}
             if shared is None:
-                memo[memo_key] = _function_values(of, columns)
+                values = _function_values(of, columns)
             else:
-                memo[memo_key] = _variant_free_values(of, columns, (*shared, memo_key, _PLACES_ONLY.get()))
-        return memo[memo_key].copy()
+                values = _variant_free_values(of, columns, (*shared, _columns_digest(columns), _PLACES_ONLY.get()))
+            if len(memo) >= 32:  # another thread may clear it meanwhile: ``values`` is this call's own
+                memo.clear()
+            memo[memo_key] = values
+        return values.copy()
 
     return NamedFunction(fn=fn, variables=tuple(names))
 
 
 _VARIANT_FREE_VALUES: collections.OrderedDict[Hashable, np.ndarray] = collections.OrderedDict()
 """A formula key's values at random points that are the same in every variant (:meth:`Lazy.every_variant_scope`),
-by (sheet and exercise, the quantity's text, its variables, the points, :data:`_PLACES_ONLY`), the last
-:data:`VARIANT_FREE_ENTRIES` used: a batch whose students each have their own variant computes them once, not once a
-student (week 7's formula parts were half of each new variant's key)."""
+by (sheet and exercise, the quantity's text, a sha256 of the inputs at the points, :data:`_PLACES_ONLY`), the last
+used within :data:`VARIANT_FREE_BYTES` of values: a batch whose students each have their own variant computes them
+once, not once a student (week 7's formula parts were half of each new variant's key)."""
 _VARIANT_FREE_LOCK = threading.Lock()  # a batch worker grades code submissions on several threads
-VARIANT_FREE_ENTRIES = 1024
+VARIANT_FREE_BYTES = 16 << 20
+"""Values kept (8 bytes a point; week 7's formula parts keep 10 KB in all, a part may check up to 10,000 points)."""
+_variant_free_bytes = 0
+
+
+def _columns_digest(columns: Mapping[str, np.ndarray]) -> bytes:
+    """A sha256 of the inputs a formula key is evaluated with (``{input: (points,) array}``): what its values depend
+    on besides the quantity. Built from the inputs, not the formula's variables: ``{a: $n, b: $n}`` sets n to b's
+    points and ``{b: $n, a: $n}`` to a's, two keys that share a quantity and variable names but no values."""
+    digest = hashlib.sha256()
+    for name, column in sorted(columns.items()):
+        digest.update(repr((name, column.shape, column.dtype.str)).encode())
+        digest.update(np.ascontiguousarray(column).tobytes())
+    return digest.digest()
 
 
 def _variant_free_values(of: Lazy, columns: dict[str, np.ndarray], where: Hashable) -> np.ndarray:
@@ -1298,12 +1313,15 @@ def _variant_free_values(of: Lazy, columns: dict[str, np.ndarray], where: Hashab
         if kept is not None:
             _VARIANT_FREE_VALUES.move_to_end(where)
             return kept
+    global _variant_free_bytes
     values = _function_values(of, columns)  # outside the lock: two threads may compute it, never wait on each other
     values.setflags(write=False)
     with _VARIANT_FREE_LOCK:
-        _VARIANT_FREE_VALUES[where] = values
-        while len(_VARIANT_FREE_VALUES) > VARIANT_FREE_ENTRIES:
-            _VARIANT_FREE_VALUES.popitem(last=False)
+        if where not in _VARIANT_FREE_VALUES:
+            _VARIANT_FREE_VALUES[where] = values
+            _variant_free_bytes += values.nbytes
+        while _variant_free_bytes > VARIANT_FREE_BYTES and _VARIANT_FREE_VALUES:
+            _variant_free_bytes -= _VARIANT_FREE_VALUES.popitem(last=False)[1].nbytes
     return values
 
 

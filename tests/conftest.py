@@ -2,15 +2,20 @@
 process, so the exit codes and the output lines are the ones a user sees; and small helpers for test files.
 
 The suite runs in parallel (``pytest -n auto``, pytest-xdist). A few sandbox tests look at every process of the
-machine (no sandboxed process may be left alive) or kill processes they find; they are marked ``machine_wide``, by
-hand or because they call one of :data:`MACHINE_WIDE_CHECKS`, and run while no other test runs (a readers-writer lock
-on files the workers of one run share). Tests never time things: Hypothesis runs without its per-example deadline."""
+machine (no sandboxed process may be left alive) or kill processes they find: they are marked ``machine_wide``, by
+hand or because they call one of :data:`MACHINE_WIDE_CHECKS` (directly, through helpers of their module, or through
+fixtures), and run while no other test of any run of this suite on the machine runs (a readers-writer lock on a
+file in the temporary folder). Tests never time things: Hypothesis runs without its per-example deadline."""
 
 from __future__ import annotations
 
 import fcntl
+import inspect
+import os
 import re
 import sys
+import tempfile
+import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,25 +32,54 @@ MACHINE_WIDE_CHECKS = frozenset({"survivors", "assert_grader_fine", "_zygotes", 
 is ``machine_wide``."""
 
 
+def _calls_machine_wide_check(function: Callable[..., object], seen: set[types.CodeType]) -> bool:
+    """Whether ``function`` names one of :data:`MACHINE_WIDE_CHECKS`, in its body, a function nested in it, or a
+    plain function of its module it calls (followed the same way)."""
+    function = inspect.unwrap(getattr(getattr(function, "hypothesis", None), "inner_test", function))
+    code = getattr(function, "__code__", None)
+    if code is None:
+        return False
+    pending = [code]
+    while pending:
+        code = pending.pop()
+        if code in seen:
+            continue
+        seen.add(code)
+        if MACHINE_WIDE_CHECKS & set(code.co_names):
+            return True
+        pending += [const for const in code.co_consts if isinstance(const, types.CodeType)]
+        module_globals = getattr(function, "__globals__", {})
+        pending += [
+            module_globals[name].__code__ for name in code.co_names
+            if isinstance(module_globals.get(name), types.FunctionType)
+        ]
+    return False
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark ``machine_wide`` every test whose body calls one of :data:`MACHINE_WIDE_CHECKS`."""
+    """Mark ``machine_wide`` every test that calls one of :data:`MACHINE_WIDE_CHECKS`, itself or in a fixture."""
     for item in items:
-        code = getattr(getattr(item, "function", None), "__code__", None)
-        if code is not None and MACHINE_WIDE_CHECKS & set(code.co_names):
+        seen: set[types.CodeType] = set()
+        function = getattr(item, "function", None)
+        fixtures = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+        callables = [function, *(definition.func for definitions in fixtures.values() for definition in definitions)]
+        if any(_calls_machine_wide_check(f, seen) for f in callables if f is not None):
             item.add_marker(pytest.mark.machine_wide)
+
+
+MACHINE_LOCKS = Path(tempfile.gettempdir()) / f"grader-tests-{os.getuid()}"
+"""The lock files every run of this suite by this user shares (``machine.lock`` and ``turnstile.lock``)."""
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[object]:
-    """Under pytest-xdist, around each test's setup (fixtures of every scope included), call and teardown: a
-    ``machine_wide`` test waits until no other test runs and holds the others off while it runs; every other test
-    runs beside any but those. A turnstile, taken by every test on its way in, lets a waiting machine-wide test in
-    ahead of the tests that come after it. Without xdist there is nothing to share."""
-    if not hasattr(item.config, "workerinput"):
-        return (yield)
-    shared = item.config._tmp_path_factory.getbasetemp().parent  # the run's folder; each worker's is one below
+    """Around each test's setup (fixtures of every scope included), call and teardown: a ``machine_wide`` test
+    waits until no other test of any run (xdist's workers, another run of the suite) runs and holds the others off
+    while it runs; every other test runs beside any but those. A turnstile, taken by every test on its way in,
+    lets a waiting machine-wide test in ahead of the tests that come after it."""
+    MACHINE_LOCKS.mkdir(mode=0o700, exist_ok=True)
     alone = item.get_closest_marker("machine_wide") is not None
-    with open(shared / "turnstile.lock", "a") as turnstile, open(shared / "machine.lock", "a") as machine:
+    with open(MACHINE_LOCKS / "turnstile.lock", "a") as turnstile, open(MACHINE_LOCKS / "machine.lock", "a") as machine:
         fcntl.flock(turnstile, fcntl.LOCK_EX)
         try:
             fcntl.flock(machine, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)

@@ -116,6 +116,8 @@ def test_a_key_shares_its_quantities_across_parts_without_changing_any(
             super().__init__(*args, shared=False, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(key_module, "Evaluator", OnItsOwn)
+    # nor from the formula values every variant shares (grader.quantities._VARIANT_FREE_VALUES)
+    monkeypatch.setattr(key_module._Env, "every_variant_scope", lambda self, expression, columns: None)
     assert compute_key(sheet, seed).as_json() == shared
 
 def test_the_seedless_variant_uses_the_literal_inputs(sheet: Sheet) -> None:

@@ -39,8 +39,9 @@ def _test_name(view: PartView) -> str:
     `` (hidden)`` appended), the prompt cut to :data:`NAME_TITLE_CHARS`."""
     prompt = _prompt(view)
     if len(prompt) > NAME_TITLE_CHARS:
-        cut = prompt[: NAME_TITLE_CHARS + 1].rsplit(" ", 1)[0] if " " in prompt[: NAME_TITLE_CHARS + 1] else prompt[:NAME_TITLE_CHARS]
-        prompt = cut.rstrip(" ,;:.") + "\u2026"
+        at_word = prompt[: NAME_TITLE_CHARS + 1].rsplit(" ", 1)[0].rstrip(" ,;:.")
+        # at a word, unless that keeps less than half (one long token): then at the character
+        prompt = (at_word if len(at_word) >= NAME_TITLE_CHARS // 2 else prompt[:NAME_TITLE_CHARS]) + "\u2026"
     name = f"{view.part.key}  {prompt}" if prompt else view.part.key
     return f"{name} (hidden)" if view.hidden else name
 

@@ -33,6 +33,15 @@ def _token(text: str, fallback: str) -> str:
     return collapsed or fallback
 
 
+def _whose(result: Result) -> str:
+    """The student id; for a file that names none, its file name without the suffix and the first 8 hex digits of
+    its hash (two students' ``answers.yaml`` are told apart), or the file name alone when it has no hash."""
+    if result.student_id:
+        return _token(result.student_id, "student")
+    stem = PurePosixPath(result.submission).stem or "submission"
+    return _token(f"{stem}-{result.submission_hash[:8]}" if result.submission_hash else stem, "submission")
+
+
 def _failure_text(view: PartView) -> str:
     lines = [f"status: {view.status_word}", f"points: {view.points}"]
     if view.feedback:
@@ -63,12 +72,11 @@ def _message(view: PartView) -> str:
 def render_junit(result: Result, audience: Audience = "student", *, timestamp: str | None = None,
                  hostname: str = "localhost") -> str:
     """A ``<testsuite>`` named ``<sheet> <student>``; each part a ``<testcase classname="<student>.<exercise>"
-    name="<part>">`` (the submission's file name without its suffix where the student is not known: a CI that
-    gathers every student's reports keeps their cases apart); ``<failure>`` for every part not correct (message =
-    the feedback, type = the status), ``<skipped>`` for pending ones. ``timestamp``: ISO 8601 without zone
-    (``2024-05-01T10:00:00``)."""
+    name="<part>">`` (:func:`_whose`: a CI that gathers every student's reports keeps their cases apart);
+    ``<failure>`` for every part not correct (message = the feedback, type = the status), ``<skipped>`` for pending
+    ones. ``timestamp``: ISO 8601 without zone (``2024-05-01T10:00:00``)."""
     audience = check_audience(audience)
-    whose = _token(result.student_id or PurePosixPath(result.submission).stem, "submission")
+    whose = _whose(result)
     views = view_parts(result, audience)
     failures = sum(1 for v in views if v.passed is False)
     skipped = sum(1 for v in views if v.passed is None)

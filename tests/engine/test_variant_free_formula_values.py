@@ -29,8 +29,10 @@ SEEDS = [None, 1, 2, 17, 4242]
 def fresh_shared_values() -> Iterator[None]:
     """An empty shared store before and after the test, so no other test's values are read."""
     quantities._VARIANT_FREE_VALUES.clear()
+    quantities._variant_free_bytes = 0
     yield
     quantities._VARIANT_FREE_VALUES.clear()
+    quantities._variant_free_bytes = 0
 
 
 def _function_keys(sheet_path: Path, seed: int | None) -> dict[str, tuple[FunctionReference, object]]:
@@ -136,6 +138,47 @@ def test_a_reference_reading_only_its_variables_and_fixed_inputs_is_computed_onc
     assert evaluated.count("$scaled") == 4, evaluated
 
 
+ONE_INPUT_TWO_VARIABLES = """\
+id: one-input-two-variables
+exercises:
+  - id: e
+    inputs:
+      n: {value: 3}
+      c: {value: 5}
+    quantities:
+      q: {op: add, a: {op: mul, a: $c, b: $n}, b: 1}
+      right: {op: mul, a: {op: add, a: $n, b: 1}, b: $c}
+    parts:
+      - id: p
+        prompt: "c (a + 1), with a the first size and b the second"
+        points: 2
+        answer: {type: formula, variables: {a: {low: 1, high: 10, integer: true}, b: {low: 20, high: 30, integer: true}}}
+        expected: {op: function, of: $right, variables: {a: $n}}
+        mistakes:
+          - id: used-b
+            expected: {op: function, of: $q, variables: {a: $n, b: $n}}
+            feedback: "c b + 1: you used b, the second size"
+          - id: used-a
+            expected: {op: function, of: $q, variables: {b: $n, a: $n}}
+            feedback: "c a + 1: the +1 belongs inside, before multiplying by c"
+            credit: 0.5
+"""
+
+
+def test_two_variables_naming_one_input_in_either_order_are_two_keys(
+    tmp_path: Path, grader: Grader, fresh_shared_values: None
+) -> None:
+    """{a: $n, b: $n} evaluates the quantity at b's points (the last one sets n), {b: $n, a: $n} at a's: one quantity
+    and one set of names, two keys (a review found them sharing values, so 5a + 1 was graded as the used-b mistake's
+    missing match instead of the used-a mistake's half credit)."""
+    sheet_path = write(tmp_path, ONE_INPUT_TWO_VARIABLES)
+    assert grader("validate", sheet_path).code == 0
+    answers = write(tmp_path, "answers:\n  e:\n    p: '5*a + 1'\n", "answers.yaml")
+    run = grader("grade", sheet_path, answers, "--format", "json")
+    part = json.loads(run.out)["result"]["parts"][0]
+    assert (part["points_earned"], part["mistake"]) == (1.0, "used-a"), part
+
+
 def test_an_evaluation_that_replaces_anything_shares_nothing(tmp_path: Path) -> None:
     """A follow-through's student value or a code case's arguments replace inputs or quantities: the values then
     belong to that evaluation alone, whatever the expression reads."""
@@ -149,3 +192,25 @@ def test_an_evaluation_that_replaces_anything_shares_nothing(tmp_path: Path) -> 
     assert own.every_variant_scope("$nowhere", frozenset()) is None
     replaced = key_module._Env(evaluator, {"c": np.array(7.0)})
     assert replaced.every_variant_scope("$fixed", frozenset({"n"})) is None
+
+
+def test_the_shared_values_stay_within_their_bytes(monkeypatch: pytest.MonkeyPatch, fresh_shared_values: None) -> None:
+    """The store keeps the values used last within VARIANT_FREE_BYTES (a part may check 10,000 points), keyed by
+    a digest of the points, not the points themselves; the keys stay right after values were dropped."""
+    sheet = loaded_sheet(EXERCISES / "week7.yaml")
+    compute_key(sheet, 1)
+    everything = sum(values.nbytes for values in quantities._VARIANT_FREE_VALUES.values())
+    assert len(quantities._VARIANT_FREE_VALUES) > 2 and quantities._variant_free_bytes == everything
+    assert all(len(where[-2]) == 32 for where in quantities._VARIANT_FREE_VALUES)  # sha256 of the points
+    bound = everything // 3
+    monkeypatch.setattr(quantities, "VARIANT_FREE_BYTES", bound)
+    quantities._VARIANT_FREE_VALUES.clear()
+    quantities._variant_free_bytes = 0
+    bounded = {name: _values(*keyed) for name, keyed in _function_keys(EXERCISES / "week7.yaml", 2).items()}
+    kept = sum(values.nbytes for values in quantities._VARIANT_FREE_VALUES.values())
+    assert 0 < kept <= bound and quantities._variant_free_bytes == kept
+    monkeypatch.setattr(key_module._Env, "every_variant_scope", lambda self, expression, columns: None)
+    alone = {name: _values(*keyed) for name, keyed in _function_keys(EXERCISES / "week7.yaml", 2).items()}
+    for name, values in alone.items():
+        for own, with_sharing in zip(values, bounded[name], strict=True):
+            np.testing.assert_array_equal(with_sharing, own, err_msg=name)

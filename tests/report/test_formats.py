@@ -87,15 +87,18 @@ def test_junit_counts_and_names_follow_the_parts() -> None:
 
 
 def test_junit_cases_of_different_students_never_share_a_name() -> None:
-    """A CI that gathers every student's report keys cases by classname and name: each student's are their own; a
-    file that names no student is told apart by its file name."""
+    """A CI that gathers every student's report keys cases by classname and name: each student's are their own;
+    files that name no student are told apart by their name and hash (two students' answers.yaml)."""
     named = {(c.get("classname"), c.get("name")) for c in ET.fromstring(render(mixed(), "junit")).findall("testcase")}
     other = mixed().model_copy(update={"student_id": "s100003"})
-    unnamed = mixed().model_copy(update={"student_id": "", "submission": "bob answers.v2.yaml"})
-    for result in (other, unnamed):
-        cases = ET.fromstring(render(result, "junit")).findall("testcase")
-        assert named.isdisjoint((c.get("classname"), c.get("name")) for c in cases)
-    assert {c.get("classname").rsplit(".", 1)[0] for c in ET.fromstring(render(unnamed, "junit")).findall("testcase")} == {"bob answers.v2"}
+    unnamed = mixed().model_copy(update={"student_id": "", "submission": "answers.v2.yaml", "submission_hash": "ab" * 32})
+    unnamed_too = unnamed.model_copy(update={"submission_hash": "cd" * 32})
+    seen = [named]
+    for result in (other, unnamed, unnamed_too):
+        cases = {(c.get("classname"), c.get("name")) for c in ET.fromstring(render(result, "junit")).findall("testcase")}
+        assert all(cases.isdisjoint(earlier) for earlier in seen)
+        seen.append(cases)
+    assert {c.get("classname").rsplit(".", 1)[0] for c in ET.fromstring(render(unnamed, "junit")).findall("testcase")} == {"answers.v2-abababab"}
 
 
 def test_junit_takes_a_timestamp_and_stays_valid(junit_schema) -> None:
@@ -161,6 +164,10 @@ def test_gradescope_names_show_the_start_of_a_long_prompt_and_the_output_all_of_
     assert len(named) - len(parts[1].key) - 2 <= 73
     assert data["tests"][1]["output"].startswith(" ".join(long_prompt.split()) + "\n\n")
     assert data["tests"][0]["name"] == f"{parts[0].key}  {short}" and short not in data["tests"][0]["output"]
+    one_token = "a " + "x" * 300
+    parts[1] = parts[1].model_copy(update={"title": one_token})
+    data = json.loads(render(result.model_copy(update={"parts": parts}), "gradescope"))
+    assert data["tests"][1]["name"] == f"{parts[1].key}  {one_token[:72]}\u2026"
 
 
 def test_gradescope_always_visible_output_tells_nothing_of_hidden_tests() -> None:
