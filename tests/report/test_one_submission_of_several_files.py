@@ -84,6 +84,30 @@ def test_a_broken_file_costs_its_own_parts_only(tmp_path: Path, grader: Grader) 
     assert "answers.yaml could not be graded: answers.yaml:" in data["output"]
 
 
+def test_gradescope_never_asks_for_a_student_id(tmp_path: Path, grader: Grader) -> None:
+    """Gradescope credits an upload to the account that made it: files without a student id (an answer file, a
+    code file without its STUDENT line, or with an empty one) are graded without asking for one there, while the
+    other formats still ask."""
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    answers = (SAMPLES / "correct.yaml").read_text(encoding="utf-8")
+    (folder / "answers.yaml").write_text("\n".join(line for line in answers.splitlines() if not line.startswith("student:")) + "\n", encoding="utf-8")
+    code = (SAMPLES / "code" / "correct.py").read_text(encoding="utf-8")
+    for name, student_line in [("code.py", ""), ("empty_id.py", 'STUDENT = ""')]:
+        (folder / name).write_text(code.replace('STUDENT = "s-code-correct"', student_line), encoding="utf-8")
+    for files in ([folder / "answers.yaml"], [folder / "code.py"], [folder / "answers.yaml", folder / "code.py"], [folder / "empty_id.py"]):
+        run = grader("grade", SHEET, *files, "--format", "gradescope")
+        assert run.code == 0, run.err
+        data = json.loads(run.out)
+        jsonschema.validate(data, SCHEMA)
+        assert "student" not in data["output"].lower(), data["output"]
+        assert data["score"] == sum(test["score"] for test in data["tests"]) > 0
+        text = grader("grade", SHEET, *files, "--format", "md" if len(files) == 1 else "html", "-o", tmp_path / "report").code
+        assert text == 0
+        shown = (tmp_path / "report").read_text(encoding="utf-8")
+        assert "student id given" in shown or "STUDENT line" in shown, files
+
+
 def test_placeholder_ids_do_not_stop_a_gradescope_submission(tmp_path: Path, grader: Grader) -> None:
     """A template's placeholder left in the code file: Gradescope's upload is still one submission, under the id of
     the file saved last; the report says so."""
