@@ -201,10 +201,11 @@ class _Env:
             return self.inputs[name]
         return QuantityNode(name, self.name(name, loc))
 
-    def entry_by_entry(self, expression: Any, columns: frozenset[str]) -> bool:
-        """Whether ``expression``, with the inputs ``columns`` replaced by columns of numbers, computes each entry from
-        the same entry of them alone (:data:`grader.quantities.ENTRY_BY_ENTRY_OPS` through every quantity it uses,
-        every other input a single number, no literal array), as written, before anything is evaluated."""
+    def _reads(self, expression: Any, columns: frozenset[str]) -> Iterator[tuple[str, Any]]:
+        """What ``expression`` reads, as written, through every quantity it uses (each once): ``("input", name)``
+        for each input but ``columns``, ``("unknown", name)`` for a ``$name`` that is neither an input nor a
+        quantity, ``("op", name)`` for each operation, ``("list", items)`` for each list, and ``("leaf", value)``
+        for anything else but text (a formula's text, a node's name, an op's name are read by their op)."""
         seen: set[str] = set()
         pending = [expression]
         quantities = self.ev.exercise.quantities
@@ -212,31 +213,42 @@ class _Env:
             item = pending.pop()
             if isinstance(item, str):
                 if not item.strip().startswith("$"):
-                    continue  # a formula's text, a node's name
+                    continue
                 name = item.strip()[1:]
                 if name in columns or name in seen:
                     continue
                 seen.add(name)
                 if name in self.inputs:
-                    if np.size(self.inputs[name].value) != 1:
-                        return False
+                    yield "input", name
                 elif name in quantities:
                     pending.append(quantities[name])
                 else:
-                    return False
+                    yield "unknown", name
             elif isinstance(item, Call):
-                if item.op not in ENTRY_BY_ENTRY_OPS:
-                    return False
+                yield "op", item.op
                 pending.extend(item.args.values())
             elif isinstance(item, dict):
-                if "op" in item and item["op"] not in ENTRY_BY_ENTRY_OPS:
-                    return False
+                if "op" in item:
+                    yield "op", item["op"]
                 pending.extend(value for key, value in item.items() if key != "op")
             elif isinstance(item, list):
-                if any(isinstance(entry, int | float | list) and not isinstance(entry, bool) for entry in item):
-                    return False  # a literal array
+                yield "list", item
                 pending.extend(item)
-            elif not isinstance(item, int | float | bool) and item is not None:
+            else:
+                yield "leaf", item
+
+    def entry_by_entry(self, expression: Any, columns: frozenset[str]) -> bool:
+        """Whether ``expression``, with the inputs ``columns`` replaced by columns of numbers, computes each entry from
+        the same entry of them alone (:data:`grader.quantities.ENTRY_BY_ENTRY_OPS` through every quantity it uses,
+        every other input a single number, no literal array), as written, before anything is evaluated."""
+        for kind, item in self._reads(expression, columns):
+            if kind == "input" and np.size(self.inputs[item].value) != 1:
+                return False
+            if kind == "unknown" or (kind == "op" and item not in ENTRY_BY_ENTRY_OPS):
+                return False
+            if kind == "list" and any(isinstance(entry, int | float | list) and not isinstance(entry, bool) for entry in item):
+                return False  # a literal array
+            if kind == "leaf" and not isinstance(item, int | float | bool) and item is not None:
                 return False
         return True
 
@@ -247,33 +259,12 @@ class _Env:
         follow-through's student value, a code case's arguments). None otherwise, and for anything it cannot read
         (:meth:`grader.quantities.Lazy.every_variant_scope`)."""
         if self.overrides:
-            return None
-        quantities, inputs = self.ev.exercise.quantities, self.ev.exercise.inputs
-        seen: set[str] = set()
-        pending = [expression]
-        while pending:
-            item = pending.pop()
-            if isinstance(item, str):
-                if not item.strip().startswith("$"):
-                    continue  # an op's name, a formula's text, a node's name
-                name = item.strip()[1:]
-                if name in columns or name in seen:
-                    continue
-                seen.add(name)
-                if name in inputs:
-                    if inputs[name].random is not None:
-                        return None
-                elif name in quantities:
-                    pending.append(quantities[name])
-                else:
-                    return None
-            elif isinstance(item, Call):
-                pending.extend(item.args.values())
-            elif isinstance(item, dict):
-                pending.extend(item.values())
-            elif isinstance(item, list | tuple):
-                pending.extend(item)
-            elif not isinstance(item, int | float | bool) and item is not None:
+            return None  # so the inputs read are the exercise's own
+        inputs = self.ev.exercise.inputs
+        for kind, item in self._reads(expression, columns):
+            if kind == "input" and (item not in inputs or inputs[item].random is not None):
+                return None
+            if kind == "unknown" or (kind == "leaf" and not isinstance(item, int | float | bool) and item is not None):
                 return None
         return self.ev.sheet, self.ev.base[1]
 
