@@ -8,6 +8,7 @@ to what its answer type compares against. Author faults become SpecErrors placed
 from __future__ import annotations
 
 import contextlib
+import difflib
 import hashlib
 import math
 import threading
@@ -285,7 +286,7 @@ class _Env:
         operation = OPS.get(call.op)
         if operation is None:
             known = ", ".join(sorted(OPS))
-            raise self.error(f"unknown operation {call.op!r}; known: {known}", "spec-unknown-op", (*loc, "op"))
+            raise self.error(f"unknown operation {call.op!r}{_op_meant(call.op)}; known: {known}", "spec-unknown-op", (*loc, "op"))
         args: dict[str, Any] = {}
         for arg, raw in call.args.items():
             arg_loc = (*loc, arg)
@@ -760,6 +761,15 @@ def _compute_key(sheet: Sheet, seed: int | None) -> AnswerKey:
         raise SpecErrors(_unique_errors(errors))
     drawn = sum(_entries_held(value) for values in inputs.values() for value in values.values())
     return AnswerKey(sheet=sheet, seed=seed, parts=parts, inputs=inputs, numbers=held + drawn)
+
+
+def _op_meant(op: Any) -> str:
+    """`` (did you mean 'relu'?)`` for an operation written in other letter case or misspelled, else ``""``."""
+    if not isinstance(op, str):
+        return ""
+    by_lower = {name.lower(): name for name in OPS}
+    close = difflib.get_close_matches(op.lower(), list(by_lower), n=2, cutoff=0.75)
+    return " (did you mean " + " or ".join(repr(by_lower[name]) for name in close) + "?)" if close else ""
 
 
 def referenced_names(expression: Any) -> set[str]:

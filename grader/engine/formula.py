@@ -318,8 +318,9 @@ def _check_tree(text: str, body: ast.expr, variables: frozenset[str] | None) -> 
                 raise FormulaError(f"{name!r} {_at(node)} is a function: call it like {name}(x)",
                                    column=node.col_offset + 1)
             if variables is not None and name not in variables:
+                hint = " (Euler's number: write exp(x) for e**x, exp(1) for e)" if name == "e" and "exp" in FUNCTIONS else _suggest(name, variables)
                 raise FormulaError(
-                    f"unknown name {name!r} {_at(node)}{_suggest(name, variables)}; known: {_fmt_known(variables)}",
+                    f"unknown name {name!r} {_at(node)}{hint}; known: {_fmt_known(variables)}",
                     column=node.col_offset + 1,
                 )
             used.add(name)

@@ -552,7 +552,7 @@ def headline(result: Result, audience: Audience, *, hidden_results: bool = True)
     return sentence
 
 
-NOTES_TITLE = "Notes on what you handed in (they cost no points)"
+NOTES_TITLE = "Notes on what you handed in (a note itself costs no points)"
 
 
 def note_lines(result: Result) -> list[str]:

@@ -441,7 +441,7 @@ class MistakeSpec(_Strict):
         return check_expression(value)
     feedback: str = Field(min_length=1)
     """Shown to the student whose answer matches this mistake."""
-    credit: float = Field(0.0, ge=0.0, lt=1.0)
+    credit: float = Field(0.0, json_schema_extra={"minimum": 0, "exclusiveMaximum": 1})  # checked by _credit_share
     """Share of the part's points still earned (0 to <1)."""
 
     @field_validator("credit", mode="before")
@@ -449,6 +449,17 @@ class MistakeSpec(_Strict):
     def _credit_number(cls, value: Any) -> Any:
         """NaN credit would otherwise be reported as a range error."""
         return refuse_nan(value)
+
+    @field_validator("credit")
+    @classmethod
+    def _credit_share(cls, value: float) -> float:
+        if not 0.0 <= value < 1.0:
+            hint = " (an answer worth all the points is no mistake: make it the expected answer)" if value >= 1 else ""
+            raise out_of_range(
+                f"credit is the share of the part's points this mistake still earns, from 0 up to but not including 1 "
+                f"(0.5: half the points); got {value:g}{hint}"
+            )
+        return value
     may_coincide: bool = False
     """The mistake gives the right answer for some variants (e.g. a flipped kernel when the filters are
     symmetric): ``validate`` then only requires it to differ from the reference in at least one variant."""

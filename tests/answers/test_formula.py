@@ -75,6 +75,7 @@ def test_a_point_where_the_formula_fails_counts_as_wrong_and_is_named(size_answe
         ("__import__('os').system('ls')", "cannot read the formula"),
         ("n^2", "'^' is not allowed"),
         ("(n + 2p - f)/s + 1", "write multiplication with '*'"),
+        ("e**n + f", "unknown name 'e' at column 1 (Euler's number: write exp(x) for e**x, exp(1) for e)"),
     ],
 )
 def test_unreadable_formulas_carry_the_parsers_message(size_answer: FormulaAnswer, text: str, message: str) -> None:

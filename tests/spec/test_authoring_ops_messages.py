@@ -99,3 +99,40 @@ def test_grad_of_an_argmax_says_a_position_has_no_derivative(grader: Grader, tmp
         "grad: 'of' must be a scalar quantity of the graph (a loss); it is a position (argmax's or argmin's "
         "whole-number index), which has no derivative"
     )
+
+
+NAMED_OP_AND_CREDIT = """\
+id: named-op
+exercises:
+  - id: ex
+    inputs:
+      n: {value: 3}
+    quantities:
+      q: {op: OP, x: $n}
+    parts:
+      - id: p
+        prompt: q
+        points: 1
+        answer: {type: number}
+        expected: $q
+        mistakes:
+          - {id: m, expected: {op: add, a: $n, b: 1}, feedback: m, credit: CREDIT}
+"""
+
+
+@pytest.mark.parametrize(("op", "meant"), [("ReLU", "'relu'"), ("Sigmoid", "'sigmoid'"), ("maxpool2d", "'max_pool2d'")])
+def test_an_operation_in_other_letters_names_the_one_meant(grader: Grader, tmp_path: Path, op: str, meant: str) -> None:
+    sheet = write(tmp_path, NAMED_OP_AND_CREDIT.replace("OP", op).replace("CREDIT", "0.5"))
+    run = grader("validate", sheet)
+    assert run.code == 2 and len(run.errors) == 1, run.err
+    assert run.errors[0]["message"].startswith(f"unknown operation {op!r} (did you mean {meant}")
+
+
+@pytest.mark.parametrize(("credit", "tail"), [("1", "make it the expected answer"), ("-0.5", "got -0.5"), ("2", "got 2")])
+def test_a_credit_outside_its_range_says_what_credit_is(grader: Grader, tmp_path: Path, credit: str, tail: str) -> None:
+    sheet = write(tmp_path, NAMED_OP_AND_CREDIT.replace("OP", "relu").replace("CREDIT", credit))
+    run = grader("validate", sheet)
+    assert run.code == 2 and [e["code"] for e in run.errors] == ["spec-range"], run.err
+    error = run.errors[0]
+    assert error["path"] == "exercises[0].parts[0].mistakes[0].credit" and int(error["line"]) == line_of(sheet.read_text(), "credit:")
+    assert error["message"].startswith("credit is the share of the part's points this mistake still earns") and tail in error["message"]
