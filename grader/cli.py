@@ -91,6 +91,25 @@ def _seed(value: str) -> int:
     return number
 
 
+MAX_VALIDATE_SEEDS = 10_000
+"""Most seeds ``validate --seeds`` takes (each is a key to compute: week 7's take about 30 ms each)."""
+
+
+def _seed_list(value: str) -> list[int]:
+    """Parse ``validate --seeds``: seeds and ranges of them, ``1-200`` or ``5,9,17`` or ``1-3,40``."""
+    seeds: list[int] = []
+    for item in value.split(","):
+        first, dash, last = item.strip().partition("-")
+        low = _seed(first.strip())
+        high = _seed(last.strip()) if dash else low
+        if high < low:
+            raise typer.BadParameter(f"expected a range from low to high, e.g. 1-200, got {item.strip()!r}")
+        if len(seeds) + high - low + 1 > MAX_VALIDATE_SEEDS:
+            raise typer.BadParameter(f"at most {MAX_VALIDATE_SEEDS} seeds, got more in {value!r}")
+        seeds.extend(range(low, high + 1))
+    return seeds
+
+
 def _positive_whole_number(value: str) -> int:
     """Parse a whole-number option that must be at least 1."""
     number = _whole_number(value)
@@ -190,11 +209,18 @@ def _step_summary(render: Callable[[], str]) -> None:
 
 
 @app.command()
-def validate(paths: Annotated[list[Path], typer.Argument(help="Sheet files or folders of them.", show_default=False)]) -> None:
+def validate(
+    paths: Annotated[list[Path], typer.Argument(help="Sheet files or folders of them.", show_default=False)],
+    seeds: Annotated[Optional[list[int]], typer.Option(
+        "--seeds", parser=_seed_list, show_default=False,
+        help="Also check these variants, e.g. 1-200 or 5,9,17: every student's, when each has their own "
+             "(besides the sheet's own numbers and its validation_seeds).",
+    )] = None,
+) -> None:
     """Check sheets before students see them: schema, every key for several seeds, references and mistakes."""
     from grader.validate import validate_paths
 
-    results = validate_paths(paths)
+    results = validate_paths(paths, [seed for given in seeds or [] for seed in given])
     failed = 0
     for path, errors in results.items():
         if errors:

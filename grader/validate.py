@@ -57,8 +57,9 @@ class Validation(list[GraderError]):
         self.warnings: list[SpecError] = list(warnings)
 
 
-def validate_sheet(path: Path) -> Validation:
-    """Every fault found in one sheet file (empty when it is fine), with the warnings as ``.warnings``."""
+def validate_sheet(path: Path, more_seeds: Iterable[int] = ()) -> Validation:
+    """Every fault found in one sheet file (empty when it is fine), with the warnings as ``.warnings``: for the
+    sheet's own numbers, its ``validation_seeds`` and ``more_seeds``."""
     try:
         sheet = load_sheet(path)
     except SpecErrors as exc:
@@ -68,7 +69,7 @@ def validate_sheet(path: Path) -> Validation:
     errors: list[GraderError] = []
     coinciding: dict[tuple[int, int, int], int] = {}  # mistakes allowed to coincide -> variants where they did
     unchanged: dict[tuple[int, int, int], int] = {}  # follow_through entries -> variants their value changed nothing
-    seeds = [None, *sheet.spec.validation_seeds]
+    seeds = [None, *dict.fromkeys([*sheet.spec.validation_seeds, *more_seeds])]
     watch = _KeyWatch(sheet)
     # One message per fault and place, naming the variants it occurs in (not one per seed).
     found: dict[tuple[object, ...], list[tuple[SpecError, int | None]]] = {}
@@ -102,7 +103,7 @@ def validate_sheet(path: Path) -> Validation:
     # Warnings once the sheet has no errors: they are about a sheet that works, and an author fixes errors first.
     if errors:
         return Validation(errors)
-    unseeded = not sheet.spec.validation_seeds and randomized(sheet)
+    unseeded = len(seeds) == 1 and randomized(sheet)
     no_variants = [
         sheet.error(
             "validation_seeds is empty: only the sheet's own numbers were checked, none of the variants students get "
@@ -265,7 +266,9 @@ def _check_key(sheet: Sheet, key: AnswerKey, coinciding: dict[tuple[int, int, in
                     errors.append(
                         _part_error(
                             sheet, e_index, p_index,
-                            f"known mistake {mistake.id!r} scores full marks (it equals the reference answer)",
+                            f"known mistake {mistake.id!r} scores full marks (it equals the reference answer); where "
+                            "it may for some variants (a symmetric filter, every unit dead), write may_coincide: true "
+                            "on the mistake, or rule those draws out with the exercise's require:",
                             "spec-mistake-full", ("mistakes", m_index),
                         )
                     )
@@ -585,21 +588,22 @@ def _trivial(value: np.ndarray) -> bool:
     return not value.any() or (value.size == 1 and float(value.reshape(())).is_integer())
 
 
-def validate_paths(paths: Iterable[Path]) -> dict[Path, Validation]:
-    """``{sheet file: its faults}`` for every sheet named (folders expanded); each list of faults has the sheet's
-    warnings as ``.warnings`` (see :class:`Validation`)."""
+def validate_paths(paths: Iterable[Path], more_seeds: Iterable[int] = ()) -> dict[Path, Validation]:
+    """``{sheet file: its faults}`` for every sheet named (folders expanded), for its own seeds and ``more_seeds``;
+    each list of faults has the sheet's warnings as ``.warnings`` (see :class:`Validation`)."""
+    more_seeds = list(more_seeds)
     paths = list(paths)
     files = sheet_files(paths)
     if not files:
         places = ", ".join(str(path) for path in paths) or "the paths given"
         raise GraderError(f"no exercise sheets found in {places} (expected .yaml/.yml files)")
-    return {path: _check_one(path) for path in files}
+    return {path: _check_one(path, more_seeds) for path in files}
 
 
-def _check_one(path: Path) -> Validation:
+def _check_one(path: Path, more_seeds: list[int]) -> Validation:
     """:func:`validate_sheet`, with a grader bug on one sheet reported as that sheet's error: the other sheets of
     a folder are still checked and listed."""
     try:
-        return validate_sheet(path)
+        return validate_sheet(path, more_seeds)
     except Exception as exc:  # noqa: BLE001 -- a bug must not hide the results of the other sheets
         return Validation([GraderError(f"{path}: internal error while validating this sheet: {type(exc).__name__}: {exc} (please report this with the sheet)")])

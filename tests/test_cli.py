@@ -70,6 +70,43 @@ def test_validate_every_sheet_in_exercises() -> None:
     assert f"{WEEK7}: ok" in result.stdout and f"{CONV1D}: ok" in result.stdout
 
 
+COINCIDING_SOMETIMES = """\
+id: coinciding
+validation_seeds: [1]
+exercises:
+  - id: e
+    inputs:
+      n: {value: 3, random: {dist: integers, low: 0, high: 2}}
+    quantities:
+      q: {op: mul, a: $n, b: $n}
+    parts:
+      - id: p
+        prompt: n squared
+        points: 1
+        answer: {type: number}
+        expected: $q
+        mistakes:
+          - {id: doubled, expected: {op: add, a: $n, b: $n}, feedback: n + n is not n n}
+"""
+
+
+def test_validate_seeds_checks_every_students_variant(grader: Grader, tmp_path: Path) -> None:
+    """n n and n + n agree for n = 0 and n = 2: seed 1 draws neither, so the sheet's own seeds pass; --seeds 1-8,
+    every student's variant in a course of 8, finds the variants where the mistake scores full marks."""
+    sheet = tmp_path / "coinciding.yaml"
+    sheet.write_text(COINCIDING_SOMETIMES, encoding="utf-8")
+    drawn = {seed: int(compute_key(load_sheet(sheet), seed).inputs["e"]["n"]) for seed in range(1, 9)}
+    coinciding = [seed for seed, n in drawn.items() if n in (0, 2)]
+    assert drawn[1] == 1 and coinciding, drawn
+    assert grader("validate", sheet).code == 0
+    run = grader("validate", sheet, "--seeds", "1-3,4-8")
+    assert run.code == 2 and [error["code"] for error in run.errors] == ["spec-mistake-full"], run.err
+    assert run.errors[0]["message"].startswith(f"seed{'s' if len(coinciding) > 1 else ''} {', '.join(map(str, coinciding))}: known mistake 'doubled'")
+    for bad, said in [("5-3", "from low to high"), ("x", "a whole number"), ("0-20000", "at most 10000 seeds"), ("-1", "a whole number")]:
+        refused = invoke("validate", str(sheet), "--seeds", bad)
+        assert refused.exit_code == 2 and said in refused.output, (bad, refused.output)
+
+
 def test_solve_reproduces_the_printed_exercise_3(key_json: dict[str, dict[str, Any]]) -> None:
     ex3 = key_json["ex3"]
     conv = np.asarray(ex3["b_conv"])

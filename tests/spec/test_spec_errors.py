@@ -137,7 +137,7 @@ def test_mistake_equal_to_the_reference(tmp_path: Path) -> None:
         "            feedback: Never shown.\n"
     )
     path = write(tmp_path, text)
-    assert_error(validate(path), path, line=line_of(text, "- id: same-thing"), code="spec-mistake-full", message="same-thing")
+    assert_error(validate(path), path, line=line_of(text, "- id: same-thing"), code="spec-mistake-full", message="may_coincide: true on the mistake")
 
 
 def test_key_of_the_wrong_kind_for_the_answer_type(tmp_path: Path) -> None:
