@@ -24,7 +24,7 @@ from grader.notes import MISSING_STUDENT_NOTE, NO_SEED_NOTE, wrong_variant_note
 from grader.result import PartResult, Result, Status, Verdict, Visibility
 from grader.spec.loader import Sheet, load_sheet
 from grader.spec.models import ExerciseSpec, PartSpec
-from grader.submission.answer_file import ANSWER_SUFFIXES, CODE_SUFFIXES, AnswerFile, file_hash, parse_answer_file, read_bytes
+from grader.submission.answer_file import ANSWER_SUFFIXES, CODE_SUFFIXES, AnswerFile, file_hash, parse_answer_file, read_bytes, salvaged_student
 from grader.text import answer_text, file_name, printable
 
 Mode = Literal["full", "check"]
@@ -461,8 +461,9 @@ def grade_submission(sheet: Sheet, path: Path, *, mode: Mode = "full", require_s
     if suffix in ANSWER_SUFFIXES:
         try:
             submission = parse_answer_file(path, data)
-        except InputFileError as exc:
-            return unusable(sheet, path, student_error(exc, path), submission_hash=file_hash(data))
+        except InputFileError as exc:  # graded 0, credited to the student the text plainly names, if any
+            student = salvaged_student(data, suffix)
+            return unusable(sheet, path, student_error(exc, path), submission_hash=file_hash(data), student_id=student)
         return grade_answer_file(sheet, submission, mode=mode)
     if suffix in CODE_SUFFIXES:
         from grader.code_grading import grade_code_file  # the sandbox is loaded only for code

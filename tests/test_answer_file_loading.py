@@ -368,3 +368,25 @@ def test_yaml_slips_in_an_answer_file_get_a_hint(tmp_path: Path, text: str, wher
 def test_text_after_a_value_is_not_called_an_indentation_slip(tmp_path: Path) -> None:
     error = grade(write(tmp_path, "after.yaml", "student: s1\nanswers:\n  ex3:\n    a: [2, 2, 2] x\n"))["error"]
     assert error.startswith("after.yaml:4: not valid YAML: ") and "indented" not in error, error
+
+
+@pytest.mark.parametrize(
+    ("text", "suffix", "student"),
+    [
+        (b"student: s123\nseed: 4\nanswers:\n  ex1: [1, 2\n", ".yaml", "s123"),
+        (b'student: "abc.def@x"  # me\n', ".yaml", "abc.def@x"),
+        (b"\xef\xbb\xbfstudent: s77\r\nseed: 2\r\n", ".yaml", "s77"),
+        (b'{"student": "s9", "answers": {', ".json", "s9"),
+        (b"student: 's-12 3'\n", ".yaml", ""),  # not a plain id
+        (b"student: s1\nstudent: s2\n", ".yaml", ""),  # which one?
+        (b"  student: s1\n", ".yaml", ""),  # not a top-level line
+        (b"student: [s1\n", ".yaml", ""),
+        (b"student:\n", ".yaml", ""),
+        (b'{"student": "s9", "x": {"student": "s8"}', ".json", ""),
+        (b"\xff\xfe s\x00t\x00", ".yaml", ""),
+    ],
+)
+def test_the_student_of_an_unreadable_file_is_taken_only_when_plainly_written(text: bytes, suffix: str, student: str) -> None:
+    from grader.submission.answer_file import salvaged_student
+
+    assert salvaged_student(text, suffix) == student

@@ -446,6 +446,26 @@ def _student(document: dict[Any, Any], path: Path, places: _Places) -> str:
     return student
 
 
+_STUDENT_LINE = re.compile(r"""^student:[ \t]*(?:'([^'\n]*)'|"([^"\n]*)"|([^'"#\s][^#\n]*?))[ \t]*(?:#[^\n]*)?$""", re.MULTILINE)
+_STUDENT_MEMBER = re.compile(r'"student"\s*:\s*"([^"\\\n]*)"')
+_SALVAGED_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,199}")
+
+
+def salvaged_student(data: bytes, suffix: str) -> str:
+    """The student id of an answer file that could not be read, when its text names one plainly, else ``""``: one
+    ``student:`` line at the start of a line (YAML) or one ``"student": "..."`` member (JSON), whose id is letters,
+    digits and ``. _ @ + -`` (so a grade of 0 for a broken file still reaches its student's row). Never raises."""
+    text = data[: 1 << 16].decode("utf-8", errors="replace").removeprefix("\ufeff")
+    if suffix.lower() == ".json":
+        found = [match.group(1) for match in _STUDENT_MEMBER.finditer(text)]
+    else:
+        found = [next(group for group in match.groups() if group is not None) for match in _STUDENT_LINE.finditer(text)]
+    if len(found) != 1:
+        return ""
+    student = found[0].strip()
+    return student if _SALVAGED_ID.fullmatch(student) else ""
+
+
 MAX_SEED = 2**63 - 1
 """The largest variant seed (a signed 64-bit integer, as JSON readers and the gradebook keep it)."""
 

@@ -173,6 +173,20 @@ def test_unreadable_files_are_rows_of_their_own_without_a_student_id(tmp_path: P
     assert "warning" not in stderr
 
 
+def test_an_unreadable_file_that_plainly_names_its_student_is_that_students_zero(tmp_path: Path) -> None:
+    """A broken answer file whose first line says student: s-erin scores 0 in s-erin's row (the LMS matches it),
+    not in a row without an id; a later readable file of hers still replaces it only by the usual rule."""
+    folder, book = tmp_path / "submissions", tmp_path / "gb.sqlite"
+    answer_file(folder, "dave.yaml", "s-dave")
+    folder.joinpath("erin.yaml").write_text("student: s-erin\nseed: 3\nanswers:\n  ex1: {a: [1, 2\n", encoding="utf-8")
+    batch(folder, book)
+
+    _, rows, _ = report_csv(tmp_path, book)
+    assert sorted(row["student_id"] for row in rows) == ["s-dave", "s-erin"], rows
+    [erin] = [row for row in rows if row["student_id"] == "s-erin"]
+    assert erin["submission"] == "erin.yaml" and float(erin["total"]) == 0
+
+
 def test_merged_rows_keep_the_formula_defusing_and_the_columns_given() -> None:
     from grader.cohort import by_student, graded_file
     from grader.report import render_csv
