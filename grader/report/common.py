@@ -68,6 +68,27 @@ def fmt_number(value: float, digits: int = 4) -> str:
 SINGLE_NUMBER_DIGITS = 12
 """Significant digits of a single number in "Your answer"/"Expected" (the sheet's ``grader data`` gives inputs
 to the same 12 digits)."""
+GRID_DIGITS = 4
+"""Significant digits of an array's entries in "Your answer"/"Expected", unless more are needed to tell an entry of
+the answer from the key's (:func:`digits_telling_apart`)."""
+
+
+def digits_telling_apart(actual: Any, expected: Any, part: PartResult) -> int:
+    """The fewest significant digits, from :data:`GRID_DIGITS` up to :data:`SINGLE_NUMBER_DIGITS`, at which every
+    entry where the answer and the key (both JSON arrays of one shape) differ beyond the part's tolerance
+    (:func:`differs`) prints differently: an answer rounded to 4 digits otherwise shows the very grid of the key it
+    missed. :data:`GRID_DIGITS` for anything else."""
+    found_actual, found_expected = rectangular(actual), rectangular(expected)
+    if found_actual is None or found_expected is None or found_actual[0] != found_expected[0] or not found_actual[0]:
+        return GRID_DIGITS
+    differing = [
+        (a, e) for a, e in zip(found_actual[1], found_expected[1])
+        if math.isfinite(a) and math.isfinite(e) and differs(a, e, part)
+    ]
+    for digits in range(GRID_DIGITS, SINGLE_NUMBER_DIGITS + 1):
+        if all(fmt_number(a, digits) != fmt_number(e, digits) for a, e in differing):
+            return digits
+    return SINGLE_NUMBER_DIGITS
 
 
 def fmt_points(earned: float, possible: float) -> str:
@@ -185,15 +206,18 @@ def summarize_array(shape: tuple[int, ...], numbers: list[float]) -> str:
     return text
 
 
-def fmt_cell(value: Any) -> str:
+def fmt_cell(value: Any, digits: int = GRID_DIGITS) -> str:
     number = as_number(value)
-    return fmt_number(number) if number is not None else printable(str(value))
+    return fmt_number(number, digits) if number is not None else printable(str(value))
 
 
-def grid_lines(matrix: list[list[Any]], marks: list[list[bool]] | None = None, width: int = 0) -> list[str]:
-    """An ``(H, W)`` nested list as right-aligned columns (at least ``width`` wide); entries marked True get a
-    ``*`` after them (the sheet prints max-pooling winners in bold, which plain text cannot)."""
-    cells = [[fmt_cell(x) for x in row] for row in matrix]
+def grid_lines(
+    matrix: list[list[Any]], marks: list[list[bool]] | None = None, width: int = 0, digits: int = GRID_DIGITS
+) -> list[str]:
+    """An ``(H, W)`` nested list as right-aligned columns (at least ``width`` wide), ``digits`` significant digits;
+    entries marked True get a ``*`` after them (the sheet prints max-pooling winners in bold, which plain text
+    cannot)."""
+    cells = [[fmt_cell(x, digits) for x in row] for row in matrix]
     if marks is not None:
         cells = [[c + ("*" if _mark(marks, i, j) else " ") for j, c in enumerate(row)] for i, row in enumerate(cells)]
     width = max([width, *(len(c) for row in cells for c in row)])
@@ -228,10 +252,10 @@ def _bool_shape(value: Any) -> tuple[int, ...] | None:
     return None if inner is None else (len(value), *inner)
 
 
-def value_lines(value: Any, part: PartResult, marks_key: str | None = None) -> list[str]:
+def value_lines(value: Any, part: PartResult, marks_key: str | None = None, digits: int = GRID_DIGITS) -> list[str]:
     """A JSON value (the student's answer or the key) as plain-text lines: numbers and short lists inline,
-    small 2-D arrays as aligned grids, 3-D ``(H, W, K)`` arrays as K grids (one per channel), big arrays
-    summarized, anything else as compact text."""
+    small 2-D arrays as aligned grids, 3-D ``(H, W, K)`` arrays as K grids (one per channel), their entries to
+    ``digits`` significant digits (:attr:`PartView.digits`), big arrays summarized, anything else as compact text."""
     if value is None:
         return ["(none)"]
     points = sample_point_lines(value)
@@ -254,16 +278,16 @@ def value_lines(value: Any, part: PartResult, marks_key: str | None = None) -> l
         return [summarize_array(shape, numbers)]
     marks = mask_for(part, marks_key, shape) if marks_key else None
     if len(shape) == 1:
-        return ["[" + ", ".join(fmt_number(x) for x in numbers) + "]"]
+        return ["[" + ", ".join(fmt_number(x, digits) for x in numbers) + "]"]
     if len(shape) == 2:
-        return grid_lines(value, marks)
+        return grid_lines(value, marks, digits=digits)
     # One column width for every channel, so the K grids line up under each other.
-    width = max(len(fmt_cell(x)) for x in numbers) + (1 if marks is not None else 0)
+    width = max(len(fmt_cell(x, digits)) for x in numbers) + (1 if marks is not None else 0)
     lines: list[str] = []
     for k in range(shape[2]):
         lines.append(channel_label(part, k, shape[2]) + ":")
         channel_marks = channel(marks, k) if marks is not None else None
-        lines.extend("  " + line for line in grid_lines(channel(value, k), channel_marks, width))
+        lines.extend("  " + line for line in grid_lines(channel(value, k), channel_marks, width, digits))
     return lines
 
 
@@ -413,6 +437,14 @@ class PartView:
     def expected_shown(self) -> Any:
         """The key where it helps: not repeated under a correct answer, never for hidden parts."""
         return None if self.part.status is Status.correct else self.expected
+
+    @property
+    def digits(self) -> int:
+        """Significant digits of array entries in this part's "Your answer" and "Expected": enough to tell every
+        differing entry apart (:func:`digits_telling_apart`)."""
+        if self.expected_shown is None or not self.show_actual or self.part.actual is None:
+            return GRID_DIGITS
+        return digits_telling_apart(self.part.actual, self.expected_shown, self.part)
 
     @property
     def actual_marks_key(self) -> str | None:

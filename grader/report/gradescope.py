@@ -71,10 +71,10 @@ def _test_output(view: PartView) -> str:
         lines.append(view.followed_text)
     if view.show_answer:
         lines += ["", f"{view.answer_label}:", *("  " + line for line in value_lines(view.your_answer, view.part,
-                                                                                     view.actual_marks_key))]
+                                                                                     view.actual_marks_key, view.digits))]
     if view.expected_shown is not None:
         lines += ["Expected:", *("  " + line for line in value_lines(view.expected_shown, view.part,
-                                                                       "expected_winners"))]
+                                                                       "expected_winners", view.digits))]
     if view.cases or view.hidden_cases:
         lines.append("")
         for case in view.cases:

@@ -129,7 +129,7 @@ def _colour(value: float, low: float, high: float) -> tuple[str, str]:
 
 
 def _heat_table(matrix: list[list[Any]], low: float, high: float, marks: Any, other: list[list[Any]] | None,
-                part: PartResult, who: str, label: str) -> str:
+                part: PartResult, who: str, label: str, digits: int) -> str:
     rows = []
     for i, row in enumerate(matrix):
         cells = []
@@ -148,7 +148,7 @@ def _heat_table(matrix: list[list[Any]], low: float, high: float, marks: Any, ot
             background, ink = _colour(number, low, high)
             style = f' style="background:{background};color:{ink}"' if background else ""
             css = f' class="{" ".join(classes)}"' if classes else ""
-            text = fmt_number(number) if value is not None else esc(raw)
+            text = fmt_number(number, digits) if value is not None else esc(raw)
             cells.append(f"<td{css}{style}>{text}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     caption = f"<b>{esc(who)}</b>" + (f"<br>{esc(label)}" if label else "")
@@ -187,10 +187,10 @@ def _heatmaps(view: PartView) -> str | None:
         if k < len(actual_planes):
             label, matrix, marks = actual_planes[k]
             other = expected_planes[k][1] if same_shape else None
-            figures.append(_heat_table(matrix, low, high, marks, other, view.part, "Your answer", label))
+            figures.append(_heat_table(matrix, low, high, marks, other, view.part, "Your answer", label, view.digits))
         if k < len(expected_planes):
             label, matrix, marks = expected_planes[k]
-            figures.append(_heat_table(matrix, low, high, marks, None, view.part, "Expected", label))
+            figures.append(_heat_table(matrix, low, high, marks, None, view.part, "Expected", label, view.digits))
         groups.append('<div class="maps">' + "".join(figures) + "</div>")
     legend = ["colour: value from " + fmt_number(low) + " to " + fmt_number(high)]
     if same_shape:
@@ -202,14 +202,14 @@ def _heatmaps(view: PartView) -> str | None:
     maps = "".join(groups) + f'<p class="legend">{esc("; ".join(legend))}.</p>'
     # An answer that cannot be drawn is printed in its place: the student's first, then the key.
     if view.show_answer and actual_shape not in drawable:
-        maps = _pre(view.answer_label, actual, view.part, view.actual_marks_key) + maps
+        maps = _pre(view.answer_label, actual, view.part, view.actual_marks_key, view.digits) + maps
     if expected is not None and expected_shape not in drawable:
-        maps += _pre("Expected", expected, view.part, "expected_winners")
+        maps += _pre("Expected", expected, view.part, "expected_winners", view.digits)
     return maps
 
 
-def _pre(label: str, value: Any, part: PartResult, marks_key: str | None) -> str:
-    text = "\n".join(value_lines(value, part, marks_key))
+def _pre(label: str, value: Any, part: PartResult, marks_key: str | None, digits: int) -> str:
+    text = "\n".join(value_lines(value, part, marks_key, digits))
     return f'<p class="label">{esc(label)}</p><pre>{esc(text)}</pre>'
 
 
@@ -238,9 +238,9 @@ def _part(view: PartView) -> str:
         if maps is not None:
             out.append(maps)
         else:
-            out.append(_pre(view.answer_label, view.your_answer, view.part, view.actual_marks_key))
+            out.append(_pre(view.answer_label, view.your_answer, view.part, view.actual_marks_key, view.digits))
             if view.expected_shown is not None:
-                out.append(_pre("Expected", view.expected_shown, view.part, "expected_winners"))
+                out.append(_pre("Expected", view.expected_shown, view.part, "expected_winners", view.digits))
     if view.cases or view.hidden_cases:
         rows = "".join(
             f"<tr><td>{esc(c.name)}</td><td>{esc(c.inputs)}</td>"

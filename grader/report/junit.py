@@ -53,9 +53,9 @@ def _failure_text(view: PartView) -> str:
         lines.append(view.followed_text)
     if view.show_actual or view.your_answer is not None:
         label = view.answer_label.lower()
-        lines += [f"{label}:", *("  " + line for line in value_lines(view.your_answer, view.part))]
+        lines += [f"{label}:", *("  " + line for line in value_lines(view.your_answer, view.part, digits=view.digits))]
     if view.expected_shown is not None:
-        lines += ["expected:", *("  " + line for line in value_lines(view.expected_shown, view.part))]
+        lines += ["expected:", *("  " + line for line in value_lines(view.expected_shown, view.part, digits=view.digits))]
     for case in view.cases:
         said = "; ".join(t for t in [case.remark, *case.details] if t)
         lines.append(f"case {case.name}: {case.result_word}" + (f" -- {said}" if said else ""))

@@ -66,9 +66,9 @@ def code_block(lines: list[str]) -> list[str]:
     return [f"{fence}text", *lines, fence]
 
 
-def _value(title: str, value: Any, part: PartResult, marks_key: str | None) -> list[str]:
+def _value(title: str, value: Any, part: PartResult, marks_key: str | None, digits: int) -> list[str]:
     lines = [f"**{title}**", ""]
-    lines += code_block(value_lines(value, part, marks_key))
+    lines += code_block(value_lines(value, part, marks_key, digits))
     return lines + [""]
 
 
@@ -84,10 +84,10 @@ def part_section(view: PartView) -> list[str]:
         lines += [f"{FOLLOWED_PREFIX} {md_code_span(view.followed)}", ""]
     marks = False
     if view.show_answer:
-        lines += _value(view.answer_label, view.your_answer, view.part, view.actual_marks_key)
+        lines += _value(view.answer_label, view.your_answer, view.part, view.actual_marks_key, view.digits)
         marks |= view.actual_marks_key is not None
     if view.expected_shown is not None:
-        lines += _value("Expected", view.expected_shown, view.part, "expected_winners")
+        lines += _value("Expected", view.expected_shown, view.part, "expected_winners", view.digits)
         marks |= "expected_winners" in view.annotations
     if marks:
         lines += ["`*` marks the winner of each max-pooling window.", ""]

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from grader.report.common import (
+    GRID_DIGITS,
     NOTES_TITLE,
     TOTALS_NOTE,
     Audience,
@@ -45,9 +46,10 @@ def wrap(text: str, indent: str = "", first: str | None = None, width: int = WID
     return lines
 
 
-def block(value: Any, part: PartResult, indent: str, marks_key: str | None = None) -> list[str]:
-    """A value as indented lines; a grid too wide for the page is summarized instead."""
-    lines = value_lines(value, part, marks_key)
+def block(value: Any, part: PartResult, indent: str, marks_key: str | None = None, digits: int = GRID_DIGITS) -> list[str]:
+    """A value as indented lines (array entries to ``digits`` significant digits); a grid too wide for the page is
+    summarized instead."""
+    lines = value_lines(value, part, marks_key, digits)
     if any(len(indent + line) > WIDTH for line in lines):
         found = rectangular(value)
         if found is not None and found[0]:
@@ -77,11 +79,11 @@ def part_lines(view: PartView) -> list[str]:
     marks_note = False
     if view.show_answer:
         lines.append(f"  {view.answer_label}:")
-        lines += block(view.your_answer, view.part, "    ", view.actual_marks_key)
+        lines += block(view.your_answer, view.part, "    ", view.actual_marks_key, view.digits)
         marks_note |= view.actual_marks_key is not None
     if view.expected_shown is not None:
         lines.append("  Expected:")
-        lines += block(view.expected_shown, view.part, "    ", "expected_winners")
+        lines += block(view.expected_shown, view.part, "    ", "expected_winners", view.digits)
         marks_note |= "expected_winners" in view.annotations
     if marks_note:
         lines.append("  (* marks the winner of each max-pooling window)")
