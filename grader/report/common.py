@@ -7,6 +7,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import chain
 from typing import Any, Literal
 
@@ -438,7 +439,7 @@ class PartView:
         """The key where it helps: not repeated under a correct answer, never for hidden parts."""
         return None if self.part.status is Status.correct else self.expected
 
-    @property
+    @cached_property
     def digits(self) -> int:
         """Significant digits of array entries in this part's "Your answer" and "Expected": enough to tell every
         differing entry apart (:func:`digits_telling_apart`)."""
