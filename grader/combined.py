@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from grader import __version__
 from grader.cohort import FILE_SEPARATOR, by_student, graded_file
-from grader.notes import named_after_file
+from grader.notes import named_after_file, of_file
 from grader.grading import missing_part
 from grader.result import PartResult, Result
 
@@ -63,7 +63,7 @@ def combined_result(sheet: Sheet, results: Sequence[Result], saved_at: Sequence[
     several = len(results) > 1
     # A code file's note that it is graded under its own name, apart from the answer file, is not so here.
     notes = [
-        f"{result.submission}: {note}" if several else note
+        of_file(result.submission, note) if several else note
         for result in results for note in result.notes if not (several and named_after_file([note]))
     ]
     readable = [result for result in results if result.error is None]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import re
@@ -25,7 +24,7 @@ from grader.result import PartResult, Result, Status, Verdict, Visibility
 from grader.spec.loader import Sheet, load_sheet
 from grader.spec.models import ExerciseSpec, PartSpec
 from grader.submission.answer_file import ANSWER_SUFFIXES, CODE_SUFFIXES, AnswerFile, file_hash, parse_answer_file, read_bytes, salvaged_student
-from grader.text import answer_text, file_name, printable
+from grader.text import answer_text, close_matches, file_name, printable
 
 Mode = Literal["full", "check"]
 """``full``: every part graded (instructor/CI). ``check``: the student-side run; hidden parts are pending."""
@@ -403,10 +402,8 @@ plain one, separators, combining marks)."""
 
 
 def _closest(name: str, known: Sequence[str]) -> str | None:
-    """The known id most like ``name`` (difflib's ratio at least 0.6, case ignored), or None."""
-    folded = {k.casefold(): k for k in known}
-    match = difflib.get_close_matches(name.casefold(), list(folded), n=1, cutoff=0.6)
-    return folded[match[0]] if match else None
+    """The known id most like ``name`` (:func:`grader.text.close_matches`), or None."""
+    return next(iter(close_matches(name, known)), None)
 
 
 def _did_you_mean(name: str, known: Sequence[str]) -> str:

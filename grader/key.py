@@ -8,7 +8,6 @@ to what its answer type compares against. Author faults become SpecErrors placed
 from __future__ import annotations
 
 import contextlib
-import difflib
 import hashlib
 import math
 import threading
@@ -30,6 +29,7 @@ from grader.result import Visibility
 from grader.spec.loader import Sheet
 from grader.spec.models import MAX_ENTRIES, Call, ExerciseSpec, InputSpec, PartSpec, PoolWindow, check_literal, entry_count
 from grader.spec.yaml_lines import Loc
+from grader.text import close_matches
 
 MAX_KEY_ENTRIES = 2 * MAX_ENTRIES
 """The most numbers one variant's key may hold in all (every part's key and known mistakes; 160 MB as float64).
@@ -765,11 +765,8 @@ def _compute_key(sheet: Sheet, seed: int | None) -> AnswerKey:
 
 def _op_meant(op: Any) -> str:
     """`` (did you mean 'relu'?)`` for an operation written in other letter case or misspelled, else ``""``."""
-    if not isinstance(op, str):
-        return ""
-    by_lower = {name.lower(): name for name in OPS}
-    close = difflib.get_close_matches(op.lower(), list(by_lower), n=2, cutoff=0.75)
-    return " (did you mean " + " or ".join(repr(by_lower[name]) for name in close) + "?)" if close else ""
+    close = close_matches(op, OPS, n=2, cutoff=0.75) if isinstance(op, str) else []
+    return " (did you mean " + " or ".join(map(repr, close)) + "?)" if close else ""
 
 
 def referenced_names(expression: Any) -> set[str]:

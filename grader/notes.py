@@ -31,8 +31,15 @@ def unusable_code_student_note(problem: str) -> str:
 
 
 def asks_for_an_id(note: str) -> bool:
-    """Whether ``note`` asks the student for their id: a Result carrying one has no id of the student's own."""
-    return note in (MISSING_STUDENT_NOTE, MISSING_CODE_STUDENT_NOTE) or note.startswith(_UNUSABLE_CODE_STUDENT)
+    """Whether ``note`` asks the student for their id (a Result carrying one has no id of the student's own), also
+    behind the ``<file>: `` a submission of several files puts before each file's notes (:func:`of_file`)."""
+    tails = [note, *(note[at + 2:] for at in range(len(note)) if note.startswith(": ", at))]
+    return any(tail in (MISSING_STUDENT_NOTE, MISSING_CODE_STUDENT_NOTE) or tail.startswith(_UNUSABLE_CODE_STUDENT) for tail in tails)
+
+
+def of_file(submission: str, note: str) -> str:
+    """One file's ``note`` in a Result made of several files (``grader.combined``): ``<file name>: <note>``."""
+    return f"{submission}: {note}"
 
 NO_SEED_NOTE = (
     "seed: your file has no 'seed:' line, so it was graded against the sheet's printed numbers; if your sheet was "

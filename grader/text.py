@@ -9,10 +9,11 @@ before it reaches a Result.
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -168,3 +169,10 @@ def _text_chunks(value: Any, top: bool = False, depth: int = 0) -> Iterator[str]
         yield "]"
     else:
         yield str(value)
+
+
+def close_matches(name: str, known: Iterable[str], *, n: int = 1, cutoff: float = 0.6) -> list[str]:
+    """The (up to ``n``) known names most like ``name``, letter case ignored (difflib's ratio at least ``cutoff``),
+    as the known names are written: for "did you mean ...?" hints."""
+    folded = {k.casefold(): k for k in known}
+    return [folded[match] for match in difflib.get_close_matches(name.casefold(), list(folded), n=n, cutoff=cutoff)]

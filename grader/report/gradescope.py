@@ -31,14 +31,6 @@ NAME_TITLE_CHARS = 72
 to 380 characters. A longer prompt is cut at a word, and the test's output starts with all of it."""
 
 
-def _asks_for_an_id(note: str) -> bool:
-    """Whether ``note`` asks the student for their id (:func:`grader.notes.asks_for_an_id`), also behind the
-    ``<file>: `` a submission of several files puts before its notes. Gradescope credits a submission to the account
-    that uploaded it, so such a note only worries the student there."""
-    tails = [note, *(note[at + 2:] for at in range(len(note)) if note.startswith(": ", at))]
-    return any(asks_for_an_id(tail) for tail in tails)
-
-
 def _prompt(view: PartView) -> str:
     return " ".join(printable(view.part.title).split())
 
@@ -127,7 +119,8 @@ def to_gradescope_data(result: Result, audience: Audience = "student") -> dict[s
                    f"({score_note(result)}). {headline(result, audience)}"]
     if result.error:
         summary.insert(0, f"This submission could not be graded: {result.error}")
-    notes = [note for note in note_lines(result) if not _asks_for_an_id(note)]
+    # Gradescope credits a submission to the account that uploaded it: a note asking for the id only worries there.
+    notes = [note for note in note_lines(result) if not asks_for_an_id(note)]
     if notes:
         summary.append("\n".join([f"{NOTES_TITLE}:", *(f"- {note}" for note in notes)]))
     data: dict[str, Any] = {
