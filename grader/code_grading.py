@@ -123,7 +123,7 @@ def _mistake(part: PartSpec, answer: CodeAnswer, failed: list[CodeCaseKey], outp
         return None
     for mistake in part.mistakes:
         defined = defining(value_failed, mistake.id)
-        if defined and all(answer.check(outputs[c.name], c.mistakes[mistake.id], ctx).fraction >= 1.0 for c in defined):
+        if defined and all(answer.matches(outputs[c.name], c.mistakes[mistake.id], ctx) for c in defined):
             return mistake
     return None
 

@@ -22,7 +22,7 @@ from grader.key import AnswerKey, PartKey, answer_key
 from grader.notes import MISSING_STUDENT_NOTE, NO_SEED_NOTE, wrong_variant_note
 from grader.result import PartResult, Result, Status, Verdict, Visibility
 from grader.spec.loader import Sheet, load_sheet
-from grader.spec.models import ExerciseSpec, PartSpec
+from grader.spec.models import ExerciseSpec, MistakeSpec, PartSpec
 from grader.submission.answer_file import ANSWER_SUFFIXES, CODE_SUFFIXES, AnswerFile, file_hash, parse_answer_file, read_bytes, salvaged_student
 from grader.text import answer_text, close_matches, file_name, printable
 
@@ -50,24 +50,52 @@ def judge(answer: AnswerSpec, part: PartSpec, raw: Any, key: PartKey, ctx: Check
     actual, verdict = answer.grade(raw, key.expected, ctx)
     if verdict.fraction >= 1.0 or actual is None:
         return actual, verdict
+    found = _known_mistake(answer, part, actual, key, ctx)
+    if found is None:
+        return actual, verdict
+    mistake, rounded = found
+    if rounded is None:
+        return actual, Verdict(
+            fraction=mistake.credit,
+            status=Status.partial if mistake.credit > 0 else Status.incorrect,
+            feedback=mistake.feedback,
+            details=verdict.details,
+            mistake=mistake.id,
+        )
+    return actual, Verdict(
+        fraction=0.0, status=Status.incorrect, details=verdict.details, mistake=mistake.id,
+        feedback=f"{mistake.feedback} (Your value is that slip's value {rounded}.)",
+    )
+
+
+def judged_fraction(answer: AnswerSpec, part: PartSpec, raw: Any, key: PartKey, ctx: CheckContext) -> float:
+    """:func:`judge`'s verdict's fraction, without the feedback: the credit the answer would earn against ``key``."""
+    actual, unread = answer.read(raw)
+    if unread is not None:
+        return unread.fraction
+    fraction = answer.fraction(actual, key.expected, ctx)
+    if fraction >= 1.0:
+        return fraction
+    found = _known_mistake(answer, part, actual, key, ctx)
+    if found is None:
+        return fraction
+    mistake, rounded = found
+    return mistake.credit if rounded is None else 0.0
+
+
+def _known_mistake(answer: AnswerSpec, part: PartSpec, actual: Any, key: PartKey, ctx: CheckContext) -> tuple[MistakeSpec, str | None] | None:
+    """The known mistake a wrong answer ``actual`` is, with None, or else the one whose value it is rounded too
+    early, with how it was rounded (:meth:`AnswerSpec.rounded_from`; only when it is not the key's value rounded);
+    None when it is neither. Mistakes are tried in the part's order."""
     for mistake in part.mistakes:
-        if answer.check(actual, key.mistakes[mistake.id], ctx).fraction >= 1.0:
-            return actual, Verdict(
-                fraction=mistake.credit,
-                status=Status.partial if mistake.credit > 0 else Status.incorrect,
-                feedback=mistake.feedback,
-                details=verdict.details,
-                mistake=mistake.id,
-            )
+        if answer.matches(actual, key.mistakes[mistake.id], ctx):
+            return mistake, None
     if part.mistakes and answer.rounded_from(actual, key.expected) is None:
         for mistake in part.mistakes:
             rounded = answer.rounded_from(actual, key.mistakes[mistake.id])
             if rounded is not None:
-                return actual, Verdict(
-                    fraction=0.0, status=Status.incorrect, details=verdict.details, mistake=mistake.id,
-                    feedback=f"{mistake.feedback} (Your value is that slip's value {rounded}.)",
-                )
-    return actual, verdict
+                return mistake, rounded
+    return None
 
 
 def title_of(part: PartSpec) -> str:
@@ -293,9 +321,9 @@ def fits_better(sheet: Sheet, submission: AnswerFile, graded_key: AnswerKey, oth
     gained = 0
     for result, exercise, part in compared:
         raw = submission.answers.get(exercise.id, {}).get(part.id)
-        _, verdict = judge(part.answer, part, raw, other_key.part(exercise.id, part.id), check_context(sheet, exercise.id, part.id))
-        earned_other += verdict.fraction * result.points_possible
-        gained += verdict.fraction > result.points_earned / result.points_possible + 1e-9
+        fraction = judged_fraction(part.answer, part, raw, other_key.part(exercise.id, part.id), check_context(sheet, exercise.id, part.id))
+        earned_other += fraction * result.points_possible
+        gained += fraction > result.points_earned / result.points_possible + 1e-9
     return gained >= 2 and earned_other >= 0.5 * possible and earned_other >= 2 * earned
 
 

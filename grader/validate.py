@@ -220,7 +220,7 @@ def _check_code_parts(sheet: Sheet) -> list[GraderError]:
                             "spec-op-failed", ("mistakes", m_index, "expected"),
                         )
                     )
-                elif all(part.answer.check(c.mistakes[mistake.id], c.expected, ctx).fraction >= 1.0 for c in defined):
+                elif all(part.answer.matches(c.mistakes[mistake.id], c.expected, ctx) for c in defined):
                     errors.append(
                         _part_error(
                             sheet, e_index, p_index,
@@ -372,7 +372,7 @@ def _scores_full(part: PartSpec, answer_value: Any, expected: Any, ctx: Any) -> 
     answer = part.answer
     if answer.type in _WRITTEN_AS_STUDENT:
         raw = answer.expected_json(answer_value)
-        return answer.check(answer.parse(raw), expected, ctx).fraction >= 1.0
+        return answer.matches(answer.parse(raw), expected, ctx)
     if isinstance(answer, FormulaAnswer | GraphAnswer) and isinstance(answer_value, FunctionReference):
         domains = answer.variables if isinstance(answer, FormulaAnswer) else answer.inputs
         verdict = compare_at_points(answer_value.fn, expected, domains, answer, ctx, "the answer")

@@ -378,14 +378,7 @@ class ArrayAnswer(Tolerances, AnswerSpec):
     def check(self, actual: np.ndarray, expected: np.ndarray, ctx: CheckContext) -> Verdict:
         written = actual.written if isinstance(actual, ReadArray) else None
         actual = np.asarray(actual, dtype=np.float64)
-        expected = np.asarray(expected, dtype=np.float64)
-        if self.axes is not None and len(self.axes) != expected.ndim:
-            raise ValueError(
-                f"array answer: axes {self.axes} name {len(self.axes)} axes, the key's array has shape "
-                f"{expected.shape}"
-            )
-        if not np.isfinite(expected).all():
-            raise ValueError("array answer: the key's array holds NaN or inf")
+        expected = self._usable_key(expected)
         if actual.shape != expected.shape:
             return invalid(self._shape_feedback(actual, expected))
         finite = np.isfinite(actual)
@@ -396,14 +389,12 @@ class ArrayAnswer(Tolerances, AnswerSpec):
                 f"{len(bad)} entr{'y is' if len(bad) == 1 else 'ies are'} not a finite number "
                 f"(first {_where(first)}: {format_number(float(actual[tuple(first)]))})"
             )
-        with np.errstate(over="ignore", invalid="ignore"):  # answers near 1e308 overflow to inf: still wrong
-            difference = np.abs(actual - expected)
-            wrong = difference > self.abs_tol + self.rel_tol * np.abs(expected)
+        difference, wrong = self._differences(actual, expected)
         count = int(np.count_nonzero(wrong))
         if count == 0:
             return correct()
         size = expected.size
-        fraction = (size - count) / size if self.partial else 0.0
+        fraction = self._fraction_right(count, size)
         if expected.ndim == 0:
             value = written[0] if written is not None else float(actual)
             return scored(
@@ -419,6 +410,39 @@ class ArrayAnswer(Tolerances, AnswerSpec):
             with_hint(f"{count} of {size} entries differ from the expected values", self._values_hint(actual, expected, wrong, written)),
             self._value_details(actual, expected, difference, wrong),
         )
+
+    def fraction(self, actual: np.ndarray, expected: np.ndarray, ctx: CheckContext) -> float:
+        actual = np.asarray(actual, dtype=np.float64)
+        expected = self._usable_key(expected)
+        if actual.shape != expected.shape or not np.isfinite(actual).all():
+            return 0.0
+        count = int(np.count_nonzero(self._differences(actual, expected)[1]))
+        return 1.0 if count == 0 else self._fraction_right(count, expected.size)
+
+    def _usable_key(self, expected: np.ndarray) -> np.ndarray:
+        """The key's array as float64; ValueError (the author's fault) when it holds NaN or inf or has another number
+        of axes than ``axes`` names."""
+        expected = np.asarray(expected, dtype=np.float64)
+        if self.axes is not None and len(self.axes) != expected.ndim:
+            raise ValueError(
+                f"array answer: axes {self.axes} name {len(self.axes)} axes, the key's array has shape "
+                f"{expected.shape}"
+            )
+        if not np.isfinite(expected).all():
+            raise ValueError("array answer: the key's array holds NaN or inf")
+        return expected
+
+    def _differences(self, actual: np.ndarray, expected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``|actual - expected|`` and where it exceeds the tolerance (two arrays of the key's shape; ``actual`` is
+        finite and of that shape)."""
+        with np.errstate(over="ignore", invalid="ignore"):  # answers near 1e308 overflow to inf: still wrong
+            difference = np.abs(actual - expected)
+            return difference, difference > self.abs_tol + self.rel_tol * np.abs(expected)
+
+    def _fraction_right(self, count: int, size: int) -> float:
+        """The fraction earned with ``count`` of ``size`` entries wrong (at least one): the share right with partial
+        credit, else 0."""
+        return (size - count) / size if self.partial else 0.0
 
     def _shape_feedback(self, actual: np.ndarray, expected: np.ndarray) -> str:
         """``expected shape (6, 2), got (2, 6)`` and a hint: the layout the values show when one order of the key's

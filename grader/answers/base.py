@@ -90,6 +90,16 @@ class AnswerSpec(BaseModel):
         """
         raise NotImplementedError(f"{type(self).__name__}.check")
 
+    def fraction(self, actual: Any, expected: Any, ctx: CheckContext) -> float:
+        """``check(actual, expected, ctx).fraction`` without the feedback a student reads (hints, details): all that
+        matching a known mistake or another variant's key needs. Answer types whose feedback costs more than the
+        comparison compute it on their own."""
+        return self.check(actual, expected, ctx).fraction
+
+    def matches(self, actual: Any, expected: Any, ctx: CheckContext) -> bool:
+        """Whether ``actual`` earns full marks against ``expected``: is it that value (within the tolerance)?"""
+        return self.fraction(actual, expected, ctx) >= 1.0
+
     def rounded_from(self, actual: Any, value: Any) -> str | None:
         """When ``actual`` (a wrong answer) is ``value`` (the key's or a known mistake's) rounded too early, how it
         was rounded (``rounded to 4 decimal places; this part needs at least 6``), else None. Only number answers
@@ -409,7 +419,7 @@ def number_hint(actual: float, expected: float, tolerance: float, *, computed: b
     if abs(expected) > tolerance and is_rounding(-actual, expected, decimals):  # -0.44 for 0.4429
         rounded = rounding_hint(decimals, decimals_needed(tolerance), "apart from the sign it", computed=computed)
         return f"it has the opposite sign of the correct value, and {rounded}"
-    factor = scale_factor(np.array([actual], dtype=np.float64), np.array([expected], dtype=np.float64), np.array([tolerance]))
+    factor = number_scale_factor(actual, expected, tolerance)
     return scale_hint(factor, "it is") if factor is not None else ""
 
 
@@ -427,16 +437,31 @@ def scale_factor(actual: np.ndarray, expected: np.ndarray, tolerance: np.ndarray
     if not flat_expected.size or abs(flat_expected[largest]) <= tolerance.reshape(-1)[largest]:
         return None
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        ratio = float(flat_actual[largest] / flat_expected[largest])
-    if not math.isfinite(ratio) or not 1 / (2 * MAX_FACTOR) < abs(ratio) < 2 * MAX_FACTOR:
-        return None
-    whole, inverse = round(ratio), round(1 / ratio)
-    factor = float(whole) if 2 <= abs(whole) <= MAX_FACTOR else 1 / inverse if 2 <= abs(inverse) <= MAX_FACTOR else None
+        factor = _whole_factor(float(flat_actual[largest] / flat_expected[largest]))
     if factor is None:
         return None
     with np.errstate(over="ignore", invalid="ignore"):
         fits = np.abs(actual - factor * expected) <= max(abs(factor), 1.0) * tolerance
     return factor if bool(np.all(fits)) else None
+
+
+def number_scale_factor(actual: float, expected: float, tolerance: float) -> float | None:
+    """:func:`scale_factor` of one number, in plain floats (numpy's overhead is most of the time on one entry)."""
+    if abs(expected) <= tolerance:
+        return None
+    factor = _whole_factor(actual / expected)  # no ZeroDivisionError: |expected| > tolerance >= 0
+    if factor is None:
+        return None
+    return factor if abs(actual - factor * expected) <= max(abs(factor), 1.0) * tolerance else None
+
+
+def _whole_factor(ratio: float) -> float | None:
+    """The whole number or one over a whole number, 2 to :data:`MAX_FACTOR` in size (not -1), that ``ratio`` rounds
+    to; None when there is none or ``ratio`` is not finite."""
+    if not math.isfinite(ratio) or not 1 / (2 * MAX_FACTOR) < abs(ratio) < 2 * MAX_FACTOR:
+        return None
+    whole, inverse = round(ratio), round(1 / ratio)
+    return float(whole) if 2 <= abs(whole) <= MAX_FACTOR else 1 / inverse if 2 <= abs(inverse) <= MAX_FACTOR else None
 
 
 def scale_hint(factor: float, subject: str) -> str:

@@ -310,6 +310,11 @@ class CodeAnswer(Tolerances, AnswerSpec):
             return invalid(f"{self.function}() returned a dict; it should return an array or a number")
         return self._array().check(np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64), ctx)
 
+    def fraction(self, actual: Any, expected: Any, ctx: CheckContext) -> float:
+        if self.output == "mapping" or isinstance(actual, dict):  # a dict's verdict names its entries: cheap, kept whole
+            return self.check(actual, expected, ctx).fraction
+        return self._array().fraction(np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64), ctx)
+
     def _check_mapping(self, actual: Any, expected: dict[str, Any], ctx: CheckContext) -> Verdict:
         if not isinstance(actual, dict):
             return invalid(f"{self.function}() should return a dict of names to values, got an array")

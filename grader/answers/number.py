@@ -148,9 +148,7 @@ class NumberAnswer(Tolerances, AnswerSpec):
         return parse_real(raw)
 
     def check(self, actual: float, expected: float, ctx: CheckContext) -> Verdict:
-        expected = float(expected)
-        if not math.isfinite(expected):
-            raise ValueError(f"number answer: the key's value is {expected}, not a finite number")
+        expected = _finite_key(expected)
         if not math.isfinite(actual):
             return invalid(f"your answer is {format_number(actual)}; give a finite number")
         difference = abs(actual - expected)
@@ -164,6 +162,10 @@ class NumberAnswer(Tolerances, AnswerSpec):
                       number_hint(actual, expected, tolerance)),
             [f"yours {yours}, expected {key}: difference {difference:.3g} > tolerance {tolerance:.3g}"],
         )
+
+    def fraction(self, actual: float, expected: float, ctx: CheckContext) -> float:
+        expected = _finite_key(expected)
+        return 1.0 if math.isfinite(actual) and abs(actual - expected) <= self.tolerance_for(expected) else 0.0
 
     def rounded_from(self, actual: float, value: Any) -> str | None:
         value = float(value)
@@ -183,3 +185,11 @@ class NumberAnswer(Tolerances, AnswerSpec):
     @property
     def format_hint(self) -> str:
         return f"a number ({self.precision_hint}), e.g. 0.25 (or an expression in quotes such as \"1/4\" or \"2*pi\")"
+
+
+def _finite_key(expected: Any) -> float:
+    """The key's value as a float; ValueError (the author's fault) when it is NaN or infinite."""
+    expected = float(expected)
+    if not math.isfinite(expected):
+        raise ValueError(f"number answer: the key's value is {expected}, not a finite number")
+    return expected
