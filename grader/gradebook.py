@@ -305,6 +305,12 @@ def utc_now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _mistakes_json(part: PartResult) -> str:
+    """The ``mistakes`` column of a part's row: :func:`part_mistakes` as a JSON list (most parts match none)."""
+    mistakes = part_mistakes(part)
+    return json.dumps(list(mistakes)) if mistakes else "[]"
+
+
 def part_mistakes(part: PartResult) -> tuple[str, ...]:
     """Ids of the known mistakes a part matched: the part's own first, then its cases', each once."""
     found: list[str] = []
@@ -363,7 +369,7 @@ def prepare_record(
             part.points_earned,
             part.points_possible,
             part.points_earned / part.points_possible if part.points_possible else None,
-            json.dumps(list(part_mistakes(part))),
+            _mistakes_json(part),
             part.followed or "",  # "" recorded as none; NULL only in rows of a grader from before the column
         )
         for position, part in enumerate(result.parts)

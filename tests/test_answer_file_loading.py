@@ -15,11 +15,14 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
+from yaml.resolver import BaseResolver
 
 from grader.cli import app
 from grader.spec import load_sheet
-from grader.submission.answer_file import MAX_STUDENT_ID_LENGTH, parse_answer_file
+from grader.submission.answer_file import MAX_STUDENT_ID_LENGTH, _AnswerLoader, parse_answer_file
 from tests.test_answer_files import bomb as anchors
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -390,3 +393,83 @@ def test_the_student_of_an_unreadable_file_is_taken_only_when_plainly_written(te
     from grader.submission.answer_file import salvaged_student
 
     assert salvaged_student(text, suffix) == student
+
+
+@settings(max_examples=300)
+@given(texts=st.lists(st.one_of(
+    st.sampled_from(["yes", "No", "ON", "off", "true", "~", "null", "", "0", "-0", "+1", "0123", "0x1F", "0o7", "1e5",
+                     "1_000", ".5", "-.5", "1.", ".inf", "-.NaN", "2024-01-01", "1:30", "−3", "a_set_a", "<<", "="]),
+    st.text(alphabet="0123456789+-.eExXoO_:yYnN~", max_size=12),
+    st.text(max_size=14),
+), max_size=8))
+def test_short_scalars_read_the_same_from_the_tag_cache(texts: list[str]) -> None:
+    """A plain scalar's tag, remembered for short texts (:meth:`_AnswerLoader.resolve`), is the one resolving it
+    afresh gives, on the first meeting and on later ones, and the answers read are the same."""
+    loader = _AnswerLoader("")
+    try:
+        for text in texts * 2:
+            for implicit in [(True, False), (False, True), (False, False)]:
+                fresh = BaseResolver.resolve(loader, yaml.ScalarNode, text, implicit)
+                assert loader.resolve(yaml.ScalarNode, text, implicit) == fresh, (text, implicit)
+    finally:
+        loader.dispose()
+
+
+_SCALARS = ["1", "-2", "0.50", "1e5", "4.4e-1", ".inf", "-.nan", "yes", "No", "~", "null", "''", '"1"', "abc", "1_000",
+            "0x1F", "0o7", "2024-01-01", "−3", "–0.5", "!!int 3", "!!int x", "!!float 2", "!!str 5", "!!bool yes",
+            "!!bool 2", "!!binary aGk=", "!!timestamp 2020-01-01", "!!null ''", "!custom 1", "!!map x", "!!seq y",
+            "!!python/object x", "*a", "*b", "&a 7", "1" * 5000]
+_KEYS = ["a", "b", "a", "yes", "true", "1", "1.0", "~", "[1, 2]", "{x: 1}", "<<", "!!str 1", "&b k", "*a"]
+
+
+def _yaml_value(depth: int) -> st.SearchStrategy[str]:
+    scalar = st.sampled_from(_SCALARS)
+    if depth == 0:
+        return scalar
+    inner = _yaml_value(depth - 1)
+    anchor = st.sampled_from(["", "&a ", "&b ", "!!seq ", "!!map ", "!!set "])
+    sequence = st.tuples(anchor, st.lists(inner, max_size=4)).map(lambda t: f"{t[0]}[{', '.join(t[1])}]")
+    mapping = st.tuples(anchor, st.lists(st.tuples(st.sampled_from(_KEYS), inner), max_size=4)).map(
+        lambda t: t[0] + "{" + ", ".join(f"{key}: {value}" for key, value in t[1]) + "}"
+    )
+    return st.one_of(scalar, sequence, mapping)
+
+
+def _typed(value: Any, seen: dict[int, int] | None = None) -> Any:
+    """``value`` with every number's type and written text (to tell ``1`` from ``1.0`` and ``0.50`` from ``0.5``),
+    and each list or mapping met again (an alias: one object, as PyYAML shares it) as a reference to its first."""
+    seen = {} if seen is None else seen
+    if isinstance(value, dict | list):
+        if id(value) in seen:
+            return ("same as", seen[id(value)])
+        seen[id(value)] = len(seen)
+    if isinstance(value, dict):
+        return [(_typed(key, seen), _typed(item, seen)) for key, item in value.items()]
+    if isinstance(value, list):
+        return ["list", *(_typed(item, seen) for item in value)]
+    return (type(value).__name__, repr(value), getattr(value, "text", None))
+
+
+def _read(text: str, method: str) -> tuple[Any, ...]:
+    loader = _AnswerLoader(text)
+    try:
+        root = loader.get_single_node()
+        return ("read", _typed(getattr(loader, method)(root)))
+    except RecursionError:
+        return ("too deep",)
+    except Exception as error:  # noqa: BLE001 -- the two paths must fail alike, whatever the failure
+        return ("refused", type(error).__name__, str(error))
+    finally:
+        loader.dispose()
+
+
+@settings(max_examples=500)
+@given(document=_yaml_value(3))
+@example(document="{a: &a [1, 2], b: *a}")
+@example(document="&a [1, *a]")
+@example(document="{yes: 1, 'yes': 2}")
+def test_answer_files_build_alike_on_the_plain_path_and_pyyaml_s(document: str) -> None:
+    """The direct builder of plain trees (:meth:`_AnswerLoader.construct_answers`) gives what PyYAML's constructor
+    gives -- every value, its type and written digits -- and, for trees it leaves to PyYAML (aliases, tags, keys
+    given twice, refused scalars), the very same message."""
+    assert _read(document, "construct_answers") == _read(document, "construct_document")

@@ -99,6 +99,23 @@ _LIBYAML = _SafeBase is not yaml.SafeLoader
 """Whether libyaml parses answer files (it counts a bad character's position in bytes, PyYAML in characters)."""
 
 
+_PLAIN_SCALAR_TAGS: dict[str, str] = {}
+"""Plain scalar text -> its tag in answer files (:meth:`_AnswerLoader.resolve`): texts of at most
+:data:`_CACHED_SCALAR_CHARACTERS`, the first :data:`_CACHED_SCALARS` met (a worker's first files hold the ids and
+numbers its later ones repeat)."""
+_CACHED_SCALAR_CHARACTERS = 12
+_CACHED_SCALARS = 4096
+_RESOLVE = yaml.resolver.BaseResolver.resolve
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_PLAIN_SCALAR_TAGS_BUILT = frozenset({STR_TAG, INT_TAG, FLOAT_TAG, BOOL_TAG, "tag:yaml.org,2002:null", _PASTED_MINUS_TAG})
+"""The scalar tags :meth:`_AnswerLoader.construct_answers` builds itself (with this loader's constructors)."""
+
+
+class _NotPlain(Exception):
+    """An answer file's tree that :meth:`_AnswerLoader.construct_answers` leaves to PyYAML's constructor."""
+
+
 class _AnswerLoader(_SafeBase):  # type: ignore[misc,valid-type]
     """The safe loader (libyaml's when installed) with YAML 1.2-like numbers (``DECIMAL_INT`` and ``DECIMAL_FLOAT``
     of grader.spec.yaml_lines, as sheets read them), refusing a key given twice in one mapping (the student meant
@@ -111,6 +128,52 @@ class _AnswerLoader(_SafeBase):  # type: ignore[misc,valid-type]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
     yaml_constructors = dict(yaml.SafeLoader.yaml_constructors)
+
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> str:
+        """The tag of a node; a short plain scalar's (an id, a key, a small whole number, ``true``) from
+        :data:`_PLAIN_SCALAR_TAGS` once resolved: a plain scalar's tag depends on its text alone (this loader has no
+        path resolvers), and answer files repeat the same few hundred short ones."""
+        if kind is yaml.ScalarNode and implicit[0]:  # a collection's ``implicit`` is one bool
+            tag = _PLAIN_SCALAR_TAGS.get(value)
+            if tag is None:
+                tag = _RESOLVE(self, kind, value, implicit)
+                if len(value) <= _CACHED_SCALAR_CHARACTERS and len(_PLAIN_SCALAR_TAGS) < _CACHED_SCALARS:
+                    _PLAIN_SCALAR_TAGS[value] = tag
+            return tag  # type: ignore[no-any-return]
+        return _RESOLVE(self, kind, value, implicit)  # type: ignore[no-any-return]
+
+    def construct_answers(self, root: yaml.Node) -> Any:
+        """``construct_document(root)``: built directly when the tree is plain -- no alias, no explicit tag but the
+        scalars' own, no key given twice -- as nearly every answer file is; else by PyYAML's constructor, which also
+        gives the message of any fault (the order it meets faults in is its own)."""
+        try:
+            return self._plain(root, set())
+        except Exception:  # noqa: BLE001 -- whatever it is, the general path below meets it again and says it
+            return self.construct_document(root)
+
+    def _plain(self, node: yaml.Node, collections: set[int]) -> Any:
+        """The value of a plain tree (:meth:`construct_answers`); _NotPlain otherwise (or the scalar's refusal)."""
+        kind = type(node)
+        if kind is yaml.ScalarNode:
+            if node.tag not in _PLAIN_SCALAR_TAGS_BUILT:
+                raise _NotPlain
+            return self.yaml_constructors[node.tag](self, node)
+        if id(node) in collections:  # an alias: one object shared (or holding itself), as PyYAML builds it
+            raise _NotPlain
+        collections.add(id(node))
+        if kind is yaml.SequenceNode and node.tag == _SEQ_TAG:
+            return [self._plain(item, collections) for item in node.value]
+        if kind is not yaml.MappingNode or node.tag != _MAP_TAG:
+            raise _NotPlain
+        mapping: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == BOOL_TAG and type(key_node) is yaml.ScalarNode:
+                key_node.tag = STR_TAG  # as construct_mapping does: a key is a name
+            key = self._plain(key_node, collections)
+            if key in mapping:
+                raise _NotPlain
+            mapping[key] = self._plain(value_node, collections)
+        return mapping
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         if not isinstance(node, yaml.MappingNode):  # ``!!map [1, 2]``: a tag that asks for a mapping on a list
@@ -383,7 +446,7 @@ def parse_answer_file(path: Path, data: bytes) -> AnswerFile:
         try:
             loader = _AnswerLoader(text)  # PyYAML's own reader checks the characters here already
             root = loader.get_single_node()
-            document = loader.construct_document(root) if root is not None else None
+            document = loader.construct_answers(root) if root is not None else None
         except yaml.reader.ReaderError as exc:  # no MarkedYAMLError: an offset, no line
             raise _reader_error(exc, text, data, path) from None
         except yaml.MarkedYAMLError as exc:

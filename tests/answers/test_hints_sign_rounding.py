@@ -314,3 +314,26 @@ def test_an_array_shifted_by_one_constant_is_told_the_shift_and_a_near_miss_is_n
     partly[0, 0] += 0.5  # one entry wrong: it is no shift of every entry
     assert "plus" not in ArrayAnswer().check(partly, expected, CTX).feedback
     assert "plus" not in NumberAnswer().check(0.5430586 + 0.5, 0.5430586, CTX).feedback  # a number is its own shift
+
+
+_FACTORS = st.sampled_from([2.0, -2.0, 3.0, 16.0, 1024.0, 1025.0, 0.5, -0.25, 1 / 16, 1 / 1024, 1.0, -1.0, 1.5, 0.0])
+
+
+@settings(max_examples=500)
+@given(
+    expected=st.floats(min_value=-1e300, max_value=1e300, allow_nan=False),
+    factor=_FACTORS,
+    noise=st.sampled_from([0.0, 1e-9, 1e-6, 1e-3, 0.5]),
+    tolerance=st.sampled_from([0.0, 1e-6, 1e-3, 1.0, 1e12]),
+    anything=st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False)),
+)
+def test_a_numbers_scale_factor_is_the_arrays(expected: float, factor: float, noise: float, tolerance: float, anything: float | None) -> None:
+    """``number_scale_factor`` (plain floats, for one number) names the factor ``scale_factor`` names for the same
+    number as an array of one entry: whole factors, their inverses, near misses and anything at all."""
+    from grader.answers.base import number_scale_factor, scale_factor
+
+    actual = anything if anything is not None else factor * expected + noise
+    if not math.isfinite(actual):
+        return
+    as_array = scale_factor(np.array([actual]), np.array([expected]), np.array([tolerance]))
+    assert number_scale_factor(actual, expected, tolerance) == as_array
