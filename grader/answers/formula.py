@@ -24,7 +24,10 @@ from grader.answers.base import (
     describe_raw,
     format_number,
     number_to_json,
+    scale_factor,
+    scale_hint,
     scored,
+    with_hint,
 )
 from grader.answers.references import FunctionReference
 from grader.engine.formula import FUNCTIONS, Formula, FormulaError, parse_formula
@@ -172,8 +175,9 @@ def compare_at_points(
                 except FormulaError as exc:
                     errors[index] = str(exc)
     finite = np.isfinite(actual)
+    tolerance = options.abs_tol + options.rel_tol * np.abs(reference_values)
     with np.errstate(invalid="ignore"):
-        wrong = ~finite | (np.abs(actual - reference_values) > options.abs_tol + options.rel_tol * np.abs(reference_values))
+        wrong = ~finite | (np.abs(actual - reference_values) > tolerance)
     wrong_count = int(np.count_nonzero(wrong))
     if wrong_count == 0:
         return correct()
@@ -186,12 +190,24 @@ def compare_at_points(
         feedback = f"at {at} {what} gives {format_number(float(actual[first]))}"
     else:
         feedback = f"at {at} {what} gives {format_number(float(actual[first]))}, which is not the expected value"
+        if finite.all():
+            feedback = with_hint(feedback, _sign_or_factor_hint(actual, reference_values, tolerance, what))
     details = [
         f"at {at} {what} gives {format_number(float(actual[first])) if first not in errors else 'an error'}, "
         f"the reference {format_number(float(reference_values[first]))}",
         share,
     ]
     return scored(0.0, feedback, details)
+
+
+def _sign_or_factor_hint(actual: np.ndarray, reference: np.ndarray, tolerance: np.ndarray, what: str) -> str:
+    """``your formula is the reference with its sign flipped ...`` when ``actual`` is ``-reference`` at every point
+    (where the reference is clearly not 0 at one point at least), or ``your formula is 3 times the correct value
+    ...`` for a whole factor (:func:`scale_factor`); else ``""``. The three arrays hold one value per point."""
+    if np.all(np.abs(actual + reference) <= tolerance) and np.any(np.abs(reference) > tolerance):
+        return f"{what} is the reference with its sign flipped at every point (the size is right)"
+    factor = scale_factor(actual, reference, tolerance)
+    return scale_hint(factor, f"{what} is") if factor is not None else ""
 
 
 def reference_examples(reference: FunctionReference, domains: Mapping[str, Domain], count: int = EXAMPLE_POINTS) -> list[dict[str, Any]]:

@@ -1,6 +1,7 @@
 """A formula answer written as an equation (``p = (f-1)/2``, ``p=(f-1)/2``, ``p == (f-1)/2``, ``(f-1)/2 = p``) is
-told to keep only the expression and what to drop, instead of "it is not a valid formula". Through real answer
-files and the real ``grader grade``, and as a property of the parser."""
+told to keep only the expression and what to drop, instead of "it is not a valid formula"; one that is the
+reference with its sign flipped, or a whole factor times it, is told so. Through real answer files and the real
+``grader grade``, and as a property of the parser."""
 
 from __future__ import annotations
 
@@ -76,3 +77,26 @@ def test_any_name_set_equal_to_a_readable_formula_keeps_the_formula(name: str, s
     _, verdict = answer.read(f"{name}{spaces}{sign}{spaces}(f - 1)/2")
     assert verdict is not None
     assert verdict.feedback == RIGHT.format(f"{name} {sign}")
+
+
+@pytest.mark.parametrize(
+    ("written", "hint"),
+    [
+        ("-({})", "your formula is the reference with its sign flipped at every point (the size is right)"),
+        ("3*({})", "your formula is 3 times the correct value (a factor counted twice or left out, or a mean where a sum is meant, or the reverse?)"),
+        ("({})/4", "your formula is the correct value divided by 4 (a factor counted twice or left out, or a mean where a sum is meant, or the reverse?)"),
+    ],
+)
+def test_a_formula_off_by_its_sign_or_a_whole_factor_is_told_so(tmp_path: Path, padding: str, written: str, hint: str) -> None:
+    """A formula that is the reference negated, or a whole factor times it, at every random point is told which
+    (after where it differs), as a number or an array answer is; 2 times is the sheet's own known mistake."""
+    part = grade(WEEK7, answer_file(tmp_path, "ex2", {"b_formula": f"'{written.format(padding)}'"}))["ex2.b_formula"]
+    assert part["status"] == "incorrect" and part["mistake"] is None
+    assert part["feedback"].endswith("which is not the expected value; " + hint), part["feedback"]
+
+
+@pytest.mark.parametrize("written", ["f", "({}) + 1", "-({}) + 0.5", "2*({})"])
+def test_a_formula_wrong_otherwise_gets_no_sign_or_factor_hint(tmp_path: Path, padding: str, written: str) -> None:
+    part = grade(WEEK7, answer_file(tmp_path, "ex2", {"b_formula": f"'{written.format(padding)}'"}))["ex2.b_formula"]
+    assert part["status"] == "incorrect"
+    assert "sign" not in part["feedback"] and "times the correct value" not in part["feedback"], part["feedback"]
