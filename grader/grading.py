@@ -44,8 +44,9 @@ def judge(answer: AnswerSpec, part: PartSpec, raw: Any, key: PartKey, ctx: Check
     """The student's parsed answer and its verdict, known mistakes included.
 
     A wrong answer that matches a known mistake gets that mistake's feedback and credit. One that is a known
-    mistake's value rounded too early (and not the key's) gets its feedback too, with how it was rounded, and no
-    credit, as the key rounded too early earns none: the slip is named for the many students who round.
+    mistake's value rounded too early (and not the key's) gets its feedback too, with how it was rounded, and the
+    lesser of its own credit and the slip's: none for a number (the key rounded too early earns none), the right
+    entries' share at most for an array with partial credit. The slip is named for the many students who round.
     """
     actual, verdict = answer.grade(raw, key.expected, ctx)
     if verdict.fraction >= 1.0 or actual is None:
@@ -62,9 +63,10 @@ def judge(answer: AnswerSpec, part: PartSpec, raw: Any, key: PartKey, ctx: Check
             details=verdict.details,
             mistake=mistake.id,
         )
+    fraction = min(verdict.fraction, mistake.credit)  # no more than the slip itself, nor than its own right entries
     return actual, Verdict(
-        fraction=0.0, status=Status.incorrect, details=verdict.details, mistake=mistake.id,
-        feedback=f"{mistake.feedback} (Your value is that slip's value {rounded}.)",
+        fraction=fraction, status=Status.partial if fraction > 0 else Status.incorrect, details=verdict.details, mistake=mistake.id,
+        feedback=f"{mistake.feedback} ({_rounded_slip(actual, rounded)})",
     )
 
 
@@ -80,7 +82,14 @@ def judged_fraction(answer: AnswerSpec, part: PartSpec, raw: Any, key: PartKey, 
     if found is None:
         return fraction
     mistake, rounded = found
-    return mistake.credit if rounded is None else 0.0
+    return mistake.credit if rounded is None else min(fraction, mistake.credit)
+
+
+def _rounded_slip(actual: Any, rounded: str) -> str:
+    """``Your value is that slip's value rounded to 2 decimal places.`` (``values are ... values`` for an array of
+    several entries): the note after a known mistake's feedback for an answer that is its value rounded too early."""
+    several = np.ndim(actual) > 0 and np.size(actual) > 1
+    return f"Your values are that slip's values {rounded}." if several else f"Your value is that slip's value {rounded}."
 
 
 def _known_mistake(answer: AnswerSpec, part: PartSpec, actual: Any, key: PartKey, ctx: CheckContext) -> tuple[MistakeSpec, str | None] | None:

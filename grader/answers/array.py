@@ -38,6 +38,7 @@ from grader.answers.base import (
     number_hint,
     number_to_json,
     opposite_sign_hint,
+    places_text,
     rounding_hint,
     scale_factor,
     scale_hint,
@@ -310,17 +311,30 @@ def rounded_hint(
     actual: np.ndarray, expected: np.ndarray, wrong: np.ndarray, tolerance: np.ndarray, written: list[Any] | None
 ) -> str:
     """A hint when every differing entry (``wrong``) is the key's entry rounded to the decimal places it was written
-    with (``written``: the entries as written, flat in C order; None for values the student's code computed, read
-    from the floats' shortest forms and told not to round); else ``""``. A
-    0 (``0`` or ``0.000``) is no rounding on its own: it counts when the key's entry rounds to 0 at the most places
-    the others were written with; nor is an entry with one significant digit (``-0.02`` for -0.0243): it counts when
-    another entry, rounded with as many places, has two or more. The places this part needs are those of the
-    strictest differing entry. No hint beyond
-    :data:`MAX_ROUNDING_CHECKED` differing entries. All arrays have one shape."""
+    with (:func:`rounded_places`); else ``""``."""
+    found = rounded_places(actual, expected, wrong, tolerance, written)
+    if found is None:
+        return ""
+    decimals, needed = found
+    return rounding_hint(decimals, needed, "it" if np.count_nonzero(wrong) == 1 else "each of them", computed=written is None)
+
+
+def rounded_places(
+    actual: np.ndarray, expected: np.ndarray, wrong: np.ndarray, tolerance: np.ndarray, written: list[Any] | None
+) -> tuple[int | None, int | None] | None:
+    """``(places, needed)`` when every differing entry (``wrong``) is ``expected``'s entry rounded to the decimal
+    places it was written with (``written``: the entries as written, flat in C order; None for values the student's
+    code computed, read from the floats' shortest forms); else None. ``places``: the places written, None when
+    entries were written with different numbers of places; ``needed``: the places the strictest differing entry's
+    ``tolerance`` needs, None when unknown or not more than written. A 0 (``0`` or ``0.000``) is no rounding on
+    its own: it counts when the key's entry rounds to 0 at the most places the others were written with; nor is an
+    entry with one significant digit (``-0.02`` for -0.0243): it counts when another entry, rounded with as many
+    places, has two or more. None beyond :data:`MAX_ROUNDING_CHECKED` differing entries. All arrays have one
+    shape."""
     positions = np.flatnonzero(wrong)
     yours, keys = actual.reshape(-1)[positions], expected.reshape(-1)[positions]
     if len(positions) > MAX_ROUNDING_CHECKED or not np.all(np.abs(yours - keys) <= half_unit(0)):
-        return ""  # too many to read one by one, or one further off than any rounding to a whole number or finer
+        return None  # too many to read one by one, or one further off than any rounding to a whole number or finer
     places: set[int] = set()
     zeros: list[float] = []  # the key's entries where the student wrote 0
     small: list[int] = []  # places of entries rounded right but with one significant digit (-0.02 for -0.0243)
@@ -329,20 +343,19 @@ def rounded_hint(
         if value == 0:
             zeros.append(key)
         elif decimals is None or decimals < 0:
-            return ""
+            return None
         elif is_rounding(value, key, decimals):
             places.add(decimals)
         elif abs(value - key) <= half_unit(decimals):
             small.append(decimals)  # alone no rounding (a slip gives one digit as often), next to others one
         else:
-            return ""
+            return None
     if not places or any(abs(key) > half_unit(max(places)) for key in zeros) or any(d not in places for d in small):
-        return ""
+        return None
     needs = [decimals_needed(t) for t in tolerance.reshape(-1)[positions].tolist()]
     known = [need for need in needs if need is not None]
     needed = max(known) if len(known) == len(needs) and max(known) > max(places) else None
-    decimals = next(iter(places)) if len(places) == 1 else None
-    return rounding_hint(decimals, needed, "it" if len(positions) == 1 else "each of them", computed=written is None)
+    return (next(iter(places)) if len(places) == 1 else None), needed
 
 
 # ---- the answer type ---------------------------------------------------------------------------------------
@@ -484,6 +497,19 @@ class ArrayAnswer(Tolerances, AnswerSpec):
         more = f" and {len(positions) - MAX_LISTED} more" if len(positions) > MAX_LISTED else ""
         details.append(f"entries that differ: {listed}{more}")
         return details  # a transposed array is named in the feedback (:func:`matching_order`), not again here
+
+    def rounded_from(self, actual: np.ndarray, value: np.ndarray) -> str | None:
+        written = actual.written if isinstance(actual, ReadArray) else None
+        actual, value = np.asarray(actual, dtype=np.float64), np.asarray(value, dtype=np.float64)
+        if actual.shape != value.shape or actual.size == 0 or not (np.isfinite(actual).all() and np.isfinite(value).all()):
+            return None
+        _, wrong = self._differences(actual, value)
+        found = rounded_places(actual, value, wrong, self.abs_tol + self.rel_tol * np.abs(value), written) if wrong.any() else None
+        if found is None:
+            return None
+        decimals, needed = found
+        rounded = f"rounded to {places_text(decimals)}" if decimals is not None else "rounded too early"
+        return rounded + (f"; this part needs at least {places_text(needed)}" if needed is not None else "")
 
     def to_json(self, actual: np.ndarray) -> Any:
         return array_to_json(actual)

@@ -102,8 +102,8 @@ class AnswerSpec(BaseModel):
 
     def rounded_from(self, actual: Any, value: Any) -> str | None:
         """When ``actual`` (a wrong answer) is ``value`` (the key's or a known mistake's) rounded too early, how it
-        was rounded (``rounded to 4 decimal places; this part needs at least 6``), else None. Only number answers
-        are written with places to tell."""
+        was rounded (``rounded to 4 decimal places; this part needs at least 6``), else None. Only number and array
+        answers are written with places to tell."""
         return None
 
     def to_json(self, actual: Any) -> Any:

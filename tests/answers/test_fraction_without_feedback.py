@@ -145,3 +145,20 @@ def test_judged_fraction_is_judges_on_every_week7_part(seed: int | None) -> None
                     compared += 1
                     mistaken += verdict.mistake is not None
     assert compared > 500 and mistaken > 20  # the known mistakes, rounded ones included, were met
+
+
+@pytest.mark.parametrize("credit", [0, 0.25, 0.75])
+def test_judged_fraction_is_judges_for_a_rounded_slip_with_partial_credit(tmp_path: Path, credit: float) -> None:
+    """An array with partial credit that is a known mistake rounded too early earns the lesser of its own share and
+    the slip's credit, by ``judged_fraction`` as by ``judge``."""
+    from tests.answers.test_hints_sign_rounding import ROUNDED_SLIP_SHEET
+
+    path = tmp_path / "sheet.yaml"
+    path.write_text(ROUNDED_SLIP_SHEET.format(partial=", partial: true", credit=credit), encoding="utf-8")
+    sheet = load_sheet(path)
+    [(exercise, part)] = list(sheet.parts())
+    part_key = answer_key(sheet, None).part(exercise.id, part.id)
+    ctx = check_context(sheet, exercise.id, part.id)
+    for raw in ([0.5, -1.235, 2.25, -0.707], [0.5, -1.23, 2.25, -0.71], [0.5, -1.23456, 2.25, -0.7071067], [0.5, 0, 2.25, 0], [1, 2, 3, 4]):
+        verdict = judge(part.answer, part, raw, part_key, ctx)[1]
+        assert judged_fraction(part.answer, part, raw, part_key, ctx) == verdict.fraction, raw

@@ -337,3 +337,59 @@ def test_a_numbers_scale_factor_is_the_arrays(expected: float, factor: float, no
         return
     as_array = scale_factor(np.array([actual]), np.array([expected]), np.array([tolerance]))
     assert number_scale_factor(actual, expected, tolerance) == as_array
+
+
+ROUNDED_SLIP_SHEET = """\
+id: rounded-slips
+exercises:
+  - id: ex
+    inputs:
+      z: {{value: [0.5, -1.23456, 2.25, -0.7071067]}}
+    parts:
+      - id: act
+        prompt: relu(z).
+        points: 1
+        answer: {{type: array{partial}}}
+        expected: {{op: relu, x: $z}}
+        mistakes:
+          - id: no-relu
+            expected: $z
+            feedback: "The relu is missing: negative entries become 0."
+            credit: {credit}
+"""
+
+
+@pytest.mark.parametrize(
+    ("partial", "credit", "points", "status"),
+    [("", 0, 0.0, "incorrect"), (", partial: true", 0, 0.0, "incorrect"), (", partial: true", 0.75, 0.5, "partial"),
+     (", partial: true", 0.25, 0.25, "partial")],
+)
+def test_an_array_that_is_a_known_mistake_rounded_too_early_is_named(
+    tmp_path: Path, partial: str, credit: float, points: float, status: str
+) -> None:
+    """An array answer that is a known mistake's array rounded to 3 places (the relu left out) gets that mistake's
+    feedback with how it was rounded, as a number does, and no more than the lesser of the slip's credit and what
+    its own right entries earn (half of them here, with partial credit). The key itself rounded is still told as
+    the key rounded, not as the slip."""
+    sheet = tmp_path / "sheet.yaml"
+    sheet.write_text(ROUNDED_SLIP_SHEET.format(partial=partial, credit=credit), encoding="utf-8")
+    part = grade(sheet, answer_file(tmp_path, "ex", {"act": "[0.5, -1.235, 2.25, -0.707]"}))["ex.act"]
+    assert (part["mistake"], part["points_earned"], part["status"]) == ("no-relu", points, status), part
+    assert part["feedback"] == (
+        "The relu is missing: negative entries become 0. (Your values are that slip's values rounded to 3 decimal "
+        "places; this part needs at least 6 decimal places.)"
+    )
+    rounded_key = grade(sheet, answer_file(tmp_path, "ex", {"act": "[0.5, 0, 2.25, 0]"}))["ex.act"]
+    assert rounded_key["status"] == "correct"
+    near_key = grade(sheet, answer_file(tmp_path, "ex", {"act": "[0.5, 0.0001, 2.2500001, 0]"}))["ex.act"]
+    assert near_key["mistake"] is None
+
+
+def test_an_array_rounded_from_the_key_is_not_taken_for_a_slip(tmp_path: Path) -> None:
+    """An answer that is the key rounded too early is told so, and no known mistake is named, even where the slip's
+    array rounds to the same numbers in some entries."""
+    sheet = tmp_path / "sheet.yaml"
+    sheet.write_text(ROUNDED_SLIP_SHEET.format(partial="", credit=0).replace("0.5, -1.23456", "0.51234567, -1.23456"), encoding="utf-8")
+    part = grade(sheet, answer_file(tmp_path, "ex", {"act": "[0.512, 0, 2.25, 0]"}))["ex.act"]
+    assert part["mistake"] is None
+    assert "matches the correct value rounded to 3 decimal places" in part["feedback"], part["feedback"]
