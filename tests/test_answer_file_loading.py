@@ -418,8 +418,8 @@ def test_short_scalars_read_the_same_from_the_tag_cache(texts: list[str]) -> Non
 _SCALARS = ["1", "-2", "0.50", "1e5", "4.4e-1", ".inf", "-.nan", "yes", "No", "~", "null", "''", '"1"', "abc", "1_000",
             "0x1F", "0o7", "2024-01-01", "−3", "–0.5", "!!int 3", "!!int x", "!!float 2", "!!str 5", "!!bool yes",
             "!!bool 2", "!!binary aGk=", "!!timestamp 2020-01-01", "!!null ''", "!custom 1", "!!map x", "!!seq y",
-            "!!python/object x", "*a", "*b", "&a 7", "1" * 5000]
-_KEYS = ["a", "b", "a", "yes", "true", "1", "1.0", "~", "[1, 2]", "{x: 1}", "<<", "!!str 1", "&b k", "*a"]
+            "!!python/object x", "*a", "*b", "&a 7", "&a yes", "&b no", "&a .nan", "&b !!float nan", "&a 1.50", "1" * 5000]
+_KEYS = ["a", "b", "a", "yes", "true", "1", "1.0", "~", "[1, 2]", "{x: 1}", "<<", "!!str 1", "&b k", "*a", "*b", "&a no", ".nan"]
 
 
 def _yaml_value(depth: int) -> st.SearchStrategy[str]:
@@ -437,9 +437,10 @@ def _yaml_value(depth: int) -> st.SearchStrategy[str]:
 
 def _typed(value: Any, seen: dict[int, int] | None = None) -> Any:
     """``value`` with every number's type and written text (to tell ``1`` from ``1.0`` and ``0.50`` from ``0.5``),
-    and each list or mapping met again (an alias: one object, as PyYAML shares it) as a reference to its first."""
+    and each list, mapping or number met again (an alias: one object, as PyYAML shares it) as a reference to its
+    first."""
     seen = {} if seen is None else seen
-    if isinstance(value, dict | list):
+    if isinstance(value, dict | list | float) or (isinstance(value, int) and not isinstance(value, bool)):
         if id(value) in seen:
             return ("same as", seen[id(value)])
         seen[id(value)] = len(seen)
@@ -468,6 +469,10 @@ def _read(text: str, method: str) -> tuple[Any, ...]:
 @example(document="{a: &a [1, 2], b: *a}")
 @example(document="&a [1, *a]")
 @example(document="{yes: 1, 'yes': 2}")
+@example(document="{ex1: {p: &b no}, ex2: {*b : 3}, ex3: {q: *b}}")
+@example(document="{a: &x yes, *x : 1}")
+@example(document="{? &n !!float nan : 1, ? *n : 2}")
+@example(document="{a: &x 1.50, b: *x}")
 def test_answer_files_build_alike_on_the_plain_path_and_pyyaml_s(document: str) -> None:
     """The direct builder of plain trees (:meth:`_AnswerLoader.construct_answers`) gives what PyYAML's constructor
     gives -- every value, its type and written digits -- and, for trees it leaves to PyYAML (aliases, tags, keys

@@ -371,7 +371,7 @@ def is_rounding(actual: float, expected: float, decimals: int | None) -> bool:
 def decimals_needed(tolerance: float) -> int | None:
     """The fewest decimal places with which every correctly rounded value is within ``tolerance`` (half a unit of
     the last place at most ``tolerance``); None for a tolerance of 0, which no number of places is sure to meet."""
-    if not tolerance > 0:
+    if not tolerance > 0 or not math.isfinite(0.5 / tolerance):  # a tolerance of 1e-310: no places are enough either
         return None
     return max(0, math.ceil(math.log10(0.5 / tolerance) - 1e-9))
 

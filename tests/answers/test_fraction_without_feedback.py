@@ -26,7 +26,7 @@ CTX = CheckContext.from_seed(0)
 REPO = Path(__file__).resolve().parents[2]
 CASES = [{"name": "given", "inputs": {"x": 1.0}}]
 
-tolerances = st.sampled_from([(0.0, 0.0), (1e-6, 1e-6), (1e-3, 0.0), (0.0, 1e-2), (0.5, 0.1)])
+tolerances = st.sampled_from([(0.0, 0.0), (1e-6, 1e-6), (1e-3, 0.0), (0.0, 1e-2), (0.5, 0.1), (5e-324, 0.0), (1e-310, 0.0)])
 finite = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e12, max_value=1e12)
 any_float = st.one_of(finite, st.floats(), st.sampled_from([1.7e308, -1.7e308, math.inf, math.nan]))
 
@@ -162,3 +162,16 @@ def test_judged_fraction_is_judges_for_a_rounded_slip_with_partial_credit(tmp_pa
     for raw in ([0.5, -1.235, 2.25, -0.707], [0.5, -1.23, 2.25, -0.71], [0.5, -1.23456, 2.25, -0.7071067], [0.5, 0, 2.25, 0], [1, 2, 3, 4]):
         verdict = judge(part.answer, part, raw, part_key, ctx)[1]
         assert judged_fraction(part.answer, part, raw, part_key, ctx) == verdict.fraction, raw
+
+
+@pytest.mark.parametrize("tolerance", [5e-324, 1e-310])
+def test_a_tolerance_too_small_for_any_decimal_places_still_checks(tolerance: float) -> None:
+    """A rounded answer under an absolute tolerance so small that no number of places meets it (0.5 / tolerance
+    overflows) is told it is rounded, without the places needed, and scores what ``fraction`` says."""
+    number = NumberAnswer(abs_tol=tolerance, rel_tol=0.0)
+    verdict = number.check(number.parse("0.44"), 0.4429, CTX)
+    assert verdict.fraction == number.fraction(0.44, 0.4429, CTX) == 0.0
+    assert "rounded to 2 decimal places" in verdict.feedback and "give at least" not in verdict.feedback, verdict.feedback
+    array = ArrayAnswer(abs_tol=tolerance, rel_tol=0.0)
+    verdict = array.check(array.parse([0.44, 0.25]), np.array([0.4429, 0.25]), CTX)
+    assert verdict.fraction == array.fraction(np.array([0.44, 0.25]), np.array([0.4429, 0.25]), CTX) == 0.0
