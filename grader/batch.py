@@ -42,10 +42,11 @@ from typing import Any, Literal, Protocol
 from grader import __version__
 from grader.cohort import conflicts_in
 from grader.errors import SHEET_FAULT, GraderError, Interrupted, SpecError, SpecErrors, VariantKeyError
-from grader.gradebook import Gradebook, PreparedRecord, prepare_record
+from grader.gradebook import GradedKey, Gradebook, PreparedRecord, prepare_record
 from grader.notes import asks_for_an_id
 from grader.report.common import printable
 from grader.result import PartResult, Result
+from grader.roster import Roster, roster_variant
 from grader.submission.answer_file import MAX_STUDENT_ID_LENGTH, is_code_file, size_limit
 from grader.text import file_name, one_line, path_key, without_surrogates
 
@@ -396,6 +397,8 @@ class _WorkerSetup:
     spec_path: Path
     identity: SheetIdentity
     code_threads: int = 1
+    roster: Roster | None = None
+    """``--roster``: given to ``grade_fn`` with each task's owner (the default grade_fn only)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -468,10 +471,12 @@ message, with the exception and the paths of the machine, goes to the batch's su
 
 
 def _record(result: Result, task: SubmissionTask, *, grader_failed: bool = False, declared: str | None = None,
-            submission_hash: str | None = None) -> PreparedRecord:
-    """The gradebook row of ``task``'s Result, with the student its place in the folder names (``task.owner``)."""
+            submission_hash: str | None = None, roster: Roster | None = None) -> PreparedRecord:
+    """The gradebook row of ``task``'s Result, with the student its place in the folder names (``task.owner``) and,
+    for an answer file graded with a ``roster``, what the roster gave that student."""
+    variant = roster_variant(roster, result.student_id) if not is_code_file(task.path) else None
     return prepare_record(result, task.key, grader_failed=grader_failed, submission_hash=submission_hash,
-                          owner=task.owner, declared_student=declared)
+                          owner=task.owner, declared_student=declared, roster_variant=variant)
 
 
 def grade_one(setup: _WorkerSetup, task: SubmissionTask) -> Outcome:
@@ -483,7 +488,10 @@ def grade_one(setup: _WorkerSetup, task: SubmissionTask) -> Outcome:
     the next run grades the file again, whatever it holds then, instead of taking it for unchanged and keeping the
     0; a file refused for what it is (too large) keeps the hash the batch took, and is skipped while unchanged."""
     try:
-        result = setup.grade_fn(setup.spec_path, task.path)
+        if setup.roster is None:
+            result = setup.grade_fn(setup.spec_path, task.path)
+        else:
+            result = setup.grade_fn(setup.spec_path, task.path, roster=setup.roster, owner=task.owner)  # type: ignore[call-arg]
         if not isinstance(result, Result):
             raise TypeError(f"the grading function returned {type(result).__name__}, not a Result")
         if task.shown_path is not None:  # a worker's copy: the student's Result names the file, never that folder
@@ -498,7 +506,7 @@ def grade_one(setup: _WorkerSetup, task: SubmissionTask) -> Outcome:
             )
             return Outcome(_record(failed_result(setup.identity, task, message), task, grader_failed=True), message)
         graded_hash = result.submission_hash or ("" if result.error is not None and not task.path.is_file() else task.submission_hash)
-        record = _record(result, task, declared=declared, submission_hash=graded_hash)
+        record = _record(result, task, declared=declared, submission_hash=graded_hash, roster=setup.roster)
         reassigned = (declared, result.student_id) if declared is not None else None
         return Outcome(record, None, reassigned, exposed=_ran_exposed(result))
     except (SpecError, SpecErrors) as error:  # the sheet cannot make this variant's key: the author's fault
@@ -525,6 +533,15 @@ def _shown_as(result: Result, local_path: str, shown_path: str) -> Result:
     local, shown = json.dumps(local_path)[1:-1], json.dumps(shown_path)[1:-1]
     text = result.model_dump_json(exclude_computed_fields=True)
     return Result.model_validate_json(text.replace(local, shown)) if local in text else result
+
+
+def same_variant(before: GradedKey, path: Path, roster: Roster | None) -> bool:
+    """Whether an answer file graded before (``before``) was graded with ``roster`` saying of its student what it
+    says now (:func:`~grader.roster.roster_variant`: the same seed, or not listed both times; a file graded without
+    a roster was not); always for code files, which have no variant, and without a roster."""
+    if roster is None or is_code_file(path):
+        return True
+    return before.roster_variant == roster_variant(roster, before.student_id)
 
 
 def student_pattern(text: str) -> re.Pattern[str]:
@@ -816,6 +833,7 @@ def run_batch(
     chunk_size: int = CHUNK_SIZE,
     student_from: str | None = None,
     require_sandbox: bool = False,
+    roster: Roster | None = None,
 ) -> BatchSummary:
     """Grade every submission under ``submissions_dir`` against the sheet at ``spec_path`` into a gradebook.
 
@@ -838,6 +856,10 @@ def run_batch(
             grading when the folder holds code (SandboxUnavailable, listing what is missing), and by each worker
             (on a Dask worker without them, that worker's code submissions are grader failures, graded again
             next run). Only with the default ``grade_fn``.
+        roster: the course's roster (:func:`grader.roster.load_roster`): each answer file is graded against the
+            variant it gives the file's student (its owner by ``student_from``, else the id the file gives), and a
+            file graded before is graded again when its student's variant there has changed. Only with the default
+            ``grade_fn``.
 
     Returns a :class:`BatchSummary`. Raises GraderError for the caller's faults (missing spec or folder, bad
     arguments, an unreachable scheduler); never for a submission.
@@ -858,6 +880,8 @@ def run_batch(
         grade_fn = functools.partial(grade_file, require_sandbox=True) if require_sandbox else grade_file
     elif require_sandbox:
         raise GraderError("require_sandbox: only with the default grade_fn")
+    elif roster is not None:
+        raise GraderError("roster: only with the default grade_fn")
     gradebook_path = gradebook_path if gradebook_path is not None else DEFAULT_GRADEBOOK
     identity = sheet_identity(spec_path)
     started = time.perf_counter()
@@ -904,7 +928,7 @@ def run_batch(
                 continue
             before = graded_before.get(key)
             # Unchanged, and credited the same way (to the same owner, or by its own id both times): skipped.
-            if before is not None and before.submission_hash == submission_hash and before.owner == owner:
+            if before is not None and before.submission_hash == submission_hash and before.owner == owner and same_variant(before, path, roster):
                 summary.skipped += 1
                 if before.declared_student is not None and owner is not None:  # still worth telling
                     summary.reassigned.append((key, before.declared_student, owner))
@@ -912,7 +936,7 @@ def run_batch(
                 tasks.append(SubmissionTask(key=key, path=path, submission_hash=submission_hash, owner=owner))
         del graded_before
 
-        setup = _WorkerSetup(grade_fn=grade_fn, spec_path=spec_path, identity=identity, code_threads=code_threads_per_job(jobs))
+        setup = _WorkerSetup(grade_fn=grade_fn, spec_path=spec_path, identity=identity, code_threads=code_threads_per_job(jobs), roster=roster)
         if not tasks:
             outcomes: Iterable[Outcome] = ()
         elif executor == "local":
@@ -1035,6 +1059,7 @@ class _RemoteSetup:
     spec_name: str
     spec_bytes: bytes
     identity: SheetIdentity
+    roster: Roster | None = None
 
 
 _remote_specs: dict[str, Path] = {}
@@ -1055,7 +1080,7 @@ def _remote_spec_path(remote: _RemoteSetup) -> Path:
 
 
 def _grade_chunk_remote(remote: _RemoteSetup, items: list[tuple[SubmissionTask, bytes, int]]) -> list[Outcome]:
-    setup = _WorkerSetup(grade_fn=remote.grade_fn, spec_path=_remote_spec_path(remote), identity=remote.identity)
+    setup = _WorkerSetup(grade_fn=remote.grade_fn, spec_path=_remote_spec_path(remote), identity=remote.identity, roster=remote.roster)
     outcomes = []
     for task, content, size in items:
         with tempfile.TemporaryDirectory(prefix="grader-submission-") as folder:
@@ -1178,6 +1203,7 @@ def _dask_grade(
         spec_name=setup.spec_path.name,
         spec_bytes=setup.spec_path.read_bytes(),
         identity=setup.identity,
+        roster=setup.roster,
     )
     [remote_future] = client.scatter([remote], broadcast=True)
     workers = max(1, len(versions))

@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # pydantic models load only for commands that need them (keep
     from grader.batch import FoundSubmission
     from grader.gradebook import Gradebook
     from grader.result import Result
+    from grader.roster import Roster
     from grader.spec import Sheet
 
 app = typer.Typer(
@@ -134,14 +135,16 @@ SeedOpt = Annotated[Optional[int], typer.Option("--seed", parser=_seed, help="Va
 OutOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout.")]
 
 
-def _refuse_overwriting(output: Path | None, spec: Path, submissions: Sequence[Path] = ()) -> None:
-    """GraderError, before anything is written, when ``-o`` names the sheet or a submission being graded (also
-    through a link): the report would replace the file it was made from."""
+def _refuse_overwriting(output: Path | None, spec: Path, submissions: Sequence[Path] = (), roster: Path | None = None) -> None:
+    """GraderError, before anything is written, when ``-o`` names the sheet, the roster or a submission being graded
+    (also through a link): the report would replace the file it was made from."""
     if output is None:
         return
     target = output.resolve()
     if target == spec.resolve():
         raise GraderError(f"-o {one_line(str(output))}: is the sheet {one_line(str(spec))}; choose another file name")
+    if roster is not None and target == roster.resolve():
+        raise GraderError(f"-o {one_line(str(output))}: is the roster {one_line(str(roster))}; choose another file name")
     for submission in submissions:
         if target == submission.resolve():
             raise GraderError(
@@ -173,6 +176,13 @@ def _load(spec: Path) -> Sheet:
     from grader.spec import load_sheet
 
     return load_sheet(spec)
+
+
+def _roster(path: Path | None) -> Roster | None:
+    """The roster of ``--roster`` (None without it); InputFileError naming the file and line of a fault."""
+    from grader.roster import load_roster
+
+    return load_roster(path) if path is not None else None
 
 
 STEP_SUMMARY_BYTES = 1_000_000
@@ -329,7 +339,7 @@ def _nothing_to_grade_reason(paths: list[Path]) -> str:
 
 def _grade_command(
     spec: Path, submissions: list[Path], fmt: ReportFormat, output: Path | None, fail_under: float | None, mode: str,
-    require_sandbox: bool, audience: Audience = Audience.student,
+    require_sandbox: bool, audience: Audience = Audience.student, roster_path: Path | None = None,
 ) -> None:
     """Grade ``submissions``, write their report for ``audience`` (one, or a summary then each), append the GitHub
     step summary (the student's view, whoever the report is for), and set the exit code (2: a single submission
@@ -342,6 +352,7 @@ def _grade_command(
     if output is not None:
         check_output_file(output)
     loaded = _load(spec)
+    roster = _roster(roster_path)
     try:
         found = _submission_files(submissions)
     except _NothingToGrade:
@@ -355,7 +366,7 @@ def _grade_command(
                      audience=audience.value), output)
         raise GraderError(reason) from None
     files = [submission.path for submission in found]
-    _refuse_overwriting(output, spec, files)
+    _refuse_overwriting(output, spec, files, roster_path)
     results: list[Result] = []
     sheet_faults: list[str] = []
     for submission in found:
@@ -364,7 +375,7 @@ def _grade_command(
             results.append(unusable(loaded, path, outside_link_message(path)))  # type: ignore[arg-type]
             continue
         try:
-            results.append(grade_submission(loaded, path, mode=mode, require_sandbox=require_sandbox))  # type: ignore[arg-type]
+            results.append(grade_submission(loaded, path, mode=mode, require_sandbox=require_sandbox, roster=roster))  # type: ignore[arg-type]
         except (SpecError, SpecErrors) as error:  # this variant's key: the author's fault; grade the others
             # A student running check sees what their report says; the sheet's own error is for its author.
             shown = one_line(str(path))
@@ -475,6 +486,11 @@ def _graded_score(result: Result) -> float:
 
 FailUnder = Annotated[Optional[float], typer.Option("--fail-under", parser=_fraction, help="Exit 1 when a score (0..1 of the graded parts' points) is below this.")]
 RequireSandbox = Annotated[bool, typer.Option("--require-sandbox", help="Refuse to run code unless every isolation layer is available.")]
+RosterOpt = Annotated[Optional[Path], typer.Option(
+    "--roster", metavar="CSV",
+    help="The course's roster: a CSV file with the columns student and seed. Each answer file is graded against the "
+         "variant it gives the file's student, whatever seed the file names; a student it does not list scores 0.",
+)]
 AudienceOpt = Annotated[Audience, typer.Option(
     "--audience",
     help="Who reads the reports: the student (hidden parts show only their points and whether they passed) or the "
@@ -491,9 +507,10 @@ def grade(
     fail_under: FailUnder = None,
     require_sandbox: RequireSandbox = False,
     audience: AudienceOpt = Audience.student,
+    roster: RosterOpt = None,
 ) -> None:
     """Grade submissions and print the feedback report (several submissions: a summary, then each report)."""
-    _grade_command(spec, submissions, fmt, output, fail_under, "full", require_sandbox, audience)
+    _grade_command(spec, submissions, fmt, output, fail_under, "full", require_sandbox, audience, roster)
 
 
 @app.command()
@@ -545,6 +562,7 @@ def batch(
         help="Who handed each file in, from its path in the folder: a regular expression whose group is the student "
              "id, e.g. '^([^/]+)/' for one folder per student; it counts over the id the file gives.",
     )] = None,
+    roster: RosterOpt = None,
 ) -> None:
     """Grade a whole folder in parallel into a gradebook; unchanged submissions are skipped."""
     from grader.batch import run_batch
@@ -564,6 +582,7 @@ def batch(
     summary = run_batch(
         spec, submissions_dir, jobs=jobs, gradebook_path=gradebook, regrade=regrade, executor=executor.value,
         scheduler=scheduler, progress=sys.stderr.isatty(), student_from=student_from, require_sandbox=require_sandbox,
+        roster=_roster(roster),
     )
     described = summary.describe()
     typer.echo(described)

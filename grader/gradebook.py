@@ -116,6 +116,7 @@ CREATE TABLE IF NOT EXISTS submissions (
     grader_failed INTEGER NOT NULL DEFAULT 0,
     owner TEXT,
     declared_student TEXT,
+    roster_variant TEXT,
     UNIQUE (path, sheet_id)
 );
 CREATE INDEX IF NOT EXISTS submissions_by_sheet ON submissions (sheet_id, path);
@@ -154,8 +155,9 @@ _SUBMISSION_COLUMNS = (
     "grader_failed",
     "owner",
     "declared_student",
+    "roster_variant",
 )
-_ADDED_COLUMNS = (("submissions", "owner"), ("submissions", "declared_student"), ("parts", "followed"))
+_ADDED_COLUMNS = (("submissions", "owner"), ("submissions", "declared_student"), ("parts", "followed"), ("submissions", "roster_variant"))
 """``(table, column)`` of the columns added after schema version 1 was first written: added (empty, NULL) on opening
 an older gradebook for writing; a reader of an older gradebook finds them missing."""
 _PART_COLUMNS = (
@@ -245,12 +247,17 @@ class PreparedRecord:
 
 class GradedKey(NamedTuple):
     """What a batch needs of a stored row to decide whether to grade the file again: the hash of what was graded,
-    the student it was credited to by its place in the folder (None: by the id it gives), and the id it gave when
-    that was someone else."""
+    the student it was credited to by its place in the folder (None: by the id it gives), the id it gave when
+    that was someone else, and the student it was credited to and what the roster said of them (for a roster's
+    changes)."""
 
     submission_hash: str
     owner: str | None
     declared_student: str | None
+    student_id: str = ""
+    roster_variant: str | None = None
+    """What the roster gave the student when the file was graded (:func:`grader.roster.roster_variant`): None
+    without a roster."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,6 +336,7 @@ def prepare_record(
     submission_hash: str | None = None,
     owner: str | None = None,
     declared_student: str | None = None,
+    roster_variant: str | None = None,
 ) -> PreparedRecord:
     """Row values for ``result`` graded from ``submission_path`` (the key of the row together with the sheet id).
 
@@ -336,7 +344,8 @@ def prepare_record(
     (see :attr:`PreparedRecord.grader_failed`); ``submission_hash`` overrides the Result's for the row's
     ``submission_hash`` column (a batch stores the hash it judged "unchanged" by). ``owner`` is the student the
     file was credited to by its place in the folder (``batch --student-from``; None: by the id it gives), and
-    ``declared_student`` the id the file gave when that differed from ``owner``. Pure apart from the clock.
+    ``declared_student`` the id the file gave when that differed from ``owner``; ``roster_variant`` what the
+    roster of ``batch --roster`` gave the student (:func:`grader.roster.roster_variant`). Pure apart from the clock.
     """
     submission_row = (
         submission_path,
@@ -358,6 +367,7 @@ def prepare_record(
         int(grader_failed),
         owner,
         declared_student,
+        roster_variant,
     )
     part_rows = tuple(
         (
@@ -712,11 +722,11 @@ class Gradebook:
             else ""
         )
         rows = self._conn.execute(
-            "SELECT s.path, s.submission_hash, s.owner, s.declared_student FROM submissions s "
+            "SELECT s.path, s.submission_hash, s.owner, s.declared_student, s.student_id, s.roster_variant FROM submissions s "
             f"WHERE s.spec_hash = ? AND s.grader_failed = 0{unrecorded}",
             (spec_hash, *keys),
         )
-        return {path: GradedKey(submission_hash, owner, declared) for path, submission_hash, owner, declared in rows}
+        return {path: GradedKey(*row) for path, *row in rows}
 
     def count(self) -> int:
         """Number of submission rows."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -19,12 +20,13 @@ from grader.engine import max_pool2d_winners
 from grader.errors import SHEET_FAULT, InputFileError, SpecErrors, VariantKeyError
 from grader.follow_through import with_follow_through
 from grader.key import AnswerKey, PartKey, answer_key
-from grader.notes import MISSING_STUDENT_NOTE, NO_SEED_NOTE, wrong_variant_note
+from grader.notes import MISSING_STUDENT_NOTE, NO_SEED_NOTE, roster_seed_note, wrong_variant_note
 from grader.result import PartResult, Result, Status, Verdict, Visibility
+from grader.roster import Roster
 from grader.spec.loader import Sheet, load_sheet
 from grader.spec.models import ExerciseSpec, MistakeSpec, PartSpec
 from grader.submission.answer_file import ANSWER_SUFFIXES, CODE_SUFFIXES, AnswerFile, file_hash, parse_answer_file, read_bytes, salvaged_student
-from grader.text import answer_text, close_matches, file_name, printable
+from grader.text import answer_text, close_matches, file_name, one_line, printable
 
 Mode = Literal["full", "check"]
 """``full``: every part graded (instructor/CI). ``check``: the student-side run; hidden parts are pending."""
@@ -242,10 +244,21 @@ def _hidden_feedback(verdict: Verdict) -> str:
     return "passed" if verdict.status is Status.correct else "not passed"
 
 
-def grade_answer_file(sheet: Sheet, submission: AnswerFile, *, mode: Mode = "full") -> Result:
-    """Grade a parsed answer file against its variant's key (the seed it names, else the sheet's numbers).
+def grade_answer_file(
+    sheet: Sheet, submission: AnswerFile, *, mode: Mode = "full", roster: Roster | None = None, owner: str | None = None,
+) -> Result:
+    """Grade a parsed answer file against its variant's key: the seed it names, else the sheet's numbers; with a
+    ``roster``, the seed the roster gives its student (``owner`` when the file's place in the folder names it,
+    else the id the file gives), whatever seed it names, and 0 points with why when the roster does not list
+    that student (:func:`on_roster`).
 
     Raises VariantKeyError (with this submission's Result saying the sheet failed) when that key cannot be computed."""
+    roster_notes: list[str] = []
+    if roster is not None:
+        placed = on_roster(sheet, submission, roster, owner)
+        if isinstance(placed, Result):
+            return placed
+        submission, roster_notes = placed
     try:
         key = answer_key(sheet, submission.seed)
     except SpecErrors as exc:
@@ -264,7 +277,8 @@ def grade_answer_file(sheet: Sheet, submission: AnswerFile, *, mode: Mode = "ful
     parts = with_follow_through(sheet, key, parts, submission.answers, partial(check_context, sheet))
     notes = _another_sheet_note(submission, sheet)
     notes += [MISSING_STUDENT_NOTE] if not submission.student else []
-    notes += variant_notes(sheet, submission, key, parts)
+    notes += roster_notes
+    notes += variant_notes(sheet, submission, key, parts, from_roster=roster is not None)
     notes += unknown
     return sheet_result(
         sheet, submission.path, student_id=submission.student, seed=submission.seed,
@@ -278,7 +292,29 @@ def randomized(sheet: Sheet) -> bool:
     return any(spec.random is not None for exercise in sheet.spec.exercises for spec in exercise.inputs.values())
 
 
-def variant_notes(sheet: Sheet, submission: AnswerFile, key: AnswerKey, parts: Sequence[PartResult]) -> list[str]:
+def on_roster(sheet: Sheet, submission: AnswerFile, roster: Roster, owner: str | None = None) -> tuple[AnswerFile, list[str]] | Result:
+    """``submission`` to be graded against the variant ``roster`` gives its student (``owner``, else the id the file
+    gives), with a note when the file names another seed or none; or, when the roster does not list the student
+    (or the file names none), its Result: 0 points, saying why (the variant to grade against is unknown)."""
+    student = owner if owner is not None else submission.student
+    seed = roster.seed_of(student) if student else None
+    if seed is None:
+        unknown = "so the variant to grade your answers against is unknown"
+        if owner is not None:  # the id comes from where the file was handed in: nothing in the file can fix it
+            reason = f"the student {one_line(repr(student))} is not on the course's roster, {unknown}; ask your instructor"
+        elif student:
+            reason = f"the student id {one_line(repr(student))} is not on the course's roster, {unknown}; check the id your file gives ('student')"
+        else:
+            reason = "the file names no student, and the course grades each student's answers against their own variant: add your id ('student')"
+        reason = f"{file_name(submission.path)}: {reason}"
+        return unusable(sheet, submission.path, reason, submission_hash=submission.sha256, student_id=submission.student)
+    notes = [] if submission.seed == seed else [roster_seed_note(seed, submission.seed)]
+    return dataclasses.replace(submission, seed=seed), notes
+
+
+def variant_notes(
+    sheet: Sheet, submission: AnswerFile, key: AnswerKey, parts: Sequence[PartResult], *, from_roster: bool = False,
+) -> list[str]:
     """Notes on the variant a file was graded against, for a file that lost points on a randomized sheet (a file with
     full marks, or on a sheet whose variants are all alike, costs nothing here).
 
@@ -300,7 +336,7 @@ def variant_notes(sheet: Sheet, submission: AnswerFile, key: AnswerKey, parts: S
         printed = answer_key(sheet, None)
     except SpecErrors:  # the printed numbers have no key: nothing to compare with (the author hears of it elsewhere)
         return []
-    return [wrong_variant_note(submission.seed)] if fits_better(sheet, submission, key, printed, graded) else []
+    return [wrong_variant_note(submission.seed, from_roster)] if fits_better(sheet, submission, key, printed, graded) else []
 
 
 def fits_better(sheet: Sheet, submission: AnswerFile, graded_key: AnswerKey, other_key: AnswerKey,
@@ -484,9 +520,13 @@ def student_error(error: InputFileError, path: Path) -> str:
                               line=error.line, path=error.path))
 
 
-def grade_submission(sheet: Sheet, path: Path, *, mode: Mode = "full", require_sandbox: bool = False) -> Result:
+def grade_submission(
+    sheet: Sheet, path: Path, *, mode: Mode = "full", require_sandbox: bool = False, roster: Roster | None = None,
+    owner: str | None = None,
+) -> Result:
     """Grade one handed-in file (answer file, .py or .ipynb). Never raises for the student's faults; a file that
-    cannot be read scores 0 with why, naming the file by its name only (:func:`student_error`)."""
+    cannot be read scores 0 with why, naming the file by its name only (:func:`student_error`). ``roster`` and
+    ``owner``: see :func:`grade_answer_file` (code files have no variant)."""
     try:
         data = read_bytes(path)
     except InputFileError as exc:
@@ -498,7 +538,7 @@ def grade_submission(sheet: Sheet, path: Path, *, mode: Mode = "full", require_s
         except InputFileError as exc:  # graded 0, credited to the student the text plainly names, if any
             student = salvaged_student(data, suffix)
             return unusable(sheet, path, student_error(exc, path), submission_hash=file_hash(data), student_id=student)
-        return grade_answer_file(sheet, submission, mode=mode)
+        return grade_answer_file(sheet, submission, mode=mode, roster=roster, owner=owner)
     if suffix in CODE_SUFFIXES:
         from grader.code_grading import grade_code_file  # the sandbox is loaded only for code
 
@@ -507,10 +547,15 @@ def grade_submission(sheet: Sheet, path: Path, *, mode: Mode = "full", require_s
     return unusable(sheet, path, f"{file_name(path)}: unsupported file type {suffix or '(none)'}; expected one of {expected}", submission_hash=file_hash(data))
 
 
-def grade_file(spec_path: Path | str, submission_path: Path | str, *, mode: Mode = "full", require_sandbox: bool = False) -> Result:
+def grade_file(
+    spec_path: Path | str, submission_path: Path | str, *, mode: Mode = "full", require_sandbox: bool = False,
+    roster: Roster | None = None, owner: str | None = None,
+) -> Result:
     """Load the sheet (cached) and grade one submission file: the function batch workers call (with
-    ``require_sandbox`` bound by ``functools.partial`` for ``grader batch --require-sandbox``)."""
-    return grade_submission(loaded_sheet(Path(spec_path)), Path(submission_path), mode=mode, require_sandbox=require_sandbox)
+    ``require_sandbox`` bound by ``functools.partial`` for ``grader batch --require-sandbox``, and ``roster`` and
+    ``owner`` given for ``grader batch --roster``)."""
+    return grade_submission(loaded_sheet(Path(spec_path)), Path(submission_path), mode=mode, require_sandbox=require_sandbox,
+                            roster=roster, owner=owner)
 
 
 _SHEETS: dict[tuple[Path, int, int], Sheet] = {}

@@ -49,13 +49,26 @@ NO_SEED_NOTE = (
 """The note of a file that names no variant and lost points on a sheet whose variants differ."""
 
 
-def wrong_variant_note(seed: int) -> str:
-    """The note of a file that names variant ``seed`` but whose answers fit the sheet's printed numbers much better."""
+def wrong_variant_note(seed: int, from_roster: bool = False) -> str:
+    """The note of a file graded against variant ``seed`` (the seed it names, or with ``from_roster`` the one the
+    course's roster gives its student) whose answers fit the sheet's printed numbers much better."""
+    if from_roster:
+        return (
+            f"seed: your answers fit the sheet's printed numbers, not your variant, {seed}, which the course's roster gives "
+            "you: compute with your variant's numbers"
+        )
     return (
         f"seed: your answers fit the sheet's printed numbers, not variant {seed}: they were graded against variant "
         f"{seed} because your file says 'seed: {seed}'; if your sheet says \"the sheet's own numbers\" under its title "
         f"(no variant number), remove that line and hand the file in again"
     )
+
+
+def roster_seed_note(seed: int, written: int | None) -> str:
+    """The note of a file graded against variant ``seed``, which the course's roster gives its student, while the
+    file names another (``written``) or none."""
+    said = f"your file says 'seed: {written}'" if written is not None else "your file has no 'seed:' line"
+    return f"seed: graded against your variant, {seed}, which the course's roster gives you; {said}"
 
 
 def named_after_file(notes: list[str]) -> bool:

@@ -538,6 +538,15 @@ MAX_SEED = 2**63 - 1
 """The largest variant seed (a signed 64-bit integer, as JSON readers and the gradebook keep it)."""
 
 
+def decimal_seed(text: str) -> int | None:
+    """A variant seed written as text, as answer files take it: decimal digits, an optional ``+`` and spaces around
+    (``'17'``, ``017``, ``+17``), at most :data:`MAX_SEED`; None for anything else."""
+    if not _DECIMAL_SEED.fullmatch(text):
+        return None
+    seed = int(text)
+    return seed if seed <= MAX_SEED else None
+
+
 def _seed(document: dict[Any, Any], path: Path, places: _Places) -> int | None:
     """The variant the file names: a whole number >= 0, also as text of decimal digits (``'17'``, ``017``)."""
     seed = document.get("seed")

@@ -160,3 +160,26 @@ def test_files_gone_before_their_chunk_is_sent_are_graded_0_and_the_batch_goes_o
         progress=False, grade_fn=fake_grade, chunk_size=4,
     )
     assert (again.graded, again.failed, again.skipped) == (3, 0, 7)
+
+
+@pytest.mark.slow
+def test_a_roster_travels_to_the_cluster(cluster, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """With ``roster``, each answer file is graded on the cluster's workers against the variant the roster gives its
+    student (here the folder's, by ``student_from``), as on one machine."""
+    from grader.roster import load_roster
+
+    root = Path(__file__).resolve().parents[2]
+    answers = (root / "submissions" / "week7" / "correct-seed-17.yaml").read_text(encoding="utf-8")
+    for student in ("ada", "alan"):
+        (tmp_path / "subs" / student).mkdir(parents=True)
+        (tmp_path / "subs" / student / "answers.yaml").write_text(answers, encoding="utf-8")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student,seed\nada,17\nalan,5\n", encoding="utf-8")
+    summary = run_batch(
+        root / "exercises" / "week7.yaml", tmp_path / "subs", executor="dask", scheduler=cluster.scheduler_address,
+        gradebook_path=tmp_path / "gb.sqlite", progress=False, student_from="^([^/]+)/", roster=load_roster(roster),
+    )
+    assert (summary.graded, summary.failed) == (2, 0)
+    with Gradebook(tmp_path / "gb.sqlite") as gradebook:
+        scores = {row.student_id: (row.seed, row.score) for row in gradebook.rows()}
+    assert scores["ada"] == (17, 1.0) and scores["alan"][0] == 5 and scores["alan"][1] < 0.5

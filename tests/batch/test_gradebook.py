@@ -81,7 +81,7 @@ def test_grader_failures_do_not_count_as_graded(tmp_path: Path) -> None:
         assert not gradebook.has("p", "h", "s")
         assert gradebook.graded_keys("s") == {}
         gradebook.record(failed, "p")
-        assert gradebook.has("p", "h", "s") and gradebook.graded_keys("s") == {"p": ("h", None, None)}
+        assert gradebook.has("p", "h", "s") and {path: key[:3] for path, key in gradebook.graded_keys("s").items()} == {"p": ("h", None, None)}
 
 
 def test_a_file_that_is_not_a_gradebook_is_refused_with_its_name(tmp_path: Path) -> None:
@@ -161,10 +161,10 @@ def test_a_gradebook_written_before_owners_were_kept_gains_the_columns(tmp_path:
         assert [r.student_id for r in gradebook.rows("s")] == ["s1"]
         assert [(p.part_key, p.followed) for p in gradebook.part_rows("s")] == [("ex1.a", None)]
     with Gradebook(path) as gradebook:
-        assert gradebook.graded_keys("s") == {"p": ("h", None, None)}
+        assert {path: key[:3] for path, key in gradebook.graded_keys("s").items()} == {"p": ("h", None, None)}
         gradebook.write(gradebook_module.prepare_record(make_result("s2", {}, submission_hash="h2", spec_hash="s"), "q",
                                                         owner="alice", declared_student="s2"))
-        assert gradebook.graded_keys("s")["q"] == ("h2", "alice", "s2")
+        assert gradebook.graded_keys("s")["q"][:3] == ("h2", "alice", "s2")
         followed = make_result("s3", {"ex1.a": 1.0}, submission_hash="h3", spec_hash="s")
         followed = followed.model_copy(update={"parts": [followed.parts[0].model_copy(update={"followed": "earlier"})]})
         gradebook.write(gradebook_module.prepare_record(followed, "r"))

@@ -182,7 +182,7 @@ def test_a_full_disk_in_the_middle_of_a_write_keeps_the_earlier_results(tmp_path
                                               r"the results graded so far are saved"):
             gradebook.record(big, "p2")
         assert not gradebook._conn.in_transaction
-        assert gradebook.graded_keys("s") == {"p1": ("h1", None, None)}
+        assert {path: key[:3] for path, key in gradebook.graded_keys("s").items()} == {"p1": ("h1", None, None)}
         gradebook._conn.execute("PRAGMA max_page_count = 1073741823")  # space again: writing goes on
         gradebook.record(big, "p2")
         assert gradebook.count() == 2
@@ -236,7 +236,7 @@ def test_a_commit_that_fails_after_sqlite_rolled_back_names_the_cause(
         text = str(raised.value)
         assert text.startswith(f"gradebook {tmp_path / 'gb.sqlite'}: {cause}")
         assert f"(SQLite: {message})" in text and "the results graded so far are saved" in text
-        assert gradebook.graded_keys("s") == {"p1": ("h1", None, None)}
+        assert {path: key[:3] for path, key in gradebook.graded_keys("s").items()} == {"p1": ("h1", None, None)}
 
 
 # -- a read-only place -------------------------------------------------------------------------------------------
@@ -346,7 +346,7 @@ def test_new_empty_and_half_created_databases_become_gradebooks(tmp_path: Path) 
         with Gradebook(path) as gradebook:
             gradebook.record(make_result("s1", {"ex1.a": 1.0}, submission_hash="h", spec_hash="s"), "p")
         with Gradebook(path, read_only=True) as gradebook:
-            assert gradebook.graded_keys("s") == {"p": ("h", None, None)}
+            assert {path: key[:3] for path, key in gradebook.graded_keys("s").items()} == {"p": ("h", None, None)}
 
 
 def test_a_gradebook_of_another_schema_version_is_refused_before_anything_is_written(tmp_path: Path) -> None:
@@ -370,7 +370,7 @@ def test_an_older_gradebook_still_gains_its_new_columns_in_one_step(tmp_path: Pa
     conn.close()
     with Gradebook(book) as gradebook:
         gradebook.write(prepare_record(make_result("s1", {}, submission_hash="h", spec_hash="s"), "q", owner="ann"))
-        assert gradebook.graded_keys("s") == {"q": ("h", "ann", None)}
+        assert {path: key[:3] for path, key in gradebook.graded_keys("s").items()} == {"q": ("h", "ann", None)}
 
 
 def test_a_finished_gradebook_is_read_from_a_folder_this_user_may_not_write(tmp_path: Path, week7_gradebook: Path) -> None:
