@@ -151,33 +151,33 @@ class _AnswerLoader(_SafeBase):  # type: ignore[misc,valid-type]
         except Exception:  # noqa: BLE001 -- whatever it is, the general path below meets it again and says it
             return self.construct_document(root)
 
-    def _plain(self, node: yaml.Node, collections: set[int]) -> Any:
+    def _plain(self, node: yaml.Node, met: set[int]) -> Any:
         """The value of a plain tree (:meth:`construct_answers`); _NotPlain otherwise (or the scalar's refusal).
-        ``collections``: the ids of the nodes met so far (a node met twice is an alias). Leaves the nodes unchanged."""
-        if id(node) in collections:  # an alias: one object shared (or holding itself), as PyYAML builds it
+        ``met``: the ids of the nodes met so far (a node met twice is an alias). Leaves the nodes unchanged."""
+        if id(node) in met:  # an alias: one object shared (or holding itself), as PyYAML builds it
             raise _NotPlain
-        collections.add(id(node))
+        met.add(id(node))
         kind = type(node)
         if kind is yaml.ScalarNode:
             if node.tag not in _PLAIN_SCALAR_TAGS_BUILT:
                 raise _NotPlain
             return self.yaml_constructors[node.tag](self, node)
         if kind is yaml.SequenceNode and node.tag == _SEQ_TAG:
-            return [self._plain(item, collections) for item in node.value]
+            return [self._plain(item, met) for item in node.value]
         if kind is not yaml.MappingNode or node.tag != _MAP_TAG:
             raise _NotPlain
         mapping: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == BOOL_TAG and type(key_node) is yaml.ScalarNode:  # a key is a name, as construct_mapping reads it
-                if id(key_node) in collections:  # the node is left as it is: PyYAML may yet build it, as a value too
+                if id(key_node) in met:  # the node is left as it is: PyYAML may yet build it, as a value too
                     raise _NotPlain
-                collections.add(id(key_node))
+                met.add(id(key_node))
                 key = self.construct_scalar(key_node)
             else:
-                key = self._plain(key_node, collections)
+                key = self._plain(key_node, met)
             if key in mapping:
                 raise _NotPlain
-            mapping[key] = self._plain(value_node, collections)
+            mapping[key] = self._plain(value_node, met)
         return mapping
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
