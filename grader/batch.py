@@ -474,7 +474,7 @@ def _record(result: Result, task: SubmissionTask, *, grader_failed: bool = False
             submission_hash: str | None = None, roster: Roster | None = None) -> PreparedRecord:
     """The gradebook row of ``task``'s Result, with the student its place in the folder names (``task.owner``) and,
     for an answer file graded with a ``roster``, what the roster gave that student."""
-    variant = roster_variant(roster, result.student_id) if not is_code_file(task.path) else None
+    variant = roster_variant(roster, result.student_id) if roster is not None and not is_code_file(task.path) else None
     return prepare_record(result, task.key, grader_failed=grader_failed, submission_hash=submission_hash,
                           owner=task.owner, declared_student=declared, roster_variant=variant)
 

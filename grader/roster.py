@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import csv
 import io
-import stat
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import InputFileError
-from grader.spec.yaml_lines import utf8_text
+from grader.spec.yaml_lines import read_text
 from grader.submission.answer_file import MAX_SEED, MAX_STUDENT_ID_LENGTH, decimal_seed
 from grader.text import one_line
 
@@ -64,8 +63,8 @@ def roster_variant(roster: Roster | None, student: str) -> str | None:
 
 def load_roster(path: Path) -> Roster:
     """Read the roster at ``path`` (see the module); InputFileError naming the file and line of any fault."""
-    text = utf8_text(_read(path), path).removeprefix("\ufeff")
-    header = next((line for line in _lines(text) if line.strip()), None)
+    text = read_text(path, "roster", MAX_ROSTER_BYTES).removeprefix("\ufeff")
+    header = next((line for line in io.StringIO(text) if line.strip()), None)  # line by line: a roster may hold a million
     if header is None:
         raise InputFileError("the roster is empty; expected a header row naming the columns student and seed", file=path)
     rows = csv.reader(io.StringIO(text, newline=""), delimiter=_separator(header), strict=True)
@@ -95,11 +94,6 @@ def load_roster(path: Path) -> Roster:
     return Roster(path=path, seeds=seeds)
 
 
-def _lines(text: str) -> Iterator[str]:
-    """The lines of ``text``, one at a time (a roster may hold a million)."""
-    return iter(io.StringIO(text))
-
-
 def _separator(header: str) -> str:
     """The separator whose reading of the ``header`` row gives one ``student`` and one ``seed`` column; ``,`` when
     none does (then the header's fault is told)."""
@@ -108,24 +102,6 @@ def _separator(header: str) -> str:
         if names.count("student") == 1 and names.count("seed") == 1:
             return separator
     return ","
-
-
-def _read(path: Path) -> bytes:
-    try:
-        status = path.stat()
-        if not (stat.S_ISREG(status.st_mode) or stat.S_ISFIFO(status.st_mode)):  # a pipe: ``--roster <(...)``
-            raise InputFileError("expected a roster file (CSV), got a folder or a device", file=path)
-        if status.st_size > MAX_ROSTER_BYTES:
-            raise InputFileError(f"the roster is {status.st_size} bytes; the limit is {MAX_ROSTER_BYTES}", file=path)
-        with path.open("rb") as handle:
-            data = handle.read(MAX_ROSTER_BYTES + 1)
-    except FileNotFoundError:
-        raise InputFileError("no such roster file", file=path) from None
-    except OSError as error:
-        raise InputFileError(f"cannot read the roster ({error.strerror})", file=path) from None
-    if len(data) > MAX_ROSTER_BYTES:
-        raise InputFileError(f"the roster is over the limit of {MAX_ROSTER_BYTES} bytes", file=path)
-    return data
 
 
 def _columns(header: list[str], path: Path, line: int) -> tuple[int, int]:

@@ -191,9 +191,10 @@ def test_the_command_line_names_the_roster_and_its_line_and_grades_nothing(tmp_p
     answers = _answer_file(tmp_path / "subs", "s1", 1)
     for roster, expected in [
         (bad, f"{bad}:2: the seed of 's1' must be a whole number from 0 to 9223372036854775807, got 'one'"),
-        (tmp_path / "missing.csv", f"{tmp_path / 'missing.csv'}: no such roster file"),
-        (latin, f"{latin}:2: not UTF-8 text"),
-        (tmp_path, f"{tmp_path}: expected a roster file (CSV), got a folder or a device"),
+        (tmp_path / "missing.csv", f"{tmp_path / 'missing.csv'}: roster: no such file"),
+        (latin, f"{latin}:2: roster: not UTF-8 text"),
+        (tmp_path, f"{tmp_path}: roster: expected a file, got a folder"),
+        (Path("/dev/zero"), "/dev/zero: roster: expected a file, got a device or socket"),
     ]:
         for command in (["grade", str(WEEK7), str(answers)], ["batch", str(WEEK7), str(answers.parent), "--gradebook", str(tmp_path / "gb.sqlite")]):
             completed = subprocess.run(
@@ -227,7 +228,6 @@ def test_code_files_have_no_variant_and_keep_their_grade(tmp_path: Path) -> None
     assert not same_variant(stored._replace(roster_variant="5"), tmp_path / "answers.yaml", roster)
     assert same_variant(stored._replace(student_id="s9", roster_variant="unlisted"), tmp_path / "answers.yaml", roster)
     assert same_variant(stored, tmp_path / "answers.yaml", None)
-    shutil.rmtree(tmp_path, ignore_errors=True)
 
 
 def test_a_roster_given_later_regrades_what_it_changes_and_skips_what_it_does_not(tmp_path: Path) -> None:

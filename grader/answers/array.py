@@ -450,7 +450,11 @@ class ArrayAnswer(Tolerances, AnswerSpec):
         finite and of that shape)."""
         with np.errstate(over="ignore", invalid="ignore"):  # answers near 1e308 overflow to inf: still wrong
             difference = np.abs(actual - expected)
-            return difference, difference > self.abs_tol + self.rel_tol * np.abs(expected)
+            return difference, difference > self._tolerance(expected)
+
+    def _tolerance(self, expected: np.ndarray) -> np.ndarray:
+        """Each entry's accepted ``|actual - expected|`` (an array of ``expected``'s shape)."""
+        return self.abs_tol + self.rel_tol * np.abs(expected)
 
     def _fraction_right(self, count: int, size: int) -> float:
         """The fraction earned with ``count`` of ``size`` entries wrong (at least one): the share right with partial
@@ -472,7 +476,7 @@ class ArrayAnswer(Tolerances, AnswerSpec):
         order = matching_order(actual, expected, self)
         if order is not None:
             return layout_hint(order, self.axes)
-        tolerance = self.abs_tol + self.rel_tol * np.abs(expected)
+        tolerance = self._tolerance(expected)
         hint = sign_hint(actual, expected, wrong, tolerance) or rounded_hint(actual, expected, wrong, tolerance, written)
         factor = None if hint else scale_factor(actual, expected, tolerance)
         if factor is not None:
@@ -504,7 +508,7 @@ class ArrayAnswer(Tolerances, AnswerSpec):
         if actual.shape != value.shape or actual.size == 0 or not (np.isfinite(actual).all() and np.isfinite(value).all()):
             return None
         _, wrong = self._differences(actual, value)
-        found = rounded_places(actual, value, wrong, self.abs_tol + self.rel_tol * np.abs(value), written) if wrong.any() else None
+        found = rounded_places(actual, value, wrong, self._tolerance(value), written) if wrong.any() else None
         if found is None:
             return None
         decimals, needed = found

@@ -6,6 +6,7 @@ import codecs
 import json
 import math
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -228,19 +229,25 @@ def _scalar(loader: SheetLoader, node: yaml.Node, loc: Loc) -> Any:
         raise InputFileError(problem, line=node.start_mark.line + 1, path=format_path(loc)) from None
 
 
-def read_text(path: Path, what: str) -> str:
-    """The file's text; InputFileError when missing, a folder, too large or not UTF-8."""
+def read_text(path: Path, what: str, limit: int = MAX_FILE_BYTES) -> str:
+    """The text of the file ``what`` (``exercise sheet``, ``roster``) at ``path``, at most ``limit`` bytes; a pipe
+    (``<(...)``) is read too. InputFileError when missing, a folder or a device, too large or not UTF-8."""
     try:
-        if path.is_dir():
+        status = path.stat()
+        if stat.S_ISDIR(status.st_mode):
             raise InputFileError(f"{what}: expected a file, got a folder", file=path)
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise InputFileError(f"{what}: file is {size} bytes; the limit is {MAX_FILE_BYTES}", file=path)
-        data = path.read_bytes()
+        if not (stat.S_ISREG(status.st_mode) or stat.S_ISFIFO(status.st_mode)):  # /dev/zero would never end
+            raise InputFileError(f"{what}: expected a file, got a device or socket", file=path)
+        if status.st_size > limit:
+            raise InputFileError(f"{what}: file is {status.st_size} bytes; the limit is {limit}", file=path)
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)  # it may have grown since, or be a pipe
     except FileNotFoundError:
         raise InputFileError(f"{what}: no such file", file=path) from None
     except OSError as exc:
         raise InputFileError(f"{what}: cannot read ({exc.strerror})", file=path) from None
+    if len(data) > limit:
+        raise InputFileError(f"{what}: file is over the limit of {limit} bytes", file=path)
     return utf8_text(data, path, f"{what}: ")
 
 
